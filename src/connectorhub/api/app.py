@@ -1,0 +1,61 @@
+"""The FastAPI application: every domain's router under /api/v1, errors as problem+json."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from sqlalchemy import text
+
+from connectorhub import __version__
+from connectorhub.api import problems
+from connectorhub.api.context import Services
+from connectorhub.config import Settings
+from connectorhub.connectors import api as connectors_api
+from connectorhub.connectors.service import Limits
+from connectorhub.db import make_engine, make_session_factory
+from connectorhub.directory import api as directory_api
+from connectorhub.environments import api as environments_api
+from connectorhub.errors import PayloadTooLarge
+from connectorhub.secrets.keyring import load_keyring
+
+API_PREFIX = "/api/v1"
+# A request body may carry a definition and properties at the file limit, base64 icon and script.
+BODY_OVERHEAD = 4
+
+
+def create_app(settings: Settings, *, engine=None) -> FastAPI:
+    engine = engine if engine is not None else make_engine(settings.database_url)
+    services = Services(
+        sessions=make_session_factory(engine),
+        keyring=load_keyring(settings.home, settings.master_key, create=settings.is_sqlite),
+        limits=Limits(settings.max_file_bytes, settings.max_icon_bytes),
+    )
+    app = FastAPI(
+        title="connectorhub",
+        version=__version__,
+        description="Custom API connectors: describe an API once, share it, connect, move it between environments.",
+    )
+    app.state.services = services
+    app.state.engine = engine
+    problems.install(app)
+    max_body = settings.max_file_bytes * BODY_OVERHEAD
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body:
+            error = PayloadTooLarge(
+                f"The request body is {int(length):,} bytes; the limit is {max_body:,} bytes.",
+                code="RequestTooLarge",
+            )
+            return problems.problem_response(error.status, error.to_problem())
+        return await call_next(request)
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz():
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    for router in (directory_api.router, environments_api.router, connectors_api.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

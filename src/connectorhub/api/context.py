@@ -1,0 +1,78 @@
+"""Per-request context: authentication and the one transaction a use case owns."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectorhub.access.decisions import Actor
+from connectorhub.connectors.service import Limits
+from connectorhub.directory import service as directory
+from connectorhub.errors import Unauthenticated
+from connectorhub.secrets.keyring import Keyring
+
+bearer = HTTPBearer(auto_error=False, description="A personal access token (`connectorhub token create`).")
+
+
+@dataclass
+class Services:
+    """What the app holds for every request; no per-process state that another
+    ``serve`` process would need (K3)."""
+
+    sessions: sessionmaker[Session]
+    keyring: Keyring
+    limits: Limits
+
+
+@dataclass
+class Context:
+    services: Services
+    actor: Actor
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.services.keyring
+
+    @property
+    def limits(self) -> Limits:
+        return self.services.limits
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """One use case, one transaction: committed when the block ends, rolled back on error."""
+        with self.services.sessions() as session:
+            try:
+                if write:
+                    # SQLite: take the write lock up front (see db.py); PostgreSQL ignores it.
+                    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def context(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> Context:
+    if credentials is None:
+        raise Unauthenticated(
+            "Send a personal access token as 'Authorization: Bearer <token>' "
+            "(the CLI: connectorhub login --url URL --token TOKEN).",
+            code="TokenMissing",
+        )
+    svc: Services = request.app.state.services
+    with svc.sessions() as session:
+        user = directory.authenticate_token(session=session, token=credentials.credentials)
+        actor = directory.actor_for_user(session=session, user=user)
+    return Context(svc, actor)

@@ -1,0 +1,81 @@
+"""The one mapping of errors to ``application/problem+json`` (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from connectorhub.errors import ConnectorhubError
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("connectorhub.api")
+
+
+def problem_response(status: int, body: dict) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _location(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ConnectorhubError)
+    async def _domain(_request: Request, exc: ConnectorhubError):
+        return problem_response(exc.status, exc.to_problem())
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_request: Request, exc: RequestValidationError):
+        errors = [
+            {"location": _location(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
+        return problem_response(
+            422,
+            {
+                "type": "urn:connectorhub:problem:RequestNotValid",
+                "title": "Invalid request",
+                "status": 422,
+                "code": "RequestNotValid",
+                "detail": f"The request does not match the API: {detail}. See /openapi.json.",
+                "errors": errors,
+            },
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException):
+        code = {404: "RouteNotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HttpError")
+        return problem_response(
+            exc.status_code,
+            {
+                "type": f"urn:connectorhub:problem:{code}",
+                "title": str(exc.detail),
+                "status": exc.status_code,
+                "code": code,
+                "detail": f"{exc.detail}. See /openapi.json for the routes.",
+            },
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception):
+        # Log the type and the frames only: exception text may carry request data,
+        # secrets included (K2), so the message itself is never logged.
+        frames = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)[-6:])
+        log.error("unexpected %s at %s", type(exc).__name__, frames)
+        return problem_response(
+            500,
+            {
+                "type": "urn:connectorhub:problem:InternalError",
+                "title": "Internal error",
+                "status": 500,
+                "code": "InternalError",
+                "detail": "The server failed to handle this request; nothing was written. Check the server log.",
+            },
+        )

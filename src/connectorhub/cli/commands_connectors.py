@@ -1,0 +1,293 @@
+"""`connectorhub connector …`: the public connector CLI's verbs and flags (C1–C3, A1)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from connectorhub import errors
+from connectorhub.cli.app import JsonOption, group
+from connectorhub.cli.client import Client
+from connectorhub.cli.output import console, emit_json, err_console, print_finding, show, table
+from connectorhub.connectors import validation
+
+connector_app = group("connector", "Custom connectors: create, update, download, validate, list, import.")
+
+ICON_FILE = "icon.png"
+SCRIPT_FILE = "script.csx"
+SETTINGS_FILE = "settings.json"
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise errors.NotFound(f"{what} file '{path}' does not exist.", code="FileNotFound") from None
+    except IsADirectoryError:
+        raise errors.InvalidRequest(f"{what} '{path}' is a folder, not a file.", code="FileNotValid") from None
+
+
+def _json_text(path: Path, name: str) -> str:
+    """A JSON file's text; bytes that are not UTF-8 are reported like the server would (C3)."""
+    data = _read(path, name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        _, findings = validation.parse_json_document(data, name)
+        raise errors.ValidationFailed(
+            f"{path}: {findings[0].message if findings else 'not UTF-8 text'}",
+            findings=[f.to_dict() for f in findings],
+        ) from None
+
+
+def _files_body(api_def: Path | None, api_prop: Path | None, icon: Path | None, script: Path | None, secret: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if api_def is not None:
+        body["api_definition"] = _json_text(api_def, validation.API_DEFINITION_FILE)
+    if api_prop is not None:
+        body["api_properties"] = _json_text(api_prop, validation.API_PROPERTIES_FILE)
+    if icon is not None:
+        body["icon_base64"] = base64.b64encode(_read(icon, "Icon")).decode()
+    if script is not None:
+        body["script_base64"] = base64.b64encode(_read(script, "Script")).decode()
+    if secret:
+        body["secret"] = secret
+    return body
+
+
+def _settings(path: Path | None) -> tuple[dict[str, Any], Path]:
+    """settings.json of the public connector CLI; file names in it are relative to it."""
+    if path is None:
+        return {}, Path(".")
+    text = _json_text(path, SETTINGS_FILE)
+    data, findings = validation.parse_json_document(text, str(path))
+    if findings or not isinstance(data, dict):
+        raise errors.ValidationFailed(
+            f"{path} is not a settings object: {findings[0].message if findings else 'expected a JSON object'}",
+            findings=[f.to_dict() for f in findings],
+        )
+    return data, path.parent
+
+
+def _pick(option: Any, settings: dict[str, Any], key: str, base: Path, *, is_path: bool = True) -> Any:
+    if option is not None:
+        return option
+    value = settings.get(key)
+    if value is None:
+        return None
+    if not is_path:
+        return value
+    candidate = base / value
+    return candidate if candidate.exists() or key in ("apiDefinition", "apiProperties") else None
+
+
+def _require_env(env: str | None) -> str:
+    if not env:
+        raise errors.InvalidRequest("Give the environment with -e/--env (or 'environment' in settings.json).", code="EnvironmentRequired")
+    return env
+
+
+@connector_app.command("create")
+def create(
+    env: str = typer.Option(None, "-e", "--env", help="Environment name or id."),
+    api_def: Path = typer.Option(None, "--api-def", help="apiDefinition.swagger.json"),
+    api_prop: Path = typer.Option(None, "--api-prop", help="apiProperties.json"),
+    icon: Path = typer.Option(None, "--icon", help="icon.png"),
+    script: Path = typer.Option(None, "--script", help="script.csx"),
+    secret: str = typer.Option(None, "--secret", help="OAuth 2.0 client secret (write-only)."),
+    settings: Path = typer.Option(None, "-s", "--settings", help="settings.json holding the arguments."),
+    as_json: bool = JsonOption,
+):
+    """Create a custom connector; prints its id."""
+    data, base = _settings(settings)
+    env = _require_env(_pick(env, data, "environment", base, is_path=False))
+    api_def = _pick(api_def, data, "apiDefinition", base)
+    if api_def is None:
+        raise errors.InvalidRequest("Give --api-def apiDefinition.swagger.json (or 'apiDefinition' in settings.json).", code="ApiDefinitionRequired")
+    body = _files_body(api_def, _pick(api_prop, data, "apiProperties", base), _pick(icon, data, "icon", base), _pick(script, data, "script", base), secret)
+    created = Client().post(f"/environments/{env}/connectors", body)
+    if as_json:
+        emit_json({"id": created["id"]})
+    else:
+        typer.echo(created["id"])
+
+
+@connector_app.command("update")
+def update(
+    env: str = typer.Option(None, "-e", "--env"),
+    cid: str = typer.Option(None, "-c", "--cid", help="Connector id."),
+    api_def: Path = typer.Option(None, "--api-def"),
+    api_prop: Path = typer.Option(None, "--api-prop"),
+    icon: Path = typer.Option(None, "--icon"),
+    script: Path = typer.Option(None, "--script"),
+    secret: str = typer.Option(None, "--secret"),
+    settings: Path = typer.Option(None, "-s", "--settings"),
+    as_json: bool = JsonOption,
+):
+    """Replace the given files of a connector."""
+    data, base = _settings(settings)
+    env = _require_env(_pick(env, data, "environment", base, is_path=False))
+    cid = _pick(cid, data, "connectorId", base, is_path=False)
+    if not cid:
+        raise errors.InvalidRequest("Give the connector with -c/--cid (or 'connectorId' in settings.json).", code="ConnectorRequired")
+    body = _files_body(
+        _pick(api_def, data, "apiDefinition", base), _pick(api_prop, data, "apiProperties", base),
+        _pick(icon, data, "icon", base), _pick(script, data, "script", base), secret,
+    )
+    updated = Client().patch(f"/environments/{env}/connectors/{cid}", body)
+    if as_json:
+        emit_json({"id": updated["id"], "revision": updated["revision"]})
+    else:
+        typer.echo(f"Updated {updated['id']} (revision {updated['revision']}).")
+
+
+@connector_app.command("download")
+def download(
+    env: str = typer.Option(..., "-e", "--env"),
+    cid: str = typer.Option(..., "-c", "--cid"),
+    dest: Path = typer.Option(Path("."), "-d", "--dest", help="Folder; files go to DEST/<id>/."),
+    overwrite: bool = typer.Option(False, "-w", "--overwrite", help="Replace existing files."),
+    as_json: bool = JsonOption,
+):
+    """Write the connector's files and a settings.json to DEST/<id>/ (C2)."""
+    files = Client().get(f"/environments/{env}/connectors/{cid}/files")
+    folder = dest / files["id"]
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise errors.Conflict(f"{folder} already has files; pass -w/--overwrite to replace them.", code="DestinationExists")
+    folder.mkdir(parents=True, exist_ok=True)
+    settings: dict[str, Any] = {"connectorId": files["id"], "environment": env, "apiDefinition": validation.API_DEFINITION_FILE}
+    (folder / validation.API_DEFINITION_FILE).write_text(files["api_definition"], encoding="utf-8")
+    if files.get("api_properties") is not None:
+        (folder / validation.API_PROPERTIES_FILE).write_text(files["api_properties"], encoding="utf-8")
+        settings["apiProperties"] = validation.API_PROPERTIES_FILE
+    if files.get("icon_base64") is not None:
+        (folder / ICON_FILE).write_bytes(base64.b64decode(files["icon_base64"]))
+        settings["icon"] = ICON_FILE
+    if files.get("script_base64") is not None:
+        (folder / SCRIPT_FILE).write_bytes(base64.b64decode(files["script_base64"]))
+        settings["script"] = SCRIPT_FILE
+    (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        emit_json({"id": files["id"], "folder": str(folder)})
+    else:
+        typer.echo(str(folder))
+
+
+@connector_app.command("list")
+def list_(env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    """Connectors you may use in an environment, with your role and how you got it."""
+    items = Client().list_all(f"/environments/{env}/connectors")
+    if as_json:
+        emit_json(items)
+    else:
+        table(items, ["id", "title", "kind", "role", "via", "revision"])
+
+
+@connector_app.command("show")
+def show_(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(..., "-c", "--cid"), as_json: bool = JsonOption):
+    detail = Client().get(f"/environments/{env}/connectors/{cid}")
+    if as_json:
+        emit_json(detail)
+        return
+    show(detail, False, ["id", "name", "title", "kind", "role", "via", "revision", "host", "base_path", "description", "connection_parameters"])
+    table(detail["operations"], ["operation_id", "method", "path", "summary"], title="Operations")
+
+
+@connector_app.command("delete")
+def delete(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(..., "-c", "--cid")):
+    Client().delete(f"/environments/{env}/connectors/{cid}")
+    typer.echo(f"Deleted {cid}.")
+
+
+@connector_app.command("publish")
+def publish(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(..., "-c", "--cid"), as_json: bool = JsonOption):
+    """Publish a connector to the public catalog (platform administrators, A1)."""
+    public = Client().post(f"/environments/{env}/connectors/{cid}/publish")
+    if as_json:
+        emit_json({"id": public["id"], "revision": public["revision"]})
+    else:
+        typer.echo(public["id"])
+
+
+@connector_app.command("validate")
+def validate(
+    api_def: Path = typer.Option(..., "--api-def"),
+    api_prop: Path = typer.Option(None, "--api-prop"),
+    as_json: bool = JsonOption,
+):
+    """Check files offline against the structural rules (C3); exit 1 on errors."""
+    definition = _read(api_def, "API definition")
+    properties = _read(api_prop, "API properties") if api_prop is not None else None
+    _, _, findings = validation.validate_connector(definition, properties)
+    records = []
+    for finding in findings:
+        record = finding.to_dict()
+        given = api_prop if finding.file == validation.API_PROPERTIES_FILE else api_def
+        record["path"] = str(given)
+        records.append(record)
+    failed = validation.has_errors(findings)
+    if as_json:
+        emit_json({"valid": not failed, "findings": records})
+    else:
+        for record in records:
+            print_finding({**record, "file": record["path"]})
+        errors_count = sum(1 for f in findings if f.level == "error")
+        console.print(f"{errors_count} error(s), {len(findings) - errors_count} warning(s).", highlight=False)
+    raise typer.Exit(errors.EXIT_VALIDATION if failed else errors.EXIT_OK)
+
+
+def _connector_folders(root: Path) -> list[Path]:
+    return sorted({p.parent for p in root.rglob(validation.API_DEFINITION_FILE)})
+
+
+@connector_app.command("import-dir")
+def import_dir(
+    directory: Path = typer.Argument(..., help="Folder whose sub-folders hold connectors."),
+    env: str = typer.Option(..., "-e", "--env"),
+    as_json: bool = JsonOption,
+):
+    """Import every folder beneath DIRECTORY holding an apiDefinition.swagger.json;
+    goes on past failures and ends with a summary (exit 1 when any failed)."""
+    if not directory.is_dir():
+        raise errors.NotFound(f"'{directory}' is not a folder.", code="FolderNotFound")
+    folders = _connector_folders(directory)
+    client = Client()
+    results: list[dict[str, Any]] = []
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True, disable=as_json,
+    ) as progress:
+        task = progress.add_task("Importing", total=len(folders))
+        for folder in folders:
+            rel = str(folder.relative_to(directory)) or "."
+            try:
+                prop = folder / validation.API_PROPERTIES_FILE
+                icon = folder / ICON_FILE
+                script = folder / SCRIPT_FILE
+                body = _files_body(
+                    folder / validation.API_DEFINITION_FILE,
+                    prop if prop.exists() else None,
+                    icon if icon.exists() else None,
+                    script if script.exists() else None,
+                    None,
+                )
+                created = client.post(f"/environments/{env}/connectors", body)
+                results.append({"folder": rel, "status": "imported", "id": created["id"]})
+            except errors.ConnectorhubError as error:
+                if error.code in ("ServerUnreachable", "EnvironmentNotFound", "TokenInvalid", "TokenMissing"):
+                    raise  # nothing else would import either
+                results.append({"folder": rel, "status": "failed", "error": f"{rel}: {error.detail}"})
+            progress.advance(task)
+    failed = [r for r in results if r["status"] == "failed"]
+    if as_json:
+        emit_json(results)
+    else:
+        if failed:
+            table(failed, ["folder", "error"], title="Failed")
+        console.print(f"Imported {len(results) - len(failed)} of {len(results)} connector folder(s); {len(failed)} failed.", highlight=False)
+    raise typer.Exit(errors.EXIT_VALIDATION if failed else errors.EXIT_OK)

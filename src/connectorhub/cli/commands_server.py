@@ -1,0 +1,83 @@
+"""`connectorhub serve` and `connectorhub login`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from connectorhub.cli.app import JsonOption, app
+from connectorhub.cli.client import Client, Profile, save_profile
+from connectorhub.cli.output import console, emit_json, show
+
+
+def prepare(settings):
+    """Migrate, bootstrap and build the app: what every `serve` process does at start."""
+    from connectorhub.api.app import create_app
+    from connectorhub.bootstrap import bootstrap
+    from connectorhub.db import make_engine, make_session_factory, migrate
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    with make_session_factory(engine)() as session:
+        with session.begin():
+            result = bootstrap(session=session, home=settings.home, admin_token=settings.admin_token)
+    return create_app(settings, engine=engine), result
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on."),
+    db: str = typer.Option(None, "--db", help="Database URL (default: SQLite in $CONNECTORHUB_HOME, ./.connectorhub)."),
+    home: Path = typer.Option(None, "--home", help="Data folder (default: $CONNECTORHUB_HOME or ./.connectorhub)."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+):
+    """Run the service: migrations at start, an admin bootstrapped on first start."""
+    import uvicorn
+
+    from connectorhub.bootstrap import ADMIN_EMAIL
+    from connectorhub.config import Settings
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = Settings.from_env(database_url=db, home=home)
+    application, result = prepare(settings)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    if result.created:
+        console.print(f"Bootstrapped organization 'default', environment 'default' and admin {ADMIN_EMAIL}.")
+        if result.token:
+            console.print(f"Admin token (shown once, also saved to {result.token_file}):")
+            console.print(result.token, highlight=False, soft_wrap=True)
+            console.print(f"Log in:  connectorhub login --url {url} --token $(cat {result.token_file})", highlight=False, soft_wrap=True)
+        else:
+            console.print(f"Admin token: the value of CONNECTORHUB_ADMIN_TOKEN. Log in:  connectorhub login --url {url} --token \"$CONNECTORHUB_ADMIN_TOKEN\"", highlight=False, soft_wrap=True)
+    console.print(f"connectorhub listening on {url}  (API: {url}/api/v1, OpenAPI: {url}/openapi.json)", highlight=False)
+    sys.stdout.flush()
+    uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), access_log=log_level.lower() == "debug")
+
+
+@app.command()
+def login(
+    url: str = typer.Option(..., "--url", help="Server URL, e.g. http://127.0.0.1:8080"),
+    token: str = typer.Option(..., "--token", help="A personal access token."),
+    as_json: bool = JsonOption,
+):
+    """Store a profile for later commands (CONNECTORHUB_URL / CONNECTORHUB_TOKEN override it)."""
+    profile = Profile(url.rstrip("/"), token.strip())
+    me = Client(profile).get("/me")
+    path = save_profile(profile)
+    if as_json:
+        emit_json({"url": profile.url, "user": me["email"], "profile": str(path)})
+    else:
+        console.print(f"Logged in to {profile.url} as {me['email']}; profile saved to {path}.", highlight=False)
+
+
+@app.command()
+def whoami(as_json: bool = JsonOption):
+    """Show the user the current token belongs to."""
+    show(Client().get("/me"), as_json)
+
+

@@ -1,0 +1,120 @@
+"""REST endpoints of connectors (C1–C4, A1)."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import APIRouter, Depends, status
+
+from connectorhub.api.context import Context, context
+from connectorhub.connectors import schemas, service, validation
+from connectorhub.connectors.models import Connector
+from connectorhub.environments import service as environments
+from connectorhub.pagination import DEFAULT_LIMIT
+from connectorhub.schemas import PageOut
+
+router = APIRouter(tags=["connectors"])
+BASE = "/environments/{env}/connectors"
+
+
+def _out(connector: Connector, access) -> schemas.ConnectorOut:
+    return schemas.ConnectorOut(
+        id=connector.id,
+        name=connector.name,
+        title=connector.title,
+        kind=connector.kind,
+        environment_id=connector.environment_id,
+        owner_id=connector.owner_id,
+        revision=connector.revision,
+        role=access.role,
+        via=access.via,
+        has_icon=connector.icon is not None,
+        has_script=connector.script is not None,
+        created_at=connector.created_at,
+        updated_at=connector.updated_at,
+    )
+
+
+def _detail(connector: Connector, access) -> schemas.ConnectorDetail:
+    return schemas.ConnectorDetail(**_out(connector, access).model_dump(), **service.summary(connector))
+
+
+@router.post(BASE, response_model=schemas.ConnectorDetail, status_code=status.HTTP_201_CREATED)
+def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(context)):
+    files = body.to_files()
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        connector = service.create(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, files=files, limits=ctx.limits
+        )
+        access = service.access_for(session=session, actor=ctx.actor, connector=connector, environment=environment)
+        return _detail(connector, access)
+
+
+@router.get(BASE, response_model=PageOut[schemas.ConnectorOut])
+def list_connectors(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        page = service.list(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
+        return PageOut(items=[_out(c, a) for c, a in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(BASE + "/{connector}", response_model=schemas.ConnectorDetail)
+def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        found, access = service.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
+        return _detail(found, access)
+
+
+@router.patch(BASE + "/{connector}", response_model=schemas.ConnectorDetail)
+def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(context)):
+    files = body.to_files()
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        updated = service.update(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector, files=files, limits=ctx.limits
+        )
+        access = service.access_for(session=session, actor=ctx.actor, connector=updated, environment=environment)
+        return _detail(updated, access)
+
+
+@router.delete(BASE + "/{connector}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_connector(env: str, connector: str, ctx: Context = Depends(context)):
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        service.delete(session=session, actor=ctx.actor, environment=environment, ref=connector)
+
+
+@router.get(BASE + "/{connector}/files", response_model=schemas.ConnectorFilesOut)
+def download_connector(env: str, connector: str, ctx: Context = Depends(context)):
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        files = service.download(session=session, actor=ctx.actor, environment=environment, ref=connector)
+        return schemas.ConnectorFilesOut(
+            id=files.connector.id,
+            name=files.connector.name,
+            environment_id=files.connector.environment_id,
+            api_definition=files.api_definition,
+            api_properties=files.api_properties,
+            icon_base64=base64.b64encode(files.icon).decode() if files.icon is not None else None,
+            script_base64=base64.b64encode(files.script).decode() if files.script is not None else None,
+        )
+
+
+@router.post(BASE + "/{connector}/publish", response_model=schemas.ConnectorDetail)
+def publish_connector(env: str, connector: str, ctx: Context = Depends(context)):
+    """A1: copy the connector into the public catalog (platform administrators)."""
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        public = service.publish(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector)
+        access = service.access_for(session=session, actor=ctx.actor, connector=public, environment=environment)
+        return _detail(public, access)
+
+
+@router.post("/validate", response_model=schemas.ValidateOut)
+def validate_files(body: schemas.ValidateIn, ctx: Context = Depends(context)):
+    """C3 structural validation without storing anything (same rules as create)."""
+    files = schemas.ConnectorFilesIn(api_definition=body.api_definition, api_properties=body.api_properties).to_files()
+    _, _, findings = validation.validate_connector(files.api_definition, files.api_properties)
+    return schemas.ValidateOut(valid=not validation.has_errors(findings), findings=[f.to_dict() for f in findings])

@@ -1,0 +1,38 @@
+"""Connector tables (DESIGN section 1 and C1, C2, C5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from connectorhub.db import Base, UtcDateTime, utcnow
+
+KIND_CUSTOM = "custom"
+KIND_PUBLIC = "public"
+
+
+class Connector(Base):
+    """A connector definition. Files are kept verbatim (C2); secrets are stripped into
+    :class:`connectorhub.secrets.models.SecretValue` rows before anything is stored (C4)."""
+
+    __tablename__ = "connectors"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"), nullable=True, index=True)
+    environment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("environments.id"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10), default=KIND_CUSTOM)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(500), index=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    api_definition: Mapped[str] = mapped_column(Text)
+    api_properties: Mapped[str | None] = mapped_column(Text, nullable=True)
+    icon: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    script: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    published_from_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

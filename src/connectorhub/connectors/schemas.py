@@ -1,0 +1,94 @@
+"""REST shapes of connectors. Files travel as their text (JSON files, so the original
+bytes and positions of parse errors survive) or base64 (icon, script)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from connectorhub.connectors.service import ConnectorFiles
+from connectorhub.errors import InvalidRequest
+from connectorhub.schemas import Strict
+
+
+def _json_text(value: str | dict | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _b64(value: str | None, field: str) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"{field} must be base64-encoded bytes.", code="Base64NotValid", field=field) from None
+
+
+class ConnectorFilesIn(Strict):
+    api_definition: str | dict[str, Any] | None = Field(
+        None, description="apiDefinition.swagger.json: its text (preferred) or the parsed object"
+    )
+    api_properties: str | dict[str, Any] | None = Field(None, description="apiProperties.json: text or object")
+    icon_base64: str | None = Field(None, description="icon.png, base64")
+    script_base64: str | None = Field(None, description="script.csx, base64")
+    secret: str | None = Field(None, description="OAuth client secret (write-only, C4)")
+
+    def to_files(self) -> ConnectorFiles:
+        return ConnectorFiles(
+            api_definition=_json_text(self.api_definition),
+            api_properties=_json_text(self.api_properties),
+            icon=_b64(self.icon_base64, "icon_base64"),
+            script=_b64(self.script_base64, "script_base64"),
+            secret=self.secret,
+        )
+
+
+class ConnectorOut(BaseModel):
+    id: str
+    name: str
+    title: str
+    kind: str
+    environment_id: str | None
+    owner_id: str
+    revision: int
+    role: str | None = Field(description="The caller's effective role: owner, CanEdit, CanViewWithShare, CanView")
+    via: str = Field(description="How the role was obtained: owner, direct, group, organization, public, subscription, admin")
+    has_icon: bool
+    has_script: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ConnectorDetail(ConnectorOut):
+    description: str = ""
+    host: str | None = None
+    base_path: str | None = None
+    operations: list[dict[str, Any]] = []
+    connection_parameters: dict[str, Any] = {}
+
+
+class ConnectorFilesOut(BaseModel):
+    id: str
+    name: str
+    environment_id: str | None
+    api_definition: str
+    api_properties: str | None
+    icon_base64: str | None
+    script_base64: str | None
+
+
+class ValidateIn(Strict):
+    api_definition: str | dict[str, Any]
+    api_properties: str | dict[str, Any] | None = None
+
+
+class ValidateOut(BaseModel):
+    valid: bool
+    findings: list[dict[str, Any]]

@@ -1,0 +1,62 @@
+"""Separating secret values from connector files (DESIGN C4).
+
+OAuth client secrets (``oAuthSettings.clientSecret``) and defaults of ``securestring``
+parameters are write-only: they are taken out of ``apiProperties.json`` before it is
+stored, kept encrypted (K1) under the JSON pointer they were found at, and never
+returned by download, export or the API.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _parameter_maps(properties: dict[str, Any]):
+    """(pointer prefix, connection parameter map) for the top level and every set."""
+    inner = properties.get("properties")
+    if not isinstance(inner, dict):
+        return
+    params = inner.get("connectionParameters")
+    if isinstance(params, dict):
+        yield "/properties/connectionParameters", params
+    sets = inner.get("connectionParameterSets")
+    if isinstance(sets, dict) and isinstance(sets.get("values"), list):
+        for index, item in enumerate(sets["values"]):
+            if isinstance(item, dict) and isinstance(item.get("parameters"), dict):
+                yield f"/properties/connectionParameterSets/values/{index}/parameters", item["parameters"]
+
+
+def oauth_parameter_pointers(properties: dict[str, Any]) -> list[str]:
+    """Pointers of every ``oauthSetting`` parameter's clientSecret slot."""
+    out = []
+    for prefix, params in _parameter_maps(properties):
+        for name, spec in params.items():
+            if isinstance(spec, dict) and spec.get("type") == "oauthSetting":
+                out.append(f"{prefix}/{_escape(name)}/oAuthSettings/clientSecret")
+    return out
+
+
+def split_secrets(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return (properties without secret values, {pointer: secret value})."""
+    stripped = copy.deepcopy(properties)
+    found: dict[str, str] = {}
+    for prefix, params in _parameter_maps(stripped):
+        for name, spec in params.items():
+            if not isinstance(spec, dict):
+                continue
+            base = f"{prefix}/{_escape(name)}"
+            oauth = spec.get("oAuthSettings")
+            if isinstance(oauth, dict) and "clientSecret" in oauth:
+                value = oauth.pop("clientSecret")
+                if isinstance(value, str) and value:
+                    found[f"{base}/oAuthSettings/clientSecret"] = value
+            if spec.get("type") == "securestring" and "default" in spec:
+                value = spec.pop("default")
+                if isinstance(value, str) and value:
+                    found[f"{base}/default"] = value
+    return stripped, found

@@ -1,0 +1,99 @@
+"""REST shapes of the directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+from connectorhub.schemas import Strict
+
+
+class OrgCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+    created_at: dt.datetime
+
+
+class UserCreate(Strict):
+    email: str = Field(min_length=3, max_length=320)
+    org: str | None = Field(None, description="Organization name or id; default: the caller's")
+    display_name: str = ""
+    password: str | None = Field(None, min_length=8, description="For the web portal")
+    org_admin: bool = False
+    platform_admin: bool = False
+
+
+class UserOut(BaseModel):
+    id: str
+    org_id: str
+    email: str
+    display_name: str
+    is_org_admin: bool
+    is_platform_admin: bool
+    created_at: dt.datetime
+
+
+class MeOut(UserOut):
+    org_name: str
+    group_ids: list[str]
+
+
+class TokenCreate(Strict):
+    user: str | None = Field(None, description="E-mail or id; default: the caller")
+    name: str = ""
+
+
+class TokenOut(BaseModel):
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    created_at: dt.datetime
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="Shown once; only its hash is stored")
+
+
+class GroupCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    org: str | None = None
+
+
+class Member(BaseModel):
+    kind: str
+    id: str
+    name: str
+
+
+class GroupOut(BaseModel):
+    id: str
+    org_id: str
+    name: str
+    members: list[Member] = []
+
+
+class MemberIn(Strict):
+    user: str | None = Field(None, description="E-mail or id")
+    group: str | None = Field(None, description="Group name or id")
+
+
+class SubscriptionCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    org: str | None = None
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    org_id: str
+    name: str
+    members: list[str] = []
+
+
+class SubscriptionMemberIn(Strict):
+    user: str

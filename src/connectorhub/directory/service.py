@@ -1,0 +1,398 @@
+"""Directory use cases (DESIGN section 1): organizations, users, tokens, groups,
+subscriptions, and loading the :class:`Actor` facts every access decision starts from.
+
+Service functions take the session keyword-only and never commit: the caller (one REST
+endpoint, one CLI verb) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import defaultdict
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from connectorhub.access.decisions import Actor
+from connectorhub.directory.models import (
+    AccessToken,
+    Group,
+    GroupMember,
+    Organization,
+    Subscription,
+    SubscriptionMember,
+    User,
+)
+from connectorhub.errors import Conflict, Forbidden, InvalidRequest, Unauthenticated, not_found
+from connectorhub.ids import new_id
+from connectorhub.pagination import Page, paginate
+
+TOKEN_PREFIX = "chp_"
+
+
+def _check_name(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value or len(value) > 200:
+        raise InvalidRequest(f"{what} must be 1 to 200 characters long.", code="NameNotValid")
+    return value
+
+
+def _require_org_admin(actor: Actor, org_id: str) -> None:
+    if actor.is_platform_admin or (actor.is_org_admin and actor.org_id == org_id):
+        return
+    raise Forbidden(
+        "Only an organization administrator can do this.", code="OrgAdminRequired"
+    )
+
+
+# --- actor -----------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def transitive_group_ids(session: Session, org_id: str, user_id: str) -> frozenset[str]:
+    """Every group the user is in, directly or through nested groups (A3)."""
+    direct = set(
+        session.scalars(
+            select(GroupMember.group_id).where(
+                GroupMember.member_kind == "user", GroupMember.member_id == user_id
+            )
+        )
+    )
+    if not direct:
+        return frozenset()
+    parents: dict[str, set[str]] = defaultdict(set)  # member group -> groups containing it
+    edges = session.execute(
+        select(GroupMember.group_id, GroupMember.member_id)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(Group.org_id == org_id, GroupMember.member_kind == "group")
+    )
+    for group_id, member_id in edges:
+        parents[member_id].add(group_id)
+    seen = set(direct)
+    frontier = list(direct)
+    while frontier:
+        for parent in parents.get(frontier.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                frontier.append(parent)
+    return frozenset(seen)
+
+
+def actor_for_user(*, session: Session, user: User) -> Actor:
+    subscriptions = frozenset(
+        session.scalars(
+            select(SubscriptionMember.subscription_id).where(SubscriptionMember.user_id == user.id)
+        )
+    )
+    return Actor(
+        user_id=user.id,
+        org_id=user.org_id,
+        is_org_admin=user.is_org_admin,
+        is_platform_admin=user.is_platform_admin,
+        group_ids=transitive_group_ids(session, user.org_id, user.id),
+        subscription_ids=subscriptions,
+    )
+
+
+def authenticate_token(*, session: Session, token: str) -> User:
+    row = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(token)))
+    if row is None or row.revoked:
+        raise Unauthenticated(
+            "The access token is unknown or revoked; create one with `connectorhub token create`.",
+            code="TokenInvalid",
+        )
+    return session.get(User, row.user_id)
+
+
+# --- organizations -----------------------------------------------------------------
+
+
+def get_org_or_raise(*, session: Session, actor: Actor, ref: str) -> Organization:
+    org = session.scalar(select(Organization).where(Organization.name == ref)) or session.get(
+        Organization, ref
+    )
+    if org is None or (org.id != actor.org_id and not actor.is_platform_admin):
+        raise not_found("organization", ref)
+    return org
+
+
+def create_org(*, session: Session, actor: Actor | None, name: str) -> Organization:
+    """A platform administrator creates an organization (a tenant)."""
+    if actor is not None and not actor.is_platform_admin:
+        raise Forbidden("Only a platform administrator creates organizations.", code="PlatformAdminRequired")
+    name = _check_name(name, "An organization name")
+    if session.scalar(select(Organization.id).where(Organization.name == name)):
+        raise Conflict(f"An organization named '{name}' already exists; choose another name.", code="OrgNameTaken")
+    org = Organization(id=new_id(), name=name)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def list_orgs(*, session: Session, actor: Actor, limit: int, cursor: str | None) -> Page:
+    query = select(Organization)
+    if not actor.is_platform_admin:
+        query = query.where(Organization.id == actor.org_id)
+    return paginate(session, query, Organization.id, limit=limit, cursor=cursor)
+
+
+# --- users -------------------------------------------------------------------------
+
+
+def _check_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or not domain or " " in email or len(email) > 320:
+        raise InvalidRequest(f"'{email}' is not an e-mail address (expected name@domain).", code="EmailNotValid")
+    return email
+
+
+def get_user_or_raise(*, session: Session, actor: Actor, ref: str) -> User:
+    user = session.scalar(select(User).where(User.email == ref.strip().lower())) or session.get(User, ref)
+    if user is None or (user.org_id != actor.org_id and not actor.is_platform_admin):
+        raise not_found("user", ref)
+    return user
+
+
+def create_user(
+    *,
+    session: Session,
+    actor: Actor | None,
+    email: str,
+    org: Organization,
+    display_name: str = "",
+    password: str | None = None,
+    is_org_admin: bool = False,
+    is_platform_admin: bool = False,
+) -> User:
+    if actor is not None:
+        _require_org_admin(actor, org.id)
+        if is_platform_admin and not actor.is_platform_admin:
+            raise Forbidden("Only a platform administrator creates platform administrators.", code="PlatformAdminRequired")
+    email = _check_email(email)
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"A user with e-mail '{email}' already exists.", code="UserEmailTaken")
+    user = User(
+        id=new_id(),
+        org_id=org.id,
+        email=email,
+        display_name=display_name or email.split("@")[0],
+        password_hash=hash_password(password) if password else None,
+        is_org_admin=is_org_admin,
+        is_platform_admin=is_platform_admin,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(*, session: Session, actor: Actor, org: Organization, limit: int, cursor: str | None) -> Page:
+    return paginate(session, select(User).where(User.org_id == org.id), User.id, limit=limit, cursor=cursor)
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise InvalidRequest("A password must be at least 8 characters long.", code="PasswordTooShort")
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    _, salt, digest = stored.split("$")
+    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
+    return secrets.compare_digest(candidate.hex(), digest)
+
+
+# --- tokens ------------------------------------------------------------------------
+
+
+def create_token(*, session: Session, actor: Actor | None, user: User, name: str = "", value: str | None = None) -> tuple[AccessToken, str]:
+    """A personal access token; the value is returned once and only its hash is kept."""
+    if actor is not None and actor.user_id != user.id:
+        _require_org_admin(actor, user.org_id)
+    value = value or TOKEN_PREFIX + secrets.token_urlsafe(32)
+    if len(value) < 16:
+        raise InvalidRequest("An access token must be at least 16 characters long.", code="TokenTooShort")
+    token = AccessToken(id=new_id(), user_id=user.id, name=name, token_hash=hash_token(value), prefix=value[:8])
+    session.add(token)
+    session.flush()
+    return token, value
+
+
+def list_tokens(*, session: Session, actor: Actor, user: User, limit: int, cursor: str | None) -> Page:
+    if actor.user_id != user.id:
+        _require_org_admin(actor, user.org_id)
+    query = select(AccessToken).where(AccessToken.user_id == user.id, AccessToken.revoked.is_(False))
+    return paginate(session, query, AccessToken.id, limit=limit, cursor=cursor)
+
+
+def delete_token(*, session: Session, actor: Actor, token_id: str) -> None:
+    token = session.get(AccessToken, token_id)
+    owner = session.get(User, token.user_id) if token else None
+    if token is None or owner is None or (owner.org_id != actor.org_id and not actor.is_platform_admin):
+        raise not_found("token", token_id)
+    if actor.user_id != owner.id:
+        _require_org_admin(actor, owner.org_id)
+    token.revoked = True
+
+
+# --- groups ------------------------------------------------------------------------
+
+
+def get_group_or_raise(*, session: Session, actor: Actor, ref: str, org_id: str | None = None) -> Group:
+    org_id = org_id or actor.org_id
+    group = session.scalar(select(Group).where(Group.org_id == org_id, Group.name == ref))
+    if group is None:
+        group = session.get(Group, ref)
+        if group is not None and group.org_id != org_id:
+            group = None
+    if group is None:
+        raise not_found("group", ref)
+    return group
+
+
+def create_group(*, session: Session, actor: Actor, name: str, org: Organization) -> Group:
+    _require_org_admin(actor, org.id)
+    name = _check_name(name, "A group name")
+    if session.scalar(select(Group.id).where(Group.org_id == org.id, Group.name == name)):
+        raise Conflict(f"A group named '{name}' already exists in this organization.", code="GroupNameTaken")
+    group = Group(id=new_id(), org_id=org.id, name=name)
+    session.add(group)
+    session.flush()
+    return group
+
+
+def list_groups(*, session: Session, actor: Actor, org: Organization, limit: int, cursor: str | None) -> Page:
+    return paginate(session, select(Group).where(Group.org_id == org.id), Group.id, limit=limit, cursor=cursor)
+
+
+def group_members(*, session: Session, group: Group) -> list[tuple[str, str, str]]:
+    """Direct members as (kind, id, display name)."""
+    out = []
+    for member in session.scalars(select(GroupMember).where(GroupMember.group_id == group.id)):
+        if member.member_kind == "user":
+            user = session.get(User, member.member_id)
+            out.append(("user", member.member_id, user.email if user else member.member_id))
+        else:
+            sub = session.get(Group, member.member_id)
+            out.append(("group", member.member_id, sub.name if sub else member.member_id))
+    return out
+
+
+def _contains(session: Session, container_id: str, target_id: str) -> bool:
+    """Does group ``container_id`` contain ``target_id``, directly or through nesting?"""
+    frontier, seen = [container_id], {container_id}
+    while frontier:
+        current = frontier.pop()
+        if current == target_id:
+            return True
+        for child in session.scalars(
+            select(GroupMember.member_id).where(GroupMember.group_id == current, GroupMember.member_kind == "group")
+        ):
+            if child not in seen:
+                seen.add(child)
+                frontier.append(child)
+    return False
+
+
+def add_group_member(*, session: Session, actor: Actor, group: Group, user: User | None = None, member_group: Group | None = None) -> None:
+    """Add a user or a group; a group that would contain itself is refused (A10 invalid)."""
+    _require_org_admin(actor, group.org_id)
+    if (user is None) == (member_group is None):
+        raise InvalidRequest("Give exactly one member: a user or a group.", code="MemberNotValid")
+    if user is not None:
+        if user.org_id != group.org_id:
+            raise not_found("user", user.email)
+        kind, member_id = "user", user.id
+    else:
+        if member_group.org_id != group.org_id:
+            raise not_found("group", member_group.name)
+        if _contains(session, member_group.id, group.id):
+            raise InvalidRequest(
+                f"Adding group '{member_group.name}' to '{group.name}' would make a group contain itself.",
+                code="GroupCycle",
+            )
+        kind, member_id = "group", member_group.id
+    exists = session.get(GroupMember, (group.id, kind, member_id))
+    if exists is None:
+        session.add(GroupMember(group_id=group.id, member_kind=kind, member_id=member_id))
+        session.flush()
+
+
+def remove_group_member(*, session: Session, actor: Actor, group: Group, user: User | None = None, member_group: Group | None = None) -> None:
+    _require_org_admin(actor, group.org_id)
+    kind, member_id = ("user", user.id) if user is not None else ("group", member_group.id)
+    row = session.get(GroupMember, (group.id, kind, member_id))
+    if row is None:
+        name = user.email if user is not None else member_group.name
+        raise not_found("group member", name)
+    session.delete(row)
+    session.flush()
+
+
+# --- subscriptions -----------------------------------------------------------------
+
+
+def get_subscription_or_raise(*, session: Session, actor: Actor, ref: str, org_id: str | None = None) -> Subscription:
+    org_id = org_id or actor.org_id
+    sub = session.scalar(select(Subscription).where(Subscription.org_id == org_id, Subscription.name == ref))
+    if sub is None:
+        sub = session.get(Subscription, ref)
+        if sub is not None and sub.org_id != org_id:
+            sub = None
+    if sub is None:
+        raise not_found("subscription", ref)
+    return sub
+
+
+def create_subscription(*, session: Session, actor: Actor, name: str, org: Organization) -> Subscription:
+    _require_org_admin(actor, org.id)
+    name = _check_name(name, "A subscription name")
+    if session.scalar(select(Subscription.id).where(Subscription.org_id == org.id, Subscription.name == name)):
+        raise Conflict(f"A subscription named '{name}' already exists in this organization.", code="SubscriptionNameTaken")
+    sub = Subscription(id=new_id(), org_id=org.id, name=name)
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def list_subscriptions(*, session: Session, actor: Actor, org: Organization, limit: int, cursor: str | None) -> Page:
+    query = select(Subscription).where(Subscription.org_id == org.id)
+    return paginate(session, query, Subscription.id, limit=limit, cursor=cursor)
+
+
+def subscription_member_emails(*, session: Session, subscription: Subscription) -> list[str]:
+    return list(
+        session.scalars(
+            select(User.email)
+            .join(SubscriptionMember, SubscriptionMember.user_id == User.id)
+            .where(SubscriptionMember.subscription_id == subscription.id)
+            .order_by(User.email)
+        )
+    )
+
+
+def add_subscription_member(*, session: Session, actor: Actor, subscription: Subscription, user: User) -> None:
+    _require_org_admin(actor, subscription.org_id)
+    if user.org_id != subscription.org_id:
+        raise not_found("user", user.email)
+    if session.get(SubscriptionMember, (subscription.id, user.id)) is None:
+        session.add(SubscriptionMember(subscription_id=subscription.id, user_id=user.id))
+        session.flush()
+
+
+def remove_subscription_member(*, session: Session, actor: Actor, subscription: Subscription, user: User) -> None:
+    _require_org_admin(actor, subscription.org_id)
+    session.execute(
+        delete(SubscriptionMember).where(
+            SubscriptionMember.subscription_id == subscription.id, SubscriptionMember.user_id == user.id
+        )
+    )
+

@@ -1,0 +1,52 @@
+"""REST endpoints of environments."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, status
+
+from connectorhub.api.context import Context, context
+from connectorhub.directory import service as directory
+from connectorhub.environments import schemas, service
+from connectorhub.pagination import DEFAULT_LIMIT
+from connectorhub.schemas import PageOut
+
+router = APIRouter(tags=["environments"])
+
+
+def _out(env) -> schemas.EnvironmentOut:
+    return schemas.EnvironmentOut.model_validate(env, from_attributes=True)
+
+
+@router.post("/environments", response_model=schemas.EnvironmentOut, status_code=status.HTTP_201_CREATED)
+def create_environment(body: schemas.EnvironmentCreate, ctx: Context = Depends(context)):
+    with ctx.transaction() as session:
+        org = directory.get_org_or_raise(session=session, actor=ctx.actor, ref=body.org or ctx.actor.org_id)
+        subscription = (
+            directory.get_subscription_or_raise(session=session, actor=ctx.actor, ref=body.subscription, org_id=org.id)
+            if body.subscription
+            else None
+        )
+        env = service.create(
+            session=session,
+            actor=ctx.actor,
+            org=org,
+            name=body.name,
+            region=body.region,
+            type=body.type,
+            sharing_model=body.sharing_model,
+            subscription=subscription,
+        )
+        return _out(env)
+
+
+@router.get("/environments", response_model=PageOut[schemas.EnvironmentOut])
+def list_environments(limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
+    with ctx.transaction(write=False) as session:
+        page = service.list(session=session, actor=ctx.actor, limit=limit, cursor=cursor)
+        return PageOut(items=[_out(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/environments/{env}", response_model=schemas.EnvironmentOut)
+def get_environment(env: str, ctx: Context = Depends(context)):
+    with ctx.transaction(write=False) as session:
+        return _out(service.get_or_raise(session=session, actor=ctx.actor, ref=env))

@@ -1,0 +1,90 @@
+"""Environment use cases (DESIGN section 1, A9)."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from connectorhub.access.decisions import Actor, EnvironmentFacts
+from connectorhub.directory.models import Organization, Subscription
+from connectorhub.environments.models import ENVIRONMENT_TYPES, SHARING_MODELS, Environment
+from connectorhub.errors import Conflict, Forbidden, InvalidRequest, not_found
+from connectorhub.ids import new_id
+from connectorhub.pagination import Page, paginate
+
+
+def facts(environment: Environment) -> EnvironmentFacts:
+    return EnvironmentFacts(
+        id=environment.id,
+        org_id=environment.org_id,
+        sharing_model=environment.sharing_model,
+        subscription_id=environment.subscription_id,
+    )
+
+
+def get_or_raise(*, session: Session, actor: Actor, ref: str) -> Environment:
+    """An environment of the caller's organization, by name or id (A10: others are not found)."""
+    env = session.scalar(
+        select(Environment).where(
+            Environment.org_id == actor.org_id, or_(Environment.name == ref, Environment.id == ref)
+        )
+    )
+    if env is None:
+        raise not_found("environment", ref)
+    return env
+
+
+def create(
+    *,
+    session: Session,
+    actor: Actor | None,
+    org: Organization,
+    name: str,
+    region: str = "local",
+    type: str = "sandbox",
+    sharing_model: str = "explicit",
+    subscription: Subscription | None = None,
+) -> Environment:
+    if actor is not None and not (actor.is_platform_admin or (actor.is_org_admin and actor.org_id == org.id)):
+        raise Forbidden("Only an organization administrator creates environments.", code="OrgAdminRequired")
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidRequest("An environment name must be 1 to 200 characters long.", code="NameNotValid")
+    if type not in ENVIRONMENT_TYPES:
+        raise InvalidRequest(
+            f"Environment type '{type}' is not known; use one of {', '.join(ENVIRONMENT_TYPES)}.",
+            code="EnvironmentTypeNotValid",
+        )
+    if sharing_model not in SHARING_MODELS:
+        raise InvalidRequest(
+            f"Sharing model '{sharing_model}' is not known; use explicit or subscription.",
+            code="SharingModelNotValid",
+        )
+    if sharing_model == "subscription" and subscription is None:
+        raise InvalidRequest(
+            "The subscription sharing model needs a subscription (--subscription NAME).",
+            code="SubscriptionRequired",
+        )
+    if sharing_model == "explicit" and subscription is not None:
+        raise InvalidRequest(
+            "A subscription applies only with --sharing-model subscription.", code="SubscriptionNotApplicable"
+        )
+    if session.scalar(select(Environment.id).where(Environment.org_id == org.id, Environment.name == name)):
+        raise Conflict(f"An environment named '{name}' already exists in this organization.", code="EnvironmentNameTaken")
+    env = Environment(
+        id=new_id(),
+        org_id=org.id,
+        name=name,
+        region=(region or "local").strip(),
+        type=type,
+        sharing_model=sharing_model,
+        subscription_id=subscription.id if subscription else None,
+    )
+    session.add(env)
+    session.flush()
+    return env
+
+
+def list(*, session: Session, actor: Actor, limit: int, cursor: str | None) -> Page:  # noqa: A001
+    query = select(Environment).where(Environment.org_id == actor.org_id)
+    return paginate(session, query, Environment.id, limit=limit, cursor=cursor)

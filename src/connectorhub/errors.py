@@ -1,0 +1,112 @@
+"""One exception hierarchy for the whole product.
+
+Each error carries a stable ``code`` (clients branch on it), an HTTP status (mapped once
+to ``application/problem+json`` in :mod:`connectorhub.api.problems`) and a CLI exit code
+(mapped once in :mod:`connectorhub.cli.client`). Messages say what is wrong, where, and
+how to fix it; they never contain secret values (DESIGN K2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# CLI exit codes, documented in README.md.
+EXIT_OK = 0
+EXIT_VALIDATION = 1
+EXIT_USAGE = 2
+EXIT_PERMISSION = 3
+EXIT_NOT_FOUND = 4
+EXIT_CONFLICT = 5
+EXIT_SERVER = 6
+
+
+class ConnectorhubError(Exception):
+    """Base of every error the product reports to a user."""
+
+    status = 500
+    exit_code = EXIT_SERVER
+    default_code = "InternalError"
+    title = "Internal error"
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.extra = extra
+
+    def to_problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"urn:connectorhub:problem:{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+class InvalidRequest(ConnectorhubError):
+    """The request breaks a rule whatever the caller's rights (DESIGN A10 'invalid')."""
+
+    status = 422
+    exit_code = EXIT_VALIDATION
+    default_code = "InvalidRequest"
+    title = "Invalid request"
+
+
+class ValidationFailed(InvalidRequest):
+    """Connector files have error-level findings (DESIGN C3); ``findings`` lists them."""
+
+    default_code = "ValidationFailed"
+    title = "Validation failed"
+
+    def __init__(self, detail: str, *, findings: list[dict[str, Any]], **extra: Any) -> None:
+        super().__init__(detail, findings=findings, **extra)
+        self.findings = findings
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+    default_code = "PayloadTooLarge"
+    title = "Payload too large"
+
+
+class Unauthenticated(ConnectorhubError):
+    status = 401
+    exit_code = EXIT_PERMISSION
+    default_code = "Unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(ConnectorhubError):
+    """The caller may see the resource but not perform this action (DESIGN A10)."""
+
+    status = 403
+    exit_code = EXIT_PERMISSION
+    default_code = "Forbidden"
+    title = "Forbidden"
+
+
+class NotFound(ConnectorhubError):
+    """Unknown, or hidden from the caller: both answer alike (DESIGN A10)."""
+
+    status = 404
+    exit_code = EXIT_NOT_FOUND
+    default_code = "NotFound"
+    title = "Not found"
+
+
+class Conflict(ConnectorhubError):
+    status = 409
+    exit_code = EXIT_CONFLICT
+    default_code = "Conflict"
+    title = "Conflict"
+
+
+def not_found(kind: str, ref: str) -> NotFound:
+    """The one not-found message, identical for unknown and hidden resources (A10)."""
+    return NotFound(
+        f"{kind} '{ref}' was not found, or you do not have access to it.",
+        code="".join(word.title() for word in kind.split()) + "NotFound",
+    )

@@ -1,0 +1,24 @@
+"""Alembic environment: runs on the connection handed over by connectorhub.db.migrate,
+or on sqlalchemy.url when invoked from the alembic command line."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from connectorhub.models import metadata
+
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.run_migrations()
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.begin() as conn:
+        context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+        context.run_migrations()
+
+
+run()

@@ -1,0 +1,40 @@
+"""Keyset pagination shared by every list use case (ids sort by creation, see ids.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from connectorhub.errors import InvalidRequest
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest(
+            f"limit must be between 1 and {MAX_LIMIT}; got {limit}.", code="LimitOutOfRange"
+        )
+    return limit
+
+
+def paginate(session: Session, query: Select, id_column, *, limit: int, cursor: str | None) -> Page:
+    """One page of ``query`` ordered by ``id_column``, starting after ``cursor``."""
+    check_limit(limit)
+    if cursor:
+        query = query.where(id_column > cursor)
+    rows = list(session.scalars(query.order_by(id_column).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, rows[-1].id if more and rows else None)

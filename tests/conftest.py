@@ -1,0 +1,153 @@
+"""Test fixtures: a fresh store per test on SQLite (default) or PostgreSQL.
+
+``pytest`` runs everything on SQLite. ``pytest -m storage --db-url postgresql://…`` (what
+.ci/run does) runs the storage tests again on PostgreSQL (DESIGN K3). Migrations run once
+per session; each test then starts from a copy (SQLite) or truncated tables (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from connectorhub.cli import client as cli_client
+from connectorhub.cli.main import run as cli_run
+from connectorhub.config import Settings, normalize_database_url
+from connectorhub.db import make_engine, migrate
+from connectorhub.models import metadata
+
+ADMIN_TOKEN = "chp_test-admin-token-0123456789"
+TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
+CORPUS = Path(os.environ.get("CONNECTORHUB_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
+CONNECTORS = CORPUS / "connectors"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--db-url",
+        default=os.environ.get("CONNECTORHUB_TEST_DATABASE_URL"),
+        help="Run storage tests on this database (postgresql://…); default: SQLite per test.",
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_url(request) -> str | None:
+    url = request.config.getoption("--db-url")
+    return normalize_database_url(url) if url else None
+
+
+@pytest.fixture(scope="session")
+def _migrated_store(tmp_path_factory, postgres_url):
+    if postgres_url:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin = make_engine(postgres_url)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = postgres_url + ("&" if "?" in postgres_url else "?") + f"options=-csearch_path%3D{schema}"
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield ("postgresql", url)
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    else:
+        template = tmp_path_factory.mktemp("template") / "template.db"
+        engine = make_engine(f"sqlite:///{template}")
+        migrate(engine)
+        engine.dispose()
+        yield ("sqlite", template)
+
+
+@pytest.fixture
+def database_url(_migrated_store, tmp_path) -> str:
+    kind, where = _migrated_store
+    if kind == "sqlite":
+        target = tmp_path / "store.db"
+        shutil.copy(where, target)
+        return f"sqlite:///{target}"
+    engine = make_engine(where)
+    with engine.begin() as connection:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {names} CASCADE"))
+    engine.dispose()
+    return where
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    # PostgreSQL needs a configured master key (K1); SQLite generates one into the data folder.
+    master_key = None if database_url.startswith("sqlite") else TEST_MASTER_KEY
+    return Settings(home=tmp_path / "home", database_url=database_url, admin_token=ADMIN_TOKEN, master_key=master_key)
+
+
+@pytest.fixture
+def app(settings):
+    from connectorhub.cli.commands_server import prepare
+
+    application, _ = prepare(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+def client_for(app, token: str) -> TestClient:
+    return TestClient(app, headers={"Authorization": f"Bearer {token}"}, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def admin(app) -> TestClient:
+    """REST client authenticated as the bootstrapped administrator."""
+    return client_for(app, ADMIN_TOKEN)
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(app, monkeypatch, capsys, tmp_path):
+    """Run `connectorhub …` in process against the app; token defaults to the admin's."""
+    monkeypatch.setattr(cli_client, "http_factory", lambda profile: client_for(app, profile.token))
+    monkeypatch.setenv("CONNECTORHUB_URL", "http://testserver")
+    monkeypatch.setenv("CONNECTORHUB_CONFIG", str(tmp_path / "cli-profile.json"))
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def invoke(*args: str, token: str = ADMIN_TOKEN) -> CliResult:
+        monkeypatch.setenv("CONNECTORHUB_TOKEN", token)
+        capsys.readouterr()
+        code = cli_run([str(a) for a in args])
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    return invoke
+
+
+def make_user(admin: TestClient, email: str, **extra) -> str:
+    """Create a user and return a token for them."""
+    response = admin.post("/api/v1/users", json={"email": email, **extra})
+    assert response.status_code == 201, response.text
+    token = admin.post("/api/v1/tokens", json={"user": email})
+    assert token.status_code == 201, token.text
+    return token.json()["token"]
+
+
+def corpus_folders() -> list[Path]:
+    return sorted({p.parent for p in CONNECTORS.rglob("apiDefinition.swagger.json")})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that touches the store is a storage test (run again on PostgreSQL in CI)."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.storage)
