@@ -483,7 +483,7 @@ class _DefinitionValidator:
                 )
             return
         title = info.get("title")
-        if False:
+        if not isinstance(title, str) or not title.strip():
             if "title" not in info:
                 self.add(
                     "InfoTitleMissing",
