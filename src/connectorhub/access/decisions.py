@@ -2,8 +2,13 @@
 
 No function here touches the database; the service layer loads the facts (the actor with
 their transitive groups, the resource, its grants, its environment) and asks. Every
-decision names the DESIGN.md rule it implements, and the Hypothesis model test checks
-them against a reference model written from DESIGN.md.
+decision names the DESIGN.md rule it implements; the Hypothesis model test
+(tests/test_sharing_model.py) checks them, through the service layer, against a
+reference model written from DESIGN.md.
+
+Outcomes follow A10: ``not_found`` for what the caller may not see (exactly like an
+unknown id), ``invalid`` for a request that breaks a rule whatever the caller's rights,
+``forbidden`` for an action the caller may see but not perform.
 """
 
 from __future__ import annotations
@@ -17,20 +22,34 @@ CAN_VIEW_WITH_SHARE = "CanViewWithShare"
 CAN_EDIT = "CanEdit"
 OWNER = "owner"
 CONNECTOR_ROLES = (CAN_VIEW, CAN_VIEW_WITH_SHARE, CAN_EDIT)
-_RANK = {None: 0, CAN_VIEW: 1, CAN_VIEW_WITH_SHARE: 2, CAN_EDIT: 3, OWNER: 4}
+_CONNECTOR_RANK = {None: 0, CAN_VIEW: 1, CAN_VIEW_WITH_SHARE: 2, CAN_EDIT: 3, OWNER: 4}
+
+# Connection roles, ordered (A6).
+CAN_USE = "CanUse"
+CAN_USE_AND_SHARE = "CanUseAndShare"
+CONNECTION_ROLES = (CAN_USE, CAN_USE_AND_SHARE, CAN_EDIT)
+_CONNECTION_RANK = {None: 0, CAN_USE: 1, CAN_USE_AND_SHARE: 2, CAN_EDIT: 3, OWNER: 4}
+
+OK = "ok"
+FORBIDDEN = "forbidden"
+INVALID = "invalid"
+NOT_FOUND = "not_found"
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is asking: the user, their organization, admin flags and every group they are
-    in through transitive membership (A3), and the subscriptions they belong to (A9)."""
+    """Who is asking: the user, their organization, admin flags, every group they are in
+    through transitive membership (A3), their subscriptions (A9) and the environments
+    they administer (A10)."""
 
     user_id: str
     org_id: str
+    email: str = ""
     is_org_admin: bool = False
     is_platform_admin: bool = False
     group_ids: frozenset[str] = field(default_factory=frozenset)
     subscription_ids: frozenset[str] = field(default_factory=frozenset)
+    admin_environment_ids: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,14 @@ class ConnectorFacts:
 
 
 @dataclass(frozen=True)
+class ConnectionFacts:
+    id: str
+    org_id: str
+    environment_id: str
+    owner_id: str
+
+
+@dataclass(frozen=True)
 class Grant:
     principal_kind: str  # "user" | "group" | "org"
     principal_id: str
@@ -62,20 +89,69 @@ class Grant:
 class Access:
     """The caller's effective access to one resource and how it was obtained."""
 
-    role: str | None  # None: no access
+    role: str | None  # None: no role
     via: str  # owner | admin | direct | group | organization | public | subscription | none
     can_manage: bool = False  # administrators (A10) and platform admins on public (A1)
+    via_name: str | None = None  # the group's id when via == "group"
 
     @property
     def visible(self) -> bool:
         return self.role is not None or self.can_manage
 
 
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # ok | forbidden | invalid | not_found
+    reason: str = ""
+    code: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == OK
+
+
+ALLOW = Decision(OK)
 NO_ACCESS = Access(None, "none")
 
 
-def role_rank(role: str | None) -> int:
-    return _RANK[role]
+def connector_rank(role: str | None) -> int:
+    return _CONNECTOR_RANK[role]
+
+
+def connection_rank(role: str | None) -> int:
+    return _CONNECTION_RANK[role]
+
+
+def administers(actor: Actor, org_id: str | None, environment_id: str | None) -> bool:
+    """A10: organization administrators manage everything in their organization,
+    environment administrators everything in their environment."""
+    if org_id is None or org_id != actor.org_id:
+        return False
+    return actor.is_org_admin or (environment_id is not None and environment_id in actor.admin_environment_ids)
+
+
+def _is_subscription_env(environment: EnvironmentFacts | None) -> bool:
+    return environment is not None and environment.sharing_model == "subscription"
+
+
+def _best_grant(actor: Actor, grants: Iterable[Grant], rank) -> Access:
+    """A3: the highest of the grants to the user, to any of their groups, to the organization."""
+    best = NO_ACCESS
+    for grant in grants:
+        if grant.principal_kind == "user" and grant.principal_id == actor.user_id:
+            via, name = "direct", None
+        elif grant.principal_kind == "group" and grant.principal_id in actor.group_ids:
+            via, name = "group", grant.principal_id
+        elif grant.principal_kind == "org" and grant.principal_id == actor.org_id:
+            via, name = "organization", None
+        else:
+            continue
+        if rank(grant.role) > rank(best.role):
+            best = Access(grant.role, via, via_name=name)
+    return best
+
+
+# --- connectors --------------------------------------------------------------------
 
 
 def connector_access(
@@ -88,8 +164,8 @@ def connector_access(
 
     - A1: a public connector is usable (CanView) by every user of every organization; only
       a platform administrator manages it.
-    - A10: nothing of another organization is visible; organization administrators
-      manage everything in their organization.
+    - A10: nothing of another organization is visible; organization and environment
+      administrators manage everything in their scope.
     - A3: the owner has an implicit role above CanEdit; otherwise the highest of the
       grants to the user, to any of their (transitive) groups and to the organization.
     - A9: in a ``subscription`` environment, members of its subscription use the
@@ -99,28 +175,17 @@ def connector_access(
         return Access(CAN_VIEW, "public", can_manage=actor.is_platform_admin)
     if connector.org_id != actor.org_id:
         return NO_ACCESS
+    admin = administers(actor, connector.org_id, connector.environment_id)
     if connector.owner_id == actor.user_id:
         return Access(OWNER, "owner", can_manage=True)
-    admin = actor.is_org_admin
-    if environment is not None and environment.sharing_model == "subscription":
+    if _is_subscription_env(environment):
         if environment.subscription_id in actor.subscription_ids:
             return Access(CAN_VIEW, "subscription", can_manage=admin)
         return Access(None, "admin", can_manage=True) if admin else NO_ACCESS
-    best: Access = NO_ACCESS
-    for grant in grants:
-        if grant.principal_kind == "user" and grant.principal_id == actor.user_id:
-            via = "direct"
-        elif grant.principal_kind == "group" and grant.principal_id in actor.group_ids:
-            via = "group"
-        elif grant.principal_kind == "org" and grant.principal_id == actor.org_id:
-            via = "organization"
-        else:
-            continue
-        if role_rank(grant.role) > role_rank(best.role):
-            best = Access(grant.role, via)
-    if admin:
-        return Access(best.role, best.via if best.role else "admin", can_manage=True)
-    return best
+    best = _best_grant(actor, grants, connector_rank)
+    if admin and best.role is None:
+        return Access(None, "admin", can_manage=True)
+    return Access(best.role, best.via, can_manage=admin, via_name=best.via_name)
 
 
 def can_view_connector(access: Access) -> bool:
@@ -128,10 +193,18 @@ def can_view_connector(access: Access) -> bool:
     return access.visible
 
 
+def can_use_connector(access: Access) -> bool:
+    """A5: CanView and above (A1 public, A9 subscription) use the connector: create
+    connections, use it in apps and flows; administrators too (A10)."""
+    return access.visible
+
+
 def can_edit_connector(access: Access) -> bool:
     """A5: CanEdit and above change the definition; administrators too (A10); a public
-    connector only by a platform administrator (A1)."""
-    return access.can_manage or role_rank(access.role) >= role_rank(CAN_EDIT) and access.via != "public"
+    connector only a platform administrator (A1)."""
+    if access.via == "public":
+        return access.can_manage
+    return access.can_manage or connector_rank(access.role) >= connector_rank(CAN_EDIT)
 
 
 def can_delete_connector(access: Access) -> bool:
@@ -142,3 +215,243 @@ def can_delete_connector(access: Access) -> bool:
 def can_publish_public(actor: Actor) -> bool:
     """A1: only a platform administrator publishes to the public catalog."""
     return actor.is_platform_admin
+
+
+def _connector_may_grant(access: Access, role: str) -> bool:
+    """A5: CanViewWithShare grants CanView or CanViewWithShare; CanEdit, the owner and
+    administrators grant any role."""
+    if access.can_manage or connector_rank(access.role) >= connector_rank(CAN_EDIT):
+        return True
+    if access.role == CAN_VIEW_WITH_SHARE:
+        return connector_rank(role) <= connector_rank(CAN_VIEW_WITH_SHARE)
+    return False
+
+
+def _connector_may_revoke(actor: Actor, access: Access, grant: Grant) -> bool:
+    """A5: only the owner or a CanEdit holder (or an administrator) revokes grants made
+    by others; anyone removes their own grant; a sharer may take back what they granted."""
+    if grant.principal_kind == "user" and grant.principal_id == actor.user_id:
+        return True
+    if access.can_manage or connector_rank(access.role) >= connector_rank(CAN_EDIT):
+        return True
+    return grant.granted_by == actor.user_id and access.role == CAN_VIEW_WITH_SHARE
+
+
+def _connector_sharing_applies(connector: ConnectorFacts, environment: EnvironmentFacts | None, access: Access) -> Decision:
+    if connector.kind == "public":
+        if access.can_manage:
+            return Decision(INVALID, "A public connector is available to every user; sharing does not apply to it.", "PublicConnectorNotShareable")
+        return Decision(FORBIDDEN, "A public connector cannot be shared (A1).", "PublicConnectorNotShareable")
+    if _is_subscription_env(environment):
+        return Decision(
+            INVALID,
+            "Sharing does not apply in an environment with the subscription sharing model: "
+            "every member of its subscription already uses its connectors (A9).",
+            "SharingNotApplicable",
+        )
+    return ALLOW
+
+
+def decide_connector_share(
+    actor: Actor,
+    access: Access,
+    connector: ConnectorFacts,
+    environment: EnvironmentFacts | None,
+    principal_kind: str,
+    principal_id: str,
+    role: str,
+    existing: Grant | None,
+) -> Decision:
+    """May ``actor`` grant ``role`` on the connector to the principal (A2–A5, A9, A10)?
+
+    The principal has already been resolved within the actor's organization (A2: an
+    unknown or foreign principal is not found). Sharing again at the same role is a
+    no-op; a higher role needs the right to grant it; a lower one the right to revoke
+    the existing grant.
+    """
+    if not access.visible:
+        return Decision(NOT_FOUND)
+    applies = _connector_sharing_applies(connector, environment, access)
+    if not applies.allowed:
+        return applies
+    if role not in CONNECTOR_ROLES:
+        return Decision(INVALID, f"Unknown role '{role}'; use one of {', '.join(CONNECTOR_ROLES)}.", "RoleNotValid")
+    if principal_kind == "org" and role != CAN_VIEW:
+        return Decision(INVALID, "Organization sharing only allows use: share with the organization as CanView (A4).", "OrgShareRoleNotAllowed")
+    if principal_kind == "user" and principal_id == connector.owner_id:
+        return Decision(INVALID, "The owner already has every right on the connector; it cannot be shared with them (A3).", "ShareWithOwner")
+    if not _connector_may_grant(access, role):
+        if access.role == CAN_VIEW_WITH_SHARE:
+            return Decision(FORBIDDEN, f"CanViewWithShare may share as CanView or CanViewWithShare, not {role} (A5).", "ShareRoleTooHigh")
+        return Decision(FORBIDDEN, "You may use this connector but not share it (CanViewWithShare is needed, A5).", "ShareForbidden")
+    if existing is not None and connector_rank(role) < connector_rank(existing.role):
+        if not _connector_may_revoke(actor, access, existing):
+            return Decision(FORBIDDEN, "Lowering a grant made by someone else needs CanEdit (A5).", "RevokeForbidden")
+    return ALLOW
+
+
+def decide_connector_unshare(
+    actor: Actor,
+    access: Access,
+    connector: ConnectorFacts,
+    environment: EnvironmentFacts | None,
+    principal_kind: str,
+    principal_id: str,
+    grant: Grant | None,
+) -> Decision:
+    """May ``actor`` revoke the principal's grant (A3, A5, A9, A10)?"""
+    if not access.visible:
+        return Decision(NOT_FOUND)
+    applies = _connector_sharing_applies(connector, environment, access)
+    if not applies.allowed:
+        return applies
+    if principal_kind == "user" and principal_id == connector.owner_id:
+        return Decision(INVALID, "The owner's role cannot be revoked (A3).", "OwnerNotRevocable")
+    if grant is None:
+        return Decision(NOT_FOUND, "That principal has no grant on this connector.", "GrantNotFound")
+    if not _connector_may_revoke(actor, access, grant):
+        return Decision(FORBIDDEN, "Only the owner or a CanEdit holder revokes grants made by others (A5).", "RevokeForbidden")
+    return ALLOW
+
+
+# --- connections -------------------------------------------------------------------
+
+
+def connection_access(
+    actor: Actor,
+    connection: ConnectionFacts,
+    grants: Iterable[Grant] = (),
+    environment: EnvironmentFacts | None = None,
+) -> Access:
+    """Effective access of ``actor`` to a connection (A6, A9, A10).
+
+    The owner holds every right. Otherwise the highest grant to the user or their groups
+    (A3 applied to connections). In a ``subscription`` environment, subscription members
+    use its connections with no sharing step (A9). Administrators see and manage every
+    connection in their scope but use none they were not given (credentials are the
+    owner's, A6).
+    """
+    if connection.org_id != actor.org_id:
+        return NO_ACCESS
+    admin = administers(actor, connection.org_id, connection.environment_id)
+    if connection.owner_id == actor.user_id:
+        return Access(OWNER, "owner", can_manage=True)
+    if _is_subscription_env(environment):
+        if environment.subscription_id in actor.subscription_ids:
+            return Access(CAN_USE, "subscription", can_manage=admin)
+        return Access(None, "admin", can_manage=True) if admin else NO_ACCESS
+    best = _best_grant(actor, (g for g in grants if g.principal_kind != "org"), connection_rank)
+    if admin and best.role is None:
+        return Access(None, "admin", can_manage=True)
+    return Access(best.role, best.via, can_manage=admin, via_name=best.via_name)
+
+
+def can_use_connection(access: Access) -> bool:
+    """A6: CanUse and above (and the owner) use the connection; administration alone does not."""
+    return access.role is not None
+
+
+def can_edit_connection(access: Access) -> bool:
+    """A6: CanEdit edits parameters and credentials; owner and administrators too."""
+    return access.can_manage or connection_rank(access.role) >= connection_rank(CAN_EDIT)
+
+
+def can_delete_connection(access: Access) -> bool:
+    return can_edit_connection(access)
+
+
+def decide_create_connection(connector_access_: Access) -> Decision:
+    """A6: creating a connection needs at least CanView on the connector (or A1, A9);
+    an invisible connector is not found."""
+    if not can_use_connector(connector_access_):
+        return Decision(NOT_FOUND)
+    return ALLOW
+
+
+def _connection_may_grant(access: Access, role: str) -> bool:
+    if access.can_manage or connection_rank(access.role) >= connection_rank(CAN_EDIT):
+        return True
+    if access.role == CAN_USE_AND_SHARE:
+        return connection_rank(role) <= connection_rank(CAN_USE_AND_SHARE)
+    return False
+
+
+def _connection_may_revoke(actor: Actor, access: Access, grant: Grant) -> bool:
+    if grant.principal_kind == "user" and grant.principal_id == actor.user_id:
+        return True
+    if access.can_manage or connection_rank(access.role) >= connection_rank(CAN_EDIT):
+        return True
+    return grant.granted_by == actor.user_id and access.role == CAN_USE_AND_SHARE
+
+
+def _connection_sharing_applies(environment: EnvironmentFacts | None, allow_sharing: bool) -> Decision:
+    if _is_subscription_env(environment):
+        return Decision(
+            INVALID,
+            "Sharing does not apply in an environment with the subscription sharing model: "
+            "every member of its subscription already uses its connections (A9).",
+            "SharingNotApplicable",
+        )
+    if not allow_sharing:
+        return Decision(
+            INVALID,
+            "This connection cannot be shared: its connector's parameter set says \"allowSharing\": false (A6).",
+            "ConnectionSharingNotAllowed",
+        )
+    return ALLOW
+
+
+def decide_connection_share(
+    actor: Actor,
+    access: Access,
+    connection: ConnectionFacts,
+    environment: EnvironmentFacts | None,
+    allow_sharing: bool,
+    principal_kind: str,
+    principal_id: str,
+    role: str,
+    existing: Grant | None,
+) -> Decision:
+    """May ``actor`` grant ``role`` on the connection (A6 with the rules of A3–A5)?
+    Connections are shared with users or groups, not the whole organization."""
+    if not access.visible:
+        return Decision(NOT_FOUND)
+    applies = _connection_sharing_applies(environment, allow_sharing)
+    if not applies.allowed:
+        return applies
+    if role not in CONNECTION_ROLES:
+        return Decision(INVALID, f"Unknown role '{role}'; use one of {', '.join(CONNECTION_ROLES)}.", "RoleNotValid")
+    if principal_kind == "org":
+        return Decision(INVALID, "A connection is shared with users or groups, not the whole organization (A6).", "OrgShareNotAllowed")
+    if principal_kind == "user" and principal_id == connection.owner_id:
+        return Decision(INVALID, "The owner already has every right on the connection.", "ShareWithOwner")
+    if not _connection_may_grant(access, role):
+        if access.role == CAN_USE_AND_SHARE:
+            return Decision(FORBIDDEN, f"CanUseAndShare may share as CanUse or CanUseAndShare, not {role} (A6).", "ShareRoleTooHigh")
+        return Decision(FORBIDDEN, "You may use this connection but not share it (CanUseAndShare is needed, A6).", "ShareForbidden")
+    if existing is not None and connection_rank(role) < connection_rank(existing.role):
+        if not _connection_may_revoke(actor, access, existing):
+            return Decision(FORBIDDEN, "Lowering a grant made by someone else needs CanEdit (A6).", "RevokeForbidden")
+    return ALLOW
+
+
+def decide_connection_unshare(
+    actor: Actor,
+    access: Access,
+    connection: ConnectionFacts,
+    environment: EnvironmentFacts | None,
+    principal_kind: str,
+    principal_id: str,
+    grant: Grant | None,
+) -> Decision:
+    if not access.visible:
+        return Decision(NOT_FOUND)
+    if _is_subscription_env(environment):
+        return _connection_sharing_applies(environment, True)
+    if principal_kind == "user" and principal_id == connection.owner_id:
+        return Decision(INVALID, "The owner's rights on a connection cannot be revoked.", "OwnerNotRevocable")
+    if grant is None:
+        return Decision(NOT_FOUND, "That principal has no grant on this connection.", "GrantNotFound")
+    if not _connection_may_revoke(actor, access, grant):
+        return Decision(FORBIDDEN, "Only the owner or a CanEdit holder revokes grants made by others (A6).", "RevokeForbidden")
+    return ALLOW

@@ -9,12 +9,16 @@ from connectorhub import __version__
 from connectorhub.api import problems
 from connectorhub.api.context import Services
 from connectorhub.config import Settings
+from connectorhub.audit import api as audit_api
+from connectorhub.connections import api as connections_api
 from connectorhub.connectors import api as connectors_api
+from connectorhub.sharing import api as sharing_api
 from connectorhub.connectors.service import Limits
 from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import api as directory_api
 from connectorhub.environments import api as environments_api
 from connectorhub.errors import PayloadTooLarge
+from connectorhub.secrets import api as secrets_api
 from connectorhub.secrets.keyring import load_keyring
 
 API_PREFIX = "/api/v1"
@@ -56,6 +60,14 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
             connection.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    for router in (directory_api.router, environments_api.router, connectors_api.router):
+    for router in (
+        directory_api.router,
+        environments_api.router,
+        connectors_api.router,
+        connections_api.router,
+        sharing_api.router,
+        audit_api.router,
+        secrets_api.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app

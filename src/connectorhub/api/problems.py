@@ -67,7 +67,9 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_request: Request, exc: Exception):
         # Log the type and the frames only: exception text may carry request data,
         # secrets included (K2), so the message itself is never logged.
-        frames = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)[-6:])
+        stack = traceback.extract_tb(exc.__traceback__)
+        ours = [f for f in stack if "connectorhub" in f.filename][-4:]
+        frames = "; ".join(f"{f.filename.rsplit('/', 2)[-2:]!s}:{f.lineno} in {f.name}" for f in [*ours, *stack[-1:]])
         log.error("unexpected %s at %s", type(exc).__name__, frames)
         return problem_response(
             500,

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from connectorhub import errors
-from connectorhub.cli import commands_connectors, commands_directory, commands_server  # noqa: F401
+from connectorhub.cli import commands_connectors, commands_directory, commands_keys, commands_server  # noqa: F401
 from connectorhub.cli.app import app
 from connectorhub.cli.output import report_error
 

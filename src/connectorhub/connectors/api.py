@@ -17,7 +17,8 @@ router = APIRouter(tags=["connectors"])
 BASE = "/environments/{env}/connectors"
 
 
-def _out(connector: Connector, access) -> schemas.ConnectorOut:
+def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None) -> schemas.ConnectorOut:
+    has_icon, has_script = flags if flags is not None else (connector.icon is not None, connector.script is not None)
     return schemas.ConnectorOut(
         id=connector.id,
         name=connector.name,
@@ -28,8 +29,8 @@ def _out(connector: Connector, access) -> schemas.ConnectorOut:
         revision=connector.revision,
         role=access.role,
         via=access.via,
-        has_icon=connector.icon is not None,
-        has_script=connector.script is not None,
+        has_icon=has_icon,
+        has_script=has_script,
         created_at=connector.created_at,
         updated_at=connector.updated_at,
     )
@@ -56,7 +57,8 @@ def list_connectors(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = N
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         page = service.list(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
-        return PageOut(items=[_out(c, a) for c, a in page.items], next_cursor=page.next_cursor)
+        flags = service.flags(session, [c.id for c, _ in page.items])
+        return PageOut(items=[_out(c, a, flags[c.id]) for c, a in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(BASE + "/{connector}", response_model=schemas.ConnectorDetail)
@@ -79,11 +81,14 @@ def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, c
         return _detail(updated, access)
 
 
-@router.delete(BASE + "/{connector}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_connector(env: str, connector: str, ctx: Context = Depends(context)):
+@router.delete(BASE + "/{connector}", response_model=schemas.DeleteReport)
+def delete_connector(env: str, connector: str, force: bool = False, ctx: Context = Depends(context)):
+    """A8: without ``force``, a connector with connections answers 409 with the dependency
+    report; with ``force`` it is deleted with every connection to it."""
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        service.delete(session=session, actor=ctx.actor, environment=environment, ref=connector)
+        report = service.delete(session=session, actor=ctx.actor, environment=environment, ref=connector, force=force)
+        return schemas.DeleteReport(deleted=True, dependents=report)
 
 
 @router.get(BASE + "/{connector}/files", response_model=schemas.ConnectorFilesOut)

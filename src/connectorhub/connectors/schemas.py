@@ -92,3 +92,8 @@ class ValidateIn(Strict):
 class ValidateOut(BaseModel):
     valid: bool
     findings: list[dict[str, Any]]
+
+
+class DeleteReport(BaseModel):
+    deleted: bool
+    dependents: dict[str, Any] = Field(description="What was deleted with it (A8): connections with owners")

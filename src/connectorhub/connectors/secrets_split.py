@@ -1,7 +1,7 @@
 """Separating secret values from connector files (DESIGN C4).
 
-OAuth client secrets (``oAuthSettings.clientSecret``) and defaults of ``securestring``
-parameters are write-only: they are taken out of ``apiProperties.json`` before it is
+OAuth client secrets (``oAuthSettings.clientSecret``) and defaults (``default`` or the
+schema's ``defaultValue``) of ``securestring`` and ``clientCertificate`` parameters are write-only: they are taken out of ``apiProperties.json`` before it is
 stored, kept encrypted (K1) under the JSON pointer they were found at, and never
 returned by download, export or the API.
 """
@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+
+
+# Parameter types whose values are secrets (K1); their defaults are write-only too (C4).
+SECRET_PARAMETER_TYPES = frozenset({"securestring", "clientCertificate"})
 
 
 def _escape(token: str) -> str:
@@ -41,6 +45,18 @@ def oauth_parameter_pointers(properties: dict[str, Any]) -> list[str]:
     return out
 
 
+def secret_slots(properties: dict[str, Any]) -> set[str]:
+    """Every pointer where a secret of these properties may live: OAuth client secrets
+    and the defaults of secret-typed parameters (so a stored secret is kept across an
+    update that re-sends the file without it)."""
+    slots = set(oauth_parameter_pointers(properties))
+    for prefix, params in _parameter_maps(properties):
+        for name, spec in params.items():
+            if isinstance(spec, dict) and spec.get("type") in SECRET_PARAMETER_TYPES:
+                slots.update(f"{prefix}/{_escape(name)}/{key}" for key in ("default", "defaultValue"))
+    return slots
+
+
 def split_secrets(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Return (properties without secret values, {pointer: secret value})."""
     stripped = copy.deepcopy(properties)
@@ -55,8 +71,10 @@ def split_secrets(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
                 value = oauth.pop("clientSecret")
                 if isinstance(value, str) and value:
                     found[f"{base}/oAuthSettings/clientSecret"] = value
-            if spec.get("type") == "securestring" and "default" in spec:
-                value = spec.pop("default")
-                if isinstance(value, str) and value:
-                    found[f"{base}/default"] = value
+            if spec.get("type") in SECRET_PARAMETER_TYPES:
+                for key in ("default", "defaultValue"):
+                    if key in spec:
+                        value = spec.pop(key)
+                        if isinstance(value, str) and value:
+                            found[f"{base}/{key}"] = value
     return stripped, found

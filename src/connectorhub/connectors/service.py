@@ -14,23 +14,29 @@ import secrets as pysecrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, select
+from sqlalchemy import delete as sa_delete
+from sqlalchemy.orm import Session, load_only
 
 from connectorhub.access import decisions
+from connectorhub.audit import service as audit
+from connectorhub.connections.models import Connection
+from connectorhub.connections.purge import purge as purge_connection
 from connectorhub.access.decisions import Access, Actor
 from connectorhub.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_ICON_BYTES
 from connectorhub.connectors import validation
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
-from connectorhub.connectors.secrets_split import oauth_parameter_pointers, split_secrets
+from connectorhub.connectors.secrets_split import oauth_parameter_pointers, secret_slots, split_secrets
 from connectorhub.db import utcnow
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
-from connectorhub.errors import Forbidden, InvalidRequest, PayloadTooLarge, ValidationFailed, not_found
+from connectorhub.directory.models import User
+from connectorhub.errors import Conflict, Forbidden, InvalidRequest, PayloadTooLarge, ValidationFailed, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
+from connectorhub.sharing.models import ConnectorGrant
 
 SECRET_OWNER = "connector"
 
@@ -144,7 +150,7 @@ def _store_properties(
         for pointer in pointers:
             found[pointer] = secret
     # Stored secrets whose slot is still in the new properties are kept; others dropped.
-    slots = set(oauth_parameter_pointers(stripped))
+    slots = secret_slots(stripped)
     existing = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connector.id)
     keep = {p: v for p, v in existing.items() if p in slots and p not in found}
     if keep.keys() != existing.keys() or found:
@@ -155,7 +161,7 @@ def _store_properties(
             )
 
 
-def _facts(connector: Connector) -> decisions.ConnectorFacts:
+def facts(connector: Connector) -> decisions.ConnectorFacts:
     return decisions.ConnectorFacts(
         id=connector.id,
         kind=connector.kind,
@@ -165,10 +171,26 @@ def _facts(connector: Connector) -> decisions.ConnectorFacts:
     )
 
 
+def grants_of(session: Session, connector_id: str) -> builtins.list[decisions.Grant]:
+    rows = session.scalars(select(ConnectorGrant).where(ConnectorGrant.connector_id == connector_id))
+    return [decisions.Grant(g.principal_kind, g.principal_id, g.role, g.granted_by) for g in rows]
+
+
+def _actor_principals(actor: Actor):
+    """SQL condition: grants whose principal is the actor, one of their groups, or their org (A3)."""
+    return or_(
+        and_(ConnectorGrant.principal_kind == "user", ConnectorGrant.principal_id == actor.user_id),
+        and_(ConnectorGrant.principal_kind == "group", ConnectorGrant.principal_id.in_(sorted(actor.group_ids))),
+        and_(ConnectorGrant.principal_kind == "org", ConnectorGrant.principal_id == actor.org_id),
+    )
+
+
 def access_for(*, session: Session, actor: Actor, connector: Connector, environment: Environment | None) -> Access:
-    grants: list[decisions.Grant] = []  # connector sharing arrives with the sharing package
+    grants = grants_of(session, connector.id) if connector.kind == KIND_CUSTOM else []
     env_facts = environments.facts(environment) if environment is not None else None
-    return decisions.connector_access(actor, _facts(connector), grants, env_facts)
+    if connector.environment_id is not None and (environment is None or environment.id != connector.environment_id):
+        env_facts = environments.facts(session.get(Environment, connector.environment_id))
+    return decisions.connector_access(actor, facts(connector), grants, env_facts)
 
 
 def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
@@ -262,13 +284,48 @@ def download(*, session: Session, actor: Actor, environment: Environment, ref: s
     return Download(connector, connector.api_definition, connector.api_properties, connector.icon, connector.script)
 
 
-def delete(*, session: Session, actor: Actor, environment: Environment, ref: str) -> None:
+def dependents(session: Session, connector: Connector) -> dict[str, Any]:
+    """What depends on a connector (A8): its connections with their owners."""
+    rows = session.execute(
+        select(Connection.id, Connection.display_name, User.email)
+        .join(User, User.id == Connection.owner_id)
+        .where(Connection.connector_id == connector.id)
+        .order_by(Connection.id)
+    )
+    return {"connections": [{"id": cid, "display_name": name, "owner": email} for cid, name, email in rows]}
+
+
+def delete(*, session: Session, actor: Actor, environment: Environment, ref: str, force: bool = False) -> dict[str, Any]:
+    """A8: report what depends on the connector; with ``force`` delete it and **all**
+    connections to it, whoever owns them, in the caller's one transaction."""
     connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_delete_connector(access):
         raise Forbidden("You may use this connector but not delete it (CanEdit is needed).", code="ConnectorDeleteForbidden")
+    report = dependents(session, connector)
+    if report["connections"] and not force:
+        raise Conflict(
+            f"Connector '{connector.title}' has {len(report['connections'])} connection(s); "
+            "deleting it deletes them too. Repeat with --force to confirm.",
+            code="ConnectorHasDependents",
+            dependents=report,
+        )
+    for connection in session.scalars(select(Connection).where(Connection.connector_id == connector.id)):
+        audit.record(
+            session=session, actor=actor, action="connection.delete", target_kind="connection", target_id=connection.id,
+            org_id=connection.org_id, environment_id=connection.environment_id,
+            details={"cascade_from_connector": connector.id, "owner_id": connection.owner_id},
+        )
+        purge_connection(session, connection)
+    session.execute(sa_delete(ConnectorGrant).where(ConnectorGrant.connector_id == connector.id))
     secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=connector.id)
+    audit.record(
+        session=session, actor=actor, action="connector.delete", target_kind="connector", target_id=connector.id,
+        org_id=connector.org_id, environment_id=connector.environment_id,
+        details={"title": connector.title, "deleted_connections": [c["id"] for c in report["connections"]]},
+    )
     session.delete(connector)
     session.flush()
+    return report
 
 
 def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str) -> Connector:
@@ -301,33 +358,67 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     return public
 
 
+def _visible_in(actor: Actor, environment: Environment):
+    """SQL condition mirroring :func:`decisions.connector_access` for one environment, so a
+    page is filled by the database, not by scanning (A1, A2, A3, A9, A10)."""
+    public = Connector.kind == KIND_PUBLIC
+    in_env = Connector.environment_id == environment.id
+    if environment.org_id != actor.org_id:
+        return public
+    if decisions.administers(actor, environment.org_id, environment.id):
+        return or_(in_env, public)
+    if environment.sharing_model == "subscription":
+        if environment.subscription_id in actor.subscription_ids:
+            return or_(in_env, public)
+        return or_(and_(in_env, Connector.owner_id == actor.user_id), public)
+    granted = select(ConnectorGrant.connector_id).where(_actor_principals(actor))
+    return or_(and_(in_env, or_(Connector.owner_id == actor.user_id, Connector.id.in_(granted))), public)
+
+
+_LIST_COLUMNS = (
+    Connector.id, Connector.org_id, Connector.environment_id, Connector.kind, Connector.name, Connector.title,
+    Connector.owner_id, Connector.revision, Connector.published_from_id, Connector.created_at, Connector.updated_at,
+)
+
+
 def list(  # noqa: A001 - the service vocabulary
     *, session: Session, actor: Actor, environment: Environment, limit: int, cursor: str | None
 ) -> Page[tuple[Connector, Access]]:
     """What the caller may use in ``environment``: its visible custom connectors and every
-    public connector (A1, A2, A10), by id, one page at a time."""
+    public connector, with the caller's role and how it was obtained, one page at a time."""
     check_limit(limit)
-    in_scope = or_(Connector.environment_id == environment.id, Connector.kind == KIND_PUBLIC)
-    batch = max(limit * 2, 50)
-    found: builtins.list[tuple[Connector, Access]] = []
-    last = cursor
-    while len(found) <= limit:
-        query = select(Connector).where(in_scope).order_by(Connector.id).limit(batch)
-        if last:
-            query = query.where(Connector.id > last)
-        rows = session.scalars(query).all()
-        for connector in rows:
-            access = access_for(session=session, actor=actor, connector=connector, environment=environment)
-            if decisions.can_view_connector(access):
-                found.append((connector, access))
-                if len(found) > limit:
-                    break
-        if len(rows) < batch:
-            break
-        last = rows[-1].id
-    more = len(found) > limit
-    found = found[:limit]
-    return Page(found, found[-1][0].id if more and found else None)
+    query = (
+        select(Connector)
+        .options(load_only(*_LIST_COLUMNS))
+        .where(_visible_in(actor, environment))
+        .order_by(Connector.id)
+        .limit(limit + 1)
+    )
+    if cursor:
+        query = query.where(Connector.id > cursor)
+    rows = session.scalars(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    grants: dict[str, builtins.list[decisions.Grant]] = {}
+    ids = [c.id for c in rows if c.kind == KIND_CUSTOM]
+    if ids:
+        for g in session.scalars(select(ConnectorGrant).where(ConnectorGrant.connector_id.in_(ids), _actor_principals(actor))):
+            grants.setdefault(g.connector_id, []).append(decisions.Grant(g.principal_kind, g.principal_id, g.role, g.granted_by))
+    env_facts = environments.facts(environment)
+    items = []
+    for connector in rows:
+        access = decisions.connector_access(actor, facts(connector), grants.get(connector.id, ()), env_facts)
+        if decisions.can_view_connector(access):
+            items.append((connector, access))
+    return Page(items, rows[-1].id if more and rows else None)
+
+
+def flags(session: Session, connector_ids: builtins.list[str]) -> dict[str, tuple[bool, bool]]:
+    """(has icon, has script) per connector, without loading the bytes."""
+    if not connector_ids:
+        return {}
+    query = select(Connector.id, Connector.icon.is_not(None), Connector.script.is_not(None)).where(Connector.id.in_(connector_ids))
+    return {cid: (bool(icon), bool(script)) for cid, icon, script in session.execute(query)}
 
 
 def summary(connector: Connector) -> dict[str, Any]:

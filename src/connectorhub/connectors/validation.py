@@ -342,7 +342,7 @@ def _host_problem(host: str) -> str | None:
     candidate = _ENV_VAR.sub("envvar", host)
     if "://" in candidate or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", candidate):
         return "contains a scheme"
-    if False:
+    if "/" in candidate:
         return "contains a path"
     if "?" in candidate:
         return "contains a query"
@@ -635,7 +635,12 @@ class _DefinitionValidator:
             return result
         for index, item in enumerate(parameters):
             site = _pointer(*where, index)
-            label = f"Parameter {index + 1} of {what}"
+            name = item.get("name") if isinstance(item, dict) else None
+            label = (
+                f"The parameter {_q(name)} of {what}"
+                if isinstance(name, str) and name
+                else f"Parameter {index + 1} of {what}"
+            )
             if isinstance(item, dict) and "$ref" in item:
                 resolved = self.resolve_parameter(item, site)
                 if resolved is None:
@@ -764,7 +769,7 @@ class _DefinitionValidator:
             "PathParameterNotInTemplate",
             site,
             WARNING,
-            f'{label} is the path parameter {_q(name)} but the path {_q(path)} has no {{{name}}}; '
+            f'{label} is declared "in": "path" but the path {_q(path)} has no {{{name}}}; '
             f"add {{{name}}} to the path or change the parameter's \"in\".",
         )
 

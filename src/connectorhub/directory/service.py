@@ -24,6 +24,7 @@ from connectorhub.directory.models import (
     SubscriptionMember,
     User,
 )
+from connectorhub.environments.models import EnvironmentAdmin
 from connectorhub.errors import Conflict, Forbidden, InvalidRequest, Unauthenticated, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate
@@ -88,9 +89,14 @@ def actor_for_user(*, session: Session, user: User) -> Actor:
             select(SubscriptionMember.subscription_id).where(SubscriptionMember.user_id == user.id)
         )
     )
+    admin_environments = frozenset(
+        session.scalars(select(EnvironmentAdmin.environment_id).where(EnvironmentAdmin.user_id == user.id))
+    )
     return Actor(
         user_id=user.id,
         org_id=user.org_id,
+        email=user.email,
+        admin_environment_ids=admin_environments,
         is_org_admin=user.is_org_admin,
         is_platform_admin=user.is_platform_admin,
         group_ids=transitive_group_ids(session, user.org_id, user.id),

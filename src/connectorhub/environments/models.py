@@ -25,3 +25,12 @@ class Environment(Base):
     sharing_model: Mapped[str] = mapped_column(String(20), default="explicit")
     subscription_id: Mapped[str | None] = mapped_column(ForeignKey("subscriptions.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EnvironmentAdmin(Base):
+    """An environment administrator (A10): manages everything in that environment."""
+
+    __tablename__ = "environment_admins"
+
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)

@@ -1,33 +1,65 @@
-"""Storing and reading secret values (DESIGN K1, K2).
+"""Storing and reading secret values, and master key rotation (DESIGN K1, K2).
 
 Each value gets its own random data key; the data key is wrapped with the current master
 key version, and both encryptions take the row's identity as associated data, so a
 ciphertext copied onto another row does not decrypt.
+
+Rotation (:func:`rotate`) adds a master key version and re-wraps data keys: for each row
+not under the current version, the data key is unwrapped with the row's version and
+wrapped again with the current one; the value's ciphertext is never touched. Rows are
+handled in batches, each its own short transaction, so the service keeps running and an
+interrupted rotation resumes where it stopped (``resume=True``). Every row stays readable
+throughout: it is under its old or its new version, and the old key stays until retired
+(:func:`retire`), which is refused while any row still uses it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
+from connectorhub.errors import Conflict, InvalidRequest
 from connectorhub.ids import new_id
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.secrets.models import SecretValue
+
+log = logging.getLogger("connectorhub.secrets")
+
+# A few hundred rows per transaction: writers wait at most one batch (~tens of ms).
+REWRAP_BATCH_SIZE = 250
+# Passes over the table: later passes pick up rows that processes which had not yet seen
+# the new version wrote under the old one while the first pass ran.
+REWRAP_MAX_PASSES = 3
 
 
 def _associated_data(owner_kind: str, owner_id: str, name: str) -> bytes:
     return f"{owner_kind}\x00{owner_id}\x00{name}".encode()
 
 
+def _wrap(master_key: bytes, data_key: bytes, aad: bytes) -> bytes:
+    key_nonce = os.urandom(12)
+    return key_nonce + AESGCM(master_key).encrypt(key_nonce, data_key, aad)
+
+
+def _unwrap(master_key: bytes, wrapped: bytes, aad: bytes) -> bytes:
+    return AESGCM(master_key).decrypt(wrapped[:12], wrapped[12:], aad)
+
+
 def put(*, session: Session, keyring: Keyring, owner_kind: str, owner_id: str, name: str, value: str) -> None:
     """Create or replace the secret ``name`` of one owner record."""
     aad = _associated_data(owner_kind, owner_id, name)
     data_key = AESGCM.generate_key(bit_length=256)
-    key_nonce = os.urandom(12)
-    wrapped = key_nonce + AESGCM(keyring.key(keyring.current)).encrypt(key_nonce, data_key, aad)
+    version = keyring.current  # read once: the key file may change between two reads
+    wrapped = _wrap(keyring.key(version), data_key, aad)
     nonce = os.urandom(12)
     ciphertext = AESGCM(data_key).encrypt(nonce, value.encode(), aad)
     row = session.scalar(
@@ -38,7 +70,7 @@ def put(*, session: Session, keyring: Keyring, owner_kind: str, owner_id: str, n
     if row is None:
         row = SecretValue(id=new_id(), owner_kind=owner_kind, owner_id=owner_id, name=name)
         session.add(row)
-    row.key_version = keyring.current
+    row.key_version = version
     row.wrapped_key = wrapped
     row.nonce = nonce
     row.ciphertext = ciphertext
@@ -52,8 +84,7 @@ def read(*, session: Session, keyring: Keyring, owner_kind: str, owner_id: str) 
     values = {}
     for row in rows:
         aad = _associated_data(owner_kind, owner_id, row.name)
-        key_nonce, wrapped = row.wrapped_key[:12], row.wrapped_key[12:]
-        data_key = AESGCM(keyring.key(row.key_version)).decrypt(key_nonce, wrapped, aad)
+        data_key = _unwrap(keyring.key(row.key_version), row.wrapped_key, aad)
         values[row.name] = AESGCM(data_key).decrypt(row.nonce, row.ciphertext, aad).decode()
     return values
 
@@ -62,3 +93,236 @@ def delete_all(*, session: Session, owner_kind: str, owner_id: str) -> None:
     session.execute(
         delete(SecretValue).where(SecretValue.owner_kind == owner_kind, SecretValue.owner_id == owner_id)
     )
+
+
+# --- master key rotation (K1) ------------------------------------------------------------
+
+
+@dataclass
+class VersionUse:
+    version: int
+    configured: bool  # the keyring holds this version's key
+    current: bool
+    records: int  # secret rows whose data key is wrapped under this version
+
+
+@dataclass
+class KeyStatus:
+    source: str  # "file" or "environment"
+    key_file: str | None
+    current: int
+    versions: list[VersionUse]
+    records: int
+    records_not_current: int
+    refresh_seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RewrapResult:
+    current: int
+    added_version: int | None = None
+    rewrapped: int = 0
+    batches: int = 0
+    remaining: int = 0  # rows still under another version when the run ended
+    unreadable: int = 0  # rows whose data key could not be unwrapped (key missing or damaged)
+    complete: bool = True  # False: stopped by the time budget; run again with resume
+    seconds: float = 0.0
+    unreadable_versions: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@contextmanager
+def _write(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One short write transaction (SQLite: take the write lock up front, as everywhere)."""
+    with sessions() as session:
+        try:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _counts(session: Session) -> dict[int, int]:
+    rows = session.execute(select(SecretValue.key_version, func.count()).group_by(SecretValue.key_version))
+    return {int(version): int(count) for version, count in rows}
+
+
+def status(*, session: Session, keyring: Keyring) -> KeyStatus:
+    """The current version, the configured versions and how many rows use each."""
+    keyring.refresh()
+    current = keyring.current
+    counts = _counts(session)
+    configured = set(keyring.versions)
+    versions = [
+        VersionUse(version=v, configured=v in configured, current=v == current, records=counts.get(v, 0))
+        for v in sorted(configured | set(counts))
+    ]
+    total = sum(counts.values())
+    return KeyStatus(
+        source=keyring.source,
+        key_file=str(keyring.path) if keyring.path is not None else None,
+        current=current,
+        versions=versions,
+        records=total,
+        records_not_current=total - counts.get(current, 0),
+        refresh_seconds=keyring.refresh_seconds,
+    )
+
+
+_TABLE = SecretValue.__table__
+# Only if the row is still what was read: a concurrent put() that replaced the value (new
+# data key and ciphertext) wins, and the row is looked at again by the next pass.
+_REWRAP_ROW = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id == bindparam("row_id"),
+        _TABLE.c.key_version == bindparam("old_version"),
+        _TABLE.c.wrapped_key == bindparam("old_wrapped"),
+    )
+    .values(key_version=bindparam("new_version"), wrapped_key=bindparam("new_wrapped"))
+)
+
+
+def _rewrap_batch(
+    session: Session, keyring: Keyring, target: int, after_id: str, batch_size: int, unreadable: dict[str, int]
+) -> tuple[int, str | None]:
+    """Re-wrap up to ``batch_size`` rows with ``id > after_id``; (re-wrapped, last id seen)."""
+    rows = session.execute(
+        select(_TABLE.c.id, _TABLE.c.owner_kind, _TABLE.c.owner_id, _TABLE.c.name, _TABLE.c.key_version, _TABLE.c.wrapped_key)
+        .where(_TABLE.c.key_version != target, _TABLE.c.id > after_id)
+        .order_by(_TABLE.c.id)
+        .limit(batch_size)
+    ).all()
+    if not rows:
+        return 0, None
+    new_key = keyring.key(target)
+    changes = []
+    for row in rows:
+        aad = _associated_data(row.owner_kind, row.owner_id, row.name)
+        try:
+            data_key = _unwrap(keyring.key(row.key_version), row.wrapped_key, aad)
+        except InvalidTag:
+            unreadable[row.id] = row.key_version
+            continue
+        except InvalidRequest as error:
+            if error.code != "MasterKeyMissing":
+                raise
+            unreadable[row.id] = row.key_version
+            continue
+        unreadable.pop(row.id, None)
+        changes.append(
+            {
+                "row_id": row.id,
+                "old_version": row.key_version,
+                "old_wrapped": row.wrapped_key,
+                "new_version": target,
+                "new_wrapped": _wrap(new_key, data_key, aad),
+            }
+        )
+    done = 0
+    if changes:
+        # Both dialects report the summed row count of an executemany.
+        done = session.connection().execute(_REWRAP_ROW, changes).rowcount or 0
+    return done, rows[-1].id
+
+
+def rewrap(
+    *,
+    sessions: sessionmaker[Session],
+    keyring: Keyring,
+    batch_size: int = REWRAP_BATCH_SIZE,
+    max_seconds: float | None = None,
+) -> RewrapResult:
+    """Re-wrap every data key not under the current version (idempotent, resumable).
+
+    Each batch is its own transaction; ``max_seconds`` stops between batches (the
+    result then says ``complete=False``; call again to go on).
+    """
+    started = time.monotonic()
+    keyring.refresh()
+    result = RewrapResult(current=keyring.current)
+    unreadable: dict[str, int] = {}
+    out_of_time = False
+    for _ in range(REWRAP_MAX_PASSES):
+        after_id, rewrapped_this_pass = "", 0
+        while True:
+            if max_seconds is not None and result.batches and time.monotonic() - started >= max_seconds:
+                out_of_time = True
+                break
+            keyring.refresh()  # another process may have rotated again: follow it
+            target = keyring.current
+            result.current = target
+            with _write(sessions) as session:
+                done, last_id = _rewrap_batch(session, keyring, target, after_id, batch_size, unreadable)
+            if last_id is None:
+                break
+            result.batches += 1
+            result.rewrapped += done
+            rewrapped_this_pass += done
+            after_id = last_id
+            log.debug("re-wrap batch %d: %d data keys now under version %d", result.batches, done, target)
+        if out_of_time:
+            break
+        with sessions() as session:
+            counts = _counts(session)
+        left = sum(n for v, n in counts.items() if v != result.current)
+        if left <= len(unreadable) or rewrapped_this_pass == 0:
+            break
+    with sessions() as session:
+        counts = _counts(session)
+    result.remaining = sum(n for v, n in counts.items() if v != result.current)
+    result.unreadable = len(unreadable)
+    result.unreadable_versions = sorted(set(unreadable.values()))
+    result.complete = not out_of_time
+    result.seconds = round(time.monotonic() - started, 3)
+    log.info(
+        "re-wrap %s: %d data keys re-wrapped under master key version %d in %d batches, %d rows under other versions, %d unreadable",
+        "complete" if result.complete else "paused (time budget)",
+        result.rewrapped, result.current, result.batches, result.remaining, result.unreadable,
+    )
+    if unreadable:
+        log.warning(
+            "re-wrap: %d secret rows could not be unwrapped (master key versions %s missing or rows damaged)",
+            len(unreadable), result.unreadable_versions,
+        )
+    return result
+
+
+def rotate(
+    *,
+    sessions: sessionmaker[Session],
+    keyring: Keyring,
+    resume: bool = False,
+    batch_size: int = REWRAP_BATCH_SIZE,
+    max_seconds: float | None = None,
+) -> RewrapResult:
+    """Add a master key version (unless ``resume``) and re-wrap every data key under it.
+
+    Adding a version needs a key file (``KeyRotationNeedsKeyFile`` otherwise);
+    ``resume`` only re-wraps, and works with keys from the environment too.
+    """
+    added = None if resume else keyring.add_version()
+    result = rewrap(sessions=sessions, keyring=keyring, batch_size=batch_size, max_seconds=max_seconds)
+    result.added_version = added
+    return result
+
+
+def retire(*, sessions: sessionmaker[Session], keyring: Keyring, version: int) -> None:
+    """Remove ``version`` from the key file; refused while it is current or any row uses it."""
+    with keyring.retiring(version):
+        with sessions() as session:
+            in_use = session.scalar(select(func.count()).select_from(SecretValue).where(SecretValue.key_version == version))
+        if in_use:
+            raise Conflict(
+                f"{in_use} secret record(s) still use master key version {version}; re-wrap them with "
+                "`connectorhub keys rotate --resume`, then retire the version.",
+                code="KeyVersionInUse",
+                records=int(in_use),
+            )

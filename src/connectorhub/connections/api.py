@@ -1,0 +1,88 @@
+"""REST endpoints of connections (A6, A8)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, status
+
+from connectorhub.api.context import Context, context
+from connectorhub.connections import schemas, service
+from connectorhub.connections.models import Connection
+from connectorhub.environments import service as environments
+from connectorhub.pagination import DEFAULT_LIMIT
+from connectorhub.schemas import PageOut
+
+router = APIRouter(tags=["connections"])
+BASE = "/environments/{env}/connections"
+
+
+def _out(connection: Connection, access, secret_names: list[str]) -> schemas.ConnectionOut:
+    return schemas.ConnectionOut(
+        id=connection.id,
+        display_name=connection.display_name,
+        environment_id=connection.environment_id,
+        connector_id=connection.connector_id,
+        owner_id=connection.owner_id,
+        status=connection.status,
+        status_detail=connection.status_detail,
+        parameter_set=connection.parameter_set,
+        parameters=json.loads(connection.parameters),
+        secret_parameters=secret_names,
+        scope=connection.scope,
+        role=access.role,
+        via=access.via,
+        created_at=connection.created_at,
+        updated_at=connection.updated_at,
+    )
+
+
+def _one(session, connection, access) -> schemas.ConnectionOut:
+    return _out(connection, access, service.secret_names(session, [connection.id])[connection.id])
+
+
+@router.post(BASE, response_model=schemas.ConnectionOut, status_code=status.HTTP_201_CREATED)
+def create_connection(env: str, body: schemas.ConnectionCreate, ctx: Context = Depends(context)):
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        connection = service.create(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connector_ref=body.connector,
+            given=body.parameters, parameter_set=body.parameter_set, display_name=body.display_name,
+        )
+        return _one(session, connection, service.access_for(session=session, actor=ctx.actor, connection=connection, environment=environment))
+
+
+@router.get(BASE, response_model=PageOut[schemas.ConnectionOut])
+def list_connections(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        page = service.list(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
+        names = service.secret_names(session, [c.id for c, _ in page.items])
+        return PageOut(items=[_out(c, a, names[c.id]) for c, a in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(BASE + "/{connection}", response_model=schemas.ConnectionOut)
+def get_connection(env: str, connection: str, ctx: Context = Depends(context)):
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        found, access = service.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connection)
+        return _one(session, found, access)
+
+
+@router.patch(BASE + "/{connection}", response_model=schemas.ConnectionOut)
+def update_connection(env: str, connection: str, body: schemas.ConnectionUpdate, ctx: Context = Depends(context)):
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        updated = service.update(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection,
+            given=body.parameters, display_name=body.display_name,
+        )
+        return _one(session, updated, service.access_for(session=session, actor=ctx.actor, connection=updated, environment=environment))
+
+
+@router.delete(BASE + "/{connection}", response_model=schemas.ConnectionDeleted)
+def delete_connection(env: str, connection: str, ctx: Context = Depends(context)):
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        report = service.delete(session=session, actor=ctx.actor, environment=environment, ref=connection)
+        return schemas.ConnectionDeleted(deleted=True, dependents=report)

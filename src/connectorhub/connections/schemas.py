@@ -1,0 +1,46 @@
+"""REST shapes of connections. Secret values are write-only (K2): responses name the
+secret parameters that are set, never their values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from connectorhub.schemas import Strict
+
+
+class ConnectionCreate(Strict):
+    connector: str = Field(description="Connector id, name or title")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Connection parameter values by name")
+    parameter_set: str | None = Field(None, description="Name of the connector's connection parameter set")
+    display_name: str | None = None
+
+
+class ConnectionUpdate(Strict):
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    display_name: str | None = None
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    display_name: str
+    environment_id: str
+    connector_id: str
+    owner_id: str
+    status: str
+    status_detail: str
+    parameter_set: str | None
+    parameters: dict[str, Any]
+    secret_parameters: list[str] = Field(description="Names of secret parameters that hold a value")
+    scope: str | None
+    role: str | None
+    via: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ConnectionDeleted(BaseModel):
+    deleted: bool
+    dependents: dict[str, Any]

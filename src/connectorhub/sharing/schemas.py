@@ -1,0 +1,51 @@
+"""REST shapes of sharing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from connectorhub.errors import InvalidRequest
+from connectorhub.schemas import Strict
+
+
+class PrincipalIn(Strict):
+    user: str | None = Field(None, description="E-mail or id of a user of the organization")
+    group: str | None = Field(None, description="Name or id of a group of the organization")
+    org: bool = Field(False, description="The whole organization (connectors only, CanView only: A4)")
+
+    def principal(self) -> tuple[str, str | None]:
+        given = [k for k, v in (("user", self.user), ("group", self.group), ("org", self.org or None)) if v]
+        if len(given) != 1:
+            raise InvalidRequest("Name exactly one principal: user, group or org.", code="PrincipalNotValid")
+        kind = given[0]
+        return kind, {"user": self.user, "group": self.group, "org": None}[kind]
+
+
+class ShareIn(PrincipalIn):
+    role: str = Field(description="Connectors: CanView, CanViewWithShare, CanEdit. Connections: CanUse, CanUseAndShare, CanEdit")
+
+
+class ShareOut(BaseModel):
+    principal: str
+    role: str
+    changed: bool
+
+
+class GrantOut(BaseModel):
+    principal_kind: str
+    principal_id: str
+    principal: str
+    role: str
+    granted_by: str | None
+
+
+class PermissionsOut(BaseModel):
+    owner: str | None
+    grants: list[GrantOut]
+    your_role: str | None
+    obtained: str
+    you_manage: bool
+    sharing: str = Field(description="'applies', or why sharing does not apply (A1, A6, A9)")
+    details: dict[str, Any] = {}

@@ -1,0 +1,280 @@
+"""Sharing use cases: grants on standalone connectors (A2–A5, A9, A10) and on
+connections (A6). The decisions are :mod:`connectorhub.access.decisions`; this module
+loads facts, resolves principals, applies the outcome and audits it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectorhub.access import decisions
+from connectorhub.access.decisions import Actor, Decision
+from connectorhub.audit import service as audit
+from connectorhub.connections import service as connections
+from connectorhub.connectors import service as connectors
+from connectorhub.directory.models import Group, User
+from connectorhub.environments import service as environments
+from connectorhub.environments.models import Environment
+from connectorhub.errors import Forbidden, InvalidRequest, NotFound, not_found
+from connectorhub.ids import new_id
+from connectorhub.secrets.keyring import Keyring
+from connectorhub.sharing.models import ConnectionGrant, ConnectorGrant
+
+PRINCIPAL_KINDS = ("user", "group", "org")
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # user | group | org
+    id: str
+    name: str  # e-mail, group name or organization id
+
+
+def resolve_principal(session: Session, org_id: str, kind: str, ref: str | None) -> Principal:
+    """A principal of organization ``org_id`` (A2: sharing stays inside the organization;
+    a principal of another organization is not found, like an unknown one)."""
+    if kind == "org":
+        return Principal("org", org_id, "organization")
+    if kind == "user" and ref:
+        user = session.scalar(select(User).where(User.email == ref.strip().lower())) or session.get(User, ref)
+        if user is not None and user.org_id == org_id:
+            return Principal("user", user.id, user.email)
+        raise not_found("user", ref)
+    if kind == "group" and ref:
+        group = session.scalar(select(Group).where(Group.org_id == org_id, Group.name == ref)) or session.get(Group, ref)
+        if group is not None and group.org_id == org_id:
+            return Principal("group", group.id, group.name)
+        raise not_found("group", ref)
+    raise InvalidRequest("Name one principal: --user EMAIL, --group NAME or --org.", code="PrincipalNotValid")
+
+
+def enforce(decision: Decision, kind: str, ref: str) -> None:
+    """Turn a decision into the A10 answer."""
+    if decision.outcome == decisions.OK:
+        return
+    if decision.outcome == decisions.NOT_FOUND:
+        if decision.code:
+            raise NotFound(decision.reason, code=decision.code)
+        raise not_found(kind, ref)
+    if decision.outcome == decisions.INVALID:
+        raise InvalidRequest(decision.reason, code=decision.code)
+    raise Forbidden(decision.reason, code=decision.code)
+
+
+def _names(session: Session, grants) -> dict[tuple[str, str], str]:
+    users = {g.principal_id for g in grants if g.principal_kind == "user"} | {g.granted_by for g in grants if g.granted_by}
+    groups = {g.principal_id for g in grants if g.principal_kind == "group"}
+    names: dict[tuple[str, str], str] = {}
+    if users:
+        names.update({("user", uid): email for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(users)))})
+    if groups:
+        names.update({("group", gid): name for gid, name in session.execute(select(Group.id, Group.name).where(Group.id.in_(groups)))})
+    return names
+
+
+def _grant_rows(session: Session, grants) -> list[dict[str, Any]]:
+    names = _names(session, grants)
+    return [
+        {
+            "principal_kind": g.principal_kind,
+            "principal_id": g.principal_id,
+            "principal": names.get((g.principal_kind, g.principal_id), "organization" if g.principal_kind == "org" else g.principal_id),
+            "role": g.role,
+            "granted_by": names.get(("user", g.granted_by), g.granted_by),
+        }
+        for g in grants
+    ]
+
+
+def _describe(session: Session, access: decisions.Access) -> str:
+    if access.via == "group" and access.via_name:
+        group = session.get(Group, access.via_name)
+        return f"group {group.name if group else access.via_name}"
+    return access.via
+
+
+# --- connectors ----------------------------------------------------------------------
+
+
+def share_connector(
+    *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None, role: str
+) -> dict[str, Any]:
+    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
+    # Rules that hold whatever the principal (A1, A4, A9) are checked before it is resolved.
+    precheck = decisions.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal_kind, "", role, None)
+    if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND) or (precheck.outcome == decisions.FORBIDDEN and connector.kind == "public"):
+        enforce(precheck, "connector", ref)
+    principal = resolve_principal(session, connector.org_id, principal_kind, principal_ref)
+    row = session.scalar(
+        select(ConnectorGrant).where(
+            ConnectorGrant.connector_id == connector.id,
+            ConnectorGrant.principal_kind == principal.kind,
+            ConnectorGrant.principal_id == principal.id,
+        )
+    )
+    existing = decisions.Grant(row.principal_kind, row.principal_id, row.role, row.granted_by) if row else None
+    enforce(
+        decisions.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, role, existing),
+        "connector",
+        ref,
+    )
+    previous = row.role if row else None
+    if row is None:
+        row = ConnectorGrant(id=new_id(), connector_id=connector.id, principal_kind=principal.kind, principal_id=principal.id)
+        session.add(row)
+    if previous != role:
+        row.role = role
+        row.granted_by = actor.user_id
+        audit.record(
+            session=session, actor=actor, action="connector.share", target_kind="connector", target_id=connector.id,
+            org_id=connector.org_id, environment_id=connector.environment_id,
+            details={"principal": f"{principal.kind}:{principal.name}", "role": role, "previous": previous},
+        )
+    session.flush()
+    return {"principal": f"{principal.kind}:{principal.name}", "role": role, "changed": previous != role}
+
+
+def unshare_connector(
+    *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None
+) -> None:
+    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
+    principal = resolve_principal(session, connector.org_id or actor.org_id, principal_kind, principal_ref)
+    row = session.scalar(
+        select(ConnectorGrant).where(
+            ConnectorGrant.connector_id == connector.id,
+            ConnectorGrant.principal_kind == principal.kind,
+            ConnectorGrant.principal_id == principal.id,
+        )
+    )
+    grant = decisions.Grant(row.principal_kind, row.principal_id, row.role, row.granted_by) if row else None
+    enforce(
+        decisions.decide_connector_unshare(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, grant),
+        "connector",
+        ref,
+    )
+    audit.record(
+        session=session, actor=actor, action="connector.unshare", target_kind="connector", target_id=connector.id,
+        org_id=connector.org_id, environment_id=connector.environment_id,
+        details={"principal": f"{principal.kind}:{principal.name}", "role": row.role},
+    )
+    session.delete(row)
+    session.flush()
+
+
+def connector_permissions(*, session: Session, actor: Actor, environment: Environment, ref: str) -> dict[str, Any]:
+    """The Share tab: owner, every grant (principal, role, who granted it), the caller's
+    effective role and whether sharing applies here (A1, A9)."""
+    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    owner = session.get(User, connector.owner_id)
+    grants = connectors.grants_of(session, connector.id) if connector.kind == "custom" else []
+    sharing = "applies"
+    if connector.kind == "public":
+        sharing = "A public connector is available to every user of every organization (A1)."
+    elif environment.sharing_model == "subscription":
+        sharing = "Sharing does not apply: every member of the environment's subscription uses this connector (A9)."
+    return {
+        "connector_id": connector.id,
+        "title": connector.title,
+        "owner": owner.email if owner and connector.kind == "custom" else None,
+        "grants": _grant_rows(session, grants),
+        "your_role": access.role,
+        "obtained": _describe(session, access),
+        "you_manage": access.can_manage,
+        "sharing": sharing,
+    }
+
+
+# --- connections ---------------------------------------------------------------------
+
+
+def share_connection(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str,
+    principal_kind: str, principal_ref: str | None, role: str,
+) -> dict[str, Any]:
+    connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    env_facts = environments.facts(environment)
+    allow = connections.allows_sharing(session, keyring, connection)
+    facts = connections.facts(connection)
+    precheck = decisions.decide_connection_share(actor, access, facts, env_facts, allow, principal_kind, "", role, None)
+    if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND):
+        enforce(precheck, "connection", ref)
+    principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
+    row = session.scalar(
+        select(ConnectionGrant).where(
+            ConnectionGrant.connection_id == connection.id,
+            ConnectionGrant.principal_kind == principal.kind,
+            ConnectionGrant.principal_id == principal.id,
+        )
+    )
+    existing = decisions.Grant(row.principal_kind, row.principal_id, row.role, row.granted_by) if row else None
+    enforce(
+        decisions.decide_connection_share(actor, access, facts, env_facts, allow, principal.kind, principal.id, role, existing),
+        "connection",
+        ref,
+    )
+    previous = row.role if row else None
+    if row is None:
+        row = ConnectionGrant(id=new_id(), connection_id=connection.id, principal_kind=principal.kind, principal_id=principal.id)
+        session.add(row)
+    if previous != role:
+        row.role = role
+        row.granted_by = actor.user_id
+        audit.record(
+            session=session, actor=actor, action="connection.share", target_kind="connection", target_id=connection.id,
+            org_id=connection.org_id, environment_id=environment.id,
+            details={"principal": f"{principal.kind}:{principal.name}", "role": role, "previous": previous},
+        )
+    session.flush()
+    return {"principal": f"{principal.kind}:{principal.name}", "role": role, "changed": previous != role}
+
+
+def unshare_connection(
+    *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None
+) -> None:
+    connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
+    row = session.scalar(
+        select(ConnectionGrant).where(
+            ConnectionGrant.connection_id == connection.id,
+            ConnectionGrant.principal_kind == principal.kind,
+            ConnectionGrant.principal_id == principal.id,
+        )
+    )
+    grant = decisions.Grant(row.principal_kind, row.principal_id, row.role, row.granted_by) if row else None
+    enforce(
+        decisions.decide_connection_unshare(actor, access, connections.facts(connection), environments.facts(environment), principal.kind, principal.id, grant),
+        "connection",
+        ref,
+    )
+    audit.record(
+        session=session, actor=actor, action="connection.unshare", target_kind="connection", target_id=connection.id,
+        org_id=connection.org_id, environment_id=environment.id,
+        details={"principal": f"{principal.kind}:{principal.name}", "role": row.role},
+    )
+    session.delete(row)
+    session.flush()
+
+
+def connection_permissions(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str) -> dict[str, Any]:
+    connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    owner = session.get(User, connection.owner_id)
+    sharing = "applies"
+    if environment.sharing_model == "subscription":
+        sharing = "Sharing does not apply: every member of the environment's subscription uses this connection (A9)."
+    elif not connections.allows_sharing(session, keyring, connection):
+        sharing = "This connection cannot be shared: its connector's parameter set says \"allowSharing\": false (A6)."
+    return {
+        "connection_id": connection.id,
+        "display_name": connection.display_name,
+        "owner": owner.email if owner else None,
+        "grants": _grant_rows(session, connections.grants_of(session, connection.id)),
+        "your_role": access.role,
+        "obtained": _describe(session, access),
+        "you_manage": access.can_manage,
+        "sharing": sharing,
+    }
