@@ -199,9 +199,81 @@ def show_(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(.
 
 
 @connector_app.command("delete")
-def delete(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(..., "-c", "--cid")):
-    Client().delete(f"/environments/{env}/connectors/{cid}")
-    typer.echo(f"Deleted {cid}.")
+def delete(
+    env: str = typer.Option(..., "-e", "--env"),
+    cid: str = typer.Option(..., "-c", "--cid"),
+    force: bool = typer.Option(False, "--force", help="Also delete every connection to it (A8)."),
+    as_json: bool = JsonOption,
+):
+    """Delete a connector. With connections, exits 5 and lists them unless --force (A8)."""
+    try:
+        report = Client().delete(f"/environments/{env}/connectors/{cid}", force=str(force).lower())
+    except errors.Conflict as conflict:
+        dependents = conflict.extra.get("dependents", {})
+        if as_json:
+            emit_json({"deleted": False, "dependents": dependents})
+        else:
+            table(dependents.get("connections", []), ["id", "display_name", "owner"], title="Connections that would be deleted")
+        raise
+    if as_json:
+        emit_json(report)
+    else:
+        gone = report["dependents"].get("connections", [])
+        typer.echo(f"Deleted {cid}" + (f" and {len(gone)} connection(s)." if gone else "."))
+
+
+def principal_body(user: str | None, group: str | None, org: bool) -> dict[str, Any]:
+    if sum(bool(x) for x in (user, group, org)) != 1:
+        raise errors.InvalidRequest("Give exactly one of --user EMAIL, --group NAME or --org.", code="PrincipalNotValid")
+    return {"user": user, "group": group, "org": org}
+
+
+def print_permissions(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(data)
+        return
+    console.print(f"owner: {data['owner']}", highlight=False)
+    console.print(f"your role: {data['your_role'] or 'none'} ({data['obtained']})", highlight=False)
+    if data["sharing"] != "applies":
+        console.print(data["sharing"], highlight=False)
+    table(data["grants"], ["principal_kind", "principal", "role", "granted_by"], title="Grants")
+
+
+@connector_app.command("share")
+def share(
+    env: str = typer.Option(..., "-e", "--env"),
+    cid: str = typer.Option(..., "-c", "--cid"),
+    user: str = typer.Option(None, "--user", help="E-mail of a user."),
+    group: str = typer.Option(None, "--group", help="Name of a group."),
+    org: bool = typer.Option(False, "--org", help="The whole organization (CanView only, A4)."),
+    role: str = typer.Option(..., "--role", help="CanView, CanViewWithShare or CanEdit."),
+    as_json: bool = JsonOption,
+):
+    """Share a connector (A2–A5)."""
+    result = Client().post(f"/environments/{env}/connectors/{cid}/share", {**principal_body(user, group, org), "role": role})
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(f"{result['principal']} has {result['role']}" + ("" if result["changed"] else " (unchanged)") + ".")
+
+
+@connector_app.command("unshare")
+def unshare(
+    env: str = typer.Option(..., "-e", "--env"),
+    cid: str = typer.Option(..., "-c", "--cid"),
+    user: str = typer.Option(None, "--user"),
+    group: str = typer.Option(None, "--group"),
+    org: bool = typer.Option(False, "--org"),
+):
+    """Revoke a grant (A5: owners and CanEdit revoke any; anyone removes their own)."""
+    Client().post(f"/environments/{env}/connectors/{cid}/unshare", principal_body(user, group, org))
+    typer.echo("Revoked.")
+
+
+@connector_app.command("permissions")
+def permissions(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(..., "-c", "--cid"), as_json: bool = JsonOption):
+    """The Share tab: owner, grants, your effective role."""
+    print_permissions(Client().get(f"/environments/{env}/connectors/{cid}/permissions"), as_json)
 
 
 @connector_app.command("publish")

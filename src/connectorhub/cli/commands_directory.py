@@ -191,3 +191,19 @@ def env_list(as_json: bool = JsonOption):
 @env_app.command("show")
 def env_show(env: str, as_json: bool = JsonOption):
     show(Client().get(f"/environments/{env}"), as_json)
+
+
+@env_app.command("add-admin")
+def env_add_admin(env: str, user: str = typer.Option(..., "--user", help="E-mail of the user."), as_json: bool = JsonOption):
+    """Make a user an environment administrator (A10)."""
+    show(Client().post(f"/environments/{env}/admins", {"user": user}), as_json)
+
+
+@env_app.command("remove-admin")
+def env_remove_admin(env: str, user: str = typer.Option(..., "--user"), as_json: bool = JsonOption):
+    show(Client().post(f"/environments/{env}/admins/remove", {"user": user}), as_json)
+
+
+@env_app.command("admins")
+def env_admins(env: str, as_json: bool = JsonOption):
+    show(Client().get(f"/environments/{env}/admins"), as_json)

@@ -7,7 +7,13 @@ import sys
 import typer
 
 from connectorhub import errors
-from connectorhub.cli import commands_connectors, commands_directory, commands_keys, commands_server  # noqa: F401
+from connectorhub.cli import (  # noqa: F401 - each module registers its commands
+    commands_connections,
+    commands_connectors,
+    commands_directory,
+    commands_keys,
+    commands_server,
+)
 from connectorhub.cli.app import app
 from connectorhub.cli.output import report_error
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 
 from fastapi import APIRouter, Depends, status
+from sqlalchemy import select
 
 from connectorhub.api.context import Context, context
 from connectorhub.connectors import schemas, service, validation
 from connectorhub.connectors.models import Connector
+from connectorhub.directory.models import Group
 from connectorhub.environments import service as environments
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.schemas import PageOut
@@ -17,7 +19,21 @@ router = APIRouter(tags=["connectors"])
 BASE = "/environments/{env}/connectors"
 
 
-def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None) -> schemas.ConnectorOut:
+def _via(access, group_names: dict[str, str]) -> str:
+    """How the role was obtained, naming the group (A3): 'group eng', 'owner', 'public', …"""
+    if access.via == "group" and access.via_name:
+        return f"group {group_names.get(access.via_name, access.via_name)}"
+    return access.via
+
+
+def _group_names(session, accesses) -> dict[str, str]:
+    ids = {a.via_name for a in accesses if a.via == "group" and a.via_name}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Group.id, Group.name).where(Group.id.in_(ids))).all())
+
+
+def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None, group_names: dict[str, str] | None = None) -> schemas.ConnectorOut:
     has_icon, has_script = flags if flags is not None else (connector.icon is not None, connector.script is not None)
     return schemas.ConnectorOut(
         id=connector.id,
@@ -28,7 +44,7 @@ def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None) -
         owner_id=connector.owner_id,
         revision=connector.revision,
         role=access.role,
-        via=access.via,
+        via=_via(access, group_names or {}),
         has_icon=has_icon,
         has_script=has_script,
         created_at=connector.created_at,
@@ -36,8 +52,9 @@ def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None) -
     )
 
 
-def _detail(connector: Connector, access) -> schemas.ConnectorDetail:
-    return schemas.ConnectorDetail(**_out(connector, access).model_dump(), **service.summary(connector))
+def _detail(connector: Connector, access, session=None) -> schemas.ConnectorDetail:
+    names = _group_names(session, [access]) if session is not None else {}
+    return schemas.ConnectorDetail(**_out(connector, access, group_names=names).model_dump(), **service.summary(connector))
 
 
 @router.post(BASE, response_model=schemas.ConnectorDetail, status_code=status.HTTP_201_CREATED)
@@ -58,7 +75,8 @@ def list_connectors(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = N
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         page = service.list(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
         flags = service.flags(session, [c.id for c, _ in page.items])
-        return PageOut(items=[_out(c, a, flags[c.id]) for c, a in page.items], next_cursor=page.next_cursor)
+        names = _group_names(session, [a for _, a in page.items])
+        return PageOut(items=[_out(c, a, flags[c.id], names) for c, a in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(BASE + "/{connector}", response_model=schemas.ConnectorDetail)
@@ -66,7 +84,7 @@ def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         found, access = service.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
-        return _detail(found, access)
+        return _detail(found, access, session)
 
 
 @router.patch(BASE + "/{connector}", response_model=schemas.ConnectorDetail)

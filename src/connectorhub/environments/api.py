@@ -50,3 +50,32 @@ def list_environments(limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx
 def get_environment(env: str, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         return _out(service.get_or_raise(session=session, actor=ctx.actor, ref=env))
+
+
+def _admins(session, environment) -> schemas.EnvironmentAdminsOut:
+    return schemas.EnvironmentAdminsOut(environment_id=environment.id, admins=service.admin_emails(session=session, environment=environment))
+
+
+@router.get("/environments/{env}/admins", response_model=schemas.EnvironmentAdminsOut)
+def list_environment_admins(env: str, ctx: Context = Depends(context)):
+    with ctx.transaction(write=False) as session:
+        return _admins(session, service.get_or_raise(session=session, actor=ctx.actor, ref=env))
+
+
+@router.post("/environments/{env}/admins", response_model=schemas.EnvironmentAdminsOut)
+def add_environment_admin(env: str, body: schemas.EnvironmentAdminIn, ctx: Context = Depends(context)):
+    """A10: environment administrators manage everything in their environment."""
+    with ctx.transaction() as session:
+        environment = service.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        user = directory.get_user_or_raise(session=session, actor=ctx.actor, ref=body.user)
+        service.add_admin(session=session, actor=ctx.actor, environment=environment, user=user)
+        return _admins(session, environment)
+
+
+@router.post("/environments/{env}/admins/remove", response_model=schemas.EnvironmentAdminsOut)
+def remove_environment_admin(env: str, body: schemas.EnvironmentAdminIn, ctx: Context = Depends(context)):
+    with ctx.transaction() as session:
+        environment = service.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        user = directory.get_user_or_raise(session=session, actor=ctx.actor, ref=body.user)
+        service.remove_admin(session=session, actor=ctx.actor, environment=environment, user=user)
+        return _admins(session, environment)

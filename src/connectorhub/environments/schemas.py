@@ -28,3 +28,12 @@ class EnvironmentOut(BaseModel):
     sharing_model: str
     subscription_id: str | None
     created_at: dt.datetime
+
+
+class EnvironmentAdminIn(Strict):
+    user: str = Field(description="E-mail or id")
+
+
+class EnvironmentAdminsOut(BaseModel):
+    environment_id: str
+    admins: list[str]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectorhub.access.decisions import Actor, EnvironmentFacts
-from connectorhub.directory.models import Organization, Subscription
-from connectorhub.environments.models import ENVIRONMENT_TYPES, SHARING_MODELS, Environment
+from connectorhub.directory.models import Organization, Subscription, User
+from connectorhub.environments.models import ENVIRONMENT_TYPES, SHARING_MODELS, Environment, EnvironmentAdmin
 from connectorhub.errors import Conflict, Forbidden, InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate
@@ -88,3 +90,35 @@ def create(
 def list(*, session: Session, actor: Actor, limit: int, cursor: str | None) -> Page:  # noqa: A001
     query = select(Environment).where(Environment.org_id == actor.org_id)
     return paginate(session, query, Environment.id, limit=limit, cursor=cursor)
+
+
+def admin_emails(*, session: Session, environment: Environment) -> builtins.list[str]:
+    return builtins.list(
+        session.scalars(
+            select(User.email)
+            .join(EnvironmentAdmin, EnvironmentAdmin.user_id == User.id)
+            .where(EnvironmentAdmin.environment_id == environment.id)
+            .order_by(User.email)
+        )
+    )
+
+
+def add_admin(*, session: Session, actor: Actor, environment: Environment, user: User) -> None:
+    """A10: an organization administrator names environment administrators."""
+    if not (actor.is_platform_admin or (actor.is_org_admin and actor.org_id == environment.org_id)):
+        raise Forbidden("Only an organization administrator names environment administrators.", code="OrgAdminRequired")
+    if user.org_id != environment.org_id:
+        raise not_found("user", user.email)
+    if session.get(EnvironmentAdmin, (environment.id, user.id)) is None:
+        session.add(EnvironmentAdmin(environment_id=environment.id, user_id=user.id))
+        session.flush()
+
+
+def remove_admin(*, session: Session, actor: Actor, environment: Environment, user: User) -> None:
+    if not (actor.is_platform_admin or (actor.is_org_admin and actor.org_id == environment.org_id)):
+        raise Forbidden("Only an organization administrator names environment administrators.", code="OrgAdminRequired")
+    row = session.get(EnvironmentAdmin, (environment.id, user.id))
+    if row is None:
+        raise not_found("environment administrator", user.email)
+    session.delete(row)
+    session.flush()

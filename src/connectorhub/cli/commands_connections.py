@@ -1,0 +1,129 @@
+"""`connectorhub connection …` (A6, A8) and `connectorhub audit list`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+
+from connectorhub import errors
+from connectorhub.cli.app import JsonOption, group
+from connectorhub.cli.client import Client
+from connectorhub.cli.commands_connectors import principal_body, print_permissions
+from connectorhub.cli.output import emit_json, show, table
+from connectorhub.connections.parameters import parse_assignments
+
+connection_app = group("connection", "Connections: a connector plus your credentials.")
+audit_app = group("audit", "The audit log (administrators).")
+
+ParamOption = typer.Option(None, "--param", help="NAME=VALUE, repeatable.")
+COLUMNS = ["id", "display_name", "connector_id", "status", "role", "via"]
+
+
+@connection_app.command("create")
+def create(
+    env: str = typer.Option(..., "-e", "--env"),
+    connector: str = typer.Option(..., "--connector", help="Connector id, name or title."),
+    param: list[str] = ParamOption,
+    parameter_set: str = typer.Option(None, "--parameter-set", help="The connector's connection parameter set."),
+    display_name: str = typer.Option(None, "--display-name"),
+    as_json: bool = JsonOption,
+):
+    """Create a connection; prints its id. OAuth connections start 'unauthenticated'."""
+    body = {"connector": connector, "parameters": parse_assignments(param or []), "parameter_set": parameter_set, "display_name": display_name}
+    created = Client().post(f"/environments/{env}/connections", body)
+    if as_json:
+        emit_json({"id": created["id"], "status": created["status"]})
+    else:
+        typer.echo(created["id"])
+
+
+@connection_app.command("list")
+def list_(env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    items = Client().list_all(f"/environments/{env}/connections")
+    if as_json:
+        emit_json(items)
+    else:
+        table(items, COLUMNS)
+
+
+@connection_app.command("show")
+def show_(connection_id: str, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    show(Client().get(f"/environments/{env}/connections/{connection_id}"), as_json)
+
+
+@connection_app.command("update")
+def update(
+    connection_id: str,
+    env: str = typer.Option(..., "-e", "--env"),
+    param: list[str] = ParamOption,
+    display_name: str = typer.Option(None, "--display-name"),
+    as_json: bool = JsonOption,
+):
+    """Change parameters or credentials (CanEdit, A6)."""
+    body = {"parameters": parse_assignments(param or []), "display_name": display_name}
+    show(Client().patch(f"/environments/{env}/connections/{connection_id}", body), as_json, ["id", "display_name", "status", "parameters", "secret_parameters"])
+
+
+@connection_app.command("delete")
+def delete(connection_id: str, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    """Delete a connection; apps and flows using it are reported (A8)."""
+    report = Client().delete(f"/environments/{env}/connections/{connection_id}")
+    if as_json:
+        emit_json(report)
+    else:
+        typer.echo(f"Deleted {connection_id}.")
+
+
+@connection_app.command("share")
+def share(
+    connection_id: str,
+    env: str = typer.Option(..., "-e", "--env"),
+    user: str = typer.Option(None, "--user"),
+    group_: str = typer.Option(None, "--group"),
+    role: str = typer.Option(..., "--role", help="CanUse, CanUseAndShare or CanEdit."),
+    as_json: bool = JsonOption,
+):
+    """Share a connection with a user or group (A6)."""
+    result = Client().post(f"/environments/{env}/connections/{connection_id}/share", {**principal_body(user, group_, False), "role": role})
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(f"{result['principal']} has {result['role']}" + ("" if result["changed"] else " (unchanged)") + ".")
+
+
+@connection_app.command("unshare")
+def unshare(
+    connection_id: str,
+    env: str = typer.Option(..., "-e", "--env"),
+    user: str = typer.Option(None, "--user"),
+    group_: str = typer.Option(None, "--group"),
+):
+    Client().post(f"/environments/{env}/connections/{connection_id}/unshare", principal_body(user, group_, False))
+    typer.echo("Revoked.")
+
+
+@connection_app.command("permissions")
+def permissions(connection_id: str, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    print_permissions(Client().get(f"/environments/{env}/connections/{connection_id}/permissions"), as_json)
+
+
+@audit_app.command("list")
+def audit_list(
+    since: str = typer.Option(None, "--since", help="ISO date or time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z."),
+    actor: str = typer.Option(None, "--actor", help="E-mail or id of who acted."),
+    target: str = typer.Option(None, "--target", help="Id of the connector, connection, … acted on."),
+    action: str = typer.Option(None, "--action", help="e.g. connector.share, connection.delete, secret.use"),
+    as_json: bool = JsonOption,
+):
+    """Every grant, revoke, connection change, secret use and delete cascade."""
+    if since:
+        try:
+            dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise errors.InvalidRequest(f"--since '{since}' is not an ISO date or time (e.g. 2026-11-01).", code="SinceNotValid") from None
+    items = Client().list_all("/audit", since=since, actor=actor, target=target, action=action)
+    if as_json:
+        emit_json(items)
+    else:
+        table(({**e, "details": str(e["details"])} for e in items), ["at", "actor_email", "action", "target_kind", "target_id", "details"])
