@@ -18,17 +18,21 @@ conformance checks on 4xx (and ``status_code_conformance`` for the undocumented
 401/403/404/409) would only report that documentation gap, i.e. false positives. For 4xx
 the explicit problem+json check above applies instead.
 
-schemathesis' pytest integration (``schema.parametrize``) loads the schema at import time
-and does not give its generated tests the function-scoped ``app`` fixture, so the fuzzing is
-driven programmatically: ``operation.as_strategy()`` under a Hypothesis ``@given`` for each
-operation of ``schema.get_all_operations()``, inside one ordinary test (one store, one
-schema load: fast enough for CI). Generation is bounded (``MAX_EXAMPLES`` per operation,
-env ``CONNECTORHUB_FUZZ_EXAMPLES``) and derandomized (fixed seed, no example database), so runs are repeatable. Each operation gets
-valid data, invalid data (schemathesis' negative mode), and valid data with its path
-parameters pinned to objects seeded in the store, so requests also get past the 404s.
+The fuzzing is driven programmatically, not through schemathesis' pytest integration:
+``schema.parametrize`` needs the schema at import time, so it cannot use the function-scoped
+``app`` fixture, and driving it by hand lets each operation get seeded objects, report every
+failing operation in one run, and excuse exactly the known server errors. One ordinary test
+on the ``app`` fixture (one fresh store, one schema load: fast enough for CI) runs, for each
+operation of ``schema.get_all_operations()``, ``operation.as_strategy()`` under a Hypothesis
+``@given``: valid data, invalid data (schemathesis' negative mode), and valid data with the
+path parameters pinned to objects seeded in the store, so requests also get past the 404s.
+Generation is bounded (``MAX_EXAMPLES`` per operation, env ``CONNECTORHUB_FUZZ_EXAMPLES``)
+and derandomized (fixed seed, no example database), so runs are repeatable.
 
-An operation with a known server error is listed in ``KNOWN_BUGS``: the main test leaves it
-out and it runs as its own xfail case naming the bug, so only that operation is excused.
+A server error listed in ``KNOWN_SERVER_ERRORS`` (matched by its traceback) does not fail
+the run: only those cases are excused, every other check still applies to every operation,
+and the test ends xfail naming the bug and where it showed. Known now: on PostgreSQL a NUL
+character in any request string answers 500 (``pytest -m storage --db-url postgresql://…``).
 """
 
 from __future__ import annotations
@@ -38,12 +42,14 @@ import os
 import traceback
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, given, settings, strategies as st
-from schemathesis import GenerationMode
-from schemathesis.checks import content_type_conformance, response_schema_conformance
 
 from conftest import ADMIN_TOKEN
+
+# Not in pyproject's `test` extra yet: skip (visibly) rather than break collection without it.
+schemathesis = pytest.importorskip("schemathesis", minversion="4", reason="needs schemathesis>=4 (pip install 'schemathesis>=4,<5')")
+from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.checks import content_type_conformance, response_schema_conformance  # noqa: E402
 
 # Per operation: valid, invalid, and valid with seeded path parameters. 20 keeps the whole
 # file under a minute on 2 cores with ~45 operations; raise it for a deeper local run.
@@ -59,10 +65,17 @@ DEFINITION = {
     "paths": {"/items": {"get": {"operationId": "ListItems", "responses": {"200": {"description": "OK"}}}}},
 }
 
-# Operation label ("METHOD /path") -> the bug that makes it answer 5xx. Only these are xfail.
-KNOWN_BUGS: dict[str, str] = {}
-
-ALL = "all operations"
+# Known server errors: a 5xx whose traceback contains the key is the bug named by the value.
+# Such a case does not fail the run and generation goes on (so every other check still
+# applies to that operation); the test then ends xfail, naming the bug, the operations that
+# hit it and a request for each. Remove an entry once its bug is fixed.
+KNOWN_SERVER_ERRORS: dict[str, str] = {
+    "PostgreSQL text fields cannot contain NUL (0x00) bytes": (
+        "bug: on PostgreSQL a U+0000 in any request string (body, path or query) reaches a query, "
+        "psycopg raises DataError and the answer is 500 InternalError, e.g. POST /api/v1/orgs "
+        '{"name": "\\u0000"} or POST /api/v1/subscriptions/{sub_ref}/members {"user": "\\u0000"}'
+    ),
+}
 
 
 def _seed(admin, suffix: str) -> dict[str, list]:
@@ -127,7 +140,7 @@ def _check(case, response) -> None:
         case.validate_response(response, checks=[response_schema_conformance, content_type_conformance], headers=AUTH)
 
 
-def _fuzz(app, operation, seeded) -> None:
+def _fuzz(app, operation, seeded, known: dict[str, dict[str, str]]) -> None:
     @settings(
         max_examples=MAX_EXAMPLES,
         derandomize=True,
@@ -137,39 +150,47 @@ def _fuzz(app, operation, seeded) -> None:
     )
     @given(case=_strategy(operation, seeded))
     def fuzz(case):
+        request = case.as_curl_command(headers=AUTH)
         try:
             response = case.call(headers=AUTH, app=app)  # this test's app and store
-        except Exception as exc:
+        except Exception as exc:  # the ASGI transport re-raises what made the app answer 500
             trace = "".join(traceback.format_exception(exc, limit=-15))  # the app's frames are last
-            pytest.fail(f"server error for {case.as_curl_command(headers=AUTH)}\n{trace}")
+            for marker, bug in KNOWN_SERVER_ERRORS.items():
+                if marker in trace:
+                    hits = known.setdefault(bug, {})
+                    if len(request) < len(hits.get(operation.label, request + " ")):
+                        hits[operation.label] = request
+                    return
+            pytest.fail(f"server error for {request}\n{trace}")
         _check(case, response)
 
     fuzz()
 
 
-def _cases():
-    yield pytest.param(ALL, id=ALL)
-    for label, bug in sorted(KNOWN_BUGS.items()):
-        yield pytest.param(label, id=label, marks=pytest.mark.xfail(reason=bug, strict=False))
-
-
-@pytest.mark.parametrize("target", _cases())
-def test_bad_input_never_answers_500_and_errors_are_problems(app, admin, target):
+def test_bad_input_never_answers_500_and_errors_are_problems(app, admin):
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = []
     for result in schema.get_all_operations():
-        operation = result.ok()  # an Err here means /openapi.json itself is broken
-        if (target == ALL and operation.label not in KNOWN_BUGS) or operation.label == target:
-            operations.append(operation)
-    assert operations, f"{target} is not in /openapi.json"
+        if not hasattr(result, "ok"):
+            pytest.fail(f"/openapi.json has an operation schemathesis cannot use: {result.err()}")
+        operations.append(result.ok())
+    assert operations, "/openapi.json has no operations"
 
-    failures = []
+    failures: list[str] = []
+    known: dict[str, dict[str, str]] = {}
     for number, operation in enumerate(operations):
         # Fresh objects per operation: an earlier DELETE may have removed the previous ones.
         seeded = _seed(admin, str(number))
         try:
-            _fuzz(app, operation, seeded)
-        except Exception as exc:  # collect, so one run reports every failing operation
+            _fuzz(app, operation, seeded, known)
+        except (Exception, pytest.fail.Exception) as exc:  # collect: one run reports every failing operation
             notes = "\n".join(getattr(exc, "__notes__", []))
             failures.append(f"--- {operation.label}\n{exc}\n{notes}")
     assert not failures, f"{len(failures)} of {len(operations)} operations failed:\n" + "\n".join(failures)
+    if known:
+        pytest.xfail(
+            "; ".join(
+                f"{bug}. Hit by {len(hits)} operation(s): " + ", ".join(f"{label} [{request}]" for label, request in sorted(hits.items()))
+                for bug, hits in known.items()
+            )
+        )

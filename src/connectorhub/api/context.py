@@ -29,10 +29,21 @@ class Services:
     limits: Limits
 
 
-@dataclass
 class Context:
-    services: Services
-    actor: Actor
+    """One request: the services and the bearer token. The caller is authenticated inside
+    the use case's transaction (one session, no extra thread hop), so ``actor`` is
+    available inside ``with ctx.transaction()``."""
+
+    def __init__(self, services: Services, token: str) -> None:
+        self.services = services
+        self._token = token
+        self._actor: Actor | None = None
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            raise RuntimeError("the actor is known inside ctx.transaction() only")
+        return self._actor
 
     @property
     def keyring(self) -> Keyring:
@@ -50,6 +61,8 @@ class Context:
                 if write:
                     # SQLite: take the write lock up front (see db.py); PostgreSQL ignores it.
                     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+                if self._actor is None:
+                    self._actor = directory.authenticate(session=session, token=self._token)
                 yield session
                 session.commit()
             except BaseException:
@@ -61,7 +74,7 @@ def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def context(
+async def context(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Context:
@@ -71,8 +84,4 @@ def context(
             "(the CLI: connectorhub login --url URL --token TOKEN).",
             code="TokenMissing",
         )
-    svc: Services = request.app.state.services
-    with svc.sessions() as session:
-        user = directory.authenticate_token(session=session, token=credentials.credentials)
-        actor = directory.actor_for_user(session=session, user=user)
-    return Context(svc, actor)
+    return Context(request.app.state.services, credentials.credentials)

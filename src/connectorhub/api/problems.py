@@ -8,6 +8,7 @@ import traceback
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectorhub.errors import ConnectorhubError
@@ -62,6 +63,23 @@ def install(app: FastAPI) -> None:
                 "detail": f"{exc.detail}. See /openapi.json for the routes.",
             },
         )
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError):
+        # PostgreSQL refuses NUL characters in text; SQLite would store them. Either way a
+        # NUL in a name or reference is a client mistake, answered like other bad input.
+        if "NUL" in str(exc.orig):
+            return problem_response(
+                422,
+                {
+                    "type": "urn:connectorhub:problem:TextNotValid",
+                    "title": "Invalid request",
+                    "status": 422,
+                    "code": "TextNotValid",
+                    "detail": "Text values cannot contain the NUL character (U+0000); remove it and try again.",
+                },
+            )
+        return await _unexpected(_request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception):

@@ -317,6 +317,73 @@ def _connector_folders(root: Path) -> list[Path]:
     return sorted({p.parent for p in root.rglob(validation.API_DEFINITION_FILE)})
 
 
+# A batch is bounded by count and size so each request stays well under the server's
+# body limit; a folder too large for any batch is sent alone and reported by the server.
+BATCH_ITEMS = 25
+BATCH_BYTES = 4 * 1024 * 1024
+
+
+def folder_body(folder: Path) -> dict[str, Any]:
+    """The files of one connector folder, as create and the import endpoint take them."""
+    prop = folder / validation.API_PROPERTIES_FILE
+    icon = folder / ICON_FILE
+    script = folder / SCRIPT_FILE
+    return _files_body(
+        folder / validation.API_DEFINITION_FILE,
+        prop if prop.exists() else None,
+        icon if icon.exists() else None,
+        script if script.exists() else None,
+        None,
+    )
+
+
+def _body_size(body: dict[str, Any]) -> int:
+    return sum(len(v) for v in body.values() if isinstance(v, str))
+
+
+def import_folders(client: Client, env: str, directory: Path, folders: list[Path], advance=lambda n: None) -> list[dict[str, Any]]:
+    """Send every folder through the import endpoint in batches; one result per folder."""
+    results: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal batch, size
+        if not batch:
+            return
+        try:
+            answer = client.post(f"/environments/{env}/connectors/import", {"items": batch})["results"]
+        except errors.ConnectorhubError as error:
+            if error.code in ("ServerUnreachable", "EnvironmentNotFound", "TokenInvalid", "TokenMissing"):
+                raise  # nothing else would import either
+            answer = [{"label": item["label"], "status": "failed", "error": error.detail} for item in batch]
+        for item in answer:
+            row = {"folder": item["label"], "status": item["status"]}
+            if item["status"] == "imported":
+                row["id"] = item["id"]
+            else:
+                row["error"] = f"{item['label']}: {item['error']}"
+            results.append(row)
+        advance(len(batch))
+        batch, size = [], 0
+
+    for folder in folders:
+        label = str(folder.relative_to(directory)) or "."
+        try:
+            body = {"label": label, **folder_body(folder)}
+        except errors.ConnectorhubError as error:  # unreadable here: report, go on
+            flush()
+            results.append({"folder": label, "status": "failed", "error": f"{label}: {error.detail}"})
+            advance(1)
+            continue
+        if batch and (len(batch) >= BATCH_ITEMS or size + _body_size(body) > BATCH_BYTES):
+            flush()
+        batch.append(body)
+        size += _body_size(body)
+    flush()
+    return results
+
+
 @connector_app.command("import-dir")
 def import_dir(
     directory: Path = typer.Argument(..., help="Folder whose sub-folders hold connectors."),
@@ -329,32 +396,12 @@ def import_dir(
         raise errors.NotFound(f"'{directory}' is not a folder.", code="FolderNotFound")
     folders = _connector_folders(directory)
     client = Client()
-    results: list[dict[str, Any]] = []
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True, disable=as_json,
     ) as progress:
         task = progress.add_task("Importing", total=len(folders))
-        for folder in folders:
-            rel = str(folder.relative_to(directory)) or "."
-            try:
-                prop = folder / validation.API_PROPERTIES_FILE
-                icon = folder / ICON_FILE
-                script = folder / SCRIPT_FILE
-                body = _files_body(
-                    folder / validation.API_DEFINITION_FILE,
-                    prop if prop.exists() else None,
-                    icon if icon.exists() else None,
-                    script if script.exists() else None,
-                    None,
-                )
-                created = client.post(f"/environments/{env}/connectors", body)
-                results.append({"folder": rel, "status": "imported", "id": created["id"]})
-            except errors.ConnectorhubError as error:
-                if error.code in ("ServerUnreachable", "EnvironmentNotFound", "TokenInvalid", "TokenMissing"):
-                    raise  # nothing else would import either
-                results.append({"folder": rel, "status": "failed", "error": f"{rel}: {error.detail}"})
-            progress.advance(task)
+        results = import_folders(client, env, directory, folders, lambda n: progress.advance(task, n))
     failed = [r for r in results if r["status"] == "failed"]
     if as_json:
         emit_json(results)

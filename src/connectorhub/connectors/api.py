@@ -12,6 +12,7 @@ from connectorhub.connectors import schemas, service, validation
 from connectorhub.connectors.models import Connector
 from connectorhub.directory.models import Group
 from connectorhub.environments import service as environments
+from connectorhub.errors import ConnectorhubError
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.schemas import PageOut
 
@@ -67,6 +68,38 @@ def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = De
         )
         access = service.access_for(session=session, actor=ctx.actor, connector=connector, environment=environment)
         return _detail(connector, access)
+
+
+@router.post(BASE + "/import", response_model=schemas.ImportOut)
+def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(context)):
+    """Create up to 100 connectors in one request (what `connector import-dir` sends):
+    each item is validated and created on its own; failures are reported per item and
+    leave nothing behind (C3)."""
+    items = []
+    results: list[schemas.ImportResult | None] = []
+    for item in body.items:
+        try:
+            items.append((item.label, item.to_files()))
+            results.append(None)
+        except ConnectorhubError as error:  # e.g. bad base64: this item only
+            results.append(schemas.ImportResult(label=item.label, status="failed", code=error.code, error=error.detail))
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        outcomes = iter(service.import_many(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, items=items, limits=ctx.limits
+        ))
+        for index, result in enumerate(results):
+            if result is not None:
+                continue
+            outcome = next(outcomes)
+            if outcome.connector is not None:
+                results[index] = schemas.ImportResult(label=outcome.label, status="imported", id=outcome.connector.id)
+            else:
+                results[index] = schemas.ImportResult(
+                    label=outcome.label, status="failed", code=outcome.error.code, error=outcome.error.detail,
+                    findings=outcome.error.extra.get("findings"),
+                )
+    return schemas.ImportOut(results=results)
 
 
 @router.get(BASE, response_model=PageOut[schemas.ConnectorOut])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -36,3 +38,12 @@ class Connector(Base):
     published_from_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    # Not a column: the parsed definition, cached so a use case parses it once (create
+    # hands over what validation already parsed).
+    _parsed_definition = None
+
+    def definition(self) -> dict[str, Any]:
+        if self._parsed_definition is None:
+            self._parsed_definition = json.loads(self.api_definition)
+        return self._parsed_definition

@@ -97,3 +97,27 @@ class ValidateOut(BaseModel):
 class DeleteReport(BaseModel):
     deleted: bool
     dependents: dict[str, Any] = Field(description="What was deleted with it (A8): connections with owners")
+
+
+MAX_IMPORT_ITEMS = 100
+
+
+class ImportItem(ConnectorFilesIn):
+    label: str = Field("", max_length=1000, description="How the caller names this item in the results, e.g. its folder")
+
+
+class ImportIn(Strict):
+    items: list[ImportItem] = Field(max_length=MAX_IMPORT_ITEMS)
+
+
+class ImportResult(BaseModel):
+    label: str
+    status: str = Field(description="imported | failed")
+    id: str | None = None
+    code: str | None = None
+    error: str | None = None
+    findings: list[dict[str, Any]] | None = None
+
+
+class ImportOut(BaseModel):
+    results: list[ImportResult]

@@ -31,7 +31,7 @@ from connectorhub.db import utcnow
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
 from connectorhub.directory.models import User
-from connectorhub.errors import Conflict, Forbidden, InvalidRequest, PayloadTooLarge, ValidationFailed, not_found
+from connectorhub.errors import Conflict, ConnectorhubError, Forbidden, InvalidRequest, PayloadTooLarge, ValidationFailed, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
 from connectorhub.secrets import service as secret_store
@@ -126,7 +126,8 @@ def new_connector_name(title: str) -> str:
 
 
 def _store_properties(
-    session: Session, keyring: Keyring, connector: Connector, text: str | None, parsed: dict | None, secret: str | None
+    session: Session, keyring: Keyring, connector: Connector, text: str | None, parsed: dict | None, secret: str | None,
+    *, is_new: bool = False,
 ) -> None:
     """Store apiProperties without secret values (C4) and their secrets encrypted (K1)."""
     if parsed is None:
@@ -151,10 +152,11 @@ def _store_properties(
             found[pointer] = secret
     # Stored secrets whose slot is still in the new properties are kept; others dropped.
     slots = secret_slots(stripped)
-    existing = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connector.id)
+    existing = {} if is_new else secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connector.id)
     keep = {p: v for p, v in existing.items() if p in slots and p not in found}
     if keep.keys() != existing.keys() or found:
-        secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=connector.id)
+        if existing:
+            secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=connector.id)
         for pointer, value in {**keep, **found}.items():
             secret_store.put(
                 session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connector.id, name=pointer, value=value
@@ -242,10 +244,42 @@ def create(
         revision=1,
     )
     connector.name = new_connector_name(connector.title)
+    connector._parsed_definition = definition
     session.add(connector)
-    _store_properties(session, keyring, connector, properties_text, properties, files.secret)
+    _store_properties(session, keyring, connector, properties_text, properties, files.secret, is_new=True)
     session.flush()
     return connector
+
+
+@dataclass
+class ImportOutcome:
+    label: str
+    connector: Connector | None = None
+    error: "ConnectorhubError | None" = None
+
+
+def import_many(
+    *,
+    session: Session,
+    actor: Actor,
+    keyring: Keyring,
+    environment: Environment,
+    items: builtins.list[tuple[str, ConnectorFiles]],
+    limits: Limits = Limits(),
+) -> builtins.list[ImportOutcome]:
+    """Create many connectors in one transaction, each in its own savepoint: a folder
+    that fails is reported and leaves nothing behind, the others are kept (import-dir)."""
+    outcomes = []
+    for label, files in items:
+        savepoint = session.begin_nested()
+        try:
+            connector = create(session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits)
+            savepoint.commit()
+            outcomes.append(ImportOutcome(label, connector=connector))
+        except ConnectorhubError as error:
+            savepoint.rollback()
+            outcomes.append(ImportOutcome(label, error=error))
+    return outcomes
 
 
 def update(
@@ -265,6 +299,7 @@ def update(
     check_sizes(files, limits)
     definition_text, definition, properties_text, properties = _validated(files, connector)
     connector.api_definition = definition_text
+    connector._parsed_definition = definition
     connector.title = definition["info"]["title"]
     if files.api_properties is not None or files.secret:
         _store_properties(session, keyring, connector, properties_text, properties, files.secret)
@@ -423,7 +458,7 @@ def flags(session: Session, connector_ids: builtins.list[str]) -> dict[str, tupl
 
 def summary(connector: Connector) -> dict[str, Any]:
     """What `show` prints besides metadata: operations and connection parameters."""
-    definition = json.loads(connector.api_definition)
+    definition = connector.definition()
     operations = []
     for path, item in (definition.get("paths") or {}).items():
         if not isinstance(item, dict):

@@ -384,6 +384,7 @@ class _DefinitionValidator:
         self.doc = doc
         self.findings: list[Finding] = []
         self.validated_parameters: set[str] = set()
+        self._resolved_refs: dict[str, tuple[bool, Any, str]] = {}
 
     # helpers --------------------------------------------------------------
     def add(self, code: str, pointer: str, level: str, message: str) -> None:
@@ -814,23 +815,27 @@ class _DefinitionValidator:
             "securityDefinitions",
             "paths",
         }
+        # Only containers are pushed (most values are strings), and paths are built only
+        # for containers: this walk is the largest part of validating a big definition.
+        containers = (dict, list)
         stack: list[tuple[Any, tuple, str]] = [(self.doc, (), "kw")]
         while stack:
             value, where, mode = stack.pop()
             if isinstance(value, list):
                 for index in range(len(value) - 1, -1, -1):
-                    stack.append((value[index], where + (index,), mode))
-                continue
-            if not isinstance(value, dict):
+                    item = value[index]
+                    if isinstance(item, containers):
+                        stack.append((item, where + (index,), mode))
                 continue
             children: list[tuple[Any, tuple, str]] = []
             for key, child in value.items():
                 if mode == "names":
-                    children.append((child, where + (key,), "kw"))
+                    if isinstance(child, containers):
+                        children.append((child, where + (key,), "kw"))
                     continue
                 if key == "$ref":
                     self.check_reference(child, where + (key,))
-                elif key in data_keys:
+                elif key in data_keys or not isinstance(child, containers):
                     continue
                 elif key in name_map_keys and isinstance(child, dict):
                     children.append((child, where + (key,), "names"))
@@ -839,6 +844,12 @@ class _DefinitionValidator:
             stack.extend(reversed(children))
 
     def check_reference(self, ref: Any, where: tuple) -> None:
+        if isinstance(ref, str) and ref.startswith("#"):
+            resolved = self._resolved_refs.get(ref)
+            if resolved is None:
+                resolved = self._resolved_refs[ref] = self.resolve(ref)
+            if resolved[0]:
+                return  # the common case: no finding, so no pointer to build
         pointer = _pointer(*where)
         if not isinstance(ref, str):
             self.add(
@@ -857,7 +868,7 @@ class _DefinitionValidator:
                 'copy the referenced item into this file and refer to it as "#/definitions/<name>".',
             )
             return
-        found, _, fragment = self.resolve(ref)
+        found, _, fragment = self._resolved_refs[ref]
         if not found:
             if fragment and not fragment.startswith("/"):
                 reason = 'it is not a JSON pointer starting with "#/"'

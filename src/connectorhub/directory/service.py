@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from collections import defaultdict
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select
 from sqlalchemy.orm import Session
 
 from connectorhub.access.decisions import Actor
@@ -32,10 +32,13 @@ from connectorhub.pagination import Page, paginate
 TOKEN_PREFIX = "chp_"
 
 
-def _check_name(value: str, what: str) -> str:
+def check_name(value: str, what: str) -> str:
+    """Names are 1–200 printable characters (no control characters such as NUL)."""
     value = (value or "").strip()
     if not value or len(value) > 200:
         raise InvalidRequest(f"{what} must be 1 to 200 characters long.", code="NameNotValid")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidRequest(f"{what} must not contain control characters (such as NUL or a line break).", code="NameNotValid")
     return value
 
 
@@ -84,34 +87,37 @@ def transitive_group_ids(session: Session, org_id: str, user_id: str) -> frozens
 
 
 def actor_for_user(*, session: Session, user: User) -> Actor:
-    subscriptions = frozenset(
-        session.scalars(
-            select(SubscriptionMember.subscription_id).where(SubscriptionMember.user_id == user.id)
+    """The facts every access decision starts from (A3 groups, A9 subscriptions, A10 admin)."""
+    memberships = session.execute(
+        select(literal("s"), SubscriptionMember.subscription_id).where(SubscriptionMember.user_id == user.id).union_all(
+            select(literal("e"), EnvironmentAdmin.environment_id).where(EnvironmentAdmin.user_id == user.id)
         )
-    )
-    admin_environments = frozenset(
-        session.scalars(select(EnvironmentAdmin.environment_id).where(EnvironmentAdmin.user_id == user.id))
-    )
+    ).all()
     return Actor(
         user_id=user.id,
         org_id=user.org_id,
         email=user.email,
-        admin_environment_ids=admin_environments,
         is_org_admin=user.is_org_admin,
         is_platform_admin=user.is_platform_admin,
         group_ids=transitive_group_ids(session, user.org_id, user.id),
-        subscription_ids=subscriptions,
+        subscription_ids=frozenset(ref for kind, ref in memberships if kind == "s"),
+        admin_environment_ids=frozenset(ref for kind, ref in memberships if kind == "e"),
     )
 
 
-def authenticate_token(*, session: Session, token: str) -> User:
-    row = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(token)))
-    if row is None or row.revoked:
+def authenticate(*, session: Session, token: str) -> Actor:
+    """The actor behind a personal access token, in the caller's session."""
+    user = session.scalar(
+        select(User)
+        .join(AccessToken, AccessToken.user_id == User.id)
+        .where(AccessToken.token_hash == hash_token(token), AccessToken.revoked.is_(False))
+    )
+    if user is None:
         raise Unauthenticated(
             "The access token is unknown or revoked; create one with `connectorhub token create`.",
             code="TokenInvalid",
         )
-    return session.get(User, row.user_id)
+    return actor_for_user(session=session, user=user)
 
 
 # --- organizations -----------------------------------------------------------------
@@ -130,7 +136,7 @@ def create_org(*, session: Session, actor: Actor | None, name: str) -> Organizat
     """A platform administrator creates an organization (a tenant)."""
     if actor is not None and not actor.is_platform_admin:
         raise Forbidden("Only a platform administrator creates organizations.", code="PlatformAdminRequired")
-    name = _check_name(name, "An organization name")
+    name = check_name(name, "An organization name")
     if session.scalar(select(Organization.id).where(Organization.name == name)):
         raise Conflict(f"An organization named '{name}' already exists; choose another name.", code="OrgNameTaken")
     org = Organization(id=new_id(), name=name)
@@ -152,7 +158,7 @@ def list_orgs(*, session: Session, actor: Actor, limit: int, cursor: str | None)
 def _check_email(email: str) -> str:
     email = (email or "").strip().lower()
     local, _, domain = email.partition("@")
-    if not local or not domain or " " in email or len(email) > 320:
+    if not local or not domain or " " in email or len(email) > 320 or any(ord(ch) < 32 for ch in email):
         raise InvalidRequest(f"'{email}' is not an e-mail address (expected name@domain).", code="EmailNotValid")
     return email
 
@@ -266,7 +272,7 @@ def get_group_or_raise(*, session: Session, actor: Actor, ref: str, org_id: str 
 
 def create_group(*, session: Session, actor: Actor, name: str, org: Organization) -> Group:
     _require_org_admin(actor, org.id)
-    name = _check_name(name, "A group name")
+    name = check_name(name, "A group name")
     if session.scalar(select(Group.id).where(Group.org_id == org.id, Group.name == name)):
         raise Conflict(f"A group named '{name}' already exists in this organization.", code="GroupNameTaken")
     group = Group(id=new_id(), org_id=org.id, name=name)
@@ -360,7 +366,7 @@ def get_subscription_or_raise(*, session: Session, actor: Actor, ref: str, org_i
 
 def create_subscription(*, session: Session, actor: Actor, name: str, org: Organization) -> Subscription:
     _require_org_admin(actor, org.id)
-    name = _check_name(name, "A subscription name")
+    name = check_name(name, "A subscription name")
     if session.scalar(select(Subscription.id).where(Subscription.org_id == org.id, Subscription.name == name)):
         raise Conflict(f"A subscription named '{name}' already exists in this organization.", code="SubscriptionNameTaken")
     sub = Subscription(id=new_id(), org_id=org.id, name=name)

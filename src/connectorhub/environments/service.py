@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectorhub.access.decisions import Actor, EnvironmentFacts
+from connectorhub.directory import service as directory
 from connectorhub.directory.models import Organization, Subscription, User
 from connectorhub.environments.models import ENVIRONMENT_TYPES, SHARING_MODELS, Environment, EnvironmentAdmin
 from connectorhub.errors import Conflict, Forbidden, InvalidRequest, not_found
@@ -49,9 +50,7 @@ def create(
 ) -> Environment:
     if actor is not None and not (actor.is_platform_admin or (actor.is_org_admin and actor.org_id == org.id)):
         raise Forbidden("Only an organization administrator creates environments.", code="OrgAdminRequired")
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise InvalidRequest("An environment name must be 1 to 200 characters long.", code="NameNotValid")
+    name = directory.check_name(name, "An environment name")
     if type not in ENVIRONMENT_TYPES:
         raise InvalidRequest(
             f"Environment type '{type}' is not known; use one of {', '.join(ENVIRONMENT_TYPES)}.",

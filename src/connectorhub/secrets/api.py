@@ -19,6 +19,8 @@ ROTATE_BUDGET_SECONDS = 30.0
 
 
 def _admin(ctx: Context = Depends(context)) -> Context:
+    with ctx.transaction(write=False):  # authenticates; rotation then runs its own batches
+        pass
     if not ctx.actor.is_platform_admin:
         raise Forbidden("Only platform administrators manage the master keys.", code="PlatformAdminRequired")
     return ctx
