@@ -495,7 +495,7 @@ def report(result: dict[str, Any], folders: list[Path], corpus: Path, args, db_l
     if result["cpu"]:
         server_cpu = statistics.median(c[0] for c in result["cpu"])
         client_cpu = statistics.median(c[1] for c in result["cpu"])
-        print(f"CPU per POST over a whole pass (median): server {ms(server_cpu) / len(folders):.2f} ms, "
+        print(f"CPU per connector folder over a whole pass (median): server {ms(server_cpu) / len(folders):.2f} ms, "
               f"this client {ms(client_cpu) / len(folders):.2f} ms "
               f"(wall {ms(statistics.median(walls)) / len(folders):.2f} ms; a wall time well above server + client CPU "
               "means waiting: disk sync, database round trips, or a busy machine)")

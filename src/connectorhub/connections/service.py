@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -47,7 +47,10 @@ class UsableConnection:
     connection: Connection
     connector: Connector
     values: dict[str, Any]
-    secrets: dict[str, str]
+    secrets: dict[str, str] = field(repr=False)
+
+    def __repr__(self) -> str:  # K2: a debug log of this object names the secrets only
+        return f"UsableConnection(connection={self.connection.id!r}, values={self.values!r}, secrets={sorted(self.secrets)!r})"
 
 
 def facts(connection: Connection) -> decisions.ConnectionFacts:

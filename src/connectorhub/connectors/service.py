@@ -225,6 +225,7 @@ def create(
     environment: Environment,
     files: ConnectorFiles,
     limits: Limits = Limits(),
+    flush: bool = True,
 ) -> Connector:
     """Create a custom connector owned by the caller (A2), after structural validation (C3)."""
     if files.api_definition is None:
@@ -245,9 +246,12 @@ def create(
     )
     connector.name = new_connector_name(connector.title)
     connector._parsed_definition = definition
-    session.add(connector)
+    # Every check that can refuse runs before anything is added to the session, so a
+    # refused create leaves the session as it was (import_many relies on it).
     _store_properties(session, keyring, connector, properties_text, properties, files.secret, is_new=True)
-    session.flush()
+    session.add(connector)
+    if flush:
+        session.flush()
     return connector
 
 
@@ -267,18 +271,19 @@ def import_many(
     items: builtins.list[tuple[str, ConnectorFiles]],
     limits: Limits = Limits(),
 ) -> builtins.list[ImportOutcome]:
-    """Create many connectors in one transaction, each in its own savepoint: a folder
-    that fails is reported and leaves nothing behind, the others are kept (import-dir)."""
+    """Create many connectors in one transaction: a folder that fails is reported and
+    leaves nothing behind (create refuses before adding anything), the others are
+    inserted together when the transaction flushes (import-dir)."""
     outcomes = []
     for label, files in items:
-        savepoint = session.begin_nested()
         try:
-            connector = create(session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits)
-            savepoint.commit()
+            connector = create(
+                session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits, flush=False
+            )
             outcomes.append(ImportOutcome(label, connector=connector))
         except ConnectorhubError as error:
-            savepoint.rollback()
             outcomes.append(ImportOutcome(label, error=error))
+    session.flush()
     return outcomes
 
 
