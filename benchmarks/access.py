@@ -31,7 +31,6 @@ import datetime as dt
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
 import time

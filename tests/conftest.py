@@ -8,6 +8,7 @@ per session; each test then starts from a copy (SQLite) or truncated tables (Pos
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import uuid
@@ -84,9 +85,15 @@ def database_url(_migrated_store, tmp_path) -> str:
 
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
-    # PostgreSQL needs a configured master key (K1); SQLite generates one into the data folder.
-    master_key = None if database_url.startswith("sqlite") else TEST_MASTER_KEY
-    return Settings(home=tmp_path / "home", database_url=database_url, admin_token=ADMIN_TOKEN, master_key=master_key)
+    # PostgreSQL needs a configured master key (K1): give it a key file, as an operator
+    # would (rotation needs one); SQLite generates its own into the data folder.
+    home = tmp_path / "home"
+    if not database_url.startswith("sqlite"):
+        home.mkdir(parents=True, exist_ok=True)
+        key_file = home / "master-keys.json"
+        key_file.write_text(json.dumps({"current": 1, "keys": {"1": TEST_MASTER_KEY}}))
+        key_file.chmod(0o600)
+    return Settings(home=home, database_url=database_url, admin_token=ADMIN_TOKEN)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from connectorhub.db import Base, UtcDateTime, utcnow
@@ -20,6 +20,12 @@ class Connector(Base):
     :class:`connectorhub.secrets.models.SecretValue` rows before anything is stored (C4)."""
 
     __tablename__ = "connectors"
+    __table_args__ = (
+        # The connector list's access paths: public connectors in id order, and the
+        # caller's own connectors of one environment (docs/benchmarks.md, access).
+        Index("ix_connectors_kind_id", "kind", "id"),
+        Index("ix_connectors_environment_owner_id", "environment_id", "owner_id", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     org_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"), nullable=True, index=True)

@@ -96,6 +96,51 @@ def _describe(session: Session, access: decisions.Access) -> str:
     return access.via
 
 
+# Both grant tables have the same shape; these helpers serve connectors and connections.
+_TARGETS = {ConnectorGrant: ("connector", "connector_id"), ConnectionGrant: ("connection", "connection_id")}
+
+
+def _find_grant(session: Session, model, resource_id: str, principal: Principal):
+    _, column = _TARGETS[model]
+    row = session.scalar(
+        select(model).where(
+            getattr(model, column) == resource_id, model.principal_kind == principal.kind, model.principal_id == principal.id
+        )
+    )
+    fact = decisions.Grant(row.principal_kind, row.principal_id, row.role, row.granted_by) if row else None
+    return row, fact
+
+
+def _apply_grant(session: Session, actor: Actor, model, row, resource, principal: Principal, role: str) -> dict[str, Any]:
+    """Create or change the grant (already decided allowed) and audit a change."""
+    kind, column = _TARGETS[model]
+    previous = row.role if row else None
+    if row is None:
+        row = model(id=new_id(), principal_kind=principal.kind, principal_id=principal.id, **{column: resource.id})
+        session.add(row)
+    if previous != role:
+        row.role = role
+        row.granted_by = actor.user_id
+        audit.record(
+            session=session, actor=actor, action=f"{kind}.share", target_kind=kind, target_id=resource.id,
+            org_id=resource.org_id, environment_id=resource.environment_id,
+            details={"principal": f"{principal.kind}:{principal.name}", "role": role, "previous": previous},
+        )
+    session.flush()
+    return {"principal": f"{principal.kind}:{principal.name}", "role": role, "changed": previous != role}
+
+
+def _revoke_grant(session: Session, actor: Actor, model, row, resource, principal: Principal) -> None:
+    kind, _ = _TARGETS[model]
+    audit.record(
+        session=session, actor=actor, action=f"{kind}.unshare", target_kind=kind, target_id=resource.id,
+        org_id=resource.org_id, environment_id=resource.environment_id,
+        details={"principal": f"{principal.kind}:{principal.name}", "role": row.role},
+    )
+    session.delete(row)
+    session.flush()
+
+
 # --- connectors ----------------------------------------------------------------------
 
 
@@ -109,33 +154,13 @@ def share_connector(
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND) or (precheck.outcome == decisions.FORBIDDEN and connector.kind == "public"):
         enforce(precheck, "connector", ref)
     principal = resolve_principal(session, connector.org_id, principal_kind, principal_ref)
-    row = session.scalar(
-        select(ConnectorGrant).where(
-            ConnectorGrant.connector_id == connector.id,
-            ConnectorGrant.principal_kind == principal.kind,
-            ConnectorGrant.principal_id == principal.id,
-        )
-    )
-    existing = decisions.Grant(row.principal_kind, row.principal_id, row.role, row.granted_by) if row else None
+    row, existing = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
         decisions.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, role, existing),
         "connector",
         ref,
     )
-    previous = row.role if row else None
-    if row is None:
-        row = ConnectorGrant(id=new_id(), connector_id=connector.id, principal_kind=principal.kind, principal_id=principal.id)
-        session.add(row)
-    if previous != role:
-        row.role = role
-        row.granted_by = actor.user_id
-        audit.record(
-            session=session, actor=actor, action="connector.share", target_kind="connector", target_id=connector.id,
-            org_id=connector.org_id, environment_id=connector.environment_id,
-            details={"principal": f"{principal.kind}:{principal.name}", "role": role, "previous": previous},
-        )
-    session.flush()
-    return {"principal": f"{principal.kind}:{principal.name}", "role": role, "changed": previous != role}
+    return _apply_grant(session, actor, ConnectorGrant, row, connector, principal, role)
 
 
 def unshare_connector(
@@ -144,26 +169,13 @@ def unshare_connector(
     connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
     principal = resolve_principal(session, connector.org_id or actor.org_id, principal_kind, principal_ref)
-    row = session.scalar(
-        select(ConnectorGrant).where(
-            ConnectorGrant.connector_id == connector.id,
-            ConnectorGrant.principal_kind == principal.kind,
-            ConnectorGrant.principal_id == principal.id,
-        )
-    )
-    grant = decisions.Grant(row.principal_kind, row.principal_id, row.role, row.granted_by) if row else None
+    row, grant = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
         decisions.decide_connector_unshare(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, grant),
         "connector",
         ref,
     )
-    audit.record(
-        session=session, actor=actor, action="connector.unshare", target_kind="connector", target_id=connector.id,
-        org_id=connector.org_id, environment_id=connector.environment_id,
-        details={"principal": f"{principal.kind}:{principal.name}", "role": row.role},
-    )
-    session.delete(row)
-    session.flush()
+    _revoke_grant(session, actor, ConnectorGrant, row, connector, principal)
 
 
 def connector_permissions(*, session: Session, actor: Actor, environment: Environment, ref: str) -> dict[str, Any]:
@@ -204,33 +216,13 @@ def share_connection(
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND):
         enforce(precheck, "connection", ref)
     principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
-    row = session.scalar(
-        select(ConnectionGrant).where(
-            ConnectionGrant.connection_id == connection.id,
-            ConnectionGrant.principal_kind == principal.kind,
-            ConnectionGrant.principal_id == principal.id,
-        )
-    )
-    existing = decisions.Grant(row.principal_kind, row.principal_id, row.role, row.granted_by) if row else None
+    row, existing = _find_grant(session, ConnectionGrant, connection.id, principal)
     enforce(
         decisions.decide_connection_share(actor, access, facts, env_facts, allow, principal.kind, principal.id, role, existing),
         "connection",
         ref,
     )
-    previous = row.role if row else None
-    if row is None:
-        row = ConnectionGrant(id=new_id(), connection_id=connection.id, principal_kind=principal.kind, principal_id=principal.id)
-        session.add(row)
-    if previous != role:
-        row.role = role
-        row.granted_by = actor.user_id
-        audit.record(
-            session=session, actor=actor, action="connection.share", target_kind="connection", target_id=connection.id,
-            org_id=connection.org_id, environment_id=environment.id,
-            details={"principal": f"{principal.kind}:{principal.name}", "role": role, "previous": previous},
-        )
-    session.flush()
-    return {"principal": f"{principal.kind}:{principal.name}", "role": role, "changed": previous != role}
+    return _apply_grant(session, actor, ConnectionGrant, row, connection, principal, role)
 
 
 def unshare_connection(
@@ -238,26 +230,13 @@ def unshare_connection(
 ) -> None:
     connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
-    row = session.scalar(
-        select(ConnectionGrant).where(
-            ConnectionGrant.connection_id == connection.id,
-            ConnectionGrant.principal_kind == principal.kind,
-            ConnectionGrant.principal_id == principal.id,
-        )
-    )
-    grant = decisions.Grant(row.principal_kind, row.principal_id, row.role, row.granted_by) if row else None
+    row, grant = _find_grant(session, ConnectionGrant, connection.id, principal)
     enforce(
         decisions.decide_connection_unshare(actor, access, connections.facts(connection), environments.facts(environment), principal.kind, principal.id, grant),
         "connection",
         ref,
     )
-    audit.record(
-        session=session, actor=actor, action="connection.unshare", target_kind="connection", target_id=connection.id,
-        org_id=connection.org_id, environment_id=environment.id,
-        details={"principal": f"{principal.kind}:{principal.name}", "role": row.role},
-    )
-    session.delete(row)
-    session.flush()
+    _revoke_grant(session, actor, ConnectionGrant, row, connection, principal)
 
 
 def connection_permissions(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str) -> dict[str, Any]:
