@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import defaultdict
 
 from sqlalchemy import delete, literal, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from connectorhub.access.decisions import Actor
 from connectorhub.directory.models import (
@@ -57,19 +58,32 @@ def hash_token(token: str) -> str:
 
 
 def transitive_group_ids(session: Session, org_id: str, user_id: str) -> frozenset[str]:
-    """Every group the user is in, directly or through nested groups (A3): one recursive
-    query (groups of other organizations cannot contain the user: membership stays
-    inside an organization)."""
-    groups = (
-        select(GroupMember.group_id.label("group_id"))
-        .where(GroupMember.member_kind == "user", GroupMember.member_id == user_id)
-        .cte("user_groups", recursive=True)
+    """Every group the user is in, directly or through nested groups (A3)."""
+    direct = set(
+        session.scalars(
+            select(GroupMember.group_id).where(
+                GroupMember.member_kind == "user", GroupMember.member_id == user_id
+            )
+        )
     )
-    parent = aliased(GroupMember)
-    groups = groups.union(
-        select(parent.group_id).where(parent.member_kind == "group", parent.member_id == groups.c.group_id)
+    if not direct:
+        return frozenset()
+    parents: dict[str, set[str]] = defaultdict(set)  # member group -> groups containing it
+    edges = session.execute(
+        select(GroupMember.group_id, GroupMember.member_id)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(Group.org_id == org_id, GroupMember.member_kind == "group")
     )
-    return frozenset(session.scalars(select(groups.c.group_id)))
+    for group_id, member_id in edges:
+        parents[member_id].add(group_id)
+    seen = set(direct)
+    frontier = list(direct)
+    while frontier:
+        for parent in parents.get(frontier.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                frontier.append(parent)
+    return frozenset(seen)
 
 
 def actor_for_user(*, session: Session, user: User) -> Actor:
