@@ -510,7 +510,7 @@ def report(result: dict[str, Any], folders: list[Path], corpus: Path, args, db_l
         per_conn = {f: statistics.median(run[f].total_s for run in by_folder) for f in counted}
         slowest = sorted(counted, key=per_conn.get, reverse=True)[: args.slowest]
         print()
-        print(f"Slowest connectors end to end (median ms; raw parse ms; JSON size):")
+        print("Slowest connectors end to end (median ms; raw parse ms; JSON size):")
         for f in slowest:
             size = sum(p.stat().st_size for p in json_files(f))
             raw_f = statistics.median(r[f] for r in raws)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONNECTORS, corpus_folders, make_user
+from conftest import CONNECTORS, make_user
 
 MINIMAL = {
     "swagger": "2.0",

@@ -28,7 +28,7 @@ from connectorhub.connectors import service as connectors
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.db import make_engine, make_session_factory, migrate
 from connectorhub.directory import service as directory
-from connectorhub.directory.models import Group, User
+from connectorhub.directory.models import User
 from connectorhub.environments import service as environments
 from connectorhub.secrets.keyring import load_keyring
 from connectorhub.sharing import service as sharing

@@ -8,11 +8,10 @@ from sqlalchemy import text
 from connectorhub import __version__
 from connectorhub.api import problems
 from connectorhub.api.context import Services
-from connectorhub.config import Settings
 from connectorhub.audit import api as audit_api
+from connectorhub.config import Settings
 from connectorhub.connections import api as connections_api
 from connectorhub.connectors import api as connectors_api
-from connectorhub.sharing import api as sharing_api
 from connectorhub.connectors.service import Limits
 from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import api as directory_api
@@ -20,6 +19,7 @@ from connectorhub.environments import api as environments_api
 from connectorhub.errors import PayloadTooLarge
 from connectorhub.secrets import api as secrets_api
 from connectorhub.secrets.keyring import load_keyring
+from connectorhub.sharing import api as sharing_api
 
 API_PREFIX = "/api/v1"
 # A request body may carry a definition and properties at the file limit, base64 icon and script.

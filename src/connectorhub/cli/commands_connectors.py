@@ -8,12 +8,25 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from connectorhub import errors
 from connectorhub.cli.app import JsonOption, group
 from connectorhub.cli.client import Client
-from connectorhub.cli.output import console, emit_json, err_console, print_finding, show, table
+from connectorhub.cli.output import (
+    console,
+    emit_json,
+    err_console,
+    print_finding,
+    show,
+    table,
+)
 from connectorhub.connectors import validation
 
 connector_app = group("connector", "Custom connectors: create, update, download, validate, list, import.")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-
 # Parameter types whose values are secrets (K1); their defaults are write-only too (C4).
 SECRET_PARAMETER_TYPES = frozenset({"securestring", "clientCertificate"})
 

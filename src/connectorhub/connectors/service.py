@@ -19,19 +19,31 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session, load_only
 
 from connectorhub.access import decisions
+from connectorhub.access.decisions import Access, Actor
 from connectorhub.audit import service as audit
+from connectorhub.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_ICON_BYTES
 from connectorhub.connections.models import Connection
 from connectorhub.connections.purge import purge as purge_connection
-from connectorhub.access.decisions import Access, Actor
-from connectorhub.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_ICON_BYTES
 from connectorhub.connectors import validation
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
-from connectorhub.connectors.secrets_split import oauth_parameter_pointers, secret_slots, split_secrets
+from connectorhub.connectors.secrets_split import (
+    oauth_parameter_pointers,
+    secret_slots,
+    split_secrets,
+)
 from connectorhub.db import utcnow
+from connectorhub.directory.models import User
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
-from connectorhub.directory.models import User
-from connectorhub.errors import Conflict, ConnectorhubError, Forbidden, InvalidRequest, PayloadTooLarge, ValidationFailed, not_found
+from connectorhub.errors import (
+    Conflict,
+    ConnectorhubError,
+    Forbidden,
+    InvalidRequest,
+    PayloadTooLarge,
+    ValidationFailed,
+    not_found,
+)
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
 from connectorhub.secrets import service as secret_store

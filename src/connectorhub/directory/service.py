@@ -25,7 +25,13 @@ from connectorhub.directory.models import (
     User,
 )
 from connectorhub.environments.models import EnvironmentAdmin
-from connectorhub.errors import Conflict, Forbidden, InvalidRequest, Unauthenticated, not_found
+from connectorhub.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    Unauthenticated,
+    not_found,
+)
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate
 

@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session
 from connectorhub.access.decisions import Actor, EnvironmentFacts
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import Organization, Subscription, User
-from connectorhub.environments.models import ENVIRONMENT_TYPES, SHARING_MODELS, Environment, EnvironmentAdmin
+from connectorhub.environments.models import (
+    ENVIRONMENT_TYPES,
+    SHARING_MODELS,
+    Environment,
+    EnvironmentAdmin,
+)
 from connectorhub.errors import Conflict, Forbidden, InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate

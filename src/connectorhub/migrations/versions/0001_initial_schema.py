@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-27 09:42:26.224665
 """
-from alembic import op
 import sqlalchemy as sa
-import connectorhub.db
+from alembic import op
 
+import connectorhub.db
 
 revision = '0001'
 down_revision = None

@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27 09:54:02.866168
 """
-from alembic import op
 import sqlalchemy as sa
-import connectorhub.db
+from alembic import op
 
+import connectorhub.db
 
 revision = '0002'
 down_revision = '0001'

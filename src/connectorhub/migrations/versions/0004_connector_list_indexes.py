@@ -5,9 +5,6 @@ Revises: 0003
 Create Date: 2026-11-27 11:36:22.607144
 """
 from alembic import op
-import sqlalchemy as sa
-import connectorhub.db
-
 
 revision = '0004'
 down_revision = '0003'
