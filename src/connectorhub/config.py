@@ -5,14 +5,15 @@
 | CONNECTORHUB_HOME | data folder of the embedded default | ./.connectorhub |
 | CONNECTORHUB_DATABASE_URL | SQLAlchemy URL; postgresql:// is served by psycopg 3 | sqlite in the data folder |
 | CONNECTORHUB_ADMIN_TOKEN | admin token bootstrapped on first start | generated, printed once |
-| CONNECTORHUB_MASTER_KEY | base64 of a 32-byte master key (K1) | generated into the data folder |
+| CONNECTORHUB_MASTER_KEY | base64 of a 32-byte master key, or a JSON keyring (K1) | the key file |
+| CONNECTORHUB_MASTER_KEY_FILE | the key file | <data folder>/master-keys.json (generated for SQLite) |
 | CONNECTORHUB_MAX_FILE_BYTES | largest accepted connector file | 8 MiB |
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -35,7 +36,6 @@ class Settings:
     master_key: str | None = None
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_icon_bytes: int = DEFAULT_MAX_ICON_BYTES
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, *, database_url: str | None = None, home: str | os.PathLike | None = None) -> "Settings":

@@ -70,10 +70,6 @@ class Context:
                 raise
 
 
-def services(request: Request) -> Services:
-    return request.app.state.services
-
-
 async def context(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
