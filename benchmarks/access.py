@@ -34,11 +34,11 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from scratch import BenchmarkError, Postgres
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 
@@ -62,56 +62,6 @@ GROUP_GRANT_SHARE = 0.2  # share of connectors with one grant to a (random) grou
 ORG_GRANT_SHARE = 0.003  # share of connectors shared with the whole organization
 CHUNK = 20_000
 DEFINITION = '{"swagger":"2.0","info":{"title":"%s","version":"1.0"},"host":"api.example.com","paths":{}}'
-
-
-class BenchmarkError(Exception):
-    """The benchmark could not run (database unreachable, …)."""
-
-
-# --------------------------------------------------------------------------- database
-
-
-@dataclass
-class Postgres:
-    """A fresh schema in the given PostgreSQL database, dropped at the end."""
-
-    url: str
-    schema: str = field(default_factory=lambda: f"bench_{uuid.uuid4().hex[:12]}")
-    created: bool = False
-
-    @property
-    def libpq_url(self) -> str:
-        url = self.url
-        for driver in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
-            if url.startswith(driver):
-                url = "postgresql://" + url[len(driver):]
-        return url
-
-    @property
-    def engine_url(self) -> str:
-        url = "postgresql+psycopg://" + self.libpq_url[len("postgresql://"):]
-        return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{self.schema}"
-
-    def _execute(self, statement: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.libpq_url, autocommit=True, connect_timeout=10) as connection:
-            connection.execute(statement)
-
-    def create(self) -> None:
-        try:
-            self._execute(f'CREATE SCHEMA "{self.schema}"')
-        except Exception as exc:
-            raise BenchmarkError(f"Cannot create schema {self.schema} in {self.url}: {exc}") from None
-        self.created = True
-
-    def drop(self) -> None:
-        if not self.created:
-            return
-        try:
-            self._execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        except Exception as exc:
-            print(f"warning: could not drop schema {self.schema}: {exc}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- data

@@ -36,11 +36,12 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from scratch import BenchmarkError, Postgres
 
 import connectorhub
 from connectorhub import __version__, errors
@@ -80,10 +81,6 @@ SERVER_ENV_DROP = (
     "CONNECTORHUB_MASTER_KEY",
     "CONNECTORHUB_MAX_FILE_BYTES",
 )
-
-
-class BenchmarkError(Exception):
-    """The benchmark could not run (server did not start, database unreachable, …)."""
 
 
 # --------------------------------------------------------------------------- corpus
@@ -139,49 +136,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:
         pass
-
-
-@dataclass
-class Postgres:
-    """A fresh schema in the given PostgreSQL database, dropped at the end."""
-
-    url: str
-    schema: str = field(default_factory=lambda: f"bench_{uuid.uuid4().hex[:12]}")
-    created: bool = False
-
-    @property
-    def libpq_url(self) -> str:
-        url = self.url
-        for driver in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
-            if url.startswith(driver):
-                url = "postgresql://" + url[len(driver):]
-        return url
-
-    @property
-    def server_url(self) -> str:
-        url = self.libpq_url
-        return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{self.schema}"
-
-    def _execute(self, statement: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.libpq_url, autocommit=True, connect_timeout=10) as connection:
-            connection.execute(statement)
-
-    def create(self) -> None:
-        try:
-            self._execute(f'CREATE SCHEMA "{self.schema}"')
-        except Exception as exc:
-            raise BenchmarkError(f"Cannot create schema {self.schema} in {self.url}: {exc}") from None
-        self.created = True
-
-    def drop(self) -> None:
-        if not self.created:
-            return
-        try:
-            self._execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        except Exception as exc:
-            print(f"warning: could not drop schema {self.schema}: {exc}", file=sys.stderr)
 
 
 class Server:

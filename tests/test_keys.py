@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
 from conftest import ADMIN_TOKEN, TEST_MASTER_KEY, CliResult, client_for, make_user
+from sqlalchemy import select
+from test_connectors import MINIMAL
+
 from connectorhub.cli import client as cli_client
 from connectorhub.cli.main import run as cli_run
 from connectorhub.secrets import keyring as keyring_module
@@ -28,23 +29,7 @@ from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import KEY_FILE_NAME, load_keyring
 from connectorhub.secrets.models import SecretValue
 
-DEFINITION = {
-    "swagger": "2.0",
-    "info": {"title": "Weather", "version": "1.0", "description": "Forecasts for a city."},
-    "host": "api.example.com",
-    "basePath": "/v1",
-    "schemes": ["https"],
-    "paths": {
-        "/forecast/{city}": {
-            "get": {
-                "operationId": "GetForecast",
-                "summary": "Get forecast",
-                "parameters": [{"name": "city", "in": "path", "required": True, "type": "string"}],
-                "responses": {"200": {"description": "OK"}},
-            }
-        }
-    },
-}
+DEFINITION = MINIMAL  # the Weather definition of test_connectors
 SECRET_POINTER = "/properties/connectionParameters/token/oAuthSettings/clientSecret"
 CANARY = "canary-key-rotation-"
 

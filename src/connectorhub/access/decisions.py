@@ -14,7 +14,7 @@ unknown id), ``invalid`` for a request that breaks a rule whatever the caller's 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 # Connector roles, ordered (A3). OWNER is the implicit role of the owner, above CanEdit.
 CAN_VIEW = "CanView"
@@ -151,6 +151,77 @@ def _best_grant(actor: Actor, grants: Iterable[Grant], rank) -> Access:
     return best
 
 
+# --- grant rules shared by connectors (A5) and connections (A6) --------------------
+
+
+@dataclass(frozen=True)
+class GrantRules:
+    """What differs between sharing a connector and sharing a connection; the logic of
+    granting, lowering and revoking (A3–A6) is the same for both."""
+
+    noun: str  # "connector" | "connection"
+    rule: str  # the DESIGN rule cited in messages
+    roles: tuple[str, ...]
+    rank: Callable[[str | None], int]
+    share_role: str  # the role that may share up to itself
+
+
+CONNECTOR_RULES = GrantRules("connector", "A5", CONNECTOR_ROLES, connector_rank, CAN_VIEW_WITH_SHARE)
+CONNECTION_RULES = GrantRules("connection", "A6", CONNECTION_ROLES, connection_rank, CAN_USE_AND_SHARE)
+
+
+def _may_grant(rules: GrantRules, access: Access, role: str) -> bool:
+    """A5/A6: CanEdit, the owner and administrators grant any role; the '…Share' role
+    grants up to itself."""
+    if access.can_manage or rules.rank(access.role) >= rules.rank(CAN_EDIT):
+        return True
+    return access.role == rules.share_role and rules.rank(role) <= rules.rank(rules.share_role)
+
+
+def _may_revoke(rules: GrantRules, actor: Actor, access: Access, grant: Grant) -> bool:
+    """A5/A6: only the owner or a CanEdit holder (or an administrator) revokes grants made
+    by others; anyone removes their own grant; a sharer may take back what they granted."""
+    if grant.principal_kind == "user" and grant.principal_id == actor.user_id:
+        return True
+    if access.can_manage or rules.rank(access.role) >= rules.rank(CAN_EDIT):
+        return True
+    return grant.granted_by == actor.user_id and access.role == rules.share_role
+
+
+def _decide_grant(
+    rules: GrantRules, actor: Actor, access: Access, owner_id: str, principal_kind: str, principal_id: str,
+    role: str, existing: Grant | None,
+) -> Decision:
+    """The checks common to sharing either resource, after the resource's own
+    'does sharing apply' and principal-kind checks."""
+    if principal_kind == "user" and principal_id == owner_id:
+        return Decision(INVALID, f"The owner already has every right on the {rules.noun}; it cannot be shared with them (A3).", "ShareWithOwner")
+    if not _may_grant(rules, access, role):
+        if access.role == rules.share_role:
+            allowed = " or ".join(r for r in rules.roles if rules.rank(r) <= rules.rank(rules.share_role))
+            return Decision(FORBIDDEN, f"{rules.share_role} may share as {allowed}, not {role} ({rules.rule}).", "ShareRoleTooHigh")
+        return Decision(FORBIDDEN, f"You may use this {rules.noun} but not share it ({rules.share_role} is needed, {rules.rule}).", "ShareForbidden")
+    if existing is not None and rules.rank(role) < rules.rank(existing.role) and not _may_revoke(rules, actor, access, existing):
+        return Decision(FORBIDDEN, f"Lowering a grant made by someone else needs CanEdit ({rules.rule}).", "RevokeForbidden")
+    return ALLOW
+
+
+def _decide_revoke(rules: GrantRules, actor: Actor, access: Access, owner_id: str, principal_kind: str, principal_id: str, grant: Grant | None) -> Decision:
+    if principal_kind == "user" and principal_id == owner_id:
+        return Decision(INVALID, f"The owner's rights on the {rules.noun} cannot be revoked (A3).", "OwnerNotRevocable")
+    if grant is None:
+        return Decision(NOT_FOUND, f"That principal has no grant on this {rules.noun}.", "GrantNotFound")
+    if not _may_revoke(rules, actor, access, grant):
+        return Decision(FORBIDDEN, f"Only the owner or a CanEdit holder revokes grants made by others ({rules.rule}).", "RevokeForbidden")
+    return ALLOW
+
+
+def _role_valid(rules: GrantRules, role: str) -> Decision:
+    if role not in rules.roles:
+        return Decision(INVALID, f"Unknown role '{role}'; use one of {', '.join(rules.roles)}.", "RoleNotValid")
+    return ALLOW
+
+
 # --- connectors --------------------------------------------------------------------
 
 
@@ -217,26 +288,6 @@ def can_publish_public(actor: Actor) -> bool:
     return actor.is_platform_admin
 
 
-def _connector_may_grant(access: Access, role: str) -> bool:
-    """A5: CanViewWithShare grants CanView or CanViewWithShare; CanEdit, the owner and
-    administrators grant any role."""
-    if access.can_manage or connector_rank(access.role) >= connector_rank(CAN_EDIT):
-        return True
-    if access.role == CAN_VIEW_WITH_SHARE:
-        return connector_rank(role) <= connector_rank(CAN_VIEW_WITH_SHARE)
-    return False
-
-
-def _connector_may_revoke(actor: Actor, access: Access, grant: Grant) -> bool:
-    """A5: only the owner or a CanEdit holder (or an administrator) revokes grants made
-    by others; anyone removes their own grant; a sharer may take back what they granted."""
-    if grant.principal_kind == "user" and grant.principal_id == actor.user_id:
-        return True
-    if access.can_manage or connector_rank(access.role) >= connector_rank(CAN_EDIT):
-        return True
-    return grant.granted_by == actor.user_id and access.role == CAN_VIEW_WITH_SHARE
-
-
 def _connector_sharing_applies(connector: ConnectorFacts, environment: EnvironmentFacts | None, access: Access) -> Decision:
     if connector.kind == "public":
         if access.can_manage:
@@ -274,20 +325,12 @@ def decide_connector_share(
     applies = _connector_sharing_applies(connector, environment, access)
     if not applies.allowed:
         return applies
-    if role not in CONNECTOR_ROLES:
-        return Decision(INVALID, f"Unknown role '{role}'; use one of {', '.join(CONNECTOR_ROLES)}.", "RoleNotValid")
+    valid = _role_valid(CONNECTOR_RULES, role)
+    if not valid.allowed:
+        return valid
     if principal_kind == "org" and role != CAN_VIEW:
         return Decision(INVALID, "Organization sharing only allows use: share with the organization as CanView (A4).", "OrgShareRoleNotAllowed")
-    if principal_kind == "user" and principal_id == connector.owner_id:
-        return Decision(INVALID, "The owner already has every right on the connector; it cannot be shared with them (A3).", "ShareWithOwner")
-    if not _connector_may_grant(access, role):
-        if access.role == CAN_VIEW_WITH_SHARE:
-            return Decision(FORBIDDEN, f"CanViewWithShare may share as CanView or CanViewWithShare, not {role} (A5).", "ShareRoleTooHigh")
-        return Decision(FORBIDDEN, "You may use this connector but not share it (CanViewWithShare is needed, A5).", "ShareForbidden")
-    if existing is not None and connector_rank(role) < connector_rank(existing.role):
-        if not _connector_may_revoke(actor, access, existing):
-            return Decision(FORBIDDEN, "Lowering a grant made by someone else needs CanEdit (A5).", "RevokeForbidden")
-    return ALLOW
+    return _decide_grant(CONNECTOR_RULES, actor, access, connector.owner_id, principal_kind, principal_id, role, existing)
 
 
 def decide_connector_unshare(
@@ -305,13 +348,7 @@ def decide_connector_unshare(
     applies = _connector_sharing_applies(connector, environment, access)
     if not applies.allowed:
         return applies
-    if principal_kind == "user" and principal_id == connector.owner_id:
-        return Decision(INVALID, "The owner's role cannot be revoked (A3).", "OwnerNotRevocable")
-    if grant is None:
-        return Decision(NOT_FOUND, "That principal has no grant on this connector.", "GrantNotFound")
-    if not _connector_may_revoke(actor, access, grant):
-        return Decision(FORBIDDEN, "Only the owner or a CanEdit holder revokes grants made by others (A5).", "RevokeForbidden")
-    return ALLOW
+    return _decide_revoke(CONNECTOR_RULES, actor, access, connector.owner_id, principal_kind, principal_id, grant)
 
 
 # --- connections -------------------------------------------------------------------
@@ -368,22 +405,6 @@ def decide_create_connection(connector_access_: Access) -> Decision:
     return ALLOW
 
 
-def _connection_may_grant(access: Access, role: str) -> bool:
-    if access.can_manage or connection_rank(access.role) >= connection_rank(CAN_EDIT):
-        return True
-    if access.role == CAN_USE_AND_SHARE:
-        return connection_rank(role) <= connection_rank(CAN_USE_AND_SHARE)
-    return False
-
-
-def _connection_may_revoke(actor: Actor, access: Access, grant: Grant) -> bool:
-    if grant.principal_kind == "user" and grant.principal_id == actor.user_id:
-        return True
-    if access.can_manage or connection_rank(access.role) >= connection_rank(CAN_EDIT):
-        return True
-    return grant.granted_by == actor.user_id and access.role == CAN_USE_AND_SHARE
-
-
 def _connection_sharing_applies(environment: EnvironmentFacts | None, allow_sharing: bool) -> Decision:
     if _is_subscription_env(environment):
         return Decision(
@@ -419,20 +440,12 @@ def decide_connection_share(
     applies = _connection_sharing_applies(environment, allow_sharing)
     if not applies.allowed:
         return applies
-    if role not in CONNECTION_ROLES:
-        return Decision(INVALID, f"Unknown role '{role}'; use one of {', '.join(CONNECTION_ROLES)}.", "RoleNotValid")
+    valid = _role_valid(CONNECTION_RULES, role)
+    if not valid.allowed:
+        return valid
     if principal_kind == "org":
         return Decision(INVALID, "A connection is shared with users or groups, not the whole organization (A6).", "OrgShareNotAllowed")
-    if principal_kind == "user" and principal_id == connection.owner_id:
-        return Decision(INVALID, "The owner already has every right on the connection.", "ShareWithOwner")
-    if not _connection_may_grant(access, role):
-        if access.role == CAN_USE_AND_SHARE:
-            return Decision(FORBIDDEN, f"CanUseAndShare may share as CanUse or CanUseAndShare, not {role} (A6).", "ShareRoleTooHigh")
-        return Decision(FORBIDDEN, "You may use this connection but not share it (CanUseAndShare is needed, A6).", "ShareForbidden")
-    if existing is not None and connection_rank(role) < connection_rank(existing.role):
-        if not _connection_may_revoke(actor, access, existing):
-            return Decision(FORBIDDEN, "Lowering a grant made by someone else needs CanEdit (A6).", "RevokeForbidden")
-    return ALLOW
+    return _decide_grant(CONNECTION_RULES, actor, access, connection.owner_id, principal_kind, principal_id, role, existing)
 
 
 def decide_connection_unshare(
@@ -448,10 +461,4 @@ def decide_connection_unshare(
         return Decision(NOT_FOUND)
     if _is_subscription_env(environment):
         return _connection_sharing_applies(environment, True)
-    if principal_kind == "user" and principal_id == connection.owner_id:
-        return Decision(INVALID, "The owner's rights on a connection cannot be revoked.", "OwnerNotRevocable")
-    if grant is None:
-        return Decision(NOT_FOUND, "That principal has no grant on this connection.", "GrantNotFound")
-    if not _connection_may_revoke(actor, access, grant):
-        return Decision(FORBIDDEN, "Only the owner or a CanEdit holder revokes grants made by others (A6).", "RevokeForbidden")
-    return ALLOW
+    return _decide_revoke(CONNECTION_RULES, actor, access, connection.owner_id, principal_kind, principal_id, grant)
