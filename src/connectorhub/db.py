@@ -104,4 +104,5 @@ def migrate(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # "heads": parallel branches of work may each add a revision off the same parent.
+        command.upgrade(config, "heads")

@@ -1,0 +1,61 @@
+"""The request and response the runtime passes between its stages (R1–R5).
+
+A call goes: build (:mod:`.request`, from the definition) → authenticate (:mod:`.auth`)
+→ request policies (:mod:`.policies`) → send (:mod:`.outbound`, with the R5 checks) →
+response policies. Each stage takes and returns these plain objects, so each is tested
+on its own without a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from multidict import CIMultiDict
+
+
+@dataclass
+class HttpRequest:
+    """A request under construction. ``path`` is already expanded and percent-encoded;
+    ``query`` keeps order and repeats; header names are case-insensitive."""
+
+    method: str
+    scheme: str
+    host: str  # host[:port], no scheme, no path
+    base_path: str  # "" or "/something", no trailing slash
+    path: str  # "/items/42"
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
+    body: bytes | None = None
+
+    @property
+    def url(self) -> str:
+        url = f"{self.scheme}://{self.host}{self.base_path}{self.path}"
+        if self.query:
+            url += "?" + urlencode(self.query, quote_via=quote)
+        return url
+
+    def set_query(self, name: str, value: str) -> None:
+        """Replace every value of ``name`` with one value (setqueryparameter, API key)."""
+        self.query = [(k, v) for k, v in self.query if k != name] + [(name, value)]
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: CIMultiDict[str]
+    body: bytes
+    url: str = ""
+
+    def json(self) -> Any | None:
+        """The body parsed as JSON when the response says it is JSON, else None."""
+        import json
+
+        content_type = self.headers.get("Content-Type", "")
+        if "json" not in content_type.lower() or not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
