@@ -18,6 +18,7 @@ EXIT_PERMISSION = 3
 EXIT_NOT_FOUND = 4
 EXIT_CONFLICT = 5
 EXIT_SERVER = 6
+EXIT_UPSTREAM = 7  # `invoke`: the call was made and the API answered an error status
 
 
 class ConnectorhubError(Exception):
@@ -102,6 +103,60 @@ class Conflict(ConnectorhubError):
     exit_code = EXIT_CONFLICT
     default_code = "Conflict"
     title = "Conflict"
+
+
+class OutboundBlocked(Forbidden):
+    """An outbound call would reach an address refused by default, e.g. loopback, private
+    or cloud metadata (DESIGN R5); ``host`` and ``reason`` say which and why."""
+
+    default_code = "OutboundAddressBlocked"
+    title = "Outbound address blocked"
+
+
+class UpstreamError(ConnectorhubError):
+    """The API behind a connector could not be used: codes ``UpstreamTimeout``,
+    ``UpstreamUnreachable``, ``UpstreamResponseTooLarge``, ``TooManyRedirects``,
+    ``UpstreamRedirectInvalid`` (DESIGN R5)."""
+
+    status = 502
+    exit_code = EXIT_SERVER
+    default_code = "UpstreamUnreachable"
+    title = "Upstream error"
+
+
+class NotSupported(ConnectorhubError):
+    """The operation needs something this runtime does not run: a policy template other
+    than those of DESIGN R3, or custom code (``scriptOperations``, R4). Only the
+    affected operations answer it; the connector still imports."""
+
+    status = 501
+    exit_code = EXIT_VALIDATION
+    default_code = "OperationNotSupported"
+    title = "Not supported"
+
+
+class Unavailable(ConnectorhubError):
+    """A part of the service this request needs is not configured or not running (e.g.
+    the runtime that runs apps and flows)."""
+
+    status = 503
+    exit_code = EXIT_SERVER
+    default_code = "Unavailable"
+    title = "Service unavailable"
+
+
+class ConnectionUnauthenticated(Conflict):
+    """An OAuth connection has no usable token: never signed in, the sign-in failed, or
+    the provider refused the refresh (DESIGN R2). The message says to run
+    ``connectorhub connection sign-in -e ENV ID``.
+
+    409, not 401: the caller's own token is fine (401 would tell clients to log in to
+    connectorhub again); the *connection's state* conflicts with the call, and signing
+    in changes that state, after which the same request succeeds.
+    """
+
+    default_code = "ConnectionUnauthenticated"
+    title = "Connection not signed in"
 
 
 def not_found(kind: str, ref: str) -> NotFound:

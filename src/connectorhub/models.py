@@ -1,12 +1,15 @@
 """Every table, imported once so Alembic and tests see the whole schema."""
 
+from connectorhub.assets import models as _assets  # noqa: F401
 from connectorhub.audit import models as _audit  # noqa: F401
 from connectorhub.connections import models as _connections  # noqa: F401
 from connectorhub.connectors import models as _connectors  # noqa: F401
 from connectorhub.db import Base
 from connectorhub.directory import models as _directory  # noqa: F401
 from connectorhub.environments import models as _environments  # noqa: F401
+from connectorhub.runtime import models as _runtime_oauth  # noqa: F401
 from connectorhub.secrets import models as _secrets  # noqa: F401
 from connectorhub.sharing import models as _sharing  # noqa: F401
+from connectorhub.variables import models as _variables  # noqa: F401
 
 metadata = Base.metadata

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from connectorhub import __version__
 from connectorhub.api import problems
 from connectorhub.api.context import Services
+from connectorhub.assets import api as assets_api
+from connectorhub.assets.scheduler import Scheduler
 from connectorhub.audit import api as audit_api
 from connectorhub.config import Settings
 from connectorhub.connections import api as connections_api
@@ -17,9 +21,14 @@ from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import api as directory_api
 from connectorhub.environments import api as environments_api
 from connectorhub.errors import PayloadTooLarge
+from connectorhub.runtime import api as runtime_api
+from connectorhub.runtime import oauth_api
+from connectorhub.runtime.outbound import OutboundPolicy
+from connectorhub.runtime.service import Runtime
 from connectorhub.secrets import api as secrets_api
 from connectorhub.secrets.keyring import load_keyring
 from connectorhub.sharing import api as sharing_api
+from connectorhub.variables import api as variables_api
 
 API_PREFIX = "/api/v1"
 # A request body may carry a definition and properties at the file limit, base64 icon and script.
@@ -55,12 +64,27 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         keyring=load_keyring(settings.home, settings.master_key, create=settings.is_sqlite),
         limits=Limits(settings.max_file_bytes, settings.max_icon_bytes),
     )
+    runtime = Runtime(services.sessions, services.keyring, OutboundPolicy.from_settings(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # F1: every serve process polls for due recurrence flows; each due time is claimed once.
+        await app.state.scheduler.start()
+        yield
+        await app.state.scheduler.stop()
+        await runtime.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="connectorhub",
         version=__version__,
         description="Custom API connectors: describe an API once, share it, connect, move it between environments.",
     )
     app.state.services = services
+    app.state.runtime = runtime
+    app.state.oauth_sender = runtime.send_token_request  # R2 token calls under the R5 checks
+    # Runs reach the runtime through assets_api.step_caller (tests set app.state.asset_call).
+    app.state.scheduler = Scheduler(services.sessions, services.keyring, call_provider=lambda: assets_api.step_caller(app))
     app.state.engine = engine
     problems.install(app)
     max_body = settings.max_file_bytes * BODY_OVERHEAD
@@ -73,7 +97,9 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
             connection.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
+    # The invoke endpoint first: routes are matched in order, and it is the hot path.
     for router in (
+        runtime_api.router,
         directory_api.router,
         environments_api.router,
         connectors_api.router,
@@ -81,6 +107,12 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         sharing_api.router,
         audit_api.router,
         secrets_api.router,
+        variables_api.router,
+        assets_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    # R2: the OAuth redirect endpoint lives outside /api/v1 (no bearer token; the state
+    # authenticates it). Set app.state.oauth_sender to route token requests through R5.
+    app.state.public_url = settings.public_url
+    app.include_router(oauth_api.router)
     return app

@@ -16,6 +16,20 @@ from connectorhub.directory import service as directory
 from connectorhub.errors import Unauthenticated
 from connectorhub.secrets.keyring import Keyring
 
+# Bumped by every committed write of this process: caches of authorization facts (the
+# invoke path's, connectorhub.runtime.service) drop what they hold when it changes.
+_write_epoch = 0
+
+
+def write_epoch() -> int:
+    return _write_epoch
+
+
+def _bump_write_epoch() -> None:
+    global _write_epoch
+    _write_epoch += 1
+
+
 bearer = HTTPBearer(auto_error=False, description="A personal access token (`connectorhub token create`).")
 
 
@@ -46,6 +60,10 @@ class Context:
         return self._actor
 
     @property
+    def token(self) -> str:
+        return self._token
+
+    @property
     def keyring(self) -> Keyring:
         return self.services.keyring
 
@@ -65,6 +83,8 @@ class Context:
                     self._actor = directory.authenticate(session=session, token=self._token)
                 yield session
                 session.commit()
+                if write:
+                    _bump_write_epoch()
             except BaseException:
                 session.rollback()
                 raise

@@ -29,13 +29,33 @@ def create(
     display_name: str = typer.Option(None, "--display-name"),
     as_json: bool = JsonOption,
 ):
-    """Create a connection; prints its id. OAuth connections start 'unauthenticated'."""
+    """Create a connection; prints its id. OAuth connections start 'unauthenticated': the
+    sign-in link goes to stderr (stdout stays the id, for scripts)."""
     body = {"connector": connector, "parameters": parse_assignments(param or []), "parameter_set": parameter_set, "display_name": display_name}
     created = Client().post(f"/environments/{env}/connections", body)
     if as_json:
-        emit_json({"id": created["id"], "status": created["status"]})
+        emit_json({"id": created["id"], "status": created["status"], "sign_in_url": created.get("sign_in_url")})
     else:
         typer.echo(created["id"])
+        if created.get("sign_in_url"):
+            typer.echo(f"Sign in to authorize this connection (the link works once, for 10 minutes):\n{created['sign_in_url']}", err=True)
+        elif created["status"] == "unauthenticated":
+            typer.echo(f"Sign in to authorize this connection: connectorhub connection sign-in -e {env} {created['id']}", err=True)
+
+
+@connection_app.command("sign-in")
+def sign_in(connection_id: str, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    """Print a fresh OAuth sign-in link for a connection (R2); open it in a browser."""
+    started = Client().post(f"/environments/{env}/connections/{connection_id}/sign-in")
+    if as_json:
+        emit_json(started)
+    else:
+        typer.echo(started["sign_in_url"])
+        typer.echo(
+            f"The link works once, until {started['expires_at']}. The provider must accept the redirect URI "
+            f"{started['redirect_uri']}.",
+            err=True,
+        )
 
 
 @connection_app.command("list")

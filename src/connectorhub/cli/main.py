@@ -8,11 +8,14 @@ import typer
 
 from connectorhub import errors
 from connectorhub.cli import (  # noqa: F401 - each module registers its commands
+    commands_assets,
     commands_connections,
     commands_connectors,
     commands_directory,
     commands_keys,
+    commands_runtime,
     commands_server,
+    commands_variables,
 )
 from connectorhub.cli.app import app
 from connectorhub.cli.output import report_error

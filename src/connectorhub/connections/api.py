@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 
 from connectorhub.api.context import Context, context
 from connectorhub.connections import schemas, service
 from connectorhub.connections.models import Connection
 from connectorhub.environments import service as environments
 from connectorhub.pagination import DEFAULT_LIMIT
+from connectorhub.runtime import oauth_api
 from connectorhub.schemas import PageOut
 
 router = APIRouter(tags=["connections"])
@@ -42,14 +43,18 @@ def _one(session, connection, access) -> schemas.ConnectionOut:
 
 
 @router.post(BASE, response_model=schemas.ConnectionOut, status_code=status.HTTP_201_CREATED)
-def create_connection(env: str, body: schemas.ConnectionCreate, ctx: Context = Depends(context)):
+def create_connection(env: str, body: schemas.ConnectionCreate, request: Request, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         connection = service.create(
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connector_ref=body.connector,
             given=body.parameters, parameter_set=body.parameter_set, display_name=body.display_name,
         )
-        return _one(session, connection, service.access_for(session=session, actor=ctx.actor, connection=connection, environment=environment))
+        out = _one(session, connection, service.access_for(session=session, actor=ctx.actor, connection=connection, environment=environment))
+        started = service.first_sign_in(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, connection=connection, redirect_uri=oauth_api.redirect_uri(request)
+        )
+        return out.model_copy(update={"sign_in_url": started.url if started else None})
 
 
 @router.get(BASE, response_model=PageOut[schemas.ConnectionOut])
@@ -86,3 +91,18 @@ def delete_connection(env: str, connection: str, ctx: Context = Depends(context)
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         report = service.delete(session=session, actor=ctx.actor, environment=environment, ref=connection)
         return schemas.ConnectionDeleted(deleted=True, dependents=report)
+
+
+@router.post(BASE + "/{connection}/sign-in", response_model=schemas.SignInOut)
+def sign_in_connection(env: str, connection: str, request: Request, ctx: Context = Depends(context)):
+    """R2: a fresh OAuth sign-in link (needs CanEdit, A6); open it in a browser."""
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        started = service.sign_in(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection,
+            redirect_uri=oauth_api.redirect_uri(request),
+        )
+        return schemas.SignInOut(
+            connection_id=started.connection_id, sign_in_url=started.url, redirect_uri=started.redirect_uri,
+            expires_at=started.expires_at,
+        )

@@ -39,6 +39,18 @@ class ConnectionOut(BaseModel):
     via: str
     created_at: dt.datetime
     updated_at: dt.datetime
+    sign_in_url: str | None = Field(
+        None, description="Create only, OAuth connections (R2): open it in a browser to sign in (ten minutes, once)"
+    )
+
+
+class SignInOut(BaseModel):
+    """A fresh OAuth sign-in link (R2)."""
+
+    connection_id: str
+    sign_in_url: str = Field(description="Open in a browser; valid once, until expires_at")
+    redirect_uri: str = Field(description="Where the provider sends the browser back; register it with the provider")
+    expires_at: dt.datetime
 
 
 class ConnectionDeleted(BaseModel):

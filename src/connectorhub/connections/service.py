@@ -27,9 +27,10 @@ from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
-from connectorhub.errors import Forbidden, InvalidRequest, not_found
+from connectorhub.errors import ConnectorhubError, Forbidden, InvalidRequest, NotFound, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
+from connectorhub.runtime import oauth
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.secrets.models import SecretValue
@@ -48,6 +49,7 @@ class UsableConnection:
     connector: Connector
     values: dict[str, Any]
     secrets: dict[str, str] = field(repr=False)
+    uses_oauth: bool = False  # R2: the runtime asks runtime.oauth for a token before each call
 
     def __repr__(self) -> str:  # K2: a debug log of this object names the secrets only
         return f"UsableConnection(connection={self.connection.id!r}, values={self.values!r}, secrets={sorted(self.secrets)!r})"
@@ -55,7 +57,8 @@ class UsableConnection:
 
 def facts(connection: Connection) -> decisions.ConnectionFacts:
     return decisions.ConnectionFacts(
-        id=connection.id, org_id=connection.org_id, environment_id=connection.environment_id, owner_id=connection.owner_id
+        id=connection.id, org_id=connection.org_id, environment_id=connection.environment_id, owner_id=connection.owner_id,
+        scope=connection.scope,
     )
 
 
@@ -117,11 +120,29 @@ def create(
     scope: str | None = None,
 ) -> Connection:
     """A6: the caller needs at least CanView on the connector (or A1, A9); the
-    parameters are checked against the connector's definition, all problems at once."""
-    connector, connector_access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
-    decision = decisions.decide_create_connection(connector_access)
-    if not decision.allowed:
-        raise not_found("connector", connector_ref)
+    parameters are checked against the connector's definition, all problems at once.
+
+    A7: with ``scope`` ("flow:<id>" / "app:<id>") the right to run that asset is enough
+    for a connector one of its slots uses; without it, a caller who reaches the
+    connector only through apps or flows is refused with a message naming them."""
+    # The assets package builds on this module, hence the imports inside the function.
+    if scope is not None:
+        from connectorhub.assets import service as assets
+
+        connector = assets.connector_for_scoped_connection(
+            session=session, actor=actor, environment=environment, scope=scope, connector_ref=connector_ref
+        )
+    else:
+        try:
+            connector, connector_access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
+        except NotFound:
+            from connectorhub.assets import service as assets
+
+            assets.refuse_unscoped_connection(session=session, actor=actor, environment=environment, connector_ref=connector_ref)
+            raise
+        decision = decisions.decide_create_connection(connector_access)
+        if not decision.allowed:
+            raise not_found("connector", connector_ref)
     chosen = params.choose_set(_parameter_sets(session, keyring, connector), parameter_set)
     resolved = params.resolve(chosen, given)
     name = (display_name or "").strip() or connector.title
@@ -225,9 +246,42 @@ def update(
     return connection
 
 
+def sign_in(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str, redirect_uri: str
+) -> oauth.SignIn:
+    """R2, A6: a fresh OAuth sign-in link for an existing connection (valid ten minutes,
+    usable once). Signing in supplies the connection's credentials, so it needs what
+    editing them needs (owner, CanEdit, administrators)."""
+    connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    if not decisions.can_edit_connection(access):
+        raise Forbidden(
+            "Signing in supplies the connection's credentials, which needs CanEdit on it (A6); ask its owner.",
+            code="ConnectionSignInForbidden",
+        )
+    return oauth.start_sign_in(session=session, keyring=keyring, actor=actor, connection=connection, redirect_uri=redirect_uri)
+
+
+def first_sign_in(
+    *, session: Session, actor: Actor, keyring: Keyring, connection: Connection, redirect_uri: str
+) -> oauth.SignIn | None:
+    """R2: the sign-in link a new OAuth connection's create answer carries. None when the
+    connection needs no sign-in, or the connector's OAuth settings cannot be used here
+    (unsupported provider, missing URL): the connection is still created, and
+    ``connection sign-in`` says what is wrong."""
+    if connection.status != STATUS_UNAUTHENTICATED:
+        return None
+    try:
+        return oauth.start_sign_in(session=session, keyring=keyring, actor=actor, connection=connection, redirect_uri=redirect_uri)
+    except ConnectorhubError:
+        return None
+
+
 def dependents(session: Session, connection: Connection) -> dict[str, Any]:
-    """What depends on a connection (A8). Apps and flows arrive with the runtime issue."""
-    return {"assets": []}
+    """What depends on a connection (A8): the app and flow slots bound to it, by their
+    maker or by a recipient. They are kept; their slots read ``missing`` afterwards."""
+    from connectorhub.assets import dependents as asset_dependents
+
+    return {"assets": asset_dependents.for_connection(session, connection.id)}
 
 
 def delete(*, session: Session, actor: Actor, environment: Environment, ref: str) -> dict[str, Any]:
@@ -245,20 +299,54 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     return report
 
 
-def use(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str) -> UsableConnection:
+def use(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str, audit_use: bool = True
+) -> UsableConnection:
     """A6: the owner and CanUse holders use a connection (invoke, bind in a flow). The
-    secret read is audited (who, which connection, which parameter names; K2)."""
+    secret read is audited (who, which connection, which parameter names; K2); with
+    ``audit_use=False`` the caller records each use itself (the runtime counts them,
+    :mod:`connectorhub.runtime.usage`)."""
     connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_use_connection(access):
         raise Forbidden("You manage this connection but may not use its credentials; ask its owner to share it (A6).", code="ConnectionUseForbidden")
+    scoped = decisions.decide_connection_scope(connection.scope, None)  # A7: not outside its app or flow
+    if not scoped.allowed:
+        raise Forbidden(scoped.reason, code=scoped.code)
+    connector = session.get(Connector, connection.connector_id)
+    existing = _existing(session, keyring, connection)
+    if existing.secrets and audit_use:
+        audit.record(
+            session=session, actor=actor, action="secret.use", target_kind="connection", target_id=connection.id,
+            org_id=connection.org_id, environment_id=environment.id, details={"parameters": sorted(existing.secrets)},
+        )
+    connector.definition(), connector.properties()  # parsed while the session is open
+    return UsableConnection(connection, connector, existing.values, existing.secrets, existing.needs_oauth)
+
+
+def use_through_asset(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, connection_id: str, asset_scope: str
+) -> UsableConnection:
+    """A7: decrypt a connection for a run of an app or flow (``asset_scope`` "flow:<id>" /
+    "app:<id>"). Call it only after :func:`decisions.decide_slot_use` allowed ``actor``
+    to use it through that asset (the maker's connection in a ``shared`` slot, or the
+    runner's own); this checks the connection is scoped to nothing or to that asset, and
+    audits the secret read like :func:`use` (who, which connection, through what; K2)."""
+    connection = session.get(Connection, connection_id)
+    if connection is None or connection.environment_id != environment.id:
+        raise not_found("connection", connection_id)
+    scoped = decisions.decide_connection_scope(connection.scope, asset_scope)
+    if not scoped.allowed:
+        raise Forbidden(scoped.reason, code=scoped.code)
     connector = session.get(Connector, connection.connector_id)
     existing = _existing(session, keyring, connection)
     if existing.secrets:
         audit.record(
             session=session, actor=actor, action="secret.use", target_kind="connection", target_id=connection.id,
-            org_id=connection.org_id, environment_id=environment.id, details={"parameters": sorted(existing.secrets)},
+            org_id=connection.org_id, environment_id=environment.id,
+            details={"parameters": sorted(existing.secrets), "through": asset_scope},
         )
-    return UsableConnection(connection, connector, existing.values, existing.secrets)
+    connector.definition(), connector.properties()  # parsed while the session is open
+    return UsableConnection(connection, connector, existing.values, existing.secrets, existing.needs_oauth)
 
 
 def secret_names(session: Session, connection_ids: builtins.list[str]) -> dict[str, builtins.list[str]]:

@@ -48,8 +48,15 @@ class Connector(Base):
     # Not a column: the parsed definition, cached so a use case parses it once (create
     # hands over what validation already parsed).
     _parsed_definition = None
+    _parsed_properties = None
 
     def definition(self) -> dict[str, Any]:
         if self._parsed_definition is None:
             self._parsed_definition = json.loads(self.api_definition)
         return self._parsed_definition
+
+    def properties(self) -> dict[str, Any]:
+        """The parsed apiProperties.json ({} when there is none), cached like the definition."""
+        if self._parsed_properties is None:
+            self._parsed_properties = json.loads(self.api_properties) if self.api_properties else {}
+        return self._parsed_properties

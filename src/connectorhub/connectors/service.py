@@ -8,15 +8,16 @@ and their secret values are split off and encrypted (C4, K1). Access is decided 
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import re
 import secrets as pysecrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Integer, and_, bindparam, or_, select
 from sqlalchemy import delete as sa_delete
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session, defer, load_only
 
 from connectorhub.access import decisions
 from connectorhub.access.decisions import Access, Actor
@@ -186,37 +187,83 @@ def facts(connector: Connector) -> decisions.ConnectorFacts:
 
 
 def grants_of(session: Session, connector_id: str) -> builtins.list[decisions.Grant]:
-    rows = session.scalars(select(ConnectorGrant).where(ConnectorGrant.connector_id == connector_id))
-    return [decisions.Grant(g.principal_kind, g.principal_id, g.role, g.granted_by) for g in rows]
+    """Every grant of a connector (the Share tab, revoke decisions)."""
+    rows = session.execute(select(*_GRANT_COLUMNS).where(ConnectorGrant.connector_id == connector_id))
+    return [decisions.Grant(*row) for row in rows]
 
 
-def _actor_principals(actor: Actor):
-    """SQL condition: grants whose principal is the actor, one of their groups, or their org (A3)."""
-    return or_(
-        and_(ConnectorGrant.principal_kind == "user", ConnectorGrant.principal_id == actor.user_id),
-        and_(ConnectorGrant.principal_kind == "group", ConnectorGrant.principal_id.in_(sorted(actor.group_ids))),
-        and_(ConnectorGrant.principal_kind == "org", ConnectorGrant.principal_id == actor.org_id),
-    )
+_GRANT_COLUMNS = (ConnectorGrant.principal_kind, ConnectorGrant.principal_id, ConnectorGrant.role, ConnectorGrant.granted_by)
+# Access checks never need the files; a definition may be megabytes (loaded on first use).
+_FILE_COLUMNS = (Connector.api_definition, Connector.api_properties, Connector.icon, Connector.script)
+
+
+# The access statements are built once with bound parameters: building a SQLAlchemy
+# expression costs more than running it on an indexed table (docs/benchmarks.md, access).
+_ACTOR_PRINCIPALS = or_(
+    and_(ConnectorGrant.principal_kind == "user", ConnectorGrant.principal_id == bindparam("actor_user")),
+    and_(ConnectorGrant.principal_kind == "group", ConnectorGrant.principal_id.in_(bindparam("actor_groups", expanding=True))),
+    and_(ConnectorGrant.principal_kind == "org", ConnectorGrant.principal_id == bindparam("actor_org")),
+)
+
+
+def _actor_params(actor: Actor) -> dict[str, Any]:
+    """Values of :data:`_ACTOR_PRINCIPALS`: grants to the actor, one of their groups, or
+    their organization (A3); only these can change the actor's role (decisions._best_grant)."""
+    return {"actor_user": actor.user_id, "actor_groups": sorted(actor.group_ids), "actor_org": actor.org_id}
+
+
+def _environment_facts(session: Session, connector: Connector, environment: Environment | None):
+    if connector.environment_id is not None and (environment is None or environment.id != connector.environment_id):
+        environment = session.get(Environment, connector.environment_id)
+    return environments.facts(environment) if environment is not None else None
+
+
+_ACTOR_GRANTS_OF_ONE = select(*_GRANT_COLUMNS).where(ConnectorGrant.connector_id == bindparam("connector_id"), _ACTOR_PRINCIPALS)
 
 
 def access_for(*, session: Session, actor: Actor, connector: Connector, environment: Environment | None) -> Access:
-    grants = grants_of(session, connector.id) if connector.kind == KIND_CUSTOM else []
-    env_facts = environments.facts(environment) if environment is not None else None
-    if connector.environment_id is not None and (environment is None or environment.id != connector.environment_id):
-        env_facts = environments.facts(session.get(Environment, connector.environment_id))
-    return decisions.connector_access(actor, facts(connector), grants, env_facts)
+    grants: builtins.list[decisions.Grant] = []
+    if connector.kind == KIND_CUSTOM:
+        rows = session.execute(_ACTOR_GRANTS_OF_ONE, {"connector_id": connector.id, **_actor_params(actor)})
+        grants = [decisions.Grant(*row) for row in rows]
+    return decisions.connector_access(actor, facts(connector), grants, _environment_facts(session, connector, environment))
+
+
+def _candidates_statement(match):
+    """The matching connectors of an environment (or public ones) with the actor's grants
+    on each joined in, the files left unloaded: one round trip per access check."""
+    in_scope = or_(Connector.environment_id == bindparam("environment_id"), Connector.kind == KIND_PUBLIC)
+    return (
+        select(Connector, *_GRANT_COLUMNS)
+        .outerjoin(ConnectorGrant, and_(ConnectorGrant.connector_id == Connector.id, _ACTOR_PRINCIPALS))
+        .where(in_scope, match)
+        .options(*(defer(column) for column in _FILE_COLUMNS))
+    )
+
+
+_CANDIDATES_BY_ID_OR_NAME = _candidates_statement(or_(Connector.id == bindparam("ref"), Connector.name == bindparam("ref")))
+_CANDIDATES_BY_TITLE = _candidates_statement(Connector.title == bindparam("ref"))
+
+
+def _candidates_with_grants(session: Session, actor: Actor, environment: Environment, statement, ref: str) -> dict[str, tuple[Connector, builtins.list]]:
+    found: dict[str, tuple[Connector, builtins.list]] = {}
+    params = {"environment_id": environment.id, "ref": ref, **_actor_params(actor)}
+    for connector, kind, principal, role, granted_by in session.execute(statement, params):
+        _, grants = found.setdefault(connector.id, (connector, []))
+        if kind is not None:
+            grants.append(decisions.Grant(kind, principal, role, granted_by))
+    return found
 
 
 def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
     """A connector of ``environment`` (or a public one) by id, name or title, if the
     caller may see it; otherwise the same not-found as an unknown id (A10)."""
-    in_scope = or_(Connector.environment_id == environment.id, Connector.kind == KIND_PUBLIC)
-    candidates = session.scalars(select(Connector).where(in_scope, or_(Connector.id == ref, Connector.name == ref))).all()
-    if not candidates:
-        candidates = session.scalars(select(Connector).where(in_scope, Connector.title == ref)).all()
+    found = _candidates_with_grants(session, actor, environment, _CANDIDATES_BY_ID_OR_NAME, ref)
+    if not found:
+        found = _candidates_with_grants(session, actor, environment, _CANDIDATES_BY_TITLE, ref)
     visible = []
-    for connector in candidates:
-        access = access_for(session=session, actor=actor, connector=connector, environment=environment)
+    for connector, grants in found.values():
+        access = decisions.connector_access(actor, facts(connector), grants, _environment_facts(session, connector, environment))
         if decisions.can_view_connector(access):
             visible.append((connector, access))
     if not visible:
@@ -337,14 +384,20 @@ def download(*, session: Session, actor: Actor, environment: Environment, ref: s
 
 
 def dependents(session: Session, connector: Connector) -> dict[str, Any]:
-    """What depends on a connector (A8): its connections with their owners."""
+    """What depends on a connector (A8): its connections with their owners, and the app
+    and flow slots that use it (kept on delete; their slots read ``missing``)."""
+    from connectorhub.assets import dependents as asset_dependents  # assets builds on connectors
+
     rows = session.execute(
         select(Connection.id, Connection.display_name, User.email)
         .join(User, User.id == Connection.owner_id)
         .where(Connection.connector_id == connector.id)
         .order_by(Connection.id)
     )
-    return {"connections": [{"id": cid, "display_name": name, "owner": email} for cid, name, email in rows]}
+    return {
+        "connections": [{"id": cid, "display_name": name, "owner": email} for cid, name, email in rows],
+        "assets": asset_dependents.for_connector(session, connector.id),
+    }
 
 
 def delete(*, session: Session, actor: Actor, environment: Environment, ref: str, force: bool = False) -> dict[str, Any]:
@@ -354,10 +407,11 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     if not decisions.can_delete_connector(access):
         raise Forbidden("You may use this connector but not delete it (CanEdit is needed).", code="ConnectorDeleteForbidden")
     report = dependents(session, connector)
-    if report["connections"] and not force:
+    if (report["connections"] or report["assets"]) and not force:
         raise Conflict(
-            f"Connector '{connector.title}' has {len(report['connections'])} connection(s); "
-            "deleting it deletes them too. Repeat with --force to confirm.",
+            f"Connector '{connector.title}' has {len(report['connections'])} connection(s) and is used by "
+            f"{len(report['assets'])} app or flow slot(s); deleting it deletes the connections too and leaves "
+            "those slots missing. Repeat with --force to confirm.",
             code="ConnectorHasDependents",
             dependents=report,
         )
@@ -388,6 +442,8 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     source, _ = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if source.kind == KIND_PUBLIC:
         raise InvalidRequest("This connector is already public.", code="ConnectorAlreadyPublic")
+    # Read the (deferred) files before a new row is pending, or their load would autoflush it.
+    files = {column.key: getattr(source, column.key) for column in _FILE_COLUMNS}
     public = session.scalar(select(Connector).where(Connector.published_from_id == source.id, Connector.kind == KIND_PUBLIC))
     if public is None:
         public = Connector(
@@ -396,10 +452,8 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
         )
         session.add(public)
     public.title = source.title
-    public.api_definition = source.api_definition
-    public.api_properties = source.api_properties
-    public.icon = source.icon
-    public.script = source.script
+    for key, value in files.items():
+        setattr(public, key, value)
     public.revision += 1
     public.updated_at = utcnow()
     session.flush()
@@ -410,26 +464,79 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     return public
 
 
-def _visible_in(actor: Actor, environment: Environment):
-    """SQL condition mirroring :func:`decisions.connector_access` for one environment, so a
-    page is filled by the database, not by scanning (A1, A2, A3, A9, A10)."""
-    public = Connector.kind == KIND_PUBLIC
-    in_env = Connector.environment_id == environment.id
-    if environment.org_id != actor.org_id:
-        return public
-    if decisions.administers(actor, environment.org_id, environment.id):
-        return or_(in_env, public)
-    if environment.sharing_model == "subscription":
-        if environment.subscription_id in actor.subscription_ids:
-            return or_(in_env, public)
-        return or_(and_(in_env, Connector.owner_id == actor.user_id), public)
-    granted = select(ConnectorGrant.connector_id).where(_actor_principals(actor))
-    return or_(and_(in_env, or_(Connector.owner_id == actor.user_id, Connector.id.in_(granted))), public)
+@functools.cache
+def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, paged: bool):
+    """The ids of the next page of connectors a caller may see in an environment, as a
+    UNION ALL of branches that are each ordered and limited on their own index: public
+    connectors (A1), the caller's own (A2), those granted to the caller, a group of theirs
+    or the organization (A3), or every connector of the environment for administrators
+    (A10) and subscription members (A9). The database never scans the environment for a
+    caller who sees little of it (docs/benchmarks.md, access). One statement per shape,
+    built once."""
+    limit = bindparam("limit", type_=Integer)
+
+    def page(query, column):
+        if paged:
+            query = query.where(column > bindparam("after"))
+        # Wrapped: SQLite refuses ORDER BY/LIMIT directly inside a compound select's member.
+        branch = query.order_by(column).limit(limit).subquery()
+        return select(branch.c.id)
+
+    branches = [page(select(Connector.id.label("id")).where(Connector.kind == KIND_PUBLIC), Connector.id)]
+    if same_org:
+        in_env = Connector.environment_id == bindparam("environment_id")
+        if sees_all:
+            branches.append(page(select(Connector.id.label("id")).where(in_env), Connector.id))
+        else:
+            mine = Connector.owner_id == bindparam("actor_user")
+            branches.append(page(select(Connector.id.label("id")).where(in_env, mine), Connector.id))
+            if grants_apply:
+                # One branch per principal kind, so each reads ix_connector_grants_principal
+                # in connector order (one OR'ed branch made PostgreSQL fetch every grant).
+                principals = (
+                    and_(ConnectorGrant.principal_kind == "user", ConnectorGrant.principal_id == bindparam("actor_user")),
+                    and_(ConnectorGrant.principal_kind == "group", ConnectorGrant.principal_id.in_(bindparam("actor_groups", expanding=True))),
+                    and_(ConnectorGrant.principal_kind == "org", ConnectorGrant.principal_id == bindparam("actor_org")),
+                )
+                for principal in principals:
+                    branches.append(page(
+                        select(ConnectorGrant.connector_id.label("id"))
+                        .join(Connector, Connector.id == ConnectorGrant.connector_id)
+                        .where(principal, in_env),
+                        ConnectorGrant.connector_id,
+                    ))
+    union = branches[0].union_all(*branches[1:]).subquery()
+    return select(union.c.id).distinct().order_by(union.c.id).limit(limit)
+
+
+def _visible_ids(session: Session, actor: Actor, environment: Environment, after: str | None, limit: int) -> builtins.list[str]:
+    same_org = environment.org_id == actor.org_id
+    subscription = environment.sharing_model == "subscription"
+    sees_all = same_org and (
+        decisions.administers(actor, environment.org_id, environment.id)
+        or (subscription and environment.subscription_id in actor.subscription_ids)
+    )
+    statement = _visible_ids_statement(same_org, sees_all, not subscription, after is not None)  # A9: no grants there
+    params = {"environment_id": environment.id, "after": after, "limit": limit, **_actor_params(actor)}
+    return session.scalars(statement, params).all()
+
+
+_GRANTS_OF_MANY = select(ConnectorGrant.connector_id, *_GRANT_COLUMNS).where(
+    ConnectorGrant.connector_id.in_(bindparam("connector_ids", expanding=True)), _ACTOR_PRINCIPALS
+)
 
 
 _LIST_COLUMNS = (
     Connector.id, Connector.org_id, Connector.environment_id, Connector.kind, Connector.name, Connector.title,
     Connector.owner_id, Connector.revision, Connector.published_from_id, Connector.created_at, Connector.updated_at,
+)
+
+
+_PAGE_ROWS = (
+    select(Connector)
+    .options(load_only(*_LIST_COLUMNS))
+    .where(Connector.id.in_(bindparam("connector_ids", expanding=True)))
+    .order_by(Connector.id)
 )
 
 
@@ -439,30 +546,22 @@ def list(  # noqa: A001 - the service vocabulary
     """What the caller may use in ``environment``: its visible custom connectors and every
     public connector, with the caller's role and how it was obtained, one page at a time."""
     check_limit(limit)
-    query = (
-        select(Connector)
-        .options(load_only(*_LIST_COLUMNS))
-        .where(_visible_in(actor, environment))
-        .order_by(Connector.id)
-        .limit(limit + 1)
-    )
-    if cursor:
-        query = query.where(Connector.id > cursor)
-    rows = session.scalars(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    page_ids = _visible_ids(session, actor, environment, cursor or None, limit + 1)
+    more = len(page_ids) > limit
+    ids = page_ids[:limit]
+    rows: builtins.list[Connector] = []
     grants: dict[str, builtins.list[decisions.Grant]] = {}
-    ids = [c.id for c in rows if c.kind == KIND_CUSTOM]
     if ids:
-        for g in session.scalars(select(ConnectorGrant).where(ConnectorGrant.connector_id.in_(ids), _actor_principals(actor))):
-            grants.setdefault(g.connector_id, []).append(decisions.Grant(g.principal_kind, g.principal_id, g.role, g.granted_by))
+        rows = session.scalars(_PAGE_ROWS, {"connector_ids": ids}).all()
+        for connector_id, *grant in session.execute(_GRANTS_OF_MANY, {"connector_ids": ids, **_actor_params(actor)}):
+            grants.setdefault(connector_id, []).append(decisions.Grant(*grant))
     env_facts = environments.facts(environment)
     items = []
     for connector in rows:
         access = decisions.connector_access(actor, facts(connector), grants.get(connector.id, ()), env_facts)
         if decisions.can_view_connector(access):
             items.append((connector, access))
-    return Page(items, rows[-1].id if more and rows else None)
+    return Page(items, ids[-1] if more and ids else None)
 
 
 def flags(session: Session, connector_ids: builtins.list[str]) -> dict[str, tuple[bool, bool]]:

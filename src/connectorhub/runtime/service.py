@@ -1,33 +1,227 @@
 """Invocation use cases (R1–R6): the one path every caller (REST, CLI, flows, apps) takes
 to call an operation through a connection.
 
-Contract used by the flows/apps package and the OAuth module:
-
 - :class:`Runtime` is created once per process (``create_app``) and holds the session
-  factory, the keyring, the outbound client (R5) and the settings.
+  factory, the keyring and the outbound client (R5).
 - :func:`call` sends one operation through an already authorised
   :class:`~connectorhub.connections.service.UsableConnection`. The caller has decided
   access (A6 for a standalone invoke, A7 for a run through an app or flow). ``call``
-  reads environment variables (R6) and the OAuth token (R2) with its own short sessions.
-- :func:`invoke` is the standalone use case: A6 access check and secret read in one
-  transaction, then :func:`call`.
+  reads environment variables (R6) and the OAuth token (R2) with its own short sessions
+  and never holds a transaction across the network call.
+- :func:`authorize` is the standalone use case's first half: A6 access check and the
+  audited secret read in one transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import dataclasses
+import time
+import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from multidict import CIMultiDict
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectorhub.access.decisions import Actor
+from connectorhub.connections import service as connections
+from connectorhub.connections.service import UsableConnection
+from connectorhub.environments import service as environments
+from connectorhub.runtime import auth, oauth, outbound, policies, request
+from connectorhub.runtime.http import HttpRequest, HttpResponse
+from connectorhub.runtime.usage import SecretUseLog
+from connectorhub.secrets.keyring import Keyring
+from connectorhub.variables import service as variables
+
+TEXT_TYPES = ("text/", "application/xml", "application/javascript", "+xml")
 
 
 @dataclass
 class InvocationResult:
     """What a caller sees of an upstream answer (R1): status, headers and the body, parsed
-    when the response is JSON, else text (or base64 for binary, with ``body_encoding``)."""
+    when the response is JSON, else text, or base64 for binary (``body_encoding``)."""
 
     status: int
     headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
     body: Any = None
-    body_encoding: str = "json"  # json | text | base64
+    body_encoding: str = "json"  # json | text | base64 | none
     duration_ms: float = 0.0
+
+    def headers_dict(self) -> dict[str, str]:
+        """Headers by name; repeated ones joined with ", " as HTTP allows."""
+        out: dict[str, str] = {}
+        for name, value in self.headers.items():
+            out[name] = f"{out[name]}, {value}" if name in out else value
+        return out
+
+
+class Runtime:
+    """Per-process state of the runtime. An aiohttp client belongs to one event loop, so
+    there is one outbound client per running loop (one in production; test clients may
+    start several)."""
+
+    def __init__(self, sessions: sessionmaker[Session], keyring: Keyring, policy: outbound.OutboundPolicy) -> None:
+        self.sessions = sessions
+        self.keyring = keyring
+        self.policy = policy
+        self.authorizations = AuthorizationCache()
+        self.secret_uses = SecretUseLog(sessions)
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, outbound.OutboundClient] = weakref.WeakKeyDictionary()
+        self._token_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, outbound.OutboundClient] = weakref.WeakKeyDictionary()
+
+    def _client(self, clients, policy: outbound.OutboundPolicy) -> outbound.OutboundClient:
+        loop = asyncio.get_running_loop()
+        client = clients.get(loop)
+        if client is None:
+            client = clients[loop] = outbound.OutboundClient(policy)
+        return client
+
+    @property
+    def outbound(self) -> outbound.OutboundClient:
+        return self._client(self._clients, self.policy)
+
+    async def send_token_request(self, request: HttpRequest) -> HttpResponse:
+        """OAuth token requests (R2) under the R5 checks and never redirected: a 307 would
+        carry the client secret and refresh token to wherever the redirect points."""
+        return await self._client(self._token_clients, dataclasses.replace(self.policy, max_redirects=0)).send(request)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.secret_uses.flush)
+        for clients in (self._clients, self._token_clients):
+            client = clients.pop(loop, None)
+            if client is not None:
+                await client.close()
+
+
+def _result(response: HttpResponse, started: float) -> InvocationResult:
+    body: Any = None
+    encoding = "none"
+    if response.body:
+        parsed = response.json()
+        content_type = response.headers.get("Content-Type", "").lower()
+        if parsed is not None:
+            body, encoding = parsed, "json"
+        elif not content_type or any(t in content_type for t in TEXT_TYPES) or "json" in content_type:
+            try:
+                body, encoding = response.body.decode("utf-8"), "text"
+            except UnicodeDecodeError:
+                body, encoding = base64.b64encode(response.body).decode(), "base64"
+        else:
+            body, encoding = base64.b64encode(response.body).decode(), "base64"
+    return InvocationResult(response.status, response.headers, body, encoding, (time.perf_counter() - started) * 1000)
+
+
+def environment_values(rt: Runtime, environment_id: str) -> dict[str, str]:
+    with rt.sessions() as session:
+        return variables.effective_values(session=session, keyring=rt.keyring, environment_id=environment_id)
+
+
+def uses_environment_variables(connector) -> bool:
+    """R6: only connectors that mention a variable pay for reading them."""
+    return "@environmentVariables" in connector.api_definition or "@environmentVariables" in (connector.api_properties or "")
+
+
+def _credential_headers(swagger: Mapping[str, Any], applied: list[str]) -> tuple[str, ...]:
+    """API-key headers the request carries: dropped if a redirect leaves the origin (R5)."""
+    definitions = swagger.get("securityDefinitions") or {}
+    return tuple(
+        definitions[name]["name"]
+        for name in applied
+        if isinstance(definitions.get(name), dict) and definitions[name].get("in") == "header" and definitions[name].get("name")
+    )
+
+
+async def call(
+    rt: Runtime,
+    *,
+    usable: UsableConnection,
+    environment_id: str,
+    operation_id: str,
+    parameters: Mapping[str, Any] | None = None,
+    body: Any = None,
+    env_vars: Mapping[str, str] | None = None,
+) -> InvocationResult:
+    """Build, authenticate, run policies, send (R1–R6). Every check that can fail on the
+    caller's input runs before anything is sent. ``env_vars``: the environment's values
+    when the caller has them already (else read here when the connector uses any)."""
+    started = time.perf_counter()
+    connector = usable.connector
+    swagger = connector.definition()
+    properties = connector.properties()
+    operation = request.find_operation(swagger, operation_id)
+    policies.check_supported(properties, operation.operation_id)
+    if env_vars is None:
+        env_vars = environment_values(rt, environment_id) if uses_environment_variables(connector) else {}
+    outgoing = request.build(swagger, operation, parameters or {}, body, env_vars=env_vars)
+    token = None
+    if usable.uses_oauth:
+        token = await oauth.access_token(
+            sessions=rt.sessions, keyring=rt.keyring, connection_id=usable.connection.id, http=rt.send_token_request
+        )
+    connection_values = {**usable.values, **usable.secrets}
+    applied = auth.apply(
+        outgoing, swagger, properties, values=usable.values, secrets=usable.secrets, oauth_access_token=token
+    )
+    policies.apply_request(outgoing, properties, operation.operation_id, connection_values=connection_values, env_vars=env_vars)
+    response = await rt.outbound.send(outgoing, sensitive_headers=_credential_headers(swagger, applied))
+    policies.apply_response(
+        response, properties, operation.operation_id, request=outgoing, connection_values=connection_values, env_vars=env_vars
+    )
+    return _result(response, started)
+
+
+@dataclass
+class Authorized:
+    """What a standalone invoke needs after the access check (A6), cached briefly."""
+
+    actor: Actor
+    usable: UsableConnection
+    environment_id: str
+    env_vars: dict[str, str] | None  # None: the connector uses no environment variable
+    epoch: int
+    expires: float
+
+
+def authorize(
+    *, session: Session, actor: Actor, keyring: Keyring, environment_ref: str, connection_ref: str
+) -> tuple[UsableConnection, str]:
+    """A6: the caller may use this connection standalone (owner or CanUse and above; a
+    connection scoped to an app or flow only through it, A7). The secret use is counted
+    by the runtime (:mod:`.usage`), not audited here."""
+    environment = environments.get_or_raise(session=session, actor=actor, ref=environment_ref)
+    usable = connections.use(
+        session=session, actor=actor, keyring=keyring, environment=environment, ref=connection_ref, audit_use=False
+    )
+    return usable, environment.id
+
+
+class AuthorizationCache:
+    """The invoke path's authorization facts by (token, environment, connection).
+
+    Entries die after ``ttl`` seconds and whenever this process commits a write (a grant,
+    revoke, delete, token revocation, variable change: ``context.write_epoch``). So a
+    change made through this process applies to the next call, and one made through
+    another ``serve`` process within ``ttl`` (docs/decisions.md). Errors are never cached.
+    """
+
+    def __init__(self, ttl: float = 1.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str, str], Authorized] = {}
+
+    def get(self, key: tuple[str, str, str], epoch: int) -> Authorized | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.epoch != epoch or entry.expires < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry
+
+    def put(self, key: tuple[str, str, str], entry: Authorized) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = entry

@@ -95,6 +95,28 @@ def delete_all(*, session: Session, owner_kind: str, owner_id: str) -> None:
     )
 
 
+def delete_one(*, session: Session, owner_kind: str, owner_id: str, name: str) -> None:
+    session.execute(
+        delete(SecretValue).where(
+            SecretValue.owner_kind == owner_kind, SecretValue.owner_id == owner_id, SecretValue.name == name
+        )
+    )
+
+
+def names(*, session: Session, owner_kind: str, owner_ids: list[str]) -> dict[str, list[str]]:
+    """Which secrets each owner record holds, by name, without decrypting anything."""
+    out: dict[str, list[str]] = {owner_id: [] for owner_id in owner_ids}
+    if owner_ids:
+        rows = session.execute(
+            select(SecretValue.owner_id, SecretValue.name).where(
+                SecretValue.owner_kind == owner_kind, SecretValue.owner_id.in_(owner_ids)
+            )
+        )
+        for owner_id, name in rows:
+            out[owner_id].append(name)
+    return out
+
+
 # --- master key rotation (K1) ------------------------------------------------------------
 
 

@@ -1,0 +1,266 @@
+#!/usr/bin/env python
+"""Invocation overhead benchmark (issue: runtime, apps and flows; R1–R5).
+
+Starts, each in its own process, a local backend (aiohttp, a small JSON answer), a bare
+aiohttp pass-through proxy written here, and `connectorhub serve` on a fresh SQLite store
+(or --db postgresql://…) with a connector using API-key auth and one `setheader` policy,
+then drives each with the same number of concurrent clients from this process:
+
+(a) direct calls to the backend;
+(b) calls through the bare pass-through proxy (one pooled aiohttp session);
+(c) connectorhub invocations: POST /api/v1/environments/default/connections/{id}/invoke/Ping.
+
+It prints p50/p99 latency and requests per second of each, measured in the same run.
+
+    python benchmarks/proxy.py                       # 16 clients, 4,000 requests each series
+    python benchmarks/proxy.py --requests 20000 --concurrency 16
+    python benchmarks/proxy.py --db postgresql://postgres@127.0.0.1:5432/test
+
+Targets: connectorhub p50 ≤ bare pass-through p50 + 0.5 ms; ≥ 1,500 invocations per
+second from one process. Exit status: 0 done (--check: 1 when a target is missed), 2 when
+the benchmark could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from scratch import BenchmarkError, Postgres
+
+ADMIN_TOKEN = "chp_benchmark-admin-token-000000000000"
+TARGET_OVERHEAD_MS = 0.5
+TARGET_RPS = 1500.0
+
+BACKEND = r'''
+import sys
+from aiohttp import web
+BODY = b'{"ok": true, "items": [1, 2, 3]}'
+async def ping(request):
+    return web.Response(body=BODY, content_type="application/json")
+app = web.Application()
+app.router.add_get("/api/ping", ping)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+'''
+
+PASS_THROUGH = r'''
+import sys
+import aiohttp
+from aiohttp import web
+UPSTREAM = sys.argv[2]
+async def start(app):
+    app["client"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+async def stop(app):
+    await app["client"].close()
+async def forward(request):
+    body = await request.read()
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+    async with request.app["client"].request(request.method, UPSTREAM + request.path_qs, headers=headers, data=body or None) as upstream:
+        payload = await upstream.read()
+        return web.Response(body=payload, status=upstream.status, content_type=upstream.content_type)
+app = web.Application()
+app.on_startup.append(start)
+app.on_cleanup.append(stop)
+app.router.add_route("*", "/{tail:.*}", forward)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 60.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchmarkError(f"{url} exited with {process.returncode} before answering")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise BenchmarkError(f"{url} did not answer within {seconds:.0f} s")
+
+
+def definition(host: str) -> dict:
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Bench backend", "version": "1.0"},
+        "host": host,
+        "basePath": "/api",
+        "schemes": ["http"],
+        "securityDefinitions": {"key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
+        "security": [{"key": []}],
+        "paths": {"/ping": {"get": {"operationId": "Ping", "responses": {"200": {"description": "ok"}}}}},
+    }
+
+
+PROPERTIES = {
+    "properties": {
+        "connectionParameters": {"api_key": {"type": "securestring", "uiDefinition": {"constraints": {"required": "true"}}}},
+        "policyTemplateInstances": [{
+            "templateId": "setheader", "title": "client",
+            "parameters": {"x-ms-apimTemplateParameter.name": "X-Client", "x-ms-apimTemplateParameter.value": "bench",
+                           "x-ms-apimTemplateParameter.existsAction": "override", "x-ms-apimTemplate-policySection": "Request"},
+        }],
+    }
+}
+
+
+async def drive(method: str, url: str, *, headers=None, body=None, requests: int, concurrency: int, warmup: int) -> tuple[list[float], float, int]:
+    """Latencies (s) of ``requests`` calls made by ``concurrency`` workers, the wall time, and the failures."""
+    latencies: list[float] = []
+    failures = 0
+    payload = json.dumps(body).encode() if body is not None else None
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as client:
+        async def one(record: bool) -> None:
+            nonlocal failures
+            start = time.perf_counter()
+            async with client.request(method, url, headers=headers, data=payload) as response:
+                await response.read()
+                if response.status != 200:
+                    failures += 1
+            if record:
+                latencies.append(time.perf_counter() - start)
+
+        async def worker(count: int, record: bool) -> None:
+            for _ in range(count):
+                await one(record)
+
+        await asyncio.gather(*(worker(warmup // concurrency + 1, False) for _ in range(concurrency)))
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(requests // concurrency, True) for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return latencies, wall, failures
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return (ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)) * 1000
+
+
+def setup_connectorhub(base: str, backend_host: str) -> str:
+    import urllib.request
+
+    def call(method: str, path: str, body: dict) -> dict:
+        request = urllib.request.Request(
+            base + "/api/v1" + path, data=json.dumps(body).encode(), method=method,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    connector = call("POST", "/environments/default/connectors", {
+        "api_definition": json.dumps(definition(backend_host)), "api_properties": json.dumps(PROPERTIES),
+    })
+    connection = call("POST", "/environments/default/connections", {
+        "connector": connector["id"], "parameters": {"api_key": "bench-key"},
+    })
+    return connection["id"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=4000, help="Timed requests per series (default 4,000).")
+    parser.add_argument("--concurrency", type=int, default=16, help="Concurrent clients (default 16).")
+    parser.add_argument("--warmup", type=int, default=400, help="Untimed requests first (default 400).")
+    parser.add_argument("--db", help="Database URL for connectorhub (default: SQLite in a temporary folder).")
+    parser.add_argument("--check", action="store_true", help="Exit 1 when a target is missed.")
+    args = parser.parse_args(argv)
+
+    processes: list[subprocess.Popen] = []
+    postgres = Postgres(args.db) if args.db and args.db.startswith("postgres") else None
+    home = Path(tempfile.mkdtemp(prefix="proxy-bench-"))
+    try:
+        backend_port, proxy_port, hub_port = free_port(), free_port(), free_port()
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        processes.append(subprocess.Popen([sys.executable, "-c", BACKEND, str(backend_port)], **quiet))
+        processes.append(subprocess.Popen([sys.executable, "-c", PASS_THROUGH, str(proxy_port), f"http://127.0.0.1:{backend_port}"], **quiet))
+        env = {**os.environ, "CONNECTORHUB_HOME": str(home), "CONNECTORHUB_ADMIN_TOKEN": ADMIN_TOKEN,
+               "CONNECTORHUB_OUTBOUND_ALLOW": "127.0.0.1"}
+        db_url = None
+        if postgres is not None:
+            postgres.create()
+            db_url = postgres.server_url
+            key = home / "master-keys.json"
+            import base64
+            key.write_text(json.dumps({"current": 1, "keys": {"1": base64.b64encode(os.urandom(32)).decode()}}))
+            key.chmod(0o600)
+            env["CONNECTORHUB_MASTER_KEY_FILE"] = str(key)
+        command = [sys.executable, "-m", "connectorhub.cli.main", "serve", "--port", str(hub_port), "--log-level", "warning"]
+        if db_url:
+            command += ["--db", db_url]
+        hub_log = open(home / "serve.log", "w")
+        processes.append(subprocess.Popen(command, env=env, stdout=hub_log, stderr=subprocess.STDOUT))
+        wait_for(f"http://127.0.0.1:{backend_port}/api/ping", processes[0])
+        wait_for(f"http://127.0.0.1:{proxy_port}/api/ping", processes[1])
+        hub = f"http://127.0.0.1:{hub_port}"
+        wait_for(hub + "/healthz", processes[2])
+        connection_id = setup_connectorhub(hub, f"127.0.0.1:{backend_port}")
+
+        series = [
+            ("(a) direct to the backend", "GET", f"http://127.0.0.1:{backend_port}/api/ping", None, None),
+            ("(b) bare aiohttp pass-through", "GET", f"http://127.0.0.1:{proxy_port}/api/ping", None, None),
+            ("(c) connectorhub invoke (API key + setheader)", "POST",
+             f"{hub}/api/v1/environments/default/connections/{connection_id}/invoke/Ping",
+             {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}, {"parameters": {}}),
+        ]
+        rows = []
+        for name, method, url, headers, body in series:
+            latencies, wall, failures = asyncio.run(drive(
+                method, url, headers=headers, body=body, requests=args.requests, concurrency=args.concurrency, warmup=args.warmup,
+            ))
+            if failures:
+                raise BenchmarkError(f"{name}: {failures} requests failed (see {home / 'serve.log'})")
+            rows.append((name, percentile(latencies, 50), percentile(latencies, 99), len(latencies) / wall))
+    except BenchmarkError as error:
+        print(f"benchmark could not run: {error}", file=sys.stderr)
+        return 2
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if postgres is not None:
+            postgres.drop()
+
+    store = "PostgreSQL" if postgres else "SQLite"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"\nProxy benchmark — connectorhub on {store}; {args.concurrency} concurrent clients, {args.requests:,} requests a series; "
+          f"{cores} cores, Python {platform.python_version()}; load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print("| series                                          | p50 ms | p99 ms | requests/s |")
+    print("|-------------------------------------------------|--------|--------|------------|")
+    for name, p50, p99, rps in rows:
+        print(f"| {name:<47} | {p50:6.2f} | {p99:6.2f} | {rps:10,.0f} |")
+    overhead = rows[2][1] - rows[1][1]
+    rps = rows[2][3]
+    met_overhead = overhead <= TARGET_OVERHEAD_MS
+    met_rps = rps >= TARGET_RPS
+    print(f"\nTarget connectorhub p50 ≤ pass-through p50 + {TARGET_OVERHEAD_MS} ms: +{overhead:.2f} ms — {'MET' if met_overhead else 'NOT MET'}")
+    print(f"Target ≥ {TARGET_RPS:,.0f} invocations/s: {rps:,.0f} — {'MET' if met_rps else 'NOT MET'}")
+    return 1 if args.check and not (met_overhead and met_rps) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""REST endpoints of flows and apps (F1–F3, A7, A8), under
+``/environments/{env}/flows`` and ``/environments/{env}/apps``: the same routes for both
+kinds, plus ``run`` (flows: inputs; apps: a form and its inputs)."""
+
+import functools
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Request, status
+from sqlalchemy import select
+
+from connectorhub.api.context import Context, context
+from connectorhub.assets import schemas, service
+from connectorhub.assets.models import KIND_APP, KIND_FLOW, Asset
+from connectorhub.connections import api as connections_api
+from connectorhub.connections import service as connections
+from connectorhub.directory.models import User
+from connectorhub.environments import service as environments
+from connectorhub.errors import InvalidRequest, Unavailable
+from connectorhub.pagination import DEFAULT_LIMIT
+from connectorhub.schemas import PageOut
+
+router = APIRouter()
+
+
+def step_caller(app: FastAPI) -> service.CallStep:
+    """THE HOOK through which runs reach the runtime (R1): ``app.state.asset_call`` when
+    set (tests set a fake that records what it is asked), else
+    ``runtime.service.call`` bound to the ``Runtime`` in ``app.state.runtime``."""
+    override = getattr(app.state, "asset_call", None)
+    if override is not None:
+        return override
+    from connectorhub.runtime import service as runtime_service
+
+    runtime = getattr(app.state, "runtime", None)
+    call = getattr(runtime_service, "call", None)
+    if runtime is None or call is None:
+        raise Unavailable(
+            "This server cannot run apps and flows yet: its runtime is not configured. Ask its operator.",
+            code="RuntimeNotAvailable",
+        )
+    return functools.partial(call, runtime)
+
+
+def _summary(asset: Asset, access, owners: dict[str, str]) -> schemas.AssetSummaryOut:
+    return schemas.AssetSummaryOut(
+        id=asset.id, kind=asset.kind, name=asset.name, owner=owners.get(asset.owner_id), role=access.role, via=access.via,
+        trigger=asset.trigger_type, created_at=asset.created_at,
+    )
+
+
+def _out(session, actor, asset: Asset, access) -> schemas.AssetOut:
+    slots = service.slots_of(session, asset.id)
+    return schemas.AssetOut(
+        id=asset.id, kind=asset.kind, name=asset.name, environment_id=asset.environment_id,
+        owner=service.owner_email(session, asset), role=access.role, via=access.via, trigger=asset.trigger_type,
+        next_due_at=asset.next_due_at, definition=service.definition_of(asset, slots),
+        slots=[schemas.SlotOut(**v) for v in service.slot_views(session=session, actor=actor, asset=asset, access=access)],
+        created_at=asset.created_at, updated_at=asset.updated_at,
+    )
+
+
+def _principal(user: str | None, group: str | None) -> tuple[str, str | None]:
+    if bool(user) == bool(group):
+        raise InvalidRequest("Name exactly one principal: --user EMAIL or --group NAME.", code="PrincipalNotValid")
+    return ("user", user) if user else ("group", group)
+
+
+def _register(kind: str) -> None:
+    base = f"/environments/{{env}}/{kind}s"
+    one = base + "/{asset}"
+    tags = [f"{kind}s"]
+
+    @router.post(base, response_model=schemas.AssetOut, status_code=status.HTTP_201_CREATED, tags=tags, name=f"create_{kind}")
+    def create(env: str, body: dict[str, Any] = Body(..., description=f"The {kind} file (docs/flows.md)"), ctx: Context = Depends(context)):
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            asset = service.create(session=session, actor=ctx.actor, environment=environment, kind=kind, data=body)
+            return _out(session, ctx.actor, asset, service.access_for(session=session, actor=ctx.actor, asset=asset))
+
+    @router.get(base, response_model=PageOut[schemas.AssetSummaryOut], tags=tags, name=f"list_{kind}s")
+    def list_(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            page = service.list(session=session, actor=ctx.actor, environment=environment, kind=kind, limit=limit, cursor=cursor)
+            ids = {a.owner_id for a, _ in page.items}
+            owners = {uid: email for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(sorted(ids))))}
+            return PageOut(items=[_summary(a, x, owners) for a, x in page.items], next_cursor=page.next_cursor)
+
+    @router.get(one, response_model=schemas.AssetOut, tags=tags, name=f"get_{kind}")
+    def get(env: str, asset: str, ctx: Context = Depends(context)):
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            found, access = service.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
+            return _out(session, ctx.actor, found, access)
+
+    @router.delete(one, response_model=schemas.AssetDeleted, tags=tags, name=f"delete_{kind}")
+    def delete(env: str, asset: str, ctx: Context = Depends(context)):
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            gone = service.delete(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
+            return schemas.AssetDeleted(deleted=True, deleted_connections=gone)
+
+    run_body = schemas.RunIn if kind == KIND_FLOW else schemas.FormRunIn
+
+    @router.post(one + "/run", response_model=schemas.RunOut, status_code=status.HTTP_201_CREATED, tags=tags, name=f"run_{kind}")
+    async def run(env: str, asset: str, body: run_body, request: Request, ctx: Context = Depends(context)):
+        """F1/F2: runs now and answers the run; a failed run is still a run (status
+        ``failed``, with the error that stopped it)."""
+        call = step_caller(request.app)
+        form = getattr(body, "form", None)
+
+        def prepare(session):
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            return service.prepare_run(
+                session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=asset,
+                inputs=body.inputs, form=form,
+            )
+
+        return await service.run(transaction=ctx.transaction, prepare=prepare, call=call)
+
+    @router.get(one + "/runs", response_model=PageOut[schemas.RunOut], tags=tags, name=f"list_{kind}_runs")
+    def runs(env: str, asset: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            page = service.list_runs(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, limit=limit, cursor=cursor)
+            return PageOut(items=page.items, next_cursor=page.next_cursor)
+
+    @router.post(one + "/share", response_model=schemas.AssetShareOut, tags=tags, name=f"share_{kind}")
+    def share(env: str, asset: str, body: schemas.AssetShareIn, ctx: Context = Depends(context)):
+        principal_kind, ref = _principal(body.user, body.group)
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            return service.share(
+                session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=asset,
+                principal_kind=principal_kind, principal_ref=ref, role=body.role, slot_modes=body.slots,
+            )
+
+    @router.post(one + "/unshare", status_code=status.HTTP_204_NO_CONTENT, tags=tags, name=f"unshare_{kind}")
+    def unshare(env: str, asset: str, body: schemas.AssetUnshareIn, ctx: Context = Depends(context)):
+        principal_kind, ref = _principal(body.user, body.group)
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            service.unshare(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, principal_kind=principal_kind, principal_ref=ref)
+
+    @router.get(one + "/permissions", response_model=schemas.AssetPermissionsOut, tags=tags, name=f"{kind}_permissions")
+    def permissions(env: str, asset: str, ctx: Context = Depends(context)):
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            return service.permissions(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
+
+    @router.post(one + "/bind", response_model=schemas.BindOut, tags=tags, name=f"bind_{kind}_slot")
+    def bind(env: str, asset: str, body: schemas.BindIn, ctx: Context = Depends(context)):
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            return service.bind(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, slot=body.slot, connection_ref=body.connection)
+
+    @router.post(one + "/connections", response_model=connections_api.schemas.ConnectionOut, status_code=status.HTTP_201_CREATED, tags=tags, name=f"connect_{kind}_slot")
+    def connect(env: str, asset: str, body: schemas.ScopedConnectionIn, ctx: Context = Depends(context)):
+        """A7: create a connection scoped to this asset for a slot, and bind it for you."""
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            connection = service.create_scoped_connection(
+                session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=asset,
+                slot=body.slot, given=body.parameters, parameter_set=body.parameter_set, display_name=body.display_name,
+            )
+            access = connections.access_for(session=session, actor=ctx.actor, connection=connection, environment=environment)
+            return connections_api._one(session, connection, access)
+
+
+for _kind in (KIND_FLOW, KIND_APP):
+    _register(_kind)

@@ -1,0 +1,149 @@
+"""Recurrence triggers (F1): fire each due time of each recurrence flow once, even with
+several ``serve`` processes on one database (K3).
+
+Every process runs a :class:`Scheduler` (an asyncio task started in the FastAPI
+lifespan). Each poll claims the due flows with a compare-and-set on
+``assets.next_due_at`` (:func:`connectorhub.assets.service.claim_due`): of several
+processes that see the same due time, exactly one moves it on and runs the flow; the
+unique (flow, due time) of the run record is a second guard. Due times missed while no
+process ran are skipped, not replayed. Runs use the flow owner's rights.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import anyio
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectorhub.assets import service
+from connectorhub.db import utcnow
+from connectorhub.errors import ConnectorhubError
+from connectorhub.secrets.keyring import Keyring
+
+log = logging.getLogger("connectorhub.scheduler")
+
+DEFAULT_POLL_SECONDS = 2.0
+STOP_GRACE_SECONDS = 10.0
+
+
+class Scheduler:
+    """Polls for due recurrence flows and runs the ones this process claims.
+
+    ``call_provider`` gives the step caller at run time (the runtime may be wired after
+    the scheduler is built); ``clock`` is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        keyring: Keyring,
+        call_provider: Callable[[], service.CallStep],
+        *,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        clock: Callable[[], dt.datetime] = utcnow,
+        name: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.keyring = keyring
+        self.call_provider = call_provider
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.name = name or f"pid{os.getpid()}"
+        self._loop_task: asyncio.Task | None = None
+        self._runs: set[asyncio.Task] = set()
+        self._warned_unavailable = False
+
+    @property
+    def running(self) -> bool:
+        return self._loop_task is not None and not self._loop_task.done()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            try:
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def _claim(self, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
+        with self._transaction() as session:
+            return service.claim_due(session=session, now=now)
+
+    async def _run_one(self, asset_id: str, due_at: dt.datetime, call: service.CallStep) -> dict | None:
+        try:
+            return await service.run(
+                transaction=self._transaction,
+                prepare=lambda session: service.prepare_recurrence(session=session, keyring=self.keyring, asset_id=asset_id, due_at=due_at),
+                call=call,
+            )
+        except IntegrityError:
+            # The (flow, due time) run already exists: another process ran it.
+            log.info("flow %s due %s already ran elsewhere", asset_id, due_at.isoformat())
+        except ConnectorhubError as error:
+            log.warning("flow %s due %s did not run: %s", asset_id, due_at.isoformat(), error.code)
+        except Exception as error:  # noqa: BLE001 - one flow's failure must not stop the scheduler
+            log.error("flow %s due %s failed: %s", asset_id, due_at.isoformat(), type(error).__name__)
+        return None
+
+    async def _claim_due(self) -> list[tuple[tuple[str, dt.datetime], service.CallStep]]:
+        try:
+            call = self.call_provider()
+        except ConnectorhubError:
+            # Nothing is claimed while runs cannot be made: another process may run them.
+            if not self._warned_unavailable:
+                log.warning("recurrence flows wait: the runtime is not available in this process")
+                self._warned_unavailable = True
+            return []
+        claimed = await anyio.to_thread.run_sync(self._claim, self.clock())
+        return [(item, call) for item in claimed]
+
+    async def tick(self) -> list[dict]:
+        """One poll: claim what is due and run it to the end. Returns the runs this
+        process made (tests call this directly)."""
+        claimed = await self._claim_due()
+        results = await asyncio.gather(*(self._run_one(asset_id, due, call) for (asset_id, due), call in claimed))
+        return [r for r in results if r is not None]
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                for (asset_id, due), call in await self._claim_due():
+                    task = asyncio.create_task(self._run_one(asset_id, due, call), name=f"flow-{asset_id}")
+                    self._runs.add(task)
+                    task.add_done_callback(self._runs.discard)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - a database hiccup must not end the loop
+                log.error("scheduler poll failed: %s", type(error).__name__)
+            await asyncio.sleep(self.poll_seconds)
+
+    async def start(self) -> None:
+        if not self.running:
+            self._loop_task = asyncio.create_task(self._loop(), name=f"scheduler-{self.name}")
+
+    async def stop(self) -> None:
+        """Stop polling; runs in progress get a grace period, then are cancelled (they
+        are recorded as interrupted)."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            try:
+                await self._loop_task
+            except asyncio.CancelledError:
+                pass
+            self._loop_task = None
+        if self._runs:
+            _, pending = await asyncio.wait(set(self._runs), timeout=STOP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,958 @@
+"""From a connector definition and parameter values to the outbound request (DESIGN R1, R6).
+
+Pure functions, no I/O. :func:`find_operation` compiles an operation of an OpenAPI 2.0
+definition once into an :class:`Operation` plan (``$ref`` and path-level parameters
+merged, path template split, content types chosen) and caches it per definition
+object, so :func:`build` does only the per-call work: check the values, encode them and
+fill an :class:`OperationRequest`. Nothing is sent here.
+
+What :func:`build` does (R1):
+
+* **Server.** Scheme from ``schemes`` (``https`` when listed, else the first, else
+  ``https``), ``host`` and ``basePath`` (a trailing ``/`` is dropped). Both may use
+  ``@environmentVariables("name")`` (R6), expanded from ``env_vars``; a variable
+  without a value is an :class:`~connectorhub.errors.InvalidRequest`
+  (``EnvironmentVariableNotSet``). A value holding a whole URL
+  (``https://host/prefix``) sets the scheme and prefixes the base path.
+* **Path** ``{name}`` placeholders: values are percent-encoded with nothing kept
+  (``/`` becomes ``%2F``); ``x-ms-url-encoding: "double"`` encodes the result again.
+* **Query**: arrays follow ``collectionFormat`` (``csv`` by default, ``ssv``, ``tsv``,
+  ``pipes``, ``multi`` repeats the name). **Header** arrays are comma-separated.
+* **Body** (``in: body``): JSON unless the chosen content type is not JSON: form
+  types send the object's top-level properties as fields, other types (XML, text,
+  octet-stream) take text or bytes as given. Binary values may be given as bytes or
+  as ``{"$content-type": …, "$content": <base64>}`` (the Power Platform convention).
+* **formData**: ``application/x-www-form-urlencoded``, or ``multipart/form-data`` when a
+  parameter is a ``file`` or ``consumes`` lists multipart and not urlencoded.
+* **Content-Type** of a body: ``application/json`` when ``consumes`` lists it, else
+  its first JSON type, else its first concrete type. **Accept**: the ``produces``
+  types. A header parameter of the same name, declared by the definition, wins, and
+  its media type also chooses the encoding (``multipart/form-data`` gets its
+  boundary added).
+
+Values are checked before anything is built, and every problem is reported at once as
+:class:`~connectorhub.errors.ValidationFailed` (code ``ParametersNotValid``) whose
+``findings`` each name the parameter, its location and the problem: unknown names,
+missing required values, wrong types (``string``, ``integer``, ``number``,
+``boolean``, ``array`` and its items, ``file``), values outside ``enum``, empty path
+segments and header values with line breaks. No message quotes a value (K2).
+
+Decisions (DESIGN is silent; see also docs/decisions.md):
+
+* **Defaults.** An omitted parameter takes its ``default`` when it is
+  ``x-ms-visibility: internal`` (the maker cannot see it, so Power Platform sends the
+  default) or required. An omitted *optional* visible parameter is not sent even when
+  it has a default: the default documents what the API assumes. Inside a JSON body,
+  omitted ``internal`` properties that have a default are filled in the same way.
+* **Lenient scalars.** Text that reads as the declared type is accepted (``"42"`` for
+  an integer, ``"true"`` for a boolean), since CLI and form input is text; numbers
+  and booleans are accepted for ``string`` parameters and sent as text. A single
+  value for an array parameter counts as a one-item array. ``None`` means omitted.
+* **Formats** (``date-time``, ``uuid`` …) and ``pattern``/length/range constraints
+  are not enforced: the API is the authority on them, and the maker sees its answer.
+  Only the top-level type of a body is checked, not its schema.
+* **Operation security** ``security: []`` is treated like no ``security``:
+  connection credentials apply to every operation, as in Power Platform (see
+  :mod:`.auth`).
+* The body may be given as ``body=`` or under the body parameter's name.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import math
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from multidict import CIMultiDict
+
+from connectorhub.errors import InvalidRequest, NotFound, ValidationFailed
+from connectorhub.runtime.http import HttpRequest
+
+__all__ = [
+    "Operation",
+    "OperationRequest",
+    "Parameter",
+    "build",
+    "find_operation",
+    "operations",
+    "resolve_schema",
+    "server_url",
+]
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+LOCATIONS = ("path", "query", "header", "body", "formData")
+_MISSING = object()
+_ENV_VAR = re.compile(r"""@environmentVariables\(\s*(['"])(.*?)\1\s*\)""")
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_SEPARATORS = {"csv": ",", "ssv": " ", "tsv": "\t", "pipes": "|"}
+# Literal path characters kept as written (RFC 3986 pchar plus "/" and an existing "%").
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_MAX_SCHEMA_DEPTH = 16
+_DOCUMENT_CACHE_SIZE = 64
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True, eq=False)
+class Parameter:
+    """One parameter of an operation, ``$ref`` resolved. For ``in: body`` the ``type``
+    is the schema's (``object`` when it only has ``properties``)."""
+
+    name: str
+    location: str
+    required: bool
+    type: str | None
+    format: str | None
+    items: Mapping[str, Any] | None
+    collection_format: str
+    enum: tuple[Any, ...] | None
+    has_default: bool
+    default: Any
+    internal: bool
+    double_encoded: bool
+    schema: Mapping[str, Any] | None
+    definition: Mapping[str, Any]  # the parameter object as written (x-ms-test-value, example…)
+
+
+@dataclass(frozen=True, eq=False)
+class Operation:
+    """An operation compiled from the definition (R1); obtain it with :func:`find_operation`."""
+
+    operation_id: str
+    method: str  # upper case
+    path: str  # the template as written, e.g. "/items/{id}"
+    parameters: tuple[Parameter, ...]
+    consumes: tuple[str, ...]
+    produces: tuple[str, ...]
+    security: tuple[Mapping[str, Any], ...] | None  # None: the operation does not say
+    definition: Mapping[str, Any]  # the operation object as written
+    by_name: Mapping[str, Parameter] = field(repr=False)
+    path_parts: tuple[tuple[bool, str], ...] = field(repr=False)  # (is placeholder, text)
+    body: Parameter | None = field(repr=False)
+    form: tuple[Parameter, ...] = field(repr=False)
+    multipart: bool = field(repr=False)
+    body_content_type: str = field(repr=False)
+    accept: str | None = field(repr=False)
+    body_has_internal_defaults: bool = field(repr=False)
+
+
+@dataclass
+class OperationRequest(HttpRequest):
+    """The request :func:`build` returns: an :class:`HttpRequest` that also knows its
+    operation and the encoded path values (``routerequesttoendpoint`` reuses them)."""
+
+    operation_id: str = ""
+    path_values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Server:
+    scheme: str
+    host: str
+    base_path: str
+    uses_env: bool
+
+
+@dataclass
+class _DocumentPlan:
+    document: Mapping[str, Any]
+    server: _Server
+    index: dict[str, tuple[str, str]]  # operationId -> (path, method)
+    folded: dict[str, list[str]]  # lower-cased operationId -> operationIds
+    compiled: dict[str, Operation] = field(default_factory=dict)
+
+
+_plans: OrderedDict[int, _DocumentPlan] = OrderedDict()
+_plans_lock = threading.Lock()
+
+
+def _definition_error(message: str) -> InvalidRequest:
+    return InvalidRequest(message, code="OperationDefinitionNotValid")
+
+
+# --------------------------------------------------------------------------- compile
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _pointer(document: Mapping[str, Any], ref: str) -> Any:
+    """The value ``ref`` (``#/a/b``) points at, or ``_MISSING``."""
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return _MISSING
+    node: Any = document
+    for raw in ref[1:].split("/")[1:]:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return _MISSING
+    return node
+
+
+def resolve_schema(document: Mapping[str, Any], schema: Any) -> dict:
+    """``schema`` with its ``$ref`` chain followed (local references only); ``{}`` when
+    it does not resolve."""
+    seen = 0
+    while isinstance(schema, dict) and "$ref" in schema and seen < _MAX_SCHEMA_DEPTH:
+        schema = _pointer(document, schema["$ref"])
+        seen += 1
+    return schema if isinstance(schema, dict) else {}
+
+
+def _server(document: Mapping[str, Any]) -> _Server:
+    schemes = [s.lower() for s in document.get("schemes") or [] if isinstance(s, str)]
+    scheme = "https" if "https" in schemes or not schemes else schemes[0]
+    host = document.get("host") if isinstance(document.get("host"), str) else ""
+    base = document.get("basePath") if isinstance(document.get("basePath"), str) else ""
+    return _Server(scheme, host.strip(), base.strip(), "@environmentVariables" in host + base)
+
+
+def _document_plan(document: Mapping[str, Any]) -> _DocumentPlan:
+    key = id(document)
+    with _plans_lock:
+        plan = _plans.get(key)
+        if plan is not None and plan.document is document:
+            _plans.move_to_end(key)
+            return plan
+    if not isinstance(document, dict):
+        raise _definition_error("The connector's definition is not a JSON object; upload a valid apiDefinition.swagger.json.")
+    index: dict[str, tuple[str, str]] = {}
+    folded: dict[str, list[str]] = {}
+    for path, item in _dict(document.get("paths")).items():
+        for method, operation in _dict(item).items():
+            if method in METHODS and isinstance(operation, dict):
+                operation_id = operation.get("operationId")
+                if isinstance(operation_id, str) and operation_id not in index:
+                    index[operation_id] = (path, method)
+                    folded.setdefault(operation_id.lower(), []).append(operation_id)
+    plan = _DocumentPlan(document, _server(document), index, folded)
+    with _plans_lock:
+        # Keyed by identity; the plan holds the document, so the id cannot be reused
+        # while the entry lives. Bounded, so re-parsed definitions do not pile up.
+        _plans[key] = plan
+        while len(_plans) > _DOCUMENT_CACHE_SIZE:
+            _plans.popitem(last=False)
+    return plan
+
+
+def _parameter(document: Mapping[str, Any], raw: Any, where: str) -> Parameter:
+    definition = raw
+    if isinstance(raw, dict) and "$ref" in raw:
+        definition = _pointer(document, raw["$ref"])
+        if not isinstance(definition, dict):
+            raise _definition_error(
+                f"{where} refers to parameter {raw['$ref']!r}, which the definition does not have; "
+                "add it under 'parameters' or fix the reference."
+            )
+    if not isinstance(definition, dict) or not isinstance(definition.get("name"), str):
+        raise _definition_error(f"{where} has a parameter without a name; give every parameter a 'name'.")
+    name = definition["name"]
+    location = definition.get("in")
+    if location not in LOCATIONS:
+        raise _definition_error(
+            f"Parameter {name!r} of {where} is 'in: {location}', which OpenAPI 2.0 does not have; "
+            f"use one of {', '.join(LOCATIONS)}."
+        )
+    schema = None
+    kind = definition.get("type")
+    if location == "body":
+        schema = resolve_schema(document, definition.get("schema") or {})
+        kind = schema.get("type")
+        if kind is None and "properties" in schema:
+            kind = "object"
+    enum = definition.get("enum") if location != "body" else schema.get("enum")
+    items = definition.get("items") if location != "body" else None
+    return Parameter(
+        name=name,
+        location=location,
+        required=bool(definition.get("required")) or location == "path",
+        type=kind if isinstance(kind, str) else None,
+        format=definition.get("format") if isinstance(definition.get("format"), str) else None,
+        items=resolve_schema(document, items) if isinstance(items, dict) else None,
+        collection_format=str(definition.get("collectionFormat") or "csv"),
+        enum=tuple(enum) if isinstance(enum, list) and enum else None,
+        has_default="default" in definition,
+        default=definition.get("default"),
+        internal=str(definition.get("x-ms-visibility", "")).lower() == "internal",
+        double_encoded=str(definition.get("x-ms-url-encoding", "")).lower() == "double",
+        schema=schema,
+        definition=definition,
+    )
+
+
+def _media_types(value: Any) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value if isinstance(v, str) and v.strip()) if isinstance(value, list) else ()
+
+
+def _is_json(media_type: str) -> bool:
+    base = media_type.split(";", 1)[0].strip().lower()
+    return base.endswith("/json") or base.endswith("+json")
+
+
+def _body_content_type(consumes: tuple[str, ...]) -> str:
+    concrete = [c for c in consumes if "*" not in c]
+    for candidate in concrete:
+        if candidate.split(";", 1)[0].strip().lower() == "application/json":
+            return candidate
+    for candidate in concrete:
+        if _is_json(candidate):
+            return candidate
+    return concrete[0] if concrete else "application/json"
+
+
+def _has_internal_defaults(document: Mapping[str, Any], schema: Any, depth: int = 0) -> bool:
+    schema = resolve_schema(document, schema)
+    if depth > _MAX_SCHEMA_DEPTH:
+        return False
+    for sub in _dict(schema.get("properties")).values():
+        resolved = resolve_schema(document, sub)
+        if str(resolved.get("x-ms-visibility", "")).lower() == "internal" and "default" in resolved:
+            return True
+        if _has_internal_defaults(document, resolved, depth + 1):
+            return True
+    items = schema.get("items")
+    return isinstance(items, dict) and _has_internal_defaults(document, items, depth + 1)
+
+
+def _split_path(path: str) -> tuple[tuple[bool, str], ...]:
+    parts: list[tuple[bool, str]] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(path):
+        if match.start() > position:
+            parts.append((False, quote(path[position : match.start()], safe=_PATH_SAFE)))
+        parts.append((True, match.group(1)))
+        position = match.end()
+    if position < len(path):
+        parts.append((False, quote(path[position:], safe=_PATH_SAFE)))
+    return tuple(parts)
+
+
+def _compile(plan: _DocumentPlan, operation_id: str) -> Operation:
+    document = plan.document
+    path, method = plan.index[operation_id]
+    item = document["paths"][path]
+    definition = item[method]
+    where = f"operation {operation_id!r} ({method.upper()} {path})"
+    merged: dict[tuple[str, str], Parameter] = {}
+    for raw in list(item.get("parameters") or []) + list(definition.get("parameters") or []):
+        parameter = _parameter(document, raw, where)
+        merged[(parameter.location, parameter.name)] = parameter  # operation level wins (OpenAPI 2.0)
+    parameters = tuple(merged.values())
+    by_name: dict[str, Parameter] = {}
+    for parameter in parameters:
+        if parameter.name in by_name:
+            raise _definition_error(
+                f"{where} has two parameters named {parameter.name!r} ({by_name[parameter.name].location} and "
+                f"{parameter.location}); rename one of them so values can be given by name."
+            )
+        by_name[parameter.name] = parameter
+    path_parts = _split_path(path)
+    for is_placeholder, text in path_parts:
+        if is_placeholder and (text not in by_name or by_name[text].location != "path"):
+            raise _definition_error(
+                f"The path of {where} has the placeholder {{{text}}} but no path parameter {text!r}; declare it."
+            )
+    consumes = _media_types(definition.get("consumes")) or _media_types(document.get("consumes"))
+    produces = _media_types(definition.get("produces")) or _media_types(document.get("produces"))
+    body = next((p for p in parameters if p.location == "body"), None)
+    form = tuple(p for p in parameters if p.location == "formData")
+    lowered = [c.split(";", 1)[0].strip().lower() for c in consumes]
+    multipart = any(p.type == "file" for p in form) or (
+        "multipart/form-data" in lowered and "application/x-www-form-urlencoded" not in lowered
+    )
+    security = definition.get("security")
+    return Operation(
+        operation_id=operation_id,
+        method=method.upper(),
+        path=path,
+        parameters=parameters,
+        consumes=consumes,
+        produces=produces,
+        security=tuple(s for s in security if isinstance(s, dict)) if isinstance(security, list) else None,
+        definition=definition,
+        by_name=by_name,
+        path_parts=path_parts,
+        body=body,
+        form=form,
+        multipart=multipart,
+        body_content_type=_body_content_type(consumes),
+        accept=", ".join(produces) if produces else None,
+        body_has_internal_defaults=bool(body and _has_internal_defaults(document, body.schema)),
+    )
+
+
+def find_operation(swagger: Mapping[str, Any], operation_id: str) -> Operation:
+    """The compiled operation ``operation_id`` of ``swagger`` (R1), cached per definition
+    object. Unknown ids raise :class:`~connectorhub.errors.NotFound` (``OperationNotFound``)
+    naming a same-name-other-case operation when there is one."""
+    plan = _document_plan(swagger)
+    compiled = plan.compiled.get(operation_id)
+    if compiled is not None:
+        return compiled
+    if operation_id not in plan.index:
+        near = plan.folded.get(str(operation_id).lower(), [])
+        hint = f" Did you mean {near[0]!r}? Operation ids are case-sensitive." if near else ""
+        raise NotFound(
+            f"The connector has no operation {operation_id!r}.{hint} "
+            f"It has {len(plan.index)} operations; list them with the connector's Operations view.",
+            code="OperationNotFound",
+        )
+    compiled = _compile(plan, operation_id)
+    plan.compiled[operation_id] = compiled
+    return compiled
+
+
+def operations(swagger: Mapping[str, Any]) -> list[Operation]:
+    """Every operation of ``swagger`` that has an operationId, in document order."""
+    return [find_operation(swagger, operation_id) for operation_id in _document_plan(swagger).index]
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _finding(parameter: Parameter | None, code: str, message: str, name: str | None = None) -> dict[str, Any]:
+    return {
+        "code": code,
+        "parameter": parameter.name if parameter else name,
+        "in": parameter.location if parameter else None,
+        "message": message,
+    }
+
+
+def _label(parameter: Parameter) -> str:
+    return f"{parameter.location} parameter {parameter.name!r}"
+
+
+def _is_content(value: Any) -> bool:
+    return isinstance(value, dict) and "$content" in value
+
+
+def _decode_content(value: dict) -> bytes | None:
+    content = value.get("$content")
+    if isinstance(content, (bytes, bytearray)):
+        return bytes(content)
+    if not isinstance(content, str):
+        return None
+    try:
+        return base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "file": "a file (bytes or {\"$content\": base64})",
+    "object": "a JSON object",
+}
+
+
+def _scalar(kind: str | None, value: Any) -> Any:
+    """``value`` as ``kind``, or ``_MISSING`` when it is not one."""
+    if kind in (None, "string"):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)) and not (isinstance(value, float) and not math.isfinite(value)):
+            return value if kind is None else _text(value)
+        return _MISSING
+    if kind == "integer":
+        if isinstance(value, bool):
+            return _MISSING
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+            return int(value.strip())
+        return _MISSING
+    if kind == "number":
+        if isinstance(value, bool):
+            return _MISSING
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else _MISSING
+        if isinstance(value, str):
+            text = value.strip()
+            if _INTEGER.fullmatch(text):
+                return int(text)
+            try:
+                number = float(text)
+            except ValueError:
+                return _MISSING
+            return number if math.isfinite(number) else _MISSING
+        return _MISSING
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        return _MISSING
+    if kind == "file":
+        if isinstance(value, (bytes, bytearray, str)):
+            return value
+        if _is_content(value) and _decode_content(value) is not None:
+            return value
+        return _MISSING
+    # An unknown declared type: accept scalars as written.
+    return value if isinstance(value, (str, int, float, bool)) else _MISSING
+
+
+def _in_enum(value: Any, enum: tuple[Any, ...] | None) -> bool:
+    if enum is None:
+        return True
+    for allowed in enum:
+        if isinstance(allowed, bool) != isinstance(value, bool):
+            continue
+        if allowed == value or (isinstance(allowed, (int, float)) and isinstance(value, str) and _text(allowed) == value):
+            return True
+    return False
+
+
+def _check(parameter: Parameter, value: Any, problems: list[dict[str, Any]]) -> Any:
+    """The checked, typed value, or ``_MISSING`` after recording the problem."""
+    kind = parameter.type
+    if kind == "array":
+        items = value if isinstance(value, (list, tuple)) else [value]
+        item_schema = parameter.items or {}
+        item_kind = item_schema.get("type") if isinstance(item_schema.get("type"), str) else None
+        item_enum = tuple(item_schema["enum"]) if isinstance(item_schema.get("enum"), list) and item_schema["enum"] else None
+        out = []
+        for position, item in enumerate(items):
+            if item_kind == "array" or isinstance(item, (dict, list, tuple)):
+                problems.append(
+                    _finding(parameter, "ParameterTypeMismatch", f"Item {position + 1} of {_label(parameter)} must be "
+                             f"{_TYPE_WORDS.get(item_kind or 'string', item_kind)}, not a list or an object.")
+                )
+                return _MISSING
+            typed = _scalar(item_kind, item)
+            if typed is _MISSING:
+                problems.append(
+                    _finding(parameter, "ParameterTypeMismatch",
+                             f"Item {position + 1} of {_label(parameter)} must be {_TYPE_WORDS.get(item_kind, item_kind)}.")
+                )
+                return _MISSING
+            if not _in_enum(typed, item_enum):
+                problems.append(_enum_finding(parameter, item_enum, f"Item {position + 1} of {_label(parameter)}"))
+                return _MISSING
+            out.append(typed)
+        return out
+    if isinstance(value, (list, tuple)) or (isinstance(value, dict) and not (kind == "file" and _is_content(value))):
+        problems.append(
+            _finding(parameter, "ParameterTypeMismatch",
+                     f"The {_label(parameter)} must be {_TYPE_WORDS.get(kind or 'string', kind)}, not a list or an object.")
+        )
+        return _MISSING
+    typed = _scalar(kind, value)
+    if typed is _MISSING:
+        problems.append(
+            _finding(parameter, "ParameterTypeMismatch", f"The {_label(parameter)} must be {_TYPE_WORDS.get(kind, kind)}.")
+        )
+        return _MISSING
+    if not _in_enum(typed, parameter.enum):
+        problems.append(_enum_finding(parameter, parameter.enum, f"The {_label(parameter)}"))
+        return _MISSING
+    return typed
+
+
+def _enum_finding(parameter: Parameter, enum: tuple[Any, ...] | None, what: str) -> dict[str, Any]:
+    allowed = ", ".join(_text(v) if not isinstance(v, str) else v for v in (enum or ())[:20])
+    more = " …" if enum and len(enum) > 20 else ""
+    return _finding(parameter, "ParameterNotAllowed", f"{what} is not one of the allowed values: {allowed}{more}.")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # 1.5 -> "1.5", 2.0 -> "2.0": a JSON number either way
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return str(value)
+
+
+def _joined(parameter: Parameter, value: Any) -> str:
+    if isinstance(value, list):
+        return _SEPARATORS.get(parameter.collection_format, ",").join(_text(v) for v in value)
+    return _text(value)
+
+
+def _bad_header_value(text: str) -> bool:
+    return "\r" in text or "\n" in text or "\0" in text
+
+
+# --------------------------------------------------------------------------- body
+
+
+def _fill_internal_defaults(document: Mapping[str, Any], value: Any, schema: Any, depth: int = 0) -> Any:
+    """``value`` with omitted ``x-ms-visibility: internal`` properties set to their
+    defaults; a copy where something changed, the same object otherwise."""
+    if depth > _MAX_SCHEMA_DEPTH:
+        return value
+    schema = resolve_schema(document, schema)
+    if isinstance(value, dict):
+        properties = _dict(schema.get("properties"))
+        if not properties:
+            return value
+        required = set(schema.get("required") or []) if isinstance(schema.get("required"), list) else set()
+        out = None
+        for name, sub in properties.items():
+            resolved = resolve_schema(document, sub)
+            if name in value:
+                filled = _fill_internal_defaults(document, value[name], resolved, depth + 1)
+                if filled is not value[name]:
+                    out = out if out is not None else dict(value)
+                    out[name] = filled
+                continue
+            internal = str(resolved.get("x-ms-visibility", "")).lower() == "internal"
+            if internal and "default" in resolved:
+                out = out if out is not None else dict(value)
+                out[name] = copy.deepcopy(resolved["default"])
+            elif name in required and _dict(resolved.get("properties")):
+                nested = _fill_internal_defaults(document, {}, resolved, depth + 1)
+                if nested:
+                    out = out if out is not None else dict(value)
+                    out[name] = nested
+        return out if out is not None else value
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        filled = [_fill_internal_defaults(document, v, schema["items"], depth + 1) for v in value]
+        return filled if any(a is not b for a, b in zip(filled, value)) else value
+    return value
+
+
+_BODY_TYPE_OK = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, (list, tuple)),
+    "string": lambda v: isinstance(v, (str, bytes, bytearray)) or _is_content(v),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "file": lambda v: isinstance(v, (str, bytes, bytearray)) or _is_content(v),
+}
+
+
+def _form_text(value: Any) -> str:
+    return value if isinstance(value, str) else _text(value)
+
+
+def _encode_body(
+    op: Operation, content_type: str, value: Any, problems: list[dict[str, Any]]
+) -> tuple[bytes | None, str | None]:
+    """(bytes, content type) of the body, or (None, None) after recording a problem."""
+    base = content_type.split(";", 1)[0].strip().lower()
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value), content_type
+    if _is_content(value):
+        data = _decode_content(value)
+        if data is None:
+            problems.append(_finding(op.body, "ParameterTypeMismatch", 'The body\'s "$content" is not valid base64.'))
+            return None, None
+        declared = value.get("$content-type")
+        return data, declared if isinstance(declared, str) and declared and not _is_json(content_type) else content_type
+    if _is_json(base):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(), content_type
+    if base in _FORM_TYPES:
+        if not isinstance(value, dict):
+            problems.append(
+                _finding(op.body, "ParameterTypeMismatch",
+                         f"The operation sends the body as {base}, so it must be an object whose properties become form fields.")
+            )
+            return None, None
+        fields = [(str(k), _form_text(v)) for k, v in value.items() if v is not None]
+        if base == "application/x-www-form-urlencoded":
+            return urlencode(fields).encode(), content_type
+        data, boundary = _multipart([(name, text, None) for name, text in fields])
+        return data, f"multipart/form-data; boundary={boundary}"
+    if isinstance(value, str):
+        return value.encode(), content_type
+    problems.append(
+        _finding(op.body, "ParameterTypeMismatch",
+                 f"The operation sends the body as {base}, so give it as text or bytes, not as a JSON value.")
+    )
+    return None, None
+
+
+def _disposition_token(text: str) -> str:
+    # HTML's multipart/form-data encoding of field and file names.
+    return text.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+
+def _multipart(parts: list[tuple[str, str | bytes, tuple[str, str] | None]]) -> tuple[bytes, str]:
+    """``parts`` are (name, value, (filename, content type) for files)."""
+    boundary = "connectorhub-" + secrets.token_hex(12)
+    chunks: list[bytes] = []
+    for name, value, file_info in parts:
+        disposition = f'form-data; name="{_disposition_token(name)}"'
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}"
+        if file_info is not None:
+            head += f'; filename="{_disposition_token(file_info[0])}"\r\nContent-Type: {file_info[1]}'
+        chunks.append(head.encode() + b"\r\n\r\n")
+        chunks.append(value if isinstance(value, bytes) else value.encode())
+        chunks.append(b"\r\n")
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), boundary
+
+
+def _file_part(parameter: Parameter, value: Any) -> tuple[bytes, tuple[str, str]]:
+    if _is_content(value):
+        data = _decode_content(value) or b""
+        content_type = value.get("$content-type") if isinstance(value.get("$content-type"), str) else None
+        filename = value.get("$filename") if isinstance(value.get("$filename"), str) else None
+        return data, (filename or parameter.name, content_type or "application/octet-stream")
+    data = bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode()
+    return data, (parameter.name, "application/octet-stream")
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _expand(text: str, env_vars: Mapping[str, Any] | None, field_name: str) -> str:
+    def replace(match: re.Match) -> str:
+        name = match.group(2)
+        value = (env_vars or {}).get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise InvalidRequest(
+                f"The connector's {field_name} uses the environment variable {name!r}, which has no value in this "
+                "environment; give it a value (or a default) in the environment, then call again (R6).",
+                code="EnvironmentVariableNotSet",
+                variable=name,
+            )
+        return str(value).strip()
+
+    return _ENV_VAR.sub(replace, text)
+
+
+def _normal_base_path(base: str) -> str:
+    base = base.strip()
+    if not base or base == "/":
+        return ""
+    if not base.startswith("/"):
+        base = "/" + base
+    return quote(base.rstrip("/"), safe=_PATH_SAFE)
+
+
+def server_url(swagger: Mapping[str, Any], env_vars: Mapping[str, Any] | None = None) -> tuple[str, str, str]:
+    """(scheme, host, base path) of ``swagger`` with environment variables expanded (R1, R6)."""
+    server = _document_plan(swagger).server
+    if not server.uses_env:
+        return server.scheme, server.host, _normal_base_path(server.base_path)
+    scheme = server.scheme
+    host = _expand(server.host, env_vars, "host")
+    base = _expand(server.base_path, env_vars, "basePath")
+    if "://" in host:
+        # A variable that holds a whole URL: it brings its scheme and a path prefix.
+        parts = urlsplit(host)
+        scheme = parts.scheme.lower() or scheme
+        host = parts.netloc
+        base = parts.path.rstrip("/") + "/" + base.lstrip("/") if parts.path.strip("/") else base
+    else:
+        host = host.rstrip("/")
+    if not host or any(c.isspace() for c in host) or "/" in host:
+        raise InvalidRequest(
+            "The connector's host does not form a host name once its environment variables are expanded; "
+            "give the variable a host name such as api.example.com (R6).",
+            code="EnvironmentVariableNotValid",
+        )
+    return scheme, host, _normal_base_path(base)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build(
+    swagger: Mapping[str, Any],
+    op: Operation,
+    parameters: Mapping[str, Any] | None = None,
+    body: Any = None,
+    *,
+    env_vars: Mapping[str, Any] | None = None,
+) -> OperationRequest:
+    """The HTTP request for ``op`` with ``parameters`` (by name) and ``body`` (R1).
+
+    Raises :class:`~connectorhub.errors.ValidationFailed` (code ``ParametersNotValid``)
+    listing every problem, :class:`~connectorhub.errors.InvalidRequest` for an
+    environment variable without a value (``EnvironmentVariableNotSet``). The module
+    docstring lists the encoding rules and the decisions about defaults.
+    """
+    given = parameters or {}
+    problems: list[dict[str, Any]] = []
+    by_name = op.by_name
+    for name in given:
+        if name not in by_name:
+            near = [n for n in by_name if n.lower() == str(name).lower()]
+            hint = f" (did you mean {near[0]!r}?)" if len(near) == 1 else ""
+            known = ", ".join(repr(n) for n in by_name) or "none"
+            problems.append(
+                _finding(None, "ParameterUnknown",
+                         f"Operation {op.operation_id!r} has no parameter {name!r}{hint}; its parameters are {known}.",
+                         name=str(name))
+            )
+
+    scheme, host, base_path = server_url(swagger, env_vars)
+    request = OperationRequest(
+        method=op.method, scheme=scheme, host=host, base_path=base_path, path="", operation_id=op.operation_id
+    )
+    headers: CIMultiDict[str] = request.headers
+    query = request.query
+    form_fields: list[tuple[Parameter, Any]] = []
+    body_value: Any = _MISSING
+
+    for parameter in op.parameters:
+        value = given.get(parameter.name, _MISSING)
+        if parameter.location == "body":
+            if value is _MISSING or value is None:
+                value = body if body is not None else _MISSING
+            elif body is not None:
+                problems.append(
+                    _finding(parameter, "ParameterGivenTwice",
+                             f"The body was given both as body= and as parameter {parameter.name!r}; give it once.")
+                )
+                continue
+        if value is None:
+            value = _MISSING
+        if value is _MISSING:
+            if parameter.has_default and (parameter.internal or parameter.required):
+                value = copy.deepcopy(parameter.default)
+            elif parameter.location == "body" and parameter.internal and op.body_has_internal_defaults:
+                value = {}
+            elif parameter.required:
+                problems.append(
+                    _finding(parameter, "ParameterRequired",
+                             f"The {_label(parameter)} is required; give it a value.")
+                )
+                continue
+            else:
+                continue
+        if parameter.location == "body":
+            body_value = value  # checked below, once the Content-Type is known
+            continue
+        typed = _check(parameter, value, problems)
+        if typed is _MISSING:
+            continue
+        location = parameter.location
+        if location == "path":
+            text = _joined(parameter, typed)
+            if text == "":
+                problems.append(
+                    _finding(parameter, "ParameterRequired", f"The {_label(parameter)} cannot be empty; give it a value.")
+                )
+                continue
+            encoded = quote(text, safe="")
+            request.path_values[parameter.name] = quote(encoded, safe="") if parameter.double_encoded else encoded
+        elif location == "query":
+            if isinstance(typed, list) and parameter.collection_format == "multi":
+                query.extend((parameter.name, _text(v)) for v in typed)
+            else:
+                query.append((parameter.name, _joined(parameter, typed)))
+        elif location == "header":
+            text = _joined(parameter, typed)
+            if _bad_header_value(text):
+                problems.append(
+                    _finding(parameter, "ParameterNotAllowed",
+                             f"The {_label(parameter)} contains a line break, which a header value cannot hold.")
+                )
+                continue
+            headers[parameter.name] = text
+        else:
+            form_fields.append((parameter, typed))
+
+    # A Content-Type header parameter is the definition's own word on the encoding.
+    declared = headers.get("Content-Type")
+    if body_value is not _MISSING:
+        media_type = (declared or op.body_content_type).split(";", 1)[0].strip().lower()
+        raw = isinstance(body_value, (str, bytes, bytearray)) or _is_content(body_value)
+        check = _BODY_TYPE_OK.get(op.body.type or "")
+        # Text and bytes are what a non-JSON, non-form body is sent as, whatever its schema says.
+        if check is not None and not check(body_value) and not (
+            raw and not _is_json(media_type) and media_type not in _FORM_TYPES
+        ):
+            problems.append(
+                _finding(op.body, "ParameterTypeMismatch",
+                         f"The body must be {_TYPE_WORDS.get(op.body.type, op.body.type)}.")
+            )
+        elif not _in_enum(body_value, op.body.enum):
+            problems.append(_enum_finding(op.body, op.body.enum, "The body"))
+
+    if body is not None and op.body is None:
+        problems.append(
+            _finding(None, "ParameterUnknown", f"Operation {op.operation_id!r} takes no body; leave the body out.",
+                     name="body")
+        )
+
+    if problems:
+        count = len(problems)
+        summary = "; ".join(p["message"].rstrip(".") for p in problems)
+        raise ValidationFailed(
+            f"{count} problem{'s' if count != 1 else ''} with the parameters of operation {op.operation_id!r}: "
+            f"{summary}. Nothing was sent.",
+            findings=problems,
+            code="ParametersNotValid",
+        )
+
+    request.path = "".join(request.path_values[text] if is_placeholder else text for is_placeholder, text in op.path_parts)
+
+    content_type: str | None = None
+    if body_value is not _MISSING:
+        if op.body_has_internal_defaults:
+            body_value = _fill_internal_defaults(swagger, body_value, op.body.schema)
+        request.body, content_type = _encode_body(op, declared or op.body_content_type, body_value, problems)
+    elif form_fields:
+        multipart = op.multipart or (declared or "").split(";", 1)[0].strip().lower() == "multipart/form-data"
+        request.body, content_type = _encode_form(form_fields, multipart)
+    if problems:  # only the body encoder adds problems this late
+        raise ValidationFailed(
+            f"1 problem with the parameters of operation {op.operation_id!r}: {problems[0]['message'].rstrip('.')}. "
+            "Nothing was sent.",
+            findings=problems,
+            code="ParametersNotValid",
+        )
+    if content_type:
+        if "Content-Type" not in headers or content_type.startswith("multipart/form-data;"):
+            headers["Content-Type"] = content_type
+    if op.accept and "Accept" not in headers:
+        headers["Accept"] = op.accept
+    return request
+
+
+def _encode_form(fields: list[tuple[Parameter, Any]], multipart: bool) -> tuple[bytes, str]:
+    if multipart:
+        parts: list[tuple[str, str | bytes, tuple[str, str] | None]] = []
+        for parameter, value in fields:
+            if parameter.type == "file":
+                data, info = _file_part(parameter, value)
+                parts.append((parameter.name, data, info))
+            elif isinstance(value, list) and parameter.collection_format == "multi":
+                parts.extend((parameter.name, _text(v), None) for v in value)
+            else:
+                parts.append((parameter.name, _joined(parameter, value), None))
+        data, boundary = _multipart(parts)
+        return data, f"multipart/form-data; boundary={boundary}"
+    pairs: list[tuple[str, str]] = []
+    for parameter, value in fields:
+        if isinstance(value, list) and parameter.collection_format == "multi":
+            pairs.extend((parameter.name, _text(v)) for v in value)
+        else:
+            pairs.append((parameter.name, _joined(parameter, value)))
+    return urlencode(pairs).encode(), "application/x-www-form-urlencoded"

@@ -1,0 +1,212 @@
+"""Environment variable use cases (R6).
+
+A variable is defined once per environment (``schema_name``, type, optional default) and
+may be given a value there; the effective value is the value, else the default. The
+runtime resolves ``@environmentVariables("schema_name")`` in a connector's host and base
+path with :func:`effective_values` at call time, so one definition points at a dev
+backend in dev and a prod backend in prod. Secret values are encrypted (K1) and never
+returned (K2).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectorhub.access import decisions
+from connectorhub.access.decisions import Actor
+from connectorhub.audit import service as audit
+from connectorhub.db import utcnow
+from connectorhub.environments import service as environments
+from connectorhub.environments.models import Environment
+from connectorhub.errors import Conflict, Forbidden, InvalidRequest, not_found
+from connectorhub.ids import new_id
+from connectorhub.secrets import service as secret_store
+from connectorhub.secrets.keyring import Keyring
+from connectorhub.variables.models import VARIABLE_TYPES, EnvironmentVariable
+
+SECRET_OWNER = "envvar"
+SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
+
+
+def _check_value(variable_type: str, value: str, what: str) -> str:
+    """The value as stored (text); a clear error when it does not fit the type."""
+    if variable_type == "number":
+        try:
+            float(value)
+        except ValueError:
+            raise InvalidRequest(f"{what} must be a number; got '{value}'.", code="VariableValueNotValid") from None
+    elif variable_type == "boolean":
+        if value.lower() not in {"true", "false"}:
+            raise InvalidRequest(f"{what} must be true or false; got '{value}'.", code="VariableValueNotValid")
+        value = value.lower()
+    elif variable_type == "json":
+        try:
+            json.loads(value)
+        except ValueError as exc:
+            raise InvalidRequest(f"{what} must be JSON: {exc}.", code="VariableValueNotValid") from None
+    return value
+
+
+def facts(variable: EnvironmentVariable) -> decisions.VariableFacts:
+    return decisions.VariableFacts(
+        org_id=variable.org_id, environment_id=variable.environment_id, owner_id=variable.owner_id
+    )
+
+
+def get_or_raise(*, session: Session, actor: Actor, environment: Environment, name: str) -> EnvironmentVariable:
+    """A variable of an environment the caller sees (environments.get_or_raise did A10)."""
+    variable = session.scalar(
+        select(EnvironmentVariable).where(
+            EnvironmentVariable.environment_id == environment.id, EnvironmentVariable.schema_name == name
+        )
+    )
+    if variable is None or variable.org_id != actor.org_id:
+        raise not_found("environment variable", name)
+    return variable
+
+
+def create(
+    *,
+    session: Session,
+    actor: Actor,
+    keyring: Keyring,
+    environment: Environment,
+    name: str,
+    type: str = "string",  # noqa: A002 - the format's word
+    default: str | None = None,
+    display_name: str | None = None,
+) -> EnvironmentVariable:
+    if not decisions.can_define_variable(actor, environments.facts(environment)):
+        raise Forbidden("You may not define variables in this environment.", code="VariableForbidden")
+    if not SCHEMA_NAME.match(name or ""):
+        raise InvalidRequest(
+            f"'{name}' is not a valid variable name: use letters, digits, '_', '.', '-', starting with a letter or '_'.",
+            code="VariableNameNotValid",
+        )
+    if type not in VARIABLE_TYPES:
+        raise InvalidRequest(
+            f"Unknown variable type '{type}'; use one of {', '.join(VARIABLE_TYPES)}.", code="VariableTypeNotValid"
+        )
+    exists = session.scalar(
+        select(EnvironmentVariable.id).where(
+            EnvironmentVariable.environment_id == environment.id, EnvironmentVariable.schema_name == name
+        )
+    )
+    if exists:
+        raise Conflict(f"The environment already has a variable '{name}'; set its value with `env-var set`.", code="VariableExists")
+    variable = EnvironmentVariable(
+        id=new_id(), org_id=environment.org_id, environment_id=environment.id, schema_name=name,
+        display_name=display_name or name, type=type, owner_id=actor.user_id,
+    )
+    session.add(variable)
+    session.flush()
+    if default is not None:
+        _store(session, keyring, variable, "default_value", _check_value(type, default, f"The default of '{name}'"))
+    audit.record(
+        session=session, actor=actor, action="variable.create", target_kind="environment_variable", target_id=variable.id,
+        org_id=variable.org_id, environment_id=environment.id, details={"name": name, "type": type},
+    )
+    return variable
+
+
+def _store(session: Session, keyring: Keyring, variable: EnvironmentVariable, field: str, value: str | None) -> None:
+    """Plain values in the row; secret ones encrypted, the row keeping no trace (K1)."""
+    if variable.type == "secret":
+        if value is None:
+            secret_store.delete_one(session=session, owner_kind=SECRET_OWNER, owner_id=variable.id, name=field)
+        else:
+            secret_store.put(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=variable.id, name=field, value=value)
+        setattr(variable, field, None)
+    else:
+        setattr(variable, field, value)
+
+
+def set_value(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, name: str, value: str | None
+) -> EnvironmentVariable:
+    """Give the variable its value in this environment (None: back to the default)."""
+    variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
+    if not decisions.can_manage_variable(actor, facts(variable)):
+        raise Forbidden(
+            f"Only the variable's owner or an administrator changes '{name}'.", code="VariableForbidden"
+        )
+    checked = None if value is None else _check_value(variable.type, value, f"The value of '{name}'")
+    _store(session, keyring, variable, "value", checked)
+    variable.updated_at = utcnow()
+    audit.record(
+        session=session, actor=actor, action="variable.set", target_kind="environment_variable", target_id=variable.id,
+        org_id=variable.org_id, environment_id=environment.id, details={"name": name},
+    )
+    return variable
+
+
+def delete(*, session: Session, actor: Actor, environment: Environment, name: str) -> None:
+    variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
+    if not decisions.can_manage_variable(actor, facts(variable)):
+        raise Forbidden(f"Only the variable's owner or an administrator deletes '{name}'.", code="VariableForbidden")
+    secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=variable.id)
+    audit.record(
+        session=session, actor=actor, action="variable.delete", target_kind="environment_variable", target_id=variable.id,
+        org_id=variable.org_id, environment_id=environment.id, details={"name": name},
+    )
+    session.delete(variable)
+    session.flush()
+
+
+def list(*, session: Session, environment: Environment) -> builtins.list[EnvironmentVariable]:  # noqa: A001
+    return builtins.list(
+        session.scalars(
+            select(EnvironmentVariable)
+            .where(EnvironmentVariable.environment_id == environment.id)
+            .order_by(EnvironmentVariable.schema_name)
+        )
+    )
+
+
+def secrets_set(session: Session, variable_ids: builtins.list[str]) -> dict[str, set[str]]:
+    """Which of (default_value, value) hold a secret, per variable, without decrypting."""
+    return {vid: set(names) for vid, names in secret_store.names(session=session, owner_kind=SECRET_OWNER, owner_ids=variable_ids).items()}
+
+
+def effective_values(*, session: Session, keyring: Keyring, environment_id: str) -> dict[str, str]:
+    """R6: every variable's value in the environment, else its default; secrets decrypted
+    for the runtime only."""
+    out: dict[str, str] = {}
+    secret_ids = []
+    for variable in session.scalars(select(EnvironmentVariable).where(EnvironmentVariable.environment_id == environment_id)):
+        if variable.type == "secret":
+            secret_ids.append(variable)
+            continue
+        effective = variable.value if variable.value is not None else variable.default_value
+        if effective is not None:
+            out[variable.schema_name] = effective
+    for variable in secret_ids:
+        stored = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=variable.id)
+        effective = stored.get("value", stored.get("default_value"))
+        if effective is not None:
+            out[variable.schema_name] = effective
+    return out
+
+
+def describe(variable: EnvironmentVariable, secret_fields: set[str]) -> dict[str, Any]:
+    """What a user sees: secret values masked (K2)."""
+    secret = variable.type == "secret"
+    return {
+        "id": variable.id,
+        "schema_name": variable.schema_name,
+        "display_name": variable.display_name,
+        "type": variable.type,
+        "default_value": None if secret else variable.default_value,
+        "value": None if secret else variable.value,
+        "has_default": ("default_value" in secret_fields) if secret else variable.default_value is not None,
+        "has_value": ("value" in secret_fields) if secret else variable.value is not None,
+        "environment_id": variable.environment_id,
+        "owner_id": variable.owner_id,
+        "updated_at": variable.updated_at,
+    }
