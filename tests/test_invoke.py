@@ -246,3 +246,28 @@ def test_a_flow_runs_against_a_real_backend(cli, backend, echo_connection, tmp_p
     runs = json.loads(cli("flow", "runs", flow_id, "-e", "default", "--json").stdout)
     assert [s["status"] for s in runs[0]["steps"]] == ["succeeded", "succeeded"]
     assert SECRET not in json.dumps(runs)
+
+
+def test_invoke_refuses_a_bad_body_or_no_token_before_anything_is_sent(app, admin, echo_connection, backend):
+    """R1: the invoke endpoint reads its own body and token (the hot path); bad input is
+    still a clear 422 naming the field, and no token is a 401."""
+    url = f"/api/v1/environments/default/connections/{echo_connection}/invoke/Fail"
+    bad = admin.post(url, json={"parameters": 5})
+    assert bad.status_code == 422 and bad.json()["code"] == "InvokeBodyNotValid" and "parameters" in bad.json()["detail"]
+    unknown = admin.post(url, json={"params": {}})
+    assert unknown.status_code == 422 and "params" in unknown.json()["detail"]
+    not_json = admin.post(url, content=b"{nope", headers={"Content-Type": "application/json"})
+    assert not_json.status_code == 422
+    anonymous = client_for(app, "").post(url, json={})
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "TokenMissing"
+    assert backend.received == []
+
+
+def test_the_invoke_endpoint_is_documented_in_openapi(app, admin):
+    """R1 over REST: the hot-path route (plain Starlette) is described in /openapi.json by
+    its FastAPI twin — body, answer and bearer security."""
+    spec = admin.get("/openapi.json").json()
+    post = spec["paths"]["/api/v1/environments/{env}/connections/{connection}/invoke/{operation_id}"]["post"]
+    assert set(post["requestBody"]["content"]["application/json"]["schema"]["properties"]) == {"parameters", "body"}
+    assert post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/InvokeOut")
+    assert post["security"] == [{"HTTPBearer": []}]

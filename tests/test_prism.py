@@ -1,7 +1,9 @@
 """Compatibility of the request builder with Stoplight Prism (DESIGN R1, R2).
 
-For every valid corpus connector, Prism mocks the connector's definition (host
-rewritten to the mock, basePath dropped: Prism serves without it). For every
+For every valid corpus connector, Prism mocks the connector's definition. Prism serves
+without basePath and takes seconds to start, so connectors share a few processes: each
+lives under a path prefix of a combined definition (:func:`add_to_bundle`), which the
+builder sees as the basePath, with the host pointing at the mock. For every
 operation that does not need custom code (R4), the request is built from
 :mod:`connectorhub.runtime.examples` values, credentials are added with dummy values
 (:mod:`connectorhub.runtime.auth`), it is sent with aiohttp, and Prism must report no
@@ -29,11 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from conftest import corpus_folders
+
 from connectorhub.connections.parameters import parameter_sets
 from connectorhub.errors import ConnectorhubError, NotSupported
-from connectorhub.runtime import auth, examples, policies, request as builder
+from connectorhub.runtime import auth, examples, policies
+from connectorhub.runtime import request as builder
 
 pytestmark = pytest.mark.prism
 
@@ -68,10 +71,12 @@ def prism_executable() -> str | None:
 
 PRISM = prism_executable()
 if PRISM is None:
+    _configured = os.environ.get("CONNECTORHUB_PRISM")
     pytestmark = [
         pytest.mark.prism,
         pytest.mark.skip(
-            reason="Stoplight Prism not found: set CONNECTORHUB_PRISM to the prism executable, put prism on PATH, "
+            reason=(f"CONNECTORHUB_PRISM={_configured} does not exist. " if _configured else "")
+            + "Stoplight Prism not found: set CONNECTORHUB_PRISM to the prism executable, put prism on PATH, "
             "or run `npm install --prefix .ci/node @stoplight/prism-cli`."
         ),
     ]
@@ -298,7 +303,7 @@ async def stop(process: asyncio.subprocess.Process) -> None:
             pass
         try:
             await asyncio.wait_for(process.wait(), 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
 
@@ -368,7 +373,7 @@ async def check_bundle(folders: list[Path], workdir: Path, report: Report, sessi
                     continue
                 try:
                     found = await send(session, req)
-                except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                except (TimeoutError, aiohttp.ClientError) as error:
                     found = ("prism:no answer", type(error).__name__)
                     if not mock.alive:
                         found = ("prism:crashed", mock.log.read_text()[-300:])
@@ -417,8 +422,10 @@ def prism_report(tmp_path_factory) -> Report:
 def summary(report: Report) -> str:
     tested = len(report.tested)
     lines = [
-        f"{report.passed}/{tested} operations accepted by Prism ({report.passed / max(tested, 1):.2%}); "
-        f"{report.custom_code} operations need custom code (R4) and were not sent; {report.seconds:.0f} s.",
+        (
+            f"{report.passed}/{tested} operations accepted by Prism ({report.passed / max(tested, 1):.2%}); "
+            f"{report.custom_code} operations need custom code (R4) and were not sent; {report.seconds:.0f} s."
+        ),
     ]
     classes = Counter(o.verdict for o in report.failures())
     for verdict, count in classes.most_common():
@@ -442,3 +449,57 @@ def test_no_operation_fails_to_build_from_its_own_examples(prism_report):
     """R1: example values (examples.py) always build; a build error is ours, not Prism's."""
     failed = [o for o in prism_report.outcomes if o.verdict.startswith("build:")]
     assert not failed, summary(prism_report)
+
+
+SANITY = {
+    "swagger": "2.0",
+    "info": {"title": "sanity", "version": "1"},
+    "paths": {
+        "/items/{id}": {
+            "get": {
+                "operationId": "GetItem",
+                "security": [{"key": []}],
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "type": "integer"},
+                    {"name": "q", "in": "query", "required": True, "type": "string", "enum": ["a", "b"]},
+                ],
+                "responses": {"200": {"description": "OK", "schema": {"type": "object"}}},
+            }
+        }
+    },
+    "securityDefinitions": {"key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
+}
+
+
+def test_the_harness_sees_what_prism_refuses(tmp_path):
+    """The corpus test only means something if a broken request is reported: a
+    request without its API key, one with a value outside the enum, and a good one."""
+
+    async def scenario() -> list:
+        import aiohttp
+
+        port = free_port()
+        bundle = {"swagger": "2.0", "info": {"title": "b", "version": "1"}, "paths": {}}
+        add_to_bundle(bundle, SANITY, "c0")
+        spec = tmp_path / "sanity.json"
+        spec.write_text(json.dumps(bundle))
+        mock = Mock(spec, port, tmp_path / "sanity.log")
+        mocked = dict(SANITY, host=f"127.0.0.1:{port}", schemes=["http"], basePath="/c0")
+        op = builder.find_operation(mocked, "GetItem")
+        try:
+            assert await mock.start(), mock.log.read_text()[-500:]
+            async with aiohttp.ClientSession() as session:
+                good = builder.build(mocked, op, {"id": 7, "q": "a"})
+                auth.apply(good, mocked, {}, secrets={"api_key": "k"})
+                unauthenticated = builder.build(mocked, op, {"id": 7, "q": "a"})
+                outside_enum = builder.build(mocked, op, {"id": 7, "q": "a"})
+                outside_enum.query = [("q", "z")]
+                auth.apply(outside_enum, mocked, {}, secrets={"api_key": "k"})
+                return [await send(session, r) for r in (good, unauthenticated, outside_enum)]
+        finally:
+            await mock.stop()
+
+    good, unauthenticated, outside_enum = asyncio.run(scenario())
+    assert good is None
+    assert unauthenticated is not None and "UNAUTHORIZED" in unauthenticated[0]
+    assert outside_enum is not None and "enum" in json.dumps(outside_enum)

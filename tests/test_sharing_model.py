@@ -1,10 +1,16 @@
 """Model test: random worlds driven through the real service layer (SQLite) and compared,
-step by step, with a small reference model written from DESIGN.md (A1–A6, A8–A10).
+step by step, with a small reference model written from DESIGN.md (A1–A10, F3) and
+docs/flows.md.
 
 Each example starts from a fresh store. The reference model below does not import the
 access module: it restates the rules so that a mistake in one shows up as a divergence.
-CI runs at least 2,000 steps (CONNECTORHUB_MODEL_EXAMPLES × CONNECTORHUB_MODEL_STEPS,
-default 50 × 50); the longer profile is documented in docs/testing.md.
+Besides connectors, connections and their grants, makers create flows and apps whose
+slots are bound to their connections, share them (user / co-owner, each slot shared or
+invoker), recipients bind connections scoped to them, and every run's authorisation and
+the connection each slot resolves to are compared (A7); deleting connections and
+connectors leaves slots missing and runs refused naming the connection (A8).
+CI runs at least 2,000 steps (CONNECTORHUB_MODEL_EXAMPLES × CONNECTORHUB_MODEL_STEPS);
+the profiles are documented in docs/testing.md.
 """
 
 from __future__ import annotations
@@ -12,17 +18,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import hypothesis.strategies as st
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from conftest import TEST_MASTER_KEY
 from connectorhub import errors
 from connectorhub.access.decisions import Actor
+from connectorhub.assets import service as assets
 from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.service import ConnectorFiles
@@ -49,11 +57,24 @@ RANK = {None: 0, "CanView": 1, "CanViewWithShare": 2, "CanUse": 1, "CanUseAndSha
 # Principals of organization o1 (where most connectors live) weigh more; o2's test A2/A10.
 PRINCIPALS = [("user", u) for u in USERS] + [("user", u) for u in ORG1_USERS] + [("group", g) for g in GROUPS] + [("group", "g1"), ("group", "g2"), ("org", None)]
 
+A_ROLES = ["user", "co-owner"]
+A_RANK = {None: 0, "user": 1, "co-owner": 2, "owner": 3}
+SLOTS = ["s0", "s1"]
+ASSET_ACTIONS = {"create_asset", "share_asset", "unshare_asset", "delete_asset", "bind", "connect", "run", "a7_probe", "a8_delete"}
+
 ACTIONS = (
     ["create_connector"] * 3 + ["share"] * 6 + ["unshare"] * 3 + ["delete_connector"] * 1 + ["publish"] * 1
     + ["create_connection"] * 3 + ["share_connection"] * 4 + ["unshare_connection"] * 2
     + ["use_or_delete_connection"] * 3 + ["membership"] * 3
+    # apps and flows (F3, A7, A8)
+    + ["create_asset"] * 3 + ["share_asset"] * 4 + ["unshare_asset"] * 2 + ["delete_asset"] * 1
+    + ["bind"] * 2 + ["connect"] * 3 + ["run"] * 5 + ["a7_probe"] * 3 + ["a8_delete"] * 2
 )
+
+import collections, atexit
+TMPSTATS = collections.Counter()
+atexit.register(lambda: print("\n".join(f"{v:6d} {k}" for k, v in sorted(TMPSTATS.items()))))
+OUTCOMES = {"not_found", "forbidden", "conflict", "invalid"}
 
 _TEMPLATE: Path | None = None
 
@@ -102,6 +123,25 @@ class MConnection:
     owner: str
     allow_sharing: bool
     grants: dict = field(default_factory=dict)
+    name: str = ""
+    scope: str | None = None  # A7: "flow:<id>" / "app:<id>"
+
+
+@dataclass
+class MAsset:
+    id: str
+    kind: str  # flow | app
+    org: str
+    env: str
+    owner: str
+    name: str
+    slots: dict  # slot -> [connector id, the maker's connection id or None, its name]
+    shares: dict = field(default_factory=dict)  # (kind, name) -> (role, frozenset of slots in mode shared)
+    bindings: dict = field(default_factory=dict)  # (user, slot) -> (connection id, its name): invoker slots
+
+    @property
+    def scope(self) -> str:
+        return f"{self.kind}:{self.id}"
 
 
 class Model:
@@ -110,6 +150,7 @@ class Model:
         self.subscribers: set[str] = set()
         self.connectors: dict[str, MConnector] = {}
         self.connections: dict[str, MConnection] = {}
+        self.assets: dict[str, MAsset] = {}
 
     def groups_of(self, user: str) -> set[str]:
         found = {g for g, ms in self.members.items() if ("user", user) in ms}
@@ -173,6 +214,103 @@ class Model:
                     out[k.id] = role
         return out
 
+    # -- apps and flows (F3, A7, A8, A10)
+
+    def asset_role(self, user: str, a: MAsset) -> tuple[str | None, bool, frozenset]:
+        """(role, manages, slots shared with the user): the owner; the highest share to the
+        user or one of their groups, a slot shared if any of them says so; administrators
+        manage (A10) but hold no role unless given one."""
+        if a.org != USERS[user]:
+            return None, False, frozenset()
+        admin = self.admin_of(user, a.org, a.env)
+        if a.owner == user:
+            return "owner", True, frozenset()
+        groups = self.groups_of(user)
+        best, shared = None, set()
+        for (kind, name), (role, slots) in a.shares.items():
+            if (kind == "user" and name == user) or (kind == "group" and name in groups):
+                shared |= slots
+                if A_RANK[role] > A_RANK[best]:
+                    best = role
+        return best, admin, frozenset(shared)
+
+    def slot_mode(self, user: str, a: MAsset, slot: str) -> str:
+        role, _, shared = self.asset_role(user, a)
+        if role == "owner":
+            return "own"
+        return "shared" if slot in shared else "invoker"
+
+    def visible_assets(self, user: str, env: str, kind: str) -> dict[str, str | None]:
+        out = {}
+        for a in self.assets.values():
+            if a.env == env and a.kind == kind:
+                role, manages, _ = self.asset_role(user, a)
+                if role or manages:
+                    out[a.id] = role
+        return out
+
+    def may_lend(self, a: MAsset, k: MConnection) -> bool:
+        """A6, F3: a shared slot lends the owner's connection: it must allow sharing, and
+        the owner must own it or hold CanUseAndShare on it."""
+        held, _ = self.connection_role(a.owner, k)
+        return k.allow_sharing and (held == "owner" or RANK[held] >= RANK["CanUseAndShare"])
+
+    def slot_state(self, connection: str | None) -> str:
+        """A8: unbound, bound, or missing once the connection (or its connector) is gone."""
+        if connection is None:
+            return "unbound"
+        return "bound" if connection in self.connections else "missing"
+
+    def slot_views(self, user: str, a: MAsset) -> list[tuple]:
+        role, _, _ = self.asset_role(user, a)
+        out = []
+        for slot, (_, kid, _) in a.slots.items():
+            status = self.slot_state(kid)
+            mode = self.slot_mode(user, a, slot) if role else None
+            yours = (None, None)
+            if mode in ("own", "shared"):
+                yours = (kid, status)
+            elif mode == "invoker":
+                bound = a.bindings.get((user, slot), (None, None))[0]
+                yours = (bound, self.slot_state(bound))
+            out.append((slot, status, mode, *yours))
+        return out
+
+    def run_outcome(self, user: str, a: MAsset, slots: list[str]):
+        """F3, A6, A7, A8: who runs, and the connection each slot resolves to, or the
+        first slot's refusal (code, connection id, connection name)."""
+        role, manages, _ = self.asset_role(user, a)
+        if not (role or manages):
+            return "not_found"
+        if not role:
+            return "forbidden"  # administrators run only what was shared with them (A6)
+        usable = {}
+        for slot in slots:
+            mode = self.slot_mode(user, a, slot)
+            if mode == "invoker":
+                kid, name = a.bindings.get((user, slot), (None, None))
+            else:
+                _, kid, name = a.slots[slot]
+            if kid is None:
+                return ("failed", "SlotNotBound", None, None)
+            k = self.connections.get(kid)
+            if k is None:
+                return ("failed", "ConnectionMissing", kid, name)
+            if k.scope not in (None, a.scope):
+                return ("failed", "ConnectionScopedToAsset", kid, name)
+            lender = a.owner if mode == "shared" else user
+            if self.connection_role(lender, k)[0] is None:
+                return ("failed", "SlotConnectionUnusable", kid, name)
+            usable[slot] = kid
+        return ("ok", usable)
+
+    def reaches_through_assets(self, user: str, env: str, cid: str) -> bool:
+        """A7: the user may run an app or flow of ``env`` one of whose slots uses the connector."""
+        return cid in self.connectors and any(
+            a.env == env and self.asset_role(user, a)[0] and any(s[0] == cid for s in a.slots.values())
+            for a in self.assets.values()
+        )
+
 
 def may_grant(role_held: str | None, manages: bool, role: str, share_role: str) -> bool:
     """A5/A6: CanEdit and above (and administrators) grant any role; the '…Share' role grants up to itself."""
@@ -204,6 +342,7 @@ class SharingMachine(RuleBasedStateMachine):
         self.model = Model()
         self.steps = 0
         self.checked_at = -1
+        self.serial = 0  # names of connections and assets
 
     def teardown(self):
         self.engine.dispose()
@@ -232,16 +371,25 @@ class SharingMachine(RuleBasedStateMachine):
 
     # -- plumbing
 
-    def call(self, user: str, fn):
-        """Run one use case as ``user`` in its own transaction; return 'ok'/value or the A10 outcome."""
+    def call(self, user: str, fn, commit: bool = True):
+        """Run one use case as ``user`` in its own transaction; return 'ok'/value or the A10
+        outcome. Runs are rolled back (``commit=False``): their records change no right."""
         self.steps += 1
         SharingMachine.total_steps += 1
+        outcome = self._call(user, fn, commit)
+        # `pytest --hypothesis-show-statistics` shows how often each use case had each outcome.
+        event(f"{sys._getframe(1).f_code.co_name}: {outcome if isinstance(outcome, str) and outcome in OUTCOMES else 'ok'}")
+        TMPSTATS[f"{sys._getframe(1).f_code.co_name}: {outcome if isinstance(outcome, str) and outcome in OUTCOMES else 'ok'}"] += 1
+        return outcome
+
+    def _call(self, user: str, fn, commit: bool):
         with self.sessions() as session:
             session.begin()
             try:
                 actor = directory.actor_for_user(session=session, user=session.query(User).filter_by(email=f"{user}@x.test").one())
                 result = fn(session, actor)
-                session.commit()
+                if commit:
+                    session.commit()
                 return "ok" if result is None else result
             except errors.NotFound:
                 return "not_found"
@@ -471,7 +619,10 @@ class SharingMachine(RuleBasedStateMachine):
         if cid is None:
             return
         c = self.model.connectors[cid]
-        user = self.insider_for_connector(user, insider, c)
+        self.delete_connector_as(self.insider_for_connector(user, insider, c), cid, force)
+
+    def delete_connector_as(self, user, cid, force):
+        c = self.model.connectors[cid]
         env = self._connector_env(user, c)
 
         def act(session, actor):
@@ -482,11 +633,12 @@ class SharingMachine(RuleBasedStateMachine):
         got = self.call(user, act)
         held, manages = self.model.connector_role(user, c)
         dependents = [k for k in self.model.connections.values() if k.connector == cid]
+        used_by = [a for a in self.model.assets.values() if any(s[0] == cid for s in a.slots.values())]
         if ENVS[env][0] != USERS[user] or not (held or manages):
             expected = "not_found"
         elif not (manages if c.public else (manages or RANK[held] >= RANK["CanEdit"])):
             expected = "forbidden"
-        elif dependents and not force:
+        elif (dependents or used_by) and not force:  # A8: report first, delete on confirmation
             expected = "conflict"
         else:
             expected = "ok"
@@ -504,19 +656,28 @@ class SharingMachine(RuleBasedStateMachine):
             return
         c = self.model.connectors[cid]
         user = self.insider_for_connector(user, insider, c)
+        self.create_unscoped_connection(user, cid, env)
+
+    def create_unscoped_connection(self, user, cid, env):
+        c = self.model.connectors[cid]
+        self.serial += 1
+        name = f"k{self.serial}-{user}"
 
         def act(session, actor):
             return connections.create(session=session, actor=actor, keyring=self.keyring, environment=self.env(session, actor, env),
-                                      connector_ref=cid, given={}).id
+                                      connector_ref=cid, given={}, display_name=name).id
 
         got = self.call(user, act)
         held, manages = self.model.connector_role(user, c)
         addressable = ENVS[env][0] == USERS[user] and (c.public or c.env == env)
         if not addressable or not (held or manages):
-            assert got == "not_found", (user, cid, env, got)
+            # A7: reaching the connector only through apps or flows refuses, naming them;
+            # otherwise it is unknown (A10).
+            through = ENVS[env][0] == USERS[user] and self.model.reaches_through_assets(user, env, cid)
+            assert got == ("forbidden" if through else "not_found"), (user, cid, env, got)
             return
         assert got not in ("not_found", "forbidden", "invalid", "conflict"), got
-        self.model.connections[got] = MConnection(got, USERS[user], env, cid, user, c.allow_sharing)
+        self.model.connections[got] = MConnection(got, USERS[user], env, cid, user, c.allow_sharing, name=name)
 
     def share_connection(self, user, index, principal, role, insider):
         kid = self.pick(self.model.connections, index)
@@ -540,6 +701,8 @@ class SharingMachine(RuleBasedStateMachine):
         foreign = (USERS[name] if kind == "user" else GROUPS[name]) != k.org
         if not (held or manages):
             expected = "not_found"
+        elif k.scope is not None:  # A7: shared only through its app or flow
+            expected = "invalid"
         elif ENVS[k.env][1] == "subscription" or not k.allow_sharing:
             expected = "invalid"
         elif foreign:
@@ -597,6 +760,11 @@ class SharingMachine(RuleBasedStateMachine):
             return
         k = self.model.connections[kid]
         user = self.insider_for_connection(user, insider, k)
+        self.use_connection(user, kid, delete)
+
+    def use_connection(self, user, kid, delete=False):
+        """connections.use (standalone, as invoke does) or delete (A6, A7, A8)."""
+        k = self.model.connections[kid]
 
         def act(session, actor):
             if ENVS[k.env][0] != USERS[user]:
@@ -613,11 +781,365 @@ class SharingMachine(RuleBasedStateMachine):
             expected = "not_found"
         elif delete:
             expected = "ok" if manages or RANK[held] >= RANK["CanEdit"] else "forbidden"
-        else:
-            expected = "ok" if held else "forbidden"
+        else:  # A7: a scoped connection is usable only through its app or flow
+            expected = "ok" if held and k.scope is None else "forbidden"
         assert got == expected, (user, kid, delete, got, expected)
         if got == "ok" and delete:
             del self.model.connections[kid]
+
+    # -- apps and flows (F1–F3, A7, A8)
+
+    def asset_file(self, kind, name, slots):
+        """A small flow or app file: one step (form) per slot, calling the model connectors' X."""
+        connections_ = {slot: {"connector": cid, **({"connection": kid} if kid else {})} for slot, (cid, kid) in slots.items()}
+        if kind == "flow":
+            steps = [{"name": f"t_{slot}", "slot": slot, "operation": "X"} for slot in slots]
+            return {"name": name, "trigger": {"type": "manual"}, "connections": connections_, "steps": steps}
+        forms = [{"name": f"f_{slot}", "slot": slot, "operation": "X"} for slot in slots]
+        return {"name": name, "connections": connections_, "forms": forms}
+
+    def pick_asset(self, index, insider):
+        """Insiders mostly act on apps and flows that are already shared."""
+        shared = [a.id for a in self.model.assets.values() if a.shares]
+        if insider is not None and shared and index % 3:
+            return self.pick(shared, index)
+        return self.pick(self.model.assets, index)
+
+    def insider_for_asset(self, user, insider, a):
+        """Recipients act most: they exercise F3 and A7 (and see what they must not)."""
+        if insider is None:
+            return user
+        roles = {u: self.model.asset_role(u, a) for u in sorted(USERS)}
+        recipients = [u for u, (role, _, _) in roles.items() if role in A_ROLES]
+        others = [u for u, (role, manages, _) in roles.items() if (role or manages) and u not in recipients]
+        holders = recipients * 3 + others
+        return holders[insider % len(holders)] if holders else user
+
+    def connection_for(self, user, cid, env, pick, anything=False):
+        """A connection for a slot of connector ``cid``: mostly one the user may use for
+        it in ``env`` (scoped ones included, to probe A7); sometimes any of ``env``."""
+        usable = [k.id for k in self.model.connections.values()
+                  if k.env == env and k.connector == cid and self.model.connection_role(user, k)[0]]
+        if anything or not usable:
+            usable = [k.id for k in self.model.connections.values() if k.env == env]
+        return self.pick(usable, pick)
+
+    def create_asset(self, user, env, kind, slots):
+        """F1/F2 create: each slot's connector usable by the maker in ``env`` (A5), its
+        connection, when given, usable by the maker (A6), for that connector and not
+        scoped to an app or flow (A7). Any problem: the file is invalid."""
+        self.serial += 1
+        name = f"{kind}{self.serial}"
+
+        def act(session, actor):
+            if ENVS[env][0] != USERS[user]:
+                raise errors.NotFound("env")
+            return assets.create(session=session, actor=actor, environment=self.env(session, actor, env), kind=kind,
+                                 data=self.asset_file(kind, name, slots)).id
+
+        got = self.call(user, act)
+        if ENVS[env][0] != USERS[user]:
+            assert got == "not_found", (user, env, got)
+            return
+        problems = []
+        for slot, (cid, kid) in slots.items():
+            c = self.model.connectors.get(cid)
+            if c is None or not (c.public or c.env == env) or not any(self.model.connector_role(user, c)):
+                problems.append((slot, "connector"))
+            if kid is not None:
+                k = self.model.connections.get(kid)
+                if k is None or k.env != env or not any(self.model.connection_role(user, k)):
+                    problems.append((slot, "connection unknown"))
+                elif self.model.connection_role(user, k)[0] is None:
+                    problems.append((slot, "connection not usable (A6)"))
+                elif k.connector != cid or k.scope is not None:
+                    problems.append((slot, "connection of another connector or scoped (A7)"))
+        if problems:
+            assert got == "invalid", (user, env, slots, problems, got)
+            return
+        assert got not in ("not_found", "forbidden", "invalid", "conflict"), (user, env, slots, got)
+        model_slots = {slot: [cid, kid, self.model.connections[kid].name if kid else None] for slot, (cid, kid) in slots.items()}
+        self.model.assets[got] = MAsset(got, kind, USERS[user], env, user, name, model_slots)
+
+    def share_asset(self, user, aid, principal, role, modes):
+        a = self.model.assets[aid]
+        kind, name = principal
+
+        def act(session, actor):
+            if ENVS[a.env][0] != USERS[user]:
+                raise errors.NotFound("env")
+            _, ref = self.principal_ref(kind, name) if kind != "org" else (kind, None)
+            return assets.share(session=session, actor=actor, keyring=self.keyring, environment=self.env(session, actor, a.env),
+                                kind=a.kind, ref=aid, principal_kind=kind, principal_ref=ref, role=role, slot_modes=modes)["role"]
+
+        got = self.call(user, act)
+        held, manages, _ = self.model.asset_role(user, a)
+        unshareable = [slot for slot, mode in modes.items() if mode == "shared" and a.slots[slot][1] in self.model.connections
+                       and not self.model.may_lend(a, self.model.connections[a.slots[slot][1]])]
+        if ENVS[a.env][0] != USERS[user] or not (held or manages):
+            expected = "not_found"
+        elif kind == "org" or unshareable:
+            expected = "invalid"
+        elif (USERS[name] if kind == "user" else GROUPS[name]) != a.org:
+            expected = "not_found"
+        elif (kind, name) == ("user", a.owner):
+            expected = "invalid"
+        elif not (manages or A_RANK[held] >= A_RANK["co-owner"]):
+            expected = "forbidden"
+        else:
+            expected = role
+        assert got == expected, (user, aid, principal, role, modes, got, expected)
+        if got == role:  # sharing again replaces role and modes; unnamed slots are invoker
+            a.shares[(kind, name)] = (role, frozenset(s for s, m in modes.items() if m == "shared"))
+
+    def unshare_asset(self, user, aid, principal):
+        a = self.model.assets[aid]
+        kind, name = principal
+
+        def act(session, actor):
+            if ENVS[a.env][0] != USERS[user]:
+                raise errors.NotFound("env")
+            _, ref = self.principal_ref(kind, name) if kind != "org" else (kind, None)
+            assets.unshare(session=session, actor=actor, environment=self.env(session, actor, a.env), kind=a.kind, ref=aid,
+                           principal_kind=kind, principal_ref=ref)
+
+        got = self.call(user, act)
+        held, manages, _ = self.model.asset_role(user, a)
+        if ENVS[a.env][0] != USERS[user] or not (held or manages):
+            expected = "not_found"
+        elif kind == "org":
+            expected = "invalid"
+        elif (USERS[name] if kind == "user" else GROUPS[name]) != a.org:
+            expected = "not_found"
+        elif (kind, name) == ("user", a.owner):
+            expected = "invalid"
+        elif (kind, name) not in a.shares:
+            expected = "not_found"
+        elif (kind, name) == ("user", user) or manages or A_RANK[held] >= A_RANK["co-owner"]:
+            expected = "ok"
+        else:
+            expected = "forbidden"
+        assert got == expected, (user, aid, principal, got, expected)
+        if got == "ok":
+            del a.shares[(kind, name)]
+
+    def delete_asset(self, user, aid):
+        a = self.model.assets[aid]
+
+        def act(session, actor):
+            if ENVS[a.env][0] != USERS[user]:
+                raise errors.NotFound("env")
+            return sorted(assets.delete(session=session, actor=actor, environment=self.env(session, actor, a.env), kind=a.kind, ref=aid)) or None
+
+        got = self.call(user, act)
+        held, manages, _ = self.model.asset_role(user, a)
+        scoped = sorted(k.id for k in self.model.connections.values() if k.scope == a.scope)
+        if ENVS[a.env][0] != USERS[user] or not (held or manages):
+            expected = "not_found"
+        elif not (held == "owner" or manages):
+            expected = "forbidden"
+        else:
+            expected = scoped or "ok"  # connections scoped to it go with it (A7)
+        assert got == expected, (user, aid, got, expected)
+        if got not in ("not_found", "forbidden"):
+            del self.model.assets[aid]
+            for kid in scoped:
+                del self.model.connections[kid]
+
+    def bind(self, user, aid, slot, kid):
+        """F3: the owner binds the slot's connection; a recipient an invoker slot's own
+        (A6 use, the slot's connector, scoped to nothing or to this asset: A7)."""
+        a = self.model.assets[aid]
+
+        def act(session, actor):
+            if ENVS[a.env][0] != USERS[user]:
+                raise errors.NotFound("env")
+            return assets.bind(session=session, actor=actor, environment=self.env(session, actor, a.env), kind=a.kind, ref=aid,
+                               slot=slot, connection_ref=kid)["mode"]
+
+        got = self.call(user, act)
+        held, manages, _ = self.model.asset_role(user, a)
+        k = self.model.connections.get(kid)
+        k_held, k_manages = self.model.connection_role(user, k) if k and k.env == a.env else (None, False)
+        mode = self.model.slot_mode(user, a, slot)
+        if ENVS[a.env][0] != USERS[user] or not (held or manages):
+            expected = "not_found"
+        elif not held:
+            expected = "forbidden"
+        elif mode == "shared":
+            expected = "invalid"
+        elif not (k_held or k_manages):
+            expected = "not_found"
+        elif not k_held:
+            expected = "forbidden"
+        elif k.connector != a.slots[slot][0]:
+            expected = "invalid"
+        elif k.scope not in (None, a.scope):
+            expected = "forbidden"
+        else:
+            expected = mode
+        assert got == expected, (user, aid, slot, kid, got, expected)
+        if got == mode:
+            if mode == "own":
+                a.slots[slot][1:] = [kid, k.name]
+            else:
+                a.bindings[(user, slot)] = (kid, k.name)
+
+    def connect(self, user, aid, slot, direct, other_connector):
+        """A7: a connection scoped to the asset, created by anyone who may run it with no
+        right to the connector: ``create_scoped_connection`` (create and bind), or
+        ``connections.create(scope=…)`` alone (optionally for a connector no slot uses)."""
+        a = self.model.assets[aid]
+        cid = other_connector if direct and other_connector else a.slots[slot][0]
+        self.serial += 1
+        name = f"{a.name} · {slot}" if not direct else f"scoped{self.serial}-{user}"
+
+        def act(session, actor):
+            if ENVS[a.env][0] != USERS[user]:
+                raise errors.NotFound("env")
+            environment = self.env(session, actor, a.env)
+            if direct:
+                return connections.create(session=session, actor=actor, keyring=self.keyring, environment=environment,
+                                          connector_ref=cid, given={}, display_name=name, scope=a.scope).id
+            return assets.create_scoped_connection(session=session, actor=actor, keyring=self.keyring, environment=environment,
+                                                   kind=a.kind, ref=aid, slot=slot, given={}).id
+
+        got = self.call(user, act)
+        held, manages, _ = self.model.asset_role(user, a)
+        in_slots = cid in self.model.connectors and any(s[0] == cid for s in a.slots.values())
+        mode = self.model.slot_mode(user, a, slot)
+        if ENVS[a.env][0] != USERS[user] or not (held or manages):
+            expected = "not_found"
+        elif not held:
+            expected = "forbidden"
+        elif not in_slots:
+            expected = "invalid"
+        elif not direct and mode == "shared":
+            expected = "invalid"  # nothing to bind: runs use the maker's connection
+        else:
+            expected = "created"
+        got_shape = "created" if got not in ("not_found", "forbidden", "invalid", "conflict") else got
+        assert got_shape == expected, (user, aid, slot, direct, cid, got, expected)
+        if expected == "created":
+            c = self.model.connectors[cid]
+            self.model.connections[got] = MConnection(got, a.org, a.env, cid, user, c.allow_sharing, name=name, scope=a.scope)
+            if not direct:
+                if mode == "own":
+                    a.slots[slot][1:] = [got, name]
+                else:
+                    a.bindings[(user, slot)] = (got, name)
+
+    def run(self, user, aid, form_index):
+        """F3, A6–A8: the slot views (A8 missing) and a run's authorisation and the
+        connection each slot resolves to (prepare_run; nothing is called)."""
+        a = self.model.assets[aid]
+        names = list(a.slots)
+        slots = names if a.kind == "flow" else [names[form_index % len(names)]]
+
+        def act(session, actor):
+            if ENVS[a.env][0] != USERS[user]:
+                raise errors.NotFound("env")
+            environment = self.env(session, actor, a.env)
+            asset, access = assets.get_or_raise(session=session, actor=actor, environment=environment, kind=a.kind, ref=aid)
+            views = [(v["name"], v["status"], v["your_mode"], v["your_connection_id"], v["your_status"])
+                     for v in assets.slot_views(session=session, actor=actor, asset=asset, access=access)]
+            try:
+                prepared = assets.prepare_run(session=session, actor=actor, keyring=self.keyring, environment=environment, kind=a.kind,
+                                              ref=aid, inputs={}, form=None if a.kind == "flow" else f"f_{slots[0]}")
+            except errors.Forbidden:
+                return views, "forbidden"
+            if prepared.failed:
+                return views, ("failed", prepared.view["error_code"], prepared.view["error"])
+            return views, ("ok", {name: usable.connection.id for name, usable in prepared.usable.items()})
+
+        got = self.call(user, act, commit=False)
+        expected = self.model.run_outcome(user, a, slots)
+        if ENVS[a.env][0] != USERS[user]:
+            expected = "not_found"
+        if expected == "not_found":
+            assert got == "not_found", (user, aid, got)
+            return
+        views, outcome = got
+        event(f"run → {outcome if isinstance(outcome, str) else outcome[0] if outcome[0] == 'ok' else outcome[1]}")
+        TMPSTATS[f"run → {outcome if isinstance(outcome, str) else outcome[0] if outcome[0] == 'ok' else outcome[1]}"] += 1
+        assert views == self.model.slot_views(user, a), (user, aid, views, self.model.slot_views(user, a))
+        if expected == "forbidden" or expected[0] == "ok":
+            assert outcome == expected, (user, aid, outcome, expected)
+            return
+        _, code, kid, name = expected
+        assert outcome[:2] == ("failed", code), (user, aid, outcome, expected)
+        if code == "ConnectionMissing":  # A8: the refusal names the connection it lost
+            assert kid in outcome[2] and name in outcome[2], (outcome, kid, name)
+
+    def show_connector(self, user, cid, env):
+        """connector show (get): A7 gives a recipient no sight of the connector."""
+        c = self.model.connectors[cid]
+
+        def act(session, actor):
+            if ENVS[env][0] != USERS[user]:
+                raise errors.NotFound("env")
+            connectors.get_or_raise(session=session, actor=actor, environment=self.env(session, actor, env), ref=cid)
+
+        got = self.call(user, act)
+        visible = ENVS[env][0] == USERS[user] and (c.public or c.env == env) and any(self.model.connector_role(user, c))
+        assert got == ("ok" if visible else "not_found"), (user, cid, env, got)
+
+    def a7_probe(self, index, choice, extra):
+        """A recipient tries what A7 refuses: see the connector, create an unscoped
+        connection to it, use their scoped connection standalone or in another app or
+        flow (bind, or a new flow), use the maker's connection of a shared slot."""
+        reached = [(a.id, u) for a in sorted(self.model.assets.values(), key=lambda a: a.id)
+                   for u in sorted(USERS) if self.model.asset_role(u, a)[0] in A_ROLES]
+        if not reached:
+            return False
+        aid, user = reached[index % len(reached)]
+        a = self.model.assets[aid]
+        slot = self.pick(a.slots, extra)
+        cid, maker_connection, _ = a.slots[slot]
+        mine = sorted(k.id for k in self.model.connections.values() if k.owner == user and k.scope is not None)
+        probe = choice % 6
+        if probe == 0 and cid in self.model.connectors:
+            self.show_connector(user, cid, a.env)
+            self.create_unscoped_connection(user, cid, a.env)
+        elif probe == 1 and mine:
+            self.use_connection(user, self.pick(mine, extra))
+        elif probe == 2 and mine:
+            others = [b.id for b in self.model.assets.values() if self.model.asset_role(user, b)[0]]
+            other = self.model.assets[self.pick(others, extra)]
+            kid = self.pick(mine, extra // 7)
+            # the slot using the connection's connector, if the other asset has one
+            same = [s for s, (c, _, _) in other.slots.items() if c == self.model.connections[kid].connector]
+            self.bind(user, other.id, same[0] if same else self.pick(other.slots, extra), kid)
+        elif probe == 3 and mine:
+            k = self.model.connections[self.pick(mine, extra)]
+            self.create_asset(user, k.env, "flow", {"s0": (k.connector, k.id)})
+        elif probe == 4 and maker_connection in self.model.connections:
+            self.use_connection(user, maker_connection)
+        else:
+            self.connect(user, aid, slot, direct=bool(extra % 2), other_connector=None)
+        return True
+
+    def a8_delete(self, index, choice, extra):
+        """A8: the owner deletes a connection bound in a slot (the maker's or a recipient's
+        own), or a connector some slot uses (confirmed); then someone who holds the app or
+        flow looks at it and runs it: the slot reads missing, the run names the connection."""
+        bound = sorted({(kid, a.id) for a in self.model.assets.values()
+                        for kid in [s[1] for s in a.slots.values()] + [b[0] for b in a.bindings.values()]
+                        if kid in self.model.connections})
+        if not bound:
+            return False
+        kid, aid = bound[index % len(bound)]
+        k = self.model.connections[kid]
+        if choice % 3 == 0 and k.connector in self.model.connectors:
+            c = self.model.connectors[k.connector]
+            self.delete_connector_as(c.owner, k.connector, force=True)
+        else:
+            self.use_connection(k.owner, kid, delete=True)
+        a = self.model.assets.get(aid)
+        if a is not None:
+            holders = sorted(u for u in USERS if self.model.asset_role(u, a)[0])
+            self.run(holders[extra % len(holders)], aid, extra)
+        return True
 
     # -- one rule, weighted actions: Hypothesis' swarm testing disables whole rules per
     # example, which starved the sharing paths; a weighted pick keeps every example dense.
@@ -631,8 +1153,11 @@ class SharingMachine(RuleBasedStateMachine):
         insider=st.one_of(st.none(), st.integers(0, 20)),
         flag=st.booleans(),
         choice=st.integers(0, 99),
+        extra=st.integers(0, 10**6),
     )
-    def step(self, action, user, index, principal, role, insider, flag, choice):
+    def step(self, action, user, index, principal, role, insider, flag, choice, extra):
+        if action in ASSET_ACTIONS:
+            return self.asset_step(action, user, index, principal, role, insider, flag, choice, extra)
         if action == "membership":
             return self.membership(sorted(GROUPS)[choice % len(GROUPS)] if choice % 5 else "sub", choice, flag)
         if action == "create_connector":
@@ -662,6 +1187,63 @@ class SharingMachine(RuleBasedStateMachine):
             return self.unshare_connection(user, index, connection_principal, insider)
         return self.use_or_delete_connection(user, index, flag and choice < 30, insider)
 
+    def asset_step(self, action, user, index, principal, role, insider, flag, choice, extra):
+        if not self.model.connectors:
+            return self.create_connector(user, choice % 8, flag)
+        if action == "create_asset" or not self.model.assets:
+            return self.create_asset_step(user, index, insider, choice, extra)
+        if action == "a7_probe" and self.a7_probe(index, choice, extra):
+            return None
+        if action == "a8_delete" and self.a8_delete(index, choice, extra):
+            return None
+        if insider is None and choice >= 25:
+            insider = extra % 21  # apps and flows are mostly acted on by those who hold them
+        a = self.model.assets[self.pick_asset(index, insider)]
+        user = self.insider_for_asset(user, insider, a)
+        slot = self.pick(a.slots, extra)
+        if action in ("share_asset", "a7_probe"):
+            modes = {}
+            for i, name in enumerate(a.slots):
+                digit = (extra // 4 ** i) % 4  # unnamed (invoker by default), shared (twice as likely), invoker
+                if digit:
+                    modes[name] = "invoker" if digit == 3 else "shared"
+            return self.share_asset(user, a.id, principal if principal[0] != "org" or choice < 10 else ("user", "bob"),
+                                    A_ROLES[role % 2], modes)
+        if action == "unshare_asset":
+            if a.shares and flag:
+                principal = self.pick(a.shares, extra)
+            return self.unshare_asset(user, a.id, principal)
+        if action == "delete_asset":
+            return self.delete_asset(user, a.id)
+        if action == "bind":
+            kid = self.connection_for(user, a.slots[slot][0], a.env, extra // 3, anything=choice % 4 == 0)
+            return self.bind(user, a.id, slot, kid) if kid else None
+        if action == "connect":
+            direct = choice % 3 == 0
+            other = self.pick(self.model.connectors, extra) if direct and choice % 4 == 0 else None
+            return self.connect(user, a.id, slot, direct, other)
+        return self.run(user, a.id, extra)
+
+    def create_asset_step(self, user, index, insider, choice, extra):
+        """A maker (mostly one who may use some connector) builds a flow or app of one or
+        two slots over connectors they may use, bound to their connections or not."""
+        if insider is not None:
+            makers = sorted(u for u in USERS if any(any(self.model.connector_role(u, c)) for c in self.model.connectors.values()))
+            user = makers[insider % len(makers)] if makers else user
+        usable = sorted(c.id for c in self.model.connectors.values() if any(self.model.connector_role(user, c)))
+        pool = usable if usable and extra % 5 else sorted(self.model.connectors)
+        first = self.model.connectors[self.pick(pool, index)]
+        own = sorted(e for e, (org, _) in ENVS.items() if org == USERS[user])
+        env = first.env or own[choice % len(own)]
+        in_env = [cid for cid in pool if self.model.connectors[cid].env in (env, None)] or pool
+        slots = {}
+        for i in range(1 + extra % 2):
+            cid = first.id if i == 0 else self.pick(in_env, index // 3 + extra)
+            digit = (extra // (5 * 4 ** i)) % 4  # none, a usable one (twice as likely), any of the environment
+            kid = None if digit == 0 else self.connection_for(user, cid, env, extra // 7 + i, anything=digit == 3)
+            slots[SLOTS[i]] = (cid, kid)
+        return self.create_asset(user, env, "app" if choice % 4 == 0 else "flow", slots)
+
     # -- what everyone sees
 
     @invariant()
@@ -681,13 +1263,17 @@ class SharingMachine(RuleBasedStateMachine):
                     environment = self.env(session, actor, env)
                     cs = connectors.list(session=session, actor=actor, environment=environment, limit=1000, cursor=None).items
                     ks = connections.list(session=session, actor=actor, environment=environment, limit=1000, cursor=None).items
-                    return {c.id: a.role for c, a in cs}, {k.id: a.role for k, a in ks}
+                    found = {kind: {a.id: x.role for a, x in assets.list(session=session, actor=actor, environment=environment, kind=kind,
+                                                                          limit=1000, cursor=None).items}
+                             for kind in ("flow", "app")}
+                    return {c.id: a.role for c, a in cs}, {k.id: a.role for k, a in ks}, found
 
-                self.steps -= 1  # listing is not a step
-                SharingMachine.total_steps -= 1
-                got_connectors, got_connections = self.call(user, listing)
+                got_connectors, got_connections, got_assets = self._call(user, listing, True)  # listing is not a step
+                # A7: a connector reached only through apps or flows is not listed.
                 assert got_connectors == self.model.visible_connectors(user, env), (user, env)
                 assert got_connections == self.model.visible_connections(user, env), (user, env)
+                for kind, got in got_assets.items():
+                    assert got == self.model.visible_assets(user, env, kind), (user, env, kind)
 
 
 SharingMachine.TestCase.settings = settings(

@@ -165,3 +165,18 @@ def not_found(kind: str, ref: str) -> NotFound:
         f"{kind} '{ref}' was not found, or you do not have access to it.",
         code="".join(word.title() for word in kind.split()) + "NotFound",
     )
+
+
+# --- solutions (DESIGN S3) ---------------------------------------------------------
+
+EXIT_NEEDS_BINDINGS = 8  # `solution import`: connection references await a connection
+
+
+class NeedsBindings(Conflict):
+    """A solution import would leave connection references without a connection (S3).
+    ``references`` lists them (logical name, display name, connector); nothing was
+    written. Bind them with a settings file, interactively, or pass ``--allow-missing``."""
+
+    exit_code = EXIT_NEEDS_BINDINGS
+    default_code = "ConnectionReferencesUnbound"
+    title = "Connection references need connections"

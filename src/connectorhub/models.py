@@ -9,7 +9,9 @@ from connectorhub.directory import models as _directory  # noqa: F401
 from connectorhub.environments import models as _environments  # noqa: F401
 from connectorhub.runtime import models as _runtime_oauth  # noqa: F401
 from connectorhub.secrets import models as _secrets  # noqa: F401
+from connectorhub.security import models as _security  # noqa: F401
 from connectorhub.sharing import models as _sharing  # noqa: F401
+from connectorhub.solutions import models as _solutions  # noqa: F401
 from connectorhub.variables import models as _variables  # noqa: F401
 
 metadata = Base.metadata

@@ -497,6 +497,88 @@ def decide_connection_unshare(
     return _decide_revoke(CONNECTION_RULES, actor, access, connection.owner_id, principal_kind, principal_id, grant)
 
 
+# --- S1-S4 solutions (moving between environments) ----------------------------------
+
+
+@dataclass(frozen=True)
+class SolutionFacts:
+    org_id: str
+    environment_id: str
+    owner_id: str
+    managed: bool = False
+
+
+def can_create_solution(actor: Actor, environment: EnvironmentFacts) -> bool:
+    """S1 (decision recorded in docs/solutions.md): any maker of the environment's
+    organization creates a solution there or imports one into it (S3); nobody of another
+    organization (A10). S5 security roles refine this where an environment uses them."""
+    return environment.org_id == actor.org_id
+
+
+def can_see_solution(actor: Actor, solution: SolutionFacts) -> bool:
+    """S1, A10: every user of the organization reads its solutions; nobody else."""
+    return solution.org_id == actor.org_id
+
+
+def can_manage_solution(actor: Actor, solution: SolutionFacts) -> bool:
+    """S1-S4: the solution's owner and the administrators of its scope (A10) add and
+    remove components, export, upgrade and delete it."""
+    return solution.org_id == actor.org_id and (
+        solution.owner_id == actor.user_id or administers(actor, solution.org_id, solution.environment_id)
+    )
+
+
+def decide_solution_manage(actor: Actor, solution: SolutionFacts, name: str, *, changes_components: bool = False) -> Decision:
+    """S1, S4, A10: not found outside the organization; a managed solution's component
+    list is fixed by its publisher (invalid whatever the rights); otherwise the owner
+    and administrators manage it."""
+    if not can_see_solution(actor, solution):
+        return Decision(NOT_FOUND)
+    if changes_components and solution.managed:
+        return Decision(
+            INVALID,
+            f"Solution '{name}' is managed: its components come from its publisher and are read-only here (S4). "
+            "Change the solution in its source environment and import a new version.",
+            "SolutionManaged",
+        )
+    if not can_manage_solution(actor, solution):
+        return Decision(FORBIDDEN, f"Only the owner of solution '{name}' and administrators manage it (S1).", "SolutionForbidden")
+    return ALLOW
+
+
+def decide_reference_binding(
+    logical_name: str,
+    connection_access: Access,
+    connector_matches: bool,
+    connection_scope: str | None,
+) -> Decision:
+    """S3, A6, A7: a connection reference is bound only to a connection the binder may
+    use (A6), of the reference's connector, and not scoped to one app or flow (A7)."""
+    if not connection_access.visible:
+        return Decision(NOT_FOUND, f"Connection reference '{logical_name}': the connection was not found, or you do not have access to it.", "ConnectionNotFound")
+    if not can_use_connection(connection_access):
+        return Decision(
+            FORBIDDEN,
+            f"Connection reference '{logical_name}': you may see that connection but not use its credentials (A6); "
+            "bind a connection of your own or one shared with you as CanUse.",
+            "ConnectionUseForbidden",
+        )
+    if not connector_matches:
+        return Decision(
+            INVALID,
+            f"Connection reference '{logical_name}': that connection is for another connector than the reference's; "
+            "choose a connection to the reference's connector.",
+            "ReferenceConnectorMismatch",
+        )
+    if connection_scope is not None:
+        return Decision(
+            INVALID,
+            f"Connection reference '{logical_name}': that connection is scoped to {connection_scope} (A7) and cannot serve a reference.",
+            "ConnectionScopedToAsset",
+        )
+    return ALLOW
+
+
 # --- apps and flows (F3, A7, A8) ---------------------------------------------------
 
 # Asset roles, ordered (F3). OWNER is the maker's implicit role, above co-owner.
@@ -796,3 +878,227 @@ def decide_unscoped_connection_via_assets(asset_names: Iterable[str]) -> Decisio
         "(`connectorhub flow connect` / `app connect`), or ask the connector's owner to share the connector.",
         "ConnectorOnlyThroughAsset",
     )
+
+
+# --- S5 security roles (solution-aware records, A11) ---------------------------------
+#
+# The Dataverse model: business units form a tree per environment, owner teams belong to
+# a unit, security roles are sets of (table, privilege, depth), and a record has an
+# owner (user or team) whose unit is the record's owning unit. The service layer
+# (connectorhub.security.service) loads these facts; nothing below reads the database.
+# tests/test_security_model.py checks `allowed` against a reference written from S5.
+
+SECURITY_TABLES = ("connector", "connectionreference", "flow", "app", "solution", "environmentvariable")
+SECURITY_PRIVILEGES = ("create", "read", "write", "delete", "append", "appendto", "assign", "share")
+DEPTH_USER = "user"
+DEPTH_BUSINESS_UNIT = "businessunit"
+DEPTH_PARENT_CHILD = "parentchild"
+DEPTH_ORGANIZATION = "organization"
+SECURITY_DEPTHS = (DEPTH_USER, DEPTH_BUSINESS_UNIT, DEPTH_PARENT_CHILD, DEPTH_ORGANIZATION)
+
+SYSTEM_ADMINISTRATOR = "System Administrator"
+ENVIRONMENT_MAKER = "Environment Maker"
+BASIC_USER = "Basic User"
+
+
+def builtin_role_privileges() -> dict[str, frozenset[tuple[str, str, str]]]:
+    """S5 built-in roles, as (table, privilege, depth) sets: System Administrator has
+    everything at organization depth; Environment Maker creates on every table and has
+    full rights on its own records (every privilege at user depth); Basic User reads
+    connectors and connection references at business-unit depth."""
+    return {
+        SYSTEM_ADMINISTRATOR: frozenset(
+            (t, p, DEPTH_ORGANIZATION) for t in SECURITY_TABLES for p in SECURITY_PRIVILEGES
+        ),
+        ENVIRONMENT_MAKER: frozenset((t, p, DEPTH_USER) for t in SECURITY_TABLES for p in SECURITY_PRIVILEGES),
+        BASIC_USER: frozenset(
+            {("connector", "read", DEPTH_BUSINESS_UNIT), ("connectionreference", "read", DEPTH_BUSINESS_UNIT)}
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class UnitTree:
+    """S5: the business units of one environment, each unit's parent (None for the root)."""
+
+    parents: dict[str, str | None]
+
+    def in_subtree(self, unit_id: str | None, top_id: str | None) -> bool:
+        """Is ``unit_id`` ``top_id`` or one of its descendants? (parentchild depth)"""
+        if unit_id is None or top_id is None:
+            return False
+        current: str | None = unit_id
+        for _ in range(len(self.parents) + 1):  # a cycle (refused by move) cannot loop
+            if current == top_id:
+                return True
+            if current is None:
+                return False
+            current = self.parents.get(current)
+        return False
+
+
+@dataclass(frozen=True)
+class RoleHolding:
+    """One role held by the user directly or through one of their teams (S5). For a role
+    held through a team, the holder's unit is the team's unit."""
+
+    role_id: str
+    role_name: str
+    holder_kind: str  # "user" | "team"
+    holder_id: str
+    holder_unit_id: str | None
+    privileges: frozenset[tuple[str, str, str]]  # (table, privilege, depth)
+    implicit: bool = False  # held without an assignment (docs/security.md)
+
+
+@dataclass(frozen=True)
+class SecurityUser:
+    """The S5 facts of one user in one environment: their unit (the root by default),
+    the owner teams they are a member of, and every role they hold directly or through
+    those teams."""
+
+    user_id: str
+    unit_id: str | None
+    team_ids: frozenset[str] = frozenset()
+    holdings: tuple[RoleHolding, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordShareFacts:
+    principal_kind: str  # "user" | "team"
+    principal_id: str
+    privileges: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SecurityRecord:
+    """A record (table + id) with its owner, its owning unit (the owner's) and its
+    explicit shares (S5). ``owner_kind`` is None for a record no owner was recorded for:
+    only organization depth and shares reach it."""
+
+    table: str
+    record_id: str
+    owner_kind: str | None = None  # "user" | "team"
+    owner_id: str | None = None
+    unit_id: str | None = None
+    shares: tuple[RecordShareFacts, ...] = ()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One way S5 could allow a privilege: a role's (table, privilege, depth) entry held
+    by the user or a team of theirs, or a share; ``covers`` says whether it reaches the record."""
+
+    kind: str  # "role" | "share"
+    covers: bool
+    role_name: str | None = None
+    holder_kind: str | None = None  # "user" | "team" (role), principal kind (share)
+    holder_id: str | None = None
+    holder_unit_id: str | None = None
+    depth: str | None = None
+    implicit: bool = False
+
+
+def depth_covers(depth: str, holder_unit_id: str | None, user: SecurityUser, record: SecurityRecord, tree: UnitTree) -> bool:
+    """S5: does a privilege held at ``depth`` by a holder in ``holder_unit_id`` reach the
+    record? organization: always; parentchild: the record's unit is in the subtree of
+    the holder's unit; businessunit: the record's unit is the holder's unit; user: the
+    record is owned by the user or by a team the user is in."""
+    if depth == DEPTH_ORGANIZATION:
+        return True
+    if depth == DEPTH_PARENT_CHILD:
+        return tree.in_subtree(record.unit_id, holder_unit_id)
+    if depth == DEPTH_BUSINESS_UNIT:
+        return record.unit_id is not None and record.unit_id == holder_unit_id
+    if depth == DEPTH_USER:
+        if record.owner_kind == "user":
+            return record.owner_id == user.user_id
+        if record.owner_kind == "team":
+            return record.owner_id in user.team_ids
+    return False
+
+
+def _share_reaches(user: SecurityUser, share: RecordShareFacts) -> bool:
+    """S5: a share to the user, or to one of the user's teams."""
+    if share.principal_kind == "user":
+        return share.principal_id == user.user_id
+    return share.principal_kind == "team" and share.principal_id in user.team_ids
+
+
+def coverages(user: SecurityUser, privilege: str, record: SecurityRecord, tree: UnitTree) -> list[Coverage]:
+    """Every role entry and share of the user that grants ``privilege`` on the record's
+    table, each saying whether it covers the record (S5). The explanation behind
+    `connectorhub security check`."""
+    found = []
+    for holding in user.holdings:
+        for table, granted, depth in sorted(holding.privileges):
+            if table == record.table and granted == privilege:
+                found.append(Coverage(
+                    "role", depth_covers(depth, holding.holder_unit_id, user, record, tree), holding.role_name,
+                    holding.holder_kind, holding.holder_id, holding.holder_unit_id, depth, holding.implicit,
+                ))
+    for share in record.shares:
+        if privilege in share.privileges and _share_reaches(user, share):
+            found.append(Coverage("share", True, holder_kind=share.principal_kind, holder_id=share.principal_id))
+    return found
+
+
+def allowed(user: SecurityUser, privilege: str, record: SecurityRecord, tree: UnitTree) -> bool:
+    """S5: ``allowed(user, privilege, record)`` holds iff some role held by the user or by
+    one of the user's teams grants that privilege on the record's table at a depth that
+    covers the record (:func:`depth_covers`, with the team's unit as the holder's unit
+    for a role held through a team), or the record is explicitly shared with the user or
+    one of the user's teams with that privilege."""
+    for holding in user.holdings:
+        for table, granted, depth in holding.privileges:
+            if table == record.table and granted == privilege and depth_covers(depth, holding.holder_unit_id, user, record, tree):
+                return True
+    return any(privilege in share.privileges and _share_reaches(user, share) for share in record.shares)
+
+
+def can_manage_security(actor: Actor, environment: EnvironmentFacts) -> bool:
+    """S5 with A10: organization administrators and the environment's administrators
+    manage its business units, teams, roles, role assignments and users' units."""
+    return administers(actor, environment.org_id, environment.id)
+
+
+def decide_record(actor: Actor, environment: EnvironmentFacts, user: SecurityUser, privilege: str, record: SecurityRecord, tree: UnitTree) -> Decision:
+    """A11 with S5 and A10 for a solution-aware record of ``environment``.
+
+    Nothing of another organization is visible (A10). Administrators of the scope (A10)
+    are implicitly System Administrators (docs/security.md). Otherwise a record the user
+    cannot read is not found, exactly like an unknown id; a readable record on which
+    the privilege is not allowed is forbidden. ``create`` is decided on the record about
+    to be created (owned by its creator), which nobody reads yet.
+    """
+    if environment.org_id != actor.org_id:
+        return Decision(NOT_FOUND)
+    if administers(actor, environment.org_id, environment.id):
+        return ALLOW
+    if privilege != "create" and not allowed(user, "read", record, tree):
+        return Decision(NOT_FOUND)
+    if privilege != "read" and not allowed(user, privilege, record, tree):
+        return Decision(
+            FORBIDDEN,
+            f"No security role of yours grants {privilege} on this {record.table} at a depth that reaches it, "
+            f"and it is not shared with you for {privilege} (S5). Run `connectorhub security check` to see why; "
+            "an administrator assigns roles (`connectorhub security assign`).",
+            "SecurityPrivilegeMissing",
+        )
+    return ALLOW
+
+
+def decide_share_record(actor: Actor, environment: EnvironmentFacts, user: SecurityUser, privileges: Iterable[str], record: SecurityRecord, tree: UnitTree) -> Decision:
+    """S5 (Dataverse): sharing a record needs the share privilege on it, and one shares
+    only privileges one holds on it oneself; administrators (A10) share anything."""
+    decision = decide_record(actor, environment, user, "share", record, tree)
+    if not decision.allowed or administers(actor, environment.org_id, environment.id):
+        return decision
+    missing = [p for p in privileges if not allowed(user, p, record, tree)]
+    if missing:
+        return Decision(
+            FORBIDDEN,
+            f"You may share only privileges you hold on this record yourself; you do not hold {', '.join(missing)} (S5).",
+            "SharePrivilegeNotHeld",
+        )
+    return ALLOW

@@ -27,6 +27,7 @@ from connectorhub.runtime.outbound import OutboundPolicy
 from connectorhub.runtime.service import Runtime
 from connectorhub.secrets import api as secrets_api
 from connectorhub.secrets.keyring import load_keyring
+from connectorhub.security import api as security_api
 from connectorhub.sharing import api as sharing_api
 from connectorhub.variables import api as variables_api
 
@@ -98,6 +99,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     # The invoke endpoint first: routes are matched in order, and it is the hot path.
+    app.router.routes.append(runtime_api.fast_route(API_PREFIX))
     for router in (
         runtime_api.router,
         directory_api.router,
@@ -108,6 +110,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         audit_api.router,
         secrets_api.router,
         variables_api.router,
+        security_api.router,
         assets_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)

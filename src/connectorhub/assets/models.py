@@ -75,6 +75,9 @@ class AssetSlot(Base):
     connector_id: Mapped[str] = mapped_column(String(40), index=True)
     connection_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     connection_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # S1/F3: a slot of a solution's app or flow names a connection reference instead of a
+    # connection; runs resolve reference -> connection (A8/S3: unbound fails saying so).
+    connection_reference_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
 
 
 class AssetShare(Base):

@@ -46,6 +46,8 @@ class RecurrenceTrigger(Strict):
 class SlotSpec(Strict):
     connector: str = Field(min_length=1, description="Connector id, name or title")
     connection: str | None = Field(None, description="The maker's connection id; bind later with `flow bind` when absent")
+    # S1/F3: in a solution a slot names a connection reference (logical name) instead.
+    connectionReference: str | None = Field(None, description="A connection reference's logical name, instead of a connection (S1)")
 
 
 class StepSpec(Strict):
@@ -92,6 +94,7 @@ class SlotOut(BaseModel):
     your_mode: str | None = Field(description="own (owner), shared or invoker (F3); none for administrators")
     your_connection_id: str | None = Field(description="The connection your runs use in this slot, when known")
     your_status: str | None = Field(description="bound, unbound or missing for your runs")
+    connection_reference: str | None = Field(None, description="The connection reference the slot is bound to (S1), by logical name")
 
 
 class AssetOut(BaseModel):

@@ -14,6 +14,7 @@ from connectorhub.cli import (  # noqa: F401 - each module registers its command
     commands_directory,
     commands_keys,
     commands_runtime,
+    commands_security,
     commands_server,
     commands_variables,
 )

@@ -320,7 +320,8 @@ def use(
             org_id=connection.org_id, environment_id=environment.id, details={"parameters": sorted(existing.secrets)},
         )
     connector.definition(), connector.properties()  # parsed while the session is open
-    return UsableConnection(connection, connector, existing.values, existing.secrets, existing.needs_oauth)
+    uses_oauth = parameter_set_of(session, keyring, connection).needs_oauth  # R2: a token to fetch per call
+    return UsableConnection(connection, connector, existing.values, existing.secrets, uses_oauth)
 
 
 def use_through_asset(
@@ -346,7 +347,8 @@ def use_through_asset(
             details={"parameters": sorted(existing.secrets), "through": asset_scope},
         )
     connector.definition(), connector.properties()  # parsed while the session is open
-    return UsableConnection(connection, connector, existing.values, existing.secrets, existing.needs_oauth)
+    uses_oauth = parameter_set_of(session, keyring, connection).needs_oauth  # R2: a token to fetch per call
+    return UsableConnection(connection, connector, existing.values, existing.secrets, uses_oauth)
 
 
 def secret_names(session: Session, connection_ids: builtins.list[str]) -> dict[str, builtins.list[str]]:

@@ -58,12 +58,12 @@ _FORMATS = {
     "password": "example",
 }
 _FORMAT_CHECKS = {
-    "date-time": re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.I),
+    "date-time": re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", re.IGNORECASE),
     "date": re.compile(r"\d{4}-\d\d-\d\d"),
-    "uuid": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I),
-    "guid": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I),
+    "uuid": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE),
+    "guid": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE),
     "email": re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+"),
-    "uri": re.compile(r"[a-z][a-z0-9+.-]*:\S+", re.I),
+    "uri": re.compile(r"[a-z][a-z0-9+.-]*:\S+", re.IGNORECASE),
 }
 _CATEGORY_CHARS = {}
 _CATEGORY_PATTERNS = {}
@@ -130,9 +130,7 @@ def _fits(document: Mapping[str, Any], schema: Mapping[str, Any], value: Any, de
             return False
         if isinstance(schema.get("minimum"), (int, float)) and value < schema["minimum"]:
             return False
-        if isinstance(schema.get("maximum"), (int, float)) and value > schema["maximum"]:
-            return False
-        return True
+        return not (isinstance(schema.get("maximum"), (int, float)) and value > schema["maximum"])
     if kind == "boolean":
         return isinstance(value, bool)
     if kind == "array":
@@ -349,7 +347,7 @@ def example_value(document: Mapping[str, Any], schema: Any, *, include_optional:
 
 def _is_json(media_type: str) -> bool:
     base = media_type.split(";", 1)[0].strip().lower()
-    return base.endswith("/json") or base.endswith("+json")
+    return base.endswith(("/json", "+json"))
 
 
 def example_parameters(

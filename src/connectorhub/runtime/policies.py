@@ -125,9 +125,9 @@ _KNOWN_FUNCTIONS = {
     "environmentvariables": "environment",
 }
 _ORIGINAL_METHOD = "@request.originalhttpmethod"
-_BODY_PATH = re.compile(r"@?body\(\)((?:\.[^.\[\]{}]+|\[\s*['\"][^'\"]*['\"]\s*\]|\[\d+\])*)", re.I)
+_BODY_PATH = re.compile(r"@?body\(\)((?:\.[^.\[\]{}]+|\[\s*['\"][^'\"]*['\"]\s*\]|\[\d+\])*)", re.IGNORECASE)
 _BODY_TOKEN = re.compile(r"\.([^.\[\]{}]+)|\[\s*['\"]([^'\"]*)['\"]\s*\]|\[(\d+)\]")
-_BODY_EMBED = re.compile(r"\{\s*(@?body\(\)[^{}]*?)\s*\}", re.I)
+_BODY_EMBED = re.compile(r"\{\s*(@?body\(\)[^{}]*?)\s*\}", re.IGNORECASE)
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _CACHE_SIZE = 64
 _MISSING = object()
@@ -541,10 +541,11 @@ def _property_value(template: Any, root: Any, parent_tokens: list[Any], element:
         return read(whole.group(1))
     if not _BODY_EMBED.search(template):
         return template
-    text = _BODY_EMBED.sub(
-        lambda m: (lambda v: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))(read(m.group(1))),
-        template,
-    )
+    def embed(match: re.Match) -> str:
+        value = read(match.group(1))
+        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+    text = _BODY_EMBED.sub(embed, template)
     stripped = text.strip()
     if stripped[:1] in ("[", "{"):
         try:

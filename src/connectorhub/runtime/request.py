@@ -37,7 +37,7 @@ missing required values, wrong types (``string``, ``integer``, ``number``,
 ``boolean``, ``array`` and its items, ``file``), values outside ``enum``, empty path
 segments and header values with line breaks. No message quotes a value (K2).
 
-Decisions (DESIGN is silent; see also docs/decisions.md):
+Decisions (DESIGN is silent):
 
 * **Defaults.** An omitted parameter takes its ``default`` when it is
   ``x-ms-visibility: internal`` (the maker cannot see it, so Power Platform sends the
@@ -303,7 +303,7 @@ def _media_types(value: Any) -> tuple[str, ...]:
 
 def _is_json(media_type: str) -> bool:
     base = media_type.split(";", 1)[0].strip().lower()
-    return base.endswith("/json") or base.endswith("+json")
+    return base.endswith(("/json", "+json"))
 
 
 def _body_content_type(consumes: tuple[str, ...]) -> str:
@@ -928,9 +928,8 @@ def build(
             findings=problems,
             code="ParametersNotValid",
         )
-    if content_type:
-        if "Content-Type" not in headers or content_type.startswith("multipart/form-data;"):
-            headers["Content-Type"] = content_type
+    if content_type and ("Content-Type" not in headers or content_type.startswith("multipart/form-data;")):
+        headers["Content-Type"] = content_type
     if op.accept and "Accept" not in headers:
         headers["Accept"] = op.accept
     return request

@@ -124,14 +124,20 @@ def uses_environment_variables(connector) -> bool:
     return "@environmentVariables" in connector.api_definition or "@environmentVariables" in (connector.api_properties or "")
 
 
-def _credential_headers(swagger: Mapping[str, Any], applied: list[str]) -> tuple[str, ...]:
-    """API-key headers the request carries: dropped if a redirect leaves the origin (R5)."""
+def _credential_headers(swagger: Mapping[str, Any], applied: list[str], request: HttpRequest, secrets: Mapping[str, str]) -> tuple[str, ...]:
+    """Headers that carry a credential — API-key headers of the security definitions, and
+    any header a policy filled with a secret parameter: dropped if a redirect leaves the
+    origin (R5)."""
     definitions = swagger.get("securityDefinitions") or {}
-    return tuple(
+    names = [
         definitions[name]["name"]
         for name in applied
         if isinstance(definitions.get(name), dict) and definitions[name].get("in") == "header" and definitions[name].get("name")
-    )
+    ]
+    if secrets:
+        values = {value for value in secrets.values() if value}
+        names += [name for name, value in request.headers.items() if any(secret in value for secret in values)]
+    return tuple(names)
 
 
 async def call(
@@ -166,7 +172,7 @@ async def call(
         outgoing, swagger, properties, values=usable.values, secrets=usable.secrets, oauth_access_token=token
     )
     policies.apply_request(outgoing, properties, operation.operation_id, connection_values=connection_values, env_vars=env_vars)
-    response = await rt.outbound.send(outgoing, sensitive_headers=_credential_headers(swagger, applied))
+    response = await rt.outbound.send(outgoing, sensitive_headers=_credential_headers(swagger, applied, outgoing, usable.secrets))
     policies.apply_response(
         response, properties, operation.operation_id, request=outgoing, connection_values=connection_values, env_vars=env_vars
     )
