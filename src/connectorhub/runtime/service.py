@@ -124,20 +124,32 @@ def uses_environment_variables(connector) -> bool:
     return "@environmentVariables" in connector.api_definition or "@environmentVariables" in (connector.api_properties or "")
 
 
-def _credential_headers(swagger: Mapping[str, Any], applied: list[str], request: HttpRequest, secrets: Mapping[str, str]) -> tuple[str, ...]:
+def _credential_headers(
+    swagger: Mapping[str, Any], applied: list[str], request: HttpRequest, secret_values: set[str]
+) -> tuple[str, ...]:
     """Headers that carry a credential — API-key headers of the security definitions, and
-    any header a policy filled with a secret parameter: dropped if a redirect leaves the
-    origin (R5)."""
+    any header holding a secret (a connection secret, the OAuth token, a secret
+    environment variable) that a policy may have copied anywhere: dropped if a redirect
+    leaves the origin (R5)."""
     definitions = swagger.get("securityDefinitions") or {}
     names = [
         definitions[name]["name"]
         for name in applied
         if isinstance(definitions.get(name), dict) and definitions[name].get("in") == "header" and definitions[name].get("name")
     ]
-    if secrets:
-        values = {value for value in secrets.values() if value}
-        names += [name for name, value in request.headers.items() if any(secret in value for secret in values)]
+    if secret_values:
+        names += [name for name, value in request.headers.items() if any(secret in value for secret in secret_values)]
     return tuple(names)
+
+
+def _secret_values(usable: UsableConnection, token: str | None, env_vars: Mapping[str, str]) -> set[str]:
+    values = {value for value in usable.secrets.values() if value}
+    if token:
+        values.add(token)
+    secret_values = getattr(env_vars, "secret_values", None)
+    if secret_values is not None:
+        values |= secret_values()
+    return values
 
 
 async def call(
@@ -172,7 +184,7 @@ async def call(
         outgoing, swagger, properties, values=usable.values, secrets=usable.secrets, oauth_access_token=token
     )
     policies.apply_request(outgoing, properties, operation.operation_id, connection_values=connection_values, env_vars=env_vars)
-    response = await rt.outbound.send(outgoing, sensitive_headers=_credential_headers(swagger, applied, outgoing, usable.secrets))
+    response = await rt.outbound.send(outgoing, sensitive_headers=_credential_headers(swagger, applied, outgoing, _secret_values(usable, token, env_vars)))
     policies.apply_response(
         response, properties, operation.operation_id, request=outgoing, connection_values=connection_values, env_vars=env_vars
     )

@@ -150,6 +150,9 @@ def delete(*, session: Session, actor: Actor, environment: Environment, name: st
     variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
     if not decisions.can_manage_variable(actor, facts(variable)):
         raise Forbidden(f"Only the variable's owner or an administrator deletes '{name}'.", code="VariableForbidden")
+    from connectorhub.solutions import service as solutions  # solutions build on variables
+
+    solutions.ensure_editable(session, "environment_variable", variable.id, name)  # S4
     secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=variable.id)
     audit.record(
         session=session, actor=actor, action="variable.delete", target_kind="environment_variable", target_id=variable.id,
@@ -157,6 +160,61 @@ def delete(*, session: Session, actor: Actor, environment: Environment, name: st
     )
     session.delete(variable)
     session.flush()
+
+
+def check_value(variable_type: str, value: str, what: str) -> str:
+    """The value as stored for the type, or a clear error (no value is quoted for secrets:
+    callers say what, not the value)."""
+    if variable_type == "secret":
+        return value
+    return _check_value(variable_type, value, what)
+
+
+def put_from_solution(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, existing: EnvironmentVariable | None,
+    name: str, type: str, default: str | None, display_name: str,  # noqa: A002 - the format's word
+) -> tuple[EnvironmentVariable, bool]:
+    """S3, S4: create a solution's variable definition (owned by the importer) or update
+    the one a previous import created or adopted: display name and default. Its value in
+    this environment is the environment's own and stays. The caller checked the type and
+    the default. Returns (variable, changed)."""
+    if existing is None:
+        variable = EnvironmentVariable(
+            id=new_id(), org_id=environment.org_id, environment_id=environment.id, schema_name=name,
+            display_name=display_name or name, type=type, owner_id=actor.user_id,
+        )
+        session.add(variable)
+        session.flush()
+        if default is not None and type != "secret":
+            variable.default_value = default
+        audit.record(
+            session=session, actor=actor, action="variable.create", target_kind="environment_variable", target_id=variable.id,
+            org_id=variable.org_id, environment_id=environment.id, details={"name": name, "type": type, "from_solution": True},
+        )
+        return variable, True
+    changed = False
+    if (display_name or name) != existing.display_name:
+        existing.display_name, changed = display_name or name, True
+    if type != "secret" and default != existing.default_value:
+        existing.default_value, changed = default, True
+    if changed:
+        existing.updated_at = utcnow()
+        audit.record(
+            session=session, actor=actor, action="variable.update", target_kind="environment_variable", target_id=existing.id,
+            org_id=existing.org_id, environment_id=environment.id, details={"name": name, "from_solution": True},
+        )
+    return existing, changed
+
+
+def store_value(*, session: Session, actor: Actor, keyring: Keyring, variable: EnvironmentVariable, value: str | None) -> None:
+    """S3: the value a deployment settings file gives (checked by the caller with
+    :func:`check_value`); secret values encrypted (K1)."""
+    _store(session, keyring, variable, "value", value)
+    variable.updated_at = utcnow()
+    audit.record(
+        session=session, actor=actor, action="variable.set", target_kind="environment_variable", target_id=variable.id,
+        org_id=variable.org_id, environment_id=variable.environment_id, details={"name": variable.schema_name, "from_solution": True},
+    )
 
 
 def list(*, session: Session, environment: Environment) -> builtins.list[EnvironmentVariable]:  # noqa: A001
@@ -174,10 +232,20 @@ def secrets_set(session: Session, variable_ids: builtins.list[str]) -> dict[str,
     return {vid: set(names) for vid, names in secret_store.names(session=session, owner_kind=SECRET_OWNER, owner_ids=variable_ids).items()}
 
 
-def effective_values(*, session: Session, keyring: Keyring, environment_id: str) -> dict[str, str]:
+class EnvironmentValues(dict):
+    """Values by schema name; ``secret_names`` says which came from secret variables, so
+    the runtime treats them like credentials (R5: never carried across origins)."""
+
+    secret_names: frozenset[str] = frozenset()
+
+    def secret_values(self) -> set[str]:
+        return {self[name] for name in self.secret_names if self.get(name)}
+
+
+def effective_values(*, session: Session, keyring: Keyring, environment_id: str) -> EnvironmentValues:
     """R6: every variable's value in the environment, else its default; secrets decrypted
     for the runtime only."""
-    out: dict[str, str] = {}
+    out = EnvironmentValues()
     secret_ids = []
     for variable in session.scalars(select(EnvironmentVariable).where(EnvironmentVariable.environment_id == environment_id)):
         if variable.type == "secret":
@@ -191,6 +259,7 @@ def effective_values(*, session: Session, keyring: Keyring, environment_id: str)
         effective = stored.get("value", stored.get("default_value"))
         if effective is not None:
             out[variable.schema_name] = effective
+    out.secret_names = frozenset(v.schema_name for v in secret_ids)
     return out
 
 
