@@ -67,6 +67,7 @@ class ConnectorFacts:
     org_id: str | None
     environment_id: str | None
     owner_id: str
+    in_solution: bool = False  # A11: S5 security roles decide, grants do not
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ def connector_access(
     connector: ConnectorFacts,
     grants: Iterable[Grant] = (),
     environment: EnvironmentFacts | None = None,
+    solution_access: Access | None = None,
 ) -> Access:
     """Effective access of ``actor`` to a connector.
 
@@ -242,11 +244,15 @@ def connector_access(
       grants to the user, to any of their (transitive) groups and to the organization.
     - A9: in a ``subscription`` environment, members of its subscription use the
       connector with no grant, and grants do not apply.
+    - A11: a connector in a solution is governed by S5: its grants are ignored and
+      ``solution_access`` (from :func:`solution_connector_access`) decides.
     """
     if connector.kind == "public":
         return Access(CAN_VIEW, "public", can_manage=actor.is_platform_admin)
     if connector.org_id != actor.org_id:
         return NO_ACCESS
+    if connector.in_solution:
+        return solution_access or NO_ACCESS
     admin = administers(actor, connector.org_id, connector.environment_id)
     if connector.owner_id == actor.user_id:
         return Access(OWNER, "owner", can_manage=True)
@@ -258,6 +264,19 @@ def connector_access(
     if admin and best.role is None:
         return Access(None, "admin", can_manage=True)
     return Access(best.role, best.via, can_manage=admin, via_name=best.via_name)
+
+
+def solution_connector_access(actor: Actor, connector: ConnectorFacts, privileges: frozenset[str]) -> Access:
+    """A11 + S5: what the S5 privileges the actor holds on a connector in a solution
+    (from :func:`allowed`) mean in the connector vocabulary: ``read`` sees and uses it
+    (CanView), ``write`` also edits it (CanEdit); administrators of the scope manage it
+    (A10)."""
+    admin = administers(actor, connector.org_id, connector.environment_id)
+    if "write" in privileges:
+        return Access(CAN_EDIT, "security role", can_manage=admin)
+    if "read" in privileges:
+        return Access(CAN_VIEW, "security role", can_manage=admin)
+    return Access(None, "admin", can_manage=True) if admin else NO_ACCESS
 
 
 def can_view_connector(access: Access) -> bool:
@@ -854,6 +873,25 @@ def decide_slot_use(mode: str, connection_access: Access, connection_scope: str 
     return ALLOW
 
 
+def decide_slot_lend(owner_access: Access, allow_sharing: bool) -> Decision:
+    """A6, F3 at run time: a ``shared`` slot lends the owner's connection to the runner,
+    which is sharing its use. The share checked it could be lent, but the owner may bind
+    a connection after sharing the slot, bind another, or hold a lowered grant since, so
+    each run checks it again: the parameter set must allow sharing, and the owner must own
+    the connection or hold CanUseAndShare on it (``owner_access``)."""
+    if not allow_sharing:
+        reason = "the connection bound to this slot may not be lent: its parameter set says \"allowSharing\": false (A6)."
+    elif not can_lend_connection(owner_access):
+        reason = "the owner may use the connection bound to this slot but not lend it: that needs CanUseAndShare on it (A6)."
+    else:
+        return ALLOW
+    return Decision(
+        FORBIDDEN,
+        f"Runs of recipients do not use it: {reason} The owner must bind a connection they may lend, or share the slot as invoker.",
+        "SlotConnectionNotLendable",
+    )
+
+
 def decide_scoped_connection_create(access: AssetAccess, noun: str, connector_in_slots: bool) -> Decision:
     """A7: anyone who may run the asset creates a connection scoped to it, for a
     connector one of its slots uses, with no right to the connector itself."""
@@ -1078,10 +1116,13 @@ def decide_record(actor: Actor, environment: EnvironmentFacts, user: SecurityUse
     if privilege != "create" and not allowed(user, "read", record, tree):
         return Decision(NOT_FOUND)
     if privilege != "read" and not allowed(user, privilege, record, tree):
+        missing = (
+            f"create on {record.table}" if privilege == "create"
+            else f"{privilege} on this {record.table} at a depth that reaches it, and it is not shared with you for {privilege}"
+        )
         return Decision(
             FORBIDDEN,
-            f"No security role of yours grants {privilege} on this {record.table} at a depth that reaches it, "
-            f"and it is not shared with you for {privilege} (S5). Run `connectorhub security check` to see why; "
+            f"No security role of yours grants {missing} (S5). Run `connectorhub security check` to see why; "
             "an administrator assigns roles (`connectorhub security assign`).",
             "SecurityPrivilegeMissing",
         )
@@ -1102,3 +1143,19 @@ def decide_share_record(actor: Actor, environment: EnvironmentFacts, user: Secur
             "SharePrivilegeNotHeld",
         )
     return ALLOW
+
+
+def solution_governs(noun: str, solution: str | None) -> Decision:
+    """A11: a connector or connection reference that belongs to a solution is governed by
+    S5 instead of sharing: its grants are ignored while it is in a solution, and new
+    grants are refused (invalid whatever the caller's rights, A10) with this reason,
+    which its Share view also shows."""
+    if solution is None:
+        return ALLOW
+    return Decision(
+        INVALID,
+        f"This {noun} belongs to solution '{solution}', so security roles control access to it, not sharing (A11, S5); "
+        "its grants are ignored while it is in a solution. Give people a security role (`connectorhub security assign`) "
+        f"or share the record (`connectorhub security share --table {noun.replace(' ', '')}`).",
+        "SolutionSecurityGoverns",
+    )

@@ -29,6 +29,7 @@ from connectorhub.secrets import api as secrets_api
 from connectorhub.secrets.keyring import load_keyring
 from connectorhub.security import api as security_api
 from connectorhub.sharing import api as sharing_api
+from connectorhub.solutions import api as solutions_api
 from connectorhub.variables import api as variables_api
 
 API_PREFIX = "/api/v1"
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         variables_api.router,
         security_api.router,
         assets_api.router,
+        solutions_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # R2: the OAuth redirect endpoint lives outside /api/v1 (no bearer token; the state

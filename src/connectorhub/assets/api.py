@@ -53,7 +53,7 @@ def _out(session, actor, asset: Asset, access) -> schemas.AssetOut:
     return schemas.AssetOut(
         id=asset.id, kind=asset.kind, name=asset.name, environment_id=asset.environment_id,
         owner=service.owner_email(session, asset), role=access.role, via=access.via, trigger=asset.trigger_type,
-        next_due_at=asset.next_due_at, definition=service.definition_of(asset, slots),
+        next_due_at=asset.next_due_at, definition=service.definition_of(asset, slots, service.reference_names(session, slots)),
         slots=[schemas.SlotOut(**v) for v in service.slot_views(session=session, actor=actor, asset=asset, access=access)],
         created_at=asset.created_at, updated_at=asset.updated_at,
     )

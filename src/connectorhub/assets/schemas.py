@@ -94,7 +94,6 @@ class SlotOut(BaseModel):
     your_mode: str | None = Field(description="own (owner), shared or invoker (F3); none for administrators")
     your_connection_id: str | None = Field(description="The connection your runs use in this slot, when known")
     your_status: str | None = Field(description="bound, unbound or missing for your runs")
-    connection_reference: str | None = Field(None, description="The connection reference the slot is bound to (S1), by logical name")
 
 
 class AssetOut(BaseModel):

@@ -64,6 +64,7 @@ from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.sharing.service import enforce, resolve_principal
+from connectorhub.solutions.models import ConnectionReference
 
 log = logging.getLogger("connectorhub.assets")
 
@@ -258,6 +259,8 @@ def create(*, session: Session, actor: Actor, environment: Environment, kind: st
     each slot's connector (A5) and connection (A6); everything wrong is reported at once."""
     spec = parse_file(kind, data)
     slots, problems = _resolve_slots(session=session, actor=actor, environment=environment, spec=spec)
+    references, reference_problems = _resolve_references(session=session, actor=actor, environment=environment, spec=spec, slots=slots)
+    problems += reference_problems
     problems += _check_calls(kind, spec, {name: connector for name, (connector, _) in slots.items()})
     if problems:
         raise _file_error(kind, problems)
@@ -280,9 +283,12 @@ def create(*, session: Session, actor: Actor, environment: Environment, kind: st
     session.add(asset)
     session.flush()
     for position, (name, (connector, connection)) in enumerate(slots.items()):
+        reference, through_reference = references.get(name, (None, None))
+        connection = connection or through_reference
         session.add(AssetSlot(
             asset_id=asset.id, name=name, position=position, connector_id=connector.id,
             connection_id=connection.id if connection else None, connection_name=connection.display_name if connection else None,
+            connection_reference_id=reference.id if reference else None,
         ))
     audit.record(
         session=session, actor=actor, action=f"{kind}.create", target_kind=kind, target_id=asset.id,
@@ -372,12 +378,15 @@ def slots_of(session: Session, asset_id: str) -> builtins.list[AssetSlot]:
     return builtins.list(session.scalars(select(AssetSlot).where(AssetSlot.asset_id == asset_id).order_by(AssetSlot.position)))
 
 
-def definition_of(asset: Asset, slots: builtins.list[AssetSlot]) -> dict[str, Any]:
-    """The stored file with each slot's current connection: a valid file again (F1, F2)."""
+def definition_of(asset: Asset, slots: builtins.list[AssetSlot], reference_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """The stored file with each slot's current connection, or its connection reference
+    (S1, by logical name from ``reference_names``): a valid file again (F1, F2)."""
     data = json.loads(asset.definition)
     for slot in slots:
         entry = data.setdefault("connections", {}).setdefault(slot.name, {"connector": slot.connector_id})
-        if slot.connection_id:
+        if slot.connection_reference_id:
+            entry["connectionReference"] = (reference_names or {}).get(slot.connection_reference_id, slot.connection_reference_id)
+        elif slot.connection_id:
             entry["connection"] = slot.connection_id
     return data
 
@@ -435,6 +444,16 @@ def delete(*, session: Session, actor: Actor, environment: Environment, kind: st
     go too, since they are usable nowhere else (A7). Returns their ids."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     enforce(decisions.decide_asset_delete(access, kind), kind, ref)
+    from connectorhub.solutions import service as solutions  # solutions build on assets
+
+    solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
+    return remove(session=session, actor=actor, asset=asset)
+
+
+def remove(*, session: Session, actor: Actor, asset: Asset) -> builtins.list[str]:
+    """Delete an asset the caller was authorised to delete (by :func:`delete`, or a
+    managed solution's delete or upgrade, S4), as :func:`delete` describes."""
+    kind = asset.kind
     scoped = builtins.list(session.scalars(select(Connection).where(Connection.scope == asset.scope)))
     for connection in scoped:
         audit.record(
@@ -602,6 +621,16 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
         raise not_found("connection", connection_ref)  # the asset is visible; the connection is what is unknown
     enforce(decision, kind, ref)
     mode = access.slot_mode(slot)
+    if mode == decisions.SLOT_OWN and slot_row.connection_reference_id is not None:
+        from connectorhub.solutions import service as solutions  # solutions build on assets
+
+        solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
+        name = reference_names(session, [slot_row]).get(slot_row.connection_reference_id, slot_row.connection_reference_id)
+        raise InvalidRequest(
+            f"Slot '{slot}' of {kind} '{asset.name}' is bound through connection reference '{name}' (S1): bind the "
+            f"reference instead (`connectorhub solution bind-reference -e ENV {name} CONNECTION_ID`).",
+            code="SlotUsesConnectionReference",
+        )
     if mode == decisions.SLOT_OWN:
         slot_row.connection_id = connection.id
         slot_row.connection_name = connection.display_name
@@ -864,6 +893,8 @@ def _resolve_for_run(
                 f"or bind one of yours: {fix_own}.",
             )
         connection_id, connection_name = binding.connection_id, binding.connection_name
+    elif slot.connection_reference_id is not None:
+        connection_id, connection_name, fix_own = _through_reference(session, slot, noun, mode)
     else:
         if slot.connection_id is None:
             who = "Bind one" if mode == decisions.SLOT_OWN else "Its owner binds one"
@@ -882,6 +913,8 @@ def _resolve_for_run(
     else:
         lender = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
     decision = decisions.decide_slot_use(mode, lender, connection.scope, asset.scope)
+    if decision.allowed and mode == decisions.SLOT_SHARED:  # A6: still the owner's to lend
+        decision = decisions.decide_slot_lend(lender, connections.allows_sharing(session, keyring, connection))
     if not decision.allowed:
         raise _SlotProblem(decision.code, f"Slot '{slot.name}' of {noun}: {decision.reason}")
     return connections.use_through_asset(
@@ -1128,3 +1161,162 @@ def prepare_recurrence(*, session: Session, keyring: Keyring, asset_id: str, due
         inputs={}, trigger=TRIGGER_RECURRENCE, due_at=due_at,
     )
 
+
+
+# --- connection references (S1, S3) ---------------------------------------------------------
+
+
+def reference_names(session: Session, slots: builtins.list[AssetSlot]) -> dict[str, str]:
+    """Logical names of the connection references the slots are bound to (S1)."""
+    ids = sorted({s.connection_reference_id for s in slots if s.connection_reference_id})
+    if not ids:
+        return {}
+    rows = session.execute(select(ConnectionReference.id, ConnectionReference.logical_name).where(ConnectionReference.id.in_(ids)))
+    return {rid: name for rid, name in rows}
+
+
+def _resolve_references(
+    *, session: Session, actor: Actor, environment: Environment, spec: schemas.FlowFile | schemas.AppFile,
+    slots: dict[str, tuple[Connector | None, Connection | None]],
+) -> tuple[dict[str, tuple[ConnectionReference, Connection | None]], builtins.list[dict[str, str]]]:
+    """S1, F3: slots naming ``connectionReference`` (a logical name of the environment)
+    instead of a connection; the reference must be for the slot's connector, and its
+    connection, when bound, one the maker may use (A6)."""
+    out: dict[str, tuple[ConnectionReference, Connection | None]] = {}
+    problems: builtins.list[dict[str, str]] = []
+    for name, slot in spec.connections.items():
+        if slot.connectionReference is None:
+            continue
+        where = f"connections.{name}.connectionReference"
+        if slot.connection is not None:
+            problems.append({"location": where, "message": "Give a connection or a connection reference, not both."})
+            continue
+        reference = session.scalar(
+            select(ConnectionReference).where(
+                ConnectionReference.environment_id == environment.id, ConnectionReference.logical_name == slot.connectionReference
+            )
+        )
+        if reference is None:
+            problems.append({"location": where, "message": f"The environment has no connection reference '{slot.connectionReference}'."})
+            continue
+        connector = slots.get(name, (None, None))[0]
+        if connector is not None and reference.connector_id != connector.id:
+            problems.append({"location": where, "message": f"Connection reference '{reference.logical_name}' is for another connector than '{connector.title}'."})
+            continue
+        connection = session.get(Connection, reference.connection_id) if reference.connection_id else None
+        if connection is not None:
+            access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
+            if not decisions.can_use_connection(access):
+                problems.append({"location": where, "message": f"You may not use the connection bound to '{reference.logical_name}' (A6)."})
+                continue
+        out[name] = (reference, connection)
+    return out, problems
+
+
+def _through_reference(session: Session, slot: AssetSlot, noun: str, mode: str) -> tuple[str, str | None, str]:
+    """A8, S3 at run time: the connection a reference slot uses now (the reference is
+    authoritative), or why there is none. Returns (id, name, how to fix)."""
+    reference = session.get(ConnectionReference, slot.connection_reference_id)
+    if reference is None:
+        raise _SlotProblem(
+            "ConnectionReferenceMissing",
+            f"Slot '{slot.name}' of {noun} is bound to a connection reference that was deleted ({slot.connection_reference_id}). "
+            "Import its solution again, or add the asset to a solution to get a new reference.",
+        )
+    fix = f"`connectorhub solution bind-reference -e ENV {reference.logical_name} CONNECTION_ID`"
+    if reference.connection_id is None:
+        who = "Bind it" if mode == decisions.SLOT_OWN else "Its owner binds it"
+        raise _SlotProblem(
+            "ConnectionReferenceUnbound",
+            f"Slot '{slot.name}' of {noun} uses connection reference '{reference.logical_name}', which has no connection "
+            f"in this environment (it was imported as missing, S3). {who}: {fix}, or import the solution again with a settings file.",
+        )
+    name = slot.connection_name if slot.connection_id == reference.connection_id else None
+    return reference.connection_id, name, fix
+
+
+def check_calls(kind: str, spec: schemas.FlowFile | schemas.AppFile, slot_connectors: dict[str, Connector | None]) -> builtins.list[dict[str, str]]:
+    """F1, F2: the problems of the file's steps or forms against the slots' connectors
+    (a solution import checks against connectors it is about to create, S3)."""
+    return _check_calls(kind, spec, slot_connectors)
+
+
+def _apply_trigger(asset: Asset, spec: schemas.FlowFile | schemas.AppFile, now: dt.datetime) -> None:
+    if asset.kind != KIND_FLOW:
+        return
+    asset.trigger_type = spec.trigger.type
+    if isinstance(spec.trigger, schemas.RecurrenceTrigger):
+        start = spec.trigger.start
+        if start is not None and start.tzinfo is None:
+            start = start.replace(tzinfo=dt.timezone.utc)
+        asset.interval_seconds = spec.trigger.interval_seconds
+        asset.anchor_at = start or now
+        asset.next_due_at = start if start is not None and start >= now else next_due_after(asset.anchor_at, asset.interval_seconds, now)
+    else:
+        asset.interval_seconds = asset.anchor_at = asset.next_due_at = None
+
+
+def put_from_solution(
+    *, session: Session, actor: Actor, environment: Environment, kind: str, spec: schemas.FlowFile | schemas.AppFile,
+    existing: Asset | None, slots: dict[str, tuple[Connector, ConnectionReference]],
+) -> tuple[Asset, bool]:
+    """S3, S4: create an app or flow of a solution owned by the importer, or replace the
+    definition of the one a previous import created (same id; its shares, bindings and
+    runs stay, and slots that remain keep their recipients' bindings). Every slot names a
+    connection reference. The caller (the import) checked the file and the access.
+    Returns (asset, changed)."""
+    now = utcnow()
+    definition = spec.model_dump(mode="json", exclude_unset=True)
+    definition["connections"] = {name: {"connector": slots[name][0].id} for name in spec.connections}
+    text = json.dumps(definition, sort_keys=True)
+    asset = existing
+    if asset is None:
+        asset = Asset(
+            id=new_id(), org_id=environment.org_id, environment_id=environment.id, kind=kind, owner_id=actor.user_id,
+            name=spec.name.strip(), definition=text, created_at=now, updated_at=now,
+        )
+        _apply_trigger(asset, spec, now)
+        session.add(asset)
+        session.flush()
+        changed = True
+    else:
+        changed = asset.definition != text or asset.name != spec.name.strip()
+        if changed:
+            asset.name, asset.definition, asset.updated_at = spec.name.strip(), text, now
+            # An unchanged schedule keeps its next due time (already claimed, F1).
+            same_schedule = kind != KIND_FLOW or (
+                asset.trigger_type == spec.trigger.type
+                and (
+                    not isinstance(spec.trigger, schemas.RecurrenceTrigger)
+                    or (spec.trigger.interval_seconds == asset.interval_seconds and spec.trigger.start is None)
+                )
+            )
+            if not same_schedule:
+                _apply_trigger(asset, spec, now)
+    current = {s.name: s for s in slots_of(session, asset.id)}
+    for position, (name, (connector, reference)) in enumerate(slots.items()):
+        row = current.pop(name, None)
+        connection = session.get(Connection, reference.connection_id) if reference.connection_id else None
+        values = dict(
+            position=position, connector_id=connector.id, connection_reference_id=reference.id,
+            connection_id=connection.id if connection else None, connection_name=connection.display_name if connection else None,
+        )
+        if row is None:
+            session.add(AssetSlot(asset_id=asset.id, name=name, **values))
+            changed = True
+        elif any(getattr(row, key) != value for key, value in values.items()):
+            for key, value in values.items():
+                setattr(row, key, value)
+            changed = True
+    for name, row in current.items():  # slots the new version dropped
+        session.execute(sa_delete(AssetBinding).where(AssetBinding.asset_id == asset.id, AssetBinding.slot == name))
+        session.delete(row)
+        changed = True
+    if changed:
+        audit.record(
+            session=session, actor=actor, action=f"{kind}.{'create' if existing is None else 'update'}", target_kind=kind,
+            target_id=asset.id, org_id=asset.org_id, environment_id=environment.id,
+            details={"name": asset.name, "slots": {n: c.id for n, (c, _) in slots.items()}, "from_solution": True},
+        )
+    session.flush()
+    return asset, changed

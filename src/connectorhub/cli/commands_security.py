@@ -83,13 +83,19 @@ def bu_create(
 ):
     """Create a business unit under a parent (the root by default)."""
     unit = Client().post(f"{_base(env)}/business-units", {"name": name, "parent": parent})
-    emit_json(unit) if as_json else typer.echo(unit["id"])
+    if as_json:
+        emit_json(unit)
+    else:
+        typer.echo(unit["id"])
 
 
 @bu_app.command("list")
 def bu_list(env: str = EnvOption, as_json: bool = JsonOption):
     items = Client().get(f"{_base(env)}/business-units")["items"]
-    emit_json(items) if as_json else table(items, ["name", "parent", "id"])
+    if as_json:
+        emit_json(items)
+    else:
+        table(items, ["name", "parent", "id"])
 
 
 @bu_app.command("move")
@@ -117,7 +123,10 @@ def team_create(
     as_json: bool = JsonOption,
 ):
     team = Client().post(f"{_base(env)}/teams", {"name": name, "business_unit": bu})
-    emit_json(team) if as_json else typer.echo(team["id"])
+    if as_json:
+        emit_json(team)
+    else:
+        typer.echo(team["id"])
 
 
 @team_app.command("add-member")
@@ -156,7 +165,10 @@ def role_create(
     as_json: bool = JsonOption,
 ):
     role = Client().post(f"{_base(env)}/roles", {"name": name, "copy_from": copy_from})
-    emit_json(role) if as_json else typer.echo(role["id"])
+    if as_json:
+        emit_json(role)
+    else:
+        typer.echo(role["id"])
 
 
 @role_app.command("show")

@@ -16,6 +16,7 @@ from connectorhub.cli import (  # noqa: F401 - each module registers its command
     commands_runtime,
     commands_security,
     commands_server,
+    commands_solutions,
     commands_variables,
 )
 from connectorhub.cli.app import app

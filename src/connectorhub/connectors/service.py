@@ -15,7 +15,7 @@ import secrets as pysecrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, or_, select
+from sqlalchemy import Integer, and_, bindparam, exists, or_, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session, defer, load_only
 
@@ -50,6 +50,7 @@ from connectorhub.pagination import Page, check_limit
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.sharing.models import ConnectorGrant
+from connectorhub.solutions.models import SolutionComponent
 
 SECRET_OWNER = "connector"
 
@@ -176,14 +177,49 @@ def _store_properties(
             )
 
 
-def facts(connector: Connector) -> decisions.ConnectorFacts:
+def facts(connector: Connector, in_solution: bool = False) -> decisions.ConnectorFacts:
     return decisions.ConnectorFacts(
         id=connector.id,
         kind=connector.kind,
         org_id=connector.org_id,
         environment_id=connector.environment_id,
         owner_id=connector.owner_id,
+        in_solution=in_solution,
     )
+
+
+# A11: is the connector a component of a solution? (then S5 decides, not its grants)
+_IN_SOLUTION = exists().where(
+    SolutionComponent.component_kind == "connector", SolutionComponent.component_id == Connector.id
+)
+_IN_SOLUTION_ONE = select(SolutionComponent.component_id).where(
+    SolutionComponent.component_kind == "connector", SolutionComponent.component_id == bindparam("connector_id")
+)
+_IN_SOLUTION_MANY = select(SolutionComponent.component_id).where(
+    SolutionComponent.component_kind == "connector", SolutionComponent.component_id.in_(bindparam("connector_ids", expanding=True))
+)
+
+
+def _solution_access(session: Session, actor: Actor, environment: Environment | None, connectors: builtins.list[Connector]) -> dict[str, Access]:
+    """A11 + S5 for connectors in a solution: the actor's S5 privileges (read, write) on
+    each, in the connector vocabulary. Queries run only when such connectors are present."""
+    from connectorhub.security import service as security  # security imports this module
+
+    out: dict[str, Access] = {}
+    by_environment: dict[str, builtins.list[Connector]] = {}
+    for connector in connectors:
+        by_environment.setdefault(connector.environment_id, []).append(connector)
+    for environment_id, group in by_environment.items():
+        env = environment if environment is not None and environment.id == environment_id else session.get(Environment, environment_id)
+        ids = [c.id for c in group]
+        held = {
+            privilege: security.allowed_ids(session=session, actor=actor, environment=env, privilege=privilege, table="connector", record_ids=ids)
+            for privilege in ("read", "write")
+        }
+        for connector in group:
+            privileges = frozenset(p for p, allowed in held.items() if connector.id in allowed)
+            out[connector.id] = decisions.solution_connector_access(actor, facts(connector, True), privileges)
+    return out
 
 
 def grants_of(session: Session, connector_id: str) -> builtins.list[decisions.Grant]:
@@ -223,10 +259,18 @@ _ACTOR_GRANTS_OF_ONE = select(*_GRANT_COLUMNS).where(ConnectorGrant.connector_id
 
 def access_for(*, session: Session, actor: Actor, connector: Connector, environment: Environment | None) -> Access:
     grants: builtins.list[decisions.Grant] = []
+    in_solution = False
+    solution_access = None
     if connector.kind == KIND_CUSTOM:
-        rows = session.execute(_ACTOR_GRANTS_OF_ONE, {"connector_id": connector.id, **_actor_params(actor)})
-        grants = [decisions.Grant(*row) for row in rows]
-    return decisions.connector_access(actor, facts(connector), grants, _environment_facts(session, connector, environment))
+        in_solution = session.execute(_IN_SOLUTION_ONE, {"connector_id": connector.id}).first() is not None
+        if in_solution:
+            solution_access = _solution_access(session, actor, environment, [connector])[connector.id]
+        else:
+            rows = session.execute(_ACTOR_GRANTS_OF_ONE, {"connector_id": connector.id, **_actor_params(actor)})
+            grants = [decisions.Grant(*row) for row in rows]
+    return decisions.connector_access(
+        actor, facts(connector, in_solution), grants, _environment_facts(session, connector, environment), solution_access
+    )
 
 
 def _candidates_statement(match):
@@ -234,7 +278,7 @@ def _candidates_statement(match):
     on each joined in, the files left unloaded: one round trip per access check."""
     in_scope = or_(Connector.environment_id == bindparam("environment_id"), Connector.kind == KIND_PUBLIC)
     return (
-        select(Connector, *_GRANT_COLUMNS)
+        select(Connector, _IN_SOLUTION.label("in_solution"), *_GRANT_COLUMNS)
         .outerjoin(ConnectorGrant, and_(ConnectorGrant.connector_id == Connector.id, _ACTOR_PRINCIPALS))
         .where(in_scope, match)
         .options(*(defer(column) for column in _FILE_COLUMNS))
@@ -245,11 +289,13 @@ _CANDIDATES_BY_ID_OR_NAME = _candidates_statement(or_(Connector.id == bindparam(
 _CANDIDATES_BY_TITLE = _candidates_statement(Connector.title == bindparam("ref"))
 
 
-def _candidates_with_grants(session: Session, actor: Actor, environment: Environment, statement, ref: str) -> dict[str, tuple[Connector, builtins.list]]:
-    found: dict[str, tuple[Connector, builtins.list]] = {}
+def _candidates_with_grants(
+    session: Session, actor: Actor, environment: Environment, statement, ref: str
+) -> dict[str, tuple[Connector, bool, builtins.list]]:
+    found: dict[str, tuple[Connector, bool, builtins.list]] = {}
     params = {"environment_id": environment.id, "ref": ref, **_actor_params(actor)}
-    for connector, kind, principal, role, granted_by in session.execute(statement, params):
-        _, grants = found.setdefault(connector.id, (connector, []))
+    for connector, in_solution, kind, principal, role, granted_by in session.execute(statement, params):
+        _, _, grants = found.setdefault(connector.id, (connector, bool(in_solution), []))
         if kind is not None:
             grants.append(decisions.Grant(kind, principal, role, granted_by))
     return found
@@ -261,9 +307,14 @@ def get_or_raise(*, session: Session, actor: Actor, environment: Environment, re
     found = _candidates_with_grants(session, actor, environment, _CANDIDATES_BY_ID_OR_NAME, ref)
     if not found:
         found = _candidates_with_grants(session, actor, environment, _CANDIDATES_BY_TITLE, ref)
+    in_solution = [connector for connector, member, _ in found.values() if member]
+    solution_access = _solution_access(session, actor, environment, in_solution) if in_solution else {}
     visible = []
-    for connector, grants in found.values():
-        access = decisions.connector_access(actor, facts(connector), grants, _environment_facts(session, connector, environment))
+    for connector, member, grants in found.values():
+        access = decisions.connector_access(
+            actor, facts(connector, member), grants, _environment_facts(session, connector, environment),
+            solution_access.get(connector.id),
+        )
         if decisions.can_view_connector(access):
             visible.append((connector, access))
     if not visible:
@@ -360,6 +411,12 @@ def update(
     connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_edit_connector(access):
         raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
+    from connectorhub.solutions import service as solutions  # solutions build on connectors
+
+    if any(f is not None for f in (files.api_definition, files.api_properties, files.icon, files.script)):
+        # S4: a managed connector's files are read-only; its client secret (--secret
+        # alone, C4) is the target environment's own and may be set.
+        solutions.ensure_editable(session, "connector", connector.id, connector.title)
     check_sizes(files, limits)
     definition_text, definition, properties_text, properties = _validated(files, connector)
     connector.api_definition = definition_text
@@ -375,6 +432,48 @@ def update(
     connector.updated_at = utcnow()
     session.flush()
     return connector
+
+
+def store_from_solution(
+    *,
+    session: Session,
+    actor: Actor,
+    keyring: Keyring,
+    environment: Environment,
+    files: ConnectorFiles,
+    existing: Connector | None = None,
+    name: str | None = None,
+    limits: Limits = Limits(),
+) -> tuple[Connector, bool]:
+    """S3, S4: create a custom connector owned by the importer (``name`` kept when free,
+    so names stay stable, section 1), or replace **all** files of the one a previous
+    import created (a file the package no longer has is removed). Validated like
+    create (C3); the caller, a solution import, decided access. Returns (connector,
+    changed): identical files change nothing, so a re-import is idempotent."""
+    if existing is None:
+        connector = create(session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits, flush=False)
+        if name and session.scalar(select(Connector.id).where(Connector.name == name)) is None:
+            connector.name = name
+        session.flush()
+        return connector, True
+    check_sizes(files, limits)
+    definition_text, definition, properties_text, properties = _validated(files, None)
+    same = (
+        existing.api_definition == definition_text and existing.api_properties == properties_text
+        and existing.icon == files.icon and existing.script == files.script
+    )
+    if same:
+        return existing, False
+    existing.api_definition = definition_text
+    existing._parsed_definition = definition
+    existing._parsed_properties = None
+    existing.title = definition["info"]["title"]
+    _store_properties(session, keyring, existing, properties_text, properties, None)
+    existing.icon, existing.script = files.icon, files.script
+    existing.revision += 1
+    existing.updated_at = utcnow()
+    session.flush()
+    return existing, True
 
 
 def download(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Download:
@@ -406,6 +505,9 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_delete_connector(access):
         raise Forbidden("You may use this connector but not delete it (CanEdit is needed).", code="ConnectorDeleteForbidden")
+    from connectorhub.solutions import service as solutions  # solutions build on connectors
+
+    solutions.ensure_editable(session, "connector", connector.id, connector.title)  # S4
     report = dependents(session, connector)
     if (report["connections"] or report["assets"]) and not force:
         raise Conflict(
@@ -502,9 +604,16 @@ def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, p
                     branches.append(page(
                         select(ConnectorGrant.connector_id.label("id"))
                         .join(Connector, Connector.id == ConnectorGrant.connector_id)
-                        .where(principal, in_env),
+                        .where(principal, in_env, ~_IN_SOLUTION),  # A11: grants of solution connectors do not apply
                         ConnectorGrant.connector_id,
                     ))
+            # A11: connectors in a solution, for S5 to decide on (security roles).
+            branches.append(page(
+                select(SolutionComponent.component_id.label("id"))
+                .join(Connector, Connector.id == SolutionComponent.component_id)
+                .where(SolutionComponent.component_kind == "connector", in_env),
+                SolutionComponent.component_id,
+            ))
     union = branches[0].union_all(*branches[1:]).subquery()
     return select(union.c.id).distinct().order_by(union.c.id).limit(limit)
 
@@ -555,10 +664,15 @@ def list(  # noqa: A001 - the service vocabulary
         rows = session.scalars(_PAGE_ROWS, {"connector_ids": ids}).all()
         for connector_id, *grant in session.execute(_GRANTS_OF_MANY, {"connector_ids": ids, **_actor_params(actor)}):
             grants.setdefault(connector_id, []).append(decisions.Grant(*grant))
+    in_solution: set[str] = set(session.scalars(_IN_SOLUTION_MANY, {"connector_ids": ids})) if ids else set()
+    solution_access = _solution_access(session, actor, environment, [c for c in rows if c.id in in_solution]) if in_solution else {}
     env_facts = environments.facts(environment)
     items = []
     for connector in rows:
-        access = decisions.connector_access(actor, facts(connector), grants.get(connector.id, ()), env_facts)
+        member = connector.id in in_solution
+        access = decisions.connector_access(
+            actor, facts(connector, member), grants.get(connector.id, ()), env_facts, solution_access.get(connector.id)
+        )
         if decisions.can_view_connector(access):
             items.append((connector, access))
     return Page(items, ids[-1] if more and ids else None)

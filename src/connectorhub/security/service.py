@@ -579,6 +579,8 @@ def set_owner(*, session: Session, environment: Environment, table: str, record_
     create or import solution-aware records (the creator or importer owns them). Users
     call :func:`assign`."""
     _check_table(table)
+    if not record_id or len(record_id) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in record_id):
+        raise InvalidRequest("A record id is 1 to 200 printable characters.", code="RecordIdNotValid")
     if owner_kind not in ("user", "team"):
         raise InvalidRequest("A record is owned by a user or a team (S5).", code="PrincipalNotValid")
     row = session.get(RecordOwner, (environment.id, table, record_id))
@@ -632,7 +634,16 @@ def assign(*, session: Session, actor: Actor, environment: Environment, table: s
     set_owner(session=session, environment=environment, table=table, record_id=record_id, owner_kind=kind, owner_id=pid)
     _audit(session, actor, environment, "record.assign", table, record_id, owner=f"{kind}:{name}",
            previous=f"{previous[0]}:{previous[1]}" if previous else None)
-    return describe_record(session=session, actor=actor, environment=environment, table=table, record_id=record_id)
+    return _describe_after(session, actor, environment, table, record_id)
+
+
+def _describe_after(session: Session, actor: Actor, environment: Environment, table: str, record_id: str) -> dict[str, Any]:
+    """The record after a change the caller made; only its id when the change took away
+    the caller's own read access (the change stands)."""
+    try:
+        return describe_record(session=session, actor=actor, environment=environment, table=table, record_id=record_id)
+    except NotFound:
+        return {"table": table, "record_id": record_id}
 
 
 def share_record(
@@ -696,11 +707,7 @@ def unshare_record(
     session.execute(delete(RecordShare).where(*conditions))
     session.flush()
     _audit(session, actor, environment, "record.unshare", table, record_id, principal=f"{kind}:{name}", privileges=sorted(removed))
-    if kind == "user" and pid == actor.user_id and not decisions.can_manage_security(actor, _env_facts(environment)):
-        record = load_record(session=session, environment=environment, table=table, record_id=record_id)
-        if not decisions.allowed(load_user(session=session, environment=environment, user_id=actor.user_id), "read", record, load_tree(session=session, environment=environment)):
-            return {"table": table, "record_id": record_id}
-    return describe_record(session=session, actor=actor, environment=environment, table=table, record_id=record_id)
+    return _describe_after(session, actor, environment, table, record_id)
 
 
 def describe_record(*, session: Session, actor: Actor, environment: Environment, table: str, record_id: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from connectorhub.environments.models import Environment
 from connectorhub.errors import Forbidden, InvalidRequest, NotFound, not_found
 from connectorhub.ids import new_id
 from connectorhub.secrets.keyring import Keyring
+from connectorhub.security import service as security
 from connectorhub.sharing.models import ConnectionGrant, ConnectorGrant
 
 PRINCIPAL_KINDS = ("user", "group", "org")
@@ -144,10 +145,17 @@ def _revoke_grant(session: Session, actor: Actor, model, row, resource, principa
 # --- connectors ----------------------------------------------------------------------
 
 
+def _solution_governs(session: Session, connector, ref: str) -> None:
+    """A11: a connector in a solution is governed by security roles (S5), not sharing."""
+    if connector.kind == "custom":
+        enforce(decisions.solution_governs("connector", security.solution_of(session, "connector", connector.id)), "connector", ref)
+
+
 def share_connector(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None, role: str
 ) -> dict[str, Any]:
     connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    _solution_governs(session, connector, ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
     # Rules that hold whatever the principal (A1, A4, A9) are checked before it is resolved.
     precheck = decisions.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal_kind, "", role, None)
@@ -167,6 +175,7 @@ def unshare_connector(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None
 ) -> None:
     connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    _solution_governs(session, connector, ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
     principal = resolve_principal(session, connector.org_id or actor.org_id, principal_kind, principal_ref)
     row, grant = _find_grant(session, ConnectorGrant, connector.id, principal)
@@ -187,6 +196,8 @@ def connector_permissions(*, session: Session, actor: Actor, environment: Enviro
     sharing = "applies"
     if connector.kind == "public":
         sharing = "A public connector is available to every user of every organization (A1)."
+    elif (solution := security.solution_of(session, "connector", connector.id)) is not None:
+        sharing = decisions.solution_governs("connector", solution).reason  # A11
     elif environment.sharing_model == "subscription":
         sharing = "Sharing does not apply: every member of the environment's subscription uses this connector (A9)."
     return {

@@ -248,8 +248,11 @@ def _string(value: Any, where: str, *, required: bool = True, limit: int = 300) 
     return value
 
 
-def _id(value: Any, where: str) -> str:
-    text = _string(value, where, limit=40)
+def _id(value: Any, where: str, limit: int = 40) -> str:
+    """An id or a connector name: a safe path segment (never '..' or a separator)."""
+    text = _string(value, where, limit=limit)
+    if text in (".", ".."):
+        raise _invalid(f"{where} may not be '.' or '..'.")
     if not _SAFE_SEGMENT.match(text):
         raise _invalid(f"{where} may hold only letters, digits, '_', '.' and '-'.")
     return text
@@ -305,7 +308,7 @@ def read(data: bytes, *, max_file_bytes: int, max_icon_bytes: int) -> Package:
             raise _invalid(f"{where} lists {kind} '{source_id}' a second time.")
         seen.add((kind, source_id))
         if kind == "connector":
-            name = _id(component.get("name"), f"{where}.name")
+            name = _id(component.get("name"), f"{where}.name", limit=200)
             folder = f"connectors/{name}/"
             if not reader.has(folder + API_DEFINITION_FILE):
                 raise _invalid(f"Connector '{name}' has no {folder}{API_DEFINITION_FILE}.", "SolutionFileEntryMissing")
@@ -341,7 +344,7 @@ def read(data: bytes, *, max_file_bytes: int, max_icon_bytes: int) -> Package:
                 source_id=_id(item.get("id"), f"{where}.id"),
                 logical_name=_string(item.get("logicalName"), f"{where}.logicalName", limit=200),
                 display_name=_string(item.get("displayName"), f"{where}.displayName", required=False),
-                connector=_id(item.get("connector"), f"{where}.connector"),
+                connector=_id(item.get("connector"), f"{where}.connector", limit=200),
             )
             if reference.source_id in listed_references:
                 package.references.append(reference)

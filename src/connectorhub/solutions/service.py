@@ -21,7 +21,8 @@ import re
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from connectorhub.access import decisions
@@ -37,7 +38,14 @@ from connectorhub.db import utcnow
 from connectorhub.directory.models import User
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
-from connectorhub.errors import Conflict, ConnectorhubError, Forbidden, InvalidRequest, NotFound, not_found
+from connectorhub.errors import (
+    Conflict,
+    ConnectorhubError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    not_found,
+)
 from connectorhub.ids import new_id
 from connectorhub.secrets import service as secret_store
 from connectorhub.sharing.models import ConnectorGrant
@@ -298,7 +306,7 @@ def remove_component_rows(
             reference = session.get(ConnectionReference, component_id)
             # Slots of apps and flows outside the solution keep their connection (the mirror).
             session.execute(
-                update(AssetSlot).where(AssetSlot.connection_reference_id == reference.id).values(connection_reference_id=None)
+                sa_update(AssetSlot).where(AssetSlot.connection_reference_id == reference.id).values(connection_reference_id=None)
             )
             _audit_reference(session, actor, reference, "reference.delete", {"solution": solution.unique_name})
             session.delete(reference)
@@ -346,7 +354,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     else:
         for row in rows:
             session.delete(row)
-    session.execute(update(ConnectionReference).where(ConnectionReference.solution_id == solution.id).values(solution_id=None))
+    session.execute(sa_update(ConnectionReference).where(ConnectionReference.solution_id == solution.id).values(solution_id=None))
     audit.record(
         session=session, actor=actor, action="solution.delete", target_kind="solution", target_id=solution.id,
         org_id=solution.org_id, environment_id=environment.id,
@@ -397,7 +405,7 @@ def set_reference_connection(session: Session, reference: ConnectionReference, c
     reference.connection_id = connection.id if connection else None
     reference.updated_at = utcnow()
     session.execute(
-        update(AssetSlot)
+        sa_update(AssetSlot)
         .where(AssetSlot.connection_reference_id == reference.id)
         .values(connection_id=reference.connection_id, connection_name=connection.display_name if connection else None)
     )
@@ -560,7 +568,7 @@ def remove_component(*, session: Session, actor: Actor, environment: Environment
     session.delete(row)
     if kind == KIND_CONNECTION_REFERENCE:
         session.execute(
-            update(ConnectionReference)
+            sa_update(ConnectionReference)
             .where(ConnectionReference.id == component_id, ConnectionReference.solution_id == solution.id)
             .values(solution_id=None)
         )

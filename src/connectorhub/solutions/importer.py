@@ -1,0 +1,623 @@
+"""Solution import (DESIGN S3, S4): plan first, then write, in the caller's ONE transaction.
+
+:func:`import_solution` reads the zip (:mod:`.package`), then **plans** without writing:
+it maps every component of the package to the target component a previous import made
+(by the source id stored in ``SolutionComponent.source_id``, S4) or to a new one, checks
+every connector file (C3), flow and app file (F1, F2), variable value (R6) and binding
+(S3: a connection the importer may use, of the reference's connector, A6/A7), and
+collects every problem at once. Nothing is written unless the whole plan holds; a bad
+binding is refused before the first write. ``dry_run`` returns the plan there.
+
+Then it writes in the order of S3 — connectors, environment variables, connection
+references (creating the connections a settings entry describes), apps and flows — so a
+solution that carries its own connector imports in one pass, and finally removes what a
+newer managed version dropped (S4). The caller's transaction makes it all or nothing:
+a crash part-way leaves no trace (tests/test_solution_crash.py).
+
+Cross-organization imports re-own everything to the importer; connections never travel.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectorhub.access import decisions
+from connectorhub.access.decisions import Actor
+from connectorhub.assets import service as assets
+from connectorhub.assets.models import Asset
+from connectorhub.audit import service as audit
+from connectorhub.connections import parameters as params
+from connectorhub.connections import service as connections
+from connectorhub.connections.models import Connection
+from connectorhub.connectors import service as connectors
+from connectorhub.connectors import validation
+from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
+from connectorhub.db import utcnow
+from connectorhub.environments import service as environments
+from connectorhub.environments.models import Environment
+from connectorhub.errors import (
+    Conflict,
+    ConnectorhubError,
+    Forbidden,
+    InvalidRequest,
+    NeedsBindings,
+    NotFound,
+    not_found,
+)
+from connectorhub.ids import new_id
+from connectorhub.secrets import service as secret_store
+from connectorhub.secrets.keyring import Keyring
+from connectorhub.solutions import package as pkg
+from connectorhub.solutions import schemas
+from connectorhub.solutions import service as solutions
+from connectorhub.solutions.models import (
+    KIND_CONNECTION_REFERENCE,
+    KIND_CONNECTOR,
+    KIND_ENVIRONMENT_VARIABLE,
+    ConnectionReference,
+    Solution,
+    SolutionComponent,
+)
+from connectorhub.variables import service as variables
+from connectorhub.variables.models import VARIABLE_TYPES, EnvironmentVariable
+
+
+@dataclass(frozen=True)
+class Options:
+    dry_run: bool = False
+    allow_missing: bool = False  # S3: leave references without a connection 'missing'
+    force: bool = False  # S4: import a version that is not higher
+
+
+@dataclass
+class _Connector:
+    """A connector slots and references name (by its name in the package): carried by
+    the package (created or updated here) or a public connector of the target."""
+
+    name: str
+    title: str
+    existing: Connector | None
+    packaged: pkg.PackagedConnector | None = None
+    checked: Connector | None = None  # the definition flows are checked against
+    properties: dict | None = None  # parsed apiProperties (carried connectors)
+
+
+@dataclass
+class _Reference:
+    packaged: pkg.PackagedReference
+    existing: ConnectionReference | None
+    connector: _Connector
+    binding: str  # keep | connection | create | unbound
+    connection: Connection | None = None
+    new_connection: schemas.NewConnection | None = None
+    target: ConnectionReference | None = None
+
+
+@dataclass
+class _Plan:
+    package: pkg.Package
+    solution: Solution | None
+    connectors: builtins.list[tuple[_Connector, str]] = field(default_factory=list)  # (connector, action)
+    variables: builtins.list[tuple[pkg.PackagedVariable, EnvironmentVariable | None, str, str | None, bool]] = field(default_factory=list)
+    references: builtins.list[_Reference] = field(default_factory=list)
+    assets: builtins.list[tuple[pkg.PackagedAsset, Asset | None, Any]] = field(default_factory=list)
+    dropped: builtins.list[SolutionComponent] = field(default_factory=list)
+    items: builtins.list[dict[str, Any]] = field(default_factory=list)
+    unbound: builtins.list[dict[str, Any]] = field(default_factory=list)
+    problems: builtins.list[dict[str, str]] = field(default_factory=list)
+    first_error: ConnectorhubError | None = None
+
+    def item(self, action: str, kind: str, name: str, component_id: str | None = None, detail: str = "") -> None:
+        self.items.append({"action": action, "kind": kind, "name": name, "id": component_id, "detail": detail})
+
+    def problem(self, location: str, message: str, error: ConnectorhubError | None = None) -> None:
+        self.problems.append({"location": location, "message": message})
+        if self.first_error is None and error is not None:
+            self.first_error = error
+
+
+def _parse_definition(text: str) -> dict | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _mapping(session: Session, solution: Solution | None) -> dict[tuple[str, str], str]:
+    """S4: (kind, id in the source environment) → id here, from the installed solution."""
+    out: dict[tuple[str, str], str] = {}
+    if solution is None:
+        return out
+    for row in solutions.components_of(session, solution.id):
+        out[(row.component_kind, row.component_id)] = row.component_id
+        if row.source_id:
+            out[(row.component_kind, row.source_id)] = row.component_id
+    return out
+
+
+def _parameter_sets(session: Session, keyring: Keyring, target: _Connector) -> builtins.list[params.ParameterSet]:
+    if target.packaged is not None:
+        return params.parameter_sets(target.properties)
+    connector = target.existing
+    stored = secret_store.read(session=session, keyring=keyring, owner_kind=connectors.SECRET_OWNER, owner_id=connector.id)
+    defaults = {p: v for p, v in stored.items() if p.endswith(("/default", "/defaultValue"))}
+    return params.parameter_sets(connector.properties() or None, defaults)
+
+
+def _candidates(session: Session, actor: Actor, environment: Environment, connector_id: str | None) -> builtins.list[dict[str, Any]]:
+    """The importer's connections an unbound reference could use (S3 interactive)."""
+    if connector_id is None:
+        return []
+    out = []
+    rows = session.scalars(
+        select(Connection).where(
+            Connection.environment_id == environment.id, Connection.connector_id == connector_id, Connection.scope.is_(None)
+        ).order_by(Connection.id)
+    )
+    for connection in rows:
+        access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
+        if decisions.can_use_connection(access):
+            out.append({"id": connection.id, "display_name": connection.display_name, "status": connection.status})
+    return out
+
+
+def _plan(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, package: pkg.Package,
+    settings: schemas.DeploymentSettings, options: Options, limits: connectors.Limits,
+) -> _Plan:
+    installed = solutions.get(session, environment, package.unique_name)
+    plan = _Plan(package, installed)
+    if installed is None:
+        if not decisions.can_create_solution(actor, environments.facts(environment)):
+            raise not_found("environment", environment.name)
+    else:
+        decision = decisions.decide_solution_manage(actor, solutions.facts(installed), installed.unique_name)
+        if decision.outcome == decisions.NOT_FOUND:
+            raise not_found("environment", environment.name)
+        if not decision.allowed:
+            raise Forbidden(
+                f"Solution '{installed.unique_name}' is installed here; only its owner and administrators upgrade it (S4).",
+                code="SolutionForbidden",
+            )
+        if installed.managed != package.managed:
+            have, got = ("managed", "unmanaged") if installed.managed else ("unmanaged", "managed")
+            raise Conflict(
+                f"Solution '{installed.unique_name}' is installed here as {have}; the file is {got}. Delete the installed "
+                "solution first, or export the other kind (S4).",
+                code="SolutionManagedMismatch",
+            )
+        if not options.force and pkg.parse_version(package.version) <= pkg.parse_version(installed.version):
+            raise Conflict(
+                f"Solution '{installed.unique_name}' version {installed.version} is installed here and the file has "
+                f"version {package.version}; import a higher version to upgrade, or pass --force to import it again (S4).",
+                code="SolutionVersionNotHigher",
+                installed=installed.version,
+                version=package.version,
+            )
+    mapping = _mapping(session, installed)
+    seen: set[tuple[str, str]] = set()
+
+    def mapped(kind: str, source_id: str, model):
+        target_id = mapping.get((kind, source_id))
+        row = session.get(model, target_id) if target_id else None
+        return row if row is not None and row.environment_id == environment.id else None
+
+    # 1. Connectors (C3: checked like create; one pass with the flows that use them).
+    by_name: dict[str, _Connector] = {}
+    for packaged in package.connectors:
+        where = packaged.folder
+        existing = mapped(KIND_CONNECTOR, packaged.source_id, Connector)
+        target = _Connector(packaged.name, packaged.title, existing, packaged)
+        files = connectors.ConnectorFiles(packaged.api_definition, packaged.api_properties, packaged.icon, packaged.script)
+        try:
+            connectors.check_sizes(files, limits)
+        except ConnectorhubError as error:
+            plan.problem(where, error.detail, error)
+            continue
+        _, _, findings = validation.validate_connector(packaged.api_definition, packaged.api_properties)
+        errors = [f for f in findings if f.level == "error"]
+        if errors:
+            for finding in errors:
+                plan.problem(f"{where}{finding.file}{finding.pointer or ''}", finding.message)
+            continue
+        definition = _parse_definition(packaged.api_definition)
+        target.properties = _parse_definition(packaged.api_properties) if packaged.api_properties else None
+        target.title = definition["info"]["title"]
+        checked = Connector(id=existing.id if existing else f"new:{packaged.name}", kind=KIND_CUSTOM, title=target.title, api_definition=packaged.api_definition)
+        checked._parsed_definition = definition
+        target.checked = checked
+        by_name[packaged.name] = target
+        if existing is None:
+            action = "create"
+        else:
+            same = existing.api_definition == packaged.api_definition and existing.api_properties == packaged.api_properties \
+                and existing.icon == packaged.icon and existing.script == packaged.script
+            action = "unchanged" if same else "update"
+        plan.connectors.append((target, action))
+        if existing is not None:
+            seen.add((KIND_CONNECTOR, existing.id))
+        plan.item(action, KIND_CONNECTOR, target.title, existing.id if existing else None)
+
+    def connector_named(name: str, where: str) -> _Connector | None:
+        if name in by_name:
+            return by_name[name]
+        if any(c.name == name for c in package.connectors):
+            return None  # carried but refused: already reported
+        public = session.scalar(select(Connector).where(Connector.name == name, Connector.kind == KIND_PUBLIC))
+        if public is None:
+            plan.problem(where, f"Connector '{name}' is neither in the solution nor a public connector of this instance; "
+                                "export the solution with the connector in it.")
+            return None
+        target = _Connector(name, public.title, public, checked=public)
+        by_name[name] = target
+        return target
+
+    # 2. Environment variables (R6): definitions, and the values the settings give.
+    values = {}
+    for index, entry in enumerate(settings.EnvironmentVariables):
+        values[entry.SchemaName] = (index, entry.Value)
+    for packaged in package.variables:
+        where = f"{pkg.VARIABLES_FILE} {packaged.schema_name}"
+        if packaged.type not in VARIABLE_TYPES:
+            plan.problem(where, f"Unknown variable type '{packaged.type}'; use one of {', '.join(VARIABLE_TYPES)}.")
+            continue
+        if not variables.SCHEMA_NAME.match(packaged.schema_name):
+            plan.problem(where, f"'{packaged.schema_name}' is not a valid variable name.")
+            continue
+        existing = mapped(KIND_ENVIRONMENT_VARIABLE, packaged.source_id, EnvironmentVariable)
+        if existing is None:
+            existing = session.scalar(select(EnvironmentVariable).where(
+                EnvironmentVariable.environment_id == environment.id, EnvironmentVariable.schema_name == packaged.schema_name
+            ))
+        if existing is not None and existing.type != packaged.type:
+            plan.problem(where, f"The environment's variable '{packaged.schema_name}' is of type {existing.type}; the solution's is "
+                                f"{packaged.type}. Delete or rename one of them (R6).")
+            continue
+        default = packaged.default_value
+        if default is not None:
+            try:
+                default = variables.check_value(packaged.type, default, f"The default of '{packaged.schema_name}'")
+            except ConnectorhubError as error:
+                plan.problem(where, error.detail, error)
+                continue
+        value, has_value = None, False
+        if packaged.schema_name in values:
+            index, raw = values.pop(packaged.schema_name)
+            if raw is not None and raw != "":
+                text = raw if isinstance(raw, str) else json.dumps(raw) if isinstance(raw, (dict, list)) else str(raw).lower() if isinstance(raw, bool) else str(raw)
+                try:
+                    value, has_value = variables.check_value(packaged.type, text, f"The value of '{packaged.schema_name}'"), True
+                except ConnectorhubError as error:
+                    # A secret's value is never quoted (K2).
+                    message = f"The value of '{packaged.schema_name}' does not fit its type {packaged.type}." if packaged.type == "secret" else error.detail
+                    plan.problem(f"settings EnvironmentVariables[{index}].Value", message, error)
+                    continue
+        if existing is None:
+            action = "create"
+        else:
+            same = existing.display_name == (packaged.display_name or packaged.schema_name) and (
+                packaged.type == "secret" or existing.default_value == default
+            )
+            action = "unchanged" if same else "update"
+        plan.variables.append((packaged, existing, action, value, has_value))
+        if existing is not None:
+            seen.add((KIND_ENVIRONMENT_VARIABLE, existing.id))
+        plan.item(action, KIND_ENVIRONMENT_VARIABLE, packaged.schema_name, existing.id if existing else None,
+                  "value set from the settings file" if has_value else "")
+    for name, (index, _) in values.items():
+        plan.problem(f"settings EnvironmentVariables[{index}]", f"The solution defines no environment variable '{name}'.")
+
+    # 3. Connection references and their bindings (S3).
+    entries = {}
+    for index, entry in enumerate(settings.ConnectionReferences):
+        entries[entry.LogicalName] = (index, entry)
+    for packaged in package.references:
+        where = f"{pkg.REFERENCES_FILE} {packaged.logical_name}"
+        target = connector_named(packaged.connector, where)
+        if target is None:
+            continue
+        existing = mapped(KIND_CONNECTION_REFERENCE, packaged.source_id, ConnectionReference)
+        if existing is None:
+            existing = session.scalar(select(ConnectionReference).where(
+                ConnectionReference.environment_id == environment.id, ConnectionReference.logical_name == packaged.logical_name
+            ))
+            if existing is not None and (target.existing is None or existing.connector_id != target.existing.id):
+                plan.problem(where, f"The environment already has a connection reference '{packaged.logical_name}' for another "
+                                    "connector; remove it (or its solution) first.")
+                continue
+        connector_id = target.existing.id if target.existing else None
+        reference = _Reference(packaged, existing, target, "unbound")
+        index, entry = entries.pop(packaged.logical_name, (None, None))
+        here = f"settings ConnectionReferences[{index}]"
+        if entry is not None and entry.ConnectorId and entry.ConnectorId not in {
+            packaged.connector, connector_id, target.existing.name if target.existing else None,
+        }:
+            plan.problem(f"{here}.ConnectorId", f"'{entry.ConnectorId}' is not the connector of reference '{packaged.logical_name}' "
+                                                f"({packaged.connector}).")
+            continue
+        if entry is not None and entry.ConnectionId and entry.Connection is not None:
+            plan.problem(here, "Give ConnectionId or Connection, not both.")
+            continue
+        if entry is not None and entry.ConnectionId:
+            try:
+                reference.connection = solutions.check_binding(
+                    session=session, actor=actor, environment=environment, logical_name=packaged.logical_name,
+                    connector_id=connector_id, connection_id=entry.ConnectionId,
+                )
+                reference.binding = "connection"
+            except ConnectorhubError as error:
+                plan.problem(f"{here}.ConnectionId", error.detail, error)
+                continue
+        elif entry is not None and entry.Connection is not None:
+            if target.existing is not None and target.packaged is None:
+                access = connectors.access_for(session=session, actor=actor, connector=target.existing, environment=environment)
+                if not decisions.decide_create_connection(access).allowed:
+                    plan.problem(here, f"You may not create connections to connector '{target.title}' (A6).")
+                    continue
+            try:
+                chosen = params.choose_set(_parameter_sets(session, keyring, target), entry.Connection.ParameterSet)
+                params.resolve(chosen, entry.Connection.Parameters)
+            except params.ParameterProblem as problem:
+                for item in problem.problems:
+                    plan.problem(f"{here}.Connection.Parameters" + (f".{item['parameter']}" if item["parameter"] else ""), item["message"], problem)
+                continue
+            reference.binding, reference.new_connection = "create", entry.Connection
+        elif existing is not None and existing.connection_id and existing.connector_id == connector_id \
+                and session.get(Connection, existing.connection_id) is not None:
+            reference.binding = "keep"
+        plan.references.append(reference)
+        if existing is not None:
+            seen.add((KIND_CONNECTION_REFERENCE, existing.id))
+        if existing is None:
+            plan.item("create", KIND_CONNECTION_REFERENCE, packaged.logical_name)
+        elif existing.display_name != packaged.display_name or existing.connector_id != connector_id:
+            plan.item("update", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id)
+        else:
+            plan.item("unchanged", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id)
+        if reference.binding == "connection":
+            plan.item("bind", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id if existing else None,
+                      f"to connection {reference.connection.display_name} ({reference.connection.id})")
+        elif reference.binding == "create":
+            plan.item("bind", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id if existing else None,
+                      f"to a new connection '{reference.new_connection.DisplayName or target.title}'")
+        elif reference.binding == "keep":
+            plan.item("keep", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id, f"stays bound to connection {existing.connection_id}")
+        else:
+            plan.item("unbound", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id if existing else None, "no connection (missing)")
+            sets = []
+            try:
+                sets = [s.to_dict() for s in _parameter_sets(session, keyring, target)]
+            except ConnectorhubError:
+                pass
+            plan.unbound.append({
+                "logical_name": packaged.logical_name, "display_name": packaged.display_name, "connector": packaged.connector,
+                "connector_title": target.title, "connector_id": connector_id,
+                "candidates": _candidates(session, actor, environment, connector_id), "parameter_sets": sets,
+            })
+    for name, (index, _) in entries.items():
+        plan.problem(f"settings ConnectionReferences[{index}]", f"The solution has no connection reference '{name}'.")
+
+    # 4. Apps and flows (F1, F2): files checked against the connectors they will call.
+    references = {r.packaged.logical_name: r for r in plan.references}
+    for packaged in package.assets:
+        where = packaged.path
+        try:
+            spec = assets.parse_file(packaged.kind, packaged.definition)
+        except ConnectorhubError as error:
+            for item in error.extra.get("errors", []) or [{"location": "(file)", "message": error.detail}]:
+                plan.problem(f"{where} {item['location']}", item["message"], error)
+            continue
+        slot_connectors: dict[str, Connector | None] = {}
+        bad = False
+        for name, slot in spec.connections.items():
+            location = f"{where} connections.{name}"
+            target = connector_named(slot.connector, location)
+            if slot.connection is not None:
+                plan.problem(location, "A solution's app or flow names a connectionReference, never a connection (S2).")
+                bad = True
+            elif slot.connectionReference is None:
+                plan.problem(location, "The slot names no connectionReference; a solution's app or flow reaches connections through references (S1).")
+                bad = True
+            elif slot.connectionReference not in references:
+                plan.problem(location, f"Connection reference '{slot.connectionReference}' is not in the solution.")
+                bad = True
+            elif target is not None and references[slot.connectionReference].connector is not target:
+                plan.problem(location, f"Connection reference '{slot.connectionReference}' is for another connector than '{slot.connector}'.")
+                bad = True
+            slot_connectors[name] = target.checked if target else None
+        for problem in assets.check_calls(packaged.kind, spec, slot_connectors):
+            plan.problem(f"{where} {problem['location']}", problem["message"])
+            bad = True
+        if bad:
+            continue
+        existing = mapped(packaged.kind, packaged.source_id, Asset)
+        if existing is not None and existing.kind != packaged.kind:
+            existing = None
+        plan.assets.append((packaged, existing, spec))
+        if existing is not None:
+            seen.add((packaged.kind, existing.id))
+        if existing is None:
+            plan.item("create", packaged.kind, spec.name)
+        else:
+            plan.item("update", packaged.kind, spec.name, existing.id)
+
+    # 5. What the new version no longer has (S4).
+    if installed is not None:
+        for row in solutions.components_of(session, installed.id):
+            if (row.component_kind, row.component_id) in seen:
+                continue
+            name = solutions._names(session, row.component_kind, [row.component_id]).get(row.component_id, row.component_id)
+            plan.dropped.append(row)
+            if installed.managed:
+                plan.item("delete", row.component_kind, name, row.component_id, "dropped from the new version")
+            else:
+                plan.item("remove", row.component_kind, name, row.component_id, "dropped from the solution; stays in the environment")
+    return plan
+
+
+def _raise_problems(plan: _Plan) -> None:
+    if not plan.problems:
+        return
+    first = plan.problems[0]
+    detail = (
+        f"Solution '{plan.package.unique_name}' cannot be imported; nothing was written. {len(plan.problems)} problem(s); "
+        f"first: {first['location']}: {first['message']}"
+    )
+    error = plan.first_error
+    if isinstance(error, (Forbidden, NotFound)):
+        raise type(error)(detail, code=error.code, errors=plan.problems)
+    raise InvalidRequest(detail, code="SolutionImportNotValid", errors=plan.problems)
+
+
+def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, plan: _Plan, limits: connectors.Limits) -> Solution:
+    package = plan.package
+    now = utcnow()
+    solution = plan.solution
+    if solution is None:
+        solution = Solution(
+            id=new_id(), org_id=environment.org_id, environment_id=environment.id, unique_name=package.unique_name,
+            owner_id=actor.user_id, created_at=now, managed=package.managed,
+        )
+        session.add(solution)
+    solution.display_name = package.display_name
+    solution.version = package.version
+    solution.publisher = package.publisher
+    solution.prefix = package.prefix
+    solution.managed = package.managed
+    solution.updated_at = now
+    session.flush()
+    components: builtins.list[tuple[str, str, str]] = []  # (kind, target id, source id)
+
+    for target, _ in plan.connectors:
+        packaged = target.packaged
+        files = connectors.ConnectorFiles(packaged.api_definition, packaged.api_properties, packaged.icon, packaged.script)
+        connector, _ = connectors.store_from_solution(
+            session=session, actor=actor, keyring=keyring, environment=environment, files=files, existing=target.existing,
+            name=packaged.name, limits=limits,
+        )
+        target.existing = connector
+        components.append((KIND_CONNECTOR, connector.id, packaged.source_id))
+
+    for packaged, existing, _, value, has_value in plan.variables:
+        variable, _ = variables.put_from_solution(
+            session=session, actor=actor, keyring=keyring, environment=environment, existing=existing,
+            name=packaged.schema_name, type=packaged.type, default=packaged.default_value, display_name=packaged.display_name,
+        )
+        if has_value:
+            variables.store_value(session=session, actor=actor, keyring=keyring, variable=variable, value=value)
+        components.append((KIND_ENVIRONMENT_VARIABLE, variable.id, packaged.source_id))
+
+    for reference in plan.references:
+        packaged, connector = reference.packaged, reference.connector.existing
+        row = reference.existing
+        if row is None:
+            row = ConnectionReference(
+                id=new_id(), org_id=environment.org_id, environment_id=environment.id, logical_name=packaged.logical_name,
+                display_name=packaged.display_name, connector_id=connector.id, solution_id=solution.id, created_at=now, updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+        else:
+            if row.connector_id != connector.id:
+                row.connector_id = connector.id
+                if reference.binding == "unbound":
+                    solutions.set_reference_connection(session, row, None)
+            row.display_name = packaged.display_name
+            if row.solution_id is None:
+                row.solution_id = solution.id
+        reference.target = row
+        if reference.binding == "connection":
+            solutions.set_reference_connection(session, row, reference.connection)
+        elif reference.binding == "create":
+            new = reference.new_connection
+            connection = connections.create(
+                session=session, actor=actor, keyring=keyring, environment=environment, connector_ref=connector.id,
+                given=new.Parameters, parameter_set=new.ParameterSet, display_name=new.DisplayName or connector.title,
+            )
+            solutions.set_reference_connection(session, row, connection)
+        if reference.binding in ("connection", "create"):
+            solutions._audit_reference(session, actor, row, "reference.bind", {"connection_id": row.connection_id, "solution": solution.unique_name})
+        components.append((KIND_CONNECTION_REFERENCE, row.id, packaged.source_id))
+    session.flush()
+
+    references = {r.packaged.logical_name: r for r in plan.references}
+    for packaged, existing, spec in plan.assets:
+        slots = {}
+        for name, slot in spec.connections.items():
+            reference = references[slot.connectionReference]
+            slots[name] = (reference.connector.existing, reference.target)
+        asset, _ = assets.put_from_solution(
+            session=session, actor=actor, environment=environment, kind=packaged.kind, spec=spec, existing=existing, slots=slots,
+        )
+        components.append((packaged.kind, asset.id, packaged.source_id))
+
+    if plan.dropped:
+        if solution.managed:
+            solutions.remove_component_rows(session=session, actor=actor, solution=solution, rows=plan.dropped)
+        else:
+            for row in plan.dropped:
+                session.delete(row)
+        session.flush()
+    current = {(r.component_kind, r.component_id): r for r in solutions.components_of(session, solution.id)}
+    for kind, component_id, source_id in components:
+        row = current.get((kind, component_id))
+        if row is None:
+            session.add(SolutionComponent(solution_id=solution.id, component_kind=kind, component_id=component_id, source_id=source_id))
+        elif row.source_id != source_id and row.component_id != source_id:
+            row.source_id = source_id
+    session.flush()
+    return solution
+
+
+def import_solution(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, data: bytes,
+    settings: schemas.DeploymentSettings | None = None, options: Options = Options(), limits: connectors.Limits = connectors.Limits(),
+) -> dict[str, Any]:
+    """S3, S4: import a solution zip into ``environment`` in the caller's transaction.
+
+    Raises before any write when the package, a file, a value or a binding is wrong
+    (every problem listed), when the version is not higher (unless ``force``), and —
+    unless ``allow_missing`` or ``dry_run`` — when a connection reference would end
+    without a connection (:class:`~connectorhub.errors.NeedsBindings`, exit code 8,
+    listing them with the caller's usable connections). ``dry_run`` returns the plan
+    and writes nothing."""
+    package = pkg.read(data, max_file_bytes=limits.max_file_bytes, max_icon_bytes=limits.max_icon_bytes)
+    settings = settings or schemas.DeploymentSettings()
+    plan = _plan(
+        session=session, actor=actor, keyring=keyring, environment=environment, package=package, settings=settings,
+        options=options, limits=limits,
+    )
+    _raise_problems(plan)
+    upgrade_from = plan.solution.version if plan.solution is not None else None
+    result: dict[str, Any] = {"dry_run": options.dry_run, "upgrade_from": upgrade_from, "plan": plan.items, "unbound": plan.unbound}
+    if options.dry_run:
+        result["solution"] = solutions.describe(session, plan.solution) if plan.solution is not None else None
+        return result
+    if plan.unbound and not options.allow_missing:
+        names = ", ".join(u["logical_name"] for u in plan.unbound)
+        raise NeedsBindings(
+            f"{len(plan.unbound)} connection reference(s) of solution '{package.unique_name}' need a connection in this "
+            f"environment: {names}. Nothing was written. Bind them in a settings file (`connectorhub solution "
+            "create-settings`), run the import in a terminal to choose interactively, or pass --allow-missing (S3).",
+            references=plan.unbound,
+        )
+    solution = _apply(session=session, actor=actor, keyring=keyring, environment=environment, plan=plan, limits=limits)
+    counts: dict[str, int] = {}
+    for item in plan.items:
+        counts[item["action"]] = counts.get(item["action"], 0) + 1
+    audit.record(
+        session=session, actor=actor, action="solution.import", target_kind="solution", target_id=solution.id,
+        org_id=solution.org_id, environment_id=environment.id,
+        details={"unique_name": solution.unique_name, "version": solution.version, "managed": solution.managed,
+                 "upgrade_from": upgrade_from, "actions": counts, "missing": [u["logical_name"] for u in plan.unbound]},
+    )
+    result["solution"] = solutions.describe(session, solution)
+    return result
+
