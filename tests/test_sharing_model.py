@@ -72,9 +72,6 @@ ACTIONS = (
     + ["bind"] * 2 + ["connect"] * 3 + ["run"] * 5 + ["a7_probe"] * 5 + ["a8_delete"] * 1
 )
 
-import collections, atexit
-TMPSTATS = collections.Counter()
-atexit.register(lambda: print("\n".join(f"{v:6d} {k}" for k, v in sorted(TMPSTATS.items()))))
 OUTCOMES = {"not_found", "forbidden", "conflict", "invalid"}
 
 
@@ -85,6 +82,7 @@ def tally(text: str) -> None:
         event(text)
     except InvalidArgument:
         pass
+
 
 _TEMPLATE: Path | None = None
 
@@ -359,7 +357,6 @@ class SharingMachine(RuleBasedStateMachine):
         self.serial = 0  # names of connections and assets
 
     def teardown(self):
-        TMPSTATS[f"EXAMPLE steps={self.steps // 25 * 25}"] += 1
         self.engine.dispose()
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -393,7 +390,6 @@ class SharingMachine(RuleBasedStateMachine):
         SharingMachine.total_steps += 1
         outcome = self._call(user, fn, commit)
         tally(f"{sys._getframe(1).f_code.co_name}: {outcome if isinstance(outcome, str) and outcome in OUTCOMES else 'ok'}")
-        TMPSTATS[f"{sys._getframe(1).f_code.co_name}: {outcome if isinstance(outcome, str) and outcome in OUTCOMES else 'ok'}"] += 1
         return outcome
 
     def _call(self, user: str, fn, commit: bool):
@@ -1075,7 +1071,6 @@ class SharingMachine(RuleBasedStateMachine):
             return
         views, outcome = got
         tally(f"run → {outcome if isinstance(outcome, str) else outcome[0] if outcome[0] == 'ok' else outcome[1]}")
-        TMPSTATS[f"run → {outcome if isinstance(outcome, str) else outcome[0] if outcome[0] == 'ok' else outcome[1]}"] += 1
         assert views == self.model.slot_views(user, a), (user, aid, views, self.model.slot_views(user, a))
         if expected == "forbidden" or expected[0] == "ok":
             assert outcome == expected, (user, aid, outcome, expected)
@@ -1111,14 +1106,12 @@ class SharingMachine(RuleBasedStateMachine):
                         pure = cid in self.model.connectors and not any(self.model.connector_role(u, self.model.connectors[cid]))
                         reached += [(a.id, u, slot)] * (3 if pure else 1)
         if not reached:
-            TMPSTATS["PROBE none"] += 1
             return False
         aid, user, slot = reached[index % len(reached)]
         a = self.model.assets[aid]
         cid, maker_connection, _ = a.slots[slot]
         mine = sorted(k.id for k in self.model.connections.values() if k.owner == user and k.scope is not None)
         probe = choice % 7 % 6  # seeing the connector and an unscoped connection: twice as likely
-        TMPSTATS[f"PROBE {probe} mine={bool(mine)} cid={cid in self.model.connectors} pure={not any(self.model.connector_role(user, self.model.connectors[cid])) if cid in self.model.connectors else None}"] += 1
         if probe == 0 and cid in self.model.connectors:
             self.show_connector(user, cid, a.env)
             self.create_unscoped_connection(user, cid, a.env)
@@ -1177,7 +1170,6 @@ class SharingMachine(RuleBasedStateMachine):
         extra=st.integers(0, 10**6),
     )
     def step(self, action, user, index, principal, role, insider, flag, choice, extra):
-        TMPSTATS["ACTION " + action + (" (empty)" if not self.model.connectors else "")] += 1
         if action in ASSET_ACTIONS:
             return self.asset_step(action, user, index, principal, role, insider, flag, choice, extra)
         if action == "membership":

@@ -79,7 +79,10 @@ def large_package() -> tuple[bytes, dict[str, int]]:
         }))
     n = len(package.connectors)
     assert n == CONNECTOR_COUNT, f"only {n} usable corpus connectors"
-    expected = {"solutions": 1, "solution_components": 3 * n + 1, "connectors": n, "assets": n, "connection_references": n, "environment_variables": 1}
+    expected = {
+        "solutions": 1, "solution_components": 3 * n + 1, "connectors": n, "assets": n, "connection_references": n,
+        "environment_variables": 1, "security_records": 3 * n + 2,  # S5 owners: every component and the solution
+    }
     return pkg.write(package), expected
 
 
@@ -88,7 +91,7 @@ def counts(engine, environment: str) -> dict[str, int]:
     with engine.connect() as connection:
         env_id = connection.execute(text("SELECT id FROM environments WHERE name = :n"), {"n": environment}).scalar_one()
         out = {}
-        for table in ("solutions", "connectors", "assets", "connection_references", "environment_variables"):
+        for table in ("solutions", "connectors", "assets", "connection_references", "environment_variables", "security_records"):
             out[table] = connection.execute(text(f"SELECT count(*) FROM {table} WHERE environment_id = :e"), {"e": env_id}).scalar_one()
         out["solution_components"] = connection.execute(
             text("SELECT count(*) FROM solution_components c JOIN solutions s ON s.id = c.solution_id WHERE s.environment_id = :e"), {"e": env_id}

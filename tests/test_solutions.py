@@ -119,11 +119,19 @@ def alert_flow(connector: str, connection: str | None) -> dict:
     }
 
 
+def environment_maker(cli, env: str, email: str, token: str = ADMIN_TOKEN) -> None:
+    """S5/A11: solution connectors are governed by security roles; outside the default
+    environment a maker works with them through the Environment Maker role."""
+    ok(cli("security", "assign", "-e", env, "--role", "Environment Maker", "--user", email, token=token))
+
+
 @pytest.fixture
-def maker(admin):
+def maker(admin, cli):
+    token = make_user(admin, "maker@default.test")
     for name in ("dev", "test"):
         assert admin.post("/api/v1/environments", json={"name": name}).status_code == 201
-    return make_user(admin, "maker@default.test")
+        environment_maker(cli, name, "maker@default.test")
+    return token
 
 
 @pytest.fixture
@@ -206,6 +214,9 @@ def test_s1_adding_flows_creates_one_reference_per_connector_and_rebinds_the_slo
     third = post(app, maker, "/environments/dev/flows", forecast_flow(dev["weather"], other, "Third"))["id"]
     added = json.loads(ok(cli("solution", "add", "Weather", "-e", "dev", "--flow", third, "--json", token=maker)).stdout)
     assert added["references"] == [{"slot": "weather", "reference": "cts_weather_2", "created": True}]
+    # A slot bound through a reference is rebound by binding the reference (S1).
+    direct = cli("flow", "bind", dev["forecast"], "-e", "dev", "--slot", f"weather={other}", token=maker)
+    assert direct.exit_code == 1 and "SlotUsesConnectionReference" in direct.stderr and "bind-reference" in direct.stderr
     # The file `flow show` gives back creates a flow again, through the same reference (S1, F3).
     again = client_for(app, maker).post("/api/v1/environments/dev/flows", json=flow["definition"])
     assert again.status_code == 201, again.text
@@ -359,6 +370,8 @@ def test_s3_s4_dev_to_test_upgrade_and_another_organization(app, admin, cli, mak
     assert admin.post("/api/v1/orgs", json={"name": "fabrikam"}).status_code == 201
     assert admin.post("/api/v1/environments", json={"name": "prod", "org": "fabrikam"}).status_code == 201
     fab = make_user(admin, "dev@fabrikam.test", org="fabrikam")
+    fab_admin = make_user(admin, "admin@fabrikam.test", org="fabrikam", org_admin=True)
+    environment_maker(cli, "prod", "dev@fabrikam.test", token=fab_admin)
     fab_settings = tmp_path / "fab.json"
     fab_settings.write_text(json.dumps({"EnvironmentVariables": [{"SchemaName": "weather_host", "Value": backends["fabrikam"].host}]}))
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"n\n{FABRIKAM_KEY}\nfabrikam weather\n"))
@@ -635,3 +648,26 @@ def test_s3_rest_import_answers_409_with_the_references(app, maker, dev, cli, tm
     answer = client_for(app, maker).post("/api/v1/environments/test/solution-imports", json=body)
     assert answer.status_code == 409 and answer.json()["code"] == "ConnectionReferencesUnbound"
     assert answer.json()["references"][0]["logical_name"] == "cts_weather"
+
+
+def test_s1_s3_apps_travel_like_flows(app, cli, maker, dev, backends, tmp_path):
+    """S1, S2, S3 for an app (F2): added with its slots rebound to the solution's
+    reference, exported to apps/<id>.json, imported and run in the target."""
+    desk = post(app, maker, "/environments/dev/apps", {
+        "name": "Desk", "connections": {"weather": {"connector": dev["weather"], "connection": dev["connection"]}},
+        "forms": [{"name": "forecast", "slot": "weather", "operation": "GetForecast"}],
+    })["id"]
+    added = json.loads(ok(cli("solution", "add", "Weather", "-e", "dev", "--app", desk, "--json", token=maker)).stdout)
+    assert added["references"] == [{"slot": "weather", "reference": "cts_weather", "created": False}]  # reused
+    path = export(cli, tmp_path, maker)
+    with zipfile.ZipFile(path) as archive:
+        assert json.loads(archive.read(f"apps/{desk}.json"))["connections"]["weather"]["connectionReference"] == "cts_weather"
+    ok(cli("solution", "import", "-e", "test", str(path), "--allow-missing", token=maker))
+    ok(cli("env-var", "set", "weather_host", backends["test"].host, "-e", "test", token=maker))
+    connector = next(c["id"] for c in client_for(app, maker).get("/api/v1/environments/test/connectors").json()["items"] if c["title"] == "Weather")
+    connection = post(app, maker, "/environments/test/connections", {"connector": connector, "parameters": {"api_key": TEST_KEY}})["id"]
+    ok(cli("solution", "bind-reference", "cts_weather", connection, "-e", "test", token=maker))
+    apps = client_for(app, maker).get("/api/v1/environments/test/apps").json()["items"]
+    assert [a["name"] for a in apps] == ["Desk"]
+    run = json.loads(ok(cli("app", "run", apps[0]["id"], "-e", "test", "--form", "forecast", "--input", "city=Turku", "--json", token=maker)).stdout)
+    assert run["status"] == "succeeded" and backends["test"].received[-1].path == "/v1/forecast/Turku"

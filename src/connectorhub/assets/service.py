@@ -1162,7 +1162,6 @@ def prepare_recurrence(*, session: Session, keyring: Keyring, asset_id: str, due
     )
 
 
-
 # --- connection references (S1, S3) ---------------------------------------------------------
 
 

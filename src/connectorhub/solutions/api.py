@@ -114,7 +114,11 @@ def import_solution(env: str, body: schemas.ImportIn, ctx: Context = Depends(con
                 session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, data=data,
                 settings=body.settings, options=options, limits=ctx.limits,
             )
-    except IntegrityError:
+    except IntegrityError as error:
+        # Two imports (or an import and a create) of one solution at once: the unique
+        # constraints make the later one fail whole. Anything else is a bug: re-raised.
+        if getattr(error.orig, "sqlstate", None) != "23505" and "UNIQUE constraint failed" not in str(error.orig):
+            raise
         raise Conflict(
             "Another change to this environment's solutions was committed while importing; nothing was written. Import again.",
             code="SolutionImportConflict",

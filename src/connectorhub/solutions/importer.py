@@ -493,7 +493,10 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
     solution.managed = package.managed
     solution.updated_at = now
     session.flush()
+    if plan.solution is None:
+        solutions.record_owner(session, environment, "solution", solution.id, actor.user_id, replace=True)
     components: builtins.list[tuple[str, str, str]] = []  # (kind, target id, source id)
+    created: set[str] = set()
 
     for target, _ in plan.connectors:
         packaged = target.packaged
@@ -502,6 +505,8 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
             session=session, actor=actor, keyring=keyring, environment=environment, files=files, existing=target.existing,
             name=packaged.name, limits=limits,
         )
+        if target.existing is None:
+            created.add(connector.id)
         target.existing = connector
         components.append((KIND_CONNECTOR, connector.id, packaged.source_id))
 
@@ -510,6 +515,8 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
             session=session, actor=actor, keyring=keyring, environment=environment, existing=existing,
             name=packaged.schema_name, type=packaged.type, default=packaged.default_value, display_name=packaged.display_name,
         )
+        if existing is None:
+            created.add(variable.id)
         if has_value:
             variables.store_value(session=session, actor=actor, keyring=keyring, variable=variable, value=value)
         components.append((KIND_ENVIRONMENT_VARIABLE, variable.id, packaged.source_id))
@@ -524,6 +531,7 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
             )
             session.add(row)
             session.flush()
+            created.add(row.id)
         else:
             if row.connector_id != connector.id:
                 row.connector_id = connector.id
@@ -556,6 +564,8 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
         asset, _ = assets.put_from_solution(
             session=session, actor=actor, environment=environment, kind=packaged.kind, spec=spec, existing=existing, slots=slots,
         )
+        if existing is None:
+            created.add(asset.id)
         components.append((packaged.kind, asset.id, packaged.source_id))
 
     if plan.dropped:
@@ -567,6 +577,8 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
         session.flush()
     current = {(r.component_kind, r.component_id): r for r in solutions.components_of(session, solution.id)}
     for kind, component_id, source_id in components:
+        # S5: what the import created is the importer's; what it updated keeps its owner.
+        solutions.record_owner(session, environment, kind, component_id, actor.user_id, replace=component_id in created)
         row = current.get((kind, component_id))
         if row is None:
             session.add(SolutionComponent(solution_id=solution.id, component_kind=kind, component_id=component_id, source_id=source_id))

@@ -48,6 +48,7 @@ from connectorhub.errors import (
 )
 from connectorhub.ids import new_id
 from connectorhub.secrets import service as secret_store
+from connectorhub.security import service as security
 from connectorhub.sharing.models import ConnectorGrant
 from connectorhub.solutions import package as pkg
 from connectorhub.solutions.models import (
@@ -71,6 +72,25 @@ KIND_LABELS = {
 }
 # Import order (S3); removal goes the other way.
 KIND_ORDER = (KIND_CONNECTOR, KIND_ENVIRONMENT_VARIABLE, KIND_CONNECTION_REFERENCE, KIND_APP, KIND_FLOW)
+# S5 table of each component kind (records whose owner S5 security reads).
+SECURITY_TABLE = {
+    KIND_CONNECTOR: "connector",
+    KIND_CONNECTION_REFERENCE: "connectionreference",
+    KIND_FLOW: "flow",
+    KIND_APP: "app",
+    KIND_ENVIRONMENT_VARIABLE: "environmentvariable",
+}
+
+
+def record_owner(session: Session, environment: Environment, kind: str, record_id: str, owner_id: str, *, replace: bool = False) -> None:
+    """S5: record who owns a solution-aware record (A11: security roles then decide on
+    it, by its owner and the owner's business unit). An existing owner is kept unless
+    ``replace`` (a record an import creates is the importer's)."""
+    table = SECURITY_TABLE.get(kind, kind)
+    if replace:
+        security.set_owner(session=session, environment=environment, table=table, record_id=record_id, owner_kind="user", owner_id=owner_id)
+    else:
+        security.ensure_owner(session=session, environment=environment, table=table, record_id=record_id, owner_id=owner_id)
 
 
 def facts(solution: Solution) -> decisions.SolutionFacts:
@@ -239,6 +259,7 @@ def create(
     )
     session.add(solution)
     session.flush()
+    record_owner(session, environment, "solution", solution.id, actor.user_id, replace=True)
     audit.record(
         session=session, actor=actor, action="solution.create", target_kind="solution", target_id=solution.id,
         org_id=solution.org_id, environment_id=environment.id, details={"unique_name": unique_name, "version": version},
@@ -336,6 +357,7 @@ def remove_component_rows(
             )
             session.delete(connector)
         session.flush()
+        security.forget_record(session=session, environment_id=solution.environment_id, table=SECURITY_TABLE[kind], record_id=component_id)
         removed.append({"kind": kind, "id": component_id, "name": name, "status": "deleted"})
     return removed, kept
 
@@ -362,6 +384,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     )
     session.delete(solution)
     session.flush()
+    security.forget_record(session=session, environment_id=solution.environment_id, table="solution", record_id=solution.id)
     return {"deleted": True, "removed": removed, "kept": kept}
 
 
@@ -437,6 +460,7 @@ def _require_connector(session: Session, actor: Actor, environment: Environment,
             code="SolutionConnectorForbidden",
         )
     _add_row(session, solution, KIND_CONNECTOR, connector.id)
+    record_owner(session, environment, KIND_CONNECTOR, connector.id, connector.owner_id)
     also_added.append({"kind": KIND_CONNECTOR, "id": connector.id, "name": connector.title, "status": "present"})
     return connector
 
@@ -454,6 +478,7 @@ def _rebind_asset(session: Session, actor: Actor, environment: Environment, solu
             if reference is not None:
                 _require_connector(session, actor, environment, solution, reference.connector_id, what, also_added)
                 if _add_row(session, solution, KIND_CONNECTION_REFERENCE, reference.id):
+                    record_owner(session, environment, KIND_CONNECTION_REFERENCE, reference.id, asset.owner_id)
                     also_added.append({"kind": KIND_CONNECTION_REFERENCE, "id": reference.id, "name": reference.logical_name, "status": "present"})
                 continue
             slot.connection_reference_id = None  # its reference was deleted: make a new one
@@ -482,6 +507,7 @@ def _rebind_asset(session: Session, actor: Actor, environment: Environment, solu
             session.add(reference)
             session.flush()
             _add_row(session, solution, KIND_CONNECTION_REFERENCE, reference.id)
+            record_owner(session, environment, KIND_CONNECTION_REFERENCE, reference.id, asset.owner_id)
             also_added.append({"kind": KIND_CONNECTION_REFERENCE, "id": reference.id, "name": reference.logical_name, "status": "present"})
             _audit_reference(session, actor, reference, "reference.create", {"solution": solution.unique_name})
         slot.connection_reference_id = reference.id
@@ -528,6 +554,7 @@ def add_component(*, session: Session, actor: Actor, environment: Environment, r
     _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), ref)
     component_id, name, row = _resolve_component(session, actor, environment, kind, component_ref)
     changed = _add_row(session, solution, kind, component_id)
+    record_owner(session, environment, kind, component_id, getattr(row, "owner_id", None) or actor.user_id)
     also_added: builtins.list[dict[str, str]] = []
     rebound: builtins.list[dict[str, Any]] = []
     if kind in (KIND_FLOW, KIND_APP):
