@@ -64,12 +64,12 @@ SLOTS = ["s0", "s1"]
 ASSET_ACTIONS = {"create_asset", "share_asset", "unshare_asset", "delete_asset", "bind", "connect", "run", "a7_probe", "a8_delete"}
 
 ACTIONS = (
-    ["create_connector"] * 3 + ["share"] * 6 + ["unshare"] * 3 + ["delete_connector"] * 1 + ["publish"] * 1
-    + ["create_connection"] * 3 + ["share_connection"] * 4 + ["unshare_connection"] * 2
+    ["create_connector"] * 3 + ["share"] * 9 + ["unshare"] * 3 + ["delete_connector"] * 1 + ["publish"] * 1
+    + ["create_connection"] * 3 + ["share_connection"] * 5 + ["unshare_connection"] * 2
     + ["use_or_delete_connection"] * 3 + ["membership"] * 3
-    # apps and flows (F3, A7, A8)
-    + ["create_asset"] * 3 + ["share_asset"] * 4 + ["unshare_asset"] * 2 + ["delete_asset"] * 1
-    + ["bind"] * 2 + ["connect"] * 3 + ["run"] * 5 + ["a7_probe"] * 5 + ["a8_delete"] * 1
+    # apps and flows (F3, A7, A8): about 40% of the steps
+    + ["create_asset"] * 3 + ["share_asset"] * 3 + ["unshare_asset"] * 1 + ["delete_asset"] * 1
+    + ["bind"] * 2 + ["connect"] * 2 + ["run"] * 4 + ["a7_probe"] * 4 + ["a8_delete"] * 1
 )
 
 OUTCOMES = {"not_found", "forbidden", "conflict", "invalid"}
@@ -1118,12 +1118,24 @@ class SharingMachine(RuleBasedStateMachine):
         elif probe == 1 and mine:
             self.use_connection(user, self.pick(mine, extra))
         elif probe == 2 and mine:
-            others = [b.id for b in self.model.assets.values() if self.model.asset_role(user, b)[0]]
-            other = self.model.assets[self.pick(others, extra)]
-            kid = self.pick(mine, extra // 7)
-            # the slot using the connection's connector, if the other asset has one
-            same = [s for s, (c, _, _) in other.slots.items() if c == self.model.connections[kid].connector]
-            self.bind(user, other.id, same[0] if same else self.pick(other.slots, extra), kid)
+            # another app or flow the user runs, in a slot of the same connector they bind
+            # themselves: only the connection's scope stands in the way (A7)
+            def elsewhere():
+                return sorted((b.id, s, kid) for kid in mine for b in self.model.assets.values()
+                              if b.scope != self.model.connections[kid].scope and self.model.asset_role(user, b)[0]
+                              for s, (c, _, _) in b.slots.items()
+                              if c == self.model.connections[kid].connector and self.model.slot_mode(user, b, s) != "shared")
+            if not elsewhere():  # the maker of the first shares a second flow over the connector
+                k = self.model.connections[self.pick(mine, extra)]
+                first = self.model.assets.get(k.scope.partition(":")[2])
+                if first is not None and k.connector in self.model.connectors:
+                    before = set(self.model.assets)
+                    self.create_asset(first.owner, first.env, "flow", {"s0": (k.connector, None)})
+                    for new in set(self.model.assets) - before:
+                        self.share_asset(first.owner, new, ("user", user), "user", {})
+            options = elsewhere()
+            if options:
+                self.bind(user, *options[extra % len(options)])
         elif probe == 3 and mine:
             k = self.model.connections[self.pick(mine, extra)]
             self.create_asset(user, k.env, "flow", {"s0": (k.connector, k.id)})

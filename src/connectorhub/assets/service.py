@@ -895,6 +895,7 @@ def _resolve_for_run(
         connection_id, connection_name = binding.connection_id, binding.connection_name
     elif slot.connection_reference_id is not None:
         connection_id, connection_name, fix_own = _through_reference(session, slot, noun, mode)
+        _check_reference_use(session, actor, environment, slot, noun)
     else:
         if slot.connection_id is None:
             who = "Bind one" if mode == decisions.SLOT_OWN else "Its owner binds one"
@@ -1210,6 +1211,25 @@ def _resolve_references(
                 continue
         out[name] = (reference, connection)
     return out, problems
+
+
+def _check_reference_use(session: Session, actor: Actor, environment: Environment, slot: AssetSlot, noun: str) -> None:
+    """A11 + S5: using a connection reference (a run through it) needs read on it, from a
+    security role or a record share; Basic User reads those of the runner's unit."""
+    from connectorhub.security import service as security  # security reaches assets through connectors
+
+    reference_id = slot.connection_reference_id
+    if reference_id in security.allowed_ids(
+        session=session, actor=actor, environment=environment, privilege="read", table="connectionreference", record_ids=[reference_id]
+    ):
+        return
+    name = reference_names(session, [slot]).get(reference_id, reference_id)
+    raise _SlotProblem(
+        "ConnectionReferenceForbidden",
+        f"Slot '{slot.name}' of {noun} uses connection reference '{name}', and no security role of yours lets you read it "
+        "(S5, A11). An administrator assigns one (Basic User reads the references of your business unit): "
+        "`connectorhub security assign -e ENV --role 'Basic User' --user EMAIL`.",
+    )
 
 
 def _through_reference(session: Session, slot: AssetSlot, noun: str, mode: str) -> tuple[str, str | None, str]:

@@ -746,7 +746,7 @@ def load_user(*, session: Session, environment: Environment, user_id: str) -> Se
     """S5 facts of a user in the environment: unit (root by default), teams, and every
     role held directly or through a team, each with its holder's unit. In the
     environment of type ``default`` every user of the organization also holds
-    Environment Maker (as in Power Platform; docs/security.md)."""
+    Environment Maker and Basic User (as in Power Platform; docs/security.md)."""
     unit = user_unit_id(session=session, environment=environment, user_id=user_id)
     teams = dict(
         session.execute(
@@ -775,11 +775,13 @@ def load_user(*, session: Session, environment: Environment, user_id: str) -> Se
         for (kind, pid, role_id, role_name), entries in sorted(grouped.items())
     ]
     if environment.type == "default":
-        maker = decisions.ENVIRONMENT_MAKER
-        holdings.append(RoleHolding(
-            builtin_role_id(environment.id, maker), maker, "user", user_id, unit,
-            decisions.builtin_role_privileges()[maker], implicit=True,
-        ))
+        # Power Platform's default environment: every user is an Environment Maker and a
+        # Basic User (read connectors and connection references of their unit).
+        for implicit in (decisions.ENVIRONMENT_MAKER, decisions.BASIC_USER):
+            holdings.append(RoleHolding(
+                builtin_role_id(environment.id, implicit), implicit, "user", user_id, unit,
+                decisions.builtin_role_privileges()[implicit], implicit=True,
+            ))
     return SecurityUser(user_id, unit, frozenset(teams), tuple(holdings))
 
 

@@ -53,6 +53,7 @@ from connectorhub.errors import (
 from connectorhub.ids import new_id
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
+from connectorhub.security import service as security
 from connectorhub.solutions import package as pkg
 from connectorhub.solutions import schemas
 from connectorhub.solutions import service as solutions
@@ -177,6 +178,7 @@ def _plan(
     if installed is None:
         if not decisions.can_create_solution(actor, environments.facts(environment)):
             raise not_found("environment", environment.name)
+        security.check_create(session=session, actor=actor, environment=environment, table="solution")  # S5
     else:
         decision = decisions.decide_solution_manage(actor, solutions.facts(installed), installed.unique_name)
         if decision.outcome == decisions.NOT_FOUND:

@@ -248,6 +248,7 @@ def create(
     """S1: an empty unmanaged solution owned by the caller."""
     if not decisions.can_create_solution(actor, environments.facts(environment)):
         raise not_found("environment", environment.name)
+    security.check_create(session=session, actor=actor, environment=environment, table="solution")  # S5
     _check_header(unique_name, publisher, prefix, version)
     if get(session, environment, unique_name) is not None:
         raise Conflict(f"The environment already has a solution '{unique_name}'.", code="SolutionExists")
@@ -611,7 +612,9 @@ def remove_component(*, session: Session, actor: Actor, environment: Environment
 # --- connection references (S1, S3) ----------------------------------------------------------
 
 
-def get_reference_or_raise(*, session: Session, actor: Actor, environment: Environment, logical_name: str) -> ConnectionReference:
+def get_reference_or_raise(
+    *, session: Session, actor: Actor, environment: Environment, logical_name: str, privilege: str = "read"
+) -> ConnectionReference:
     reference = session.scalar(
         select(ConnectionReference).where(
             ConnectionReference.environment_id == environment.id, ConnectionReference.logical_name == logical_name
@@ -623,6 +626,9 @@ def get_reference_or_raise(*, session: Session, actor: Actor, environment: Envir
             reference = None
     if reference is None or reference.org_id != actor.org_id:
         raise not_found("connection reference", logical_name)
+    # A11: a connection reference is governed by S5 (not found without read, A10).
+    security.check(session=session, actor=actor, environment=environment, privilege=privilege,
+                   table="connectionreference", record_id=reference.id)
     return reference
 
 
@@ -634,6 +640,10 @@ def list_references(*, session: Session, actor: Actor, environment: Environment)
     rows = builtins.list(session.scalars(
         select(ConnectionReference).where(ConnectionReference.environment_id == environment.id).order_by(ConnectionReference.logical_name)
     ))
+    readable = security.allowed_ids(  # A11: S5 read decides which references the caller sees
+        session=session, actor=actor, environment=environment, privilege="read", table="connectionreference", record_ids=[r.id for r in rows]
+    )
+    rows = [r for r in rows if r.id in readable]
     live = set(session.scalars(select(Connection.id).where(Connection.id.in_([r.connection_id for r in rows if r.connection_id]))))
     solutions = {s.id: s.unique_name for s in session.scalars(select(Solution).where(Solution.environment_id == environment.id))}
     return [
@@ -675,7 +685,7 @@ def bind_reference(*, session: Session, actor: Actor, environment: Environment, 
     """S3: bind a reference to a connection of the environment the caller may use: what
     an import left ``missing`` (``--allow-missing``), or a later change. A managed
     reference may be bound too: bindings are the target environment's own."""
-    reference = get_reference_or_raise(session=session, actor=actor, environment=environment, logical_name=logical_name)
+    reference = get_reference_or_raise(session=session, actor=actor, environment=environment, logical_name=logical_name, privilege="write")
     connection = check_binding(
         session=session, actor=actor, environment=environment, logical_name=reference.logical_name,
         connector_id=reference.connector_id, connection_id=connection_ref,
