@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import CORPUS, TEST_MASTER_KEY
 from sqlalchemy.orm import Session
 
-from conftest import CORPUS, TEST_MASTER_KEY
 from connectorhub import errors
 from connectorhub.access.decisions import Actor
 from connectorhub.connections import service as connections

@@ -42,9 +42,9 @@ import os
 import traceback
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import ADMIN_TOKEN
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 # Not in pyproject's `test` extra yet: skip (visibly) rather than break collection without it.
 schemathesis = pytest.importorskip("schemathesis", minversion="4", reason="needs schemathesis>=4 (pip install 'schemathesis>=4,<5')")

@@ -7,7 +7,6 @@ import dataclasses
 import json
 
 import pytest
-
 from backends import Backend
 from conftest import client_for, make_user
 

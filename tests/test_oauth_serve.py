@@ -10,10 +10,9 @@ import json
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-
 from backends import Backend
 from conftest import TEST_MASTER_KEY
+from sqlalchemy import create_engine, text
 from test_oauth import CLIENT_ID, CLIENT_SECRET, Provider
 from test_serve import Server, empty_postgres_schema  # noqa: F401 - fixture
 

@@ -24,7 +24,12 @@ from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
 from connectorhub.config import Settings
-from connectorhub.errors import EXIT_SERVER, InvalidRequest, OutboundBlocked, UpstreamError
+from connectorhub.errors import (
+    EXIT_SERVER,
+    InvalidRequest,
+    OutboundBlocked,
+    UpstreamError,
+)
 from connectorhub.runtime.http import HttpRequest, HttpResponse
 from connectorhub.runtime.outbound import (
     GuardedResolver,

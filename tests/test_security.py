@@ -290,8 +290,9 @@ def test_create_needs_a_role_that_grants_it(cli, world, store):
 
 def test_the_default_environment_makes_every_user_an_environment_maker(cli, world, store):
     """Decision (docs/security.md, as in Power Platform): in the environment of type
-    `default` every user holds Environment Maker implicitly: full rights on their own
-    records, none on others'."""
+    `default` every user holds Environment Maker and Basic User implicitly: full rights
+    on their own records, none on others' apps (Basic User reads only connectors and
+    connection references of their unit)."""
     with store() as session:
         env = _env(session, "default")
         alice, bob = _actor(session, "alice"), _actor(session, "bob")
@@ -307,7 +308,10 @@ def test_the_default_environment_makes_every_user_an_environment_maker(cli, worl
         with pytest.raises(errors.NotFound):  # not in a sandbox: roles there are assigned
             security.check(session=session, actor=alice, environment=sandbox, privilege="read", table="app", record_id="a1")
     shown = json.loads(ok(cli("security", "user", "-e", "default", "--user", email("bob"), "--json")).stdout)
-    assert shown["roles"] == [{"role": "Environment Maker", "via": "implicit (default environment)"}]
+    assert shown["roles"] == [
+        {"role": "Environment Maker", "via": "implicit (default environment)"},
+        {"role": "Basic User", "via": "implicit (default environment)"},
+    ]
 
 
 def test_roles_are_per_environment(cli, world, store):
@@ -467,7 +471,7 @@ def _put_in_solution(store, connector_id: str) -> None:
         session.commit()
 
 
-def test_a_connector_in_a_solution_is_governed_by_security_roles(app, cli, world, store):
+def test_a_connector_in_a_solution_is_governed_by_security_roles(app, cli, world, store, tmp_path):
     """A11: for a connector that belongs to a solution new grants are refused, revoking is
     refused too, with an error that says security roles control it, and its Share view
     says so; a connector outside solutions is shared as before."""
@@ -490,11 +494,15 @@ def test_a_connector_in_a_solution_is_governed_by_security_roles(app, cli, world
     assert problem.status_code == 422 and problem.json()["code"] == "SolutionSecurityGoverns"
     ok(cli("connector", "share", "-e", "default", "-c", other, "--user", email("carol"), "--role", "CanView", token=world["alice"]))
     assert json.loads(ok(cli("connector", "permissions", "-e", "default", "-c", other, "--json", token=world["alice"])).stdout)["sharing"] == "applies"
-    # Access itself follows S5, not the old grant: bob's CanView no longer shows it (A11);
-    # alice, its owner, keeps it through Environment Maker (user depth) in the default
-    # environment, and sees it in her list as obtained through a security role.
-    assert cli("connector", "show", "-e", "default", "-c", cid, token=world["bob"]).exit_code == 4
-    assert cid not in [c["id"] for c in json.loads(ok(cli("connector", "list", "-e", "default", "--json", token=world["bob"])).stdout)]
+    # Access itself follows S5, not the old grant (A11). In the default environment every
+    # user is a Basic User (read connectors of their unit): bob reads it through that role,
+    # not through his grant, and cannot edit it; alice, its owner, edits it through
+    # Environment Maker (user depth).
+    theirs = {c["id"]: c for c in json.loads(ok(cli("connector", "list", "-e", "default", "--json", token=world["bob"])).stdout)}
+    assert (theirs[cid]["via"], theirs[cid]["role"]) == ("security role", "CanView")
+    definition = tmp_path / "def.json"
+    definition.write_text(json.dumps(MINIMAL))
+    assert cli("connector", "update", "-e", "default", "-c", cid, "--api-def", str(definition), token=world["bob"]).exit_code == 3
     mine = {c["id"]: c for c in json.loads(ok(cli("connector", "list", "-e", "default", "--json", token=world["alice"])).stdout)}
-    assert mine[cid]["via"] == "security role" and mine[cid]["role"] == "CanEdit"
+    assert (mine[cid]["via"], mine[cid]["role"]) == ("security role", "CanEdit")
     assert mine[other]["via"] == "owner"

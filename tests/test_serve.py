@@ -16,9 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
-
 from conftest import CONNECTORS, TEST_MASTER_KEY
+from sqlalchemy import text
 
 pytestmark = pytest.mark.slow
 CLI = shutil.which("connectorhub") or f"{sys.executable} -m connectorhub.cli.main"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import client_for, make_user
 from test_connectors import MINIMAL
 

@@ -711,10 +711,8 @@ class SharingMachine(RuleBasedStateMachine):
         foreign = (USERS[name] if kind == "user" else GROUPS[name]) != k.org
         if not (held or manages):
             expected = "not_found"
-        elif k.scope is not None:  # A7: shared only through its app or flow
-            expected = "invalid"
-        elif ENVS[k.env][1] == "subscription" or not k.allow_sharing:
-            expected = "invalid"
+        elif k.scope is not None or ENVS[k.env][1] == "subscription" or not k.allow_sharing:
+            expected = "invalid"  # A7: a scoped connection is shared only through its app or flow; A9; A6
         elif foreign:
             expected = "not_found"
         elif key == ("user", k.owner):
@@ -878,7 +876,7 @@ class SharingMachine(RuleBasedStateMachine):
         def act(session, actor):
             if ENVS[a.env][0] != USERS[user]:
                 raise errors.NotFound("env")
-            _, ref = self.principal_ref(kind, name) if kind != "org" else (kind, None)
+            _, ref = self.principal_ref(kind, name)
             return assets.share(session=session, actor=actor, keyring=self.keyring, environment=self.env(session, actor, a.env),
                                 kind=a.kind, ref=aid, principal_kind=kind, principal_ref=ref, role=role, slot_modes=modes)["role"]
 
@@ -909,7 +907,7 @@ class SharingMachine(RuleBasedStateMachine):
         def act(session, actor):
             if ENVS[a.env][0] != USERS[user]:
                 raise errors.NotFound("env")
-            _, ref = self.principal_ref(kind, name) if kind != "org" else (kind, None)
+            _, ref = self.principal_ref(kind, name)
             assets.unshare(session=session, actor=actor, environment=self.env(session, actor, a.env), kind=a.kind, ref=aid,
                            principal_kind=kind, principal_ref=ref)
 
@@ -1334,7 +1332,7 @@ def test_a6_a_shared_slot_lends_only_a_connection_its_owner_may_lend():
     m = SharingMachine()
     try:
         m.world()
-        ids = lambda items: sorted(items)  # noqa: E731 - what the machine's index picks sort
+        ids = sorted  # the order the machine's index picks use
         # allowSharing false: the slot is shared while unbound, then alice binds her connection.
         m.create_connector("alice", 0, False)
         locked = ids(m.model.connectors)[0]

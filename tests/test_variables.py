@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+from conftest import client_for, make_user
 from sqlalchemy import select
 
-from conftest import client_for, make_user
 from connectorhub.db import make_engine, make_session_factory
 from connectorhub.secrets.keyring import load_keyring
 from connectorhub.secrets.models import SecretValue

@@ -270,16 +270,7 @@ def create(*, session: Session, actor: Actor, environment: Environment, kind: st
         name=spec.name.strip(), definition=json.dumps(_normalised(kind, spec, slots), sort_keys=True),
         created_at=now, updated_at=now,
     )
-    if kind == KIND_FLOW:
-        asset.trigger_type = spec.trigger.type
-        if isinstance(spec.trigger, schemas.RecurrenceTrigger):
-            start = spec.trigger.start
-            if start is not None and start.tzinfo is None:
-                start = start.replace(tzinfo=dt.timezone.utc)
-            asset.interval_seconds = spec.trigger.interval_seconds
-            asset.anchor_at = start or now
-            # Without a start the first run is one interval after creation.
-            asset.next_due_at = start if start is not None and start >= now else next_due_after(asset.anchor_at, asset.interval_seconds, now)
+    _apply_trigger(asset, spec, now)
     session.add(asset)
     session.flush()
     for position, (name, (connector, connection)) in enumerate(slots.items()):
@@ -622,7 +613,9 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     enforce(decision, kind, ref)
     mode = access.slot_mode(slot)
     if mode == decisions.SLOT_OWN and slot_row.connection_reference_id is not None:
-        from connectorhub.solutions import service as solutions  # solutions build on assets
+        from connectorhub.solutions import (
+            service as solutions,  # solutions build on assets
+        )
 
         solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
         name = reference_names(session, [slot_row]).get(slot_row.connection_reference_id, slot_row.connection_reference_id)
@@ -1216,7 +1209,9 @@ def _resolve_references(
 def _check_reference_use(session: Session, actor: Actor, environment: Environment, slot: AssetSlot, noun: str) -> None:
     """A11 + S5: using a connection reference (a run through it) needs read on it, from a
     security role or a record share; Basic User reads those of the runner's unit."""
-    from connectorhub.security import service as security  # security reaches assets through connectors
+    from connectorhub.security import (
+        service as security,  # security reaches assets through connectors
+    )
 
     reference_id = slot.connection_reference_id
     if reference_id in security.allowed_ids(
@@ -1270,6 +1265,7 @@ def _apply_trigger(asset: Asset, spec: schemas.FlowFile | schemas.AppFile, now: 
             start = start.replace(tzinfo=dt.timezone.utc)
         asset.interval_seconds = spec.trigger.interval_seconds
         asset.anchor_at = start or now
+        # Without a start the first run is one interval after creation.
         asset.next_due_at = start if start is not None and start >= now else next_due_after(asset.anchor_at, asset.interval_seconds, now)
     else:
         asset.interval_seconds = asset.anchor_at = asset.next_due_at = None

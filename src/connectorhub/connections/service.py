@@ -27,7 +27,13 @@ from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
-from connectorhub.errors import ConnectorhubError, Forbidden, InvalidRequest, NotFound, not_found
+from connectorhub.errors import (
+    ConnectorhubError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    not_found,
+)
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
 from connectorhub.runtime import oauth

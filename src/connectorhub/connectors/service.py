@@ -203,7 +203,9 @@ _IN_SOLUTION_MANY = select(SolutionComponent.component_id).where(
 def _solution_access(session: Session, actor: Actor, environment: Environment | None, connectors: builtins.list[Connector]) -> dict[str, Access]:
     """A11 + S5 for connectors in a solution: the actor's S5 privileges (read, write) on
     each, in the connector vocabulary. Queries run only when such connectors are present."""
-    from connectorhub.security import service as security  # security imports this module
+    from connectorhub.security import (
+        service as security,  # security imports this module
+    )
 
     out: dict[str, Access] = {}
     by_environment: dict[str, builtins.list[Connector]] = {}
@@ -411,7 +413,9 @@ def update(
     connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_edit_connector(access):
         raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
-    from connectorhub.solutions import service as solutions  # solutions build on connectors
+    from connectorhub.solutions import (
+        service as solutions,  # solutions build on connectors
+    )
 
     if any(f is not None for f in (files.api_definition, files.api_properties, files.icon, files.script)):
         # S4: a managed connector's files are read-only; its client secret (--secret
@@ -485,7 +489,9 @@ def download(*, session: Session, actor: Actor, environment: Environment, ref: s
 def dependents(session: Session, connector: Connector) -> dict[str, Any]:
     """What depends on a connector (A8): its connections with their owners, and the app
     and flow slots that use it (kept on delete; their slots read ``missing``)."""
-    from connectorhub.assets import dependents as asset_dependents  # assets builds on connectors
+    from connectorhub.assets import (
+        dependents as asset_dependents,  # assets builds on connectors
+    )
 
     rows = session.execute(
         select(Connection.id, Connection.display_name, User.email)
@@ -505,7 +511,9 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_delete_connector(access):
         raise Forbidden("You may use this connector but not delete it (CanEdit is needed).", code="ConnectorDeleteForbidden")
-    from connectorhub.solutions import service as solutions  # solutions build on connectors
+    from connectorhub.solutions import (
+        service as solutions,  # solutions build on connectors
+    )
 
     solutions.ensure_editable(session, "connector", connector.id, connector.title)  # S4
     report = dependents(session, connector)

@@ -150,7 +150,9 @@ def delete(*, session: Session, actor: Actor, environment: Environment, name: st
     variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
     if not decisions.can_manage_variable(actor, facts(variable)):
         raise Forbidden(f"Only the variable's owner or an administrator deletes '{name}'.", code="VariableForbidden")
-    from connectorhub.solutions import service as solutions  # solutions build on variables
+    from connectorhub.solutions import (
+        service as solutions,  # solutions build on variables
+    )
 
     solutions.ensure_editable(session, "environment_variable", variable.id, name)  # S4
     secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=variable.id)
