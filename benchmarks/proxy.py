@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="Concurrent clients (default 16).")
     parser.add_argument("--warmup", type=int, default=400, help="Untimed requests first (default 400).")
     parser.add_argument("--db", help="Database URL for connectorhub (default: SQLite in a temporary folder).")
+    parser.add_argument("--single", type=int, default=1000,
+                        help="Also time this many calls from one client, for the latency each layer adds without queueing (0: skip).")
     parser.add_argument("--check", action="store_true", help="Exit 1 when a target is missed.")
     args = parser.parse_args(argv)
 
@@ -224,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
              {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}, {"parameters": {}}),
         ]
         rows = []
+        single = []
         for name, method, url, headers, body in series:
             latencies, wall, failures = asyncio.run(drive(
                 method, url, headers=headers, body=body, requests=args.requests, concurrency=args.concurrency, warmup=args.warmup,
@@ -231,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
             if failures:
                 raise BenchmarkError(f"{name}: {failures} requests failed (see {home / 'serve.log'})")
             rows.append((name, percentile(latencies, 50), percentile(latencies, 99), len(latencies) / wall))
+            if args.single:
+                latencies, wall, failures = asyncio.run(drive(
+                    method, url, headers=headers, body=body, requests=args.single, concurrency=1, warmup=100,
+                ))
+                single.append((name, percentile(latencies, 50), percentile(latencies, 99), len(latencies) / wall))
     except BenchmarkError as error:
         print(f"benchmark could not run: {error}", file=sys.stderr)
         return 2
@@ -253,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     print("|-------------------------------------------------|--------|--------|------------|")
     for name, p50, p99, rps in rows:
         print(f"| {name:<47} | {p50:6.2f} | {p99:6.2f} | {rps:10,.0f} |")
+    if single:
+        print(f"\nOne client ({args.single:,} requests a series): the latency each layer adds without queueing")
+        print("| series                                          | p50 ms | p99 ms | requests/s |")
+        print("|-------------------------------------------------|--------|--------|------------|")
+        for name, p50, p99, rps in single:
+            print(f"| {name:<47} | {p50:6.2f} | {p99:6.2f} | {rps:10,.0f} |")
     overhead = rows[2][1] - rows[1][1]
     rps = rows[2][3]
     met_overhead = overhead <= TARGET_OVERHEAD_MS
