@@ -9,7 +9,8 @@ to call an operation through a connection.
   reads environment variables (R6) and the OAuth token (R2) with its own short sessions
   and never holds a transaction across the network call.
 - :func:`authorize` is the standalone use case's first half: A6 access check and the
-  audited secret read in one transaction.
+  secret read in one read transaction; the REST endpoint caches it briefly
+  (:class:`AuthorizationCache`) and counts each secret use (:mod:`.usage`).
 """
 
 from __future__ import annotations
@@ -171,8 +172,11 @@ async def call(
     properties = connector.properties()
     operation = request.find_operation(swagger, operation_id)
     policies.check_supported(properties, operation.operation_id)
-    if env_vars is None:
-        env_vars = environment_values(rt, environment_id) if uses_environment_variables(connector) else {}
+    if env_vars is None:  # read off the event loop: it is a database read
+        env_vars = (
+            await asyncio.get_running_loop().run_in_executor(None, environment_values, rt, environment_id)
+            if uses_environment_variables(connector) else {}
+        )
     outgoing = request.build(swagger, operation, parameters or {}, body, env_vars=env_vars)
     token = None
     if usable.uses_oauth:
