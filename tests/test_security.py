@@ -506,3 +506,21 @@ def test_a_connector_in_a_solution_is_governed_by_security_roles(app, cli, world
     mine = {c["id"]: c for c in json.loads(ok(cli("connector", "list", "-e", "default", "--json", token=world["alice"])).stdout)}
     assert (mine[cid]["via"], mine[cid]["role"]) == ("security role", "CanEdit")
     assert mine[other]["via"] == "owner"
+
+
+def test_a_solution_connector_needs_the_delete_privilege_to_be_deleted(app, cli, world, store, tmp_path):
+    """A11 + S5: write lets a role holder edit a connector in a solution; deleting it
+    needs the separate delete privilege."""
+    alice = client_for(app, world["alice"])
+    cid = alice.post("/api/v1/environments/default/connectors", json={"api_definition": json.dumps(MINIMAL)}).json()["id"]
+    _put_in_solution(store, cid)
+    ok(cli("security", "role", "create", "Editors", "-e", "default"))
+    ok(cli("security", "role", "grant", "Editors", "connector", "write", "organization", "-e", "default"))
+    ok(cli("security", "assign", "-e", "default", "--role", "Editors", "--user", email("bob")))
+    definition = tmp_path / "def.json"
+    definition.write_text(json.dumps(MINIMAL))
+    ok(cli("connector", "update", "-e", "default", "-c", cid, "--api-def", str(definition), token=world["bob"]))
+    refused = cli("connector", "delete", "-e", "default", "-c", cid, token=world["bob"])
+    assert refused.exit_code == 3 and "SecurityPrivilegeMissing" in refused.stderr
+    ok(cli("security", "role", "grant", "Editors", "connector", "delete", "organization", "-e", "default"))
+    ok(cli("connector", "delete", "-e", "default", "-c", cid, token=world["bob"]))

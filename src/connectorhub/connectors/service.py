@@ -516,6 +516,10 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     )
 
     solutions.ensure_editable(session, "connector", connector.id, connector.title)  # S4
+    if access.via == "security role":  # A11: S5 has its own delete privilege, beyond write
+        from connectorhub.security import service as security
+
+        security.check(session=session, actor=actor, environment=environment, privilege="delete", table="connector", record_id=connector.id)
     report = dependents(session, connector)
     if (report["connections"] or report["assets"]) and not force:
         raise Conflict(
