@@ -26,7 +26,6 @@ import argparse
 import base64
 import json
 import os
-import platform
 import secrets
 import signal
 import socket
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from scratch import BenchmarkError, Postgres
+from scratch import BenchmarkError, Postgres, machine, render_table
 
 import connectorhub
 from connectorhub import __version__, errors
@@ -277,26 +276,8 @@ def ms(seconds: float) -> float:
     return seconds * 1000.0
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cores} cores ({cpu}), {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
-def render_table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |"]
-    out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        out.append("| " + " | ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))) + " |")
-    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:

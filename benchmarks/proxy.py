@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from scratch import BenchmarkError, Postgres
+from scratch import BenchmarkError, Postgres, cores, load
 
 ADMIN_TOKEN = "chp_benchmark-admin-token-000000000000"
 TARGET_OVERHEAD_MS = 0.5
@@ -254,9 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             postgres.drop()
 
     store = "PostgreSQL" if postgres else "SQLite"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"\nProxy benchmark — connectorhub on {store}; {args.concurrency} concurrent clients, {args.requests:,} requests a series; "
-          f"{cores} cores, Python {platform.python_version()}; load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+          f"{cores()} cores, Python {platform.python_version()}; load average {load()}")
     print("| series                                          | p50 ms | p99 ms | requests/s |")
     print("|-------------------------------------------------|--------|--------|------------|")
     for name, p50, p99, rps in rows:

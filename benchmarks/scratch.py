@@ -1,11 +1,15 @@
-"""Pieces shared by the benchmark scripts: their error, and a scratch PostgreSQL schema
-that a run creates and drops, so a benchmark never touches existing data."""
+"""Pieces shared by the benchmark scripts: their error, a scratch PostgreSQL schema that a
+run creates and drops (so a benchmark never touches existing data), and the machine line
+and Markdown table their reports print."""
 
 from __future__ import annotations
 
+import os
+import platform
 import sys
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 class BenchmarkError(Exception):
@@ -61,3 +65,38 @@ class Postgres:
             self._execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         except Exception as exc:
             print(f"warning: could not drop schema {self.schema}: {exc}", file=sys.stderr)
+
+
+def machine() -> str:
+    """Cores, CPU model, OS and Python: the line every report starts with."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cores()} cores ({cpu}), {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages: wall-clock numbers move with them."""
+    try:
+        return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    except (AttributeError, OSError):
+        return "n/a"
+
+
+def render_table(rows: list[list[str]], header: list[str]) -> str:
+    """A Markdown table, first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |"]
+    out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        out.append("| " + " | ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))) + " |")
+    return "\n".join(out)

@@ -38,11 +38,9 @@ from import_corpus import (
     DEFAULT_CORPUS,
     Server,
     create_environment,
-    machine,
     process_cpu_seconds,
-    render_table,
 )
-from scratch import BenchmarkError, Postgres
+from scratch import BenchmarkError, Postgres, machine, render_table
 
 from connectorhub import __version__
 from connectorhub.cli.commands_connectors import folder_body

@@ -338,6 +338,19 @@ def may_revoke(actor: str, role_held: str | None, manages: bool, principal: tupl
     return granted_by == actor and role_held == share_role
 
 
+def revoke_outcome(actor: str, role_held: str | None, manages: bool, sharing_model: str, principal: tuple, owner: str,
+                   grant: tuple | None, share_role: str) -> str:
+    """A3–A5, A9, A10 for a revoke the actor may see: the same ladder for connectors and
+    connections (``share_role`` is the role that may take back what its holder gave)."""
+    if sharing_model == "subscription" or principal == ("user", owner):
+        return "invalid"
+    if grant is None:
+        return "not_found"
+    if not may_revoke(actor, role_held, manages, principal, grant[1], share_role):
+        return "forbidden"
+    return "ok"
+
+
 # --- the machine -----------------------------------------------------------------------
 
 
@@ -610,16 +623,8 @@ class SharingMachine(RuleBasedStateMachine):
             expected = "not_found"
         elif c.public:
             expected = "invalid" if manages else "forbidden"
-        elif ENVS[c.env][1] == "subscription":
-            expected = "invalid"
-        elif key == ("user", c.owner):
-            expected = "invalid"
-        elif grant is None:
-            expected = "not_found"
-        elif not may_revoke(user, held, manages, key, grant[1], "CanViewWithShare"):
-            expected = "forbidden"
         else:
-            expected = "ok"
+            expected = revoke_outcome(user, held, manages, ENVS[c.env][1], key, c.owner, grant, "CanViewWithShare")
         assert got == expected, (user, cid, principal, got, expected)
         if got == "ok":
             del c.grants[key]
@@ -748,16 +753,8 @@ class SharingMachine(RuleBasedStateMachine):
         grant = k.grants.get(key)
         if not (held or manages) or foreign:
             expected = "not_found"
-        elif ENVS[k.env][1] == "subscription":
-            expected = "invalid"
-        elif key == ("user", k.owner):
-            expected = "invalid"
-        elif grant is None:
-            expected = "not_found"
-        elif not may_revoke(user, held, manages, key, grant[1], "CanUseAndShare"):
-            expected = "forbidden"
         else:
-            expected = "ok"
+            expected = revoke_outcome(user, held, manages, ENVS[k.env][1], key, k.owner, grant, "CanUseAndShare")
         assert got == expected, (user, kid, principal, got, expected)
         if got == "ok":
             del k.grants[key]

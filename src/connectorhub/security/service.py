@@ -189,11 +189,18 @@ def _name_taken(session: Session, model, environment: Environment, name: str) ->
     return session.scalar(select(model.id).where(model.environment_id == environment.id, model.name == name)) is not None
 
 
+def _unit_or_root(session: Session, environment: Environment, ref: str | None) -> BusinessUnit:
+    """The named business unit, or the environment's root when none is named (S5)."""
+    if ref:
+        return get_unit_or_raise(session=session, environment=environment, ref=ref)
+    return session.get(BusinessUnit, root_id(environment))
+
+
 def create_unit(*, session: Session, actor: Actor, environment: Environment, name: str, parent_ref: str | None = None) -> BusinessUnit:
     """A business unit under ``parent_ref`` (the root by default)."""
     ensure_defaults(session=session, environment=environment)
     name = directory.check_name(name, "A business unit name")
-    parent = get_unit_or_raise(session=session, environment=environment, ref=parent_ref) if parent_ref else session.get(BusinessUnit, root_id(environment))
+    parent = _unit_or_root(session, environment, parent_ref)
     require_manager(actor, environment)
     if _name_taken(session, BusinessUnit, environment, name):
         raise Conflict(f"Environment '{environment.name}' already has a business unit named '{name}'.", code="BusinessUnitNameTaken")
@@ -306,7 +313,7 @@ def create_team(*, session: Session, actor: Actor, environment: Environment, nam
     """An owner team in a business unit (the root by default)."""
     ensure_defaults(session=session, environment=environment)
     name = directory.check_name(name, "A team name")
-    unit = get_unit_or_raise(session=session, environment=environment, ref=unit_ref) if unit_ref else session.get(BusinessUnit, root_id(environment))
+    unit = _unit_or_root(session, environment, unit_ref)
     require_manager(actor, environment)
     if _name_taken(session, Team, environment, name):
         raise Conflict(f"Environment '{environment.name}' already has a team named '{name}'.", code="TeamNameTaken")
