@@ -259,12 +259,49 @@ def test_invoke_refuses_a_bad_body_or_no_token_before_anything_is_sent(app, admi
     assert not_json.status_code == 422
     anonymous = client_for(app, "").post(url, json={})
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "TokenMissing"
+    for answer in (bad, unknown, not_json, anonymous):
+        assert answer.headers["content-type"] == "application/problem+json"
     assert backend.received == []
 
 
+def test_the_invoke_endpoint_limits_a_body_without_a_length_and_leaves_other_methods_to_the_api(app, admin, echo_connection, backend):
+    """The hot-path endpoint (runtime.api.InvokeEndpoint) keeps the API's rules: a body
+    sent in chunks over the limit is a 413 (BodyLimit only sees a declared length), and
+    other methods on the path get the API's 405."""
+    url = f"/api/v1/environments/default/connections/{echo_connection}/invoke/Fail"
+    limit = app.state.services.limits.max_file_bytes * 4
+
+    def chunks():
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+
+    big = admin.post(url, content=chunks(), headers={"Content-Type": "application/json"})
+    assert big.status_code == 413 and big.json()["code"] == "RequestTooLarge"
+    other = admin.get(url)
+    assert other.status_code == 405 and other.json()["code"] == "MethodNotAllowed"
+    assert backend.received == []
+
+
+def test_an_unexpected_error_on_the_invoke_path_is_a_500_problem_without_its_text(app, admin, echo_connection, caplog, monkeypatch):
+    """Errors on the hot path map through the one mapping (api.problems.problem_for): an
+    unexpected one is a 500 problem, logged by type and frames, never by its message (K2)."""
+    from connectorhub.runtime import service
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError(f"leaked {SECRET}")
+
+    monkeypatch.setattr(service, "call", broken)
+    url = f"/api/v1/environments/default/connections/{echo_connection}/invoke/Fail"
+    with caplog.at_level("ERROR"):
+        answer = admin.post(url, json={})
+    assert answer.status_code == 500 and answer.json()["code"] == "InternalError"
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "RuntimeError" in caplog.text and SECRET not in caplog.text and SECRET not in answer.text
+
+
 def test_the_invoke_endpoint_is_documented_in_openapi(app, admin):
-    """R1 over REST: the hot-path route (plain Starlette) is described in /openapi.json by
-    its FastAPI twin — body, answer and bearer security."""
+    """R1 over REST: the hot-path endpoint (an ASGI layer, runtime.api.InvokeEndpoint) is
+    described in /openapi.json by its FastAPI twin — body, answer and bearer security."""
     spec = admin.get("/openapi.json").json()
     post = spec["paths"]["/api/v1/environments/{env}/connections/{connection}/invoke/{operation_id}"]["post"]
     assert set(post["requestBody"]["content"]["application/json"]["schema"]["properties"]) == {"parameters", "body"}

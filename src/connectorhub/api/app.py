@@ -59,6 +59,23 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+class Application(FastAPI):
+    """The FastAPI application, handing invocations (the hot path, R1) to
+    :class:`~connectorhub.runtime.api.InvokeEndpoint` before its own layers: those cost a
+    fifth of an invocation's CPU (docs/benchmarks.md, "Invocation overhead"). The endpoint
+    maps its errors through the same ``problems.problem_for`` and enforces the same body
+    limit; FastAPI's built-in telemetry does not see invocations."""
+
+    invoke_endpoint: runtime_api.InvokeEndpoint | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        endpoint = self.invoke_endpoint
+        if endpoint is not None and scope["type"] == "http" and (match := endpoint.match(scope)) is not None:
+            await endpoint(match, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings, *, engine=None) -> FastAPI:
     engine = engine if engine is not None else make_engine(settings.database_url)
     services = Services(
@@ -76,7 +93,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
         await app.state.scheduler.stop()
         await runtime.close()
 
-    app = FastAPI(
+    app = Application(
         lifespan=lifespan,
         title="connectorhub",
         version=__version__,
@@ -92,6 +109,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 
     app.add_middleware(BodyLimit, max_body=max_body)
+    app.invoke_endpoint = runtime_api.InvokeEndpoint(state=app.state, prefix=API_PREFIX, max_body=max_body)
 
     @app.get("/healthz", tags=["meta"])
     def healthz():
@@ -99,8 +117,6 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
             connection.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    # The invoke endpoint first: routes are matched in order, and it is the hot path.
-    app.router.routes.append(runtime_api.fast_route(API_PREFIX))
     for router in (
         runtime_api.router,
         directory_api.router,

@@ -29,7 +29,7 @@ def _location(loc) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectorhubError)
     async def _domain(_request: Request, exc: ConnectorhubError):
-        return problem_response(exc.status, exc.to_problem())
+        return problem_response(*problem_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_request: Request, exc: RequestValidationError):
@@ -66,36 +66,38 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def _data_error(_request: Request, exc: DataError):
-        # PostgreSQL refuses NUL characters in text; SQLite would store them. Either way a
-        # NUL in a name or reference is a client mistake, answered like other bad input.
-        if "NUL" in str(exc.orig):
-            return problem_response(
-                422,
-                {
-                    "type": "urn:connectorhub:problem:TextNotValid",
-                    "title": "Invalid request",
-                    "status": 422,
-                    "code": "TextNotValid",
-                    "detail": "Text values cannot contain the NUL character (U+0000); remove it and try again.",
-                },
-            )
-        return await _unexpected(_request, exc)
+        return problem_response(*problem_for(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception):
-        # Log the type and the frames only: exception text may carry request data,
-        # secrets included (K2), so the message itself is never logged.
-        stack = traceback.extract_tb(exc.__traceback__)
-        ours = [f for f in stack if "connectorhub" in f.filename][-4:]
-        frames = "; ".join(f"{f.filename.rsplit('/', 2)[-2:]!s}:{f.lineno} in {f.name}" for f in [*ours, *stack[-1:]])
-        log.error("unexpected %s at %s", type(exc).__name__, frames)
-        return problem_response(
-            500,
-            {
-                "type": "urn:connectorhub:problem:InternalError",
-                "title": "Internal error",
-                "status": 500,
-                "code": "InternalError",
-                "detail": "The server failed to handle this request; nothing was written. Check the server log.",
-            },
-        )
+        return problem_response(*problem_for(exc))
+
+
+def problem_for(exc: Exception) -> tuple[int, dict]:
+    """The status and problem body of an error raised by a use case: domain errors carry
+    their own; anything else is logged (type and frames only) and answered 500."""
+    if isinstance(exc, ConnectorhubError):
+        return exc.status, exc.to_problem()
+    # PostgreSQL refuses NUL characters in text; SQLite would store them. Either way a
+    # NUL in a name or reference is a client mistake, answered like other bad input.
+    if isinstance(exc, DataError) and "NUL" in str(exc.orig):
+        return 422, {
+            "type": "urn:connectorhub:problem:TextNotValid",
+            "title": "Invalid request",
+            "status": 422,
+            "code": "TextNotValid",
+            "detail": "Text values cannot contain the NUL character (U+0000); remove it and try again.",
+        }
+    # Log the type and the frames only: exception text may carry request data,
+    # secrets included (K2), so the message itself is never logged.
+    stack = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in stack if "connectorhub" in f.filename][-4:]
+    frames = "; ".join(f"{f.filename.rsplit('/', 2)[-2:]!s}:{f.lineno} in {f.name}" for f in [*ours, *stack[-1:]])
+    log.error("unexpected %s at %s", type(exc).__name__, frames)
+    return 500, {
+        "type": "urn:connectorhub:problem:InternalError",
+        "title": "Internal error",
+        "status": 500,
+        "code": "InternalError",
+        "detail": "The server failed to handle this request; nothing was written. Check the server log.",
+    }

@@ -62,7 +62,12 @@ def serve(
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), access_log=log_level.lower() == "debug")
+    from connectorhub.api.server import HttpProtocol
+
+    uvicorn.run(
+        application, host=host, port=port, http=HttpProtocol,
+        log_level=log_level.lower(), access_log=log_level.lower() == "debug",
+    )
 
 
 @app.command()

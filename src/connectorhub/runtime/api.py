@@ -1,26 +1,34 @@
 """REST endpoint of invocations (R1): call an operation through a connection.
 
-This is the product's hot path (benchmarks/proxy.py), so the endpoint reads its body and
-writes its answer itself instead of through FastAPI's dependency and response-model
-machinery; the OpenAPI document still describes both, from the same schemas.
+This is the product's hot path (benchmarks/proxy.py), so it is answered by a bare ASGI
+endpoint, :class:`InvokeEndpoint`, that the application calls ahead of the framework's
+middleware, routing and dependency layers: it reads the body and writes the answer itself. The FastAPI route
+below documents it in ``/openapi.json`` from the same schemas and gives the same answer
+through the same :func:`invoke_answer`; errors map through the same
+:func:`connectorhub.api.problems.problem_for`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
 
-from connectorhub.api.context import Context, context_of, write_epoch
-from connectorhub.errors import InvalidRequest
+from connectorhub.api.context import Context, Services, bearer_token, write_epoch
+from connectorhub.api.problems import PROBLEM_JSON, problem_for
+from connectorhub.errors import InvalidRequest, PayloadTooLarge
 from connectorhub.runtime import schemas, service
 
 router = APIRouter(tags=["runtime"])
+
+INVOKE_PATH = "/environments/{env}/connections/{connection}/invoke/{operation_id}"
+NO_VARIABLES: dict[str, str] = {}
 
 
 def _authorized(rt: service.Runtime, ctx: Context, env: str, connection: str) -> service.Authorized:
@@ -34,8 +42,7 @@ def _authorized(rt: service.Runtime, ctx: Context, env: str, connection: str) ->
     return service.Authorized(ctx.actor, usable, environment_id, env_vars, epoch, time.monotonic() + rt.authorizations.ttl)
 
 
-async def _payload(request: Request) -> schemas.InvokeIn:
-    raw = await request.body()
+def _payload(raw: bytes) -> schemas.InvokeIn:
     try:
         return schemas.InvokeIn.model_validate_json(raw or b"{}")
     except ValidationError as error:
@@ -46,27 +53,23 @@ async def _payload(request: Request) -> schemas.InvokeIn:
         ) from None
 
 
-INVOKE_PATH = "/environments/{env}/connections/{connection}/invoke/{operation_id}"
-
-
-async def invoke_request(request: Request) -> Response:
+async def invoke_answer(
+    services: Services, rt: service.Runtime, *, token: str, env: str, connection: str, operation_id: str, raw: bytes
+) -> bytes:
     """R1: the request is built from the connector's definition, checked, authenticated
     with the connection's credentials (R2), run through the policies (R3) and sent under
-    the outbound rules (R5). The answer is the API's status, headers and body; an error
-    status of the API is still a 200 here (the call was made)."""
-    env, connection = request.path_params["env"], request.path_params["connection"]
-    ctx = context_of(request)
-    payload = await _payload(request)
-    rt: service.Runtime = request.app.state.runtime
-    key = (ctx.token, env, connection)
-    authorized = rt.authorizations.get(key, write_epoch())
-    if authorized is None:
-        authorized = await run_in_threadpool(_authorized, rt, ctx, env, connection)
-        rt.authorizations.put(key, authorized)
+    the outbound rules (R5). The answer (JSON bytes) is the API's status, headers and
+    body; an error status of the API is still a 200 here (the call was made)."""
+    payload = _payload(raw)
+    ctx = Context(services, token)
+    authorized = await rt.authorizations.lookup(
+        (token, env, connection), write_epoch(), lambda: run_in_threadpool(_authorized, rt, ctx, env, connection)
+    )
     usable = authorized.usable
     result = await service.call(
-        rt, usable=usable, environment_id=authorized.environment_id, operation_id=request.path_params["operation_id"],
-        parameters=payload.parameters, body=payload.body, env_vars=authorized.env_vars,
+        rt, usable=usable, environment_id=authorized.environment_id, operation_id=operation_id,
+        parameters=payload.parameters, body=payload.body,
+        env_vars=NO_VARIABLES if authorized.env_vars is None else authorized.env_vars,
     )
     if usable.secrets and rt.secret_uses.note(
         authorized.actor, connection_id=usable.connection.id, org_id=usable.connection.org_id,
@@ -77,14 +80,85 @@ async def invoke_request(request: Request) -> Response:
         "status": result.status, "headers": result.headers_dict(), "body": result.body,
         "body_encoding": result.body_encoding, "duration_ms": round(result.duration_ms, 3),
     }
-    return Response(json.dumps(answer, separators=(",", ":")), media_type="application/json")
+    return _json_bytes(answer)
 
 
-def fast_route(prefix: str) -> Route:
-    """The invoke endpoint as a plain Starlette route, registered ahead of the FastAPI
-    routers so requests skip the dependency machinery (about 0.3 ms a call,
-    docs/benchmarks.md). The FastAPI route below documents it and gives the same answer."""
-    return Route(prefix + INVOKE_PATH, invoke_request, methods=["POST"], include_in_schema=False)
+def _json_bytes(answer: dict) -> bytes:
+    """orjson (a tenth of json.dumps' time on the hot path); the standard library for
+    what orjson refuses: integers beyond 64 bits, which an API's JSON may hold."""
+    try:
+        return orjson.dumps(answer)
+    except TypeError:
+        return json.dumps(answer, separators=(",", ":")).encode()
+
+
+class InvokeEndpoint:
+    """``POST {prefix}/environments/{env}/connections/{connection}/invoke/{operationId}``
+    as a bare ASGI endpoint: the application (``api.app.Application``) hands it matching
+    requests before its framework layers, and everything else goes the usual way.
+
+    Measured in a ``serve`` process (docs/benchmarks.md, "Invocation overhead"): the
+    framework's layers and request objects cost a fifth of an invocation's CPU."""
+
+    def __init__(self, *, state, prefix: str, max_body: int) -> None:
+        self.state = state  # the application's state: its services and runtime (tests may replace them)
+        self.max_body = max_body
+        self._pattern = re.compile(
+            "^" + re.escape(prefix) + r"/environments/([^/]+)/connections/([^/]+)/invoke/([^/]+)$"
+        )
+
+    def match(self, scope) -> re.Match[str] | None:
+        """The path's (env, connection, operationId) when ``scope`` is an invocation."""
+        if scope["method"] != "POST":
+            return None
+        return self._pattern.match(scope["path"])
+
+    async def __call__(self, match: re.Match[str], scope, receive, send) -> None:
+        try:
+            authorization = b""
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    authorization = value
+                elif name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                    raise self._too_large(int(value))
+            token = bearer_token(authorization.decode("latin-1"))
+            raw = await self._body(receive)
+            if raw is None:  # the client went away
+                return
+            env, connection, operation_id = match.groups()
+            status, body, media_type = 200, await invoke_answer(
+                self.state.services, self.state.runtime, token=token, env=env, connection=connection,
+                operation_id=operation_id, raw=raw,
+            ), b"application/json"
+        except Exception as error:  # mapped exactly as the application's handlers map it
+            status, problem = problem_for(error)
+            body, media_type = json.dumps(problem).encode(), PROBLEM_JSON.encode()
+        await send({
+            "type": "http.response.start", "status": status,
+            "headers": [(b"content-type", media_type), (b"content-length", b"%d" % len(body))],
+        })
+        await send({"type": "http.response.body", "body": body})
+
+    def _too_large(self, size: int | None) -> PayloadTooLarge:
+        told = f"The request body is {size:,} bytes; the limit" if size is not None else "The request body is over the limit; the limit"
+        return PayloadTooLarge(f"{told} is {self.max_body:,} bytes.", code="RequestTooLarge")
+
+    async def _body(self, receive) -> bytes | None:
+        """The whole body, or None when the client disconnected; over the limit (a body
+        sent in chunks has no length to check first) raises at once."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise self._too_large(None)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 @router.post(
@@ -101,4 +175,8 @@ async def invoke(env: str, connection: str, operation_id: str, request: Request)
     with the connection's credentials (R2), run the policies (R3), send it under the
     outbound rules (R5), and answer the API's status, headers and body (an error status
     of the API is still a 200 here: the call was made)."""
-    return await invoke_request(request)
+    answer = await invoke_answer(
+        request.app.state.services, request.app.state.runtime, token=bearer_token(request.headers.get("authorization", "")),
+        env=env, connection=connection, operation_id=operation_id, raw=await request.body(),
+    )
+    return Response(answer, media_type="application/json")

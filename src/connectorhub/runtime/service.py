@@ -21,7 +21,7 @@ import dataclasses
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from multidict import CIMultiDict
 from sqlalchemy.orm import Session, sessionmaker
@@ -227,12 +227,20 @@ class AuthorizationCache:
     revoke, delete, token revocation, variable change: ``context.write_epoch``). So a
     change made through this process applies to the next call, and one made through
     another ``serve`` process within ``ttl`` (docs/decisions.md). Errors are never cached.
+
+    :meth:`lookup` loads each key once at a time: concurrent callers that miss share one
+    load (its answer or its error), and an entry in the last quarter of its life is
+    reloaded in the background while callers still get it. Without this, every expiry
+    sent all concurrent callers of a hot connection to the database at once, each in its
+    own worker thread (docs/benchmarks.md, "Invocation overhead").
     """
 
     def __init__(self, ttl: float = 1.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: dict[tuple[str, str, str], Authorized] = {}
+        self._loading: dict[tuple[str, str, str], tuple[int, asyncio.Task[Authorized]]] = {}
+        self.loads = 0  # loads started: what the tests count
 
     def get(self, key: tuple[str, str, str], epoch: int) -> Authorized | None:
         entry = self._entries.get(key)
@@ -247,3 +255,36 @@ class AuthorizationCache:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[key] = entry
+
+    async def lookup(
+        self, key: tuple[str, str, str], epoch: int, load: Callable[[], Awaitable[Authorized]]
+    ) -> Authorized:
+        """The entry for ``key`` valid at write epoch ``epoch``, loaded with ``load`` (which
+        must read the epoch before its transaction and record it) when there is none."""
+        entry = self.get(key, epoch)
+        if entry is not None:
+            if entry.expires - time.monotonic() < self.ttl / 4:
+                self._load(key, epoch, load)  # refresh ahead; this caller keeps the entry
+            return entry
+        # shield: a caller that goes away (client disconnect) does not cancel the load others wait for
+        return await asyncio.shield(self._load(key, epoch, load))
+
+    def _load(
+        self, key: tuple[str, str, str], epoch: int, load: Callable[[], Awaitable[Authorized]]
+    ) -> asyncio.Task[Authorized]:
+        loading = self._loading.get(key)
+        # A load begun before a later write may have read the old facts: never join it.
+        if loading is not None and loading[0] == epoch:
+            return loading[1]
+        task = asyncio.ensure_future(load())
+        self.loads += 1
+        self._loading[key] = (epoch, task)
+
+        def finished(task: asyncio.Task[Authorized]) -> None:
+            if self._loading.get(key, (None, None))[1] is task:
+                del self._loading[key]
+            if not task.cancelled() and task.exception() is None:  # exception(): marks an error as seen
+                self.put(key, task.result())
+
+        task.add_done_callback(finished)
+        return task
