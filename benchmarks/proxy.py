@@ -8,9 +8,15 @@ then drives each with the same number of concurrent clients from this process:
 
 (a) direct calls to the backend;
 (b) calls through the bare pass-through proxy (one pooled aiohttp session);
-(c) connectorhub invocations: POST /api/v1/environments/default/connections/{id}/invoke/Ping.
+(c) connectorhub invocations: POST /api/v1/environments/default/connections/{id}/invoke/Ping;
+(d) not a target, a floor: the same POST as (c) to a bare ASGI app on uvicorn that only
+    forwards it with aiohttp — what the server stack and the request's shape cost alone.
 
-It prints p50/p99 latency and requests per second of each, measured in the same run.
+It prints p50/p99 latency and requests per second of each, measured in the same run, and
+where the CPU went: the serving process's CPU time a request (the backend for (a), the
+pass-through for (b), connectorhub for (c)), the load generator's, and how much of the
+machine stayed idle (Linux; "-" elsewhere). At 16 clients every series is bounded by CPU,
+so the CPU columns explain the latency columns.
 
     python benchmarks/proxy.py                       # 16 clients, 4,000 requests each series
     python benchmarks/proxy.py --requests 20000 --concurrency 16
@@ -76,6 +82,35 @@ app.router.add_route("*", "/{tail:.*}", forward)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 '''
 
+# Not a target, a floor: the same POST as (c) answered by a bare ASGI app on uvicorn that
+# forwards with aiohttp and does nothing else (no authorization, definition, credential,
+# policy or envelope): what the HTTP server stack and the request's shape cost alone.
+ASGI_FORWARD = r'''
+import sys
+import aiohttp
+import uvicorn
+UPSTREAM = sys.argv[2]
+client = None
+async def app(scope, receive, send):
+    global client
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    if client is None:
+        client = aiohttp.ClientSession()
+    while (await receive()).get("more_body"):
+        pass
+    async with client.get(UPSTREAM + "/api/ping") as upstream:
+        payload = await upstream.read()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]})
+    await send({"type": "http.response.body", "body": payload})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+'''
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -123,8 +158,11 @@ PROPERTIES = {
 }
 
 
-async def drive(method: str, url: str, *, headers=None, body=None, requests: int, concurrency: int, warmup: int) -> tuple[list[float], float, int]:
-    """Latencies (s) of ``requests`` calls made by ``concurrency`` workers, the wall time, and the failures."""
+async def drive(
+    method: str, url: str, *, headers=None, body=None, requests: int, concurrency: int, warmup: int, snapshot=None
+) -> tuple[list[float], float, int, tuple]:
+    """Latencies (s) of ``requests`` calls made by ``concurrency`` workers, the wall time,
+    the failures, and ``snapshot()`` taken right before and after the timed calls."""
     latencies: list[float] = []
     failures = 0
     payload = json.dumps(body).encode() if body is not None else None
@@ -144,10 +182,41 @@ async def drive(method: str, url: str, *, headers=None, body=None, requests: int
                 await one(record)
 
         await asyncio.gather(*(worker(warmup // concurrency + 1, False) for _ in range(concurrency)))
+        before = snapshot() if snapshot else None
         started = time.perf_counter()
         await asyncio.gather(*(worker(requests // concurrency, True) for _ in range(concurrency)))
         wall = time.perf_counter() - started
-    return latencies, wall, failures
+        after = snapshot() if snapshot else None
+    return latencies, wall, failures, (before, after)
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def machine_ticks() -> tuple[int, int] | None:
+    """(idle, total) clock ticks of all cores so far; None off Linux."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+def cpu_columns(snapshots: tuple, requests: int) -> tuple[str, str, str]:
+    """(server µs a request, load generator µs a request, idle %) from two snapshots."""
+    (server0, client0, machine0), (server1, client1, machine1) = snapshots
+    server = f"{(server1 - server0) / requests * 1e6:,.0f}" if server0 is not None and server1 is not None else "-"
+    client = f"{(client1 - client0) / requests * 1e6:,.0f}"
+    idle = "-"
+    if machine0 is not None and machine1 is not None and machine1[1] > machine0[1]:
+        idle = f"{100 * (machine1[0] - machine0[0]) / (machine1[1] - machine0[1]):.0f}"
+    return server, client, idle
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -192,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     postgres = Postgres(args.db) if args.db and args.db.startswith("postgres") else None
     home = Path(tempfile.mkdtemp(prefix="proxy-bench-"))
     try:
-        backend_port, proxy_port, hub_port = free_port(), free_port(), free_port()
+        backend_port, proxy_port, hub_port, floor_port = free_port(), free_port(), free_port(), free_port()
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         processes.append(subprocess.Popen([sys.executable, "-c", BACKEND, str(backend_port)], **quiet))
         processes.append(subprocess.Popen([sys.executable, "-c", PASS_THROUGH, str(proxy_port), f"http://127.0.0.1:{backend_port}"], **quiet))
@@ -212,30 +281,41 @@ def main(argv: list[str] | None = None) -> int:
             command += ["--db", db_url]
         hub_log = open(home / "serve.log", "w")
         processes.append(subprocess.Popen(command, env=env, stdout=hub_log, stderr=subprocess.STDOUT))
+        processes.append(subprocess.Popen([sys.executable, "-c", ASGI_FORWARD, str(floor_port), f"http://127.0.0.1:{backend_port}"], **quiet))
         wait_for(f"http://127.0.0.1:{backend_port}/api/ping", processes[0])
         wait_for(f"http://127.0.0.1:{proxy_port}/api/ping", processes[1])
         hub = f"http://127.0.0.1:{hub_port}"
         wait_for(hub + "/healthz", processes[2])
+        wait_for(f"http://127.0.0.1:{floor_port}/ping", processes[3])
         connection_id = setup_connectorhub(hub, f"127.0.0.1:{backend_port}")
 
+        backend, pass_through, connectorhub, floor = processes
+        invoke_headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
         series = [
-            ("(a) direct to the backend", "GET", f"http://127.0.0.1:{backend_port}/api/ping", None, None),
-            ("(b) bare aiohttp pass-through", "GET", f"http://127.0.0.1:{proxy_port}/api/ping", None, None),
-            ("(c) connectorhub invoke (API key + setheader)", "POST",
-             f"{hub}/api/v1/environments/default/connections/{connection_id}/invoke/Ping",
-             {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}, {"parameters": {}}),
+            ("(a) direct to the backend", backend, "GET", f"http://127.0.0.1:{backend_port}/api/ping", None, None),
+            ("(b) bare aiohttp pass-through", pass_through, "GET", f"http://127.0.0.1:{proxy_port}/api/ping", None, None),
+            ("(c) connectorhub invoke (API key + setheader)", connectorhub, "POST",
+             f"{hub}/api/v1/environments/default/connections/{connection_id}/invoke/Ping", invoke_headers, {"parameters": {}}),
+            ("(d) floor: bare ASGI forward, (c)'s POST", floor, "POST",
+             f"http://127.0.0.1:{floor_port}/api/v1/environments/default/connections/{connection_id}/invoke/Ping",
+             invoke_headers, {"parameters": {}}),
         ]
         rows = []
         single = []
-        for name, method, url, headers, body in series:
-            latencies, wall, failures = asyncio.run(drive(
-                method, url, headers=headers, body=body, requests=args.requests, concurrency=args.concurrency, warmup=args.warmup,
+        for name, server, method, url, headers, body in series:
+            def snapshot(pid=server.pid):
+                return process_cpu(pid), time.process_time(), machine_ticks()
+
+            latencies, wall, failures, snapshots = asyncio.run(drive(
+                method, url, headers=headers, body=body, requests=args.requests, concurrency=args.concurrency,
+                warmup=args.warmup, snapshot=snapshot,
             ))
             if failures:
                 raise BenchmarkError(f"{name}: {failures} requests failed (see {home / 'serve.log'})")
-            rows.append((name, percentile(latencies, 50), percentile(latencies, 99), len(latencies) / wall))
+            rows.append((name, percentile(latencies, 50), percentile(latencies, 99), len(latencies) / wall,
+                         *cpu_columns(snapshots, len(latencies))))
             if args.single:
-                latencies, wall, failures = asyncio.run(drive(
+                latencies, wall, failures, _ = asyncio.run(drive(
                     method, url, headers=headers, body=body, requests=args.single, concurrency=1, warmup=100,
                 ))
                 single.append((name, percentile(latencies, 50), percentile(latencies, 99), len(latencies) / wall))
@@ -256,10 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     store = "PostgreSQL" if postgres else "SQLite"
     print(f"\nProxy benchmark — connectorhub on {store}; {args.concurrency} concurrent clients, {args.requests:,} requests a series; "
           f"{cores()} cores, Python {platform.python_version()}; load average {load()}")
-    print("| series                                          | p50 ms | p99 ms | requests/s |")
-    print("|-------------------------------------------------|--------|--------|------------|")
-    for name, p50, p99, rps in rows:
-        print(f"| {name:<47} | {p50:6.2f} | {p99:6.2f} | {rps:10,.0f} |")
+    print("| series                                          | p50 ms | p99 ms | requests/s | server CPU µs/req | client CPU µs/req | idle % |")
+    print("|-------------------------------------------------|--------|--------|------------|-------------------|-------------------|--------|")
+    for name, p50, p99, rps, server, client, idle in rows:
+        print(f"| {name:<47} | {p50:6.2f} | {p99:6.2f} | {rps:10,.0f} | {server:>17} | {client:>17} | {idle:>6} |")
     if single:
         print(f"\nOne client ({args.single:,} requests a series): the latency each layer adds without queueing")
         print("| series                                          | p50 ms | p99 ms | requests/s |")
