@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from connectorhub import __version__
@@ -31,6 +33,7 @@ from connectorhub.security import api as security_api
 from connectorhub.sharing import api as sharing_api
 from connectorhub.solutions import api as solutions_api
 from connectorhub.variables import api as variables_api
+from connectorhub.web import api as web_api
 
 API_PREFIX = "/api/v1"
 # A request body may carry a definition and properties at the file limit, base64 icon and script.
@@ -136,4 +139,12 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
     # authenticates it). Set app.state.oauth_sender to route token requests through R5.
     app.state.public_url = settings.public_url
     app.include_router(oauth_api.router)
+    # The maker portal (DESIGN section 8): server-rendered pages over the same services.
+    app.mount(web_api.PREFIX + "/static", StaticFiles(directory=web_api.STATIC), name="portal-static")
+    app.include_router(web_api.router)
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse(web_api.PREFIX + "/", status_code=307)
+
     return app

@@ -55,7 +55,7 @@ def serve(
             console.print(f"Log in:  connectorhub login --url {url} --token $(cat {result.token_file})", highlight=False, soft_wrap=True)
         else:
             console.print(f"Admin token: the value of CONNECTORHUB_ADMIN_TOKEN. Log in:  connectorhub login --url {url} --token \"$CONNECTORHUB_ADMIN_TOKEN\"", highlight=False, soft_wrap=True)
-    console.print(f"connectorhub listening on {url}  (API: {url}/api/v1, OpenAPI: {url}/openapi.json)", highlight=False)
+    console.print(f"connectorhub listening on {url}  (portal: {url}/portal, API: {url}/api/v1, OpenAPI: {url}/openapi.json)", highlight=False)
     sys.stdout.flush()
     # What start-up built lives as long as the process: keep the collector off it, and let
     # it run less often on the request path (docs/benchmarks.md, invocation overhead).

@@ -90,7 +90,8 @@ def _grant_rows(session: Session, grants) -> list[dict[str, Any]]:
     ]
 
 
-def _describe(session: Session, access: decisions.Access) -> str:
+def describe_access(session: Session, access: decisions.Access) -> str:
+    """How the caller holds its role, as the Share tab and lists say it ("owner", "group X", …)."""
     if access.via == "group" and access.via_name:
         group = session.get(Group, access.via_name)
         return f"group {group.name if group else access.via_name}"
@@ -206,7 +207,7 @@ def connector_permissions(*, session: Session, actor: Actor, environment: Enviro
         "owner": owner.email if owner and connector.kind == "custom" else None,
         "grants": _grant_rows(session, grants),
         "your_role": access.role,
-        "obtained": _describe(session, access),
+        "obtained": describe_access(session, access),
         "you_manage": access.can_manage,
         "sharing": sharing,
     }
@@ -264,7 +265,7 @@ def connection_permissions(*, session: Session, actor: Actor, keyring: Keyring, 
         "owner": owner.email if owner else None,
         "grants": _grant_rows(session, connections.grants_of(session, connection.id)),
         "your_role": access.role,
-        "obtained": _describe(session, access),
+        "obtained": describe_access(session, access),
         "you_manage": access.can_manage,
         "sharing": sharing,
     }

@@ -1,0 +1,310 @@
+"""The maker portal (DESIGN section 8, Web): server-rendered pages over the same service
+layer as the REST API and the CLI. Each page or action is one use case in one
+transaction, exactly like its REST twin; htmx swaps the fragment an action changes.
+
+Signing in: the user pastes a personal access token (the same one the CLI uses; the
+administrator's is printed by ``connectorhub serve``). It is kept in an HttpOnly,
+SameSite=Strict cookie scoped to ``/portal`` and checked on every request like a bearer
+token, so revoking the token signs the portal out too. Forms are refused when the
+browser says they come from another origin (docs/portal.md).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from connectorhub.access import decisions
+from connectorhub.api.context import Context
+from connectorhub.connections import service as connections
+from connectorhub.connectors import service as connectors
+from connectorhub.environments import service as environments
+from connectorhub.errors import ConnectorhubError, Forbidden, NotFound, Unauthenticated
+from connectorhub.runtime import request as runtime_request
+from connectorhub.sharing import service as sharing
+
+PREFIX = "/portal"
+COOKIE = "connectorhub_portal"
+TABS = ("definition", "operations", "share", "connections")
+CONNECTOR_ROLES = decisions.CONNECTOR_ROLES
+PAGE = 200  # rows a list page shows; more are reached with "Next"
+
+STATIC = Path(__file__).parent / "static"
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals.update(prefix=PREFIX, roles=CONNECTOR_ROLES, tabs=TABS)
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _context(request: Request) -> Context:
+    token = request.cookies.get(COOKIE, "")
+    if not token:
+        raise Unauthenticated("Sign in with a personal access token.", code="PortalSignInNeeded")
+    return Context(request.app.state.services, token)
+
+
+def _same_origin(request: Request) -> None:
+    """A form post must come from this site: SameSite=Strict keeps the cookie off other
+    sites' requests, and the Origin header, when the browser sends one, must match."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        here = urlsplit(str(request.base_url))
+        there = urlsplit(origin)
+        if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+            raise Forbidden("This form was sent from another site; open the portal and try again.", code="PortalOriginRefused")
+
+
+def _render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, values, status_code=status)
+
+
+def _error(request: Request, error: ConnectorhubError) -> Response:
+    if isinstance(error, Unauthenticated):
+        target = f"{PREFIX}/login?next={quote(request.url.path)}" if request.method == "GET" else f"{PREFIX}/login"
+        if _is_htmx(request):
+            return Response(status_code=200, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    template = "_error.html" if _is_htmx(request) else "error.html"
+    return _render(request, template, status=error.status, error=error)
+
+
+def portal_page(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+    """Maps the product's errors to a page (or, for htmx, a fragment) with the message
+    users see everywhere else; an expired or missing sign-in goes to the login page."""
+
+    @wraps(handler)
+    async def page(request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            if request.method == "POST":
+                _same_origin(request)
+            return await handler(request, *args, **kwargs)
+        except ConnectorhubError as error:
+            return _error(request, error)
+
+    return page
+
+
+# --- signing in ----------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
+@portal_page
+async def home(request: Request) -> Response:
+    """The connectors of the user's first environment (``default`` when they see one)."""
+    ctx = _context(request)
+
+    def first_environment() -> str | None:
+        with ctx.transaction(write=False) as session:
+            names = [e.name for e in environments.list(session=session, actor=ctx.actor, limit=PAGE, cursor=None).items]
+        return "default" if "default" in names else (names[0] if names else None)
+
+    name = await run_in_threadpool(first_environment)
+    if name is None:
+        return _render(request, "error.html", status=404, me=ctx.actor.email, error=NotFound(
+            "You see no environment yet; ask an administrator to add you to one.", code="EnvironmentNotFound"))
+    return RedirectResponse(f"{PREFIX}/environments/{quote(name)}/connectors", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, next: str = "") -> Response:
+    return _render(request, "login.html", next=_local(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+@portal_page
+async def login(request: Request) -> Response:
+    form = await request.form()
+    token = str(form.get("token", "")).strip()
+    target = _local(str(form.get("next", ""))) or f"{PREFIX}/"
+    ctx = Context(request.app.state.services, token)
+
+    def check() -> None:
+        with ctx.transaction(write=False):
+            pass  # authenticates the token
+
+    try:
+        if not token:
+            raise Unauthenticated("Paste a personal access token.", code="TokenMissing")
+        await run_in_threadpool(check)
+    except Unauthenticated as error:
+        return _render(request, "login.html", status=401, next=target, error=error)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE, token, path=PREFIX, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+    return response
+
+
+@router.post("/logout")
+@portal_page
+async def logout(request: Request) -> Response:
+    response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+    response.delete_cookie(COOKIE, path=PREFIX)
+    return response
+
+
+def _local(target: str) -> str:
+    """Only a path inside the portal is followed after signing in (no open redirect)."""
+    return target if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target else ""
+
+
+# --- connectors ----------------------------------------------------------------------
+
+
+def _frame(session, ctx: Context, env: str) -> dict[str, Any]:
+    """What every page's frame shows: who is signed in, the environment and the others."""
+    environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+    visible = environments.list(session=session, actor=ctx.actor, limit=PAGE, cursor=None).items
+    return {"me": ctx.actor.email, "environment": environment, "environments": visible}
+
+
+@router.get("/environments/{env}/connectors", response_class=HTMLResponse)
+@portal_page
+async def connector_list(request: Request, env: str, cursor: str | None = None) -> Response:
+    ctx = _context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            frame = _frame(session, ctx, env)
+            page = connectors.list(session=session, actor=ctx.actor, environment=frame["environment"], limit=PAGE, cursor=cursor)
+            rows = [
+                {"id": c.id, "title": c.title, "kind": c.kind, "role": a.role, "obtained": sharing.describe_access(session, a)}
+                for c, a in page.items
+            ]
+            return {**frame, "connectors": rows, "next_cursor": page.next_cursor}
+
+    return _render(request, "connectors.html", **await run_in_threadpool(load))
+
+
+def _operations(definition: dict[str, Any]) -> list[dict[str, str]]:
+    rows = []
+    for path, item in (definition.get("paths") or {}).items():
+        if not isinstance(item, dict):
+            continue
+        for method, operation in item.items():
+            if method in runtime_request.METHODS and isinstance(operation, dict):
+                rows.append({
+                    "id": str(operation.get("operationId") or ""), "method": method.upper(), "path": path,
+                    "summary": str(operation.get("summary") or ""),
+                })
+    return rows
+
+
+def _tab_values(session, ctx: Context, environment, ref: str, tab: str) -> dict[str, Any]:
+    """The values of one tab of a connector's page; each reads through the same use case
+    as the REST API (so the same access rules decide what it shows)."""
+    if tab not in TABS:
+        tab = "definition"
+    connector, access = connectors.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
+    values: dict[str, Any] = {"connector": connector, "access": access, "tab": tab}
+    if tab == "definition":
+        files = connectors.download(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        values["definition"] = json.dumps(json.loads(files.api_definition), indent=2)
+    elif tab == "operations":
+        values["operations"] = _operations(connector.definition())
+    elif tab == "share":
+        values["permissions"] = sharing.connector_permissions(session=session, actor=ctx.actor, environment=environment, ref=ref)
+    else:
+        page = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None)
+        values["connections"] = [
+            {"id": c.id, "name": c.display_name or c.id, "status": c.status, "role": a.role}
+            for c, a in page.items if c.connector_id == connector.id
+        ]
+    return values
+
+
+@router.get("/environments/{env}/connectors/{connector}", response_class=HTMLResponse)
+@portal_page
+async def connector_page(request: Request, env: str, connector: str, tab: str = "definition") -> Response:
+    ctx = _context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            frame = _frame(session, ctx, env)
+            return {**frame, **_tab_values(session, ctx, frame["environment"], connector, tab)}
+
+    return _render(request, "connector.html", **await run_in_threadpool(load))
+
+
+@router.get("/environments/{env}/connectors/{connector}/tabs/{tab}", response_class=HTMLResponse)
+@portal_page
+async def connector_tab(request: Request, env: str, connector: str, tab: str) -> Response:
+    ctx = _context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            return {"environment": environment, **_tab_values(session, ctx, environment, connector, tab)}
+
+    values = await run_in_threadpool(load)
+    return _render(request, f"_tab_{values['tab']}.html", **values)
+
+
+async def _change_sharing(request: Request, env: str, connector: str, change: Callable[..., None]) -> Response:
+    """A share or unshare from the Share tab: the change and the re-read tab in one
+    transaction; a refusal re-renders the tab with the rule's message."""
+    ctx = _context(request)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+
+    def apply() -> dict[str, Any]:
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            change(session=session, actor=ctx.actor, environment=environment, ref=connector, form=form)
+            return {"environment": environment, **_tab_values(session, ctx, environment, connector, "share")}
+
+    def reread(error: ConnectorhubError) -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            return {"environment": environment, "error": error, "form": form, **_tab_values(session, ctx, environment, connector, "share")}
+
+    try:
+        values = await run_in_threadpool(apply)
+        status = 200
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        values = await run_in_threadpool(reread, error)
+        status = error.status
+    return _render(request, "_tab_share.html", status=status, **values)
+
+
+def _principal(form: dict[str, str]) -> tuple[str, str | None]:
+    kind = form.get("kind", "user")
+    return kind, None if kind == "org" else form.get("principal", "").strip()
+
+
+@router.post("/environments/{env}/connectors/{connector}/share", response_class=HTMLResponse)
+@portal_page
+async def share_connector(request: Request, env: str, connector: str) -> Response:
+    def change(*, session, actor, environment, ref, form) -> None:
+        kind, principal = _principal(form)
+        sharing.share_connector(
+            session=session, actor=actor, environment=environment, ref=ref, principal_kind=kind, principal_ref=principal,
+            role=form.get("role", ""),
+        )
+
+    return await _change_sharing(request, env, connector, change)
+
+
+@router.post("/environments/{env}/connectors/{connector}/unshare", response_class=HTMLResponse)
+@portal_page
+async def unshare_connector(request: Request, env: str, connector: str) -> Response:
+    def change(*, session, actor, environment, ref, form) -> None:
+        kind, principal = _principal(form)
+        sharing.unshare_connector(
+            session=session, actor=actor, environment=environment, ref=ref, principal_kind=kind, principal_ref=principal
+        )
+
+    return await _change_sharing(request, env, connector, change)

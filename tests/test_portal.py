@@ -1,0 +1,167 @@
+"""The maker portal (DESIGN section 8, Web) over the same services as REST and the CLI:
+signing in with a token, the connector list and a connector's tabs, and the Share tab's
+grants (A2–A5) — the same rules, the same messages, nothing half written, no secret shown.
+The browser itself is driven in tests/test_portal_browser.py."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pytest
+from conftest import ADMIN_TOKEN, client_for, make_user
+from fastapi.testclient import TestClient
+from test_connectors import MINIMAL
+
+PORTAL = "/portal"
+HTMX = {"HX-Request": "true"}
+SECRET = "portal-canary-5d1c"
+PROPERTIES = {"properties": {"connectionParameters": {"api_key": {"type": "securestring"}}}}
+
+
+def signed_in(app, token: str) -> TestClient:
+    browser = TestClient(app, raise_server_exceptions=False)
+    response = browser.post(f"{PORTAL}/login", data={"token": token}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return browser
+
+
+@pytest.fixture
+def connector(admin) -> str:
+    created = admin.post("/api/v1/environments/default/connectors",
+                         json={"api_definition": json.dumps(MINIMAL), "api_properties": json.dumps(PROPERTIES)})
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def connector_url(connector: str) -> str:
+    return f"{PORTAL}/environments/default/connectors/{connector}"
+
+
+def test_signing_in_sets_a_strict_http_only_cookie_and_a_bad_token_says_why(app):
+    browser = TestClient(app)
+    assert browser.get("/", follow_redirects=False).headers["location"] == f"{PORTAL}/"
+    first = browser.get(f"{PORTAL}/environments/default/connectors", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"].startswith(f"{PORTAL}/login?next=")
+    bad = browser.post(f"{PORTAL}/login", data={"token": "chp_nope"}, follow_redirects=False)
+    assert bad.status_code == 401 and "token" in bad.text.lower() and "set-cookie" not in bad.headers
+    good = browser.post(f"{PORTAL}/login", data={"token": ADMIN_TOKEN, "next": f"{PORTAL}/environments/default/connectors"},
+                        follow_redirects=False)
+    assert good.status_code == 303 and good.headers["location"] == f"{PORTAL}/environments/default/connectors"
+    cookie = good.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/portal" in cookie
+    out = browser.post(f"{PORTAL}/logout", follow_redirects=False)
+    assert out.status_code == 303 and 'connectorhub_portal=""' in out.headers["set-cookie"]
+
+
+def test_after_signing_in_only_portal_paths_are_followed(app):
+    """No open redirect: a ``next`` outside the portal is ignored."""
+    browser = TestClient(app)
+    for target in ("https://evil.example/", "//evil.example/portal/x", f"{PORTAL}\\..\\x"):
+        response = browser.post(f"{PORTAL}/login", data={"token": ADMIN_TOKEN, "next": target}, follow_redirects=False)
+        assert response.headers["location"] == f"{PORTAL}/", target
+
+
+def test_the_portal_opens_on_an_environment_the_user_sees(app, admin):
+    """A10: a user of another organization lands on their own organization's
+    environment, not on one they cannot see."""
+    assert admin.post("/api/v1/orgs", json={"name": "contoso"}).status_code == 201
+    created = admin.post("/api/v1/environments", json={"name": "contoso-dev", "org": "contoso"})
+    assert created.status_code == 201, created.text
+    dana = make_user(admin, "dana@contoso.test", org="contoso")
+    assert signed_in(app, ADMIN_TOKEN).get(f"{PORTAL}/", follow_redirects=False).headers["location"] == \
+        f"{PORTAL}/environments/default/connectors"
+    landing = signed_in(app, dana).get(f"{PORTAL}/", follow_redirects=False)
+    assert landing.headers["location"] == f"{PORTAL}/environments/contoso-dev/connectors"
+    assert signed_in(app, dana).get(landing.headers["location"]).status_code == 200
+
+
+def test_the_list_shows_what_the_service_lets_each_user_see(app, admin, connector):
+    """A2: bob sees the public connectors but not the admin's custom one until it is
+    shared; the list says how he obtained it."""
+    bob = make_user(admin, "bob@default.test")
+    page = signed_in(app, bob).get(f"{PORTAL}/environments/default/connectors")
+    assert page.status_code == 200 and connector not in page.text
+    assert admin.post(f"/api/v1/environments/default/connectors/{connector}/share",
+                      json={"user": "bob@default.test", "role": "CanView"}).status_code == 200
+    page = signed_in(app, bob).get(f"{PORTAL}/environments/default/connectors")
+    assert connector in page.text, page.text[-900:]
+    assert "CanView" in page.text and "direct" in page.text
+    hidden = signed_in(app, make_user(admin, "carol@default.test")).get(connector_url(connector))
+    assert hidden.status_code == 404 and "ConnectorNotFound" in hidden.text
+
+
+def test_each_tab_reads_through_the_same_use_case(app, admin, connector):
+    made = admin.post("/api/v1/environments/default/connections",
+                      json={"connector": connector, "parameters": {"api_key": SECRET}})
+    assert made.status_code == 201, made.text
+    browser = signed_in(app, ADMIN_TOKEN)
+    definition = browser.get(connector_url(connector))
+    assert definition.status_code == 200 and '"swagger": "2.0"' in html.unescape(definition.text)
+    operations = browser.get(connector_url(connector) + "/tabs/operations", headers=HTMX)
+    assert "<html" not in operations.text
+    for operation in (op["operationId"] for item in MINIMAL["paths"].values() for op in item.values()):
+        assert operation in operations.text
+    connections = browser.get(connector_url(connector) + "?tab=connections")
+    assert made.json()["id"] in connections.text
+    for tab in ("definition", "operations", "share", "connections"):
+        assert SECRET not in browser.get(connector_url(connector) + f"?tab={tab}").text  # K2
+
+
+def test_sharing_from_the_share_tab_is_the_rest_use_case(app, admin, connector):
+    """A5 through the portal: the grant appears in the fragment and in the REST
+    permissions; removing it removes it from both."""
+    make_user(admin, "bob@default.test")
+    browser = signed_in(app, ADMIN_TOKEN)
+    shared = browser.post(connector_url(connector) + "/share", headers=HTMX,
+                          data={"kind": "user", "principal": "bob@default.test", "role": "CanViewWithShare"})
+    assert shared.status_code == 200 and "bob@default.test" in shared.text and "CanViewWithShare" in shared.text
+    rest = admin.get(f"/api/v1/environments/default/connectors/{connector}/permissions").json()
+    assert [(g["principal"], g["role"]) for g in rest["grants"]] == [("bob@default.test", "CanViewWithShare")]
+    grant = rest["grants"][0]
+    removed = browser.post(connector_url(connector) + "/unshare", headers=HTMX,
+                           data={"kind": grant["principal_kind"], "principal": grant["principal_id"]})
+    assert removed.status_code == 200 and "Not shared with anyone" in removed.text
+    assert admin.get(f"/api/v1/environments/default/connectors/{connector}/permissions").json()["grants"] == []
+
+
+def test_a_refused_share_shows_the_rule_and_writes_nothing(app, admin, connector):
+    """A4 and A5 refusals carry the same code and sentence as over REST; no grant is
+    written."""
+    bob = make_user(admin, "bob@default.test")
+    make_user(admin, "carol@default.test")
+    browser = signed_in(app, ADMIN_TOKEN)
+    org = browser.post(connector_url(connector) + "/share", headers=HTMX, data={"kind": "org", "principal": "", "role": "CanEdit"})
+    assert org.status_code == 422 and "A4" in org.text and "OrgShareRoleNotAllowed" in org.text
+    assert admin.post(f"/api/v1/environments/default/connectors/{connector}/share",
+                      json={"user": "bob@default.test", "role": "CanView"}).status_code == 200
+    viewer = signed_in(app, bob)
+    tab = viewer.get(connector_url(connector) + "?tab=share")
+    assert tab.status_code == 200 and 'hx-post="' not in tab.text  # no form for a CanView holder
+    refused = viewer.post(connector_url(connector) + "/share", headers=HTMX,
+                          data={"kind": "user", "principal": "carol@default.test", "role": "CanView"})
+    assert refused.status_code == 403 and "ShareForbidden" in refused.text
+    grants = admin.get(f"/api/v1/environments/default/connectors/{connector}/permissions").json()["grants"]
+    assert [g["principal"] for g in grants] == ["bob@default.test"]
+
+
+def test_a_form_from_another_site_is_refused(app, admin, connector):
+    make_user(admin, "bob@default.test")
+    browser = signed_in(app, ADMIN_TOKEN)
+    forged = browser.post(connector_url(connector) + "/share", headers={**HTMX, "Origin": "https://evil.example"},
+                          data={"kind": "user", "principal": "bob@default.test", "role": "CanEdit"})
+    assert forged.status_code == 403 and "PortalOriginRefused" in forged.text
+    assert admin.get(f"/api/v1/environments/default/connectors/{connector}/permissions").json()["grants"] == []
+
+
+def test_a_revoked_token_signs_the_portal_out(app, admin):
+    bob_token = make_user(admin, "bob@default.test")
+    browser = signed_in(app, bob_token)
+    assert browser.get(f"{PORTAL}/environments/default/connectors").status_code == 200
+    tokens = client_for(app, bob_token).get("/api/v1/tokens").json()["items"]
+    for token in tokens:
+        assert client_for(app, bob_token).delete(f"/api/v1/tokens/{token['id']}").status_code == 204
+    page = browser.get(f"{PORTAL}/environments/default/connectors", follow_redirects=False)
+    assert page.status_code == 303 and "/portal/login" in page.headers["location"]
+    fragment = browser.get(f"{PORTAL}/environments/default/connectors", headers=HTMX, follow_redirects=False)
+    assert fragment.headers.get("hx-redirect", "").startswith(f"{PORTAL}/login")
