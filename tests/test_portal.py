@@ -5,6 +5,7 @@ The browser itself is driven in tests/test_portal_browser.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 
@@ -165,3 +166,92 @@ def test_a_revoked_token_signs_the_portal_out(app, admin):
     assert page.status_code == 303 and "/portal/login" in page.headers["location"]
     fragment = browser.get(f"{PORTAL}/environments/default/connectors", headers=HTMX, follow_redirects=False)
     assert fragment.headers.get("hx-redirect", "").startswith(f"{PORTAL}/login")
+
+
+# --- signing in with a password --------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def password_user(admin, email: str, password: str | None = PASSWORD) -> str:
+    body = {"email": email, **({"password": password} if password else {})}
+    assert admin.post("/api/v1/users", json=body).status_code == 201
+    return email
+
+
+def test_a_password_sign_in_is_a_token_that_expires_and_that_signing_out_revokes(app, admin):
+    bob = password_user(admin, "bob@default.test")
+    browser = TestClient(app)
+    signed = browser.post(f"{PORTAL}/login", data={"email": "Bob@default.test ", "password": PASSWORD}, follow_redirects=False)
+    assert signed.status_code == 303
+    cookie = signed.headers["set-cookie"].lower()
+    assert "max-age=43200" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    token = browser.cookies.get("connectorhub_portal")
+    assert client_for(app, token).get(f"/api/v1/users/{bob}").status_code == 200
+    tokens = admin.get("/api/v1/tokens", params={"user": bob}).json()["items"]
+    assert [t["name"] for t in tokens] == ["portal sign-in"]
+    assert browser.get(f"{PORTAL}/environments/default/connectors").status_code == 200
+    browser.post(f"{PORTAL}/logout")
+    refused = client_for(app, token).get(f"/api/v1/users/{bob}")
+    assert refused.status_code == 401 and refused.json()["code"] == "TokenInvalid"
+
+
+def test_a_wrong_password_an_unknown_address_and_no_password_get_one_answer(app, admin):
+    """No way to learn which addresses exist or have a password."""
+    password_user(admin, "bob@default.test")
+    password_user(admin, "carol@default.test", password=None)
+    answers = set()
+    for email, password in (("bob@default.test", "wrong password"), ("nobody@default.test", PASSWORD), ("carol@default.test", PASSWORD)):
+        response = TestClient(app).post(f"{PORTAL}/login", data={"email": email, "password": password}, follow_redirects=False)
+        assert response.status_code == 401 and "set-cookie" not in response.headers
+        answers.add(response.text.replace(email, "EMAIL"))
+    assert len(answers) == 1 and "password is wrong" in answers.pop()
+
+
+def test_an_expired_sign_in_sends_the_user_back_to_sign_in(app, admin):
+    from sqlalchemy import update
+
+    from connectorhub.directory.models import AccessToken
+
+    password_user(admin, "bob@default.test")
+    browser = TestClient(app)
+    browser.post(f"{PORTAL}/login", data={"email": "bob@default.test", "password": PASSWORD})
+    token = browser.cookies.get("connectorhub_portal")
+    with app.state.services.sessions() as session, session.begin():
+        session.execute(update(AccessToken).where(AccessToken.name == "portal sign-in").values(expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)))
+    page = browser.get(f"{PORTAL}/environments/default/connectors", follow_redirects=False)
+    assert page.status_code == 303 and "/portal/login" in page.headers["location"]
+    assert client_for(app, token).get("/api/v1/orgs").json()["code"] == "TokenInvalid"
+
+
+def test_signing_out_leaves_a_pasted_personal_access_token_valid(app, admin):
+    bob_token = make_user(admin, "bob@default.test")
+    browser = signed_in(app, bob_token)
+    browser.post(f"{PORTAL}/logout")
+    assert client_for(app, bob_token).get("/api/v1/users/bob@default.test").status_code == 200
+
+
+def test_set_password_for_oneself_or_as_administrator_ends_earlier_sign_ins(app, admin, cli, monkeypatch):
+    """`user set-password` (REST PUT /users/{user}/password): bob sets his own, an
+    organization administrator sets carol's, bob cannot set carol's; the sign-ins made
+    with the old password end."""
+    import io
+
+    bob_token = make_user(admin, "bob@default.test")
+    password_user(admin, "carol@default.test")
+    old = TestClient(app)
+    old.post(f"{PORTAL}/login", data={"email": "carol@default.test", "password": PASSWORD})
+    old_token = old.cookies.get("connectorhub_portal")
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("bobs new password\n"))
+    assert cli("user", "set-password", "bob@default.test", "--password-stdin", token=bob_token).exit_code == 0
+    assert TestClient(app).post(f"{PORTAL}/login", data={"email": "bob@default.test", "password": "bobs new password"},
+                                follow_redirects=False).status_code == 303
+    monkeypatch.setattr("sys.stdin", io.StringIO("carols other password\n"))
+    assert cli("user", "set-password", "carol@default.test", "--password-stdin", token=bob_token).exit_code == 3
+    monkeypatch.setattr("sys.stdin", io.StringIO("carols new password\n"))
+    done = cli("user", "set-password", "carol@default.test", "--password-stdin")
+    assert done.exit_code == 0 and "ended" in done.stdout
+    assert client_for(app, old_token).get("/api/v1/orgs").status_code == 401
+    short = admin.put("/api/v1/users/carol@default.test/password", json={"password": "short"})
+    assert short.status_code == 422

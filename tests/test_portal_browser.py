@@ -1,6 +1,6 @@
 """The maker portal in a real browser (DESIGN section 8, Web): Playwright drives Debian's
 Chromium against the application served by uvicorn, as a maker would use it — sign in
-with a token, open a connector, switch tabs without reloading (htmx), share it, see a
+with an e-mail address and password, open a connector, switch tabs without reloading (htmx), share it, see a
 refusal, remove the grant, sign out.
 
 Needs Chromium at /usr/bin/chromium (`apt install chromium`; CONNECTORHUB_CHROMIUM
@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from conftest import ADMIN_TOKEN, make_user
+from conftest import make_user
 from test_connectors import MINIMAL
 
 CHROMIUM = os.environ.get("CONNECTORHUB_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "a maker's password"
 # .ci/run sets this: there a missing browser is a failure, not a skip.
 REQUIRED = os.environ.get("CONNECTORHUB_REQUIRE_BROWSER") == "1"
 if REQUIRED:
@@ -73,11 +74,13 @@ def test_a_maker_shares_a_connector_from_the_portal(served, page, admin):
     page.goto(served + "/")
     expect(page).to_have_url(re.compile(re.escape(served) + r"/portal/login(\?.*)?$"))
     page.get_by_label("Personal access token").fill("not-a-token")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in with the token").click()
     expect(page.get_by_role("alert")).to_contain_text("token")
 
-    page.get_by_label("Personal access token").fill(ADMIN_TOKEN)
-    page.get_by_role("button", name="Sign in").click()
+    assert admin.put("/api/v1/users/admin@connectorhub.local/password", json={"password": PASSWORD}).status_code == 204
+    page.get_by_label("E-mail address").fill("admin@connectorhub.local")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Connectors in default")).to_be_visible()
     page.get_by_role("link", name="Weather").click()
     expect(page.get_by_role("heading", name="Weather")).to_be_visible()
@@ -117,3 +120,5 @@ def test_a_maker_shares_a_connector_from_the_portal(served, page, admin):
     expect(page).to_have_url(served + "/portal/login")
     page.goto(f"{served}/portal/environments/default/connectors/{connector}")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    tokens = admin.get("/api/v1/tokens", params={"user": "admin@connectorhub.local"}).json()["items"]
+    assert "portal sign-in" not in [t["name"] for t in tokens]  # signing out revoked it

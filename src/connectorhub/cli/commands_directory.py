@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from connectorhub.cli.app import JsonOption, group
 from connectorhub.cli.client import Client
-from connectorhub.cli.output import emit_json, show, table
+from connectorhub.cli.output import console, emit_json, show, table
 from connectorhub.errors import InvalidRequest
 
 org_app = group("org", "Organizations (platform administrators).")
@@ -55,6 +57,20 @@ def user_create(
     """Create a user."""
     body = {"email": email, "org": org, "org_admin": org_admin, "platform_admin": platform_admin, "display_name": display_name, "password": password}
     show(Client().post("/users", body), as_json, ["id", "email", "org_id", "is_org_admin", "is_platform_admin"])
+
+
+@user_app.command("set-password")
+def user_set_password(
+    user: str = typer.Argument(..., help="E-mail of the user (yourself, or as an organization administrator, a user of it)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+):
+    """Set the password a user signs in to the web portal with (8+ characters)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    Client().put(f"/users/{user}/password", {"password": password})
+    console.print(f"Password set for {user}; their earlier portal sign-ins have ended.")
 
 
 @user_app.command("list")

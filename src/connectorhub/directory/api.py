@@ -69,6 +69,15 @@ def list_users(org: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str |
         return PageOut(items=[_user_out(u) for u in page.items], next_cursor=page.next_cursor)
 
 
+@router.put("/users/{user_ref}/password", status_code=status.HTTP_204_NO_CONTENT)
+def set_password(user_ref: str, body: schemas.PasswordIn, ctx: Context = Depends(context)):
+    """The user's password for the web portal: their own, or, for an organization
+    administrator, a user's of the organization. Ends the portal sign-ins made before."""
+    with ctx.transaction() as session:
+        user = service.get_user_or_raise(session=session, actor=ctx.actor, ref=user_ref)
+        service.set_password(session=session, actor=ctx.actor, user=user, password=body.password)
+
+
 @router.get("/users/{user_ref}", response_model=schemas.UserOut)
 def get_user(user_ref: str, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:

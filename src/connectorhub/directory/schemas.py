@@ -19,6 +19,10 @@ class OrgOut(BaseModel):
     created_at: dt.datetime
 
 
+class PasswordIn(Strict):
+    password: str = Field(min_length=8, description="The new password for the web portal (8+ characters)")
+
+
 class UserCreate(Strict):
     email: str = Field(min_length=3, max_length=320)
     org: str | None = Field(None, description="Organization name or id; default: the caller's")

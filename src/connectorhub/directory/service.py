@@ -7,14 +7,16 @@ endpoint, one CLI verb) owns the transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from collections import defaultdict
 
-from sqlalchemy import delete, literal, select
+from sqlalchemy import delete, literal, or_, select
 from sqlalchemy.orm import Session
 
 from connectorhub.access.decisions import Actor
+from connectorhub.db import utcnow
 from connectorhub.directory.models import (
     AccessToken,
     Group,
@@ -116,14 +118,50 @@ def authenticate(*, session: Session, token: str) -> Actor:
     user = session.scalar(
         select(User)
         .join(AccessToken, AccessToken.user_id == User.id)
-        .where(AccessToken.token_hash == hash_token(token), AccessToken.revoked.is_(False))
+        .where(
+            AccessToken.token_hash == hash_token(token),
+            AccessToken.revoked.is_(False),
+            or_(AccessToken.expires_at.is_(None), AccessToken.expires_at > utcnow()),
+        )
     )
     if user is None:
         raise Unauthenticated(
-            "The access token is unknown or revoked; create one with `connectorhub token create`.",
+            "The access token is unknown, revoked or expired; create one with `connectorhub token create` "
+            "(in the portal: sign in again).",
             code="TokenInvalid",
         )
     return actor_for_user(session=session, user=user)
+
+
+# Portal sign-in (DESIGN section 8): a password gives a token that expires, named so
+# that signing out revokes it (and only it: a pasted personal access token stays valid).
+SIGN_IN_TOKEN_NAME = "portal sign-in"
+# Checked against when the e-mail is unknown, so an unknown address takes as long as a wrong password.
+_NO_PASSWORD = "scrypt$" + "00" * 16 + "$" + "00" * 64
+
+
+def sign_in(*, session: Session, email: str, password: str, lifetime: dt.timedelta) -> tuple[AccessToken, str]:
+    """A sign-in token for a user's e-mail and password, valid for ``lifetime``. Refuses
+    with one message whether the address is unknown, has no password, or the password is
+    wrong (no way to learn which addresses exist)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    stored = user.password_hash if user is not None else None
+    if not verify_password(password, stored or _NO_PASSWORD) or stored is None:
+        raise Unauthenticated(
+            "The e-mail address or the password is wrong (a user without a password signs in with a personal "
+            "access token).",
+            code="SignInFailed",
+        )
+    token, value = create_token(session=session, actor=None, user=user, name=SIGN_IN_TOKEN_NAME)
+    token.expires_at = utcnow() + lifetime
+    return token, value
+
+
+def sign_out(*, session: Session, token: str) -> None:
+    """Revokes ``token`` when it is a portal sign-in token; other tokens are left alone."""
+    row = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(token)))
+    if row is not None and row.name == SIGN_IN_TOKEN_NAME and row.expires_at is not None:
+        row.revoked = True
 
 
 # --- organizations -----------------------------------------------------------------
@@ -218,6 +256,22 @@ def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
     return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def set_password(*, session: Session, actor: Actor, user: User, password: str) -> None:
+    """A user sets their own password; an organization administrator sets one for a user
+    of the organization. Portal sign-ins made with the old password end (their tokens
+    are revoked); personal access tokens are left alone."""
+    if actor.user_id != user.id:
+        _require_org_admin(actor, user.org_id)
+    user.password_hash = hash_password(password)
+    for token in session.scalars(
+        select(AccessToken).where(
+            AccessToken.user_id == user.id, AccessToken.name == SIGN_IN_TOKEN_NAME, AccessToken.expires_at.is_not(None),
+            AccessToken.revoked.is_(False),
+        )
+    ):
+        token.revoked = True
 
 
 def verify_password(password: str, stored: str | None) -> bool:

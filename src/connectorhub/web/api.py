@@ -2,15 +2,18 @@
 layer as the REST API and the CLI. Each page or action is one use case in one
 transaction, exactly like its REST twin; htmx swaps the fragment an action changes.
 
-Signing in: the user pastes a personal access token (the same one the CLI uses; the
-administrator's is printed by ``connectorhub serve``). It is kept in an HttpOnly,
-SameSite=Strict cookie scoped to ``/portal`` and checked on every request like a bearer
-token, so revoking the token signs the portal out too. Forms are refused when the
-browser says they come from another origin (docs/portal.md).
+Signing in: with an e-mail address and password (a sign-in token that expires after
+``SIGN_IN_HOURS`` and that signing out revokes), or with a personal access token pasted
+as it is (the same one the CLI uses; the administrator's is printed by ``connectorhub
+serve``). The token is kept in an HttpOnly, SameSite=Strict cookie scoped to
+``/portal`` and checked on every request like a bearer token, so revoking it signs the
+portal out too. Forms are refused when the browser says they come from another origin
+(docs/portal.md).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from functools import wraps
 from pathlib import Path
@@ -26,6 +29,7 @@ from connectorhub.access import decisions
 from connectorhub.api.context import Context
 from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
+from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError, Forbidden, NotFound, Unauthenticated
 from connectorhub.runtime import request as runtime_request
@@ -36,6 +40,8 @@ COOKIE = "connectorhub_portal"
 TABS = ("definition", "operations", "share", "connections")
 CONNECTOR_ROLES = decisions.CONNECTOR_ROLES
 PAGE = 200  # rows a list page shows; more are reached with "Next"
+SIGN_IN_HOURS = 12
+SIGN_IN_LIFETIME = dt.timedelta(hours=SIGN_IN_HOURS)
 
 STATIC = Path(__file__).parent / "static"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -125,24 +131,38 @@ async def login_form(request: Request, next: str = "") -> Response:
 @router.post("/login", response_class=HTMLResponse)
 @portal_page
 async def login(request: Request) -> Response:
+    """E-mail and password (a sign-in token that expires after SIGN_IN_HOURS), or a
+    personal access token pasted as it is."""
     form = await request.form()
+    email = str(form.get("email", "")).strip()
+    password = str(form.get("password", ""))
     token = str(form.get("token", "")).strip()
     target = _local(str(form.get("next", ""))) or f"{PREFIX}/"
-    ctx = Context(request.app.state.services, token)
+    services = request.app.state.services
 
-    def check() -> None:
-        with ctx.transaction(write=False):
-            pass  # authenticates the token
+    def with_password() -> str:
+        with services.sessions() as session, session.begin():
+            _, value = directory.sign_in(session=session, email=email, password=password, lifetime=SIGN_IN_LIFETIME)
+            return value
+
+    def with_token() -> str:
+        with Context(services, token).transaction(write=False):
+            return token  # entering the transaction authenticated it
 
     try:
-        if not token:
-            raise Unauthenticated("Paste a personal access token.", code="TokenMissing")
-        await run_in_threadpool(check)
+        if email or password:
+            value = await run_in_threadpool(with_password)
+            max_age: int | None = int(SIGN_IN_LIFETIME.total_seconds())
+        elif token:
+            value, max_age = await run_in_threadpool(with_token), None
+        else:
+            raise Unauthenticated("Give your e-mail address and password, or a personal access token.", code="SignInMissing")
     except Unauthenticated as error:
-        return _render(request, "login.html", status=401, next=target, error=error)
+        return _render(request, "login.html", status=401, next=target, error=error, email=email)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        COOKIE, token, path=PREFIX, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        COOKIE, value, max_age=max_age, path=PREFIX, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https",
     )
     return response
 
@@ -150,6 +170,17 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 @portal_page
 async def logout(request: Request) -> Response:
+    """Clears the cookie and revokes a password sign-in's token (a pasted personal access
+    token stays valid: the CLI may be using it)."""
+    token = request.cookies.get(COOKIE, "")
+    if token:
+        services = request.app.state.services
+
+        def revoke() -> None:
+            with services.sessions() as session, session.begin():
+                directory.sign_out(session=session, token=token)
+
+        await run_in_threadpool(revoke)
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
     response.delete_cookie(COOKIE, path=PREFIX)
     return response
