@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 
 import pytest
 from conftest import ADMIN_TOKEN, client_for, make_user
@@ -255,3 +256,82 @@ def test_set_password_for_oneself_or_as_administrator_ends_earlier_sign_ins(app,
     assert client_for(app, old_token).get("/api/v1/orgs").status_code == 401
     short = admin.put("/api/v1/users/carol@default.test/password", json={"password": "short"})
     assert short.status_code == 422
+
+
+# --- the Connections tab: creating a connection (A6) -----------------------------------
+
+FORM_PROPERTIES = {
+    "properties": {
+        "connectionParameters": {
+            "api_key": {"type": "securestring", "uiDefinition": {"displayName": "API key", "constraints": {"required": "true"}}},
+            "region": {"type": "string", "allowedValues": [{"value": "eu"}, {"value": "us"}],
+                       "uiDefinition": {"displayName": "Region", "constraints": {"required": "true"}}},
+            "retries": {"type": "int", "uiDefinition": {"displayName": "Retries"}},
+        }
+    }
+}
+
+
+@pytest.fixture
+def form_connector(admin) -> str:
+    created = admin.post("/api/v1/environments/default/connectors",
+                         json={"api_definition": json.dumps(MINIMAL), "api_properties": json.dumps(FORM_PROPERTIES)})
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def test_the_connection_form_follows_the_connector_parameters_and_the_rest_twin(app, admin, form_connector):
+    """A6: the form is built from connectionParameters (the same description as REST
+    GET …/connection-parameters): the secret as a password field, allowed values as a
+    choice, types kept; someone who may not create a connection gets no form."""
+    tab = signed_in(app, ADMIN_TOKEN).get(connector_url(form_connector) + "?tab=connections").text
+    assert 'type="password" name="p.api_key"' in tab
+    region = tab[tab.index('<select name="p.region">'):]
+    assert re.findall(r"<option[^>]*>(\w+)</option>", region[:region.index("</select>")]) == ["eu", "us"]
+    assert 'type="number" step="1" name="p.retries"' in tab
+    rest = admin.get(f"/api/v1/environments/default/connectors/{form_connector}/connection-parameters")
+    assert rest.status_code == 200
+    names = [(p["name"], p["secret"], p["required"]) for p in rest.json()["parameter_sets"][0]["parameters"]]
+    assert names == [("api_key", True, True), ("region", False, True), ("retries", False, False)]
+    bob = make_user(admin, "bob@default.test")
+    assert client_for(app, bob).get(f"/api/v1/environments/default/connectors/{form_connector}/connection-parameters").status_code == 404
+    assert signed_in(app, bob).get(connector_url(form_connector) + "?tab=connections").status_code == 404
+
+
+def test_creating_a_connection_lists_every_problem_keeps_what_was_typed_but_never_a_secret(app, admin, form_connector):
+    browser = signed_in(app, ADMIN_TOKEN)
+    url = connector_url(form_connector) + "/connections"
+    bad = browser.post(url, headers=HTMX, data={"display_name": "Mine", "p.api_key": SECRET, "p.region": "mars", "p.retries": "many"})
+    assert bad.status_code == 422 and "ConnectionParametersNotValid" in bad.text
+    assert "region" in bad.text and "retries" in bad.text  # every problem at once
+    assert 'value="Mine"' in bad.text and SECRET not in bad.text  # K2: the secret is typed again
+    assert admin.get("/api/v1/environments/default/connections").json()["items"] == []  # nothing half written
+    good = browser.post(url, headers=HTMX, data={"display_name": "Mine", "p.api_key": SECRET, "p.region": "eu", "p.retries": "3"})
+    assert good.status_code == 201 and "Created “Mine”" in good.text and SECRET not in good.text
+    made = admin.get("/api/v1/environments/default/connections").json()["items"]
+    assert [(c["display_name"], c["parameters"], c["secret_parameters"]) for c in made] == [("Mine", {"region": "eu", "retries": 3}, ["api_key"])]
+    assert made[0]["id"] in good.text
+
+
+def test_an_oauth_connection_made_in_the_portal_offers_its_sign_in_link(app, admin):
+    """R2: an OAuth connection starts unauthenticated and the answer links to the
+    provider's sign-in page."""
+    from conftest import CONNECTORS
+
+    properties = (CONNECTORS / "certified-connectors/Redque" / "apiProperties.json").read_text(encoding="utf-8-sig")
+    connector = admin.post("/api/v1/environments/default/connectors",
+                           json={"api_definition": json.dumps(MINIMAL), "api_properties": properties}).json()["id"]
+    made = signed_in(app, ADMIN_TOKEN).post(connector_url(connector) + "/connections", headers=HTMX, data={"display_name": "Redque"})
+    assert made.status_code == 201, made.text
+    assert 'href="https://demoidentity.redque.com/connect/authorize?' in made.text
+    assert "unauthenticated" in made.text
+
+
+def test_cli_connection_parameters_shows_the_same_form(cli, admin, form_connector):
+    """The CLI twin of the portal's form (`connection parameters`)."""
+    out = cli("connection", "parameters", "-e", "default", "--connector", form_connector)
+    assert out.exit_code == 0, out.stderr
+    for expected in ("api_key", "region", "eu, us", "retries", "int"):
+        assert expected in out.stdout
+    as_json = json.loads(cli("connection", "parameters", "-e", "default", "--connector", form_connector, "--json").stdout)
+    assert as_json == admin.get(f"/api/v1/environments/default/connectors/{form_connector}/connection-parameters").json()

@@ -1,7 +1,7 @@
 """The maker portal in a real browser (DESIGN section 8, Web): Playwright drives Debian's
 Chromium against the application served by uvicorn, as a maker would use it — sign in
-with an e-mail address and password, open a connector, switch tabs without reloading (htmx), share it, see a
-refusal, remove the grant, sign out.
+with an e-mail address and password, open a connector, switch tabs without reloading
+(htmx), share it, see a refusal, remove the grant, create a connection, sign out.
 
 Needs Chromium at /usr/bin/chromium (`apt install chromium`; CONNECTORHUB_CHROMIUM
 names another) and the playwright package (in the test extras; it never downloads a
@@ -115,6 +115,14 @@ def test_a_maker_shares_a_connector_from_the_portal(served, page, admin):
     page.get_by_role("button", name="Remove bob@default.test").click()
     expect(page.locator("#share")).to_contain_text("Not shared with anyone")
     assert admin.get(f"/api/v1/environments/default/connectors/{connector}/permissions").json()["grants"] == []
+
+    page.get_by_role("tab", name="Connections").click()
+    page.get_by_label("Display name").fill("Weather for me")
+    page.get_by_role("button", name="Create connection").click()
+    expect(page.get_by_role("status")).to_contain_text("Weather for me")
+    expect(page.get_by_role("table", name="Your connections")).to_contain_text("connected")
+    made = admin.get("/api/v1/environments/default/connections").json()["items"]
+    assert [(c["display_name"], c["connector_id"]) for c in made] == [("Weather for me", connector)]
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(served + "/portal/login")

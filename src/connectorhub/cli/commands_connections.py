@@ -10,7 +10,7 @@ from connectorhub import errors
 from connectorhub.cli.app import JsonOption, group
 from connectorhub.cli.client import Client
 from connectorhub.cli.commands_connectors import principal_body, print_permissions
-from connectorhub.cli.output import emit_json, show, table
+from connectorhub.cli.output import console, emit_json, show, table
 from connectorhub.connections.parameters import parse_assignments
 
 connection_app = group("connection", "Connections: a connector plus your credentials.")
@@ -41,6 +41,29 @@ def create(
             typer.echo(f"Sign in to authorize this connection (the link works once, for 10 minutes):\n{created['sign_in_url']}", err=True)
         elif created["status"] == "unauthenticated":
             typer.echo(f"Sign in to authorize this connection: connectorhub connection sign-in -e {env} {created['id']}", err=True)
+
+
+@connection_app.command("parameters")
+def parameters(
+    env: str = typer.Option(..., "-e", "--env"),
+    connector: str = typer.Option(..., "--connector", help="Connector id, name or title."),
+    as_json: bool = JsonOption,
+):
+    """What `connection create` asks for: the connector's parameters, per parameter set
+    (the portal's new-connection form). Secret defaults are never shown."""
+    form = Client().get(f"/environments/{env}/connectors/{connector}/connection-parameters")
+    if as_json:
+        emit_json(form)
+        return
+    for parameter_set in form["parameter_sets"]:
+        title = f"--parameter-set {parameter_set['name']}" if parameter_set["name"] else None
+        rows = [
+            {**p, "allowed_values": ", ".join(p["allowed_values"]), "default": "(set)" if p["secret"] and p["has_default"] else p.get("default")}
+            for p in parameter_set["parameters"] if not p["hidden"]
+        ]
+        table(rows, ["name", "type", "required", "secret", "allowed_values", "default", "display_name"], title=title)
+        if parameter_set["needs_oauth"]:
+            console.print("Signing in with the provider authorizes connections of this set (R2).")
 
 
 @connection_app.command("sign-in")

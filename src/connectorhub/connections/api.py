@@ -57,6 +57,18 @@ def create_connection(env: str, body: schemas.ConnectionCreate, request: Request
         return out.model_copy(update={"sign_in_url": started.url if started else None})
 
 
+@router.get("/environments/{env}/connectors/{connector}/connection-parameters", response_model=schemas.ConnectionFormOut)
+def connection_form(env: str, connector: str, ctx: Context = Depends(context)):
+    """What creating a connection to the connector asks for (A6): its parameter sets;
+    secret defaults are never shown (C4, K2)."""
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        found, sets = service.connection_form(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connector_ref=connector
+        )
+        return schemas.ConnectionFormOut(connector_id=found.id, parameter_sets=[s.to_dict() for s in sets])
+
+
 @router.get(BASE, response_model=PageOut[schemas.ConnectionOut])
 def list_connections(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:

@@ -18,6 +18,32 @@ class ConnectionCreate(Strict):
     display_name: str | None = None
 
 
+class ParameterOut(BaseModel):
+    name: str
+    type: str
+    display_name: str
+    description: str
+    required: bool
+    hidden: bool
+    secret: bool
+    allowed_values: list[str]
+    has_default: bool
+    default: Any = None
+
+
+class ParameterSetOut(BaseModel):
+    name: str | None = Field(description="null: the connector's plain connectionParameters")
+    display_name: str
+    allow_sharing: bool
+    needs_oauth: bool
+    parameters: list[ParameterOut]
+
+
+class ConnectionFormOut(BaseModel):
+    connector_id: str
+    parameter_sets: list[ParameterSetOut]
+
+
 class ConnectionUpdate(Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
     display_name: str | None = None

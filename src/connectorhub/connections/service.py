@@ -97,6 +97,18 @@ def _parameter_sets(session: Session, keyring: Keyring, connector: Connector) ->
     return params.parameter_sets(properties if isinstance(properties, dict) else None, defaults)
 
 
+def connection_form(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, connector_ref: str
+) -> tuple[Connector, builtins.list[params.ParameterSet]]:
+    """What creating a connection to a connector asks for (A6): its parameter sets, for
+    a caller who may create one (CanView and above, A1, A9); secret defaults are never
+    part of what is shown (:meth:`ParameterSpec.to_dict`, C4, K2)."""
+    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
+    if not decisions.decide_create_connection(access).allowed:
+        raise not_found("connector", connector_ref)
+    return connector, _parameter_sets(session, keyring, connector)
+
+
 def parameter_set_of(session: Session, keyring: Keyring, connection: Connection) -> params.ParameterSet:
     connector = session.get(Connector, connection.connector_id)
     return params.choose_set(_parameter_sets(session, keyring, connector), connection.parameter_set)

@@ -32,6 +32,7 @@ from connectorhub.connectors import service as connectors
 from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError, Forbidden, NotFound, Unauthenticated
+from connectorhub.runtime import oauth_api
 from connectorhub.runtime import request as runtime_request
 from connectorhub.sharing import service as sharing
 
@@ -233,7 +234,7 @@ def _operations(definition: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
-def _tab_values(session, ctx: Context, environment, ref: str, tab: str) -> dict[str, Any]:
+def _tab_values(session, ctx: Context, environment, ref: str, tab: str, parameter_set: str | None = None) -> dict[str, Any]:
     """The values of one tab of a connector's page; each reads through the same use case
     as the REST API (so the same access rules decide what it shows)."""
     if tab not in TABS:
@@ -253,7 +254,27 @@ def _tab_values(session, ctx: Context, environment, ref: str, tab: str) -> dict[
             {"id": c.id, "name": c.display_name or c.id, "status": c.status, "role": a.role}
             for c, a in page.items if c.connector_id == connector.id
         ]
+        values["parameter_sets"] = _connection_form(session, ctx, environment, ref)
+        values["chosen_set"] = _chosen(values["parameter_sets"], parameter_set)
     return values
+
+
+def _connection_form(session, ctx: Context, environment, ref: str) -> list[dict[str, Any]] | None:
+    """The new-connection form's parameter sets, or None when the caller may not create
+    a connection to this connector (the form is then not shown)."""
+    try:
+        _, sets = connections.connection_form(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connector_ref=ref
+        )
+    except NotFound:
+        return None
+    return [s.to_dict() for s in sets]
+
+
+def _chosen(sets: list[dict[str, Any]] | None, name: str | None) -> dict[str, Any] | None:
+    if not sets:
+        return None
+    return next((s for s in sets if s["name"] == name), sets[0])
 
 
 @router.get("/environments/{env}/connectors/{connector}", response_class=HTMLResponse)
@@ -271,13 +292,13 @@ async def connector_page(request: Request, env: str, connector: str, tab: str = 
 
 @router.get("/environments/{env}/connectors/{connector}/tabs/{tab}", response_class=HTMLResponse)
 @portal_page
-async def connector_tab(request: Request, env: str, connector: str, tab: str) -> Response:
+async def connector_tab(request: Request, env: str, connector: str, tab: str, set: str | None = None) -> Response:
     ctx = _context(request)
 
     def load() -> dict[str, Any]:
         with ctx.transaction(write=False) as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            return {"environment": environment, **_tab_values(session, ctx, environment, connector, tab)}
+            return {"environment": environment, **_tab_values(session, ctx, environment, connector, tab, set)}
 
     values = await run_in_threadpool(load)
     return _render(request, f"_tab_{values['tab']}.html", **values)
@@ -339,3 +360,50 @@ async def unshare_connector(request: Request, env: str, connector: str) -> Respo
         )
 
     return await _change_sharing(request, env, connector, change)
+
+
+# --- connections ---------------------------------------------------------------------
+
+FIELD = "p."  # form fields of connection parameters are "p.<name>", apart from the form's own
+
+
+@router.post("/environments/{env}/connectors/{connector}/connections", response_class=HTMLResponse)
+@portal_page
+async def create_connection(request: Request, env: str, connector: str) -> Response:
+    """A6 from the Connections tab: the same use case as ``connection create`` (the
+    parameters checked against the definition, every problem at once); an OAuth
+    connection answers its sign-in link (R2). Secret values are never sent back (K2)."""
+    ctx = _context(request)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    parameter_set = form.get("parameter_set") or None
+    given = {k[len(FIELD):]: v for k, v in form.items() if k.startswith(FIELD) and v != ""}
+    callback = oauth_api.redirect_uri(request)
+
+    def create() -> dict[str, Any]:
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            made = connections.create(
+                session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connector_ref=connector,
+                given=given, parameter_set=parameter_set, display_name=form.get("display_name"),
+            )
+            started = connections.first_sign_in(
+                session=session, actor=ctx.actor, keyring=ctx.keyring, connection=made, redirect_uri=callback
+            )
+            values = _tab_values(session, ctx, environment, connector, "connections", parameter_set)
+            return {"environment": environment, "created": made.display_name, "sign_in_url": started.url if started else None, **values}
+
+    def reread(error: ConnectorhubError) -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            values = _tab_values(session, ctx, environment, connector, "connections", parameter_set)
+            secret = {p["name"] for s in values.get("parameter_sets") or [] for p in s["parameters"] if p["secret"]}
+            typed = {k: v for k, v in given.items() if k not in secret}  # K2: secrets are typed again
+            return {"environment": environment, "error": error, "typed": typed, "display_name": form.get("display_name", ""), **values}
+
+    try:
+        values, status = await run_in_threadpool(create), 201
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        values, status = await run_in_threadpool(reread, error), error.status
+    return _render(request, "_tab_connections.html", status=status, **values)
