@@ -5,6 +5,7 @@ The browser itself is driven in tests/test_portal_browser.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -335,3 +336,65 @@ def test_cli_connection_parameters_shows_the_same_form(cli, admin, form_connecto
         assert expected in out.stdout
     as_json = json.loads(cli("connection", "parameters", "-e", "default", "--connector", form_connector, "--json").stdout)
     assert as_json == admin.get(f"/api/v1/environments/default/connectors/{form_connector}/connection-parameters").json()
+
+
+# --- the Operations tab: testing an operation (R1) -------------------------------------
+
+
+@pytest.fixture
+def settings(settings):
+    """R5: the test backend listens on loopback, which only the allow-list opens."""
+    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
+
+
+@pytest.fixture
+def echo():
+    from backends import Backend
+
+    server = Backend().start()
+    yield server
+    server.stop()
+
+
+def test_testing_an_operation_is_the_invoke_use_case(app, admin, echo):
+    """R1 from the Operations tab: the form offers connections the user may use and the
+    operation's parameters; sending builds the request from the definition, with the
+    connection's API key (R2), and shows the API's status and JSON body."""
+    from test_invoke import ECHO, PROPERTIES as ECHO_PROPERTIES
+
+    assert admin.post("/api/v1/environments/default/environment-variables",
+                      json={"schema_name": "echo_host", "default_value": echo.host}).status_code == 201
+    connector = admin.post("/api/v1/environments/default/connectors",
+                           json={"api_definition": json.dumps(ECHO), "api_properties": json.dumps(ECHO_PROPERTIES)}).json()["id"]
+    connection = admin.post("/api/v1/environments/default/connections",
+                            json={"connector": connector, "parameters": {"api_key": SECRET}, "display_name": "Echo key"}).json()["id"]
+    browser = signed_in(app, ADMIN_TOKEN)
+    form = browser.get(connector_url(connector) + "/operations/UpdateItem", headers=HTMX)
+    assert form.status_code == 200 and "Echo key" in form.text
+    for name in ('name="p.id"', 'name="p.limit"', 'name="p.X-Trace"', 'name="body"'):
+        assert name in form.text
+    sent = browser.post(connector_url(connector) + "/operations/UpdateItem/test", headers=HTMX, data={
+        "connection": connection, "p.id": "a/b", "p.limit": "5", "p.X-Trace": "", "body": '{"name": "widget"}'})
+    assert sent.status_code == 200 and "HTTP 200" in sent.text  # (the echo backend repeats the key it got)
+    got = echo.received[-1]
+    assert got.method == "POST" and got.path == "/api/items/a%2Fb" and got.query == [("limit", "5")]
+    assert got.headers["X-Api-Key"] == SECRET and json.loads(got.body) == {"name": "widget"}
+    assert "/api/items/a%2Fb" in html.unescape(sent.text)  # the echoed body, shown as JSON
+
+    missing = browser.post(connector_url(connector) + "/operations/UpdateItem/test", headers=HTMX,
+                           data={"connection": connection, "p.id": "x"})
+    assert missing.status_code == 422 and "ParametersNotValid" in missing.text and "limit" in missing.text
+    not_json = browser.post(connector_url(connector) + "/operations/UpdateItem/test", headers=HTMX,
+                            data={"connection": connection, "p.id": "x", "p.limit": "1", "body": "{nope"})
+    assert not_json.status_code == 422 and "InvokeBodyNotValid" in not_json.text
+    assert len(echo.received) == 1  # nothing sent for either
+
+    # A6: someone who may view the connector but not use the connection gets no connection to pick.
+    bob = make_user(admin, "bob@default.test")
+    assert admin.post(f"/api/v1/environments/default/connectors/{connector}/share",
+                      json={"user": "bob@default.test", "role": "CanView"}).status_code == 200
+    bobs = signed_in(app, bob)
+    assert "You have no connection" in bobs.get(connector_url(connector) + "/operations/UpdateItem", headers=HTMX).text
+    refused = bobs.post(connector_url(connector) + "/operations/Fail/test", headers=HTMX, data={"connection": connection})
+    assert refused.status_code == 404 and "ConnectionNotFound" in refused.text
+    assert len(echo.received) == 1

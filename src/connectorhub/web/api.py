@@ -31,7 +31,8 @@ from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
 from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
-from connectorhub.errors import ConnectorhubError, Forbidden, NotFound, Unauthenticated
+from connectorhub.errors import ConnectorhubError, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from connectorhub.runtime import api as runtime_api
 from connectorhub.runtime import oauth_api
 from connectorhub.runtime import request as runtime_request
 from connectorhub.sharing import service as sharing
@@ -407,3 +408,65 @@ async def create_connection(request: Request, env: str, connector: str) -> Respo
             raise
         values, status = await run_in_threadpool(reread, error), error.status
     return _render(request, "_tab_connections.html", status=status, **values)
+
+
+# --- testing an operation (R1) -----------------------------------------------------------
+
+
+def _usable_connections(session, ctx: Context, environment, connector_id: str) -> list[dict[str, Any]]:
+    page = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None)
+    return [
+        {"id": c.id, "name": c.display_name or c.id, "status": c.status}
+        for c, a in page.items
+        if c.connector_id == connector_id and c.scope is None and decisions.can_use_connection(a)
+    ]
+
+
+@router.get("/environments/{env}/connectors/{connector}/operations/{operation_id}", response_class=HTMLResponse)
+@portal_page
+async def operation_form(request: Request, env: str, connector: str, operation_id: str) -> Response:
+    """The Test form of an operation: a connection you may use and the operation's
+    parameters (internal ones take their defaults, as at run time)."""
+    ctx = _context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            found, access = connectors.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
+            operation = runtime_request.find_operation(found.definition(), operation_id)
+            return {
+                "environment": environment, "connector": found, "operation": operation,
+                "parameters": [p for p in operation.parameters if not p.internal and p.location != "body"],
+                "takes_body": operation.body is not None and not operation.body.internal,
+                "connections": _usable_connections(session, ctx, environment, found.id),
+            }
+
+    return _render(request, "_operation_test.html", **await run_in_threadpool(load))
+
+
+@router.post("/environments/{env}/connectors/{connector}/operations/{operation_id}/test", response_class=HTMLResponse)
+@portal_page
+async def test_operation(request: Request, env: str, connector: str, operation_id: str) -> Response:
+    """R1 from the portal: the same invocation as ``POST …/invoke/{operationId}`` (and
+    ``connectorhub invoke``), through a connection the user may use."""
+    ctx = _context(request)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    parameters = {k[len(FIELD):]: v for k, v in form.items() if k.startswith(FIELD) and v != ""}
+    payload: dict[str, Any] = {"parameters": parameters}
+    try:
+        if form.get("body", "").strip():
+            try:
+                payload["body"] = json.loads(form["body"])
+            except ValueError as error:
+                raise InvalidRequest(f"The body is not JSON ({error}); write it as JSON, e.g. {{\"name\": \"value\"}}.",
+                                     code="InvokeBodyNotValid") from None
+        answer = json.loads(await runtime_api.invoke_answer(
+            request.app.state.services, request.app.state.runtime, token=ctx.token, env=env,
+            connection=form.get("connection", ""), operation_id=operation_id, raw=json.dumps(payload).encode(),
+        ))
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        return _render(request, "_error.html", status=error.status, error=error)
+    shown = json.dumps(answer["body"], indent=2) if answer["body_encoding"] == "json" else answer["body"]
+    return _render(request, "_operation_result.html", answer=answer, body=shown)
