@@ -149,12 +149,19 @@ def test_a_refused_share_shows_the_rule_and_writes_nothing(app, admin, connector
 
 
 def test_a_form_from_another_site_is_refused(app, admin, connector):
+    """The browser's Origin must be this site's: the address the request came in on, or
+    CONNECTORHUB_PUBLIC_URL's behind a proxy."""
     make_user(admin, "bob@default.test")
     browser = signed_in(app, ADMIN_TOKEN)
-    forged = browser.post(connector_url(connector) + "/share", headers={**HTMX, "Origin": "https://evil.example"},
-                          data={"kind": "user", "principal": "bob@default.test", "role": "CanEdit"})
+    share = {"kind": "user", "principal": "bob@default.test", "role": "CanView"}
+    forged = browser.post(connector_url(connector) + "/share", headers={**HTMX, "Origin": "https://evil.example"}, data=share)
     assert forged.status_code == 403 and "PortalOriginRefused" in forged.text
     assert admin.get(f"/api/v1/environments/default/connectors/{connector}/permissions").json()["grants"] == []
+    app.state.public_url = "https://hub.example.com"
+    proxied = browser.post(connector_url(connector) + "/share", headers={**HTMX, "Origin": "https://HUB.example.com"}, data=share)
+    assert proxied.status_code == 200, proxied.text
+    same = browser.post(connector_url(connector) + "/unshare", headers={**HTMX, "Origin": "http://testserver"}, data={"kind": "user", "principal": "bob@default.test"})
+    assert same.status_code == 200, same.text
 
 
 def test_a_revoked_token_signs_the_portal_out(app, admin):

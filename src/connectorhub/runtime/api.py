@@ -98,7 +98,9 @@ class InvokeEndpoint:
     requests before its framework layers, and everything else goes the usual way.
 
     Measured in a ``serve`` process (docs/benchmarks.md, "Invocation overhead"): the
-    framework's layers and request objects cost a fifth of an invocation's CPU."""
+    framework's layers and request objects cost a fifth of an invocation's CPU. The
+    path must start with ``prefix`` itself; served under a root path, the FastAPI twin
+    below answers instead (same answer, slower)."""
 
     def __init__(self, *, state, prefix: str, max_body: int) -> None:
         self.state = state  # the application's state: its services and runtime (tests may replace them)

@@ -67,10 +67,18 @@ def _same_origin(request: Request) -> None:
     sites' requests, and the Origin header, when the browser sends one, must match."""
     origin = request.headers.get("origin")
     if origin and origin != "null":
-        here = urlsplit(str(request.base_url))
-        there = urlsplit(origin)
-        if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+        # Behind a proxy the browser's origin is CONNECTORHUB_PUBLIC_URL's, not the address we were reached at.
+        allowed = {_origin(str(request.base_url))}
+        public_url = getattr(request.app.state, "public_url", None)
+        if public_url:
+            allowed.add(_origin(public_url))
+        if _origin(origin) not in allowed:
             raise Forbidden("This form was sent from another site; open the portal and try again.", code="PortalOriginRefused")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
