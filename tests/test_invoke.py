@@ -307,3 +307,19 @@ def test_the_invoke_endpoint_is_documented_in_openapi(app, admin):
     assert set(post["requestBody"]["content"]["application/json"]["schema"]["properties"]) == {"parameters", "body"}
     assert post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/InvokeOut")
     assert post["security"] == [{"HTTPBearer": []}]
+
+
+def test_under_a_root_path_the_documented_route_gives_the_same_answer(app, echo_connection, backend):
+    """Served under a root path (a proxy's prefix), the hot-path endpoint does not match
+    and the FastAPI route documented in /openapi.json answers, the same way."""
+    from fastapi.testclient import TestClient
+
+    from conftest import ADMIN_TOKEN
+
+    proxied = TestClient(app, root_path="/hub", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    answer = proxied.post(f"/hub/api/v1/environments/default/connections/{echo_connection}/invoke/Fail", json={})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == 200 and answer.json()["body"]["path"] == "/api/fail"
+    bad = proxied.post(f"/hub/api/v1/environments/default/connections/{echo_connection}/invoke/Fail", json={"parameters": 5})
+    assert bad.status_code == 422 and bad.json()["code"] == "InvokeBodyNotValid"
+    assert len(backend.received) == 1
