@@ -405,3 +405,21 @@ def test_testing_an_operation_is_the_invoke_use_case(app, admin, echo):
     refused = bobs.post(connector_url(connector) + "/operations/Fail/test", headers=HTMX, data={"connection": connection})
     assert refused.status_code == 404 and "ConnectionNotFound" in refused.text
     assert len(echo.received) == 1
+
+
+def test_the_audit_log_page_is_for_administrators_and_filters(app, admin, connector):
+    """The audit use case (`audit list`): administrators see the organization's events,
+    filtered by action; others are refused with the same code."""
+    bob = make_user(admin, "bob@default.test")
+    assert admin.post(f"/api/v1/environments/default/connectors/{connector}/share",
+                      json={"user": "bob@default.test", "role": "CanView"}).status_code == 200
+    browser = signed_in(app, ADMIN_TOKEN)
+    assert "Audit log" in browser.get(f"{PORTAL}/environments/default/connectors").text
+    page = browser.get(f"{PORTAL}/environments/default/audit", params={"action": "connector.share"})
+    assert page.status_code == 200 and "connector.share" in page.text and connector in page.text
+    none = browser.get(f"{PORTAL}/environments/default/audit", params={"action": "no.such.action"})
+    assert "No events." in none.text
+    bobs = signed_in(app, bob)
+    assert "Audit log" not in bobs.get(f"{PORTAL}/environments/default/connectors").text
+    refused = bobs.get(f"{PORTAL}/environments/default/audit")
+    assert refused.status_code == 403 and "OrgAdminRequired" in refused.text

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import decisions
 from connectorhub.api.context import Context
+from connectorhub.audit import service as audit
 from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
 from connectorhub.directory import service as directory
@@ -208,7 +209,10 @@ def _frame(session, ctx: Context, env: str) -> dict[str, Any]:
     """What every page's frame shows: who is signed in, the environment and the others."""
     environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
     visible = environments.list(session=session, actor=ctx.actor, limit=PAGE, cursor=None).items
-    return {"me": ctx.actor.email, "environment": environment, "environments": visible}
+    return {
+        "me": ctx.actor.email, "is_admin": ctx.actor.is_org_admin or ctx.actor.is_platform_admin,
+        "environment": environment, "environments": visible,
+    }
 
 
 @router.get("/environments/{env}/connectors", response_class=HTMLResponse)
@@ -478,3 +482,33 @@ async def test_operation(request: Request, env: str, connector: str, operation_i
         return _render(request, "_error.html", status=error.status, error=error)
     shown = json.dumps(answer["body"], indent=2) if answer["body_encoding"] == "json" else answer["body"]
     return _render(request, "_operation_result.html", answer=answer, body=shown)
+
+
+# --- the audit log -------------------------------------------------------------------------
+
+
+@router.get("/environments/{env}/audit", response_class=HTMLResponse)
+@portal_page
+async def audit_log(
+    request: Request, env: str, action: str = "", target: str = "", actor: str = "", cursor: str | None = None
+) -> Response:
+    """Grants, revokes, connection changes, secret uses and cascades, newest last, for
+    administrators (the same use case as ``connectorhub audit list``)."""
+    ctx = _context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            frame = _frame(session, ctx, env)
+            page = audit.list(
+                session=session, actor=ctx.actor, action=action or None, target=target or None, actor_ref=actor or None,
+                limit=PAGE, cursor=cursor,
+            )
+            events = [
+                {"at": e.at, "actor": e.actor_email or e.actor_id, "action": e.action, "target_kind": e.target_kind,
+                 "target_id": e.target_id, "details": e.details}
+                for e in page.items
+            ]
+            return {**frame, "events": events, "next_cursor": page.next_cursor,
+                    "filters": {"action": action, "target": target, "actor": actor}}
+
+    return _render(request, "audit.html", **await run_in_threadpool(load))
