@@ -423,3 +423,59 @@ def test_the_audit_log_page_is_for_administrators_and_filters(app, admin, connec
     assert "Audit log" not in bobs.get(f"{PORTAL}/environments/default/connectors").text
     refused = bobs.get(f"{PORTAL}/environments/default/audit")
     assert refused.status_code == 403 and "OrgAdminRequired" in refused.text
+
+
+# --- connections: list, detail, sharing (A6), delete (A8) ---------------------------------
+
+
+def test_a_connection_page_shows_its_parameters_never_a_secret_and_shares_by_the_rules(app, admin, form_connector):
+    made = admin.post("/api/v1/environments/default/connections", json={
+        "connector": form_connector, "parameters": {"api_key": SECRET, "region": "eu"}, "display_name": "EU key"}).json()["id"]
+    make_user(admin, "bob@default.test")
+    browser = signed_in(app, ADMIN_TOKEN)
+    listing = browser.get(f"{PORTAL}/environments/default/connections")
+    assert "EU key" in listing.text and "Weather" in listing.text
+    page = browser.get(f"{PORTAL}/environments/default/connections/{made}")
+    assert page.status_code == 200 and "region" in page.text and "(secret, set)" in page.text and SECRET not in page.text
+    # A6: connection roles, no organization-wide sharing.
+    assert '<option value="org"' not in page.text and "CanUseAndShare" in page.text
+    url = f"{PORTAL}/environments/default/connections/{made}"
+    shared = browser.post(url + "/share", headers=HTMX, data={"kind": "user", "principal": "bob@default.test", "role": "CanUse"})
+    assert shared.status_code == 200 and "bob@default.test" in shared.text
+    rest = admin.get(f"/api/v1/environments/default/connections/{made}/permissions").json()
+    assert [(g["principal"], g["role"]) for g in rest["grants"]] == [("bob@default.test", "CanUse")]
+    wrong = browser.post(url + "/share", headers=HTMX, data={"kind": "user", "principal": "bob@default.test", "role": "CanView"})
+    assert wrong.status_code == 422 and "CanUse" in wrong.text
+    removed = browser.post(url + "/unshare", headers=HTMX, data={"kind": "user", "principal": rest["grants"][0]["principal_id"]})
+    assert removed.status_code == 200 and "Not shared with anyone" in removed.text
+
+
+def test_deleting_a_connection_from_its_page_needs_can_edit(app, admin, form_connector):
+    """A6/A8: a CanUse holder sees no delete button and is refused; the owner deletes."""
+    made = admin.post("/api/v1/environments/default/connections", json={
+        "connector": form_connector, "parameters": {"api_key": SECRET, "region": "us"}}).json()["id"]
+    bob = make_user(admin, "bob@default.test")
+    assert admin.post(f"/api/v1/environments/default/connections/{made}/share",
+                      json={"user": "bob@default.test", "role": "CanUse"}).status_code == 200
+    url = f"{PORTAL}/environments/default/connections/{made}"
+    bobs = signed_in(app, bob)
+    assert "Delete this connection" not in bobs.get(url).text
+    refused = bobs.post(url + "/delete", headers=HTMX)
+    assert refused.status_code == 403 and "ConnectionDeleteForbidden" in refused.text
+    deleted = signed_in(app, ADMIN_TOKEN).post(url + "/delete", headers=HTMX)
+    assert deleted.headers["hx-redirect"] == f"{PORTAL}/environments/default/connections"
+    assert admin.get(f"/api/v1/environments/default/connections/{made}").status_code == 404
+
+
+def test_an_unauthenticated_oauth_connection_offers_a_fresh_sign_in_link(app, admin):
+    from conftest import CONNECTORS
+
+    properties = (CONNECTORS / "certified-connectors/Redque" / "apiProperties.json").read_text(encoding="utf-8-sig")
+    connector = admin.post("/api/v1/environments/default/connectors",
+                           json={"api_definition": json.dumps(MINIMAL), "api_properties": properties}).json()["id"]
+    made = admin.post("/api/v1/environments/default/connections", json={"connector": connector}).json()["id"]
+    browser = signed_in(app, ADMIN_TOKEN)
+    page = browser.get(f"{PORTAL}/environments/default/connections/{made}")
+    assert "unauthenticated" in page.text and "Get a sign-in link" in page.text
+    link = browser.post(f"{PORTAL}/environments/default/connections/{made}/sign-in", headers=HTMX)
+    assert link.status_code == 200 and 'href="https://demoidentity.redque.com/connect/authorize?' in link.text

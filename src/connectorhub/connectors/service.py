@@ -13,7 +13,7 @@ import json
 import re
 import secrets as pysecrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import Integer, and_, bindparam, exists, or_, select
 from sqlalchemy import delete as sa_delete
@@ -696,6 +696,15 @@ def flags(session: Session, connector_ids: builtins.list[str]) -> dict[str, tupl
         return {}
     query = select(Connector.id, Connector.icon.is_not(None), Connector.script.is_not(None)).where(Connector.id.in_(connector_ids))
     return {cid: (bool(icon), bool(script)) for cid, icon, script in session.execute(query)}
+
+
+def titles(session: Session, connector_ids: Iterable[str]) -> dict[str, str]:
+    """Titles by id, for lists of things that name their connector (connections: whoever
+    sees a connection may see what it connects to)."""
+    ids = builtins.list(set(connector_ids))
+    if not ids:
+        return {}
+    return dict(session.execute(select(Connector.id, Connector.title).where(Connector.id.in_(ids))).all())
 
 
 def summary(connector: Connector) -> dict[str, Any]:

@@ -42,6 +42,11 @@ PREFIX = "/portal"
 COOKIE = "connectorhub_portal"
 TABS = ("definition", "operations", "share", "connections")
 CONNECTOR_ROLES = decisions.CONNECTOR_ROLES
+CONNECTION_ROLES = decisions.CONNECTION_ROLES
+CONNECTOR_ROLE_HELP = ("CanView uses the connector; CanViewWithShare also shares it as CanView; CanEdit also changes and "
+                       "shares it (A5). The organization can only be given CanView (A4).")
+CONNECTION_ROLE_HELP = ("CanUse calls APIs through the connection; CanUseAndShare also shares it as CanUse; CanEdit also "
+                        "changes its credentials and shares it (A6). Connections are shared with users and groups.")
 PAGE = 200  # rows a list page shows; more are reached with "Next"
 SIGN_IN_HOURS = 12
 SIGN_IN_LIFETIME = dt.timedelta(hours=SIGN_IN_HOURS)
@@ -49,7 +54,7 @@ SIGN_IN_LIFETIME = dt.timedelta(hours=SIGN_IN_HOURS)
 STATIC = Path(__file__).parent / "static"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals.update(prefix=PREFIX, roles=CONNECTOR_ROLES, tabs=TABS)
+templates.env.globals.update(prefix=PREFIX, tabs=TABS)
 
 
 def _is_htmx(request: Request) -> bool:
@@ -261,6 +266,10 @@ def _tab_values(session, ctx: Context, environment, ref: str, tab: str, paramete
         values["operations"] = _operations(connector.definition())
     elif tab == "share":
         values["permissions"] = sharing.connector_permissions(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        values.update(
+            share_url=f"{PREFIX}/environments/{quote(environment.name)}/connectors/{connector.id}", share_roles=CONNECTOR_ROLES,
+            allow_org=True, role_help=CONNECTOR_ROLE_HELP,
+        )
     else:
         page = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None)
         values["connections"] = [
@@ -512,3 +521,137 @@ async def audit_log(
                     "filters": {"action": action, "target": target, "actor": actor}}
 
     return _render(request, "audit.html", **await run_in_threadpool(load))
+
+
+# --- connections: list, detail, sharing (A6), sign-in (R2), delete (A8) --------------------
+
+
+@router.get("/environments/{env}/connections", response_class=HTMLResponse)
+@portal_page
+async def connection_list(request: Request, env: str, cursor: str | None = None) -> Response:
+    ctx = _context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            frame = _frame(session, ctx, env)
+            page = connections.list(session=session, actor=ctx.actor, environment=frame["environment"], limit=PAGE, cursor=cursor)
+            titles = connectors.titles(session, {c.connector_id for c, _ in page.items})
+            rows = [
+                {"id": c.id, "name": c.display_name, "connector": titles.get(c.connector_id, c.connector_id), "status": c.status,
+                 "role": a.role, "scope": c.scope}
+                for c, a in page.items
+            ]
+            return {**frame, "connections": rows, "next_cursor": page.next_cursor}
+
+    return _render(request, "connections.html", **await run_in_threadpool(load))
+
+
+def _connection_values(session, ctx: Context, environment, ref: str) -> dict[str, Any]:
+    """A connection's page: the same reads as ``connection show`` and ``connection permissions``."""
+    connection, access = connections.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
+    return {
+        "connection": connection, "access": access,
+        "connector_title": connectors.titles(session, {connection.connector_id}).get(connection.connector_id, connection.connector_id),
+        "parameters": json.loads(connection.parameters),
+        "secret_names": connections.secret_names(session, [connection.id])[connection.id],
+        "can_edit": decisions.can_edit_connection(access),
+        "permissions": sharing.connection_permissions(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=ref
+        ),
+        "share_url": f"{PREFIX}/environments/{quote(environment.name)}/connections/{connection.id}",
+        "share_roles": CONNECTION_ROLES, "allow_org": False, "role_help": CONNECTION_ROLE_HELP,
+    }
+
+
+@router.get("/environments/{env}/connections/{connection}", response_class=HTMLResponse)
+@portal_page
+async def connection_page(request: Request, env: str, connection: str) -> Response:
+    ctx = _context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            frame = _frame(session, ctx, env)
+            return {**frame, **_connection_values(session, ctx, frame["environment"], connection)}
+
+    return _render(request, "connection.html", **await run_in_threadpool(load))
+
+
+async def _change_connection_sharing(request: Request, env: str, connection: str, share: bool) -> Response:
+    ctx = _context(request)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    kind, principal = _principal(form)
+
+    def apply() -> dict[str, Any]:
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            if share:
+                sharing.share_connection(
+                    session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection,
+                    principal_kind=kind, principal_ref=principal, role=form.get("role", ""),
+                )
+            else:
+                sharing.unshare_connection(
+                    session=session, actor=ctx.actor, environment=environment, ref=connection, principal_kind=kind, principal_ref=principal
+                )
+            return {"environment": environment, **_connection_values(session, ctx, environment, connection)}
+
+    def reread(error: ConnectorhubError) -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            return {"environment": environment, "error": error, "form": form, **_connection_values(session, ctx, environment, connection)}
+
+    try:
+        values, status = await run_in_threadpool(apply), 200
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        values, status = await run_in_threadpool(reread, error), error.status
+    return _render(request, "_tab_share.html", status=status, **values)
+
+
+@router.post("/environments/{env}/connections/{connection}/share", response_class=HTMLResponse)
+@portal_page
+async def share_connection(request: Request, env: str, connection: str) -> Response:
+    return await _change_connection_sharing(request, env, connection, share=True)
+
+
+@router.post("/environments/{env}/connections/{connection}/unshare", response_class=HTMLResponse)
+@portal_page
+async def unshare_connection(request: Request, env: str, connection: str) -> Response:
+    return await _change_connection_sharing(request, env, connection, share=False)
+
+
+@router.post("/environments/{env}/connections/{connection}/sign-in", response_class=HTMLResponse)
+@portal_page
+async def sign_in_connection(request: Request, env: str, connection: str) -> Response:
+    """R2: a fresh sign-in link (the same use case as ``connection sign-in``)."""
+    ctx = _context(request)
+    callback = oauth_api.redirect_uri(request)
+
+    def start() -> str:
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            return connections.sign_in(
+                session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection, redirect_uri=callback
+            ).url
+
+    return _render(request, "_sign_in.html", url=await run_in_threadpool(start))
+
+
+@router.post("/environments/{env}/connections/{connection}/delete", response_class=HTMLResponse)
+@portal_page
+async def delete_connection(request: Request, env: str, connection: str) -> Response:
+    """A8: the same use case as ``connection delete``; apps and flows using it keep their
+    slots, marked missing."""
+    ctx = _context(request)
+
+    def remove() -> None:
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            connections.delete(session=session, actor=ctx.actor, environment=environment, ref=connection)
+
+    await run_in_threadpool(remove)
+    target = f"{PREFIX}/environments/{quote(env)}/connections"
+    if _is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
