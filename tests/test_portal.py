@@ -479,3 +479,29 @@ def test_an_unauthenticated_oauth_connection_offers_a_fresh_sign_in_link(app, ad
     assert "unauthenticated" in page.text and "Get a sign-in link" in page.text
     link = browser.post(f"{PORTAL}/environments/default/connections/{made}/sign-in", headers=HTMX)
     assert link.status_code == 200 and 'href="https://demoidentity.redque.com/connect/authorize?' in link.text
+
+
+def test_an_environment_whose_name_cannot_stand_in_a_path_is_addressed_by_id(app, admin):
+    made = admin.post("/api/v1/environments", json={"name": "Sales / EU test"})
+    assert made.status_code == 201, made.text
+    environment_id = made.json()["id"]
+    browser = signed_in(app, ADMIN_TOKEN)
+    listing = browser.get(f"{PORTAL}/environments/default/connectors")
+    assert f'<option value="{environment_id}"' in listing.text
+    page = browser.get(f"{PORTAL}/environments/{environment_id}/connectors")
+    assert page.status_code == 200 and "Connectors in Sales / EU test" in html.unescape(page.text)
+    assert f'href="{PORTAL}/environments/{environment_id}/connections"' in page.text
+
+
+def test_an_unexpected_error_is_an_internal_error_page_without_its_text(app, monkeypatch, caplog):
+    from connectorhub.connectors import service as connectors
+
+    def broken(**kwargs):
+        raise RuntimeError(f"leaked {SECRET}")
+
+    monkeypatch.setattr(connectors, "list", broken)
+    browser = signed_in(app, ADMIN_TOKEN)
+    with caplog.at_level("ERROR"):
+        page = browser.get(f"{PORTAL}/environments/default/connectors")
+    assert page.status_code == 500 and "InternalError" in page.text and "<html" in page.text
+    assert SECRET not in page.text and SECRET not in caplog.text and "RuntimeError" in caplog.text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from functools import wraps
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -27,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import decisions
 from connectorhub.api.context import Context
+from connectorhub.api.problems import problem_for
 from connectorhub.audit import service as audit
 from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
@@ -54,7 +56,16 @@ SIGN_IN_LIFETIME = dt.timedelta(hours=SIGN_IN_HOURS)
 STATIC = Path(__file__).parent / "static"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals.update(prefix=PREFIX, tabs=TABS)
+templates.env.globals.update(prefix=PREFIX, tabs=TABS, env_ref=lambda environment: env_ref(environment))
+
+
+_URL_SAFE_NAME = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def env_ref(environment) -> str:
+    """How portal addresses name an environment: by name when the name can stand in a
+    path as it is (readable addresses), else by id (a name may hold '/', '?' or spaces)."""
+    return environment.name if _URL_SAFE_NAME.fullmatch(environment.name) else environment.id
 
 
 def _is_htmx(request: Request) -> bool:
@@ -64,7 +75,7 @@ def _is_htmx(request: Request) -> bool:
 def _context(request: Request) -> Context:
     token = request.cookies.get(COOKIE, "")
     if not token:
-        raise Unauthenticated("Sign in with a personal access token.", code="PortalSignInNeeded")
+        raise Unauthenticated("Sign in to use the portal.", code="PortalSignInNeeded")
     return Context(request.app.state.services, token)
 
 
@@ -103,7 +114,8 @@ def _error(request: Request, error: ConnectorhubError) -> Response:
 
 def portal_page(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
     """Maps the product's errors to a page (or, for htmx, a fragment) with the message
-    users see everywhere else; an expired or missing sign-in goes to the login page."""
+    users see everywhere else; an expired or missing sign-in goes to the login page; an
+    unexpected error is logged like the API's and shown as "Internal error"."""
 
     @wraps(handler)
     async def page(request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -113,6 +125,9 @@ def portal_page(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Aw
             return await handler(request, *args, **kwargs)
         except ConnectorhubError as error:
             return _error(request, error)
+        except Exception as error:  # logged by type and frames only (K2), shown as a page
+            _, problem = problem_for(error)
+            return _error(request, ConnectorhubError(problem["detail"]))
 
     return page
 
@@ -129,14 +144,15 @@ async def home(request: Request) -> Response:
 
     def first_environment() -> str | None:
         with ctx.transaction(write=False) as session:
-            names = [e.name for e in environments.list(session=session, actor=ctx.actor, limit=PAGE, cursor=None).items]
-        return "default" if "default" in names else (names[0] if names else None)
+            visible = environments.list(session=session, actor=ctx.actor, limit=PAGE, cursor=None).items
+        chosen = next((e for e in visible if e.name == "default"), visible[0] if visible else None)
+        return env_ref(chosen) if chosen is not None else None
 
-    name = await run_in_threadpool(first_environment)
-    if name is None:
+    ref = await run_in_threadpool(first_environment)
+    if ref is None:
         return _render(request, "error.html", status=404, me=ctx.actor.email, error=NotFound(
             "You see no environment yet; ask an administrator to add you to one.", code="EnvironmentNotFound"))
-    return RedirectResponse(f"{PREFIX}/environments/{quote(name)}/connectors", status_code=303)
+    return RedirectResponse(f"{PREFIX}/environments/{ref}/connectors", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -267,7 +283,7 @@ def _tab_values(session, ctx: Context, environment, ref: str, tab: str, paramete
     elif tab == "share":
         values["permissions"] = sharing.connector_permissions(session=session, actor=ctx.actor, environment=environment, ref=ref)
         values.update(
-            share_url=f"{PREFIX}/environments/{quote(environment.name)}/connectors/{connector.id}", share_roles=CONNECTOR_ROLES,
+            share_url=f"{PREFIX}/environments/{env_ref(environment)}/connectors/{connector.id}", share_roles=CONNECTOR_ROLES,
             allow_org=True, role_help=CONNECTOR_ROLE_HELP,
         )
     else:
@@ -558,7 +574,7 @@ def _connection_values(session, ctx: Context, environment, ref: str) -> dict[str
         "permissions": sharing.connection_permissions(
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=ref
         ),
-        "share_url": f"{PREFIX}/environments/{quote(environment.name)}/connections/{connection.id}",
+        "share_url": f"{PREFIX}/environments/{env_ref(environment)}/connections/{connection.id}",
         "share_roles": CONNECTION_ROLES, "allow_org": False, "role_help": CONNECTION_ROLE_HELP,
     }
 
@@ -645,13 +661,14 @@ async def delete_connection(request: Request, env: str, connection: str) -> Resp
     slots, marked missing."""
     ctx = _context(request)
 
-    def remove() -> None:
+    def remove() -> str:
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             connections.delete(session=session, actor=ctx.actor, environment=environment, ref=connection)
+            return env_ref(environment)
 
-    await run_in_threadpool(remove)
-    target = f"{PREFIX}/environments/{quote(env)}/connections"
+    ref = await run_in_threadpool(remove)
+    target = f"{PREFIX}/environments/{ref}/connections"
     if _is_htmx(request):
         return Response(status_code=200, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
