@@ -505,3 +505,25 @@ def test_an_unexpected_error_is_an_internal_error_page_without_its_text(app, mon
         page = browser.get(f"{PORTAL}/environments/default/connectors")
     assert page.status_code == 500 and "InternalError" in page.text and "<html" in page.text
     assert SECRET not in page.text and SECRET not in caplog.text and "RuntimeError" in caplog.text
+
+
+def test_signing_out_stops_invocations_with_that_token_at_once(app, admin, echo):
+    """The invoke path caches authorization per token (docs/decisions.md); signing out
+    is a write of this process, so the very next call with the revoked sign-in token is
+    refused."""
+    from test_invoke import ECHO, PROPERTIES as ECHO_PROPERTIES
+
+    assert admin.put("/api/v1/users/admin@connectorhub.local/password", json={"password": PASSWORD}).status_code == 204
+    assert admin.post("/api/v1/environments/default/environment-variables",
+                      json={"schema_name": "echo_host", "default_value": echo.host}).status_code == 201
+    connector = admin.post("/api/v1/environments/default/connectors",
+                           json={"api_definition": json.dumps(ECHO), "api_properties": json.dumps(ECHO_PROPERTIES)}).json()["id"]
+    connection = admin.post("/api/v1/environments/default/connections",
+                            json={"connector": connector, "parameters": {"api_key": "k"}}).json()["id"]
+    browser = TestClient(app)
+    browser.post(f"{PORTAL}/login", data={"email": "admin@connectorhub.local", "password": PASSWORD})
+    session_token = browser.cookies.get("connectorhub_portal")
+    url = f"/api/v1/environments/default/connections/{connection}/invoke/Fail"
+    assert client_for(app, session_token).post(url, json={}).status_code == 200
+    browser.post(f"{PORTAL}/logout")
+    assert client_for(app, session_token).post(url, json={}).status_code == 401

@@ -90,6 +90,22 @@ class Context:
                 raise
 
 
+@contextmanager
+def write_transaction(services: Services) -> Iterator[Session]:
+    """A write transaction for the use cases that run before anyone is authenticated
+    (portal sign-in and sign-out): begun and committed as :meth:`Context.transaction`
+    does, so the write lock is taken up front and the invoke path's caches see it."""
+    with services.sessions() as session:
+        try:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            yield session
+            session.commit()
+            _bump_write_epoch()
+        except BaseException:
+            session.rollback()
+            raise
+
+
 def _token_missing() -> Unauthenticated:
     return Unauthenticated(
         "Send a personal access token as 'Authorization: Bearer <token>' "

@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import decisions
-from connectorhub.api.context import Context
+from connectorhub.api.context import Context, write_transaction
 from connectorhub.api.problems import problem_for
 from connectorhub.audit import service as audit
 from connectorhub.connections import service as connections
@@ -173,7 +173,7 @@ async def login(request: Request) -> Response:
     services = request.app.state.services
 
     def with_password() -> str:
-        with services.sessions() as session, session.begin():
+        with write_transaction(services) as session:
             _, value = directory.sign_in(session=session, email=email, password=password, lifetime=SIGN_IN_LIFETIME)
             return value
 
@@ -209,7 +209,7 @@ async def logout(request: Request) -> Response:
         services = request.app.state.services
 
         def revoke() -> None:
-            with services.sessions() as session, session.begin():
+            with write_transaction(services) as session:
                 directory.sign_out(session=session, token=token)
 
         await run_in_threadpool(revoke)
