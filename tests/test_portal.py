@@ -527,3 +527,44 @@ def test_signing_out_stops_invocations_with_that_token_at_once(app, admin, echo)
     assert client_for(app, session_token).post(url, json={}).status_code == 200
     browser.post(f"{PORTAL}/logout")
     assert client_for(app, session_token).post(url, json={}).status_code == 401
+
+
+# --- flows (F1, A8) ----------------------------------------------------------------------------
+
+
+def test_running_a_flow_from_its_page_is_the_flow_run_use_case(app, admin, echo):
+    """F1 from the portal: the page lists the slots and their state, runs with the
+    trigger's inputs through the real runtime, shows each step, and lists the run."""
+    from test_invoke import ECHO, PROPERTIES as ECHO_PROPERTIES
+
+    assert admin.post("/api/v1/environments/default/environment-variables",
+                      json={"schema_name": "echo_host", "default_value": echo.host}).status_code == 201
+    connector = admin.post("/api/v1/environments/default/connectors",
+                           json={"api_definition": json.dumps(ECHO), "api_properties": json.dumps(ECHO_PROPERTIES)}).json()["id"]
+    connection = admin.post("/api/v1/environments/default/connections",
+                            json={"connector": connector, "parameters": {"api_key": SECRET}}).json()["id"]
+    flow = admin.post("/api/v1/environments/default/flows", json={
+        "name": "Update one",
+        "trigger": {"type": "manual", "inputs": {"count": {"type": "integer", "required": True}}},
+        "connections": {"echo": {"connector": connector, "connection": connection}},
+        "steps": [{"name": "update", "slot": "echo", "operation": "UpdateItem",
+                   "parameters": {"id": "w-1", "limit": "=trigger.inputs.count"}}],
+    })
+    assert flow.status_code == 201, flow.text
+    flow_id = flow.json()["id"]
+    browser = signed_in(app, ADMIN_TOKEN)
+    assert "Update one" in browser.get(f"{PORTAL}/environments/default/flows").text
+    page = browser.get(f"{PORTAL}/environments/default/flows/{flow_id}")
+    assert page.status_code == 200 and "bound" in page.text and 'name="p.count"' in page.text and "No runs yet." in page.text
+    ran = browser.post(f"{PORTAL}/environments/default/flows/{flow_id}/run", headers=HTMX, data={"p.count": "7"})
+    assert ran.status_code == 200 and "Run succeeded" in ran.text and "UpdateItem" in ran.text
+    got = echo.received[-1]
+    assert (got.method, got.path, got.query) == ("POST", "/api/items/w-1", [("limit", "7")])
+    assert "No runs yet." not in browser.get(f"{PORTAL}/environments/default/flows/{flow_id}").text
+    # A8: with its connection deleted the slot reads missing and a run names it.
+    assert admin.delete(f"/api/v1/environments/default/connections/{connection}").status_code in (200, 204)
+    assert "missing" in browser.get(f"{PORTAL}/environments/default/flows/{flow_id}").text
+    failed = browser.post(f"{PORTAL}/environments/default/flows/{flow_id}/run", headers=HTMX, data={"p.count": "1"})
+    assert "Run failed" in failed.text and connection in failed.text
+    hidden = signed_in(app, make_user(admin, "bob@default.test")).get(f"{PORTAL}/environments/default/flows/{flow_id}")
+    assert hidden.status_code == 404

@@ -29,6 +29,8 @@ from starlette.concurrency import run_in_threadpool
 from connectorhub.access import decisions
 from connectorhub.api.context import Context, write_transaction
 from connectorhub.api.problems import problem_for
+from connectorhub.assets import api as assets_api
+from connectorhub.assets import service as assets
 from connectorhub.audit import service as audit
 from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
@@ -672,3 +674,72 @@ async def delete_connection(request: Request, env: str, connection: str) -> Resp
     if _is_htmx(request):
         return Response(status_code=200, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
+
+
+# --- flows (F1, F3, A7, A8) ------------------------------------------------------------------
+
+RECENT_RUNS = 20
+
+
+@router.get("/environments/{env}/flows", response_class=HTMLResponse)
+@portal_page
+async def flow_list(request: Request, env: str, cursor: str | None = None) -> Response:
+    ctx = _context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            frame = _frame(session, ctx, env)
+            page = assets.list(session=session, actor=ctx.actor, environment=frame["environment"], kind=assets.KIND_FLOW,
+                               limit=PAGE, cursor=cursor)
+            rows = [{"id": a.id, "name": a.name, "trigger": a.trigger_type, "owner": assets.owner_email(session, a), "role": x.role}
+                    for a, x in page.items]
+            return {**frame, "flows": rows, "next_cursor": page.next_cursor}
+
+    return _render(request, "flows.html", **await run_in_threadpool(load))
+
+
+def _flow_values(session, ctx: Context, environment, ref: str) -> dict[str, Any]:
+    """A flow's page: the same reads as ``flow show`` and ``flow runs``."""
+    flow, access = assets.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
+    spec = assets.load_definition(flow)
+    runs = assets.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
+                            limit=RECENT_RUNS, cursor=None)
+    return {
+        "flow": flow, "access": access, "spec": spec, "can_run": decisions.can_run_asset(access),
+        "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
+        "slots": assets.slot_views(session=session, actor=ctx.actor, asset=flow, access=access),
+        "runs": runs.items,
+    }
+
+
+@router.get("/environments/{env}/flows/{flow}", response_class=HTMLResponse)
+@portal_page
+async def flow_page(request: Request, env: str, flow: str) -> Response:
+    ctx = _context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            frame = _frame(session, ctx, env)
+            return {**frame, **_flow_values(session, ctx, frame["environment"], flow)}
+
+    return _render(request, "flow.html", **await run_in_threadpool(load))
+
+
+@router.post("/environments/{env}/flows/{flow}/run", response_class=HTMLResponse)
+@portal_page
+async def run_flow(request: Request, env: str, flow: str) -> Response:
+    """F1 from the portal: the same use case as ``flow run`` (a failed run is still a
+    run, shown with the error that stopped it)."""
+    ctx = _context(request)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    inputs = {k[len(FIELD):]: v for k, v in form.items() if k.startswith(FIELD) and v != ""}
+
+    def prepare(session):
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        return assets.prepare_run(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW, ref=flow,
+            inputs=inputs,
+        )
+
+    run = await assets.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
+    return _render(request, "_run.html", run=run)
