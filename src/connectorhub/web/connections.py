@@ -1,0 +1,126 @@
+"""Portal: connections — the list and a connection's page: parameters, an OAuth sign-in
+link (R2), sharing (A6) and delete (A8), over the same use cases as REST and the CLI."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from connectorhub.access import decisions
+from connectorhub.connections import service as connections
+from connectorhub.connectors import service as connectors
+from connectorhub.environments import service as environments
+from connectorhub.runtime import oauth_api
+from connectorhub.sharing import service as sharing
+from connectorhub.web import page
+from connectorhub.web.page import PAGE, env_url, portal_page
+
+router = APIRouter()
+BASE = "/environments/{env}/connections"
+ROLE_HELP = ("CanUse calls APIs through the connection; CanUseAndShare also shares it as CanUse; CanEdit also "
+             "changes its credentials and shares it (A6). Connections are shared with users and groups.")
+
+
+@router.get(BASE, response_class=HTMLResponse)
+@portal_page
+async def connection_list(request: Request, env: str, cursor: str | None = None) -> Response:
+    def view(session, ctx, environment) -> dict[str, Any]:
+        found = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=cursor)
+        titles = connectors.titles(session, {c.connector_id for c, _ in found.items})
+        rows = [
+            {"id": c.id, "name": c.display_name, "connector": titles.get(c.connector_id, c.connector_id), "status": c.status,
+             "role": a.role, "scope": c.scope}
+            for c, a in found.items
+        ]
+        return {"connections": rows, "next_cursor": found.next_cursor}
+
+    return await page.show(request, env, "connections.html", view)
+
+
+def connection_view(ref: str) -> page.View:
+    """A connection's page: the same reads as ``connection show`` and ``connection permissions``."""
+
+    def view(session, ctx, environment) -> dict[str, Any]:
+        connection, access = connections.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        return {
+            "connection": connection, "access": access,
+            "connector_title": connectors.titles(session, {connection.connector_id}).get(connection.connector_id, connection.connector_id),
+            "parameters": json.loads(connection.parameters),
+            "secret_names": connections.secret_names(session, [connection.id])[connection.id],
+            "can_edit": decisions.can_edit_connection(access),
+            "permissions": sharing.connection_permissions(
+                session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=ref
+            ),
+            "share_url": env_url(environment, "connections", connection.id),
+            "share_roles": decisions.CONNECTION_ROLES, "allow_org": False, "role_help": ROLE_HELP,
+        }
+
+    return view
+
+
+@router.get(BASE + "/{connection}", response_class=HTMLResponse)
+@portal_page
+async def connection_page(request: Request, env: str, connection: str) -> Response:
+    return await page.show(request, env, "connection.html", connection_view(connection))
+
+
+async def _change_sharing(request: Request, env: str, connection: str, *, share: bool) -> Response:
+    form = await page.form_of(request)
+    kind, principal = page.principal_of(form)
+
+    def change(session, ctx, environment) -> None:
+        if share:
+            sharing.share_connection(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection,
+                                     principal_kind=kind, principal_ref=principal, role=form.get("role", ""))
+        else:
+            sharing.unshare_connection(session=session, actor=ctx.actor, environment=environment, ref=connection,
+                                       principal_kind=kind, principal_ref=principal)
+
+    return await page.act(request, env, "_tab_share.html", change, connection_view(connection),
+                          on_refusal=lambda values: {"form": form})
+
+
+@router.post(BASE + "/{connection}/share", response_class=HTMLResponse)
+@portal_page
+async def share_connection(request: Request, env: str, connection: str) -> Response:
+    return await _change_sharing(request, env, connection, share=True)
+
+
+@router.post(BASE + "/{connection}/unshare", response_class=HTMLResponse)
+@portal_page
+async def unshare_connection(request: Request, env: str, connection: str) -> Response:
+    return await _change_sharing(request, env, connection, share=False)
+
+
+@router.post(BASE + "/{connection}/sign-in", response_class=HTMLResponse)
+@portal_page
+async def sign_in_connection(request: Request, env: str, connection: str) -> Response:
+    """R2: a fresh sign-in link (the same use case as ``connection sign-in``)."""
+    callback = oauth_api.redirect_uri(request)
+
+    def change(session, ctx, environment) -> str:
+        return connections.sign_in(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection, redirect_uri=callback
+        ).url
+
+    return await page.act(request, env, "_sign_in.html", change, lambda session, ctx, environment: {})
+
+
+@router.post(BASE + "/{connection}/delete", response_class=HTMLResponse)
+@portal_page
+async def delete_connection(request: Request, env: str, connection: str) -> Response:
+    """A8: the same use case as ``connection delete``; apps and flows using it keep their
+    slots, marked missing."""
+    ctx = page.context(request)
+
+    def remove() -> str:
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            connections.delete(session=session, actor=ctx.actor, environment=environment, ref=connection)
+            return env_url(environment, "connections")
+
+    return page.redirect(request, await run_in_threadpool(remove))

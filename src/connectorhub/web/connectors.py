@@ -1,0 +1,222 @@
+"""Portal: connectors — the list, a connector's tabs (Definition, Operations with Test,
+Share, Connections with a new connection), over the same use cases as REST and the CLI."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from connectorhub.access import decisions
+from connectorhub.connections import service as connections
+from connectorhub.connectors import service as connectors
+from connectorhub.errors import ConnectorhubError, InvalidRequest, NotFound, Unauthenticated
+from connectorhub.runtime import api as runtime_api
+from connectorhub.runtime import oauth_api
+from connectorhub.runtime import request as runtime_request
+from connectorhub.sharing import service as sharing
+from connectorhub.web import page
+from connectorhub.web.page import PAGE, TABS, env_url, portal_page
+
+router = APIRouter()
+BASE = "/environments/{env}/connectors"
+ROLE_HELP = ("CanView uses the connector; CanViewWithShare also shares it as CanView; CanEdit also changes and "
+             "shares it (A5). The organization can only be given CanView (A4).")
+
+
+@router.get(BASE, response_class=HTMLResponse)
+@portal_page
+async def connector_list(request: Request, env: str, cursor: str | None = None) -> Response:
+    def view(session, ctx, environment) -> dict[str, Any]:
+        found = connectors.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=cursor)
+        rows = [
+            {"id": c.id, "title": c.title, "kind": c.kind, "role": a.role, "obtained": sharing.describe_access(session, a)}
+            for c, a in found.items
+        ]
+        return {"connectors": rows, "next_cursor": found.next_cursor}
+
+    return await page.show(request, env, "connectors.html", view)
+
+
+def _operations(definition: dict[str, Any]) -> list[dict[str, str]]:
+    rows = []
+    for path, item in (definition.get("paths") or {}).items():
+        if not isinstance(item, dict):
+            continue
+        for method, operation in item.items():
+            if method in runtime_request.METHODS and isinstance(operation, dict):
+                rows.append({
+                    "id": str(operation.get("operationId") or ""), "method": method.upper(), "path": path,
+                    "summary": str(operation.get("summary") or ""),
+                })
+    return rows
+
+
+def _connection_form(session, ctx, environment, ref: str) -> list[dict[str, Any]] | None:
+    """The new-connection form's parameter sets, or None when the caller may not create
+    a connection to this connector (the form is then not shown)."""
+    try:
+        _, sets = connections.connection_form(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connector_ref=ref
+        )
+    except NotFound:
+        return None
+    return [s.to_dict() for s in sets]
+
+
+def tab_view(ref: str, tab: str, parameter_set: str | None = None) -> page.View:
+    """The values of one tab of a connector's page; each reads through the same use case
+    as the REST API (so the same access rules decide what it shows)."""
+    tab = tab if tab in TABS else "definition"
+
+    def view(session, ctx, environment) -> dict[str, Any]:
+        connector, access = connectors.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        values: dict[str, Any] = {"connector": connector, "access": access, "tab": tab}
+        if tab == "definition":
+            files = connectors.download(session=session, actor=ctx.actor, environment=environment, ref=ref)
+            values["definition"] = json.dumps(json.loads(files.api_definition), indent=2)
+        elif tab == "operations":
+            values["operations"] = _operations(connector.definition())
+        elif tab == "share":
+            values.update(
+                permissions=sharing.connector_permissions(session=session, actor=ctx.actor, environment=environment, ref=ref),
+                share_url=env_url(environment, "connectors", connector.id), share_roles=decisions.CONNECTOR_ROLES,
+                allow_org=True, role_help=ROLE_HELP,
+            )
+        else:
+            found = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None)
+            values["connections"] = [
+                {"id": c.id, "name": c.display_name or c.id, "status": c.status, "role": a.role}
+                for c, a in found.items if c.connector_id == connector.id
+            ]
+            sets = _connection_form(session, ctx, environment, ref)
+            values["parameter_sets"] = sets
+            values["chosen_set"] = next((s for s in sets if s["name"] == parameter_set), sets[0]) if sets else None
+        return values
+
+    return view
+
+
+@router.get(BASE + "/{connector}", response_class=HTMLResponse)
+@portal_page
+async def connector_page(request: Request, env: str, connector: str, tab: str = "definition") -> Response:
+    return await page.show(request, env, "connector.html", tab_view(connector, tab))
+
+
+@router.get(BASE + "/{connector}/tabs/{tab}", response_class=HTMLResponse)
+@portal_page
+async def connector_tab(request: Request, env: str, connector: str, tab: str, set: str | None = None) -> Response:
+    return await page.show(request, env, "_tab_{tab}.html", tab_view(connector, tab, set), whole=False)
+
+
+async def _change_sharing(request: Request, env: str, connector: str, *, share: bool) -> Response:
+    """A share or unshare from the Share tab (A2–A5): the same use case as
+    ``connector share|unshare``; a refusal shows the rule's sentence."""
+    form = await page.form_of(request)
+    kind, principal = page.principal_of(form)
+
+    def change(session, ctx, environment) -> None:
+        if share:
+            sharing.share_connector(session=session, actor=ctx.actor, environment=environment, ref=connector,
+                                    principal_kind=kind, principal_ref=principal, role=form.get("role", ""))
+        else:
+            sharing.unshare_connector(session=session, actor=ctx.actor, environment=environment, ref=connector,
+                                      principal_kind=kind, principal_ref=principal)
+
+    return await page.act(request, env, "_tab_share.html", change, tab_view(connector, "share"),
+                          on_refusal=lambda values: {"form": form})
+
+
+@router.post(BASE + "/{connector}/share", response_class=HTMLResponse)
+@portal_page
+async def share_connector(request: Request, env: str, connector: str) -> Response:
+    return await _change_sharing(request, env, connector, share=True)
+
+
+@router.post(BASE + "/{connector}/unshare", response_class=HTMLResponse)
+@portal_page
+async def unshare_connector(request: Request, env: str, connector: str) -> Response:
+    return await _change_sharing(request, env, connector, share=False)
+
+
+@router.post(BASE + "/{connector}/connections", response_class=HTMLResponse)
+@portal_page
+async def create_connection(request: Request, env: str, connector: str) -> Response:
+    """A6 from the Connections tab: the same use case as ``connection create`` (the
+    parameters checked against the definition, every problem at once); an OAuth
+    connection answers its sign-in link (R2). Secret values are never sent back (K2)."""
+    form = await page.form_of(request)
+    parameter_set = form.get("parameter_set") or None
+    given = page.named_values(form)
+    callback = oauth_api.redirect_uri(request)
+
+    def change(session, ctx, environment) -> dict[str, Any]:
+        made = connections.create(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connector_ref=connector,
+            given=given, parameter_set=parameter_set, display_name=form.get("display_name"),
+        )
+        started = connections.first_sign_in(session=session, actor=ctx.actor, keyring=ctx.keyring, connection=made, redirect_uri=callback)
+        return {"name": made.display_name, "sign_in_url": started.url if started else None}
+
+    def typed_again(values: dict[str, Any]) -> dict[str, Any]:
+        secret = {p["name"] for s in values.get("parameter_sets") or [] for p in s["parameters"] if p["secret"]}
+        return {"typed": {k: v for k, v in given.items() if k not in secret}, "display_name": form.get("display_name", "")}
+
+    return await page.act(request, env, "_tab_connections.html", change, tab_view(connector, "connections", parameter_set),
+                          status=201, on_refusal=typed_again)
+
+
+# --- testing an operation (R1) -----------------------------------------------------------
+
+
+@router.get(BASE + "/{connector}/operations/{operation_id}", response_class=HTMLResponse)
+@portal_page
+async def operation_form(request: Request, env: str, connector: str, operation_id: str) -> Response:
+    """The Test form of an operation: a connection you may use and the operation's
+    parameters (internal ones take their defaults, as at run time)."""
+
+    def view(session, ctx, environment) -> dict[str, Any]:
+        found, _ = connectors.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
+        operation = runtime_request.find_operation(found.definition(), operation_id)
+        mine = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None)
+        return {
+            "connector": found, "operation": operation,
+            "parameters": [p for p in operation.parameters if not p.internal and p.location != "body"],
+            "takes_body": operation.body is not None and not operation.body.internal,
+            "connections": [
+                {"id": c.id, "name": c.display_name or c.id, "status": c.status}
+                for c, a in mine.items
+                if c.connector_id == found.id and c.scope is None and decisions.can_use_connection(a)
+            ],
+        }
+
+    return await page.show(request, env, "_operation_test.html", view, whole=False)
+
+
+@router.post(BASE + "/{connector}/operations/{operation_id}/test", response_class=HTMLResponse)
+@portal_page
+async def test_operation(request: Request, env: str, connector: str, operation_id: str) -> Response:
+    """R1 from the portal: the same invocation as ``POST …/invoke/{operationId}`` (and
+    ``connectorhub invoke``), through a connection the user may use."""
+    ctx = page.context(request)
+    form = await page.form_of(request)
+    payload: dict[str, Any] = {"parameters": page.named_values(form)}
+    try:
+        if form.get("body", "").strip():
+            try:
+                payload["body"] = json.loads(form["body"])
+            except ValueError as error:
+                raise InvalidRequest(f"The body is not JSON ({error}); write it as JSON, e.g. {{\"name\": \"value\"}}.",
+                                     code="InvokeBodyNotValid") from None
+        answer = json.loads(await runtime_api.invoke_answer(
+            request.app.state.services, request.app.state.runtime, token=ctx.token, env=env,
+            connection=form.get("connection", ""), operation_id=operation_id, raw=json.dumps(payload).encode(),
+        ))
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        return page.render(request, "_error.html", status=error.status, error=error)
+    shown = json.dumps(answer["body"], indent=2) if answer["body_encoding"] == "json" else answer["body"]
+    return page.render(request, "_operation_result.html", answer=answer, body=shown)

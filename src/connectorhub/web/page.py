@@ -1,0 +1,203 @@
+"""What every portal page and action shares: who is signed in, rendering, the mapping of
+errors to pages, the same-origin check, and the two shapes a use case takes here.
+
+- :func:`show` reads: one read transaction, the frame (who is signed in, the
+  environment and the others) plus what the page's ``view`` reads.
+- :func:`act` writes: the change and the re-read ``view`` in one write transaction; a
+  refusal re-renders ``view`` (read again) with the error, under the error's status, so
+  the user sees the same code and sentence as over REST and the CLI, and nothing is
+  half written.
+
+Access is never decided here: views and changes call the service functions the REST
+endpoints call.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import wraps
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from connectorhub.api.context import Context
+from connectorhub.api.problems import problem_for
+from connectorhub.environments import service as environments
+from connectorhub.environments.models import Environment
+from connectorhub.errors import ConnectorhubError, Forbidden, Unauthenticated
+
+PREFIX = "/portal"
+COOKIE = "connectorhub_portal"
+PAGE = 200  # rows a list page shows; more are reached with "Next"
+FIELD = "p."  # form fields holding named values (parameters, inputs) are "p.<name>", apart from the form's own
+TABS = ("definition", "operations", "share", "connections")
+STATIC = Path(__file__).parent / "static"
+
+# A view reads what a page shows: (session, context, environment) -> template values.
+View = Callable[[Session, Context, Environment], dict[str, Any]]
+Change = Callable[[Session, Context, Environment], Any]
+
+_URL_SAFE_NAME = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def env_ref(environment: Environment) -> str:
+    """How portal addresses name an environment: by name when the name can stand in a
+    path as it is (readable addresses), else by id (a name may hold '/', '?' or spaces)."""
+    return environment.name if _URL_SAFE_NAME.fullmatch(environment.name) else environment.id
+
+
+def env_url(environment: Environment, *parts: str) -> str:
+    return "/".join((f"{PREFIX}/environments/{env_ref(environment)}", *parts))
+
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals.update(prefix=PREFIX, tabs=TABS, env_ref=env_ref)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def context(request: Request) -> Context:
+    token = request.cookies.get(COOKIE, "")
+    if not token:
+        raise Unauthenticated("Sign in to use the portal.", code="PortalSignInNeeded")
+    return Context(request.app.state.services, token)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    return {k: str(v) for k, v in (await request.form()).items()}
+
+
+def named_values(form: dict[str, str]) -> dict[str, str]:
+    """The ``p.<name>`` fields that were filled in, by name."""
+    return {k[len(FIELD):]: v for k, v in form.items() if k.startswith(FIELD) and v != ""}
+
+
+def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, values, status_code=status)
+
+
+def redirect(request: Request, target: str) -> Response:
+    """To ``target``: an htmx request is told with HX-Redirect (it would swap a 303's page in)."""
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def _same_origin(request: Request) -> None:
+    """A form post must come from this site: SameSite=Strict keeps the cookie off other
+    sites' requests, and the Origin header, when the browser sends one, must match."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        # Behind a proxy the browser's origin is CONNECTORHUB_PUBLIC_URL's, not the address we were reached at.
+        allowed = {_origin(str(request.base_url))}
+        public_url = getattr(request.app.state, "public_url", None)
+        if public_url:
+            allowed.add(_origin(public_url))
+        if _origin(origin) not in allowed:
+            raise Forbidden("This form was sent from another site; open the portal and try again.", code="PortalOriginRefused")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _error(request: Request, error: ConnectorhubError) -> Response:
+    if isinstance(error, Unauthenticated):
+        target = f"{PREFIX}/login?next={quote(request.url.path)}" if request.method == "GET" else f"{PREFIX}/login"
+        return redirect(request, target) if is_htmx(request) else RedirectResponse(target, status_code=303)
+    template = "_error.html" if is_htmx(request) else "error.html"
+    return render(request, template, status=error.status, error=error)
+
+
+def portal_page(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+    """Maps the product's errors to a page (or, for htmx, a fragment) with the message
+    users see everywhere else; an expired or missing sign-in goes to the login page; an
+    unexpected error is logged like the API's and shown as "Internal error"."""
+
+    @wraps(handler)
+    async def page(request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            if request.method == "POST":
+                _same_origin(request)
+            return await handler(request, *args, **kwargs)
+        except ConnectorhubError as error:
+            return _error(request, error)
+        except Exception as error:  # logged by type and frames only (K2), shown as a page
+            _, problem = problem_for(error)
+            return _error(request, ConnectorhubError(problem["detail"]))
+
+    return page
+
+
+def frame(session: Session, ctx: Context, env: str) -> dict[str, Any]:
+    """What every page's frame shows: who is signed in, the environment and the others."""
+    environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+    visible = environments.list(session=session, actor=ctx.actor, limit=PAGE, cursor=None).items
+    return {
+        "me": ctx.actor.email, "is_admin": ctx.actor.is_org_admin or ctx.actor.is_platform_admin,
+        "environment": environment, "environments": visible,
+    }
+
+
+async def show(request: Request, env: str, template: str, view: View, *, whole: bool = True) -> Response:
+    """A page (``whole``: with its frame) or a fragment, read in one read transaction.
+    ``template`` may name a value of the view (``"{tab}"``) to pick the fragment."""
+    ctx = context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            if whole:
+                values = frame(session, ctx, env)
+            else:
+                values = {"environment": environments.get_or_raise(session=session, actor=ctx.actor, ref=env)}
+            values.update(view(session, ctx, values["environment"]))
+            return values
+
+    values = await run_in_threadpool(load)
+    return render(request, template.format(**values), **values)
+
+
+async def act(
+    request: Request, env: str, template: str, change: Change, view: View, *,
+    status: int = 200, on_refusal: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Response:
+    """An action: ``change`` then ``view`` in one write transaction, rendered with
+    ``status`` (and ``change``'s answer as ``changed``). A refusal renders ``view``
+    read again, with ``error`` and whatever ``on_refusal`` adds (e.g. what the user
+    typed), under the error's status."""
+    ctx = context(request)
+
+    def apply() -> dict[str, Any]:
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            changed = change(session, ctx, environment)
+            return {"environment": environment, "changed": changed, **view(session, ctx, environment)}
+
+    def reread(error: ConnectorhubError) -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            values = {"environment": environment, "error": error, **view(session, ctx, environment)}
+            return {**values, **(on_refusal(values) if on_refusal else {})}
+
+    try:
+        values = await run_in_threadpool(apply)
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        values, status = await run_in_threadpool(reread, error), error.status
+    return render(request, template, status=status, **values)
+
+
+def principal_of(form: dict[str, str]) -> tuple[str, str | None]:
+    """(kind, reference) of the Share form's principal."""
+    kind = form.get("kind", "user")
+    return kind, None if kind == "org" else form.get("principal", "").strip()
