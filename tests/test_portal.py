@@ -29,12 +29,16 @@ def signed_in(app, token: str) -> TestClient:
     return browser
 
 
-@pytest.fixture
-def connector(admin) -> str:
-    created = admin.post("/api/v1/environments/default/connectors",
-                         json={"api_definition": json.dumps(MINIMAL), "api_properties": json.dumps(PROPERTIES)})
+def create_connector(admin, properties: dict | str, definition: dict = MINIMAL) -> str:
+    text = properties if isinstance(properties, str) else json.dumps(properties)
+    created = admin.post("/api/v1/environments/default/connectors", json={"api_definition": json.dumps(definition), "api_properties": text})
     assert created.status_code == 201, created.text
     return created.json()["id"]
+
+
+@pytest.fixture
+def connector(admin) -> str:
+    return create_connector(admin, PROPERTIES)
 
 
 def connector_url(connector: str) -> str:
@@ -282,10 +286,7 @@ FORM_PROPERTIES = {
 
 @pytest.fixture
 def form_connector(admin) -> str:
-    created = admin.post("/api/v1/environments/default/connectors",
-                         json={"api_definition": json.dumps(MINIMAL), "api_properties": json.dumps(FORM_PROPERTIES)})
-    assert created.status_code == 201, created.text
-    return created.json()["id"]
+    return create_connector(admin, FORM_PROPERTIES)
 
 
 def test_the_connection_form_follows_the_connector_parameters_and_the_rest_twin(app, admin, form_connector):
@@ -327,8 +328,7 @@ def test_an_oauth_connection_made_in_the_portal_offers_its_sign_in_link(app, adm
     from conftest import CONNECTORS
 
     properties = (CONNECTORS / "certified-connectors/Redque" / "apiProperties.json").read_text(encoding="utf-8-sig")
-    connector = admin.post("/api/v1/environments/default/connectors",
-                           json={"api_definition": json.dumps(MINIMAL), "api_properties": properties}).json()["id"]
+    connector = create_connector(admin, properties)
     made = signed_in(app, ADMIN_TOKEN).post(connector_url(connector) + "/connections", headers=HTMX, data={"display_name": "Redque"})
     assert made.status_code == 201, made.text
     assert 'href="https://demoidentity.redque.com/connect/authorize?' in made.text
@@ -363,18 +363,26 @@ def echo():
     server.stop()
 
 
-def test_testing_an_operation_is_the_invoke_use_case(app, admin, echo):
-    """R1 from the Operations tab: the form offers connections the user may use and the
-    operation's parameters; sending builds the request from the definition, with the
-    connection's API key (R2), and shows the API's status and JSON body."""
+@pytest.fixture
+def echo_connection(admin, echo) -> tuple[str, str]:
+    """(connector, connection) of the runtime tests' echo connector, pointed at ``echo``,
+    the connection named "Echo key" holding SECRET as its API key."""
     from test_invoke import ECHO, PROPERTIES as ECHO_PROPERTIES
 
     assert admin.post("/api/v1/environments/default/environment-variables",
                       json={"schema_name": "echo_host", "default_value": echo.host}).status_code == 201
-    connector = admin.post("/api/v1/environments/default/connectors",
-                           json={"api_definition": json.dumps(ECHO), "api_properties": json.dumps(ECHO_PROPERTIES)}).json()["id"]
-    connection = admin.post("/api/v1/environments/default/connections",
-                            json={"connector": connector, "parameters": {"api_key": SECRET}, "display_name": "Echo key"}).json()["id"]
+    connector = create_connector(admin, ECHO_PROPERTIES, ECHO)
+    made = admin.post("/api/v1/environments/default/connections",
+                      json={"connector": connector, "parameters": {"api_key": SECRET}, "display_name": "Echo key"})
+    assert made.status_code == 201, made.text
+    return connector, made.json()["id"]
+
+
+def test_testing_an_operation_is_the_invoke_use_case(app, admin, echo, echo_connection):
+    """R1 from the Operations tab: the form offers connections the user may use and the
+    operation's parameters; sending builds the request from the definition, with the
+    connection's API key (R2), and shows the API's status and JSON body."""
+    connector, connection = echo_connection
     browser = signed_in(app, ADMIN_TOKEN)
     form = browser.get(connector_url(connector) + "/operations/UpdateItem", headers=HTMX)
     assert form.status_code == 200 and "Echo key" in form.text
@@ -471,8 +479,7 @@ def test_an_unauthenticated_oauth_connection_offers_a_fresh_sign_in_link(app, ad
     from conftest import CONNECTORS
 
     properties = (CONNECTORS / "certified-connectors/Redque" / "apiProperties.json").read_text(encoding="utf-8-sig")
-    connector = admin.post("/api/v1/environments/default/connectors",
-                           json={"api_definition": json.dumps(MINIMAL), "api_properties": properties}).json()["id"]
+    connector = create_connector(admin, properties)
     made = admin.post("/api/v1/environments/default/connections", json={"connector": connector}).json()["id"]
     browser = signed_in(app, ADMIN_TOKEN)
     page = browser.get(f"{PORTAL}/environments/default/connections/{made}")
@@ -507,19 +514,12 @@ def test_an_unexpected_error_is_an_internal_error_page_without_its_text(app, mon
     assert SECRET not in page.text and SECRET not in caplog.text and "RuntimeError" in caplog.text
 
 
-def test_signing_out_stops_invocations_with_that_token_at_once(app, admin, echo):
+def test_signing_out_stops_invocations_with_that_token_at_once(app, admin, echo_connection):
     """The invoke path caches authorization per token (docs/decisions.md); signing out
     is a write of this process, so the very next call with the revoked sign-in token is
     refused."""
-    from test_invoke import ECHO, PROPERTIES as ECHO_PROPERTIES
-
     assert admin.put("/api/v1/users/admin@connectorhub.local/password", json={"password": PASSWORD}).status_code == 204
-    assert admin.post("/api/v1/environments/default/environment-variables",
-                      json={"schema_name": "echo_host", "default_value": echo.host}).status_code == 201
-    connector = admin.post("/api/v1/environments/default/connectors",
-                           json={"api_definition": json.dumps(ECHO), "api_properties": json.dumps(ECHO_PROPERTIES)}).json()["id"]
-    connection = admin.post("/api/v1/environments/default/connections",
-                            json={"connector": connector, "parameters": {"api_key": "k"}}).json()["id"]
+    _, connection = echo_connection
     browser = TestClient(app)
     browser.post(f"{PORTAL}/login", data={"email": "admin@connectorhub.local", "password": PASSWORD})
     session_token = browser.cookies.get("connectorhub_portal")
@@ -532,17 +532,10 @@ def test_signing_out_stops_invocations_with_that_token_at_once(app, admin, echo)
 # --- flows (F1, A8) ----------------------------------------------------------------------------
 
 
-def test_running_a_flow_from_its_page_is_the_flow_run_use_case(app, admin, echo):
+def test_running_a_flow_from_its_page_is_the_flow_run_use_case(app, admin, echo, echo_connection):
     """F1 from the portal: the page lists the slots and their state, runs with the
     trigger's inputs through the real runtime, shows each step, and lists the run."""
-    from test_invoke import ECHO, PROPERTIES as ECHO_PROPERTIES
-
-    assert admin.post("/api/v1/environments/default/environment-variables",
-                      json={"schema_name": "echo_host", "default_value": echo.host}).status_code == 201
-    connector = admin.post("/api/v1/environments/default/connectors",
-                           json={"api_definition": json.dumps(ECHO), "api_properties": json.dumps(ECHO_PROPERTIES)}).json()["id"]
-    connection = admin.post("/api/v1/environments/default/connections",
-                            json={"connector": connector, "parameters": {"api_key": SECRET}}).json()["id"]
+    connector, connection = echo_connection
     flow = admin.post("/api/v1/environments/default/flows", json={
         "name": "Update one",
         "trigger": {"type": "manual", "inputs": {"count": {"type": "integer", "required": True}}},
