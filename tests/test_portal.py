@@ -561,3 +561,42 @@ def test_running_a_flow_from_its_page_is_the_flow_run_use_case(app, admin, echo,
     assert "Run failed" in failed.text and connection in failed.text
     hidden = signed_in(app, make_user(admin, "bob@default.test")).get(f"{PORTAL}/environments/default/flows/{flow_id}")
     assert hidden.status_code == 404
+
+
+def test_sharing_a_flow_with_an_invoker_slot_and_binding_from_the_page(app, admin, echo, echo_connection):
+    """F3/A7 from the flow's page: the owner shares with bob, slot `echo` as invoker; bob
+    sees the slot needing his own connection, binds one he may use, and his run uses it
+    (his key reaches the API, not the owner's)."""
+    connector, connection = echo_connection
+    flow_id = admin.post("/api/v1/environments/default/flows", json={
+        "name": "Ping", "trigger": {"type": "manual"},
+        "connections": {"echo": {"connector": connector, "connection": connection}},
+        "steps": [{"name": "ping", "slot": "echo", "operation": "Fail"}],
+    }).json()["id"]
+    bob = make_user(admin, "bob@default.test")
+    assert admin.post(f"/api/v1/environments/default/connectors/{connector}/share",
+                      json={"user": "bob@default.test", "role": "CanView"}).status_code == 200
+    bobs_key = "bobs-own-key"
+    bobs_connection = client_for(app, bob).post("/api/v1/environments/default/connections",
+                                                json={"connector": connector, "parameters": {"api_key": bobs_key}}).json()["id"]
+    url = f"{PORTAL}/environments/default/flows/{flow_id}"
+    owner = signed_in(app, ADMIN_TOKEN)
+    bad = owner.post(url + "/share", headers=HTMX, data={"kind": "user", "principal": "bob@default.test", "role": "admin", "p.echo": "invoker"})
+    assert bad.status_code == 422 and "AssetRoleNotValid" in bad.text
+    shared = owner.post(url + "/share", headers=HTMX, data={"kind": "user", "principal": "bob@default.test", "role": "user", "p.echo": "invoker"})
+    assert shared.status_code == 200 and "echo: invoker" in shared.text
+    assert admin.get(f"/api/v1/environments/default/flows/{flow_id}/permissions").json()["shares"][0]["slots"] == {"echo": "invoker"}
+
+    bobs = signed_in(app, bob)
+    page = bobs.get(url)
+    assert page.status_code == 200 and 'aria-label="Bind echo"' in page.text and bobs_connection in page.text
+    assert connection not in page.text.split('aria-label="Bind echo"')[1].split("</form>")[0]  # not the owner's
+    bound = bobs.post(url + "/bind", headers=HTMX, data={"slot": "echo", "connection": bobs_connection})
+    assert bound.status_code == 200 and f"<code>{bobs_connection}</code> (bound)" in bound.text
+    ran = bobs.post(url + "/run", headers=HTMX)
+    assert "Run succeeded" in ran.text and echo.received[-1].headers["X-Api-Key"] == bobs_key
+    refused = bobs.post(url + "/bind", headers=HTMX, data={"slot": "echo", "connection": connection})
+    assert refused.status_code in (403, 404) and "error" in refused.text
+    removed = owner.post(url + "/unshare", headers=HTMX, data={"kind": "user", "principal": "bob@default.test"})
+    assert removed.status_code == 200 and "Not shared with anyone" in removed.text
+    assert bobs.get(url).status_code == 404

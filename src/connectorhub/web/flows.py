@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from connectorhub.access import decisions
 from connectorhub.assets import api as assets_api
 from connectorhub.assets import service as assets
+from connectorhub.connections import service as connections
 from connectorhub.environments import service as environments
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, portal_page
@@ -32,24 +33,84 @@ async def flow_list(request: Request, env: str, cursor: str | None = None) -> Re
     return await page.show(request, env, "flows.html", view)
 
 
-@router.get(BASE + "/{flow}", response_class=HTMLResponse)
-@portal_page
-async def flow_page(request: Request, env: str, flow: str) -> Response:
-    """The same reads as ``flow show`` and ``flow runs``."""
+def flow_view(ref: str) -> page.View:
+    """A flow's page: the same reads as ``flow show``, ``flow runs`` and ``flow permissions``,
+    and for each slot you bind yourself (``own``, or ``invoker`` of a shared flow) the
+    connections you may bind (A6, A7: unscoped or scoped to this flow)."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        found, access = assets.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow)
+        found, access = assets.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
         spec = assets.load_definition(found)
-        runs = assets.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow,
+        runs = assets.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
                                 limit=RECENT_RUNS, cursor=None)
+        slots = assets.slot_views(session=session, actor=ctx.actor, asset=found, access=access)
+        mine = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
+        scope = f"{assets.KIND_FLOW}:{found.id}"
+        for slot in slots:
+            slot["bindable"] = [
+                {"id": c.id, "name": c.display_name} for c, a in mine
+                if slot["your_mode"] in (decisions.SLOT_OWN, decisions.SLOT_INVOKER) and c.connector_id == slot["connector_id"]
+                and c.scope in (None, scope) and decisions.can_use_connection(a)
+            ]
         return {
             "flow": found, "access": access, "spec": spec, "can_run": decisions.can_run_asset(access),
             "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
-            "slots": assets.slot_views(session=session, actor=ctx.actor, asset=found, access=access),
-            "runs": runs.items,
+            "slots": slots, "runs": runs.items,
+            "permissions": assets.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
+            "asset_roles": decisions.ASSET_ROLES, "slot_modes": decisions.SLOT_MODES,
         }
 
-    return await page.show(request, env, "flow.html", view)
+    return view
+
+
+@router.get(BASE + "/{flow}", response_class=HTMLResponse)
+@portal_page
+async def flow_page(request: Request, env: str, flow: str) -> Response:
+    return await page.show(request, env, "flow.html", flow_view(flow))
+
+
+async def _change_sharing(request: Request, env: str, flow: str, *, share: bool) -> Response:
+    """F3 from the flow's page: share with a user or group as user or co-owner, a mode per
+    slot (shared lends the owner's connection, invoker has each user bind their own)."""
+    form = await page.form_of(request)
+    kind, principal = page.principal_of(form)
+    modes = page.named_values(form)
+
+    def change(session, ctx, environment) -> None:
+        if share:
+            assets.share(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW,
+                         ref=flow, principal_kind=kind, principal_ref=principal, role=form.get("role", ""), slot_modes=modes)
+        else:
+            assets.unshare(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow,
+                           principal_kind=kind, principal_ref=principal)
+
+    return await page.act(request, env, "_flow_share.html", change, flow_view(flow), on_refusal=lambda values: {"form": form})
+
+
+@router.post(BASE + "/{flow}/share", response_class=HTMLResponse)
+@portal_page
+async def share_flow(request: Request, env: str, flow: str) -> Response:
+    return await _change_sharing(request, env, flow, share=True)
+
+
+@router.post(BASE + "/{flow}/unshare", response_class=HTMLResponse)
+@portal_page
+async def unshare_flow(request: Request, env: str, flow: str) -> Response:
+    return await _change_sharing(request, env, flow, share=False)
+
+
+@router.post(BASE + "/{flow}/bind", response_class=HTMLResponse)
+@portal_page
+async def bind_slot(request: Request, env: str, flow: str) -> Response:
+    """F3/A7: bind a connection to a slot (the owner's, or your own for an invoker slot):
+    the same use case as ``flow bind``."""
+    form = await page.form_of(request)
+
+    def change(session, ctx, environment) -> None:
+        assets.bind(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow,
+                    slot=form.get("slot", ""), connection_ref=form.get("connection", ""))
+
+    return await page.act(request, env, "_flow_slots.html", change, flow_view(flow))
 
 
 @router.post(BASE + "/{flow}/run", response_class=HTMLResponse)
