@@ -104,6 +104,23 @@ def backend_app() -> web.Application:
     async def peer(request: web.Request) -> web.Response:
         return web.Response(text=str(request.transport.get_extra_info("peername")[1]))
 
+    async def slow_body(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)  # the head arrives at once, the body never ends in time
+        for _ in range(50):
+            await response.write(b"s")
+            await asyncio.sleep(0.1)
+        await response.write_eof()
+        return response
+
+    async def slow_hop(request: web.Request) -> web.Response:
+        left = int(request.match_info["left"])
+        await asyncio.sleep(0.2)
+        if left == 0:
+            return web.Response(text="done")
+        raise web.HTTPFound(f"/slow-hop/{left - 1}")
+
     app = web.Application(middlewares=[web.middleware(count)])
     app[HITS] = hits
     app.router.add_route("*", "/echo", echo)
@@ -116,6 +133,8 @@ def backend_app() -> web.Application:
     app.router.add_get("/gzip/{size}", gzipped)
     app.router.add_get("/slow", slow)
     app.router.add_get("/peer", peer)
+    app.router.add_get("/slow-body", slow_body)
+    app.router.add_get("/slow-hop/{left}", slow_hop)
     return app
 
 
@@ -647,6 +666,26 @@ def test_r5_timeout():
     error, elapsed = with_backend(scenario, allow=["127.0.0.1"], timeout=0.3)
     assert error.code == "UpstreamTimeout" and error.status == 502
     assert elapsed < 2
+
+
+def test_r5_the_timeout_covers_the_body_and_every_redirect_together():
+    """R5 (CONNECTORHUB_OUTBOUND_TIMEOUT): one deadline for the whole call — a body that
+    trickles past it, and redirect hops that each answer in time but together do not,
+    both end with UpstreamTimeout at the deadline."""
+
+    async def scenario(client, port, hits):
+        outcomes = []
+        for path in ("/slow-body", "/slow-hop/3"):
+            started = time.monotonic()
+            with pytest.raises(UpstreamError) as caught:
+                await client.send(request(f"127.0.0.1:{port}", path))
+            outcomes.append((caught.value.code, time.monotonic() - started))
+        return outcomes
+
+    # Four hops of 0.2 s: each within 0.7 s, together not.
+    outcomes = with_backend(scenario, allow=["127.0.0.1"], timeout=0.7)
+    for code, elapsed in outcomes:
+        assert code == "UpstreamTimeout" and 0.65 < elapsed < 1.5, outcomes
 
 
 def test_r5_unreachable_upstream_hides_path_and_query():

@@ -31,6 +31,7 @@ import asyncio
 import logging
 import re
 import socket
+import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -405,8 +406,11 @@ class OutboundClient:
         self.policy = policy or OutboundPolicy()
         self._lookup = lookup
         self._connection_limit = connection_limit
-        # Created once: the per-call deadline is asyncio.timeout(policy.timeout) in send.
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=self.policy.connect_timeout)
+        # The whole call has one deadline (policy.timeout, redirects and body included). The
+        # first hop uses this session default; a redirect hop gets what is left of the
+        # deadline. aiohttp's own per-request timer costs a third of an asyncio.timeout()
+        # around the call (docs/benchmarks.md, "Invocation overhead").
+        self._timeout = aiohttp.ClientTimeout(total=self.policy.timeout, connect=self.policy.connect_timeout)
         self._session: aiohttp.ClientSession | None = None
         self._resolver: GuardedResolver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -467,35 +471,42 @@ class OutboundClient:
         headers = request.headers
         body = request.body
         redirects = 0
+        deadline = time.monotonic() + self.policy.timeout
+        timeout = self._timeout  # the first hop: the whole timeout
         try:
-            async with asyncio.timeout(self.policy.timeout):
-                while True:
-                    async with session.request(method, url, headers=headers, data=body, allow_redirects=False) as response:
-                        location = response.headers.get("Location") if response.status in _REDIRECTS else None
-                        if location is None:
-                            content = await self._read_body(response, url)
-                            response_headers = CIMultiDict(response.headers)
-                            if response_headers.get("Content-Encoding", "").lower() in _DECODED_ENCODINGS:
-                                response_headers.popall("Content-Encoding", None)
-                                response_headers.popall("Content-Length", None)
-                            return HttpResponse(
-                                status=response.status, headers=response_headers, body=content, url=str(response.url)
-                            )
-                        status = response.status
-                    redirects += 1
-                    if redirects > self.policy.max_redirects:
-                        raise UpstreamError(
-                            f"The API at '{url.host}' redirected more than {self.policy.max_redirects} times; "
-                            "the limit is CONNECTORHUB_OUTBOUND_MAX_REDIRECTS.",
-                            code="TooManyRedirects",
+            while True:
+                async with session.request(
+                    method, url, headers=headers, data=body, allow_redirects=False, timeout=timeout
+                ) as response:
+                    location = response.headers.get("Location") if response.status in _REDIRECTS else None
+                    if location is None:
+                        content = await self._read_body(response, url)
+                        response_headers = CIMultiDict(response.headers)
+                        if response_headers.get("Content-Encoding", "").lower() in _DECODED_ENCODINGS:
+                            response_headers.popall("Content-Encoding", None)
+                            response_headers.popall("Content-Length", None)
+                        return HttpResponse(
+                            status=response.status, headers=response_headers, body=content, url=str(response.url)
                         )
-                    next_url = _checked(self.policy, _redirect_target(url, location), redirect=True)
-                    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-                        method, body = "GET", None
-                        headers = _without(headers, _BODY_HEADERS)
-                    if next_url.origin() != url.origin():
-                        headers = _without(headers, (*_CREDENTIAL_HEADERS, *sensitive_headers))
-                    url = next_url
+                    status = response.status
+                redirects += 1
+                if redirects > self.policy.max_redirects:
+                    raise UpstreamError(
+                        f"The API at '{url.host}' redirected more than {self.policy.max_redirects} times; "
+                        "the limit is CONNECTORHUB_OUTBOUND_MAX_REDIRECTS.",
+                        code="TooManyRedirects",
+                    )
+                next_url = _checked(self.policy, _redirect_target(url, location), redirect=True)
+                if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+                    method, body = "GET", None
+                    headers = _without(headers, _BODY_HEADERS)
+                if next_url.origin() != url.origin():
+                    headers = _without(headers, (*_CREDENTIAL_HEADERS, *sensitive_headers))
+                url = next_url
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                timeout = aiohttp.ClientTimeout(total=left, connect=min(self.policy.connect_timeout, left))
         except (OutboundBlocked, UpstreamError):
             raise
         except aiohttp.ServerTimeoutError:  # only the connect timeout is set on the session
@@ -522,9 +533,11 @@ class OutboundClient:
         limit = self.policy.max_response_bytes
         length = response.content_length
         encoded = "Content-Encoding" in response.headers
-        if length is not None and length > limit and not encoded:
-            response.close()
-            raise _too_large(url, limit)
+        if length is not None and not encoded:
+            if length > limit:
+                response.close()
+                raise _too_large(url, limit)
+            return await response.read()  # the length was declared and checked: read it at once
         chunks: list[bytes] = []
         total = 0
         async for chunk in response.content.iter_any():
