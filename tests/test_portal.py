@@ -600,3 +600,25 @@ def test_sharing_a_flow_with_an_invoker_slot_and_binding_from_the_page(app, admi
     removed = owner.post(url + "/unshare", headers=HTMX, data={"kind": "user", "principal": "bob@default.test"})
     assert removed.status_code == 200 and "Not shared with anyone" in removed.text
     assert bobs.get(url).status_code == 404
+
+
+# --- environments ----------------------------------------------------------------------------
+
+
+def test_environments_page_lists_and_an_administrator_creates_one(app, admin):
+    """`env list` / `env create` in the portal: the new environment opens; a taken name
+    is refused with the same code, keeping what was typed; a maker gets no form and is
+    refused."""
+    browser = signed_in(app, ADMIN_TOKEN)
+    listing = browser.get(f"{PORTAL}/environments")
+    assert listing.status_code == 200 and f'href="{PORTAL}/environments/default/connectors"' in listing.text
+    made = browser.post(f"{PORTAL}/environments", data={"name": "test-eu", "type": "sandbox", "region": "europe"},
+                        follow_redirects=False)
+    assert made.status_code == 303 and made.headers["location"] == f"{PORTAL}/environments/test-eu/connectors"
+    assert [e["region"] for e in admin.get("/api/v1/environments").json()["items"] if e["name"] == "test-eu"] == ["europe"]
+    taken = browser.post(f"{PORTAL}/environments", data={"name": "test-eu", "type": "developer", "region": "x"})
+    assert taken.status_code == 409 and "EnvironmentNameTaken" in taken.text and "<option selected>developer</option>" in taken.text
+    maker = signed_in(app, make_user(admin, "bob@default.test"))
+    assert "New environment" not in maker.get(f"{PORTAL}/environments").text
+    refused = maker.post(f"{PORTAL}/environments", data={"name": "mine"})
+    assert refused.status_code == 403 and "OrgAdminRequired" in refused.text

@@ -2,7 +2,8 @@
 layer as the REST API and the CLI. Each page or action is one use case in one
 transaction, exactly like its REST twin; htmx swaps the fragment an action changes.
 This module signs users in and out and gathers the pages of :mod:`.connectors`,
-:mod:`.connections`, :mod:`.flows` and :mod:`.audit`; :mod:`.page` holds what they share.
+:mod:`.connections`, :mod:`.flows`, :mod:`.environments` and :mod:`.audit`; :mod:`.page`
+holds what they share.
 
 Signing in: with an e-mail address and password (a sign-in token that expires after
 ``SIGN_IN_HOURS`` and that signing out revokes), or with a personal access token pasted
@@ -25,7 +26,7 @@ from connectorhub.api.context import Context, write_transaction
 from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
 from connectorhub.errors import NotFound, Unauthenticated
-from connectorhub.web import audit, connections, connectors, flows, page
+from connectorhub.web import audit, connections, connectors, environments as environment_pages, flows, page
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, STATIC, env_url, portal_page
 
 __all__ = ["PREFIX", "STATIC", "router"]
@@ -127,5 +128,5 @@ def _local(target: str) -> str:
     return target if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target else ""
 
 
-for pages in (connectors, connections, flows, audit):
+for pages in (environment_pages, connectors, connections, flows, audit):
     router.include_router(pages.router)
