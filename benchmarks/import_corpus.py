@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from scratch import BenchmarkError, Postgres, machine, render_table
+from scratch import BenchmarkError, Postgres, machine, process_cpu_seconds, render_table
 
 import connectorhub
 from connectorhub import __version__, errors
@@ -210,15 +210,6 @@ def _load() -> float:
         return os.getloadavg()[0]
     except (AttributeError, OSError):
         return float("nan")
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process (Linux /proc); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 # --------------------------------------------------------------------------- import

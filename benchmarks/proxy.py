@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from scratch import BenchmarkError, Postgres, cores, load
+from scratch import BenchmarkError, Postgres, cores, load, process_cpu_seconds
 
 ADMIN_TOKEN = "chp_benchmark-admin-token-000000000000"
 TARGET_OVERHEAD_MS = 0.5
@@ -190,15 +190,6 @@ async def drive(
     return latencies, wall, failures, (before, after)
 
 
-def process_cpu(pid: int) -> float | None:
-    """CPU seconds (user + system) a process has used so far; None off Linux."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def machine_ticks() -> tuple[int, int] | None:
     """(idle, total) clock ticks of all cores so far; None off Linux."""
     try:
@@ -304,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         single = []
         for name, server, method, url, headers, body in series:
             def snapshot(pid=server.pid):
-                return process_cpu(pid), time.process_time(), machine_ticks()
+                return process_cpu_seconds(pid), time.process_time(), machine_ticks()
 
             latencies, wall, failures, snapshots = asyncio.run(drive(
                 method, url, headers=headers, body=body, requests=args.requests, concurrency=args.concurrency,

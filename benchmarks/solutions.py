@@ -34,13 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from import_corpus import (
-    DEFAULT_CORPUS,
-    Server,
-    create_environment,
-    process_cpu_seconds,
-)
-from scratch import BenchmarkError, Postgres, machine, render_table
+from import_corpus import DEFAULT_CORPUS, Server, create_environment
+from scratch import BenchmarkError, Postgres, machine, process_cpu_seconds, render_table
 
 from connectorhub import __version__
 from connectorhub.cli.commands_connectors import folder_body

@@ -68,32 +68,16 @@ async def connection_page(request: Request, env: str, connection: str) -> Respon
     return await page.show(request, env, "connection.html", connection_view(connection))
 
 
-async def _change_sharing(request: Request, env: str, connection: str, *, share: bool) -> Response:
-    form = await page.form_of(request)
-    kind, principal = page.principal_of(form)
-
-    def change(session, ctx, environment) -> None:
-        if share:
-            sharing.share_connection(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection,
-                                     principal_kind=kind, principal_ref=principal, role=form.get("role", ""))
-        else:
-            sharing.unshare_connection(session=session, actor=ctx.actor, environment=environment, ref=connection,
-                                       principal_kind=kind, principal_ref=principal)
-
-    return await page.act(request, env, "_tab_share.html", change, connection_view(connection),
-                          on_refusal=lambda values: {"form": form})
-
-
-@router.post(BASE + "/{connection}/share", response_class=HTMLResponse)
-@portal_page
-async def share_connection(request: Request, env: str, connection: str) -> Response:
-    return await _change_sharing(request, env, connection, share=True)
-
-
-@router.post(BASE + "/{connection}/unshare", response_class=HTMLResponse)
-@portal_page
-async def unshare_connection(request: Request, env: str, connection: str) -> Response:
-    return await _change_sharing(request, env, connection, share=False)
+# A6 from the connection's page: the same use cases as `connection share|unshare`.
+page.add_sharing_routes(router, BASE, page.Sharing(
+    template="_tab_share.html",
+    view_for=connection_view,
+    share=lambda session, ctx, environment, ref, kind, principal, form: sharing.share_connection(
+        session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=ref, principal_kind=kind,
+        principal_ref=principal, role=form.get("role", "")),
+    unshare=lambda session, ctx, environment, ref, kind, principal, form: sharing.unshare_connection(
+        session=session, actor=ctx.actor, environment=environment, ref=ref, principal_kind=kind, principal_ref=principal),
+))
 
 
 @router.post(BASE + "/{connection}/sign-in", response_class=HTMLResponse)

@@ -111,34 +111,16 @@ async def connector_tab(request: Request, env: str, connector: str, tab: str, se
     return await page.show(request, env, "_tab_{tab}.html", tab_view(connector, tab, set), whole=False)
 
 
-async def _change_sharing(request: Request, env: str, connector: str, *, share: bool) -> Response:
-    """A share or unshare from the Share tab (A2–A5): the same use case as
-    ``connector share|unshare``; a refusal shows the rule's sentence."""
-    form = await page.form_of(request)
-    kind, principal = page.principal_of(form)
-
-    def change(session, ctx, environment) -> None:
-        if share:
-            sharing.share_connector(session=session, actor=ctx.actor, environment=environment, ref=connector,
-                                    principal_kind=kind, principal_ref=principal, role=form.get("role", ""))
-        else:
-            sharing.unshare_connector(session=session, actor=ctx.actor, environment=environment, ref=connector,
-                                      principal_kind=kind, principal_ref=principal)
-
-    return await page.act(request, env, "_tab_share.html", change, tab_view(connector, "share"),
-                          on_refusal=lambda values: {"form": form})
-
-
-@router.post(BASE + "/{connector}/share", response_class=HTMLResponse)
-@portal_page
-async def share_connector(request: Request, env: str, connector: str) -> Response:
-    return await _change_sharing(request, env, connector, share=True)
-
-
-@router.post(BASE + "/{connector}/unshare", response_class=HTMLResponse)
-@portal_page
-async def unshare_connector(request: Request, env: str, connector: str) -> Response:
-    return await _change_sharing(request, env, connector, share=False)
+# A2–A5 from the Share tab: the same use cases as `connector share|unshare`.
+page.add_sharing_routes(router, BASE, page.Sharing(
+    template="_tab_share.html",
+    view_for=lambda ref: tab_view(ref, "share"),
+    share=lambda session, ctx, environment, ref, kind, principal, form: sharing.share_connector(
+        session=session, actor=ctx.actor, environment=environment, ref=ref, principal_kind=kind, principal_ref=principal,
+        role=form.get("role", "")),
+    unshare=lambda session, ctx, environment, ref, kind, principal, form: sharing.unshare_connector(
+        session=session, actor=ctx.actor, environment=environment, ref=ref, principal_kind=kind, principal_ref=principal),
+))
 
 
 @router.post(BASE + "/{connector}/connections", response_class=HTMLResponse)

@@ -69,34 +69,18 @@ async def flow_page(request: Request, env: str, flow: str) -> Response:
     return await page.show(request, env, "flow.html", flow_view(flow))
 
 
-async def _change_sharing(request: Request, env: str, flow: str, *, share: bool) -> Response:
-    """F3 from the flow's page: share with a user or group as user or co-owner, a mode per
-    slot (shared lends the owner's connection, invoker has each user bind their own)."""
-    form = await page.form_of(request)
-    kind, principal = page.principal_of(form)
-    modes = page.named_values(form)
-
-    def change(session, ctx, environment) -> None:
-        if share:
-            assets.share(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW,
-                         ref=flow, principal_kind=kind, principal_ref=principal, role=form.get("role", ""), slot_modes=modes)
-        else:
-            assets.unshare(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow,
-                           principal_kind=kind, principal_ref=principal)
-
-    return await page.act(request, env, "_flow_share.html", change, flow_view(flow), on_refusal=lambda values: {"form": form})
-
-
-@router.post(BASE + "/{flow}/share", response_class=HTMLResponse)
-@portal_page
-async def share_flow(request: Request, env: str, flow: str) -> Response:
-    return await _change_sharing(request, env, flow, share=True)
-
-
-@router.post(BASE + "/{flow}/unshare", response_class=HTMLResponse)
-@portal_page
-async def unshare_flow(request: Request, env: str, flow: str) -> Response:
-    return await _change_sharing(request, env, flow, share=False)
+# F3 from the flow's page: share with a user or group as user or co-owner with a mode per
+# slot (shared lends the owner's connection, invoker has each user bind their own).
+page.add_sharing_routes(router, BASE, page.Sharing(
+    template="_flow_share.html",
+    view_for=flow_view,
+    share=lambda session, ctx, environment, ref, kind, principal, form: assets.share(
+        session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW, ref=ref,
+        principal_kind=kind, principal_ref=principal, role=form.get("role", ""), slot_modes=page.named_values(form)),
+    unshare=lambda session, ctx, environment, ref, kind, principal, form: assets.unshare(
+        session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
+        principal_kind=kind, principal_ref=principal),
+))
 
 
 @router.post(BASE + "/{flow}/bind", response_class=HTMLResponse)

@@ -15,12 +15,13 @@ endpoints call.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
@@ -201,3 +202,40 @@ def principal_of(form: dict[str, str]) -> tuple[str, str | None]:
     """(kind, reference) of the Share form's principal."""
     kind = form.get("kind", "user")
     return kind, None if kind == "org" else form.get("principal", "").strip()
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """The Share section of one kind of resource: the template re-rendered after a change,
+    the view it shows, and the two use cases, each called as ``(session, ctx, environment,
+    ref, kind, principal, form)`` with the form's other fields (role, slot modes)."""
+
+    template: str
+    view_for: Callable[[str], View]
+    share: Callable[..., Any]
+    unshare: Callable[..., Any]
+
+
+def add_sharing_routes(router: APIRouter, base: str, section: Sharing) -> None:
+    """``POST {base}/{ref}/share`` and ``…/unshare``: the share or unshare use case and the
+    re-read Share section in one transaction; a refusal shows the rule's sentence and
+    keeps what was typed."""
+
+    async def change(request: Request, env: str, ref: str, use_case: Callable[..., Any]) -> Response:
+        form = await form_of(request)
+        kind, principal = principal_of(form)
+
+        def apply(session: Session, ctx: Context, environment: Environment) -> None:
+            use_case(session, ctx, environment, ref, kind, principal, form)
+
+        return await act(request, env, section.template, apply, section.view_for(ref), on_refusal=lambda values: {"form": form})
+
+    @router.post(base + "/{ref}/share", response_class=HTMLResponse)
+    @portal_page
+    async def share(request: Request, env: str, ref: str) -> Response:
+        return await change(request, env, ref, section.share)
+
+    @router.post(base + "/{ref}/unshare", response_class=HTMLResponse)
+    @portal_page
+    async def unshare(request: Request, env: str, ref: str) -> Response:
+        return await change(request, env, ref, section.unshare)
