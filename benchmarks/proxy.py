@@ -40,6 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -158,35 +160,111 @@ PROPERTIES = {
 }
 
 
+class RawConnection(asyncio.Protocol):
+    """One kept-alive HTTP/1.1 connection of the load generator: it writes a request made
+    once, as bytes, and waits for a response with a Content-Length (every server here
+    sends one). Its cost a request does not depend on the request's shape; aiohttp's
+    client, on Python 3.11, sends any request with a body from a new task in a later
+    loop turn, which cost the POST series (c) and (d) about 60 µs of the load
+    generator's CPU a request more than the GET series (docs/benchmarks.md)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[int] | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.waiter is None or self.waiter.done():
+            return
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        length = next((int(line.split(":", 1)[1]) for line in head[1:] if line[:15].lower() == "content-length:"), None)
+        if length is None:
+            self.waiter.set_exception(BenchmarkError(f"a response without Content-Length: {head[0]}"))
+            return
+        if len(self.buffer) >= end + 4 + length:
+            del self.buffer[:end + 4 + length]
+            self.waiter.set_result(int(head[0].split(" ", 2)[1]))
+
+    def connection_lost(self, exc) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(BenchmarkError("the server closed the connection"))
+
+    async def request(self, raw: bytes) -> int:
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)
+        return await self.waiter
+
+
+def raw_request(method: str, url: str, headers: dict | None, payload: bytes | None) -> bytes:
+    parsed = urllib.parse.urlsplit(url)
+    lines = [f"{method} {parsed.path}{'?' + parsed.query if parsed.query else ''} HTTP/1.1", f"Host: {parsed.netloc}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if payload is not None:
+        lines.append(f"Content-Length: {len(payload)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (payload or b"")
+
+
 async def drive(
-    method: str, url: str, *, headers=None, body=None, requests: int, concurrency: int, warmup: int, snapshot=None
+    method: str, url: str, *, headers=None, body=None, requests: int, concurrency: int, warmup: int, snapshot=None,
+    client: str = "raw",
 ) -> tuple[list[float], float, int, tuple]:
-    """Latencies (s) of ``requests`` calls made by ``concurrency`` workers, the wall time,
-    the failures, and ``snapshot()`` taken right before and after the timed calls."""
+    """Latencies (s) of ``requests`` calls made by ``concurrency`` workers, each on its own
+    kept-alive connection, the wall time, the failures, and ``snapshot()`` taken right
+    before and after the timed calls. ``client``: "raw" (:class:`RawConnection`) or
+    "aiohttp" (its client, as the earlier measurements used)."""
     latencies: list[float] = []
     failures = 0
     payload = json.dumps(body).encode() if body is not None else None
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as client:
-        async def one(record: bool) -> None:
-            nonlocal failures
-            start = time.perf_counter()
-            async with client.request(method, url, headers=headers, data=payload) as response:
+    session = None
+    if client == "aiohttp":
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+
+        async def call(_connection) -> int:
+            async with session.request(method, url, headers=headers, data=payload) as response:
                 await response.read()
-                if response.status != 200:
-                    failures += 1
+                return response.status
+
+        connections = [None] * concurrency
+    else:
+        raw = raw_request(method, url, headers, payload)
+        parsed = urllib.parse.urlsplit(url)
+        loop = asyncio.get_running_loop()
+        connections = [
+            (await loop.create_connection(RawConnection, parsed.hostname, parsed.port))[1] for _ in range(concurrency)
+        ]
+
+        async def call(connection: RawConnection) -> int:
+            return await connection.request(raw)
+
+    async def worker(connection, count: int, record: bool) -> None:
+        nonlocal failures
+        for _ in range(count):
+            start = time.perf_counter()
+            if await call(connection) != 200:
+                failures += 1
             if record:
                 latencies.append(time.perf_counter() - start)
 
-        async def worker(count: int, record: bool) -> None:
-            for _ in range(count):
-                await one(record)
-
-        await asyncio.gather(*(worker(warmup // concurrency + 1, False) for _ in range(concurrency)))
+    try:
+        await asyncio.gather(*(worker(c, warmup // concurrency + 1, False) for c in connections))
         before = snapshot() if snapshot else None
         started = time.perf_counter()
-        await asyncio.gather(*(worker(requests // concurrency, True) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(c, requests // concurrency, True) for c in connections))
         wall = time.perf_counter() - started
         after = snapshot() if snapshot else None
+    finally:
+        if session is not None:
+            await session.close()
+        for connection in connections:
+            if connection is not None:
+                connection.transport.close()
     return latencies, wall, failures, (before, after)
 
 
@@ -199,15 +277,34 @@ def machine_ticks() -> tuple[int, int] | None:
     return ticks[3] + ticks[4], sum(ticks)
 
 
-def cpu_columns(snapshots: tuple, requests: int) -> tuple[str, str, str]:
-    """(server µs a request, load generator µs a request, idle %) from two snapshots."""
-    (server0, client0, machine0), (server1, client1, machine1) = snapshots
-    server = f"{(server1 - server0) / requests * 1e6:,.0f}" if server0 is not None and server1 is not None else "-"
-    client = f"{(client1 - client0) / requests * 1e6:,.0f}"
-    idle = "-"
-    if machine0 is not None and machine1 is not None and machine1[1] > machine0[1]:
-        idle = f"{100 * (machine1[0] - machine0[0]) / (machine1[1] - machine0[1]):.0f}"
-    return server, client, idle
+@dataclass
+class Tally:
+    """One series over all rounds: its latencies, wall time and CPU deltas."""
+
+    latencies: list[float] = field(default_factory=list)
+    wall: float = 0.0
+    server: float | None = 0.0  # seconds of the serving process; None when unreadable
+    client: float = 0.0
+    idle_ticks: int = 0
+    ticks: int = 0
+
+    def add(self, latencies: list[float], wall: float, snapshots: tuple) -> None:
+        (server0, client0, machine0), (server1, client1, machine1) = snapshots
+        self.latencies += latencies
+        self.wall += wall
+        self.server = None if self.server is None or server0 is None or server1 is None else self.server + server1 - server0
+        self.client += client1 - client0
+        if machine0 is not None and machine1 is not None:
+            self.idle_ticks += machine1[0] - machine0[0]
+            self.ticks += machine1[1] - machine0[1]
+
+    def row(self, name: str) -> tuple:
+        """(name, p50 ms, p99 ms, requests/s, server µs a request, load generator µs a request, idle %)."""
+        n = len(self.latencies)
+        server = f"{self.server / n * 1e6:,.0f}" if self.server is not None else "-"
+        idle = f"{100 * self.idle_ticks / self.ticks:.0f}" if self.ticks else "-"
+        return (name, percentile(self.latencies, 50), percentile(self.latencies, 99), n / self.wall,
+                server, f"{self.client / n * 1e6:,.0f}", idle)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -242,9 +339,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=4000, help="Timed requests per series (default 4,000).")
     parser.add_argument("--concurrency", type=int, default=16, help="Concurrent clients (default 16).")
     parser.add_argument("--warmup", type=int, default=400, help="Untimed requests first (default 400).")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="The series take turns in this many rounds, each a share of --requests (default 6).")
     parser.add_argument("--db", help="Database URL for connectorhub (default: SQLite in a temporary folder).")
     parser.add_argument("--single", type=int, default=1000,
                         help="Also time this many calls from one client, for the latency each layer adds without queueing (0: skip).")
+    parser.add_argument("--client", choices=("raw", "aiohttp"), default="raw",
+                        help="Load generator: raw HTTP/1.1 requests made once as bytes (default), or aiohttp's client.")
     parser.add_argument("--check", action="store_true", help="Exit 1 when a target is missed.")
     args = parser.parse_args(argv)
 
@@ -291,23 +392,30 @@ def main(argv: list[str] | None = None) -> int:
              f"http://127.0.0.1:{floor_port}/api/v1/environments/default/connections/{connection_id}/invoke/Ping",
              invoke_headers, {"parameters": {}}),
         ]
-        rows = []
-        single = []
-        for name, server, method, url, headers, body in series:
-            def snapshot(pid=server.pid):
-                return process_cpu_seconds(pid), time.process_time(), machine_ticks()
+        # The series take turns, a slice of each per round: this machine's speed drifts
+        # by tens of percent within minutes, and taking turns spreads a slow spell over
+        # every series instead of one.
+        tallies = [Tally() for _ in series]
+        per_round = max(args.concurrency, args.requests // args.rounds)
+        for turn in range(args.rounds):
+            for (name, server, method, url, headers, body), tally in zip(series, tallies):
+                def snapshot(pid=server.pid):
+                    return process_cpu_seconds(pid), time.process_time(), machine_ticks()
 
-            latencies, wall, failures, snapshots = asyncio.run(drive(
-                method, url, headers=headers, body=body, requests=args.requests, concurrency=args.concurrency,
-                warmup=args.warmup, snapshot=snapshot,
-            ))
-            if failures:
-                raise BenchmarkError(f"{name}: {failures} requests failed (see {home / 'serve.log'})")
-            rows.append((name, percentile(latencies, 50), percentile(latencies, 99), len(latencies) / wall,
-                         *cpu_columns(snapshots, len(latencies))))
-            if args.single:
+                latencies, wall, failures, snapshots = asyncio.run(drive(
+                    method, url, headers=headers, body=body, requests=per_round, concurrency=args.concurrency,
+                    warmup=args.warmup if turn == 0 else 4 * args.concurrency, snapshot=snapshot, client=args.client,
+                ))
+                if failures:
+                    raise BenchmarkError(f"{name}: {failures} requests failed (see {home / 'serve.log'})")
+                tally.add(latencies, wall, snapshots)
+        rows = [tally.row(name) for (name, *_), tally in zip(series, tallies)]
+        single = []
+        if args.single:
+            for name, server, method, url, headers, body in series:
                 latencies, wall, failures, _ = asyncio.run(drive(
                     method, url, headers=headers, body=body, requests=args.single, concurrency=1, warmup=100,
+                    client=args.client,
                 ))
                 single.append((name, percentile(latencies, 50), percentile(latencies, 99), len(latencies) / wall))
     except BenchmarkError as error:
@@ -325,8 +433,8 @@ def main(argv: list[str] | None = None) -> int:
             postgres.drop()
 
     store = "PostgreSQL" if postgres else "SQLite"
-    print(f"\nProxy benchmark — connectorhub on {store}; {args.concurrency} concurrent clients, {args.requests:,} requests a series; "
-          f"{cores()} cores, Python {platform.python_version()}; load average {load()}")
+    print(f"\nProxy benchmark — connectorhub on {store}; {args.concurrency} concurrent clients, {args.requests:,} requests a series in {args.rounds} rounds; "
+          f"{cores()} cores, Python {platform.python_version()}; load generator {args.client}; load average {load()}")
     print("| series                                          | p50 ms | p99 ms | requests/s | server CPU µs/req | client CPU µs/req | idle % |")
     print("|-------------------------------------------------|--------|--------|------------|-------------------|-------------------|--------|")
     for name, p50, p99, rps, server, client, idle in rows:

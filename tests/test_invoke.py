@@ -323,3 +323,21 @@ def test_under_a_root_path_the_documented_route_gives_the_same_answer(app, echo_
     bad = proxied.post(f"/hub/api/v1/environments/default/connections/{echo_connection}/invoke/Fail", json={"parameters": 5})
     assert bad.status_code == 422 and bad.json()["code"] == "InvokeBodyNotValid"
     assert len(backend.received) == 1
+
+
+def test_the_answer_is_encoded_by_orjson_with_the_apis_headers(app, admin, echo_connection, backend, monkeypatch):
+    """R1's answer carries the API's headers, whose names aiohttp gives as
+    ``multidict.istr``; orjson refuses those as keys, and the answer then went through
+    the standard library's encoder on every call. The fallback stays for what orjson
+    cannot encode (integers beyond 64 bits)."""
+    from connectorhub.runtime import api
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the standard library encoder was used")
+
+    monkeypatch.setattr(api.json, "dumps", refuse)
+    answer = admin.post(f"/api/v1/environments/default/connections/{echo_connection}/invoke/Fail", json={})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["headers"]["Content-Type"].startswith("application/json")
+    monkeypatch.undo()
+    assert json.loads(api._json_bytes({"body": 2**70})) == {"body": 2**70}

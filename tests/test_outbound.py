@@ -418,6 +418,24 @@ def test_r5_ssrf_target_allowed_through_allow_list(host, allow, reachable):
         assert isinstance(outcome, UpstreamError) and outcome.code in ("UpstreamUnreachable", "UpstreamTimeout")
 
 
+def test_r5_a_client_remembers_only_hosts_that_passed_and_rewrites_them_the_same():
+    """R5 on repeated calls: the client remembers the verdict for a host that passed (the
+    literal rewritten to the address it means), and a refused host is refused every time."""
+
+    async def scenario(client, port, hits):
+        outcomes = []
+        for _ in range(2):
+            with pytest.raises(OutboundBlocked):
+                await client.send(request(f"[::1]:{port}", "/ok"))
+            outcomes.append(await client.send(request(f"0177.0.0.1:{port}", "/peer")))
+        return outcomes, client._hosts
+
+    outcomes, remembered = with_backend(scenario, allow=["127.0.0.1"])
+    assert [o.status for o in outcomes] == [200, 200]
+    assert [o.url for o in outcomes] == [outcomes[0].url] * 2 and "//127.0.0.1:" in outcomes[0].url
+    assert remembered == {"0177.0.0.1": "127.0.0.1"}
+
+
 def test_r5_allow_list_entry_opens_only_itself():
     """R5: allowing 127.0.0.1 does not open ::1 or 10.0.0.1."""
 

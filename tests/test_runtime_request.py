@@ -424,6 +424,25 @@ def test_operation_plans_are_cached_per_definition_object():
     assert build(twin).host == "other.example.com" and build(doc).host == "api.example.com"
 
 
+def test_plan_cache_is_bounded_and_never_answers_for_another_document():
+    """Plans are kept by the document's identity (runtime.plans): at most ``size``, the
+    oldest dropped first, and an entry answers only for the very object it was made from."""
+    from dataclasses import dataclass
+
+    from connectorhub.runtime.plans import PlanCache
+
+    @dataclass
+    class Made:
+        document: dict
+
+    cache: PlanCache[Made] = PlanCache(2)
+    documents = [{"n": n} for n in range(3)]
+    plans = [cache.put(Made(d)) for d in documents]
+    assert len(cache) == 2 and cache.get(documents[0]) is None
+    assert cache.get(documents[1]) is plans[1] and cache.get(documents[2]) is plans[2]
+    assert cache.get({"n": 2}) is None  # an equal document is not the same document
+
+
 # --------------------------------------------------------------------------- credentials (R2)
 
 
@@ -623,3 +642,24 @@ def test_r1_every_corpus_operation_builds_from_examples_or_raises_a_documented_e
     assert not unexpected, unexpected[:10]
     assert built > 2200, (built, refused)  # the corpus has about 2,290 operations
     assert refused.get("OperationNotSupported", 0) >= 5  # 5 listed in scriptOperations, plus unsupported templates
+
+
+@pytest.mark.parametrize(
+    ("body", "parsed"),
+    [
+        (b'{"id": 42, "name": "x"}', {"id": 42, "name": "x"}),
+        (b'{"id": 123456789012345678901234567890}', {"id": 123456789012345678901234567890}),
+        (b"[-9223372036854775809, 18446744073709551616]", [-9223372036854775809, 18446744073709551616]),
+        ('{"x": "é"}'.encode("utf-16"), {"x": "é"}),
+        (b"not json", None),
+    ],
+)
+def test_r1_a_json_answer_is_read_exactly(body, parsed):
+    """R1: the answer's body is JSON when the API says so — every integer exact (an id
+    beyond 64 bits keeps its digits), other encodings Python reads still read."""
+    from multidict import CIMultiDict
+
+    from connectorhub.runtime.http import HttpResponse
+
+    response = HttpResponse(200, CIMultiDict({"Content-Type": "application/json; charset=utf-8"}), body)
+    assert response.json() == parsed

@@ -39,19 +39,24 @@ class RecordingTransport:
         return {"peername": ("127.0.0.1", 1)}.get(name, default)
 
 
-def test_writes_of_one_turn_reach_the_socket_as_one():
+def test_a_head_waits_for_its_body_and_both_go_at_once():
+    """The head is held; the body's write sends both at once, without waiting for the end
+    of the loop turn (waiting there delayed every answer behind the turn's other work)."""
+
     async def scenario():
         inner = RecordingTransport()
         transport = CoalescingTransport(inner, asyncio.get_running_loop())
         transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
         transport.write(b"")
-        transport.writelines([b"o", b"k"])
         assert inner.writes == []
-        await asyncio.sleep(0)
+        transport.writelines([b"o", b"k"])
         assert inner.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]
-        transport.write(b"next")
+        await asyncio.sleep(0)  # the scheduled flush finds nothing left
+        assert len(inner.writes) == 1
+        transport.write(b"lone")  # a write with no successor goes at the end of the turn
+        assert len(inner.writes) == 1
         await asyncio.sleep(0)
-        assert inner.writes[-1] == b"next" and len(inner.writes) == 2
+        assert inner.writes[-1] == b"lone" and len(inner.writes) == 2
         # everything else is the wrapped transport's
         assert transport.get_extra_info("peername") == ("127.0.0.1", 1)
 

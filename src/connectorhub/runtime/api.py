@@ -39,7 +39,10 @@ def _authorized(rt: service.Runtime, ctx: Context, env: str, connection: str) ->
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment_ref=env, connection_ref=connection
         )
     env_vars = service.environment_values(rt, environment_id) if service.uses_environment_variables(usable.connector) else None
-    return service.Authorized(ctx.actor, usable, environment_id, env_vars, epoch, time.monotonic() + rt.authorizations.ttl)
+    return service.Authorized(
+        ctx.actor, usable, environment_id, env_vars, epoch, time.monotonic() + rt.authorizations.ttl,
+        secret_parameters=tuple(sorted(usable.secrets)),
+    )
 
 
 def _payload(raw: bytes) -> schemas.InvokeIn:
@@ -73,7 +76,7 @@ async def invoke_answer(
     )
     if usable.secrets and rt.secret_uses.note(
         authorized.actor, connection_id=usable.connection.id, org_id=usable.connection.org_id,
-        environment_id=authorized.environment_id, parameters=tuple(sorted(usable.secrets)),
+        environment_id=authorized.environment_id, parameters=authorized.secret_parameters,
     ):
         asyncio.get_running_loop().run_in_executor(None, rt.secret_uses.flush)
     answer = {

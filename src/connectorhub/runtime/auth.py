@@ -32,10 +32,12 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectorhub.errors import InvalidRequest
 from connectorhub.runtime.http import HttpRequest
+from connectorhub.runtime.plans import PlanCache
 from connectorhub.runtime.request import find_operation
 
 __all__ = ["apply"]
@@ -142,6 +144,30 @@ def _usable(requirements: Any, definitions: Mapping[str, Any]) -> list[Mapping[s
     return [r for r in requirements if isinstance(r, Mapping) and all(name in definitions for name in r)]
 
 
+@dataclass
+class _SecurityPlan:
+    document: Mapping[str, Any]
+    by_operation: dict[str | None, list[Mapping[str, Any]]] = field(default_factory=dict)
+
+
+_plans: PlanCache[_SecurityPlan] = PlanCache(64)
+
+
+def _requirements(swagger: Mapping[str, Any], definitions: Mapping[str, Any], operation_id: str | None) -> list[Mapping[str, Any]]:
+    """The alternatives that apply to the operation (module docstring), worked out once
+    per definition object and operation."""
+    plan = _plans.get(swagger) or _plans.put(_SecurityPlan(swagger))
+    requirements = plan.by_operation.get(operation_id)
+    if requirements is None:
+        requirements = _usable(find_operation(swagger, operation_id).security if operation_id else None, definitions)
+        if not requirements:
+            requirements = _usable(swagger.get("security"), definitions)
+        if not requirements:
+            requirements = [{name: []} for name in definitions]
+        plan.by_operation[operation_id] = requirements
+    return requirements
+
+
 def apply(
     request: HttpRequest,
     swagger: Mapping[str, Any],
@@ -166,12 +192,7 @@ def apply(
         return []
     values = values or {}
     secrets = secrets or {}
-    operation_id = operation_id or getattr(request, "operation_id", None)
-    requirements = _usable(find_operation(swagger, operation_id).security if operation_id else None, definitions)
-    if not requirements:
-        requirements = _usable(swagger.get("security"), definitions)
-    if not requirements:
-        requirements = [{name: []} for name in definitions]
+    requirements = _requirements(swagger, definitions, operation_id or getattr(request, "operation_id", None))
 
     missing: list[str] = []
     for requirement in requirements:

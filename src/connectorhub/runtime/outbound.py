@@ -32,7 +32,7 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import (
@@ -414,6 +414,7 @@ class OutboundClient:
         self._session: aiohttp.ClientSession | None = None
         self._resolver: GuardedResolver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._hosts: dict[str, str] = {}  # host that passed the literal check -> host to call
 
     async def __aenter__(self) -> Self:
         return self
@@ -449,14 +450,16 @@ class OutboundClient:
         self._loop = loop
         return self._session
 
-    async def send(self, request: HttpRequest, *, sensitive_headers: Collection[str] = ()) -> HttpResponse:
+    async def send(
+        self, request: HttpRequest, *, sensitive_headers: Collection[str] | Callable[[], Collection[str]] = ()
+    ) -> HttpResponse:
         """Send ``request`` and return the final response (R5).
 
         Redirects (301/302/303/307/308) are followed up to ``policy.max_redirects``, each
         hop checked again; 307/308 keep method and body, 303 (and 301/302 after POST)
         become a body-less GET. When a redirect leaves the origin, ``Authorization``,
         ``Proxy-Authorization``, ``Cookie``, ``Host`` and ``sensitive_headers`` (e.g.
-        an API-key header) are dropped. The body is read up to
+        an API-key header; a function giving them is called only then) are dropped. The body is read up to
         ``policy.max_response_bytes`` (after decompression); when it was decompressed,
         ``Content-Encoding`` and ``Content-Length`` are dropped from the headers.
 
@@ -466,7 +469,7 @@ class OutboundClient:
         Messages name the host, never the path or query (they may carry credentials, K2).
         """
         session = self._open()
-        url = _checked(self.policy, _url_of(request))
+        url = _checked(self.policy, _url_of(request), hosts=self._hosts)
         method = request.method.upper()
         headers = request.headers
         body = request.body
@@ -496,11 +499,13 @@ class OutboundClient:
                         "the limit is CONNECTORHUB_OUTBOUND_MAX_REDIRECTS.",
                         code="TooManyRedirects",
                     )
-                next_url = _checked(self.policy, _redirect_target(url, location), redirect=True)
+                next_url = _checked(self.policy, _redirect_target(url, location), redirect=True, hosts=self._hosts)
                 if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
                     method, body = "GET", None
                     headers = _without(headers, _BODY_HEADERS)
                 if next_url.origin() != url.origin():
+                    if callable(sensitive_headers):
+                        sensitive_headers = sensitive_headers()
                     headers = _without(headers, (*_CREDENTIAL_HEADERS, *sensitive_headers))
                 url = next_url
                 left = deadline - time.monotonic()
@@ -568,9 +573,13 @@ def _url_of(request: HttpRequest) -> URL:
         ) from None
 
 
-def _checked(policy: OutboundPolicy, url: URL, *, redirect: bool = False) -> URL:
+def _checked(policy: OutboundPolicy, url: URL, *, redirect: bool = False, hosts: dict[str, str] | None = None) -> URL:
     """``url`` when its host may be tried (names are checked again by the resolver), with
-    a non-canonical IP literal rewritten to the address it means; else raises."""
+    a non-canonical IP literal rewritten to the address it means; else raises.
+
+    ``hosts`` remembers, per host that passed, the host to call: the verdict depends on
+    the (immutable) policy and the host alone, and parsing it cost every call more than
+    the rest of the check."""
     if url.scheme not in ("http", "https") or not url.host:
         what = "The API redirected to a URL" if redirect else "The request URL"
         raise UpstreamError(
@@ -578,18 +587,29 @@ def _checked(policy: OutboundPolicy, url: URL, *, redirect: bool = False) -> URL
             code="UpstreamRedirectInvalid" if redirect else "UpstreamUnreachable",
         )
     host = url.host
+    to_call = hosts.get(host) if hosts is not None else None
+    if to_call is None:
+        to_call = _host_to_call(policy, host)
+        if hosts is not None:
+            if len(hosts) >= _HOSTS_REMEMBERED:
+                hosts.clear()
+            hosts[host] = to_call
+    return url if to_call == host else url.with_host(to_call)
+
+
+_HOSTS_REMEMBERED = 4096
+
+
+def _host_to_call(policy: OutboundPolicy, host: str) -> str:
     address = parse_ip_literal(host)
     if address is None:
-        return url
+        return host
     if not policy.allows_host(host):
         reason = policy.refusal(address)
         if reason is not None:
             log.debug("outbound: refused address %s (%s)", host, reason)
             raise _blocked(host, reason, literal=True)
-    canonical = address.compressed
-    if canonical != host:
-        return url.with_host(canonical)
-    return url
+    return address.compressed
 
 
 def _redirect_target(url: URL, location: str) -> URL:

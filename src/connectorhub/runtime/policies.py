@@ -63,8 +63,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +70,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 from connectorhub.errors import InvalidRequest, NotSupported
 from connectorhub.runtime.http import HttpRequest, HttpResponse
+from connectorhub.runtime.plans import PlanCache
 
 __all__ = [
     "SUPPORTED_TEMPLATES",
@@ -165,8 +164,7 @@ class _PropertiesPlan:
     per_operation: dict[str, _OperationPolicies] = field(default_factory=dict)
 
 
-_plans: OrderedDict[int, _PropertiesPlan] = OrderedDict()
-_plans_lock = threading.Lock()
+_plans: PlanCache[_PropertiesPlan] = PlanCache(_CACHE_SIZE)
 
 
 # --------------------------------------------------------------------------- compile
@@ -249,12 +247,9 @@ def _configuration_problem(template: str, section: str, parameters: Mapping[str,
 
 
 def _plan(properties: Any) -> _PropertiesPlan:
-    key = id(properties)
-    with _plans_lock:
-        plan = _plans.get(key)
-        if plan is not None and plan.document is properties:
-            _plans.move_to_end(key)
-            return plan
+    plan = _plans.get(properties)
+    if plan is not None:
+        return plan
     inner = _inner(properties)
     raw_instances = inner.get("policyTemplateInstances")
     instances = []
@@ -267,12 +262,7 @@ def _plan(properties: Any) -> _PropertiesPlan:
     script_operations = frozenset(
         s.lower() for s in (scripts if isinstance(scripts, list) else []) if isinstance(s, str)
     )
-    plan = _PropertiesPlan(properties, tuple(instances), script_operations)
-    with _plans_lock:
-        _plans[key] = plan  # the plan holds the document, so its id is not reused meanwhile
-        while len(_plans) > _CACHE_SIZE:
-            _plans.popitem(last=False)
-    return plan
+    return _plans.put(_PropertiesPlan(properties, tuple(instances), script_operations))
 
 
 def _for_operation(properties: Any, operation_id: str) -> _OperationPolicies:
@@ -379,6 +369,8 @@ def _evaluate(text: Any, context: _Context, encode=None) -> str:
     """``text`` with its expressions replaced; ``encode`` is applied to substituted values."""
     if not isinstance(text, str):
         return "" if text is None else json.dumps(text) if isinstance(text, (dict, list, bool)) else str(text)
+    if "@" not in text:  # every expression starts with @: most values are plain text
+        return text
 
     def replace(match: re.Match) -> str:
         function = match.group(1).lower()

@@ -66,8 +66,6 @@ import json
 import math
 import re
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +75,7 @@ from multidict import CIMultiDict
 
 from connectorhub.errors import InvalidRequest, NotFound, ValidationFailed
 from connectorhub.runtime.http import HttpRequest
+from connectorhub.runtime.plans import PlanCache
 
 __all__ = [
     "Operation",
@@ -164,6 +163,7 @@ class _Server:
     host: str
     base_path: str
     uses_env: bool
+    normal_base_path: str = ""  # as sent, when it holds no environment variable
 
 
 @dataclass
@@ -175,8 +175,7 @@ class _DocumentPlan:
     compiled: dict[str, Operation] = field(default_factory=dict)
 
 
-_plans: OrderedDict[int, _DocumentPlan] = OrderedDict()
-_plans_lock = threading.Lock()
+_plans: PlanCache[_DocumentPlan] = PlanCache(_DOCUMENT_CACHE_SIZE)
 
 
 def _definition_error(message: str) -> InvalidRequest:
@@ -221,16 +220,14 @@ def _server(document: Mapping[str, Any]) -> _Server:
     scheme = "https" if "https" in schemes or not schemes else schemes[0]
     host = document.get("host") if isinstance(document.get("host"), str) else ""
     base = document.get("basePath") if isinstance(document.get("basePath"), str) else ""
-    return _Server(scheme, host.strip(), base.strip(), "@environmentVariables" in host + base)
+    uses_env = "@environmentVariables" in host + base
+    return _Server(scheme, host.strip(), base.strip(), uses_env, "" if uses_env else _normal_base_path(base))
 
 
 def _document_plan(document: Mapping[str, Any]) -> _DocumentPlan:
-    key = id(document)
-    with _plans_lock:
-        plan = _plans.get(key)
-        if plan is not None and plan.document is document:
-            _plans.move_to_end(key)
-            return plan
+    plan = _plans.get(document)
+    if plan is not None:
+        return plan
     if not isinstance(document, dict):
         raise _definition_error("The connector's definition is not a JSON object; upload a valid apiDefinition.swagger.json.")
     index: dict[str, tuple[str, str]] = {}
@@ -242,14 +239,7 @@ def _document_plan(document: Mapping[str, Any]) -> _DocumentPlan:
                 if isinstance(operation_id, str) and operation_id not in index:
                     index[operation_id] = (path, method)
                     folded.setdefault(operation_id.lower(), []).append(operation_id)
-    plan = _DocumentPlan(document, _server(document), index, folded)
-    with _plans_lock:
-        # Keyed by identity; the plan holds the document, so the id cannot be reused
-        # while the entry lives. Bounded, so re-parsed definitions do not pile up.
-        _plans[key] = plan
-        while len(_plans) > _DOCUMENT_CACHE_SIZE:
-            _plans.popitem(last=False)
-    return plan
+    return _plans.put(_DocumentPlan(document, _server(document), index, folded))
 
 
 def _parameter(document: Mapping[str, Any], raw: Any, where: str) -> Parameter:
@@ -757,7 +747,7 @@ def server_url(swagger: Mapping[str, Any], env_vars: Mapping[str, Any] | None = 
     """(scheme, host, base path) of ``swagger`` with environment variables expanded (R1, R6)."""
     server = _document_plan(swagger).server
     if not server.uses_env:
-        return server.scheme, server.host, _normal_base_path(server.base_path)
+        return server.scheme, server.host, server.normal_base_path
     scheme = server.scheme
     host = _expand(server.host, env_vars, "host")
     base = _expand(server.base_path, env_vars, "basePath")

@@ -51,9 +51,12 @@ class InvocationResult:
     duration_ms: float = 0.0
 
     def headers_dict(self) -> dict[str, str]:
-        """Headers by name; repeated ones joined with ", " as HTTP allows."""
+        """Headers by name; repeated ones joined with ", " as HTTP allows. Names are plain
+        ``str``: aiohttp gives ``multidict.istr``, which orjson refuses as a key (the answer
+        then fell back to the standard library's encoder on every call)."""
         out: dict[str, str] = {}
         for name, value in self.headers.items():
+            name = str(name)
             out[name] = f"{out[name]}, {value}" if name in out else value
         return out
 
@@ -188,7 +191,10 @@ async def call(
         outgoing, swagger, properties, values=usable.values, secrets=usable.secrets, oauth_access_token=token
     )
     policies.apply_request(outgoing, properties, operation.operation_id, connection_values=connection_values, env_vars=env_vars)
-    response = await rt.outbound.send(outgoing, sensitive_headers=_credential_headers(swagger, applied, outgoing, _secret_values(usable, token, env_vars)))
+    # Which headers carry a credential matters only if a redirect leaves the origin: found then.
+    response = await rt.outbound.send(
+        outgoing, sensitive_headers=lambda: _credential_headers(swagger, applied, outgoing, _secret_values(usable, token, env_vars))
+    )
     policies.apply_response(
         response, properties, operation.operation_id, request=outgoing, connection_values=connection_values, env_vars=env_vars
     )
@@ -205,6 +211,7 @@ class Authorized:
     env_vars: dict[str, str] | None  # None: the connector uses no environment variable
     epoch: int
     expires: float
+    secret_parameters: tuple[str, ...] = ()  # names of the connection's secret parameters, for the use count
 
 
 def authorize(
