@@ -4,7 +4,10 @@
 Starts, each in its own process, a local backend (aiohttp, a small JSON answer), a bare
 aiohttp pass-through proxy written here, and `connectorhub serve` on a fresh SQLite store
 (or --db postgresql://…) with a connector using API-key auth and one `setheader` policy,
-then drives each with the same number of concurrent clients from this process:
+then drives each with the same number of concurrent clients from this process, the
+series taking turns in rounds (the machine's speed drifts; turns spread a slow spell over
+all of them). The load generator writes each request as bytes made once, so its cost does
+not depend on the request's shape (--client aiohttp: aiohttp's client instead):
 
 (a) direct calls to the backend;
 (b) calls through the bare pass-through proxy (one pooled aiohttp session);
@@ -18,7 +21,7 @@ pass-through for (b), connectorhub for (c)), the load generator's, and how much 
 machine stayed idle (Linux; "-" elsewhere). At 16 clients every series is bounded by CPU,
 so the CPU columns explain the latency columns.
 
-    python benchmarks/proxy.py                       # 16 clients, 4,000 requests each series
+    python benchmarks/proxy.py                       # 16 clients, 4,000 requests each series, 6 rounds
     python benchmarks/proxy.py --requests 20000 --concurrency 16
     python benchmarks/proxy.py --db postgresql://postgres@127.0.0.1:5432/test
 

@@ -7,6 +7,9 @@ import dataclasses
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from backends import Backend
 from conftest import client_for, make_user
 
@@ -341,3 +344,37 @@ def test_the_answer_is_encoded_by_orjson_with_the_apis_headers(app, admin, echo_
     assert answer.json()["headers"]["Content-Type"].startswith("application/json")
     monkeypatch.undo()
     assert json.loads(api._json_bytes({"body": 2**70})) == {"body": 2**70}
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        JSON_VALUES,
+        st.fixed_dictionaries({}, optional={"parameters": JSON_VALUES, "body": JSON_VALUES, "extra": JSON_VALUES}),
+        st.builds(lambda p, b: {"parameters": p, "body": b}, st.dictionaries(st.text(max_size=5), JSON_VALUES, max_size=3), JSON_VALUES),
+    )
+)
+def test_r1_the_invoke_body_reads_as_its_model_says(value):
+    """The invoke path reads the usual body without building the model (runtime.api
+    ._payload); whatever the JSON, it gives the model's answer or the model's error."""
+    from connectorhub.errors import InvalidRequest
+    from connectorhub.runtime import api, schemas
+
+    raw = json.dumps(value).encode()
+    try:
+        model = schemas.InvokeIn.model_validate_json(raw)
+        expected = (model.parameters, model.body)
+    except Exception:
+        expected = InvalidRequest
+    if expected is InvalidRequest:
+        with pytest.raises(InvalidRequest):
+            api._payload(raw)
+    else:
+        assert api._payload(raw) == expected

@@ -20,6 +20,21 @@ from multidict import CIMultiDict
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 
+
+def loads_exact(data: bytes) -> Any:
+    """``data`` parsed as JSON, as the standard library reads it; raises ValueError.
+
+    orjson first (the invoke path's hot spot). The standard library reads what orjson
+    refuses (NaN, lone surrogates, UTF-16 bodies) and any text with a run of 19 digits:
+    orjson turns integers beyond 64 bits into floats, losing digits of an id."""
+    if _LONG_NUMBER.search(data) is None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 @dataclass
 class HttpRequest:
     """A request under construction. ``path`` is already expanded and percent-encoded;
@@ -54,20 +69,11 @@ class HttpResponse:
     url: str = ""
 
     def json(self) -> Any | None:
-        """The body parsed as JSON when the response says it is JSON, else None.
-
-        orjson first (the invoke path's hot spot). The standard library reads what orjson
-        refuses (NaN, lone surrogates, UTF-16 bodies) and any body with a run of 19 digits:
-        orjson turns integers beyond 64 bits into floats, losing digits of an id."""
+        """The body parsed as JSON when the response says it is JSON, else None."""
         content_type = self.headers.get("Content-Type", "")
         if "json" not in content_type.lower() or not self.body:
             return None
-        if _LONG_NUMBER.search(self.body) is None:
-            try:
-                return orjson.loads(self.body)
-            except orjson.JSONDecodeError:
-                pass
         try:
-            return json.loads(self.body)
+            return loads_exact(self.body)
         except ValueError:
             return None

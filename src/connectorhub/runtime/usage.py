@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,26 +40,34 @@ class SecretUseLog:
     def __init__(self, sessions: sessionmaker[Session], interval: float = 1.0) -> None:
         self.sessions = sessions
         self.interval = interval
+        # The hot path only appends (atomic, no lock); flush folds the uses into counts.
+        self._uses: deque[tuple[Actor, str, str, str, tuple[str, ...], float]] = deque()
         self._counts: dict[tuple[str, str], _Count] = {}
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
 
     def note(self, actor: Actor, *, connection_id: str, org_id: str, environment_id: str, parameters: tuple[str, ...]) -> bool:
         """Count one use; True when a flush is due (the caller runs :meth:`flush` off the loop)."""
-        now = time.time()
-        key = (actor.user_id, connection_id)
-        with self._lock:
+        self._uses.append((actor, connection_id, org_id, environment_id, parameters, time.time()))
+        return time.monotonic() - self._flushed >= self.interval
+
+    def _fold(self) -> None:
+        """Move the noted uses into the counts (under the lock; notes may go on meanwhile)."""
+        uses = self._uses
+        while uses:
+            actor, connection_id, org_id, environment_id, parameters, when = uses.popleft()
+            key = (actor.user_id, connection_id)
             count = self._counts.get(key)
             if count is None:
-                self._counts[key] = _Count(actor, org_id, environment_id, parameters, 1, now, now)
+                self._counts[key] = _Count(actor, org_id, environment_id, parameters, 1, when, when)
             else:
                 count.uses += 1
-                count.last = now
-            return time.monotonic() - self._flushed >= self.interval
+                count.last = max(count.last, when)
 
     def flush(self) -> int:
         """Write the counted uses as audit events in one transaction; returns how many."""
         with self._lock:
+            self._fold()
             counts, self._counts = self._counts, {}
             self._flushed = time.monotonic()
         if not counts:
@@ -83,6 +92,7 @@ class SecretUseLog:
                     else:
                         current.uses += count.uses
                         current.first = min(current.first, count.first)
+                        current.last = max(current.last, count.last)
             return 0
         return len(counts)
 
