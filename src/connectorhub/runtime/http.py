@@ -20,7 +20,6 @@ from multidict import CIMultiDict
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 
-
 def loads_exact(data: bytes) -> Any:
     """``data`` parsed as JSON, as the standard library reads it; raises ValueError.
 

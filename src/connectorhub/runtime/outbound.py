@@ -459,9 +459,10 @@ class OutboundClient:
         hop checked again; 307/308 keep method and body, 303 (and 301/302 after POST)
         become a body-less GET. When a redirect leaves the origin, ``Authorization``,
         ``Proxy-Authorization``, ``Cookie``, ``Host`` and ``sensitive_headers`` (e.g.
-        an API-key header; a function giving them is called only then) are dropped. The body is read up to
-        ``policy.max_response_bytes`` (after decompression); when it was decompressed,
-        ``Content-Encoding`` and ``Content-Length`` are dropped from the headers.
+        an API-key header; a function giving them is called only then) are dropped. The
+        body is read up to ``policy.max_response_bytes`` (after decompression); when it
+        was decompressed, ``Content-Encoding`` and ``Content-Length`` are dropped from the
+        headers.
 
         Raises :class:`OutboundBlocked` (403) for a refused address and
         :class:`UpstreamError` (502: ``UpstreamTimeout``, ``UpstreamUnreachable``,
