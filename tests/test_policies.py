@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from conftest import CONNECTORS
 from multidict import CIMultiDict
 
@@ -442,3 +445,59 @@ def test_r3_almabase_filter_with_another_case_still_applies():
     request = builder.build(definition, builder.find_operation(definition, "ListForms"))
     policies.apply_request(request, properties, "ListForms", connection_values={})
     assert ("skip_pagination", "True") in request.query
+
+
+# --------------------------------------------------------------------------- compiled steps
+
+_NAMES = st.sampled_from(["X-Region", "x-region", "X-Tenant", "page", "Page"])
+_VALUES = st.one_of(
+    st.sampled_from(["policy", "two words", "", "@connectionParameters('tenant')", "v-@queryParameters('page', 'd')",
+                     "@headers('X-Region', 'none')", 7, None]),
+    st.text(alphabet="ab -@(')", max_size=12),
+)
+_INSTANCES = st.builds(
+    lambda template, name, value, action: instance(template, name=name, value=value, **({"existsAction": action} if action else {})),
+    st.sampled_from(["setheader", "setqueryparameter"]), _NAMES, _VALUES, st.sampled_from([None, "override", "skip", "append"]),
+)
+
+
+def _interpreted(properties, parameters, connection):
+    """The request as the policy interpreter makes it, instance by instance (no compiled step)."""
+    request = builder.build(SWAGGER, builder.find_operation(SWAGGER, "ListItems"), parameters)
+    compiled = policies.for_operation(properties, "ListItems")
+    if compiled.refusal is not None:
+        raise compiled.refusal
+    for item in compiled.request:
+        context = policies._Context(item, request.headers, request.query, connection, {})
+        if item.template == "setheader":
+            policies._set_header(request.headers, item, context)
+        else:
+            policies._set_query(request, item, context)
+    return request
+
+
+@given(
+    instances=st.lists(_INSTANCES, max_size=4),
+    parameters=st.fixed_dictionaries({}, optional={"page": st.sampled_from(["1", "caller"]), "X-Region": st.just("caller")}),
+)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_r3_compiled_policy_steps_do_what_the_interpreter_does(instances, parameters):
+    """Names and values without an expression are worked out once per operation
+    (``policies._request_step``); the request, or the error, is the interpreter's."""
+    properties = props(*instances)
+    connection = {"tenant": "contoso"}
+    outcomes = []
+    for make in (lambda: run(properties, parameters=parameters, connection=connection),
+                 lambda: _interpreted(properties, parameters, connection)):
+        try:
+            request = make()
+            outcomes.append((list(request.headers.items()), request.query))
+        except (InvalidRequest, NotSupported) as error:
+            outcomes.append((type(error).__name__, error.code, str(error)))
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize(("action", "expected"), [("skip", ["policy"]), ("append", ["policy"])])
+def test_r3_setheader_skip_and_append_set_a_header_the_request_does_not_have(action, expected):
+    request = run(props(instance("setheader", name="X-Region", value="policy", existsAction=action)))
+    assert request.headers.getall("X-Region") == expected

@@ -56,6 +56,9 @@ class UsableConnection:
     values: dict[str, Any]
     secrets: dict[str, str] = field(repr=False)
     uses_oauth: bool = False  # R2: the runtime asks runtime.oauth for a token before each call
+    # What the runtime works out once per operation from these facts (runtime.service):
+    # it lives and dies with them.
+    call_plans: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:  # K2: a debug log of this object names the secrets only
         return f"UsableConnection(connection={self.connection.id!r}, values={self.values!r}, secrets={sorted(self.secrets)!r})"

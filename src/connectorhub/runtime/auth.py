@@ -40,7 +40,7 @@ from connectorhub.runtime.http import HttpRequest
 from connectorhub.runtime.plans import PlanCache
 from connectorhub.runtime.request import find_operation
 
-__all__ = ["apply"]
+__all__ = ["Credentials", "apply", "credentials"]
 
 API_KEY_PARAMETER = "api_key"
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
@@ -168,6 +168,29 @@ def _requirements(swagger: Mapping[str, Any], definitions: Mapping[str, Any], op
     return requirements
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What :func:`apply` puts into a request: the security definitions applied and the
+    (where, name, value) entries. A pure function of the definition, the operation and
+    the connection's values, so the runtime works it out once per connection and
+    operation (``runtime.service``) — except for OAuth, whose token changes."""
+
+    applied: tuple[str, ...] = ()
+    entries: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)  # values are secrets (K2)
+
+    def put(self, request: HttpRequest) -> list[str]:
+        """Set the entries on ``request``; returns the names of the definitions applied."""
+        for where, name, value in self.entries:
+            if where == "query":
+                request.set_query(name, value)
+            else:
+                request.headers[name] = value
+        return list(self.applied)
+
+
+NO_CREDENTIALS = Credentials()
+
+
 def apply(
     request: HttpRequest,
     swagger: Mapping[str, Any],
@@ -187,12 +210,29 @@ def apply(
     Raises :class:`~connectorhub.errors.InvalidRequest` (``ConnectionCredentialsMissing``)
     when the connection lacks what every alternative needs.
     """
+    found = credentials(
+        swagger, operation_id or getattr(request, "operation_id", None),
+        values=values, secrets=secrets, oauth_access_token=oauth_access_token,
+    )
+    return found.put(request)
+
+
+def credentials(
+    swagger: Mapping[str, Any],
+    operation_id: str | None,
+    *,
+    values: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    oauth_access_token: str | None = None,
+) -> Credentials:
+    """The credentials :func:`apply` would put into a request for ``operation_id`` (R2);
+    raises like it."""
     definitions = swagger.get("securityDefinitions")
     if not isinstance(definitions, dict) or not definitions:
-        return []
+        return NO_CREDENTIALS
     values = values or {}
     secrets = secrets or {}
-    requirements = _requirements(swagger, definitions, operation_id or getattr(request, "operation_id", None))
+    requirements = _requirements(swagger, definitions, operation_id)
 
     missing: list[str] = []
     for requirement in requirements:
@@ -207,14 +247,9 @@ def apply(
                 break
             planned.append((scheme_name, credential))
         else:
-            for _, (where, name, value) in planned:
-                if where == "query":
-                    request.set_query(name, value)
-                else:
-                    request.headers[name] = value
-            return [scheme_name for scheme_name, _ in planned]
+            return Credentials(tuple(name for name, _ in planned), tuple(entry for _, entry in planned))
     if not missing:
-        return []  # every requirement was empty ({}), i.e. "no authentication" is an option
+        return NO_CREDENTIALS  # every requirement was empty ({}), i.e. "no authentication" is an option
     needs = "; or ".join(dict.fromkeys(missing))
     raise InvalidRequest(
         f"The connector authenticates with {needs}; this connection has no such credential. "

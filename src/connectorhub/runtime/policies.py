@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
@@ -77,7 +77,9 @@ __all__ = [
     "PolicyInstance",
     "apply_request",
     "apply_response",
+    "OperationPolicies",
     "check_supported",
+    "for_operation",
     "instances_for",
 ]
 
@@ -149,11 +151,49 @@ class PolicyInstance:
     unsupported: bool = False
 
 
+# A request policy compiled for one operation: (request, connection values, environment variables).
+_Step = Callable[[HttpRequest, Mapping[str, Any], Mapping[str, Any]], None]
+
+
 @dataclass
-class _OperationPolicies:
+class OperationPolicies:
+    """The policies of one operation, compiled (:func:`for_operation`). ``refusal``: why
+    the operation cannot run (R3, R4); the apply methods raise it."""
+
     refusal: NotSupported | None
     request: tuple[PolicyInstance, ...]
     response: tuple[PolicyInstance, ...]
+    request_steps: tuple[_Step, ...] = ()
+
+    def apply_request(self, request: HttpRequest, connection_values: Mapping[str, Any], env_vars: Mapping[str, Any]) -> None:
+        """:func:`apply_request` for this operation."""
+        if self.refusal is not None:
+            raise self.refusal
+        for step in self.request_steps:
+            step(request, connection_values, env_vars)
+
+    def apply_response(
+        self,
+        response: HttpResponse,
+        *,
+        request: HttpRequest,
+        connection_values: Mapping[str, Any],
+        env_vars: Mapping[str, Any],
+        next_link_base: str | None = None,
+    ) -> None:
+        """:func:`apply_response` for this operation."""
+        if self.refusal is not None:
+            raise self.refusal
+        for instance in self.response:
+            if instance.section == "failure" and response.status < 400:
+                continue
+            context = _Context(instance, request.headers, request.query, connection_values, env_vars)
+            if instance.template == "setheader":
+                _set_header(response.headers, instance, context)
+            elif instance.template == "setproperty":
+                _set_response_property(response, instance)
+            elif instance.template == "updatenextlink":
+                _next_link(response, instance, request, next_link_base)
 
 
 @dataclass
@@ -161,7 +201,7 @@ class _PropertiesPlan:
     document: Any
     instances: tuple[PolicyInstance, ...]
     script_operations: frozenset[str]
-    per_operation: dict[str, _OperationPolicies] = field(default_factory=dict)
+    per_operation: dict[str, OperationPolicies] = field(default_factory=dict)
 
 
 _plans: PlanCache[_PropertiesPlan] = PlanCache(_CACHE_SIZE)
@@ -265,7 +305,8 @@ def _plan(properties: Any) -> _PropertiesPlan:
     return _plans.put(_PropertiesPlan(properties, tuple(instances), script_operations))
 
 
-def _for_operation(properties: Any, operation_id: str) -> _OperationPolicies:
+def for_operation(properties: Any, operation_id: str) -> OperationPolicies:
+    """The compiled policies of ``operation_id`` (cached per ``properties`` object)."""
     plan = _plan(properties)
     cached = plan.per_operation.get(operation_id)
     if cached is not None:
@@ -301,10 +342,12 @@ def _for_operation(properties: Any, operation_id: str) -> _OperationPolicies:
                 operation=operation_id,
                 template=broken.template_id,
             )
-    result = _OperationPolicies(
+    request_instances = tuple(i for i in applicable if i.section == "request")
+    result = OperationPolicies(
         refusal,
-        tuple(i for i in applicable if i.section == "request"),
+        request_instances,
         tuple(i for i in applicable if i.section != "request"),
+        tuple(_request_step(i) for i in request_instances) if refusal is None else (),
     )
     plan.per_operation[operation_id] = result
     return result
@@ -312,7 +355,7 @@ def _for_operation(properties: Any, operation_id: str) -> _OperationPolicies:
 
 def instances_for(properties: Any, operation_id: str) -> list[PolicyInstance]:
     """The policy instances that apply to ``operation_id``, in document order."""
-    policies = _for_operation(properties, operation_id)
+    policies = for_operation(properties, operation_id)
     return sorted(policies.request + policies.response, key=lambda i: i.position)
 
 
@@ -320,7 +363,7 @@ def check_supported(properties: Any, operation_id: str) -> None:
     """Raise :class:`~connectorhub.errors.NotSupported` when ``operation_id`` runs custom
     code (R4) or is affected by a policy this runtime cannot run (R3); other operations
     of the connector pass. ``properties`` is ``apiProperties.json`` (or its ``properties``)."""
-    refusal = _for_operation(properties, operation_id).refusal
+    refusal = for_operation(properties, operation_id).refusal
     if refusal is not None:
         raise refusal
 
@@ -669,12 +712,25 @@ def apply_request(
     request, never into a message, K2). Raises :class:`~connectorhub.errors.NotSupported`
     like :func:`check_supported`, and ``InvalidRequest`` (``PolicyValueMissing``,
     ``PolicyValueNotValid``) when an expression cannot be evaluated."""
-    policies = _for_operation(properties, operation_id)
-    if policies.refusal is not None:
-        raise policies.refusal
-    for instance in policies.request:
-        context = _Context(instance, request.headers, request.query, connection_values or {}, env_vars or {})
-        template = instance.template
+    for_operation(properties, operation_id).apply_request(request, connection_values or {}, env_vars or {})
+
+
+def _request_step(instance: PolicyInstance) -> _Step:
+    """``instance`` as a function of the request. A ``setheader`` or
+    ``setqueryparameter`` whose name and value hold no expression is worked out here,
+    once per operation: on the invoke path, evaluating it on every call cost more
+    than the rest of the policy stage (docs/benchmarks.md, "Invocation overhead")."""
+    template = instance.template
+    if template in ("setheader", "setqueryparameter"):
+        name, value = instance.parameters["name"], instance.parameters["value"]
+        action = str(instance.parameters.get("existsaction") or "override").strip().lower()
+        if _plain(name) and _plain(value) and not (template == "setheader" and _breaks_line(value)):
+            return _constant_header(name.strip(), value, action) if template == "setheader" else _constant_query(
+                name.strip(), value, action
+            )
+
+    def run(request: HttpRequest, connection_values: Mapping[str, Any], env_vars: Mapping[str, Any]) -> None:
+        context = _Context(instance, request.headers, request.query, connection_values, env_vars)
         if template == "setheader":
             _set_header(request.headers, instance, context)
         elif template == "setqueryparameter":
@@ -685,6 +741,45 @@ def apply_request(
             _route(request, instance, context)
         elif template == "setproperty":
             _set_request_property(request, instance)
+
+    return run
+
+
+def _plain(text: Any) -> bool:
+    """Text with no expression (every expression starts with @)."""
+    return isinstance(text, str) and "@" not in text
+
+
+def _breaks_line(value: str) -> bool:
+    return "\r" in value or "\n" in value or "\0" in value
+
+
+def _constant_header(name: str, value: str, action: str) -> _Step:
+    """What :func:`_set_header` does with a name and value that hold no expression."""
+    if action == "override":
+        def override(request: HttpRequest, _connection_values, _env_vars) -> None:
+            request.headers[name] = value
+        return override
+
+    def skip_or_append(request: HttpRequest, _connection_values, _env_vars) -> None:
+        headers = request.headers
+        if name not in headers:
+            headers[name] = value
+        elif action == "append":
+            headers.add(name, value)
+
+    return skip_or_append
+
+
+def _constant_query(name: str, value: str, action: str) -> _Step:
+    """What :func:`_set_query` does with a name and value that hold no expression."""
+    def set_query(request: HttpRequest, _connection_values, _env_vars) -> None:
+        if action == "append":
+            request.query.append((name, value))
+        elif action != "skip" or not any(key == name for key, _ in request.query):
+            request.set_query(name, value)
+
+    return set_query
 
 
 def apply_response(
@@ -701,16 +796,7 @@ def apply_response(
     ``updatenextlink``; ``Failure`` ones only when the status is 400 or more) on
     ``response`` (R3). ``request`` is the request that was sent; ``next_link_base`` is
     what ``updatenextlink`` puts in front of an operation-relative next link."""
-    policies = _for_operation(properties, operation_id)
-    if policies.refusal is not None:
-        raise policies.refusal
-    for instance in policies.response:
-        if instance.section == "failure" and response.status < 400:
-            continue
-        context = _Context(instance, request.headers, request.query, connection_values or {}, env_vars or {})
-        if instance.template == "setheader":
-            _set_header(response.headers, instance, context)
-        elif instance.template == "setproperty":
-            _set_response_property(response, instance)
-        elif instance.template == "updatenextlink":
-            _next_link(response, instance, request, next_link_base)
+    for_operation(properties, operation_id).apply_response(
+        response, request=request, connection_values=connection_values or {}, env_vars=env_vars or {},
+        next_link_base=next_link_base,
+    )

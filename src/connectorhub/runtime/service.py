@@ -31,6 +31,7 @@ from connectorhub.connections import service as connections
 from connectorhub.connections.service import UsableConnection
 from connectorhub.environments import service as environments
 from connectorhub.runtime import auth, oauth, outbound, policies, request
+from connectorhub.errors import InvalidRequest
 from connectorhub.runtime.http import HttpRequest, HttpResponse
 from connectorhub.runtime.usage import SecretUseLog
 from connectorhub.secrets.keyring import Keyring
@@ -156,6 +157,40 @@ def _secret_values(usable: UsableConnection, token: str | None, env_vars: Mappin
     return values
 
 
+@dataclass
+class _CallPlan:
+    """What a call through one connection to one operation needs that does not change
+    from call to call: the compiled operation and policies, the credentials (R2; not
+    for OAuth, whose token changes), the values policies read. Kept on the
+    :class:`UsableConnection`, so it lives exactly as long as the facts it was worked
+    out from; on the invoke path, working it out on every call cost a fifth of
+    connectorhub's own work (docs/benchmarks.md, "Invocation overhead")."""
+
+    operation: request.Operation
+    policies: policies.OperationPolicies
+    credentials: auth.Credentials | None  # None: worked out on each call (OAuth, or missing)
+    connection_values: dict[str, Any]
+
+
+def _plan(usable: UsableConnection, operation_id: str) -> _CallPlan:
+    plan = usable.call_plans.get(operation_id)
+    if plan is not None:
+        return plan
+    swagger = usable.connector.definition()
+    operation = request.find_operation(swagger, operation_id)
+    operation_policies = policies.for_operation(usable.connector.properties(), operation.operation_id)
+    credentials = None
+    if not usable.uses_oauth:
+        try:
+            credentials = auth.credentials(swagger, operation.operation_id, values=usable.values, secrets=usable.secrets)
+        except InvalidRequest:
+            pass  # raised by the call itself, after the parameters are checked (their errors come first)
+    plan = _CallPlan(operation, operation_policies, credentials, {**usable.values, **usable.secrets})
+    if operation_policies.refusal is None:
+        usable.call_plans[operation_id] = plan
+    return plan
+
+
 async def call(
     rt: Runtime,
     *,
@@ -171,33 +206,37 @@ async def call(
     when the caller has them already (else read here when the connector uses any)."""
     started = time.perf_counter()
     connector = usable.connector
-    swagger = connector.definition()
-    properties = connector.properties()
-    operation = request.find_operation(swagger, operation_id)
-    policies.check_supported(properties, operation.operation_id)
+    plan = _plan(usable, operation_id)
+    operation = plan.operation
+    if plan.policies.refusal is not None:
+        raise plan.policies.refusal
     if env_vars is None:  # read off the event loop: it is a database read
         env_vars = (
             await asyncio.get_running_loop().run_in_executor(None, environment_values, rt, environment_id)
             if uses_environment_variables(connector) else {}
         )
+    swagger = connector.definition()
     outgoing = request.build(swagger, operation, parameters or {}, body, env_vars=env_vars)
     token = None
     if usable.uses_oauth:
         token = await oauth.access_token(
             sessions=rt.sessions, keyring=rt.keyring, connection_id=usable.connection.id, http=rt.send_token_request
         )
-    connection_values = {**usable.values, **usable.secrets}
-    applied = auth.apply(
-        outgoing, swagger, properties, values=usable.values, secrets=usable.secrets, oauth_access_token=token
-    )
-    policies.apply_request(outgoing, properties, operation.operation_id, connection_values=connection_values, env_vars=env_vars)
+    if plan.credentials is not None:
+        applied = plan.credentials.put(outgoing)
+    else:
+        applied = auth.apply(
+            outgoing, swagger, values=usable.values, secrets=usable.secrets, oauth_access_token=token,
+            operation_id=operation.operation_id,
+        )
+    connection_values = plan.connection_values
+    plan.policies.apply_request(outgoing, connection_values, env_vars)
     # Which headers carry a credential matters only if a redirect leaves the origin: found then.
     response = await rt.outbound.send(
         outgoing, sensitive_headers=lambda: _credential_headers(swagger, applied, outgoing, _secret_values(usable, token, env_vars))
     )
-    policies.apply_response(
-        response, properties, operation.operation_id, request=outgoing, connection_values=connection_values, env_vars=env_vars
-    )
+    if plan.policies.response:
+        plan.policies.apply_response(response, request=outgoing, connection_values=connection_values, env_vars=env_vars)
     return _result(response, started)
 
 
