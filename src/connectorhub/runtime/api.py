@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from connectorhub.api.context import Context, Services, bearer_token, write_epoch
 from connectorhub.api.problems import PROBLEM_JSON, problem_for
 from connectorhub.errors import InvalidRequest, PayloadTooLarge
-from connectorhub.runtime import schemas, service
+from connectorhub.runtime import schemas, service, usage
 from connectorhub.runtime.http import loads_exact
 
 router = APIRouter(tags=["runtime"])
@@ -41,9 +41,12 @@ def _authorized(rt: service.Runtime, ctx: Context, env: str, connection: str) ->
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment_ref=env, connection_ref=connection
         )
     env_vars = service.environment_values(rt, environment_id) if service.uses_environment_variables(usable.connector) else None
+    secret_use = usage.SecretUse(
+        ctx.actor, connection_id=usable.connection.id, org_id=usable.connection.org_id, environment_id=environment_id,
+        parameters=tuple(sorted(usable.secrets)),
+    ) if usable.secrets else None
     return service.Authorized(
-        ctx.actor, usable, environment_id, env_vars, epoch, time.monotonic() + rt.authorizations.ttl,
-        secret_parameters=tuple(sorted(usable.secrets)),
+        ctx.actor, usable, environment_id, env_vars, epoch, time.monotonic() + rt.authorizations.ttl, secret_use=secret_use,
     )
 
 
@@ -92,10 +95,7 @@ async def invoke_answer(
         parameters=parameters, body=body,
         env_vars=NO_VARIABLES if authorized.env_vars is None else authorized.env_vars,
     )
-    if usable.secrets and rt.secret_uses.note(
-        authorized.actor, connection_id=usable.connection.id, org_id=usable.connection.org_id,
-        environment_id=authorized.environment_id, parameters=authorized.secret_parameters,
-    ):
+    if authorized.secret_use is not None and rt.secret_uses.note(authorized.secret_use):
         asyncio.get_running_loop().run_in_executor(None, rt.secret_uses.flush)
     answer = {
         "status": result.status, "headers": result.headers_dict(), "body": result.body,

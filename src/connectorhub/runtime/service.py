@@ -32,8 +32,8 @@ from connectorhub.connections.service import UsableConnection
 from connectorhub.environments import service as environments
 from connectorhub.runtime import auth, oauth, outbound, policies, request
 from connectorhub.errors import InvalidRequest
-from connectorhub.runtime.http import HttpRequest, HttpResponse
-from connectorhub.runtime.usage import SecretUseLog
+from connectorhub.runtime.http import HttpRequest, HttpResponse, loads_exact
+from connectorhub.runtime.usage import SecretUse, SecretUseLog
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.variables import service as variables
 
@@ -102,20 +102,25 @@ class Runtime:
 
 
 def _result(response: HttpResponse, started: float) -> InvocationResult:
+    data = response.body
+    if not data:
+        return InvocationResult(response.status, response.headers, None, "none", (time.perf_counter() - started) * 1000)
+    content_type = response.headers.get("Content-Type", "").lower()
     body: Any = None
-    encoding = "none"
-    if response.body:
-        parsed = response.json()
-        content_type = response.headers.get("Content-Type", "").lower()
-        if parsed is not None:
-            body, encoding = parsed, "json"
-        elif not content_type or any(t in content_type for t in TEXT_TYPES) or "json" in content_type:
-            try:
-                body, encoding = response.body.decode("utf-8"), "text"
-            except UnicodeDecodeError:
-                body, encoding = base64.b64encode(response.body).decode(), "base64"
-        else:
-            body, encoding = base64.b64encode(response.body).decode(), "base64"
+    if "json" in content_type:  # what HttpResponse.json() reads, with the header looked up once
+        try:
+            body = loads_exact(data)
+        except ValueError:
+            pass
+    if body is not None:
+        encoding = "json"
+    elif not content_type or any(t in content_type for t in TEXT_TYPES) or "json" in content_type:
+        try:
+            body, encoding = data.decode("utf-8"), "text"
+        except UnicodeDecodeError:
+            body, encoding = base64.b64encode(data).decode(), "base64"
+    else:
+        body, encoding = base64.b64encode(data).decode(), "base64"
     return InvocationResult(response.status, response.headers, body, encoding, (time.perf_counter() - started) * 1000)
 
 
@@ -250,7 +255,7 @@ class Authorized:
     env_vars: dict[str, str] | None  # None: the connector uses no environment variable
     epoch: int
     expires: float
-    secret_parameters: tuple[str, ...] = ()  # names of the connection's secret parameters, for the use count
+    secret_use: SecretUse | None = None  # what each call notes when the connection has secrets (K2)
 
 
 def authorize(
