@@ -26,7 +26,7 @@ def settings(settings):
     return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
 
 
-def entry(epoch: int = 0, *, expires_in: float = 1.0, tag: str = "a") -> Authorized:
+def entry(epoch: int = 0, *, expires_in: float = AuthorizationCache.TTL, tag: str = "a") -> Authorized:
     return Authorized(actor=None, usable=None, environment_id=tag, env_vars=None, epoch=epoch, expires=time.monotonic() + expires_in)
 
 

@@ -1,6 +1,7 @@
 """Every table, imported once so Alembic and tests see the whole schema."""
 
 from connectorhub.assets import models as _assets  # noqa: F401
+from connectorhub import changes as _changes  # noqa: F401
 from connectorhub.audit import models as _audit  # noqa: F401
 from connectorhub.connections import models as _connections  # noqa: F401
 from connectorhub.connectors import models as _connectors  # noqa: F401

@@ -10,14 +10,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectorhub import changes
 from connectorhub.access.decisions import Actor
 from connectorhub.connectors.service import Limits
 from connectorhub.directory import service as directory
 from connectorhub.errors import Unauthenticated
 from connectorhub.secrets.keyring import Keyring
 
-# Bumped by every committed write of this process: caches of authorization facts (the
-# invoke path's, connectorhub.runtime.service) drop what they hold when it changes.
+# Bumped by every committed write of this process, and when another process's writes
+# are seen (connectorhub.changes): caches of authorization facts (the invoke path's,
+# connectorhub.runtime.service) drop what they hold when it changes.
 _write_epoch = 0
 
 
@@ -25,7 +27,7 @@ def write_epoch() -> int:
     return _write_epoch
 
 
-def _bump_write_epoch() -> None:
+def bump_write_epoch() -> None:
     global _write_epoch
     _write_epoch += 1
 
@@ -82,9 +84,11 @@ class Context:
                 if self._actor is None:
                     self._actor = directory.authenticate(session=session, token=self._token)
                 yield session
+                if write:
+                    changes.bump(session)  # other processes learn of the write (connectorhub.changes)
                 session.commit()
                 if write:
-                    _bump_write_epoch()
+                    bump_write_epoch()
             except BaseException:
                 session.rollback()
                 raise
@@ -99,8 +103,9 @@ def write_transaction(services: Services) -> Iterator[Session]:
         try:
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             yield session
+            changes.bump(session)
             session.commit()
-            _bump_write_epoch()
+            bump_write_epoch()
         except BaseException:
             session.rollback()
             raise

@@ -133,6 +133,11 @@ def authenticate(*, session: Session, token: str) -> Actor:
     return actor_for_user(session=session, user=user)
 
 
+def token_expires_at(*, session: Session, token: str) -> dt.datetime | None:
+    """When a token expires (None: never). Caches of what a token may do end then."""
+    return session.scalar(select(AccessToken.expires_at).where(AccessToken.token_hash == hash_token(token)))
+
+
 # Portal sign-in (DESIGN section 8): a password gives a token that expires, named so
 # that signing out revokes it (and only it: a pasted personal access token stays valid).
 SIGN_IN_TOKEN_NAME = "portal sign-in"

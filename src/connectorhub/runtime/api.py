@@ -23,6 +23,8 @@ from starlette.concurrency import run_in_threadpool
 
 from connectorhub.api.context import Context, Services, bearer_token, write_epoch
 from connectorhub.api.problems import PROBLEM_JSON, problem_for
+from connectorhub.db import utcnow
+from connectorhub.directory import service as directory
 from connectorhub.errors import InvalidRequest, PayloadTooLarge
 from connectorhub.runtime import schemas, service, usage
 from connectorhub.runtime.http import loads_exact
@@ -34,19 +36,24 @@ NO_VARIABLES: dict[str, str] = {}
 
 
 def _authorized(rt: service.Runtime, ctx: Context, env: str, connection: str) -> service.Authorized:
-    """Access check (A6) and secret read in one read transaction, off the event loop."""
+    """Access check (A6) and secret read in one read transaction, off the event loop. The
+    entry lives ``rt.authorizations.ttl`` seconds, never past the token's own expiry."""
     epoch = write_epoch()  # read before the transaction: a write after it invalidates the entry
     with ctx.transaction(write=False) as session:
         usable, environment_id = service.authorize(
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment_ref=env, connection_ref=connection
         )
+        token_expires_at = directory.token_expires_at(session=session, token=ctx.token)
+    life = rt.authorizations.ttl
+    if token_expires_at is not None:
+        life = min(life, (token_expires_at - utcnow()).total_seconds())
     env_vars = service.environment_values(rt, environment_id) if service.uses_environment_variables(usable.connector) else None
     secret_use = usage.SecretUse(
         ctx.actor, connection_id=usable.connection.id, org_id=usable.connection.org_id, environment_id=environment_id,
         parameters=tuple(sorted(usable.secrets)),
     ) if usable.secrets else None
     return service.Authorized(
-        ctx.actor, usable, environment_id, env_vars, epoch, time.monotonic() + rt.authorizations.ttl, secret_use=secret_use,
+        ctx.actor, usable, environment_id, env_vars, epoch, time.monotonic() + life, secret_use=secret_use,
     )
 
 
@@ -85,6 +92,8 @@ async def invoke_answer(
     the outbound rules (R5). The answer (JSON bytes) is the API's status, headers and
     body; an error status of the API is still a 200 here (the call was made)."""
     parameters, body = _payload(raw)
+    if rt.changes.due():  # other processes' writes are seen before an entry is trusted
+        await rt.changes.confirm()
     authorized = await rt.authorizations.lookup(
         (token, env, connection), write_epoch(),
         lambda: run_in_threadpool(_authorized, rt, Context(services, token), env, connection),

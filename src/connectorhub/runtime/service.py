@@ -27,6 +27,9 @@ from multidict import CIMultiDict
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectorhub.access.decisions import Actor
+from connectorhub.api.context import bump_write_epoch
+from connectorhub.changes import ChangeWatch
+from connectorhub.changes import read as read_generation
 from connectorhub.connections import service as connections
 from connectorhub.connections.service import UsableConnection
 from connectorhub.environments import service as environments
@@ -72,6 +75,8 @@ class Runtime:
         self.keyring = keyring
         self.policy = policy
         self.authorizations = AuthorizationCache()
+        # Writes of other serve processes drop this process's authorization entries (connectorhub.changes).
+        self.changes = ChangeWatch(lambda: read_generation(sessions), on_change=bump_write_epoch)
         self.secret_uses = SecretUseLog(sessions)
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, outbound.OutboundClient] = weakref.WeakKeyDictionary()
         self._token_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, outbound.OutboundClient] = weakref.WeakKeyDictionary()
@@ -274,10 +279,12 @@ def authorize(
 class AuthorizationCache:
     """The invoke path's authorization facts by (token, environment, connection).
 
-    Entries die after ``ttl`` seconds and whenever this process commits a write (a grant,
-    revoke, delete, token revocation, variable change: ``context.write_epoch``). So a
-    change made through this process applies to the next call, and one made through
-    another ``serve`` process within ``ttl`` (docs/decisions.md). Errors are never cached.
+    Entries live ``ttl`` seconds (never past the token's expiry) and die whenever this
+    process commits a write or sees another process's (``context.write_epoch``, moved by
+    :class:`~connectorhub.changes.ChangeWatch`, which the invoke path consults first). So
+    a change made through this process applies to the next call, and one made through
+    another ``serve`` process within about a second (docs/decisions.md). Errors are
+    never cached.
 
     :meth:`lookup` loads each key once at a time: concurrent callers that miss share one
     load (its answer or its error), and an entry in the last quarter of its life is
@@ -286,7 +293,11 @@ class AuthorizationCache:
     own worker thread (docs/benchmarks.md, "Invocation overhead").
     """
 
-    def __init__(self, ttl: float = 1.0, max_entries: int = 10_000) -> None:
+    # Reloading every entry every second (when this was the only way to see other
+    # processes' writes) cost the serving process more than any other step of a call.
+    TTL = 10.0
+
+    def __init__(self, ttl: float = TTL, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: dict[tuple[str, str, str], Authorized] = {}
