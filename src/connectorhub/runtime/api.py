@@ -178,10 +178,13 @@ class InvokeEndpoint:
     async def _body(self, receive) -> bytes | None:
         """The whole body, or None when the client disconnected; over the limit (a body
         sent in chunks has no length to check first) raises at once."""
+        message = await receive()
+        chunk = message.get("body", b"")
+        if message["type"] == "http.request" and not message.get("more_body", False) and len(chunk) <= self.max_body:
+            return chunk  # the usual case: the whole body in one message
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
@@ -191,6 +194,7 @@ class InvokeEndpoint:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            message = await receive()
 
 
 @router.post(

@@ -60,12 +60,32 @@ class HttpRequest:
         self.query = [(k, v) for k, v in self.query if k != name] + [(name, value)]
 
 
-@dataclass
 class HttpResponse:
-    status: int
-    headers: CIMultiDict[str]
-    body: bytes
-    url: str = ""
+    """An API's answer. ``headers`` may be read-only (the client's own view): a stage that
+    changes them calls :meth:`own_headers` first. ``url`` is the final URL as text; it
+    may be given as a ``yarl.URL``, turned into text only when read (that costs more than
+    the rest of reading an answer on the invoke path)."""
+
+    __slots__ = ("status", "headers", "body", "_url")
+
+    def __init__(self, status: int, headers: CIMultiDict[str], body: bytes, url: Any = "") -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self._url = url
+
+    @property
+    def url(self) -> str:
+        return self._url if isinstance(self._url, str) else str(self._url)
+
+    def own_headers(self) -> CIMultiDict[str]:
+        """The headers as a copy this response owns, for a stage to change."""
+        if not isinstance(self.headers, CIMultiDict):
+            self.headers = CIMultiDict(self.headers)
+        return self.headers
+
+    def __repr__(self) -> str:
+        return f"HttpResponse(status={self.status}, url={self.url!r}, {len(self.body)} bytes)"
 
     def json(self) -> Any | None:
         """The body parsed as JSON when the response says it is JSON, else None."""

@@ -485,13 +485,12 @@ class OutboundClient:
                     location = response.headers.get("Location") if response.status in _REDIRECTS else None
                     if location is None:
                         content = await self._read_body(response, url)
-                        response_headers = CIMultiDict(response.headers)
-                        if response_headers.get("Content-Encoding", "").lower() in _DECODED_ENCODINGS:
-                            response_headers.popall("Content-Encoding", None)
-                            response_headers.popall("Content-Length", None)
-                        return HttpResponse(
-                            status=response.status, headers=response_headers, body=content, url=str(response.url)
-                        )
+                        answer = HttpResponse(response.status, response.headers, content, response.url)
+                        if response.headers.get("Content-Encoding", "").lower() in _DECODED_ENCODINGS:
+                            headers = answer.own_headers()
+                            headers.popall("Content-Encoding", None)
+                            headers.popall("Content-Length", None)
+                        return answer
                     status = response.status
                 redirects += 1
                 if redirects > self.policy.max_redirects:

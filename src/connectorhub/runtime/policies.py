@@ -189,7 +189,7 @@ class OperationPolicies:
                 continue
             context = _Context(instance, request.headers, request.query, connection_values, env_vars)
             if instance.template == "setheader":
-                _set_header(response.headers, instance, context)
+                _set_header(response.own_headers(), instance, context)
             elif instance.template == "setproperty":
                 _set_response_property(response, instance)
             elif instance.template == "updatenextlink":
@@ -655,7 +655,7 @@ def _set_response_property(response: HttpResponse, instance: PolicyInstance) -> 
 
 def _replace_response_body(response: HttpResponse, document: Any) -> None:
     response.body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    response.headers.popall("Content-Length", None)
+    response.own_headers().popall("Content-Length", None)
 
 
 def _origin(scheme: str, host: str) -> tuple[str, str]:

@@ -79,6 +79,8 @@ class Runtime:
         self.changes = ChangeWatch(lambda: read_generation(sessions), on_change=bump_write_epoch)
         self.secret_uses = SecretUseLog(sessions)
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, outbound.OutboundClient] = weakref.WeakKeyDictionary()
+        self._outbound_loop: asyncio.AbstractEventLoop | None = None  # the last loop's client, kept at hand
+        self._outbound_client: outbound.OutboundClient | None = None
         self._token_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, outbound.OutboundClient] = weakref.WeakKeyDictionary()
 
     def _client(self, clients, policy: outbound.OutboundPolicy) -> outbound.OutboundClient:
@@ -90,7 +92,12 @@ class Runtime:
 
     @property
     def outbound(self) -> outbound.OutboundClient:
-        return self._client(self._clients, self.policy)
+        loop = asyncio.get_running_loop()
+        if loop is self._outbound_loop:  # the usual case: no weak-reference lookup
+            return self._outbound_client
+        client = self._client(self._clients, self.policy)
+        self._outbound_loop, self._outbound_client = loop, client
+        return client
 
     async def send_token_request(self, request: HttpRequest) -> HttpResponse:
         """OAuth token requests (R2) under the R5 checks and never redirected: a 307 would
@@ -100,6 +107,8 @@ class Runtime:
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.secret_uses.flush)
+        if self._outbound_loop is loop:
+            self._outbound_loop = self._outbound_client = None
         for clients in (self._clients, self._token_clients):
             client = clients.pop(loop, None)
             if client is not None:
