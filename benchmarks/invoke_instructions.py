@@ -67,7 +67,7 @@ def child(calls: int, port: int, marker: str) -> None:
     from connectorhub.api.context import write_epoch
     from connectorhub.cli.commands_server import prepare
     from connectorhub.config import Settings
-    from connectorhub.runtime import api, auth, policies, request, service
+    from connectorhub.runtime import api, request, service
 
     lib = ctypes.CDLL(marker)
     home = Path(tempfile.mkdtemp(prefix="invoke-instructions-"))
@@ -96,9 +96,8 @@ def child(calls: int, port: int, marker: str) -> None:
         runtime.authorizations.put(key, service.Authorized(**{**entry.__dict__, "expires": float("inf")}))
         runtime.secret_uses.interval = float("inf")
         usable = entry.usable
-        swagger, properties = usable.connector.definition(), usable.connector.properties()
+        swagger = usable.connector.definition()
         operation = request.find_operation(swagger, "Ping")
-        connection_values = {**usable.values, **usable.secrets}
         outgoing = request.build(swagger, operation, {}, None, env_vars={})
         response = await runtime.outbound.send(outgoing)
         result = service._result(response, time.perf_counter())
@@ -112,11 +111,13 @@ def child(calls: int, port: int, marker: str) -> None:
         def build_request():
             return request.build(swagger, operation, {}, None, env_vars={})
 
+        plan = service._plan(usable, "Ping")  # what the call works out once per connection facts
+
         def credentials():
-            auth.apply(build_request(), swagger, properties, values=usable.values, secrets=usable.secrets)
+            plan.credentials.put(build_request())
 
         def policy():
-            policies.apply_request(build_request(), properties, "Ping", connection_values=connection_values, env_vars={})
+            plan.policies.apply_request(build_request(), plan.connection_values, {})
 
         sync_stages = [
             ("read the invoke body", lambda: api._payload(raw)),
