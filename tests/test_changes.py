@@ -6,33 +6,18 @@ within about a second although an entry lives ten (docs/decisions.md, Runtime)."
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import time
 
 import pytest
-from backends import Backend
 from conftest import client_for, make_user
 from sqlalchemy import delete, update
-from test_invoke import echo_connection  # noqa: F401 - the fixture
+from test_invoke import backend, echo_connection, settings  # noqa: F401 - fixtures: loopback allowed, a backend, a connection
 
 from connectorhub import changes
 from connectorhub.directory.models import AccessToken
 from connectorhub.directory.service import hash_token
 from connectorhub.sharing.models import ConnectionGrant
-
-
-@pytest.fixture
-def settings(settings):
-    """R5: the test's backend listens on loopback, which only the allow-list opens."""
-    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
-
-
-@pytest.fixture
-def backend():
-    server = Backend().start()
-    yield server
-    server.stop()
 
 
 # --------------------------------------------------------------------------- the counter
