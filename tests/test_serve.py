@@ -155,3 +155,51 @@ def test_two_serve_processes_on_one_postgresql_database_behave_as_one(empty_post
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def shared_database(request, tmp_path):
+    """One database for two serve processes: a SQLite file, or an empty PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return request.getfixturevalue("empty_postgres_schema")
+
+
+def test_a6_a_revocation_through_one_serve_process_applies_through_the_other_within_seconds(shared_database, tmp_path):
+    """A6 across processes (connectorhub.changes): the other process has the caller's
+    authorization cached (entries live ten seconds), and still refuses within about a
+    second of the unshare, when it next reads the change generation."""
+    from backends import Backend
+    from test_invoke import ECHO, PROPERTIES
+
+    backend = Backend().start()
+    token = "chp_shared-admin-token-123456"
+    env = {"CONNECTORHUB_ADMIN_TOKEN": token, "CONNECTORHUB_MASTER_KEY": TEST_MASTER_KEY,
+           "CONNECTORHUB_OUTBOUND_ALLOW": "127.0.0.1"}
+    first = Server(tmp_path / "a", db=shared_database, env=env)
+    first.wait()  # migrates and bootstraps; the second then finds the store ready
+    second = Server(tmp_path / "b", db=shared_database, env=env)
+    try:
+        second.wait()
+        admin = httpx.Client(base_url=first.url + "/api/v1/environments/default", headers={"Authorization": f"Bearer {token}"})
+        assert admin.post("/environment-variables", json={"schema_name": "echo_host", "default_value": backend.host}).status_code == 201
+        connector = admin.post("/connectors", json={"api_definition": json.dumps(ECHO), "api_properties": json.dumps(PROPERTIES)})
+        assert connector.status_code == 201, connector.text
+        connection = admin.post("/connections", json={"connector": connector.json()["id"], "parameters": {"api_key": "k-1"}}).json()["id"]
+        root = httpx.Client(base_url=first.url + "/api/v1", headers={"Authorization": f"Bearer {token}"})
+        assert root.post("/users", json={"email": "bob@default.test"}).status_code == 201
+        bob = root.post("/tokens", json={"user": "bob@default.test"}).json()["token"]
+        assert admin.post(f"/connections/{connection}/share", json={"user": "bob@default.test", "role": "CanUse"}).status_code == 200
+        invoke = f"{second.url}/api/v1/environments/default/connections/{connection}/invoke/Fail"
+        assert httpx.post(invoke, json={}, headers={"Authorization": f"Bearer {bob}"}).status_code == 200  # cached there now
+
+        assert admin.post(f"/connections/{connection}/unshare", json={"user": "bob@default.test"}).status_code == 204
+        revoked_at = time.monotonic()
+        while httpx.post(invoke, json={}, headers={"Authorization": f"Bearer {bob}"}).status_code == 200:
+            assert time.monotonic() - revoked_at < 5, "the other process still used its cached authorization"
+            time.sleep(0.05)
+        assert httpx.post(invoke, json={}, headers={"Authorization": f"Bearer {bob}"}).status_code == 404
+    finally:
+        first.stop()
+        second.stop()
+        backend.stop()
