@@ -62,6 +62,19 @@ class CoalescingTransport:
         self._pending = []
         self._transport.abort()
 
+    # What uvicorn calls on every request, delegated without the __getattr__ fallback.
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def get_extra_info(self, name: str, default=None):
+        return self._transport.get_extra_info(name, default)
+
     def __getattr__(self, name: str):
         return getattr(self._transport, name)
 
