@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 
 import pytest
 import uvicorn
@@ -39,48 +40,60 @@ class RecordingTransport:
         return {"peername": ("127.0.0.1", 1)}.get(name, default)
 
 
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+
+
 def test_a_head_waits_for_its_body_and_both_go_at_once():
-    """The head is held; the body's write sends both at once, without waiting for the end
-    of the loop turn (waiting there delayed every answer behind the turn's other work)."""
-
-    async def scenario():
-        inner = RecordingTransport()
-        transport = CoalescingTransport(inner, asyncio.get_running_loop())
-        transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
-        transport.write(b"")
-        assert inner.writes == []
-        transport.writelines([b"o", b"k"])
-        assert inner.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]
-        await asyncio.sleep(0)  # the scheduled flush finds nothing left
-        assert len(inner.writes) == 1
-        transport.write(b"lone")  # a write with no successor goes at the end of the turn
-        assert len(inner.writes) == 1
-        await asyncio.sleep(0)
-        assert inner.writes[-1] == b"lone" and len(inner.writes) == 2
-        # everything else is the wrapped transport's
-        assert transport.get_extra_info("peername") == ("127.0.0.1", 1)
-
-    asyncio.run(scenario())
+    """A head that declares a length is held; the body's write sends both at once, and
+    nothing waits for the end of the loop turn (a callback there for every answer cost
+    an extra pass of the event loop)."""
+    inner = RecordingTransport()
+    transport = CoalescingTransport(inner)
+    transport.write(HEAD)
+    assert inner.writes == []
+    transport.writelines([b"o", b"k"])
+    assert inner.writes == [HEAD + b"ok"]
+    transport.write(b"more body")  # anything that is not such a head goes at once
+    assert inner.writes[-1] == b"more body"
+    # everything else is the wrapped transport's
+    assert transport.get_extra_info("peername") == ("127.0.0.1", 1) and transport.is_closing() is False
 
 
-def test_close_writes_what_is_pending_first_and_abort_drops_it():
-    async def scenario():
-        closed = RecordingTransport()
-        transport = CoalescingTransport(closed, asyncio.get_running_loop())
-        transport.write(b"last words")
-        transport.close()
-        assert closed.events == ["write", "close"] and closed.writes == [b"last words"]
-        await asyncio.sleep(0)  # the scheduled flush finds nothing left
-        assert closed.writes == [b"last words"]
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 100 Continue\r\n\r\n",  # interim: the client waits for it before sending the body
+    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",  # a stream's first chunk may come much later
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 5\r\n\r\nerror",  # head and body in one write
+])
+def test_what_may_wait_for_a_later_write_is_not_held(head):
+    inner = RecordingTransport()
+    CoalescingTransport(inner).write(head)
+    assert inner.writes == [head]
 
-        aborted = RecordingTransport()
-        transport = CoalescingTransport(aborted, asyncio.get_running_loop())
-        transport.write(b"never sent")
-        transport.abort()
-        await asyncio.sleep(0)
-        assert aborted.events == ["abort"]
 
-    asyncio.run(scenario())
+def test_a_held_head_goes_when_the_body_is_empty_or_the_response_completes():
+    inner = RecordingTransport()
+    transport = CoalescingTransport(inner)
+    transport.write(HEAD)
+    transport.write(b"")  # an empty body (204, or a body the app sent empty)
+    assert inner.writes == [HEAD]
+    transport.write(HEAD)
+    transport.flush()  # HttpProtocol.on_response_complete: a HEAD request writes no body
+    transport.flush()
+    assert inner.writes == [HEAD, HEAD]
+
+
+def test_close_writes_what_is_held_first_and_abort_drops_it():
+    closed = RecordingTransport()
+    transport = CoalescingTransport(closed)
+    transport.write(HEAD)
+    transport.close()
+    assert closed.events == ["write", "close"] and closed.writes == [HEAD]
+
+    aborted = RecordingTransport()
+    transport = CoalescingTransport(aborted)
+    transport.write(HEAD)
+    transport.abort()
+    assert aborted.events == ["abort"]
 
 
 SOCKET_WRITES: list[bytes] = []
@@ -112,8 +125,15 @@ def served():
     async def app(scope, receive, send):
         if scope["type"] != "http":
             return
-        body = b"x" * 10 if scope["path"] == "/small" else b"y" * 300_000
+        if scope["path"] == "/stream":  # chunked: the head must not wait for the first chunk
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await asyncio.sleep(0.5)
+            await send({"type": "http.response.body", "body": b"late", "more_body": False})
+            return
+        body = {"/small": b"x" * 10, "/empty": b""}.get(scope["path"], b"y" * 300_000)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+        if scope["path"] == "/slow":
+            await asyncio.sleep(0.2)  # the head waits for its body, however long the app takes
         await send({"type": "http.response.body", "body": body})
 
     with socket.socket() as probe:
@@ -147,3 +167,41 @@ def test_uvicorn_writes_each_response_once_and_large_ones_whole(served):
             assert chunk, "connection closed early"
             received += chunk
         assert len(received.split(b"\r\n\r\n", 1)[1]) == 300_000
+
+
+def read_response(client: socket.socket, *, head_only: bool = False) -> bytes:
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = client.recv(65536)
+        assert chunk, "connection closed early"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while not head_only and len(body) < length:
+        body += client.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_responses_without_a_body_and_slow_bodies_complete(served):
+    """A HEAD request (uvicorn writes no body), an empty body and a body that comes late
+    all reach the client, each in one write, on one kept-alive connection."""
+    SOCKET_WRITES.clear()
+    with socket.create_connection(("127.0.0.1", served)) as client:
+        client.settimeout(5)
+        client.sendall(b"HEAD /small HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_response(client, head_only=True).endswith(b"content-length: 10\r\n\r\n")
+        client.sendall(b"GET /empty HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_response(client).endswith(b"content-length: 0\r\n\r\n")
+        client.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert read_response(client).endswith(b"\r\n\r\n" + b"y" * 300_000)
+    assert len(SOCKET_WRITES) == 3
+
+
+def test_a_streamed_head_goes_before_its_first_chunk(served):
+    with socket.create_connection(("127.0.0.1", served)) as client:
+        client.settimeout(5)
+        client.sendall(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        started = time.monotonic()
+        head = client.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200") and b"transfer-encoding: chunked" in head
+        assert time.monotonic() - started < 0.4  # before the app's first chunk (0.5 s)
