@@ -4,7 +4,6 @@ administrator (platform and organization admin) and an admin token (README quick
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from connectorhub.db import MIGRATION_LOCK_KEY
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import Organization
 from connectorhub.environments import service as environments
+from connectorhub.private_files import private_folder, write_private_file
 
 ADMIN_EMAIL = "admin@connectorhub.local"
 ADMIN_TOKEN_FILE = "admin-token"
@@ -48,10 +48,8 @@ def bootstrap(*, session: Session, home: Path, admin_token: str | None) -> Boots
     _, value = directory.create_token(session=session, actor=None, user=admin, name="bootstrap", value=admin_token)
     if admin_token:
         return BootstrapResult(created=True)
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / ADMIN_TOKEN_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
-    os.chmod(path, 0o600)
+    # L7: in the data folder (mode 700 when created here), mode 600, on disk before the
+    # store commits the token's hash.
+    path = private_folder(home) / ADMIN_TOKEN_FILE
+    write_private_file(path, value + "\n")
     return BootstrapResult(created=True, token=value, token_file=path)

@@ -12,9 +12,11 @@ import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import DateTime, MetaData, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from connectorhub.private_files import create_empty_private_file, private_folder, warn_if_shared
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -54,9 +56,9 @@ def utcnow() -> dt.datetime:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_database_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -80,6 +82,16 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _private_database_file(path: Path) -> None:
+    """L7: a new SQLite database (and so its -wal and -shm files, which SQLite creates
+    with the database's mode) is private to the service's user, in a folder created
+    mode 700; an existing one open to others is reported in the log with the fix."""
+    private_folder(path.parent)
+    if not create_empty_private_file(path):
+        for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            warn_if_shared(name, "the database file")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

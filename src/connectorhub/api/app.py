@@ -79,11 +79,13 @@ class Application(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings, *, engine=None) -> FastAPI:
+def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     engine = engine if engine is not None else make_engine(settings.database_url)
+    if keyring is None:
+        keyring = load_keyring(settings.home, settings.master_key, create=settings.is_sqlite)
     services = Services(
         sessions=make_session_factory(engine),
-        keyring=load_keyring(settings.home, settings.master_key, create=settings.is_sqlite),
+        keyring=keyring,
         limits=Limits(settings.max_file_bytes, settings.max_icon_bytes),
     )
     runtime = Runtime(services.sessions, services.keyring, OutboundPolicy.from_settings(settings))

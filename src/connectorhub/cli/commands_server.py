@@ -15,17 +15,22 @@ from connectorhub.cli.output import console, emit_json, show
 
 
 def prepare(settings):
-    """Migrate, bootstrap and build the app: what every `serve` process does at start."""
+    """Migrate, bootstrap and build the app: what every `serve` process does at start.
+
+    The master keys are loaded first: a missing or exposed key file (L7) stops the start
+    before anything is written."""
     from connectorhub.api.app import create_app
     from connectorhub.bootstrap import bootstrap
     from connectorhub.db import make_engine, make_session_factory, migrate
+    from connectorhub.secrets.keyring import load_keyring
 
+    keyring = load_keyring(settings.home, settings.master_key, create=settings.is_sqlite)
     engine = make_engine(settings.database_url)
     migrate(engine)
     with make_session_factory(engine)() as session:
         with session.begin():
             result = bootstrap(session=session, home=settings.home, admin_token=settings.admin_token)
-    return create_app(settings, engine=engine), result
+    return create_app(settings, engine=engine, keyring=keyring), result
 
 
 @app.command()

@@ -7,9 +7,12 @@ Where the keys come from, first match wins:
    read-only: ``keys rotate`` and ``keys retire`` are refused (``KeyRotationNeedsKeyFile``).
 2. The key file: ``CONNECTORHUB_MASTER_KEY_FILE`` if set, else ``<data folder>/master-keys.json``
    (``{"current": N, "keys": {"N": base64, ...}}``). The embedded default generates it on
-   first start with mode 600. Rotation and retirement rewrite it atomically (a temporary
-   file in the same folder, mode 600, then ``os.replace``) under an exclusive lock on
-   ``<key file>.lock``, so two processes never lose each other's change.
+   first start with mode 600, in a folder it creates mode 700. Creation, rotation and
+   retirement write it whole and durably (a temporary file in the same folder, mode 600,
+   fsync, rename, fsync of the folder: :mod:`connectorhub.private_files`); rotation and
+   retirement do so under an exclusive lock on ``<key file>.lock``, so two processes never
+   lose each other's change. A key file that other users may open (any group or other
+   permission) is refused at start with the ``chmod 600`` fix (review L7).
 
 Several ``serve`` processes may share one key file. Each :class:`Keyring` follows it:
 
@@ -21,7 +24,8 @@ Several ``serve`` processes may share one key file. Each :class:`Keyring` follow
 
 A version number names one key forever: versions are never reused (retired numbers are
 remembered in the file), and a version's key is never changed in place.
-Nothing here logs or returns key material (K2).
+Nothing here logs or returns key material (K2). Errors that can reach an API answer never
+name the key file's path; the log does, for operators (review L8).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import datetime as dt
 import json
 import logging
 import os
-import tempfile
+import shlex
 import threading
 import time
 from pathlib import Path
@@ -42,6 +46,7 @@ from typing import Any, Iterator
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectorhub.errors import Conflict, InvalidRequest, NotFound
+from connectorhub.private_files import private_folder, shared_mode, write_private_file
 
 try:  # POSIX: serialise read-modify-write of the key file between processes
     import fcntl
@@ -118,11 +123,13 @@ class Keyring:
         try:
             return keys[version]
         except KeyError:
-            where = str(self.path) if self.path is not None else KEY_ENV
+            where = f"the key file {self.path}" if self.path is not None else KEY_ENV
+            log.warning("master key version %d is not in %s (configured: %s)", version, where, sorted(keys))
             raise InvalidRequest(
-                f"Master key version {version} is not configured; restore it in {where} "
-                "before reading secrets encrypted under it.",
+                f"Master key version {version} is not configured on this server; an administrator can "
+                "restore it into the master keys (from their backup) before secrets encrypted under it are read.",
                 code="MasterKeyMissing",
+                key_version=version,
             ) from None
 
     # --- inspection -----------------------------------------------------------------
@@ -212,9 +219,11 @@ class Keyring:
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as error:
+            log.error("cannot create the key file's lock file %s (%s)", lock_path, error.strerror or type(error).__name__)
             raise Conflict(
-                f"Cannot create the lock file {lock_path} ({error.strerror or type(error).__name__}); "
-                "the service needs write access to the key file's folder to change the keys.",
+                f"Cannot create the master key file's lock file ({error.strerror or type(error).__name__}); "
+                "the service needs write access to the key file's folder to change the keys. "
+                "The server log names the file.",
                 code="MasterKeyFileNotWritable",
             ) from None
         try:
@@ -222,10 +231,12 @@ class Keyring:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 state = _read_key_file(path)
-            except OSError as error:
+            except (OSError, InvalidRequest) as error:
+                reason = getattr(error, "detail", None) or error.strerror or type(error).__name__
+                log.error("cannot read the master key file %s: %s", path, reason)
                 raise Conflict(
-                    f"Cannot read the master key file {path} ({error.strerror or type(error).__name__}); "
-                    "restore it from your backup before rotating.",
+                    "Cannot read the master key file, so the keys were not changed; an administrator can "
+                    "restore it from its backup. The server log names the file and the problem.",
                     code="MasterKeyFileUnreadable",
                 ) from None
             yield state
@@ -247,9 +258,10 @@ class Keyring:
         return version
 
     @contextlib.contextmanager
-    def retiring(self, version: int) -> Iterator[None]:
+    def retiring(self, version: int) -> Iterator[int]:
         """Hold the key file while the caller checks that ``version`` is unused; when the
-        block ends without error, ``version`` is removed from the file and from here."""
+        block ends without error, ``version`` is removed from the file and from here.
+        Yields the current version."""
         with self._file_locked() as (keys, current, meta):
             self._adopt(keys, current, meta)
             if version not in keys:
@@ -275,7 +287,7 @@ class Keyring:
                         code="KeyVersionRecentlyReplaced",
                         retry_after_seconds=wait,
                     )
-            yield
+            yield current
             del keys[version]
             retired = sorted({*(int(v) for v in meta.get("retired", [])), version})
             meta = {**meta, "retired": retired}
@@ -333,43 +345,25 @@ def _read_key_file(path: Path) -> tuple[dict[int, bytes], int, dict[str, Any]]:
 
 
 def _write_key_file(path: Path, keys: dict[int, bytes], current: int, meta: dict[str, Any]) -> None:
-    """Write atomically: a mode-600 temporary file in the same folder, then ``os.replace``."""
+    """Replace the file whole and durably (:func:`private_files.write_private_file`)."""
     try:
-        _replace_file(path, keys, current, meta)
+        write_private_file(path, _key_file_text(keys, current, meta))
     except OSError as error:
+        log.error("cannot write the master key file %s (%s)", path, error.strerror or type(error).__name__)
         raise Conflict(
-            f"Cannot write the master key file {path} ({error.strerror or type(error).__name__}); "
-            "nothing was changed. The service needs write access to the file and its folder.",
+            f"Cannot write the master key file ({error.strerror or type(error).__name__}); nothing was "
+            "changed. The service needs write access to the file and its folder; the server log names it.",
             code="MasterKeyFileNotWritable",
         ) from None
 
 
-def _replace_file(path: Path, keys: dict[int, bytes], current: int, meta: dict[str, Any]) -> None:
+def _key_file_text(keys: dict[int, bytes], current: int, meta: dict[str, Any]) -> str:
     document = {
         "current": current,
         "keys": {str(v): base64.b64encode(keys[v]).decode() for v in sorted(keys)},
         **{k: v for k, v in meta.items() if k not in ("keys", "current")},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    return json.dumps(document, indent=2) + "\n"
 
 
 def key_file_path(home: Path, key_file: str | os.PathLike | None = None) -> Path:
@@ -407,20 +401,33 @@ def load_keyring(
                 f"({KEY_FILE_NAME} in the data folder, or the path in {KEY_FILE_ENV}).",
                 code="MasterKeyMissing",
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first: use theirs
-        else:
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"current": 1, "keys": {"1": key}}, handle)
+        private_folder(path.parent)
+        # Whole and durable before anyone encrypts under it; False: another process
+        # created it first, and its key is the one to use.
+        write_private_file(path, _key_file_text({1: AESGCM.generate_key(bit_length=256)}, 1, {}), exclusive=True)
+    refuse_shared_key_file(path)
     keys, current, meta, signature = _load_file_at_start(path)
     keyring = Keyring(keys, current, path=path, source=SOURCE_FILE, **options)
     keyring._state = (keys, current, meta)
     keyring._signature = signature
     return keyring
+
+
+def refuse_shared_key_file(path: Path) -> None:
+    """L7: refuse to start when the key file's group or other users have any permission on
+    it (read: they hold every secret; write: they can plant a key). Startup only, so the
+    message names the file for the operator."""
+    mode = shared_mode(path)
+    if mode is None:
+        return
+    named = f"named by {KEY_FILE_ENV}" if os.environ.get(KEY_FILE_ENV) else f"{KEY_FILE_NAME} in the data folder"
+    raise InvalidRequest(
+        f"The master key file {path} ({named}) has mode {mode:o}: other users of this machine may "
+        "open it, so the service will not start with it. Make it private "
+        f"to the user the service runs as: chmod 600 {shlex.quote(str(path))}. If others could read it, treat the "
+        "keys as exposed: once the service runs, `connectorhub keys rotate`, then retire the old version.",
+        code="MasterKeyFileNotPrivate",
+    )
 
 
 def _load_file_at_start(path: Path) -> tuple[dict[int, bytes], int, dict[str, Any], tuple | None]:
