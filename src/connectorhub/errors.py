@@ -145,6 +145,24 @@ class Unavailable(ConnectorhubError):
     title = "Service unavailable"
 
 
+class SecretUnreadable(ConnectorhubError):
+    """The stored secrets of one record (a connection, its OAuth tokens, a connector's
+    client secret, a secret environment variable) cannot be decrypted: the master key
+    version they are under is not configured, or the stored row is damaged (K1). Only
+    that record fails; ``record_kind`` and ``record`` name it, ``reason`` says which
+    (``key_version_missing``, ``damaged``), and the message says what an administrator
+    can do. Never a path or a value (K2; review L8).
+
+    A server-side fault the caller cannot correct by changing the request, hence 500;
+    its own code tells it apart from an unexpected error.
+    """
+
+    status = 500
+    exit_code = EXIT_SERVER
+    default_code = "SecretUnreadable"
+    title = "Stored secret unreadable"
+
+
 class ConnectionUnauthenticated(Conflict):
     """An OAuth connection has no usable token: never signed in, the sign-in failed, or
     the provider refused the refresh (DESIGN R2). The message says to run

@@ -233,8 +233,11 @@ def list(  # noqa: A001 - the service vocabulary
     return Page(items, rows[-1].id if more and rows else None)
 
 
-def _existing(session: Session, keyring: Keyring, connection: Connection) -> params.ResolvedParameters:
-    secrets = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connection.id)
+def _existing(session: Session, keyring: Keyring, connection: Connection, replacing=()) -> params.ResolvedParameters:
+    # ``replacing``: secrets given anew are not decrypted, so new credentials replace unreadable ones (L8).
+    secrets = secret_store.read(
+        session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connection.id, replacing=replacing
+    )
     return params.ResolvedParameters(values=json.loads(connection.parameters), secrets=secrets)
 
 
@@ -253,7 +256,7 @@ def update(
     if not decisions.can_edit_connection(access):
         raise Forbidden("Changing a connection's parameters needs CanEdit on it (A6).", code="ConnectionEditForbidden")
     chosen = parameter_set_of(session, keyring, connection)
-    resolved = params.resolve(chosen, given, existing=_existing(session, keyring, connection))
+    resolved = params.resolve(chosen, given, existing=_existing(session, keyring, connection, replacing=given.keys()))
     connection.parameters = json.dumps(resolved.values, sort_keys=True)
     _store_secrets(session, keyring, connection, resolved.secrets)
     if display_name is not None and display_name.strip():

@@ -166,7 +166,10 @@ def _store_properties(
             found[pointer] = secret
     # Stored secrets whose slot is still in the new properties are kept; others dropped.
     slots = secret_slots(stripped)
-    existing = {} if is_new else secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connector.id)
+    # Secrets given anew are not decrypted, so they replace unreadable ones (L8); put() overwrites them.
+    existing = {} if is_new else secret_store.read(
+        session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connector.id, replacing=found.keys()
+    )
     keep = {p: v for p, v in existing.items() if p in slots and p not in found}
     if keep.keys() != existing.keys() or found:
         if existing:

@@ -1,7 +1,8 @@
 """REST endpoints of master key management (K1): platform administrators only.
 
 ``GET /keys`` status, ``POST /keys/rotate`` add a version and re-wrap (``{"resume": true}``:
-only re-wrap), ``POST /keys/{version}/retire``.
+only re-wrap), ``POST /keys/{version}/retire``. Rotating and retiring are audited
+(``keys.rotate``, ``keys.retire``) as instance-wide events.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def rotate_keys(body: schemas.RotateIn | None = None, ctx: Context = Depends(_ad
     result = service.rotate(
         sessions=ctx.services.sessions,
         keyring=ctx.keyring,
+        actor=ctx.actor,
         resume=bool(body and body.resume),
         max_seconds=ROTATE_BUDGET_SECONDS,
     )
@@ -52,5 +54,5 @@ def rotate_keys(body: schemas.RotateIn | None = None, ctx: Context = Depends(_ad
 @router.post("/keys/{version}/retire", response_model=schemas.RetireOut)
 def retire_key(version: int = Path(..., ge=1), ctx: Context = Depends(_admin)):
     """Remove an unused, non-current version from the key file."""
-    service.retire(sessions=ctx.services.sessions, keyring=ctx.keyring, version=version)
+    service.retire(sessions=ctx.services.sessions, keyring=ctx.keyring, version=version, actor=ctx.actor)
     return schemas.RetireOut(retired=version, status=_status(ctx))

@@ -16,7 +16,9 @@ class VersionOut(BaseModel):
 
 class KeyStatusOut(BaseModel):
     source: str = Field(description="'file' (rotatable) or 'environment' (CONNECTORHUB_MASTER_KEY, read-only)")
-    key_file: str | None = Field(None, description="Path of the key file on the server, when keys come from a file")
+    key_file: str | None = Field(
+        None, description="Name of the key file, when keys come from a file (its folder on the server is not shown)"
+    )
     current: int
     versions: list[VersionOut]
     records: int = Field(description="All secret records")

@@ -10,7 +10,18 @@ wrapped again with the current one; the value's ciphertext is never touched. Row
 handled in batches, each its own short transaction, so the service keeps running and an
 interrupted rotation resumes where it stopped (``resume=True``). Every row stays readable
 throughout: it is under its old or its new version, and the old key stays until retired
-(:func:`retire`), which is refused while any row still uses it.
+(:func:`retire`), which is refused while any row still uses it; the count and the key file
+change happen under the secret write lock (:mod:`connectorhub.secrets.locks`), so a long
+transaction cannot commit a row under the version after the count. Rotating and retiring
+are audited as instance-wide events (``keys.rotate``, ``keys.retire``: actor and versions).
+
+Values are not re-encrypted by rotation: every new value gets a fresh data key, and an old
+data key opens only the ciphertext stored beside it, which whoever holds that key could
+already read (docs/security.md, Files at rest).
+
+A record whose secrets cannot be decrypted (key version missing, damaged row) fails alone
+with ``SecretUnreadable`` naming it (:mod:`connectorhub.secrets.unreadable`); the log names
+the row and the key file, never a value.
 """
 
 from __future__ import annotations
@@ -20,17 +31,23 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
+from typing import Collection, Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import flag_modified
 
+from connectorhub.access.decisions import Actor
+from connectorhub.audit import service as audit
 from connectorhub.errors import Conflict, InvalidRequest
 from connectorhub.ids import new_id
+from connectorhub.secrets import locks
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.secrets.models import SecretValue
+from connectorhub.secrets.unreadable import DAMAGED, KEY_VERSION_MISSING, record_unreadable
 
 log = logging.getLogger("connectorhub.secrets")
 
@@ -39,6 +56,8 @@ REWRAP_BATCH_SIZE = 250
 # Passes over the table: later passes pick up rows that processes which had not yet seen
 # the new version wrote under the old one while the first pass ran.
 REWRAP_MAX_PASSES = 3
+# How long retiring waits for writers of secrets to finish before answering 409.
+RETIRE_LOCK_SECONDS = 10.0
 
 
 def _associated_data(owner_kind: str, owner_id: str, name: str) -> bytes:
@@ -58,6 +77,7 @@ def put(*, session: Session, keyring: Keyring, owner_kind: str, owner_id: str, n
     """Create or replace the secret ``name`` of one owner record."""
     aad = _associated_data(owner_kind, owner_id, name)
     data_key = AESGCM.generate_key(bit_length=256)
+    locks.hold_for_writing(session)  # no version is retired between choosing it and committing
     version = keyring.current  # read once: the key file may change between two reads
     wrapped = _wrap(keyring.key(version), data_key, aad)
     nonce = os.urandom(12)
@@ -71,22 +91,55 @@ def put(*, session: Session, keyring: Keyring, owner_kind: str, owner_id: str, n
         row = SecretValue(id=new_id(), owner_kind=owner_kind, owner_id=owner_id, name=name)
         session.add(row)
     row.key_version = version
+    # Always written beside the wrapped key, even when equal to the version loaded: a
+    # re-wrap committed since the row was loaded must not leave its version on our key.
+    flag_modified(row, "key_version")
     row.wrapped_key = wrapped
     row.nonce = nonce
     row.ciphertext = ciphertext
 
 
-def read(*, session: Session, keyring: Keyring, owner_kind: str, owner_id: str) -> dict[str, str]:
-    """All secrets of one owner record, decrypted, by name."""
+def read(
+    *, session: Session, keyring: Keyring, owner_kind: str, owner_id: str, replacing: Collection[str] = ()
+) -> dict[str, str]:
+    """All secrets of one owner record, decrypted, by name.
+
+    ``replacing``: names the caller is about to store again; they are neither decrypted
+    nor returned, so an unreadable one can be replaced. Any other row that cannot be
+    decrypted fails the read with ``SecretUnreadable`` naming the record (L8).
+    """
     rows = session.scalars(
         select(SecretValue).where(SecretValue.owner_kind == owner_kind, SecretValue.owner_id == owner_id)
     )
     values = {}
     for row in rows:
-        aad = _associated_data(owner_kind, owner_id, row.name)
-        data_key = _unwrap(keyring.key(row.key_version), row.wrapped_key, aad)
-        values[row.name] = AESGCM(data_key).decrypt(row.nonce, row.ciphertext, aad).decode()
+        if row.name not in replacing:
+            values[row.name] = _decrypt(keyring, row)
     return values
+
+
+def _decrypt(keyring: Keyring, row: SecretValue) -> str:
+    aad = _associated_data(row.owner_kind, row.owner_id, row.name)
+    try:
+        master_key = keyring.key(row.key_version)
+    except InvalidRequest as error:
+        if error.code != "MasterKeyMissing":
+            raise
+        log.error(
+            "secret row %s (%s %s, secret %r) is under master key version %d, which is not configured",
+            row.id, row.owner_kind, row.owner_id, row.name, row.key_version,
+        )
+        raise record_unreadable(row.owner_kind, row.owner_id, reason=KEY_VERSION_MISSING, key_version=row.key_version) from None
+    try:
+        data_key = _unwrap(master_key, row.wrapped_key, aad)
+        return AESGCM(data_key).decrypt(row.nonce, row.ciphertext, aad).decode()
+    except (InvalidTag, ValueError, TypeError) as error:  # ValueError: a nonce of the wrong length, bad UTF-8
+        log.error(
+            "secret row %s (%s %s, secret %r, master key version %d) does not decrypt (%s): the row is damaged "
+            "or was encrypted with another key of that version",
+            row.id, row.owner_kind, row.owner_id, row.name, row.key_version, type(error).__name__,
+        )
+        raise record_unreadable(row.owner_kind, row.owner_id, reason=DAMAGED, key_version=row.key_version) from None
 
 
 def delete_all(*, session: Session, owner_kind: str, owner_id: str) -> None:
@@ -189,7 +242,7 @@ def status(*, session: Session, keyring: Keyring) -> KeyStatus:
     total = sum(counts.values())
     return KeyStatus(
         source=keyring.source,
-        key_file=str(keyring.path) if keyring.path is not None else None,
+        key_file=keyring.path.name if keyring.path is not None else None,  # L8: no server path in answers
         current=current,
         versions=versions,
         records=total,
@@ -278,10 +331,11 @@ def rewrap(
             if max_seconds is not None and result.batches and time.monotonic() - started >= max_seconds:
                 out_of_time = True
                 break
-            keyring.refresh()  # another process may have rotated again: follow it
-            target = keyring.current
-            result.current = target
             with _write(sessions) as session:
+                locks.hold_for_writing(session)  # the target version cannot be retired under us
+                keyring.refresh()  # another process may have rotated again: follow it
+                target = keyring.current
+                result.current = target
                 done, last_id = _rewrap_batch(session, keyring, target, after_id, batch_size, unreadable)
             if last_id is None:
                 break
@@ -321,6 +375,7 @@ def rotate(
     *,
     sessions: sessionmaker[Session],
     keyring: Keyring,
+    actor: Actor | None = None,
     resume: bool = False,
     batch_size: int = REWRAP_BATCH_SIZE,
     max_seconds: float | None = None,
@@ -328,23 +383,91 @@ def rotate(
     """Add a master key version (unless ``resume``) and re-wrap every data key under it.
 
     Adding a version needs a key file (``KeyRotationNeedsKeyFile`` otherwise);
-    ``resume`` only re-wraps, and works with keys from the environment too.
+    ``resume`` only re-wraps, and works with keys from the environment too. Each call is
+    audited (``keys.rotate``, instance-wide: ``actor`` and the versions), also when the
+    re-wrap stops on an error after a version was added: the key file changed anyway.
     """
+    keyring.refresh()
+    previous = keyring.current
     added = None if resume else keyring.add_version()
-    result = rewrap(sessions=sessions, keyring=keyring, batch_size=batch_size, max_seconds=max_seconds)
+    try:
+        result = rewrap(sessions=sessions, keyring=keyring, batch_size=batch_size, max_seconds=max_seconds)
+    except BaseException:
+        if added is not None:
+            _audit_rotation(sessions, actor, previous, added, None)
+        raise
     result.added_version = added
+    _audit_rotation(sessions, actor, previous, added, result)
     return result
 
 
-def retire(*, sessions: sessionmaker[Session], keyring: Keyring, version: int) -> None:
-    """Remove ``version`` from the key file; refused while it is current or any row uses it."""
-    with keyring.retiring(version):
-        with sessions() as session:
-            in_use = session.scalar(select(func.count()).select_from(SecretValue).where(SecretValue.key_version == version))
-        if in_use:
-            raise Conflict(
-                f"{in_use} secret record(s) still use master key version {version}; re-wrap them with "
-                "`connectorhub keys rotate --resume`, then retire the version.",
-                code="KeyVersionInUse",
-                records=int(in_use),
-            )
+def _audit_rotation(
+    sessions: sessionmaker[Session], actor: Actor | None, previous: int, added: int | None, result: RewrapResult | None
+) -> None:
+    details: dict = {"resume": added is None, "previous_version": previous, "added_version": added}
+    if result is None:
+        details["rewrap"] = "stopped by an error"
+    else:
+        details.update(
+            current_version=result.current, rewrapped=result.rewrapped, remaining=result.remaining,
+            unreadable=result.unreadable, complete=result.complete,
+        )
+    current = added if result is None else result.current
+    with _write(sessions) as session:
+        audit.record(
+            session=session, actor=actor, action="keys.rotate", target_kind="master_key", target_id=str(current),
+            org_id=None, details=details,
+        )
+
+
+def retire(
+    *,
+    sessions: sessionmaker[Session],
+    keyring: Keyring,
+    version: int,
+    actor: Actor | None = None,
+    lock_timeout_seconds: float = RETIRE_LOCK_SECONDS,
+) -> None:
+    """Remove ``version`` from the key file; refused while it is current or any row uses it.
+
+    The count, the key file change and the audit event (``keys.retire``, instance-wide)
+    happen in one transaction holding the secret write lock exclusively
+    (:mod:`connectorhub.secrets.locks`): a writer that stored a row under ``version`` has
+    committed it before the count, and no writer picks ``version`` until it is gone. Writers
+    that keep the lock past ``lock_timeout_seconds`` make it answer 409
+    (``KeyRetireBusy``), having changed nothing.
+    """
+    with sessions() as session:
+        try:
+            try:
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})  # SQLite: the write lock
+                held = locks.hold_for_retiring(session, timeout_seconds=lock_timeout_seconds)
+            except OperationalError as error:
+                if "locked" not in str(error.orig):
+                    raise
+                held = False  # SQLite's busy timeout ran out
+            if not held:
+                raise Conflict(
+                    f"Other requests kept storing secrets for more than {lock_timeout_seconds:g} s, so version "
+                    f"{version} was not retired; nothing was changed. Try again in a few seconds.",
+                    code="KeyRetireBusy",
+                    retry_after_seconds=5,
+                )
+            with keyring.retiring(version) as current:
+                in_use = session.scalar(select(func.count()).select_from(SecretValue).where(SecretValue.key_version == version))
+                if in_use:
+                    raise Conflict(
+                        f"{in_use} secret record(s) still use master key version {version}; re-wrap them with "
+                        "`connectorhub keys rotate --resume`, then retire the version.",
+                        code="KeyVersionInUse",
+                        records=int(in_use),
+                    )
+                audit.record(
+                    session=session, actor=actor, action="keys.retire", target_kind="master_key", target_id=str(version),
+                    org_id=None, details={"retired_version": version, "current_version": current},
+                )
+            # The key file no longer holds the version; commit the event while still holding the lock.
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
