@@ -448,8 +448,8 @@ def retire(
                 held = False  # SQLite's busy timeout ran out
             if not held:
                 raise Conflict(
-                    f"Other requests kept storing secrets for more than {lock_timeout_seconds:g} s, so version "
-                    f"{version} was not retired; nothing was changed. Try again in a few seconds.",
+                    f"Other requests kept storing secrets for too long, so master key version {version} was not "
+                    "retired; nothing was changed. Try again in a few seconds.",
                     code="KeyRetireBusy",
                     retry_after_seconds=5,
                 )
