@@ -17,7 +17,6 @@ import json
 from urllib.parse import urlsplit
 
 from oauth_helpers import (  # noqa: F401 - settings and provider are fixtures
-    ADMIN_TOKEN,
     CLIENT_ID,
     CLIENT_SECRET,
     ENV,

@@ -19,7 +19,6 @@ from oauth_helpers import (  # noqa: F401 - settings and provider are fixtures
     ENV,
     Provider,
     browser_for,
-    follow,
     new_oauth_connection,
     oauth_properties,
     provider,
