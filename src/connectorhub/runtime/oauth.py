@@ -590,8 +590,8 @@ def _take_state(
     cookie (one use; a try from another browser leaves it to its own); the error to
     answer when it cannot be used."""
     unknown = InvalidRequest(
-        "This sign-in link is unknown or was already used (each link works once); get a new one with "
-        "`connectorhub connection sign-in -e ENV CONNECTION`.",
+        "This sign-in is unknown or was already finished (each sign-in works once); start again from the link "
+        "`connectorhub connection sign-in -e ENV CONNECTION` prints.",
         code="OAuthStateNotValid",
     )
     session.execute(delete(OAuthSignInState).where(OAuthSignInState.expires_at < now - STATE_KEEP))
