@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -170,8 +170,9 @@ class Provider:
 @pytest.fixture
 def settings(settings):
     """R5: the local provider listens on loopback, which only the allow-list opens (the
-    app sends token requests through the outbound checks)."""
-    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
+    app sends token requests through the outbound checks). R2: the public URL is the
+    test client's address (redirect URIs are never built from a request's Host)."""
+    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",), public_url="http://testserver")
 
 
 @pytest.fixture
@@ -207,14 +208,38 @@ def new_oauth_connection(app, token: str, properties: dict) -> dict:
     return connection.json()
 
 
-def follow(app, sign_in_url: str):
-    """What the user's browser does: open the provider's page (which approves at once and
-    redirects), then land on our callback, with no connectorhub token."""
-    redirect = httpx.get(sign_in_url, follow_redirects=False)
+def browser_for(app, token: str = ADMIN_TOKEN) -> TestClient:
+    """A browser signed in to the portal as the token's user (its own cookie jar)."""
+    browser = TestClient(app, raise_server_exceptions=False)
+    signed = browser.post("/portal/login", data={"token": token}, follow_redirects=False)
+    assert signed.status_code == 303, signed.text
+    return browser
+
+
+def start(browser: TestClient, sign_in_url: str) -> str:
+    """What the user does with a sign-in link: open connectorhub's sign-in page, press
+    Continue. Returns the provider's address; the browser now holds the binding cookie."""
+    page = browser.get(sign_in_url)
+    assert page.status_code == 200, page.text
+    started = browser.post(sign_in_url, follow_redirects=False)
+    assert started.status_code == 303, started.text
+    return started.headers["location"]
+
+
+def to_callback(provider_url: str) -> str:
+    """The provider's page (which approves at once): the callback address it redirects to."""
+    redirect = httpx.get(provider_url, follow_redirects=False)
     assert redirect.status_code == 302, redirect.text
     location = redirect.headers["Location"]
     assert location.startswith(CALLBACK + "?")
-    return TestClient(app, raise_server_exceptions=False).get(location)
+    return location
+
+
+def follow(app, sign_in_url: str, token: str = ADMIN_TOKEN, browser: TestClient | None = None):
+    """The whole sign-in in one browser: connectorhub's page (signed in as ``token``'s
+    user), the provider, our callback with the binding cookie; the callback's answer."""
+    browser = browser or browser_for(app, token)
+    return browser.get(to_callback(start(browser, sign_in_url)))
 
 
 def signed_in(app, admin, provider, token=None) -> str:
@@ -247,12 +272,15 @@ def set_expiry(app, connection_id: str, *, expires_in: float, lifetime: float = 
 
 
 def test_r2_sign_in_flow_connects_and_access_token_returns_the_token(app, admin, provider):
-    """R2: create → sign-in URL (state, PKCE S256, scopes, our redirect URI) → the
-    provider redirects to the callback, which needs no bearer token → connected →
-    access_token returns the issued token; the tokens are stored encrypted (K1)."""
+    """R2: create → connectorhub's sign-in page → the provider's URL (state, PKCE S256,
+    scopes, our redirect URI) → the provider redirects to the callback, which needs no
+    bearer token → connected → access_token returns the issued token; the tokens are
+    stored encrypted (K1)."""
     created = new_oauth_connection(app, ADMIN_TOKEN, oauth_properties(provider))
-    assert created["status"] == "unauthenticated" and created["sign_in_url"]
-    url = urlsplit(created["sign_in_url"])
+    assert created["status"] == "unauthenticated"
+    assert created["sign_in_url"] == f"http://testserver/portal/environments/default/connections/{created['id']}/sign-in"
+    browser = browser_for(app)
+    url = urlsplit(start(browser, created["sign_in_url"]))
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     assert f"{url.scheme}://{url.netloc}{url.path}" == f"{provider.url}/authorize"
     assert query["client_id"] == CLIENT_ID and query["response_type"] == "code"
@@ -260,7 +288,7 @@ def test_r2_sign_in_flow_connects_and_access_token_returns_the_token(app, admin,
     assert query["code_challenge_method"] == "S256" and len(query["state"]) >= 32
     assert "client_secret" not in query
 
-    answer = follow(app, created["sign_in_url"])
+    answer = browser.get(to_callback(urlunsplit(url)))
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"connection_id": created["id"], "environment_id": created["environment_id"], "status": "connected", "status_detail": ""}
     shown = admin.get(f"{ENV}/connections/{created['id']}").json()
@@ -279,23 +307,25 @@ def test_r2_sign_in_flow_connects_and_access_token_returns_the_token(app, admin,
 
 
 def test_r2_cli_create_prints_the_sign_in_url_and_sign_in_gives_a_fresh_one(app, cli, provider):
-    """R2: `connection create` keeps stdout the id and puts the sign-in link on stderr;
-    `connection sign-in -e ENV ID` prints a fresh link that works."""
+    """R2: `connection create` keeps stdout the id and puts the sign-in link (connectorhub's
+    sign-in page, never the provider's) on stderr; `connection sign-in -e ENV ID` prints
+    it again, and it works in a browser signed in to connectorhub."""
     created = client_for(app, ADMIN_TOKEN).post(f"{ENV}/connectors", json={"api_definition": json.dumps(MINIMAL), "api_properties": json.dumps(oauth_properties(provider))})
     cid = created.json()["id"]
     made = cli("connection", "create", "-e", "default", "--connector", cid)
     assert made.exit_code == 0, made.stderr
     connection_id = made.stdout.strip()
-    assert "\n" not in connection_id and f"{provider.url}/authorize?" in made.stderr
+    link = f"http://testserver/portal/environments/default/connections/{connection_id}/sign-in"
+    assert "\n" not in connection_id and link in made.stderr and provider.url not in made.stderr
     as_json = json.loads(cli("connection", "create", "-e", "default", "--connector", cid, "--json").stdout)
-    assert as_json["status"] == "unauthenticated" and as_json["sign_in_url"].startswith(f"{provider.url}/authorize?")
+    assert as_json["status"] == "unauthenticated" and as_json["sign_in_url"].startswith("http://testserver/portal/")
 
     fresh = cli("connection", "sign-in", "-e", "default", connection_id)
     assert fresh.exit_code == 0, fresh.stderr
-    assert fresh.stdout.strip().startswith(f"{provider.url}/authorize?") and CALLBACK in fresh.stderr
+    assert fresh.stdout.strip() == link and CALLBACK in fresh.stderr and "sign in to connectorhub" in fresh.stderr
     assert follow(app, fresh.stdout.strip()).json()["status"] == "connected"
     detail = json.loads(cli("connection", "sign-in", "-e", "default", connection_id, "--json").stdout)
-    assert detail["connection_id"] == connection_id and detail["redirect_uri"] == CALLBACK
+    assert detail["connection_id"] == connection_id and detail["redirect_uri"] == CALLBACK and detail["sign_in_url"] == link
 
 
 def test_r2_public_url_sets_the_redirect_uri(settings, provider, monkeypatch):
@@ -310,8 +340,9 @@ def test_r2_public_url_sets_the_redirect_uri(settings, provider, monkeypatch):
     application, _ = prepare(replace(settings, public_url="https://hub.example.com"))
     try:
         created = new_oauth_connection(application, ADMIN_TOKEN, oauth_properties(provider))
-        query = parse_qs(urlsplit(created["sign_in_url"]).query)
-        assert query["redirect_uri"] == ["https://hub.example.com/oauth/callback"]
+        assert created["sign_in_url"].startswith("https://hub.example.com/portal/environments/default/connections/")
+        link = client_for(application, ADMIN_TOKEN).post(f"{ENV}/connections/{created['id']}/sign-in").json()
+        assert link["redirect_uri"] == "https://hub.example.com/oauth/callback"
     finally:
         application.state.engine.dispose()
 
@@ -330,8 +361,9 @@ def test_r2_a6_sign_in_needs_the_right_to_edit_credentials(app, admin, provider)
 
 
 def test_r2_provider_error_at_the_callback_leaves_the_connection_unauthenticated(app, admin, provider):
-    """R2: ?error=access_denied&error_description=… marks the connection unauthenticated
-    with the provider's error and says how to try again."""
+    """R2: ?error=access_denied&error_description=… leaves a new connection
+    unauthenticated, says so in a fixed sentence naming the error's category (never the
+    provider's text), and says how to try again."""
     provider.deny = ("access_denied", "The user declined the consent screen.")
     created = new_oauth_connection(app, ADMIN_TOKEN, oauth_properties(provider))
     answer = follow(app, created["sign_in_url"])
@@ -340,22 +372,23 @@ def test_r2_provider_error_at_the_callback_leaves_the_connection_unauthenticated
     assert problem["code"] == "OAuthSignInFailed" and problem["provider_error"] == "access_denied"
     assert f"connectorhub connection sign-in -e default {created['id']}" in problem["detail"]
     shown = admin.get(f"{ENV}/connections/{created['id']}").json()
-    assert shown["status"] == "unauthenticated"
-    assert "access_denied" in shown["status_detail"] and "declined the consent screen" in shown["status_detail"]
+    assert shown["status"] == "unauthenticated" and "access was denied" in shown["status_detail"]
+    assert "declined the consent screen" not in json.dumps(shown) + problem["detail"]
     assert provider.calls["code"] == 0
     with pytest.raises(ConnectionUnauthenticated) as raised:
         token_now(app, created["id"])
-    assert "declined the consent screen" in raised.value.detail
+    assert "access was denied" in raised.value.detail
 
 
 def test_r2_refused_code_exchange_leaves_the_connection_unauthenticated(app, admin, provider):
     """R2: the token endpoint refusing the code (here: a bad PKCE verifier) is reported
     with the provider's error; the connection stays unauthenticated."""
     created = new_oauth_connection(app, ADMIN_TOKEN, oauth_properties(provider))
-    redirect = httpx.get(created["sign_in_url"], follow_redirects=False)
-    code = parse_qs(urlsplit(redirect.headers["Location"]).query)["code"][0]
+    browser = browser_for(app)
+    location = to_callback(start(browser, created["sign_in_url"]))
+    code = parse_qs(urlsplit(location).query)["code"][0]
     provider.codes[code]["challenge"] = "tampered"
-    answer = TestClient(app, raise_server_exceptions=False).get(redirect.headers["Location"])
+    answer = browser.get(location)
     assert answer.status_code == 422 and answer.json()["provider_error"] == "invalid_grant"
     shown = admin.get(f"{ENV}/connections/{created['id']}").json()
     assert shown["status"] == "unauthenticated" and "invalid_grant" in shown["status_detail"]
@@ -365,10 +398,11 @@ def test_r2_state_is_spent_once_and_expires(app, admin, provider):
     """R2: the state authenticates one callback: reused, unknown, missing or expired
     states are refused with a clear error, and no code is exchanged for them."""
     anonymous = TestClient(app, raise_server_exceptions=False)
+    browser = browser_for(app)
     created = new_oauth_connection(app, ADMIN_TOKEN, oauth_properties(provider))
-    location = httpx.get(created["sign_in_url"], follow_redirects=False).headers["Location"]
-    assert anonymous.get(location).status_code == 200
-    again = anonymous.get(location)
+    location = to_callback(start(browser, created["sign_in_url"]))
+    assert browser.get(location).status_code == 200
+    again = browser.get(location)
     assert again.status_code == 422 and again.json()["code"] == "OAuthStateNotValid"
     assert "connectorhub connection sign-in" in again.json()["detail"]
     assert provider.calls["code"] == 1
@@ -379,14 +413,16 @@ def test_r2_state_is_spent_once_and_expires(app, admin, provider):
     assert missing.status_code == 422 and missing.json()["code"] == "OAuthStateMissing"
 
     fresh = admin.post(f"{ENV}/connections/{created['id']}/sign-in").json()
+    provider_url = start(browser, fresh["sign_in_url"])
     with app.state.services.sessions.begin() as session:
         for row in session.scalars(select(OAuthSignInState)):
             row.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    late = follow(app, fresh["sign_in_url"])
+    late_location = to_callback(provider_url)
+    late = browser.get(late_location)
     assert late.status_code == 422 and late.json()["code"] == "OAuthStateExpired"
     assert f"connectorhub connection sign-in -e default {created['id']}" in late.json()["detail"]
     assert provider.calls["code"] == 1
-    assert anonymous.get(httpx.get(fresh["sign_in_url"], follow_redirects=False).headers["Location"]).json()["code"] == "OAuthStateNotValid"
+    assert browser.get(late_location).json()["code"] == "OAuthStateNotValid"
 
 
 def test_r2_unsupported_identity_providers_and_templates_say_so(app, admin):
@@ -428,7 +464,7 @@ def test_r2_corpus_oauth2_and_oauth2generic_sign_in_urls(app, admin, folder, par
     assert connector.status_code == 201, connector.text
     created = admin.post(f"{ENV}/connections", json={"connector": connector.json()["id"], "parameters": params})
     assert created.status_code == 201, created.text
-    url = urlsplit(created.json()["sign_in_url"])
+    url = urlsplit(start(browser_for(app), created.json()["sign_in_url"]))
     assert f"{url.scheme}://{url.netloc}{url.path}" == authorize
     properties = json.loads((files / "apiProperties.json").read_text(encoding="utf-8-sig"))
     settings = properties["properties"]["connectionParameters"]["token"]["oAuthSettings"]
@@ -610,7 +646,9 @@ def test_r2_unknown_or_never_signed_in_connections(app, admin, provider):
 def test_k1_deleting_the_connection_deletes_its_tokens(app, admin, provider):
     """K1, A8: deleting a connection leaves no token, token row or pending sign-in."""
     connection_id = signed_in(app, admin, provider)
-    admin.post(f"{ENV}/connections/{connection_id}/sign-in")
+    start(browser_for(app), admin.post(f"{ENV}/connections/{connection_id}/sign-in").json()["sign_in_url"])
+    with app.state.services.sessions() as session:
+        assert len(session.scalars(select(OAuthSignInState)).all()) == 1  # a sign-in under way
     assert admin.delete(f"{ENV}/connections/{connection_id}").status_code == 200
     with app.state.services.sessions() as session:
         assert session.scalars(select(SecretValue).where(SecretValue.owner_kind == oauth.OWNER_KIND)).all() == []

@@ -60,9 +60,15 @@ def test_one_refresh_for_100_concurrent_invocations_on_two_serve_processes(empty
                                               "api_properties": json.dumps(properties(provider))})
         assert created.status_code == 201, created.text
         connection = a.post("/connections", json={"connector": created.json()["id"]}).json()
-        # The browser: the provider approves and redirects to the first process's callback.
-        to_callback = httpx.get(connection["sign_in_url"], follow_redirects=False)
-        assert httpx.get(to_callback.headers["Location"], timeout=30).status_code == 200
+        # The browser: signs in to connectorhub (first process, whose loopback address is
+        # the pinned public URL), continues from the sign-in page to the provider, which
+        # approves and redirects to the callback; the browser's binding cookie goes along.
+        browser = httpx.Client(timeout=30)
+        assert browser.post(first.url + "/portal/login", data={"token": TOKEN}).status_code == 303
+        started = browser.post(connection["sign_in_url"])
+        assert started.status_code == 303, started.text
+        to_callback = httpx.get(started.headers["location"], follow_redirects=False)
+        assert browser.get(to_callback.headers["Location"]).status_code == 200
         first_token = provider.latest_access
         engine = create_engine(empty_postgres_schema.replace("postgresql://", "postgresql+psycopg://", 1))
         with engine.begin() as db:  # the token expired a minute ago

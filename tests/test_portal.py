@@ -323,15 +323,18 @@ def test_creating_a_connection_lists_every_problem_keeps_what_was_typed_but_neve
 
 
 def test_an_oauth_connection_made_in_the_portal_offers_its_sign_in_link(app, admin):
-    """R2: an OAuth connection starts unauthenticated and the answer links to the
-    provider's sign-in page."""
+    """R2: an OAuth connection starts unauthenticated and the answer links to
+    connectorhub's sign-in page for it (never straight to the provider)."""
     from conftest import CONNECTORS
 
+    app.state.public_url = "http://testserver"
     properties = (CONNECTORS / "certified-connectors/Redque" / "apiProperties.json").read_text(encoding="utf-8-sig")
     connector = create_connector(admin, properties)
     made = signed_in(app, ADMIN_TOKEN).post(connector_url(connector) + "/connections", headers=HTMX, data={"display_name": "Redque"})
     assert made.status_code == 201, made.text
-    assert 'href="https://demoidentity.redque.com/connect/authorize?' in made.text
+    connection = admin.get("/api/v1/environments/default/connections").json()["items"][0]["id"]
+    assert f'href="http://testserver{PORTAL}/environments/default/connections/{connection}/sign-in"' in made.text
+    assert "demoidentity.redque.com" not in made.text
     assert "unauthenticated" in made.text
 
 
@@ -481,11 +484,13 @@ def test_an_unauthenticated_oauth_connection_offers_a_fresh_sign_in_link(app, ad
     properties = (CONNECTORS / "certified-connectors/Redque" / "apiProperties.json").read_text(encoding="utf-8-sig")
     connector = create_connector(admin, properties)
     made = admin.post("/api/v1/environments/default/connections", json={"connector": connector}).json()["id"]
+    app.state.public_url = "http://testserver"
     browser = signed_in(app, ADMIN_TOKEN)
     page = browser.get(f"{PORTAL}/environments/default/connections/{made}")
-    assert "unauthenticated" in page.text and "Get a sign-in link" in page.text
-    link = browser.post(f"{PORTAL}/environments/default/connections/{made}/sign-in", headers=HTMX)
-    assert link.status_code == 200 and 'href="https://demoidentity.redque.com/connect/authorize?' in link.text
+    assert "unauthenticated" in page.text and "Sign in with the provider" in page.text
+    started = browser.post(f"{PORTAL}/environments/default/connections/{made}/sign-in", follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"].startswith("https://demoidentity.redque.com/connect/authorize?")
+    assert "connectorhub_oauth_" in started.headers["set-cookie"]  # the sign-in is this browser's
 
 
 def test_an_environment_whose_name_cannot_stand_in_a_path_is_addressed_by_id(app, admin):

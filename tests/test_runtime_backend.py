@@ -76,7 +76,7 @@ def sent(backend: RawBackend, index: int = -1) -> Sent:
 @pytest.fixture
 def settings(settings):
     """R5: the backends listen on loopback, which only the allow-list opens."""
-    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
+    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",), public_url="http://testserver")
 
 
 @pytest.fixture

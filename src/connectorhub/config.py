@@ -13,7 +13,7 @@
 | CONNECTORHUB_OUTBOUND_CONNECT_TIMEOUT | seconds to open one upstream connection (R5) | 10 |
 | CONNECTORHUB_OUTBOUND_MAX_BYTES | largest upstream response body, after decompression (R5) | 10 MiB |
 | CONNECTORHUB_OUTBOUND_MAX_REDIRECTS | redirects followed per call (R5) | 5 |
-| CONNECTORHUB_PUBLIC_URL | the URL users reach the service at (behind a proxy); OAuth providers redirect to `<it>/oauth/callback`, which must be registered with them (R2) | the URL each request came in on |
+| CONNECTORHUB_PUBLIC_URL | the URL users reach the service at (behind a proxy); OAuth providers redirect to `<it>/oauth/callback`, which must be registered with them (R2) | `serve` on a loopback address: `http://<host>:<port>`; otherwise unset, and OAuth sign-in is refused until it is set |
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class Settings:
     outbound_connect_timeout: float = DEFAULT_OUTBOUND_CONNECT_TIMEOUT
     outbound_max_bytes: int = DEFAULT_OUTBOUND_MAX_BYTES
     outbound_max_redirects: int = DEFAULT_OUTBOUND_MAX_REDIRECTS
-    # OAuth redirect URIs are built on it (R2); None: the URL of the request.
+    # OAuth redirect URIs are built on it (R2), never on a request's Host header; None:
+    # OAuth sign-in is refused (serve pins a loopback address, pinned_public_url).
     public_url: str | None = None
 
     @classmethod
@@ -110,3 +111,17 @@ def _public_url_from_env() -> str | None:
             code="SettingInvalid",
         )
     return raw
+
+
+_LOOPBACK = {"127.0.0.1": "127.0.0.1", "localhost": "localhost", "::1": "[::1]"}
+
+
+def pinned_public_url(host: str, port: int) -> str | None:
+    """The public URL ``serve`` assumes when ``CONNECTORHUB_PUBLIC_URL`` is unset: its own
+    address when it listens on loopback only (the quick start), where nobody else can
+    reach it under another name. None for any other address (``0.0.0.0``, a LAN
+    address): which name users reach it by is unknown, so OAuth sign-in waits for the
+    variable instead of trusting a request's Host header."""
+    name = _LOOPBACK.get(host.strip().lower())
+    return f"http://{name}:{port}" if name else None
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import webbrowser
 
 import typer
 
@@ -17,6 +18,8 @@ connection_app = group("connection", "Connections: a connector plus your credent
 audit_app = group("audit", "The audit log (administrators).")
 
 ParamOption = typer.Option(None, "--param", help="NAME=VALUE, repeatable.")
+SIGN_IN_HOW = ("Open the link in your web browser, sign in to connectorhub there if it asks, then continue to the "
+               "provider; the sign-in is finished in that browser.")
 COLUMNS = ["id", "display_name", "connector_id", "status", "role", "via"]
 
 
@@ -30,7 +33,8 @@ def create(
     as_json: bool = JsonOption,
 ):
     """Create a connection; prints its id. OAuth connections start 'unauthenticated': the
-    sign-in link goes to stderr (stdout stays the id, for scripts)."""
+    sign-in link (connectorhub's sign-in page) goes to stderr (stdout stays the id, for
+    scripts)."""
     body = {"connector": connector, "parameters": parse_assignments(param or []), "parameter_set": parameter_set, "display_name": display_name}
     created = Client().post(f"/environments/{env}/connections", body)
     if as_json:
@@ -38,7 +42,7 @@ def create(
     else:
         typer.echo(created["id"])
         if created.get("sign_in_url"):
-            typer.echo(f"Sign in to authorize this connection (the link works once, for 10 minutes):\n{created['sign_in_url']}", err=True)
+            typer.echo(f"Sign in to authorize this connection: open\n{created['sign_in_url']}\n{SIGN_IN_HOW}", err=True)
         elif created["status"] == "unauthenticated":
             typer.echo(f"Sign in to authorize this connection: connectorhub connection sign-in -e {env} {created['id']}", err=True)
 
@@ -67,18 +71,23 @@ def parameters(
 
 
 @connection_app.command("sign-in")
-def sign_in(connection_id: str, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
-    """Print a fresh OAuth sign-in link for a connection (R2); open it in a browser."""
+def sign_in(
+    connection_id: str,
+    env: str = typer.Option(..., "-e", "--env"),
+    open_: bool = typer.Option(False, "--open", help="Also open the link in this computer's web browser."),
+    as_json: bool = JsonOption,
+):
+    """Print the link that signs an OAuth connection in (R2): connectorhub's sign-in page
+    for it, which asks you to sign in to connectorhub first and then sends you on to the
+    provider. Finish in that same browser."""
     started = Client().post(f"/environments/{env}/connections/{connection_id}/sign-in")
     if as_json:
         emit_json(started)
     else:
         typer.echo(started["sign_in_url"])
-        typer.echo(
-            f"The link works once, until {started['expires_at']}. The provider must accept the redirect URI "
-            f"{started['redirect_uri']}.",
-            err=True,
-        )
+        typer.echo(f"{SIGN_IN_HOW} The provider must accept the redirect URI {started['redirect_uri']}.", err=True)
+    if open_ and not webbrowser.open(started["sign_in_url"]):
+        typer.echo("No web browser could be opened here; open the link yourself.", err=True)
 
 
 @connection_app.command("list")

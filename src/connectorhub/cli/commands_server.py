@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from connectorhub.api import access_log
 from connectorhub.cli.app import JsonOption, app
 from connectorhub.cli.client import Client, Profile, save_profile
 from connectorhub.cli.output import console, emit_json, show
@@ -45,11 +47,13 @@ def serve(
     import uvicorn
 
     from connectorhub.bootstrap import ADMIN_EMAIL
-    from connectorhub.config import Settings
+    from connectorhub.config import Settings, pinned_public_url
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = Settings.from_env(database_url=db, home=home)
+    if settings.public_url is None:  # R2: OAuth redirects go to this address, never a request's Host header
+        settings = dataclasses.replace(settings, public_url=pinned_public_url(host, port))
     application, result = prepare(settings)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     if result.created:
@@ -69,6 +73,7 @@ def serve(
     gc.set_threshold(50_000, 20, 20)
     from connectorhub.api.server import HttpProtocol
 
+    access_log.install()  # K2: the OAuth callback's code and state stay out of the access log
     uvicorn.run(
         application, host=host, port=port, http=HttpProtocol,
         log_level=log_level.lower(), access_log=log_level.lower() == "debug",

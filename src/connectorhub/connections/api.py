@@ -7,12 +7,13 @@ import json
 from fastapi import APIRouter, Depends, Request, status
 
 from connectorhub.api.context import Context, context
-from connectorhub.connections import schemas, service
+from connectorhub.connections import schemas, service, sign_in
 from connectorhub.connections.models import Connection
 from connectorhub.environments import service as environments
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.runtime import oauth_api
 from connectorhub.schemas import PageOut
+from connectorhub.web.oauth_sign_in import start_link
 
 router = APIRouter(tags=["connections"])
 BASE = "/environments/{env}/connections"
@@ -51,10 +52,10 @@ def create_connection(env: str, body: schemas.ConnectionCreate, request: Request
             given=body.parameters, parameter_set=body.parameter_set, display_name=body.display_name,
         )
         out = _one(session, connection, service.access_for(session=session, actor=ctx.actor, connection=connection, environment=environment))
-        started = service.first_sign_in(
-            session=session, actor=ctx.actor, keyring=ctx.keyring, connection=connection, redirect_uri=oauth_api.redirect_uri(request)
-        )
-        return out.model_copy(update={"sign_in_url": started.url if started else None})
+        target = sign_in.first(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connection=connection)
+        public_url = oauth_api.public_url(request)
+        link = start_link(public_url, environment, connection.id) if target is not None and public_url else None
+        return out.model_copy(update={"sign_in_url": link})
 
 
 @router.get("/environments/{env}/connectors/{connector}/connection-parameters", response_model=schemas.ConnectionFormOut)
@@ -107,14 +108,17 @@ def delete_connection(env: str, connection: str, ctx: Context = Depends(context)
 
 @router.post(BASE + "/{connection}/sign-in", response_model=schemas.SignInOut)
 def sign_in_connection(env: str, connection: str, request: Request, ctx: Context = Depends(context)):
-    """R2: a fresh OAuth sign-in link (needs CanEdit, A6); open it in a browser."""
-    with ctx.transaction() as session:
+    """R2: the link that signs the connection in (needs the right to edit it, A6): open it
+    in a browser, sign in to connectorhub there if asked, and continue to the provider.
+    The sign-in is finished only in that browser; the provider's own address is never
+    handed out."""
+    with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        started = service.sign_in(
-            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection,
-            redirect_uri=oauth_api.redirect_uri(request),
-        )
+        target = sign_in.check(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection)
+        callback = oauth_api.redirect_uri(request)
         return schemas.SignInOut(
-            connection_id=started.connection_id, sign_in_url=started.url, redirect_uri=started.redirect_uri,
-            expires_at=started.expires_at,
+            connection_id=target.connection.id,
+            sign_in_url=start_link(oauth_api.public_url(request), environment, target.connection.id),
+            redirect_uri=callback,
+            expires_at=None,
         )

@@ -66,17 +66,24 @@ class ConnectionOut(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     sign_in_url: str | None = Field(
-        None, description="Create only, OAuth connections (R2): open it in a browser to sign in (ten minutes, once)"
+        None,
+        description="Create only, OAuth connections (R2): connectorhub's sign-in page for the connection; open it in "
+        "a browser, sign in to connectorhub there if asked, and continue to the provider",
     )
 
 
 class SignInOut(BaseModel):
-    """A fresh OAuth sign-in link (R2)."""
+    """The link that signs a connection in (R2)."""
 
     connection_id: str
-    sign_in_url: str = Field(description="Open in a browser; valid once, until expires_at")
+    sign_in_url: str = Field(
+        description="connectorhub's sign-in page for the connection: open it in a browser, sign in to connectorhub "
+        "there if asked, and continue to the provider; the sign-in is finished in that browser only"
+    )
     redirect_uri: str = Field(description="Where the provider sends the browser back; register it with the provider")
-    expires_at: dt.datetime
+    expires_at: dt.datetime | None = Field(
+        None, description="Always null: the page does not expire; a sign-in started there must end within ten minutes"
+    )
 
 
 class ConnectionDeleted(BaseModel):

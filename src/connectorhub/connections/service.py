@@ -28,7 +28,6 @@ from connectorhub.db import utcnow
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import (
-    ConnectorhubError,
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -36,7 +35,6 @@ from connectorhub.errors import (
 )
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
-from connectorhub.runtime import oauth
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.secrets.models import SecretValue
@@ -268,36 +266,6 @@ def update(
     )
     session.flush()
     return connection
-
-
-def sign_in(
-    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str, redirect_uri: str
-) -> oauth.SignIn:
-    """R2, A6: a fresh OAuth sign-in link for an existing connection (valid ten minutes,
-    usable once). Signing in supplies the connection's credentials, so it needs what
-    editing them needs (owner, CanEdit, administrators)."""
-    connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    if not decisions.can_edit_connection(access):
-        raise Forbidden(
-            "Signing in supplies the connection's credentials, which needs CanEdit on it (A6); ask its owner.",
-            code="ConnectionSignInForbidden",
-        )
-    return oauth.start_sign_in(session=session, keyring=keyring, actor=actor, connection=connection, redirect_uri=redirect_uri)
-
-
-def first_sign_in(
-    *, session: Session, actor: Actor, keyring: Keyring, connection: Connection, redirect_uri: str
-) -> oauth.SignIn | None:
-    """R2: the sign-in link a new OAuth connection's create answer carries. None when the
-    connection needs no sign-in, or the connector's OAuth settings cannot be used here
-    (unsupported provider, missing URL): the connection is still created, and
-    ``connection sign-in`` says what is wrong."""
-    if connection.status != STATUS_UNAUTHENTICATED:
-        return None
-    try:
-        return oauth.start_sign_in(session=session, keyring=keyring, actor=actor, connection=connection, redirect_uri=redirect_uri)
-    except ConnectorhubError:
-        return None
 
 
 def dependents(session: Session, connection: Connection) -> dict[str, Any]:

@@ -52,8 +52,12 @@ class OAuthSignInState(Base):
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     redirect_uri: Mapped[str] = mapped_column(Text)
-    # PKCE (RFC 7636): useless without the authorization code, which only the callback
-    # sees and spends at once; the row lives ten minutes and is deleted at use.
+    # PKCE (RFC 7636), sealed with a key derived from the browser's binding cookie
+    # (runtime.oauth_binding): the row alone does not give the verifier away.
     code_verifier: Mapped[str] = mapped_column(String(128))
+    # SHA-256 of the binding cookie set on the browser that started the sign-in; the
+    # callback is refused without it (a victim cannot finish an attacker's sign-in, nor
+    # an attacker a victim's). None only for rows of before revision 0013: never matches.
+    binding_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)

@@ -6,15 +6,18 @@ provider's URLs (``customParameters.<name>.value``). The client secret was split
 connector create (C4) and is read from the connector's encrypted secrets.
 
 Sign-in (:func:`start_sign_in`, :func:`complete_sign_in`)
-    ``start_sign_in`` stores a pending sign-in (the SHA-256 of a random ``state``, the
-    PKCE verifier, the redirect URI, ten minutes of validity) and returns the provider's
-    authorization URL, built with authlib. The provider sends the browser back to
-    ``GET /oauth/callback?state=…&code=…`` (:mod:`connectorhub.runtime.oauth_api`); the
-    state authenticates that request and is spent at first use. The code is exchanged
-    at the token URL; the access and refresh tokens are stored encrypted (K1, secret
-    owner kind ``"oauth"``), their expiry in clear, and the connection becomes
-    ``connected``. A provider error (``?error=access_denied``) or a refused exchange
-    leaves it ``unauthenticated`` with the provider's error in ``status_detail``.
+    ``start_sign_in`` runs for the browser of a user signed in to connectorhub (the
+    portal's start page; REST and the CLI hand out its address, never the provider's).
+    It stores a pending sign-in (hashes of a random ``state`` and of the browser's
+    binding cookie, the PKCE verifier sealed under that cookie, the redirect URI, ten
+    minutes of validity; :mod:`.oauth_binding`) and returns the provider's authorization
+    URL, built with authlib. At ``GET /oauth/callback?state=…&code=…`` the state and the
+    cookie together authenticate the request; the state is spent at first use and an
+    ``iss`` must name the connection's provider (RFC 9207). The code is exchanged at the
+    token URL; the tokens are stored encrypted (K1, secret owner kind ``"oauth"``), their
+    expiry in clear, and the connection becomes ``connected``. A provider error or a
+    refused exchange keeps the tokens the connection had and stores only a fixed
+    category of the error (:mod:`.oauth_errors`).
 
 Token use (:func:`access_token`)
     The runtime asks for the access token before every call on an OAuth connection.
@@ -43,7 +46,9 @@ Decisions (DESIGN is silent):
 * Providers ``oauth2`` and ``oauth2generic`` are supported. ``oauth2generic`` URL
   templates (``authorizationUrlTemplate`` …) are filled from the connection's
   ``token:<name>`` parameters and the other ``customParameters`` (names compared
-  without case); body and query-string templates are not supported and say so.
+  without case); body and query-string templates are not supported and say so. A
+  connection value reaches the provider's host only when it is one of the connector's
+  allowed values (:mod:`connectorhub.runtime.oauth_templates`).
 * The client authenticates with ``client_secret_post`` (id and secret in the form
   body), what connectors in this format are written for; without a stored secret only
   the client id is sent (a public client). PKCE (S256) is always used.
@@ -51,10 +56,11 @@ Decisions (DESIGN is silent):
   hosts only (local development and tests).
 * Anyone who may edit the connection's credentials (A6: owner, CanEdit, administrators)
   may sign in; the right is checked again at the callback.
-* The redirect URI is ``<public URL>/oauth/callback`` (``CONNECTORHUB_PUBLIC_URL``, else
-  the URL the request came in on); it must be registered with the provider.
-* Provider error texts are shortened, stripped of control characters and of any secret
-  the request carried before they are stored or shown (K2).
+* The redirect URI is ``<public URL>/oauth/callback`` (``CONNECTORHUB_PUBLIC_URL``, or
+  the address ``serve`` pinned on loopback; never the request's Host header); it must
+  be registered with the provider.
+* Token endpoint error texts at refresh are shortened, stripped of control characters
+  and of any secret the request carried before they are stored or shown (K2).
 """
 
 from __future__ import annotations
@@ -89,10 +95,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectorhub.access import decisions
 from connectorhub.access.decisions import Actor
+from connectorhub.access.oauth_sign_in import decide_binding, decide_issuer
 from connectorhub.audit import service as audit
+from connectorhub.connections import service as connections
 from connectorhub.connections.models import Connection
 from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
+from connectorhub.directory import service as directory
+from connectorhub.directory.models import User
 from connectorhub.environments.models import Environment
 from connectorhub.errors import (
     ConnectionUnauthenticated,
@@ -103,6 +113,7 @@ from connectorhub.errors import (
     UpstreamError,
     not_found,
 )
+from connectorhub.runtime import oauth_binding, oauth_errors, oauth_templates
 from connectorhub.runtime.http import HttpRequest, HttpResponse
 from connectorhub.runtime.models import OAuthSignInState, OAuthToken
 from connectorhub.secrets import service as secret_store
@@ -179,6 +190,8 @@ class ProviderSettings:
     authorization_url: str
     token_url: str
     refresh_url: str
+    # The provider's issuer identifier when the connector declares it (RFC 9207).
+    issuer: str | None = None
 
 
 def _escape(token: str) -> str:
@@ -291,6 +304,11 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
                 values[key.split(":", 1)[1].lower()] = str(value)
         for slot in ("authorizationUrl", "tokenUrl", "refreshUrl"):
             template = _custom_value(custom, f"{slot}Template")
+            if template:
+                oauth_templates.check_host_values(
+                    template=template, slot=f"{slot}Template", oauth_parameter=name, properties=properties,
+                    parameter_set=connection.parameter_set, connection_values=connection_values,
+                )
             urls[slot] = _fill_template(template, values, slot, name) if template else _custom_value(custom, slot)
     else:
         for slot in ("authorizationUrl", "tokenUrl", "refreshUrl"):
@@ -315,6 +333,7 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
         authorization_url=_checked_url(urls["authorizationUrl"], "authorization URL"),
         token_url=_checked_url(urls["tokenUrl"], "token URL"),
         refresh_url=_checked_url(urls["refreshUrl"] or urls["tokenUrl"], "refresh URL"),
+        issuer=_custom_value(custom, "issuer"),
     )
 
 
@@ -460,12 +479,14 @@ async def _token_request(sender: Sender, url: str, settings: ProviderSettings, f
 
 @dataclass(frozen=True)
 class SignIn:
-    """A started sign-in: open ``url`` in a browser before ``expires_at``."""
+    """A started sign-in: the browser that holds the binding cookie (named
+    ``binding_cookie``) opens ``url`` before ``expires_at``."""
 
     connection_id: str
     url: str
     redirect_uri: str
     expires_at: dt.datetime
+    binding_cookie: str = ""
 
 
 @dataclass(frozen=True)
@@ -481,10 +502,11 @@ def _state_id(state: str) -> str:
 
 
 def start_sign_in(
-    *, session: Session, keyring: Keyring, actor: Actor, connection: Connection, redirect_uri: str,
+    *, session: Session, keyring: Keyring, actor: Actor, connection: Connection, redirect_uri: str, binding: str,
     now: dt.datetime | None = None,
 ) -> SignIn:
-    """Store a pending sign-in and return the provider's authorization URL (R2).
+    """Store a pending sign-in bound to the browser holding the cookie ``binding``
+    (:mod:`.oauth_binding`) and return the provider's authorization URL (R2).
 
     The caller has checked that ``actor`` may edit the connection's credentials (A6).
     Raises what :func:`provider_settings` raises."""
@@ -494,10 +516,12 @@ def start_sign_in(
     verifier = generate_token(64)
     session.execute(delete(OAuthSignInState).where(OAuthSignInState.expires_at < now - STATE_KEEP))
     expires_at = now + STATE_TTL
+    state_id = _state_id(state)
     session.add(
         OAuthSignInState(
-            id=_state_id(state), connection_id=connection.id, user_id=actor.user_id, redirect_uri=redirect_uri,
-            code_verifier=verifier, created_at=now, expires_at=expires_at,
+            id=state_id, connection_id=connection.id, user_id=actor.user_id, redirect_uri=redirect_uri,
+            code_verifier=oauth_binding.seal_verifier(verifier, binding, state_id),
+            binding_hash=oauth_binding.secret_hash(binding), created_at=now, expires_at=expires_at,
         )
     )
     url = prepare_grant_uri(
@@ -510,7 +534,10 @@ def start_sign_in(
         code_challenge=create_s256_code_challenge(verifier),
         code_challenge_method="S256",
     )
-    return SignIn(connection_id=connection.id, url=url, redirect_uri=redirect_uri, expires_at=expires_at)
+    return SignIn(
+        connection_id=connection.id, url=url, redirect_uri=redirect_uri, expires_at=expires_at,
+        binding_cookie=oauth_binding.cookie_name(state),
+    )
 
 
 @contextmanager
@@ -556,27 +583,30 @@ class _Pending:
     settings: ProviderSettings
 
 
-def _take_state(session: Session, keyring: Keyring, state: str, now: dt.datetime) -> _Pending | ConnectorhubError:
-    """Spend the pending sign-in ``state`` names (deleted whatever happens next: one use);
-    the error to answer when it cannot be used."""
-    # connections.service imports this module, so this import waits until it is needed.
-    from connectorhub.connections import service as connections
-    from connectorhub.directory import service as directory
-    from connectorhub.directory.models import User
-
+def _take_state(
+    session: Session, keyring: Keyring, state: str, binding: str | None, now: dt.datetime
+) -> _Pending | ConnectorhubError:
+    """Spend the pending sign-in ``state`` names, when this browser holds its binding
+    cookie (one use; a try from another browser leaves it to its own); the error to
+    answer when it cannot be used."""
     unknown = InvalidRequest(
-        "This sign-in link is unknown or was already used (each link works once); get a new one with "
-        "`connectorhub connection sign-in -e ENV CONNECTION`.",
+        "This sign-in is unknown or was already finished (each sign-in works once); start again from the link "
+        "`connectorhub connection sign-in -e ENV CONNECTION` prints.",
         code="OAuthStateNotValid",
     )
+    session.execute(delete(OAuthSignInState).where(OAuthSignInState.expires_at < now - STATE_KEEP))
     row = session.get(OAuthSignInState, _state_id(state))
     if row is None:
         return unknown
+    bound = decide_binding(row.binding_hash, binding)
+    if not bound.allowed:
+        return Forbidden(bound.reason, code=bound.code)
     if session.execute(delete(OAuthSignInState).where(OAuthSignInState.id == row.id)).rowcount != 1:
         return unknown  # another callback spent it a moment ago
+    verifier = oauth_binding.open_verifier(row.code_verifier, binding or "", row.id)
     connection = session.get(Connection, row.connection_id)
     user = session.get(User, row.user_id)
-    if connection is None or user is None:
+    if connection is None or user is None or verifier is None:
         return unknown
     environment = session.get(Environment, connection.environment_id)
     hint = _sign_in_hint(environment.name, connection.id)
@@ -590,7 +620,7 @@ def _take_state(session: Session, keyring: Keyring, state: str, now: dt.datetime
     access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
     if not decisions.can_edit_connection(access):
         return Forbidden(
-            "The user who started this sign-in may no longer edit the connection's credentials (A6).",
+            "The user who started this sign-in may no longer edit the connection's credentials.",
             code="ConnectionSignInForbidden",
         )
     try:
@@ -599,23 +629,33 @@ def _take_state(session: Session, keyring: Keyring, state: str, now: dt.datetime
         return error
     return _Pending(
         connection_id=connection.id, environment_id=connection.environment_id, environment=environment.name,
-        actor=actor, redirect_uri=row.redirect_uri, code_verifier=row.code_verifier, settings=settings,
+        actor=actor, redirect_uri=row.redirect_uri, code_verifier=verifier, settings=settings,
     )
 
 
-def _sign_in_failed(sessions, pending: _Pending, detail: str, error: str) -> InvalidRequest:
+def _sign_in_failed(sessions, pending: _Pending, category: str, *, code: str = "OAuthSignInFailed") -> InvalidRequest:
+    """A sign-in that did not complete. Whatever tokens the connection had stay: a failed
+    or forged answer does not sign a working connection out. A connection that has none
+    says so with a fixed sentence; only the error's category (:mod:`.oauth_errors`) is
+    stored, audited, logged and shown, never the provider's text (K2)."""
+    what = oauth_errors.sentence(category)
     with _write(sessions) as session:
         connection = session.get(Connection, pending.connection_id)
         if connection is not None:
-            _unauthenticate(
-                session, connection, detail, actor=pending.actor, action="connection.sign_in_failed",
-                details={"provider_error": error},
+            if connection.status != STATUS_CONNECTED:
+                connection.status_detail = f"The last sign-in did not complete: {what}."
+                connection.updated_at = utcnow()
+            audit.record(
+                session=session, actor=pending.actor, action="connection.sign_in_failed", target_kind="connection",
+                target_id=connection.id, org_id=connection.org_id, environment_id=connection.environment_id,
+                details={"provider_error": category},
             )
+    log.info("connection %s: sign-in did not complete (%s)", pending.connection_id, category)
     return InvalidRequest(
-        f"Signing in to connection '{pending.connection_id}' failed: {detail} Try again with "
-        f"{_sign_in_hint(pending.environment, pending.connection_id)}.",
-        code="OAuthSignInFailed",
-        provider_error=error,
+        f"Signing in to connection '{pending.connection_id}' did not complete: {what}. The connection keeps its "
+        f"earlier sign-in, if it had one. Try again with {_sign_in_hint(pending.environment, pending.connection_id)}.",
+        code=code,
+        provider_error=category,
     )
 
 
@@ -626,11 +666,13 @@ async def complete_sign_in(
     state: str | None,
     code: str | None = None,
     error: str | None = None,
-    error_description: str | None = None,
+    iss: str | None = None,
+    binding: str | None = None,
     http: Sender | None = None,
     now: dt.datetime | None = None,
 ) -> SignInResult:
-    """The provider's redirect back (R2): spend the state, exchange the code, store the
+    """The provider's redirect back (R2): check the browser's ``binding`` cookie, spend
+    the state, check the provider's ``iss`` (RFC 9207), exchange the code, store the
     tokens encrypted (K1), mark the connection ``connected`` and audit it without a
     secret (K2). Each database step is its own short transaction; none is open during
     the token request."""
@@ -643,17 +685,16 @@ async def complete_sign_in(
             code="OAuthStateMissing",
         )
     with _write(sessions) as session:
-        pending = _take_state(session, keyring, state, now)
+        pending = _take_state(session, keyring, state, binding, now)
     if isinstance(pending, ConnectorhubError):
         raise pending
-    redact = tuple(v for v in (code, state) if v)
+    issuer = decide_issuer(iss, pending.settings.issuer, pending.settings.authorization_url)
+    if not issuer.allowed:
+        raise _sign_in_failed(sessions, pending, "issuer_mismatch", code=issuer.code)
     if error:
-        provider_error = _provider_text(error, 100, redact)
-        description = _provider_text(error_description, 300, redact)
-        detail = f"Sign-in failed: the provider answered {provider_error}" + (f": {description}." if description else ".")
-        raise _sign_in_failed(sessions, pending, detail, provider_error)
+        raise _sign_in_failed(sessions, pending, oauth_errors.category(error))
     if not code:
-        raise _sign_in_failed(sessions, pending, "Sign-in failed: the provider sent no authorization code.", "no_code")
+        raise _sign_in_failed(sessions, pending, "no_code")
     form = [
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -663,7 +704,7 @@ async def complete_sign_in(
     try:
         tokens = await _token_request(sender, pending.settings.token_url, pending.settings, form)
     except _ProviderRefused as refused:
-        raise _sign_in_failed(sessions, pending, f"Sign-in failed: {refused.sentence()}.", refused.error) from None
+        raise _sign_in_failed(sessions, pending, oauth_errors.category(refused.error)) from None
     except _ProviderFailed as failed:
         raise UpstreamError(
             f"Signing in to connection '{pending.connection_id}' failed: {failed}. Try again with "

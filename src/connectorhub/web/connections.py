@@ -1,5 +1,6 @@
-"""Portal: connections — the list and a connection's page: parameters, an OAuth sign-in
-link (R2), sharing (A6) and delete (A8), over the same use cases as REST and the CLI."""
+"""Portal: connections — the list and a connection's page: parameters, the OAuth sign-in
+(R2, :mod:`.oauth_sign_in`), sharing (A6) and delete (A8), over the same use cases as REST
+and the CLI."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from connectorhub.access import decisions
 from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
 from connectorhub.environments import service as environments
-from connectorhub.runtime import oauth_api
 from connectorhub.sharing import service as sharing
-from connectorhub.web import page
+from connectorhub.web import oauth_sign_in, page
 from connectorhub.web.page import PAGE, env_url, portal_page
 
 router = APIRouter()
@@ -80,20 +80,6 @@ page.add_sharing_routes(router, BASE, page.Sharing(
 ))
 
 
-@router.post(BASE + "/{connection}/sign-in", response_class=HTMLResponse)
-@portal_page
-async def sign_in_connection(request: Request, env: str, connection: str) -> Response:
-    """R2: a fresh sign-in link (the same use case as ``connection sign-in``)."""
-    callback = oauth_api.redirect_uri(request)
-
-    def change(session, ctx, environment) -> str:
-        return connections.sign_in(
-            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection, redirect_uri=callback
-        ).url
-
-    return await page.act(request, env, "_sign_in.html", change, lambda session, ctx, environment: {})
-
-
 @router.post(BASE + "/{connection}/delete", response_class=HTMLResponse)
 @portal_page
 async def delete_connection(request: Request, env: str, connection: str) -> Response:
@@ -108,3 +94,7 @@ async def delete_connection(request: Request, env: str, connection: str) -> Resp
             return env_url(environment, "connections")
 
     return page.redirect(request, await run_in_threadpool(remove))
+
+
+# R2: a connection's sign-in start page and action (their own module).
+router.include_router(oauth_sign_in.router)

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from connectorhub.access import decisions
 from connectorhub.connections import service as connections
+from connectorhub.connections import sign_in
 from connectorhub.connectors import service as connectors
 from connectorhub.errors import ConnectorhubError, InvalidRequest, NotFound, Unauthenticated
 from connectorhub.runtime import api as runtime_api
@@ -18,6 +19,7 @@ from connectorhub.runtime import oauth_api
 from connectorhub.runtime import request as runtime_request
 from connectorhub.sharing import service as sharing
 from connectorhub.web import page
+from connectorhub.web.oauth_sign_in import start_link
 from connectorhub.web.page import PAGE, TABS, env_url, portal_page
 
 router = APIRouter()
@@ -132,15 +134,16 @@ async def create_connection(request: Request, env: str, connector: str) -> Respo
     form = await page.form_of(request)
     parameter_set = form.get("parameter_set") or None
     given = page.named_values(form)
-    callback = oauth_api.redirect_uri(request)
+    public_url = oauth_api.public_url(request)
 
     def change(session, ctx, environment) -> dict[str, Any]:
         made = connections.create(
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connector_ref=connector,
             given=given, parameter_set=parameter_set, display_name=form.get("display_name"),
         )
-        started = connections.first_sign_in(session=session, actor=ctx.actor, keyring=ctx.keyring, connection=made, redirect_uri=callback)
-        return {"name": made.display_name, "sign_in_url": started.url if started else None}
+        target = sign_in.first(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connection=made)
+        link = start_link(public_url, environment, made.id) if target is not None and public_url else None
+        return {"name": made.display_name, "sign_in_url": link}
 
     def typed_again(values: dict[str, Any]) -> dict[str, Any]:
         secret = {p["name"] for s in values.get("parameter_sets") or [] for p in s["parameters"] if p["secret"]}
