@@ -15,8 +15,11 @@ is over its share wait; other organizations' calls go ahead. The limits are per
 process (``CONNECTORHUB_OUTBOUND_*``, :class:`~connectorhub.runtime.outbound.OutboundPolicy`).
 
 One :class:`CallLimits` belongs to one event loop (its waiters are that loop's futures);
-the runtime keeps one per loop, like its outbound client. Taking a free place is a few
-dictionary operations and no await; shares with nobody in them are forgotten.
+the runtime keeps one per loop, like its outbound client. Taking a free place
+(:meth:`CallLimits.try_take`) is two dictionary reads and three additions, with no await
+and nothing allocated (it is on the invoke path); a share is kept while the registry is
+small and forgotten, once nobody is in it, when the registry grows past
+:attr:`CallLimits.PRUNE_AT`.
 """
 
 from __future__ import annotations
@@ -35,20 +38,17 @@ class _Share:
 
     def __init__(self) -> None:
         self.active = 0
-        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.waiters: deque[asyncio.Future[None]] | None = None  # made when a call first waits
 
 
-class Held:
-    """The places one call holds; give them back with :meth:`CallLimits.give_back`."""
-
-    __slots__ = ("organization", "connection")
-
-    def __init__(self, organization: str, connection: str) -> None:
-        self.organization = organization
-        self.connection = connection
+# (connection's share, organization's share): what a call holds, given back by CallLimits.give_back.
+Held = tuple[_Share, _Share]
 
 
 class CallLimits:
+    # Shares with nobody in them are forgotten when a registry grows past this many.
+    PRUNE_AT = 4096
+
     def __init__(self, *, per_connection: int, per_organization: int, total: int, queue_timeout: float) -> None:
         self.per_connection = per_connection
         self.per_organization = per_organization
@@ -65,64 +65,81 @@ class CallLimits:
         share = self._organizations.get(organization)
         return share.active if share is not None else 0
 
-    async def take(self, organization: str, connection: str) -> Held:
-        """A place in the connection's, the organization's and the process's share, in
-        that order (module docstring); raises when one stays full for the queue time."""
-        by_connection = self._connections.get(connection)
-        by_organization = self._organizations.get(organization)
+    def try_take(self, organization: str, connection: str) -> Held | None:
+        """A place in each share when all three have room and nobody waits for one (the
+        usual case: no await, nothing allocated), else None: then :meth:`take`."""
+        by_connection = self._connections.get(connection) or self._share(self._connections, connection)
+        by_organization = self._organizations.get(organization) or self._share(self._organizations, organization)
         everyone = self._all
         if (
-            (by_connection is None or (by_connection.active < self.per_connection and not by_connection.waiters))
-            and (by_organization is None or (by_organization.active < self.per_organization and not by_organization.waiters))
+            by_connection.active < self.per_connection and not by_connection.waiters
+            and by_organization.active < self.per_organization and not by_organization.waiters
             and everyone.active < self.total and not everyone.waiters
-        ):  # the usual case: room everywhere, nobody waiting
-            if by_connection is None:
-                by_connection = self._connections[connection] = _Share()
-            if by_organization is None:
-                by_organization = self._organizations[organization] = _Share()
+        ):
             by_connection.active += 1
             by_organization.active += 1
             everyone.active += 1
-            return Held(organization, connection)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.queue_timeout
-        taken: list[tuple[dict[str, _Share] | None, str, _Share]] = []
+            return by_connection, by_organization
+        return None
+
+    async def take(self, organization: str, connection: str) -> Held:
+        """A place in the connection's, the organization's and the process's share, in
+        that order, waiting first come first served (module docstring); raises when one
+        stays full for the queue time."""
+        held = self.try_take(organization, connection)
+        if held is not None:
+            return held
+        deadline = asyncio.get_running_loop().time() + self.queue_timeout
+        taken: list[_Share] = []
         try:
             for registry, key, limit, error in (
                 (self._connections, connection, self.per_connection, self._connection_full),
                 (self._organizations, organization, self.per_organization, self._organization_full),
                 (None, "", self.total, self._process_full),
             ):
-                share = self._all if registry is None else registry.get(key)
-                if share is None:
-                    share = registry[key] = _Share()
-                await self._enter(registry, key, share, limit, deadline, error)
-                taken.append((registry, key, share))
+                # Looked up at its turn: a share nobody is in or waits for may be forgotten meanwhile.
+                share = self._all if registry is None else (registry.get(key) or self._share(registry, key))
+                await self._enter(share, limit, deadline, error)
+                taken.append(share)
         except BaseException:
-            for registry, key, share in reversed(taken):
-                self._leave(registry, key, share)
+            for share in reversed(taken):
+                self._leave(share)
             raise
-        return Held(organization, connection)
+        return taken[0], taken[1]
 
     def give_back(self, held: Held) -> None:
-        self._leave(self._connections, held.connection, self._connections[held.connection])
-        self._leave(self._organizations, held.organization, self._organizations[held.organization])
-        self._leave(None, "", self._all)
+        by_connection, by_organization = held
+        everyone = self._all
+        if by_connection.waiters or by_organization.waiters or everyone.waiters:
+            self._leave(by_connection)
+            self._leave(by_organization)
+            self._leave(everyone)
+        else:  # nobody waits: the usual case, without three calls
+            by_connection.active -= 1
+            by_organization.active -= 1
+            everyone.active -= 1
 
-    async def _enter(
-        self, registry: dict[str, _Share] | None, key: str, share: _Share, limit: int, deadline: float, error
-    ) -> None:
+    def _share(self, registry: dict[str, _Share], key: str) -> _Share:
+        if len(registry) >= self.PRUNE_AT:
+            for idle in [k for k, share in registry.items() if share.active == 0 and not share.waiters]:
+                del registry[idle]
+        share = registry[key] = _Share()
+        return share
+
+    async def _enter(self, share: _Share, limit: int, deadline: float, error) -> None:
         if share.active < limit and not share.waiters:
             share.active += 1
             return
         waiter = asyncio.get_running_loop().create_future()
+        if share.waiters is None:
+            share.waiters = deque()
         share.waiters.append(waiter)
         try:
             async with asyncio.timeout_at(deadline):
                 await waiter
         except BaseException as failure:
             if waiter.done() and not waiter.cancelled():
-                self._leave(registry, key, share)  # handed a place just as this call gave up
+                self._leave(share)  # handed a place just as this call gave up: pass it on
             else:
                 waiter.cancel()
                 try:
@@ -133,19 +150,16 @@ class CallLimits:
                 raise error() from None
             raise
 
-    def _pass_on(self, share: _Share) -> bool:
-        """Hand the place to the first waiter still waiting (FIFO); False when none is."""
-        while share.waiters:
-            waiter = share.waiters.popleft()
+    @staticmethod
+    def _leave(share: _Share) -> None:
+        """Give a place back: to the first call still waiting for one (FIFO), else free it."""
+        waiters = share.waiters
+        while waiters:
+            waiter = waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return True
+                waiter.set_result(None)  # the place goes over as it is: active stays
+                return
         share.active -= 1
-        return False
-
-    def _leave(self, registry: dict[str, _Share] | None, key: str, share: _Share) -> None:
-        if not self._pass_on(share) and registry is not None and share.active == 0 and registry.get(key) is share:
-            del registry[key]
 
     def _retry_after(self) -> int:
         return max(1, math.ceil(self.queue_timeout))

@@ -239,6 +239,22 @@ def host_spellings(host: str) -> set[str]:
     return out
 
 
+# host:port, a name with a dot, or a bracketed IPv6 address: a value that is a plain word is no host.
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+)(:[0-9]{1,5})?|[A-Za-z0-9._-]+:[0-9]{1,5}")
+
+
+def hosts_in(value: str) -> set[str]:
+    """How errors may name a host that a secret value holds: a URL's (an OAuth token URL
+    in a secret variable) or the value's own when it is ``host[:port]``."""
+    if "://" in value:
+        try:
+            netloc = urlsplit(value).netloc.rpartition("@")[2]
+        except ValueError:
+            return set()
+        return host_spellings(netloc) if netloc else set()
+    return host_spellings(value) if _HOST_PORT.fullmatch(value) else set()
+
+
 def host_is_secret(host: str, template_host: Any, secret_names: Iterable[str], secret_values: Iterable[str]) -> bool:
     """Whether the request's ``host`` came from a secret: the definition's host names a
     secret environment variable (R6), or a secret value holds the host name (a

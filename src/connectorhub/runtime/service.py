@@ -290,7 +290,8 @@ async def call(
         _hide_secrets(error, usable, plan, token, env_vars, outgoing)
         raise
     limits = rt.call_limits
-    held = await limits.take(usable.connection.org_id, usable.connection.id)  # its refusals name no secret
+    connection = usable.connection
+    held = limits.try_take(connection.org_id, connection.id) or await limits.take(connection.org_id, connection.id)
     try:
         # Which headers carry a credential matters only if a redirect leaves the origin: found then.
         response = await rt.outbound.send(
@@ -360,6 +361,7 @@ def _hide_secrets(
         outgoing.host, usable.connector.definition().get("host"), secret_names, values
     ):
         values += masking.host_spellings(outgoing.host)
+    values += [host for value in values for host in masking.hosts_in(value)]
     mask = masking.mask_for(values)
     if mask is not None:
         masking.hide_in_error(error, mask)
