@@ -201,3 +201,20 @@ def test_the_portal_test_tab_shows_a_recipient_masked_output(app, admin, echo, c
     mine = owner.post(f"/portal/environments/default/connectors/{connections['api key in a header']['connector']}/operations/Echo/test",
                       headers={"HX-Request": "true"}, data={"connection": connections["api key in a header"]["id"]})
     assert mine.status_code == 200 and json.dumps(HEADER_KEY)[1:-1] in html.unescape(mine.text)  # the body as JSON
+
+
+def test_a_secret_environment_variable_is_masked_for_the_owner_too(app, admin, echo):
+    """M1, K2, R6: a secret variable a policy puts into the request is the environment's,
+    not the connection owner's: the echo shows it masked to the owner as well."""
+    variable_value = "env-secret/+= é-4b2a"
+    assert admin.post(f"{ENV}/environment-variables", json={"schema_name": "service_key", "type": "secret"}).status_code == 201
+    assert admin.put(f"{ENV}/environment-variables/service_key/value", json={"value": variable_value}).status_code == 200
+    properties = {"properties": {"policyTemplateInstances": [{"templateId": "setheader", "title": "key", "parameters": {
+        "x-ms-apimTemplateParameter.name": "X-Service-Key",
+        "x-ms-apimTemplateParameter.value": "@environmentVariables('service_key')",
+        "x-ms-apimTemplateParameter.existsAction": "override"}}]}}
+    connection = _connection(admin, echo_swagger(echo.host), properties)
+    for operation in OPERATIONS:
+        answer = _invoke(admin, connection["id"], operation)
+        assert leaked(seen_in(answer), spellings(variable_value)) == [], operation
+        assert "***" in answer.text
