@@ -351,18 +351,24 @@ def _hide_secrets(
 ) -> None:
     """Errors name no secret, whoever called (K2): not a connection secret or token, not
     a secret environment variable, nor a host that came from one (an unreachable or
-    refused host is named in the message and ``host``)."""
-    values = _connection_secrets(usable, plan, token)
+    refused host is named in the message and ``host``). The mask is kept on the plan
+    like the answers' (an API that is down fails every call the same way)."""
+    secret_variables: set[str] = set()
     secret_names: frozenset[str] = frozenset()
     if isinstance(env_vars, variables.EnvironmentValues):
-        values += env_vars.secret_values()
-        secret_names = env_vars.secret_names
-    if outgoing is not None and masking.host_is_secret(
-        outgoing.host, usable.connector.definition().get("host"), secret_names, values
-    ):
-        values += masking.host_spellings(outgoing.host)
-    values += [host for value in values for host in masking.hosts_in(value)]
-    mask = masking.mask_for(values)
+        secret_variables, secret_names = env_vars.secret_values(), env_vars.secret_names
+    host = outgoing.host if outgoing is not None else None
+    key = ("error", token, frozenset(secret_variables), host)
+    masks = plan.masks
+    if key not in masks:
+        values = [*_connection_secrets(usable, plan, token), *secret_variables]
+        if host is not None and masking.host_is_secret(host, usable.connector.definition().get("host"), secret_names, values):
+            values += masking.host_spellings(host)
+        values += [name for value in values for name in masking.hosts_in(value)]
+        if len(masks) >= _MASKS_KEPT:
+            masks.clear()
+        masks[key] = masking.mask_for(values)
+    mask = masks[key]
     if mask is not None:
         masking.hide_in_error(error, mask)
 
