@@ -180,9 +180,9 @@ class Mask:
         return value
 
     def response(self, response: HttpResponse) -> HttpResponse:
-        """``response`` with its headers (names and values) and body masked; the same
-        object when nothing matched (the usual case: one search of the body, one of the
-        headers)."""
+        """``response`` with its headers (names and values) and body masked, in place;
+        untouched when nothing matched (the usual case: a few substring tests of the body
+        and of the headers)."""
         headers = response.headers
         if headers:
             joined = "\n".join([*headers.keys(), *headers.values()])
