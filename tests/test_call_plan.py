@@ -19,6 +19,7 @@ from connectorhub.connections.service import UsableConnection
 from connectorhub.connectors.models import Connector
 from connectorhub.errors import InvalidRequest, NotSupported, ValidationFailed
 from connectorhub.runtime import auth, oauth, service
+from connectorhub.runtime.call_limits import CallLimits
 from connectorhub.runtime.http import HttpResponse
 
 DEFINITION = {
@@ -74,6 +75,7 @@ class FakeRuntime:
     def __init__(self) -> None:
         self.outbound = RecordingOutbound()
         self.sessions = self.keyring = None
+        self.call_limits = CallLimits(per_connection=50, per_organization=100, total=500, queue_timeout=5)
 
     async def send_token_request(self, request):  # pragma: no cover - OAuth is stubbed below
         raise AssertionError("no token request expected")

@@ -13,6 +13,10 @@
 | CONNECTORHUB_OUTBOUND_CONNECT_TIMEOUT | seconds to open one upstream connection (R5) | 10 |
 | CONNECTORHUB_OUTBOUND_MAX_BYTES | largest upstream response body, after decompression (R5) | 10 MiB |
 | CONNECTORHUB_OUTBOUND_MAX_REDIRECTS | redirects followed per call (R5) | 5 |
+| CONNECTORHUB_OUTBOUND_MAX_CONNECTIONS | upstream calls one process makes at once, all organizations together | 500 |
+| CONNECTORHUB_OUTBOUND_PER_ORG | upstream calls one organization makes at once, per process | 100 |
+| CONNECTORHUB_OUTBOUND_PER_CONNECTION | upstream calls through one connection at once, per process | 50 |
+| CONNECTORHUB_OUTBOUND_QUEUE_TIMEOUT | seconds a call over its share waits for a place before it is refused (429/503) | 5 |
 | CONNECTORHUB_PUBLIC_URL | the URL users reach the service at (behind a proxy); OAuth providers redirect to `<it>/oauth/callback`, which must be registered with them (R2) | `serve` on a loopback address: `http://<host>:<port>`; otherwise unset, and OAuth sign-in is refused until it is set |
 """
 
@@ -30,6 +34,11 @@ DEFAULT_OUTBOUND_TIMEOUT = 30.0
 DEFAULT_OUTBOUND_CONNECT_TIMEOUT = 10.0
 DEFAULT_OUTBOUND_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_OUTBOUND_MAX_REDIRECTS = 5
+# Each tenant's share of the outbound calls (runtime.call_limits).
+DEFAULT_OUTBOUND_MAX_CONNECTIONS = 500
+DEFAULT_OUTBOUND_PER_ORG = 100
+DEFAULT_OUTBOUND_PER_CONNECTION = 50
+DEFAULT_OUTBOUND_QUEUE_TIMEOUT = 5.0
 
 
 def normalize_database_url(url: str) -> str:
@@ -54,6 +63,10 @@ class Settings:
     outbound_connect_timeout: float = DEFAULT_OUTBOUND_CONNECT_TIMEOUT
     outbound_max_bytes: int = DEFAULT_OUTBOUND_MAX_BYTES
     outbound_max_redirects: int = DEFAULT_OUTBOUND_MAX_REDIRECTS
+    outbound_max_connections: int = DEFAULT_OUTBOUND_MAX_CONNECTIONS
+    outbound_per_org: int = DEFAULT_OUTBOUND_PER_ORG
+    outbound_per_connection: int = DEFAULT_OUTBOUND_PER_CONNECTION
+    outbound_queue_timeout: float = DEFAULT_OUTBOUND_QUEUE_TIMEOUT
     # OAuth redirect URIs are built on it (R2), never on a request's Host header; None:
     # OAuth sign-in is refused (serve pins a loopback address, pinned_public_url).
     public_url: str | None = None
@@ -79,6 +92,16 @@ class Settings:
             ),
             outbound_max_bytes=_number_from_env("CONNECTORHUB_OUTBOUND_MAX_BYTES", DEFAULT_OUTBOUND_MAX_BYTES, int),
             outbound_max_redirects=_number_from_env("CONNECTORHUB_OUTBOUND_MAX_REDIRECTS", DEFAULT_OUTBOUND_MAX_REDIRECTS, int),
+            outbound_max_connections=_number_from_env(
+                "CONNECTORHUB_OUTBOUND_MAX_CONNECTIONS", DEFAULT_OUTBOUND_MAX_CONNECTIONS, int
+            ),
+            outbound_per_org=_number_from_env("CONNECTORHUB_OUTBOUND_PER_ORG", DEFAULT_OUTBOUND_PER_ORG, int),
+            outbound_per_connection=_number_from_env(
+                "CONNECTORHUB_OUTBOUND_PER_CONNECTION", DEFAULT_OUTBOUND_PER_CONNECTION, int
+            ),
+            outbound_queue_timeout=_number_from_env(
+                "CONNECTORHUB_OUTBOUND_QUEUE_TIMEOUT", DEFAULT_OUTBOUND_QUEUE_TIMEOUT, float
+            ),
             public_url=_public_url_from_env(),
         )
 

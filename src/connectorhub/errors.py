@@ -124,6 +124,18 @@ class UpstreamError(ConnectorhubError):
     title = "Upstream error"
 
 
+class TooManyCalls(ConnectorhubError):
+    """A connection or an organization already has as many outbound calls in progress as
+    it may (its share, :mod:`connectorhub.runtime.call_limits`), and none finished while
+    this call waited. ``retry_after`` (seconds) is also sent as the ``Retry-After``
+    header."""
+
+    status = 429
+    exit_code = EXIT_SERVER
+    default_code = "TooManyConcurrentCalls"
+    title = "Too many calls at once"
+
+
 class NotSupported(ConnectorhubError):
     """The operation needs something this runtime does not run: a policy template other
     than those of DESIGN R3, or custom code (``scriptOperations``, R4). Only the

@@ -18,7 +18,13 @@ log = logging.getLogger("connectorhub.api")
 
 
 def problem_response(status: int, body: dict) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=problem_headers(body))
+
+
+def problem_headers(body: dict) -> dict[str, str] | None:
+    """Headers a problem carries: ``Retry-After`` when it says when to try again (429, 503)."""
+    retry_after = body.get("retry_after")
+    return {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
 
 
 def _location(loc) -> str:

@@ -62,6 +62,7 @@ from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, Forbidden, InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
+from connectorhub.runtime import masking
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.sharing.service import enforce, resolve_principal
 from connectorhub.solutions.models import ConnectionReference
@@ -1037,29 +1038,16 @@ async def execute(prepared: PreparedRun, call: CallStep) -> RunOutcome:
     return RunOutcome(RUN_SUCCEEDED, records)
 
 
-def _redact(value: Any, secrets: builtins.list[str]) -> Any:
-    """K2: a secret value that comes back in a response (an API echoing its key) is not
-    kept in the run record."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {k: _redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, builtins.list):
-        return [_redact(v, secrets) for v in value]
-    return value
-
-
 def finish_run(*, session: Session, prepared: PreparedRun, outcome: RunOutcome) -> dict[str, Any]:
-    """Second transaction of a run: record each step and the result."""
+    """Second transaction of a run: record each step and the result. K2: a secret value
+    that comes back in a response (an API echoing its key, in any usual encoding) is not
+    kept in the record; the runtime masked the answers already (runtime.masking), this
+    masks whatever else a step recorded."""
     run = session.get(AssetRun, prepared.run_id)
-    secrets = prepared.secret_values()
+    mask = masking.mask_for(prepared.secret_values())
     run.status = outcome.status
-    run.steps = json.dumps(_redact(outcome.steps, secrets), default=str)
-    run.error = _redact(outcome.error, secrets)
+    run.steps = json.dumps(mask.value(outcome.steps) if mask else outcome.steps, default=str)
+    run.error = mask.string(outcome.error) if mask else outcome.error
     run.error_code = outcome.error_code
     run.finished_at = utcnow()
     session.flush()

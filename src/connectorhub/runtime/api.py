@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from connectorhub.api.context import Context, Services, bearer_token, write_epoch
-from connectorhub.api.problems import PROBLEM_JSON, problem_for
+from connectorhub.api.problems import PROBLEM_JSON, problem_for, problem_headers
 from connectorhub.db import utcnow
 from connectorhub.directory import service as directory
 from connectorhub.errors import InvalidRequest, PayloadTooLarge
@@ -90,7 +90,8 @@ async def invoke_answer(
     """R1: the request is built from the connector's definition, checked, authenticated
     with the connection's credentials (R2), run through the policies (R3) and sent under
     the outbound rules (R5). The answer (JSON bytes) is the API's status, headers and
-    body; an error status of the API is still a 200 here (the call was made)."""
+    body; an error status of the API is still a 200 here (the call was made). Secrets the
+    API echoes are masked for everyone but the connection's owner (:mod:`.masking`)."""
     parameters, body = _payload(raw)
     if rt.changes.due():  # other processes' writes are seen before an entry is trusted
         await rt.changes.confirm()
@@ -103,6 +104,8 @@ async def invoke_answer(
         rt, usable=usable, environment_id=authorized.environment_id, operation_id=operation_id,
         parameters=parameters, body=body,
         env_vars=NO_VARIABLES if authorized.env_vars is None else authorized.env_vars,
+        # K2: the owner sees their own secrets if the API echoes them; anyone else sees them masked.
+        reveal_secrets=authorized.actor.user_id == usable.connection.owner_id,
     )
     if authorized.secret_use is not None and rt.secret_uses.note(authorized.secret_use):
         asyncio.get_running_loop().run_in_executor(None, rt.secret_uses.flush)
@@ -162,13 +165,13 @@ class InvokeEndpoint:
                 self.state.services, self.state.runtime, token=token, env=env, connection=connection,
                 operation_id=operation_id, raw=raw,
             ), b"application/json"
+            headers = [(b"content-type", media_type), (b"content-length", b"%d" % len(body))]
         except Exception as error:  # mapped exactly as the application's handlers map it
             status, problem = problem_for(error)
             body, media_type = json.dumps(problem).encode(), PROBLEM_JSON.encode()
-        await send({
-            "type": "http.response.start", "status": status,
-            "headers": [(b"content-type", media_type), (b"content-length", b"%d" % len(body))],
-        })
+            headers = [(b"content-type", media_type), (b"content-length", b"%d" % len(body))]
+            headers += [(k.lower().encode(), v.encode()) for k, v in (problem_headers(problem) or {}).items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     def _too_large(self, size: int | None) -> PayloadTooLarge:

@@ -54,7 +54,11 @@ from yarl import URL
 from connectorhub.config import (
     DEFAULT_OUTBOUND_CONNECT_TIMEOUT,
     DEFAULT_OUTBOUND_MAX_BYTES,
+    DEFAULT_OUTBOUND_MAX_CONNECTIONS,
     DEFAULT_OUTBOUND_MAX_REDIRECTS,
+    DEFAULT_OUTBOUND_PER_CONNECTION,
+    DEFAULT_OUTBOUND_PER_ORG,
+    DEFAULT_OUTBOUND_QUEUE_TIMEOUT,
     DEFAULT_OUTBOUND_TIMEOUT,
     Settings,
 )
@@ -223,18 +227,30 @@ class OutboundPolicy:
     connect_timeout: float = DEFAULT_OUTBOUND_CONNECT_TIMEOUT
     max_response_bytes: int = DEFAULT_OUTBOUND_MAX_BYTES
     max_redirects: int = DEFAULT_OUTBOUND_MAX_REDIRECTS
+    # Each tenant's share of the calls in progress (runtime.call_limits); the pool holds max_connections.
+    max_connections: int = DEFAULT_OUTBOUND_MAX_CONNECTIONS
+    per_organization: int = DEFAULT_OUTBOUND_PER_ORG
+    per_connection: int = DEFAULT_OUTBOUND_PER_CONNECTION
+    queue_timeout: float = DEFAULT_OUTBOUND_QUEUE_TIMEOUT
 
     def __post_init__(self) -> None:
         for name, value, low in (
             ("timeout", self.timeout, 0),
             ("connect timeout", self.connect_timeout, 0),
             ("maximum response size", self.max_response_bytes, 0),
+            ("connection limit", self.max_connections, 0),
+            ("limit per organization", self.per_organization, 0),
+            ("limit per connection", self.per_connection, 0),
         ):
             if not value > low:
                 raise InvalidRequest(f"The outbound {name} must be positive; got {value!r}.", code="SettingInvalid")
         if self.max_redirects < 0:
             raise InvalidRequest(
                 f"The outbound redirect limit must be 0 or more; got {self.max_redirects!r}.", code="SettingInvalid"
+            )
+        if not self.queue_timeout >= 0:
+            raise InvalidRequest(
+                f"The outbound queue timeout must be 0 or more seconds; got {self.queue_timeout!r}.", code="SettingInvalid"
             )
 
     @classmethod
@@ -281,6 +297,10 @@ class OutboundPolicy:
             connect_timeout=min(settings.outbound_connect_timeout, settings.outbound_timeout),
             max_response_bytes=settings.outbound_max_bytes,
             max_redirects=settings.outbound_max_redirects,
+            max_connections=settings.outbound_max_connections,
+            per_organization=settings.outbound_per_org,
+            per_connection=settings.outbound_per_connection,
+            queue_timeout=settings.outbound_queue_timeout,
         )
 
     @classmethod
@@ -368,7 +388,8 @@ class GuardedResolver(AbstractResolver):
             elif first_reason is None:
                 first_reason = reason
         if not allowed:
-            log.debug("outbound: refused host %s (%s)", host, first_reason)
+            # Not the host: it may come from a secret environment variable (K2).
+            log.debug("outbound: refused a host name resolving to %s", first_reason)
             raise _blocked(host.rstrip("."), first_reason or "", literal=False)
         return allowed
 
@@ -401,11 +422,13 @@ class OutboundClient:
         policy: OutboundPolicy | None = None,
         *,
         lookup: AbstractResolver | None = None,
-        connection_limit: int = 100,
+        connection_limit: int | None = None,
     ) -> None:
         self.policy = policy or OutboundPolicy()
         self._lookup = lookup
-        self._connection_limit = connection_limit
+        # As large as the calls the runtime lets run at once (policy.max_connections): the
+        # tenants' shares decide who waits (runtime.call_limits), never this pool.
+        self._connection_limit = connection_limit or self.policy.max_connections
         # The whole call has one deadline (policy.timeout, redirects and body included). The
         # first hop uses this session default; a redirect hop gets what is left of the
         # deadline. aiohttp's own per-request timer costs a third of an asyncio.timeout()
@@ -607,7 +630,7 @@ def _host_to_call(policy: OutboundPolicy, host: str) -> str:
     if not policy.allows_host(host):
         reason = policy.refusal(address)
         if reason is not None:
-            log.debug("outbound: refused address %s (%s)", host, reason)
+            log.debug("outbound: refused an address literal: %s", reason)  # not the host (K2)
             raise _blocked(host, reason, literal=True)
     return address.compressed
 

@@ -33,8 +33,9 @@ from connectorhub.changes import read as read_generation
 from connectorhub.connections import service as connections
 from connectorhub.connections.service import UsableConnection
 from connectorhub.environments import service as environments
-from connectorhub.runtime import auth, oauth, outbound, policies, request
-from connectorhub.errors import InvalidRequest
+from connectorhub.runtime import auth, masking, oauth, outbound, policies, request
+from connectorhub.errors import ConnectorhubError, InvalidRequest
+from connectorhub.runtime.call_limits import CallLimits
 from connectorhub.runtime.http import HttpRequest, HttpResponse, loads_exact
 from connectorhub.runtime.usage import SecretUse, SecretUseLog
 from connectorhub.secrets.keyring import Keyring
@@ -82,6 +83,10 @@ class Runtime:
         self._outbound_loop: asyncio.AbstractEventLoop | None = None  # the last loop's client, kept at hand
         self._outbound_client: outbound.OutboundClient | None = None
         self._token_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, outbound.OutboundClient] = weakref.WeakKeyDictionary()
+        # Each tenant's share of the calls in progress, per loop like the client (runtime.call_limits).
+        self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CallLimits] = weakref.WeakKeyDictionary()
+        self._limits_loop: asyncio.AbstractEventLoop | None = None
+        self._limits_current: CallLimits | None = None
 
     def _client(self, clients, policy: outbound.OutboundPolicy) -> outbound.OutboundClient:
         loop = asyncio.get_running_loop()
@@ -99,6 +104,23 @@ class Runtime:
         self._outbound_loop, self._outbound_client = loop, client
         return client
 
+    @property
+    def call_limits(self) -> CallLimits:
+        """This loop's shares of the outbound calls: per connection, per organization and
+        in all (``policy``'s limits)."""
+        loop = asyncio.get_running_loop()
+        if loop is self._limits_loop:
+            return self._limits_current
+        limits = self._limits.get(loop)
+        if limits is None:
+            policy = self.policy
+            limits = self._limits[loop] = CallLimits(
+                per_connection=policy.per_connection, per_organization=policy.per_organization,
+                total=policy.max_connections, queue_timeout=policy.queue_timeout,
+            )
+        self._limits_loop, self._limits_current = loop, limits
+        return limits
+
     async def send_token_request(self, request: HttpRequest) -> HttpResponse:
         """OAuth token requests (R2) under the R5 checks and never redirected: a 307 would
         carry the client secret and refresh token to wherever the redirect points."""
@@ -109,6 +131,9 @@ class Runtime:
         await loop.run_in_executor(None, self.secret_uses.flush)
         if self._outbound_loop is loop:
             self._outbound_loop = self._outbound_client = None
+        if self._limits_loop is loop:
+            self._limits_loop = self._limits_current = None
+        self._limits.pop(loop, None)
         for clients in (self._clients, self._token_clients):
             client = clients.pop(loop, None)
             if client is not None:
@@ -189,6 +214,9 @@ class _CallPlan:
     policies: policies.OperationPolicies
     credentials: auth.Credentials | None  # None: worked out on each call (OAuth, or missing)
     connection_values: dict[str, Any]
+    # Masks of the secrets in answers (:mod:`.masking`), by what a call adds to the
+    # connection's own: the OAuth token, the environment's secret variables.
+    masks: dict[tuple, masking.Mask | None] = field(default_factory=dict, repr=False)
 
 
 def _plan(usable: UsableConnection, operation_id: str) -> _CallPlan:
@@ -219,10 +247,17 @@ async def call(
     parameters: Mapping[str, Any] | None = None,
     body: Any = None,
     env_vars: Mapping[str, str] | None = None,
+    reveal_secrets: bool = False,
 ) -> InvocationResult:
     """Build, authenticate, run policies, send (R1–R6). Every check that can fail on the
     caller's input runs before anything is sent. ``env_vars``: the environment's values
-    when the caller has them already (else read here when the connector uses any)."""
+    when the caller has them already (else read here when the connector uses any).
+
+    The answer's headers and body come back with the connection's secrets masked
+    (:mod:`.masking`, K2) unless ``reveal_secrets``: the caller is the connection's owner,
+    whose own secrets they are. Secret environment variables are masked for everyone,
+    and errors never carry a secret. The call takes a place in its connection's and its
+    organization's share of the calls in progress (:mod:`.call_limits`) while it is sent."""
     started = time.perf_counter()
     connector = usable.connector
     plan = _plan(usable, operation_id)
@@ -235,28 +270,107 @@ async def call(
             if uses_environment_variables(connector) else {}
         )
     swagger = connector.definition()
-    outgoing = request.build(swagger, operation, parameters or {}, body, env_vars=env_vars)
-    token = None
-    if usable.uses_oauth:
-        token = await oauth.access_token(
-            sessions=rt.sessions, keyring=rt.keyring, connection_id=usable.connection.id, http=rt.send_token_request
+    token = outgoing = None
+    try:
+        outgoing = request.build(swagger, operation, parameters or {}, body, env_vars=env_vars)
+        if usable.uses_oauth:
+            token = await oauth.access_token(
+                sessions=rt.sessions, keyring=rt.keyring, connection_id=usable.connection.id, http=rt.send_token_request
+            )
+        if plan.credentials is not None:
+            applied = plan.credentials.put(outgoing)
+        else:
+            applied = auth.apply(
+                outgoing, swagger, values=usable.values, secrets=usable.secrets, oauth_access_token=token,
+                operation_id=operation.operation_id,
+            )
+        connection_values = plan.connection_values
+        plan.policies.apply_request(outgoing, connection_values, env_vars)
+    except ConnectorhubError as error:
+        _hide_secrets(error, usable, plan, token, env_vars, outgoing)
+        raise
+    limits = rt.call_limits
+    connection = usable.connection
+    held = limits.try_take(connection.org_id, connection.id) or await limits.take(connection.org_id, connection.id)
+    try:
+        # Which headers carry a credential matters only if a redirect leaves the origin: found then.
+        response = await rt.outbound.send(
+            outgoing,
+            sensitive_headers=lambda: _credential_headers(swagger, applied, outgoing, _secret_values(usable, token, env_vars)),
         )
-    if plan.credentials is not None:
-        applied = plan.credentials.put(outgoing)
-    else:
-        applied = auth.apply(
-            outgoing, swagger, values=usable.values, secrets=usable.secrets, oauth_access_token=token,
-            operation_id=operation.operation_id,
-        )
-    connection_values = plan.connection_values
-    plan.policies.apply_request(outgoing, connection_values, env_vars)
-    # Which headers carry a credential matters only if a redirect leaves the origin: found then.
-    response = await rt.outbound.send(
-        outgoing, sensitive_headers=lambda: _credential_headers(swagger, applied, outgoing, _secret_values(usable, token, env_vars))
-    )
-    if plan.policies.response:
-        plan.policies.apply_response(response, request=outgoing, connection_values=connection_values, env_vars=env_vars)
+        if plan.policies.response:
+            plan.policies.apply_response(response, request=outgoing, connection_values=connection_values, env_vars=env_vars)
+    except ConnectorhubError as error:
+        _hide_secrets(error, usable, plan, token, env_vars, outgoing)
+        raise
+    finally:
+        limits.give_back(held)
+    mask = _answer_mask(plan, usable, token, env_vars, reveal_secrets)
+    if mask is not None:
+        response = mask.response(response)
     return _result(response, started)
+
+
+_MASKS_KEPT = 8  # per call plan: OAuth tokens and variable values change now and then
+
+
+def _connection_secrets(usable: UsableConnection, plan: _CallPlan, token: str | None) -> list[str]:
+    """The connection's secret values and the credentials the runtime adds to its calls
+    (an API key held in a plain parameter, ``Basic user:password``, the OAuth token)."""
+    values = [value for value in usable.secrets.values() if isinstance(value, str)]
+    if plan.credentials is not None:
+        values += [value for _, _, value in plan.credentials.entries]
+    if token:
+        values.append(token)
+    return values
+
+
+def _answer_mask(
+    plan: _CallPlan, usable: UsableConnection, token: str | None, env_vars: Mapping[str, str], reveal_secrets: bool
+) -> masking.Mask | None:
+    """What to mask in this call's answer (:func:`call`), worked out once per plan and
+    token and variable values. None for the owner of a connector without secret
+    variables: nothing to do on the owner's path."""
+    secret_variables = env_vars.secret_values() if isinstance(env_vars, variables.EnvironmentValues) and env_vars.secret_names else ()
+    if reveal_secrets and not secret_variables:
+        return None
+    key = (None if reveal_secrets else token, frozenset(secret_variables))
+    masks = plan.masks
+    if key in masks:
+        return masks[key]
+    values = list(secret_variables) if reveal_secrets else [*_connection_secrets(usable, plan, token), *secret_variables]
+    if len(masks) >= _MASKS_KEPT:
+        masks.clear()
+    mask = masks[key] = masking.mask_for(values)
+    return mask
+
+
+def _hide_secrets(
+    error: ConnectorhubError, usable: UsableConnection, plan: _CallPlan, token: str | None,
+    env_vars: Mapping[str, str], outgoing: HttpRequest | None,
+) -> None:
+    """Errors name no secret, whoever called (K2): not a connection secret or token, not
+    a secret environment variable, nor a host that came from one (an unreachable or
+    refused host is named in the message and ``host``). The mask is kept on the plan
+    like the answers' (an API that is down fails every call the same way)."""
+    secret_variables: set[str] = set()
+    secret_names: frozenset[str] = frozenset()
+    if isinstance(env_vars, variables.EnvironmentValues):
+        secret_variables, secret_names = env_vars.secret_values(), env_vars.secret_names
+    host = outgoing.host if outgoing is not None else None
+    key = ("error", token, frozenset(secret_variables), host)
+    masks = plan.masks
+    if key not in masks:
+        values = [*_connection_secrets(usable, plan, token), *secret_variables]
+        if host is not None and masking.host_is_secret(host, usable.connector.definition().get("host"), secret_names, values):
+            values += masking.host_spellings(host)
+        values += [name for value in values for name in masking.hosts_in(value)]
+        if len(masks) >= _MASKS_KEPT:
+            masks.clear()
+        masks[key] = masking.mask_for(values)
+    mask = masks[key]
+    if mask is not None:
+        masking.hide_in_error(error, mask)
 
 
 @dataclass
