@@ -46,8 +46,9 @@ BASIC_PARAMETERS = {"properties": {"connectionParameters": {"username": {"type":
 
 @pytest.fixture
 def settings(settings):
-    """The echo and the OAuth provider listen on loopback, which only the allow-list opens."""
-    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
+    """The echo and the OAuth provider listen on loopback, which only the allow-list opens;
+    OAuth sign-in needs the public URL (the test client's address)."""
+    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",), public_url="http://testserver")
 
 
 @pytest.fixture
