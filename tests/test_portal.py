@@ -194,7 +194,7 @@ def password_user(admin, email: str, password: str | None = PASSWORD) -> str:
 
 def test_a_password_sign_in_is_a_portal_session_that_expires_and_that_signing_out_ends(app, admin):
     """A portal session of its own (no token is made; the REST API refuses the cookie:
-    tests/security/test_portal_session_credential.py)."""
+    tests/security/test_medium_portal_session_credential.py)."""
     bob = password_user(admin, "bob@default.test")
     browser = TestClient(app)
     signed = browser.post(f"{PORTAL}/login", data={"email": "Bob@default.test ", "password": PASSWORD}, follow_redirects=False)

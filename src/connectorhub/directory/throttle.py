@@ -75,9 +75,11 @@ def address_of(client: str | None) -> str:
         parsed = ipaddress.ip_address(client)
     except ValueError:
         return client[:64] or "unknown"
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed.ipv4_mapped or parsed)
+    return str(parsed)
 
 
 def keys_for(*, address: str | None, email: str | None = None) -> Keys:
