@@ -132,3 +132,18 @@ def test_m8_the_limits_are_the_documented_ones():
 
     assert (throttle.ACCOUNT.free, throttle.PAIR.free, throttle.ADDRESS.free) == (ACCOUNT_FREE, ACCOUNT_FREE, ADDRESS_FREE)
     assert throttle.ACCOUNT.cap == throttle.ADDRESS.cap == 15 * 60 and throttle.ACCOUNT.window == 60 * 60
+
+
+def test_m8_concurrent_attempts_are_counted_and_never_fail(app, admin):
+    """Many attempts at once (threads here; processes share the rows the same way): each
+    answers 401 or 429, never 500, and the block still comes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    user_with_password(admin, "bob@default.test")
+
+    def attempt(_):
+        return sign_in(app, "bob@default.test", "wrong password", address=ATTACKER)[1].status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(attempt, range(16)))
+    assert set(answers) <= {401, 429} and answers.count(429) >= 1, answers

@@ -101,6 +101,9 @@ def _insert(session: Session):
 
 
 def _rows(session: Session, keys: list[str]) -> dict[str, SignInThrottle]:
+    """The buckets' rows (made when missing), locked until the transaction ends; always in
+    key order, so two attempts sharing buckets cannot wait on each other in a circle."""
+    keys = sorted(keys)
     statement = _insert(session)(SignInThrottle).values([{"key": key, "failures": 0} for key in keys])
     session.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
     rows = session.scalars(
