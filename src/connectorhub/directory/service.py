@@ -278,7 +278,7 @@ def set_password(*, session: Session, actor: Actor, user: User, password: str, p
 # --- tokens ------------------------------------------------------------------------
 
 
-# A configured token (CONNECTORHUB_ADMIN_TOKEN) is checked by config.check_configured_token.
+# Generated tokens are far longer; a configured one (CONNECTORHUB_ADMIN_TOKEN) is also checked by config.check_admin_token.
 MIN_TOKEN_LENGTH = 32
 
 
