@@ -25,7 +25,7 @@ from connectorhub.config import Settings, normalize_database_url
 from connectorhub.db import make_engine, migrate
 from connectorhub.models import metadata
 
-ADMIN_TOKEN = "chp_test-admin-token-0123456789"
+ADMIN_TOKEN = "chp_test-admin-token-0123456789abcdef"  # configured admin tokens need 32+ random characters
 TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 CORPUS = Path(os.environ.get("CONNECTORHUB_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 CONNECTORS = CORPUS / "connectors"

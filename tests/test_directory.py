@@ -172,7 +172,7 @@ def test_cli_exit_codes(cli, monkeypatch):
 
 
 def test_login_stores_a_profile_that_later_commands_use(cli, monkeypatch, tmp_path):
-    result = cli("login", "--url", "http://testserver", "--token", "chp_test-admin-token-0123456789")
+    result = cli("login", "--url", "http://testserver", "--token", "chp_test-admin-token-0123456789abcdef")
     assert result.exit_code == 0, result.stderr
     profile = json.loads((tmp_path / "cli-profile.json").read_text())
     assert profile["url"] == "http://testserver"

@@ -77,6 +77,10 @@ KNOWN_SERVER_ERRORS: dict[str, str] = {
     ),
 }
 
+# Operations that revoke the very token the fuzzer sends (every later request would answer
+# 401 and fuzz nothing): tests/security/test_medium_portal_session_credential.py covers them.
+ENDS_THE_CALLERS_TOKEN = {"POST /api/v1/tokens/revoke-all"}
+
 
 def _seed(admin, suffix: str) -> dict[str, list]:
     """Objects for path parameters to point at. Best effort: a resource whose API is missing
@@ -179,6 +183,8 @@ def test_bad_input_never_answers_500_and_errors_are_problems(app, admin):
     failures: list[str] = []
     known: dict[str, dict[str, str]] = {}
     for number, operation in enumerate(operations):
+        if operation.label in ENDS_THE_CALLERS_TOKEN:
+            continue
         # Fresh objects per operation: an earlier DELETE may have removed the previous ones.
         seeded = _seed(admin, str(number))
         try:

@@ -192,21 +192,24 @@ def password_user(admin, email: str, password: str | None = PASSWORD) -> str:
     return email
 
 
-def test_a_password_sign_in_is_a_token_that_expires_and_that_signing_out_revokes(app, admin):
+def test_a_password_sign_in_is_a_portal_session_that_expires_and_that_signing_out_ends(app, admin):
+    """A portal session of its own (no token is made; the REST API refuses the cookie:
+    tests/security/test_medium_portal_session_credential.py)."""
     bob = password_user(admin, "bob@default.test")
     browser = TestClient(app)
     signed = browser.post(f"{PORTAL}/login", data={"email": "Bob@default.test ", "password": PASSWORD}, follow_redirects=False)
     assert signed.status_code == 303
     cookie = signed.headers["set-cookie"].lower()
     assert "max-age=43200" in cookie and "httponly" in cookie and "samesite=strict" in cookie
-    token = browser.cookies.get("connectorhub_portal")
-    assert client_for(app, token).get(f"/api/v1/users/{bob}").status_code == 200
-    tokens = admin.get("/api/v1/tokens", params={"user": bob}).json()["items"]
-    assert [t["name"] for t in tokens] == ["portal sign-in"]
+    assert admin.get("/api/v1/tokens", params={"user": bob}).json()["items"] == []
+    assert [s["method"] for s in admin.get("/api/v1/sessions", params={"user": bob}).json()] == ["password"]
     assert browser.get(f"{PORTAL}/environments/default/connectors").status_code == 200
+    value = browser.cookies.get("connectorhub_portal")
     browser.post(f"{PORTAL}/logout")
-    refused = client_for(app, token).get(f"/api/v1/users/{bob}")
-    assert refused.status_code == 401 and refused.json()["code"] == "TokenInvalid"
+    assert admin.get("/api/v1/sessions", params={"user": bob}).json() == []
+    browser.cookies.set("connectorhub_portal", value)  # the old cookie, kept by someone
+    page = browser.get(f"{PORTAL}/environments/default/connectors", follow_redirects=False)
+    assert page.status_code == 303 and "/portal/login" in page.headers["location"]
 
 
 def test_a_wrong_password_an_unknown_address_and_no_password_get_one_answer(app, admin):
@@ -224,17 +227,15 @@ def test_a_wrong_password_an_unknown_address_and_no_password_get_one_answer(app,
 def test_an_expired_sign_in_sends_the_user_back_to_sign_in(app, admin):
     from sqlalchemy import update
 
-    from connectorhub.directory.models import AccessToken
+    from connectorhub.directory.models import PortalSession
 
     password_user(admin, "bob@default.test")
     browser = TestClient(app)
     browser.post(f"{PORTAL}/login", data={"email": "bob@default.test", "password": PASSWORD})
-    token = browser.cookies.get("connectorhub_portal")
     with app.state.services.sessions() as session, session.begin():
-        session.execute(update(AccessToken).where(AccessToken.name == "portal sign-in").values(expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)))
+        session.execute(update(PortalSession).values(expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)))
     page = browser.get(f"{PORTAL}/environments/default/connectors", follow_redirects=False)
     assert page.status_code == 303 and "/portal/login" in page.headers["location"]
-    assert client_for(app, token).get("/api/v1/orgs").json()["code"] == "TokenInvalid"
 
 
 def test_signing_out_leaves_a_pasted_personal_access_token_valid(app, admin):
@@ -254,7 +255,6 @@ def test_set_password_for_oneself_or_as_administrator_ends_earlier_sign_ins(app,
     password_user(admin, "carol@default.test")
     old = TestClient(app)
     old.post(f"{PORTAL}/login", data={"email": "carol@default.test", "password": PASSWORD})
-    old_token = old.cookies.get("connectorhub_portal")
 
     monkeypatch.setattr("sys.stdin", io.StringIO("bobs new password\n"))
     assert cli("user", "set-password", "bob@default.test", "--password-stdin", token=bob_token).exit_code == 0
@@ -265,7 +265,7 @@ def test_set_password_for_oneself_or_as_administrator_ends_earlier_sign_ins(app,
     monkeypatch.setattr("sys.stdin", io.StringIO("carols new password\n"))
     done = cli("user", "set-password", "carol@default.test", "--password-stdin")
     assert done.exit_code == 0 and "ended" in done.stdout
-    assert client_for(app, old_token).get("/api/v1/orgs").status_code == 401
+    assert old.get(f"{PORTAL}/environments/default/connectors", follow_redirects=False).status_code == 303
     short = admin.put("/api/v1/users/carol@default.test/password", json={"password": "short"})
     assert short.status_code == 422
 
@@ -519,19 +519,21 @@ def test_an_unexpected_error_is_an_internal_error_page_without_its_text(app, mon
     assert SECRET not in page.text and SECRET not in caplog.text and "RuntimeError" in caplog.text
 
 
-def test_signing_out_stops_invocations_with_that_token_at_once(app, admin, echo_connection):
-    """The invoke path caches authorization per token (docs/decisions.md); signing out
-    is a write of this process, so the very next call with the revoked sign-in token is
-    refused."""
+def test_signing_out_stops_invocations_with_that_session_at_once(app, admin, echo_connection):
+    """The invoke path caches authorization per credential (docs/decisions.md); signing
+    out is a write of this process, so the very next test call with the ended portal
+    session is refused."""
     assert admin.put("/api/v1/users/admin@connectorhub.local/password", json={"password": PASSWORD}).status_code == 204
-    _, connection = echo_connection
+    connector, connection = echo_connection
     browser = TestClient(app)
     browser.post(f"{PORTAL}/login", data={"email": "admin@connectorhub.local", "password": PASSWORD})
-    session_token = browser.cookies.get("connectorhub_portal")
-    url = f"/api/v1/environments/default/connections/{connection}/invoke/Fail"
-    assert client_for(app, session_token).post(url, json={}).status_code == 200
+    session_value = browser.cookies.get("connectorhub_portal")
+    url = connector_url(connector) + "/operations/Fail/test"
+    assert browser.post(url, headers=HTMX, data={"connection": connection}).status_code == 200
     browser.post(f"{PORTAL}/logout")
-    assert client_for(app, session_token).post(url, json={}).status_code == 401
+    browser.cookies.set("connectorhub_portal", session_value)
+    refused = browser.post(url, headers=HTMX, data={"connection": connection}, follow_redirects=False)
+    assert refused.headers.get("hx-redirect", "").startswith(f"{PORTAL}/login")
 
 
 # --- flows (F1, A8) ----------------------------------------------------------------------------

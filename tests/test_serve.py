@@ -78,7 +78,7 @@ def test_quick_start_bootstraps_an_admin_and_imports_the_corpus(tmp_path):
         token_file = home / "admin-token"
         token = token_file.read_text().strip()
         assert token_file.stat().st_mode & 0o777 == 0o600
-        assert token in server.output() and "connectorhub login --url" in server.output()
+        assert token not in server.output() and "connectorhub login --url" in server.output()
         assert (home / "connectorhub.db").exists()
         result = run_cli(server.url, token, "connector", "import-dir", str(CONNECTORS), "-e", "default", home=tmp_path)
         assert result.returncode == 1, result.stderr
@@ -100,7 +100,7 @@ def test_quick_start_bootstraps_an_admin_and_imports_the_corpus(tmp_path):
 
 def test_admin_token_from_the_environment(tmp_path):
     home = tmp_path / "home"
-    token = "chp_from-the-environment-123456"
+    token = "chp_from-the-environment-1234567890abc"
     server = Server(home, env={"CONNECTORHUB_ADMIN_TOKEN": token}).wait()
     try:
         assert not (home / "admin-token").exists()
@@ -131,7 +131,7 @@ def empty_postgres_schema(postgres_url):
 def test_two_serve_processes_on_one_postgresql_database_behave_as_one(empty_postgres_schema, tmp_path):
     """K3: two processes started together on one empty database migrate and bootstrap once,
     and each sees the other's writes at once."""
-    token = "chp_shared-admin-token-123456"
+    token = "chp_shared-admin-token-1234567890abcdef"
     env = {"CONNECTORHUB_ADMIN_TOKEN": token, "CONNECTORHUB_MASTER_KEY": TEST_MASTER_KEY}
     first = Server(tmp_path / "a", db=empty_postgres_schema, env=env)
     second = Server(tmp_path / "b", db=empty_postgres_schema, env=env)
@@ -173,7 +173,7 @@ def test_a6_a_revocation_through_one_serve_process_applies_through_the_other_wit
     from test_invoke import ECHO, PROPERTIES
 
     backend = Backend().start()
-    token = "chp_shared-admin-token-123456"
+    token = "chp_shared-admin-token-1234567890abcdef"
     env = {"CONNECTORHUB_ADMIN_TOKEN": token, "CONNECTORHUB_MASTER_KEY": TEST_MASTER_KEY,
            "CONNECTORHUB_OUTBOUND_ALLOW": "127.0.0.1"}
     first = Server(tmp_path / "a", db=shared_database, env=env)

@@ -169,8 +169,8 @@ def test_audit_log_records_access_changes_and_is_for_administrators(app, cli, pe
     cli("connector", "share", "-e", "default", "-c", cid, "--user", "bob@default.test", "--role", "CanView", token=people["alice"])
     cli("connector", "unshare", "-e", "default", "-c", cid, "--user", "bob@default.test", token=people["alice"])
     events = json.loads(cli("audit", "list", "--actor", "alice@default.test", "--json").stdout)
-    assert [e["action"] for e in events] == ["connector.share", "connector.unshare"]
-    assert events[0]["details"] == {"principal": "user:bob@default.test", "role": "CanView", "previous": None}
+    assert [e["action"] for e in events] == ["connector.create", "connector.share", "connector.unshare"]
+    assert events[1]["details"] == {"principal": "user:bob@default.test", "role": "CanView", "previous": None}
     assert json.loads(cli("audit", "list", "--since", "2999-01-01", "--json").stdout) == []
     assert cli("audit", "list", token=people["alice"]).exit_code == 3
     assert cli("audit", "list", "--since", "yesterday").exit_code == 1
@@ -192,6 +192,6 @@ def test_secret_use_is_audited_without_the_value(app, people):
         env = environments.get_or_raise(session=session, actor=actor, ref="default")
         usable = connections.use(session=session, actor=actor, keyring=services.keyring, environment=env, ref=conn)
         assert usable.secrets == {"api_key": "canary-use-77"}
-    admin_events = client_for(app, "chp_test-admin-token-0123456789").get("/api/v1/audit", params={"action": "secret.use"}).json()["items"]
+    admin_events = client_for(app, "chp_test-admin-token-0123456789abcdef").get("/api/v1/audit", params={"action": "secret.use"}).json()["items"]
     assert len(admin_events) == 1 and admin_events[0]["details"] == {"parameters": ["api_key"]}
     assert "canary-use-77" not in json.dumps(admin_events)

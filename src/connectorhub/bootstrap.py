@@ -1,5 +1,9 @@
 """First start: an empty store gets organization ``default``, environment ``default``, an
 administrator (platform and organization admin) and an admin token (README quick start).
+
+The generated token goes to ``<data folder>/admin-token`` (mode 600) and nowhere else:
+``serve`` says where it is, not what it is (security review 2, L6). A token given in
+``CONNECTORHUB_ADMIN_TOKEN`` must be at least 32 random characters (config.check_admin_token).
 """
 
 from __future__ import annotations
@@ -23,8 +27,7 @@ ADMIN_TOKEN_FILE = "admin-token"
 @dataclass
 class BootstrapResult:
     created: bool
-    token: str | None = None  # only when generated now
-    token_file: Path | None = None
+    token_file: Path | None = None  # where the token generated now was written
 
 
 def bootstrap(*, session: Session, home: Path, admin_token: str | None) -> BootstrapResult:
@@ -52,4 +55,4 @@ def bootstrap(*, session: Session, home: Path, admin_token: str | None) -> Boots
     # store commits the token's hash.
     path = private_folder(home) / ADMIN_TOKEN_FILE
     write_private_file(path, value + "\n")
-    return BootstrapResult(created=True, token=value, token_file=path)
+    return BootstrapResult(created=True, token_file=path)

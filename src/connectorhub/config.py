@@ -4,7 +4,7 @@
 |---|---|---|
 | CONNECTORHUB_HOME | data folder of the embedded default | ./.connectorhub |
 | CONNECTORHUB_DATABASE_URL | SQLAlchemy URL; postgresql:// is served by psycopg 3 | sqlite in the data folder |
-| CONNECTORHUB_ADMIN_TOKEN | admin token bootstrapped on first start | generated, printed once |
+| CONNECTORHUB_ADMIN_TOKEN | admin token bootstrapped on first start (at least 32 random characters) | generated into <data folder>/admin-token |
 | CONNECTORHUB_MASTER_KEY | base64 of a 32-byte master key, or a JSON keyring (K1) | the key file |
 | CONNECTORHUB_MASTER_KEY_FILE | the key file | <data folder>/master-keys.json (generated for SQLite) |
 | CONNECTORHUB_MAX_FILE_BYTES | largest accepted connector file | 8 MiB |
@@ -18,12 +18,14 @@
 | CONNECTORHUB_OUTBOUND_PER_CONNECTION | upstream calls through one connection at once, per process | 50 |
 | CONNECTORHUB_OUTBOUND_QUEUE_TIMEOUT | seconds a call over its share waits for a place before it is refused (429/503) | 5 |
 | CONNECTORHUB_PUBLIC_URL | the URL users reach the service at (behind a proxy); OAuth providers redirect to `<it>/oauth/callback`, which must be registered with them (R2) | `serve` on a loopback address: `http://<host>:<port>`; otherwise unset, and OAuth sign-in is refused until it is set |
+| CONNECTORHUB_TRUSTED_PROXIES | comma-separated addresses and CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed | none: forwarded headers are ignored |
+| CONNECTORHUB_ALLOW_IMPERSONATION | `false`: administrators cannot mint tokens for other users | true |
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectorhub.errors import InvalidRequest
@@ -39,6 +41,7 @@ DEFAULT_OUTBOUND_MAX_CONNECTIONS = 500
 DEFAULT_OUTBOUND_PER_ORG = 100
 DEFAULT_OUTBOUND_PER_CONNECTION = 50
 DEFAULT_OUTBOUND_QUEUE_TIMEOUT = 5.0
+MIN_ADMIN_TOKEN_LENGTH = 32
 
 
 def normalize_database_url(url: str) -> str:
@@ -53,8 +56,9 @@ def normalize_database_url(url: str) -> str:
 class Settings:
     home: Path
     database_url: str
-    admin_token: str | None = None
-    master_key: str | None = None
+    # Secrets: never in the repr (it lands in logs and tracebacks; security review 2, L6).
+    admin_token: str | None = field(default=None, repr=False)
+    master_key: str | None = field(default=None, repr=False)
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_icon_bytes: int = DEFAULT_MAX_ICON_BYTES
     # Outbound safety (R5); the allow-list is parsed by runtime.outbound.OutboundPolicy.
@@ -70,6 +74,13 @@ class Settings:
     # OAuth redirect URIs are built on it (R2), never on a request's Host header; None:
     # OAuth sign-in is refused (serve pins a loopback address, pinned_public_url).
     public_url: str | None = None
+    # Reverse proxies whose forwarded headers are believed (client address, scheme).
+    trusted_proxies: tuple[str, ...] = ()
+    allow_impersonation: bool = True
+
+    def __post_init__(self) -> None:
+        if self.admin_token is not None:
+            check_admin_token(self.admin_token)
 
     @classmethod
     def from_env(cls, *, database_url: str | None = None, home: str | os.PathLike | None = None) -> "Settings":
@@ -103,6 +114,10 @@ class Settings:
                 "CONNECTORHUB_OUTBOUND_QUEUE_TIMEOUT", DEFAULT_OUTBOUND_QUEUE_TIMEOUT, float
             ),
             public_url=_public_url_from_env(),
+            trusted_proxies=tuple(
+                entry.strip() for entry in os.environ.get("CONNECTORHUB_TRUSTED_PROXIES", "").split(",") if entry.strip()
+            ),
+            allow_impersonation=_flag_from_env("CONNECTORHUB_ALLOW_IMPERSONATION", True),
         )
 
     @property
@@ -148,3 +163,32 @@ def pinned_public_url(host: str, port: int) -> str | None:
     name = _LOOPBACK.get(host.strip().lower())
     return f"http://{name}:{port}" if name else None
 
+
+def _flag_from_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise InvalidRequest(f"{name} must be true or false; got {raw!r}.", code="SettingInvalid")
+
+
+def check_admin_token(token: str) -> str:
+    """An administrator token given by configuration must be as hard to guess as a
+    generated one (security review 2, L6): at least 32 characters, no spaces, not a
+    repeated pattern, at least 10 different characters. The error never shows the value."""
+    fix = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    problems = []
+    if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+        problems.append(f"it has {len(token)} characters, at least {MIN_ADMIN_TOKEN_LENGTH} are needed")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in token):
+        problems.append("it holds spaces or control characters")
+    if len(set(token)) < 10 or token in (token + token)[1:-1]:
+        problems.append("it is not random (too few different characters, or a repeated pattern)")
+    if token.startswith("chs_"):
+        problems.append("it starts with 'chs_', which marks portal sign-ins")
+    if problems:
+        raise InvalidRequest(f"CONNECTORHUB_ADMIN_TOKEN is refused: {'; '.join(problems)}; {fix}.", code="SettingInvalid")
+    return token

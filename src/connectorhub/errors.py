@@ -89,6 +89,21 @@ class Forbidden(ConnectorhubError):
     title = "Forbidden"
 
 
+class TooManyAttempts(ConnectorhubError):
+    """Too many failed sign-in attempts for an account or from an address (security
+    review finding M8): ``retry_after`` says how many seconds to wait, and the HTTP
+    answer carries it as ``Retry-After``."""
+
+    status = 429
+    exit_code = EXIT_PERMISSION
+    default_code = "TooManyAttempts"
+    title = "Too many attempts"
+
+    @property
+    def retry_after(self) -> int:
+        return int(self.extra.get("retry_after", 1))
+
+
 class NotFound(ConnectorhubError):
     """Unknown, or hidden from the caller: both answer alike (DESIGN A10)."""
 

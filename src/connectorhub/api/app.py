@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from connectorhub import __version__
 from connectorhub.api import problems
@@ -87,6 +88,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
         sessions=make_session_factory(engine),
         keyring=keyring,
         limits=Limits(settings.max_file_bytes, settings.max_icon_bytes),
+        allow_impersonation=settings.allow_impersonation,
     )
     runtime = Runtime(services.sessions, services.keyring, OutboundPolicy.from_settings(settings))
 
@@ -114,6 +116,11 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 
     app.add_middleware(BodyLimit, max_body=max_body)
+    if settings.trusted_proxies:
+        # The client's address (sign-in throttling) and scheme (the portal cookie's Secure
+        # flag, the same-origin check) come from X-Forwarded-For / -Proto only when the
+        # request comes from one of these proxies (security review 2, L1).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.invoke_endpoint = runtime_api.InvokeEndpoint(state=app.state, prefix=API_PREFIX, max_body=max_body)
 
     @app.get("/healthz", tags=["meta"])

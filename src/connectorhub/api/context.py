@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectorhub import changes
 from connectorhub.access.decisions import Actor
 from connectorhub.connectors.service import Limits
-from connectorhub.directory import service as directory
+from connectorhub.directory import sessions
 from connectorhub.errors import Unauthenticated
 from connectorhub.secrets.keyring import Keyring
 
@@ -43,12 +43,15 @@ class Services:
     sessions: sessionmaker[Session]
     keyring: Keyring
     limits: Limits
+    # CONNECTORHUB_ALLOW_IMPERSONATION: may administrators mint tokens for other users (finding H1)?
+    allow_impersonation: bool = True
 
 
 class Context:
-    """One request: the services and the bearer token. The caller is authenticated inside
-    the use case's transaction (one session, no extra thread hop), so ``actor`` is
-    available inside ``with ctx.transaction()``."""
+    """One request: the services and the credential — a bearer token (REST, CLI) or a
+    portal session (the portal's cookie, :mod:`connectorhub.directory.sessions`). The
+    caller is authenticated inside the use case's transaction (one session, no extra
+    thread hop), so ``actor`` is available inside ``with ctx.transaction()``."""
 
     def __init__(self, services: Services, token: str) -> None:
         self.services = services
@@ -64,6 +67,11 @@ class Context:
     @property
     def token(self) -> str:
         return self._token
+
+    @property
+    def portal_session(self) -> bool:
+        """Is the credential a portal session (not a personal access token)?"""
+        return sessions.is_session_value(self._token)
 
     @property
     def keyring(self) -> Keyring:
@@ -82,7 +90,7 @@ class Context:
                     # SQLite: take the write lock up front (see db.py); PostgreSQL ignores it.
                     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
                 if self._actor is None:
-                    self._actor = directory.authenticate(session=session, token=self._token)
+                    self._actor = sessions.authenticate(session=session, token=self._token)
                 yield session
                 if write:
                     changes.bump(session)  # other processes learn of the write (connectorhub.changes)
@@ -119,13 +127,25 @@ def _token_missing() -> Unauthenticated:
     )
 
 
+def _api_credential(token: str) -> str:
+    """The REST API takes personal access tokens only: a portal session's value (a cookie
+    someone copied) is refused before anything else looks at it."""
+    if sessions.is_session_value(token):
+        raise Unauthenticated(
+            "A portal sign-in cannot be used with the API; send a personal access token as "
+            "'Authorization: Bearer <token>' (connectorhub token create).",
+            code="PortalSessionRefused",
+        )
+    return token
+
+
 async def context(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Context:
     if credentials is None:
         raise _token_missing()
-    return Context(request.app.state.services, credentials.credentials)
+    return Context(request.app.state.services, _api_credential(credentials.credentials))
 
 
 def bearer_token(authorization: str) -> str:
@@ -136,4 +156,4 @@ def bearer_token(authorization: str) -> str:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise _token_missing()
-    return token
+    return _api_credential(token)

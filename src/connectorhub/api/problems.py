@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectorhub.errors import ConnectorhubError
+from connectorhub.errors import ConnectorhubError, TooManyAttempts
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("connectorhub.api")
@@ -35,7 +35,10 @@ def _location(loc) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectorhubError)
     async def _domain(_request: Request, exc: ConnectorhubError):
-        return problem_response(*problem_for(exc))
+        response = problem_response(*problem_for(exc))
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_request: Request, exc: RequestValidationError):

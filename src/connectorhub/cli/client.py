@@ -21,6 +21,7 @@ _BY_STATUS: dict[int, type[errors.ConnectorhubError]] = {
     409: errors.Conflict,
     413: errors.PayloadTooLarge,
     422: errors.InvalidRequest,
+    429: errors.TooManyAttempts,
 }
 
 

@@ -8,6 +8,7 @@ import typer
 
 from connectorhub.cli.app import JsonOption, group
 from connectorhub.cli.client import Client
+from connectorhub.cli.commands_identity import with_current_password
 from connectorhub.cli.output import console, emit_json, show, table
 from connectorhub.errors import InvalidRequest
 
@@ -61,15 +62,23 @@ def user_create(
 
 @user_app.command("set-password")
 def user_set_password(
-    user: str = typer.Argument(..., help="E-mail of the user (yourself, or as an organization administrator, a user of it)."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    user: str = typer.Argument(..., help="E-mail of the user (yourself, or as an administrator, a user you manage)."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin",
+        help="Read the new password from standard input, and your current password (when you have one) from the next line.",
+    ),
 ):
-    """Set the password a user signs in to the web portal with (8+ characters)."""
+    """Set the password a user signs in to the web portal with (8+ characters). If you
+    have a password yourself, you confirm it first."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    Client().put(f"/users/{user}/password", {"password": password})
+    client = Client()
+    with_current_password(
+        lambda current: client.put(f"/users/{user}/password", {"password": password, "current_password": current}),
+        from_stdin=password_stdin,
+    )
     console.print(f"Password set for {user}; their earlier portal sign-ins have ended.")
 
 
@@ -90,10 +99,17 @@ def user_show(user: str, as_json: bool = JsonOption):
 def token_create(
     user: str = typer.Option(None, "--user", help="E-mail of the user; default: yourself."),
     name: str = typer.Option("", "--name", help="A label for the token."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read your current password (when you have one) from standard input."),
     as_json: bool = JsonOption,
 ):
-    """Create a personal access token; prints only the token (shown once)."""
-    created = Client().post("/tokens", {"user": user, "name": name})
+    """Create a personal access token; prints only the token (shown once). If you have a
+    password, you confirm it first. A token for another user is recorded in the audit
+    log and shown to that user with your name."""
+    client = Client()
+    created = with_current_password(
+        lambda current: client.post("/tokens", {"user": user, "name": name, "current_password": current}),
+        from_stdin=password_stdin,
+    )
     if as_json:
         emit_json(created)
     else:
@@ -102,11 +118,23 @@ def token_create(
 
 @token_app.command("list")
 def token_list(user: str = typer.Option(None, "--user"), as_json: bool = JsonOption):
-    _list("/tokens", ["id", "name", "prefix", "created_at"], as_json, user=user)
+    """Tokens that still work, with who made each (empty: made at the service's first start)."""
+    _list("/tokens", ["id", "name", "prefix", "created_at", "created_by"], as_json, user=user)
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: str):
+def token_revoke(
+    token_id: str = typer.Argument(None, help="The token's id (token list)."),
+    revoke_all: bool = typer.Option(False, "--all", help="Every token of yours (or of --user)."),
+    user: str = typer.Option(None, "--user", help="With --all: E-mail of the user; default: yourself."),
+):
+    """Revoke one token, or with --all every token (portal sign-ins started with one end too)."""
+    if revoke_all == (token_id is not None) or (user is not None and not revoke_all):
+        raise InvalidRequest("Give a token id, or --all (optionally with --user EMAIL).", code="UsageInvalid")
+    if revoke_all:
+        revoked = Client().post("/tokens/revoke-all", {"user": user})["revoked"]
+        typer.echo(f"Revoked {revoked} token(s).")
+        return
     Client().delete(f"/tokens/{token_id}")
     typer.echo(f"Revoked {token_id}.")
 

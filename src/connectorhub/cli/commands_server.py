@@ -58,10 +58,12 @@ def serve(
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     if result.created:
         console.print(f"Bootstrapped organization 'default', environment 'default' and admin {ADMIN_EMAIL}.")
-        if result.token:
-            console.print(f"Admin token (shown once, also saved to {result.token_file}):")
-            console.print(result.token, highlight=False, soft_wrap=True)
-            console.print(f"Log in:  connectorhub login --url {url} --token $(cat {result.token_file})", highlight=False, soft_wrap=True)
+        if result.token_file:
+            # Where the token is, never the token: this output ends up in service logs (review 2, L6).
+            console.print(f"The admin token is in {result.token_file} (readable by this account only).", highlight=False, soft_wrap=True)
+            console.print(f"Log in:  connectorhub login --url {url} --token \"$(cat {result.token_file})\"", highlight=False, soft_wrap=True)
+            console.print("Then delete that file, or make your own token (connectorhub token create) and revoke this one.",
+                          highlight=False, soft_wrap=True)
         else:
             console.print(f"Admin token: the value of CONNECTORHUB_ADMIN_TOKEN. Log in:  connectorhub login --url {url} --token \"$CONNECTORHUB_ADMIN_TOKEN\"", highlight=False, soft_wrap=True)
     console.print(f"connectorhub listening on {url}  (portal: {url}/portal, API: {url}/api/v1, OpenAPI: {url}/openapi.json)", highlight=False)
@@ -74,8 +76,10 @@ def serve(
     from connectorhub.api.server import HttpProtocol
 
     access_log.install()  # K2: the OAuth callback's code and state stay out of the access log
+    # Forwarded headers are believed only from CONNECTORHUB_TRUSTED_PROXIES (the
+    # application applies them, api.app); uvicorn's own default trusts 127.0.0.1.
     uvicorn.run(
-        application, host=host, port=port, http=HttpProtocol,
+        application, host=host, port=port, http=HttpProtocol, proxy_headers=False,
         log_level=log_level.lower(), access_log=log_level.lower() == "debug",
     )
 

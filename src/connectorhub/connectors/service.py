@@ -367,7 +367,18 @@ def create(
     session.add(connector)
     if flush:
         session.flush()
+    _record(session, actor, "connector.create", connector)
     return connector
+
+
+def _record(session: Session, actor: Actor, action: str, connector: Connector, **details: Any) -> None:
+    """Creating, changing and publishing connectors is audited (security review finding
+    H1): ids, names and the revision, never a file's content (K2)."""
+    audit.record(
+        session=session, actor=actor, action=action, target_kind="connector", target_id=connector.id,
+        org_id=connector.org_id if connector.org_id is not None else actor.org_id, environment_id=connector.environment_id,
+        details={"title": connector.title, "name": connector.name, "revision": connector.revision, **details},
+    )
 
 
 @dataclass
@@ -438,6 +449,7 @@ def update(
     connector.revision += 1
     connector.updated_at = utcnow()
     session.flush()
+    _record(session, actor, "connector.update", connector)
     return connector
 
 
@@ -578,6 +590,7 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=public.id)
     for pointer, value in values.items():
         secret_store.put(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=public.id, name=pointer, value=value)
+    _record(session, actor, "connector.publish", public, source_id=source.id, source_environment_id=source.environment_id)
     return public
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 
 from connectorhub.api.context import Context, context
-from connectorhub.directory import schemas, service
+from connectorhub.directory import passwords, schemas, service, sessions, signin
 from connectorhub.directory.models import Organization, User
 from connectorhub.errors import InvalidRequest
 from connectorhub.pagination import DEFAULT_LIMIT
@@ -69,13 +69,26 @@ def list_users(org: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str |
         return PageOut(items=[_user_out(u) for u in page.items], next_cursor=page.next_cursor)
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address (the proxy's unless CONNECTORHUB_TRUSTED_PROXIES names it), for sign-in throttling."""
+    return request.client.host if request.client else None
+
+
 @router.put("/users/{user_ref}/password", status_code=status.HTTP_204_NO_CONTENT)
-def set_password(user_ref: str, body: schemas.PasswordIn, ctx: Context = Depends(context)):
-    """The user's password for the web portal: their own, or, for an organization
-    administrator, a user's of the organization. Ends the portal sign-ins made before."""
+def set_password(user_ref: str, body: schemas.PasswordIn, request: Request, ctx: Context = Depends(context)):
+    """The user's password for the web portal: their own, or a user's the caller may
+    manage (organization administrators: their organization's non-administrators;
+    platform administrators: anyone). A caller who has a password confirms it
+    (``current_password``). Ends every portal session of the user; audited."""
+    with ctx.transaction(write=False) as session:
+        user = service.get_user_or_raise(session=session, actor=ctx.actor, ref=user_ref)
+        service.check_may_manage(actor=ctx.actor, user=user)
+        check = signin.proof_needed(session=session, actor=ctx.actor, portal_session=False)
+    signin.confirm(ctx.transaction, check, password=body.current_password, address=client_address(request))
+    new_hash = passwords.hash_password(body.password)  # outside the write transaction: it takes a while
     with ctx.transaction() as session:
         user = service.get_user_or_raise(session=session, actor=ctx.actor, ref=user_ref)
-        service.set_password(session=session, actor=ctx.actor, user=user, password=body.password)
+        service.set_password(session=session, actor=ctx.actor, user=user, password=body.password, password_hash=new_hash)
 
 
 @router.get("/users/{user_ref}", response_model=schemas.UserOut)
@@ -84,26 +97,71 @@ def get_user(user_ref: str, ctx: Context = Depends(context)):
         return _user_out(service.get_user_or_raise(session=session, actor=ctx.actor, ref=user_ref))
 
 
+def token_out(token, makers: dict[str, str]) -> schemas.TokenOut:
+    return schemas.TokenOut(
+        id=token.id, user_id=token.user_id, name=token.name, prefix=token.prefix, created_at=token.created_at,
+        created_by=makers.get(token.created_by_id) if token.created_by_id else None,
+    )
+
+
 @router.post("/tokens", response_model=schemas.TokenCreated, status_code=status.HTTP_201_CREATED)
-def create_token(body: schemas.TokenCreate, ctx: Context = Depends(context)):
+def create_token(body: schemas.TokenCreate, request: Request, ctx: Context = Depends(context)):
+    """A personal access token, for the caller or (administrators, when the instance
+    allows it) for a user they may manage; audited, and the user sees who made it. A
+    caller who has a password confirms it (``current_password``)."""
+    allow = ctx.services.allow_impersonation
+    with ctx.transaction(write=False) as session:
+        user = service.get_user_or_raise(session=session, actor=ctx.actor, ref=body.user or ctx.actor.user_id)
+        service.check_may_mint(actor=ctx.actor, user=user, allow_impersonation=allow)
+        check = signin.proof_needed(session=session, actor=ctx.actor, portal_session=False)
+    signin.confirm(ctx.transaction, check, password=body.current_password, address=client_address(request))
     with ctx.transaction() as session:
         user = service.get_user_or_raise(session=session, actor=ctx.actor, ref=body.user or ctx.actor.user_id)
-        token, value = service.create_token(session=session, actor=ctx.actor, user=user, name=body.name)
-        return schemas.TokenCreated(**schemas.TokenOut.model_validate(token, from_attributes=True).model_dump(), token=value)
+        token, value = service.create_token(session=session, actor=ctx.actor, user=user, name=body.name, allow_impersonation=allow)
+        makers = {ctx.actor.user_id: ctx.actor.email}
+        return schemas.TokenCreated(**token_out(token, makers).model_dump(), token=value)
 
 
 @router.get("/tokens", response_model=PageOut[schemas.TokenOut])
 def list_tokens(user: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
+    """The tokens of the caller (or of a user they may manage) that still work, with who made each."""
     with ctx.transaction(write=False) as session:
         owner = service.get_user_or_raise(session=session, actor=ctx.actor, ref=user or ctx.actor.user_id)
         page = service.list_tokens(session=session, actor=ctx.actor, user=owner, limit=limit, cursor=cursor)
-        return PageOut(items=[schemas.TokenOut.model_validate(t, from_attributes=True) for t in page.items], next_cursor=page.next_cursor)
+        makers = service.token_makers(session=session, tokens=page.items)
+        return PageOut(items=[token_out(t, makers) for t in page.items], next_cursor=page.next_cursor)
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_token(token_id: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         service.delete_token(session=session, actor=ctx.actor, token_id=token_id)
+
+
+@router.post("/tokens/revoke-all", response_model=schemas.RevokedOut)
+def revoke_all_tokens(body: schemas.UserRefIn, ctx: Context = Depends(context)):
+    """Every token of the caller (or of a user they may manage) stops working at once;
+    portal sessions started with one of them end too. Audited."""
+    with ctx.transaction() as session:
+        user = service.get_user_or_raise(session=session, actor=ctx.actor, ref=body.user or ctx.actor.user_id)
+        return schemas.RevokedOut(revoked=service.revoke_all_tokens(session=session, actor=ctx.actor, user=user))
+
+
+@router.get("/sessions", response_model=list[schemas.PortalSessionOut])
+def list_portal_sessions(user: str | None = None, ctx: Context = Depends(context)):
+    """The portal sessions (signed-in browsers) of the caller or of a user they may manage."""
+    with ctx.transaction(write=False) as session:
+        owner = service.get_user_or_raise(session=session, actor=ctx.actor, ref=user or ctx.actor.user_id)
+        return [schemas.PortalSessionOut.model_validate(s, from_attributes=True)
+                for s in sessions.list_for(session=session, actor=ctx.actor, user=owner)]
+
+
+@router.post("/sessions/end-all", response_model=schemas.EndedOut)
+def end_all_portal_sessions(body: schemas.UserRefIn, ctx: Context = Depends(context)):
+    """Sign out everywhere: every portal session of the caller (or of a user they may manage) ends. Audited."""
+    with ctx.transaction() as session:
+        user = service.get_user_or_raise(session=session, actor=ctx.actor, ref=body.user or ctx.actor.user_id)
+        return schemas.EndedOut(ended=sessions.end_all(session=session, actor=ctx.actor, user=user))
 
 
 def _group_out(session, group) -> schemas.GroupOut:

@@ -20,7 +20,11 @@ class OrgOut(BaseModel):
 
 
 class PasswordIn(Strict):
-    password: str = Field(min_length=8, description="The new password for the web portal (8+ characters)")
+    password: str = Field(min_length=8, max_length=1024, description="The new password for the web portal (8+ characters)")
+    current_password: str | None = Field(
+        None, max_length=1024,
+        description="The caller's own current password; required when the caller has one (also when setting another user's)",
+    )
 
 
 class UserCreate(Strict):
@@ -49,7 +53,10 @@ class MeOut(UserOut):
 
 class TokenCreate(Strict):
     user: str | None = Field(None, description="E-mail or id; default: the caller")
-    name: str = ""
+    name: str = Field("", max_length=200)
+    current_password: str | None = Field(
+        None, max_length=1024, description="The caller's current password; required when the caller has one"
+    )
 
 
 class TokenOut(BaseModel):
@@ -58,6 +65,26 @@ class TokenOut(BaseModel):
     name: str
     prefix: str
     created_at: dt.datetime
+    created_by: str | None = Field(None, description="E-mail of whoever made the token; null: made at the first start")
+
+
+class UserRefIn(Strict):
+    user: str | None = Field(None, description="E-mail or id; default: the caller")
+
+
+class RevokedOut(BaseModel):
+    revoked: int
+
+
+class PortalSessionOut(BaseModel):
+    id: str
+    method: str = Field(description="password, or token (started by pasting a personal access token)")
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class EndedOut(BaseModel):
+    ended: int
 
 
 class TokenCreated(TokenOut):

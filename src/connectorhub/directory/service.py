@@ -12,20 +12,25 @@ import hashlib
 import secrets
 from collections import defaultdict
 
-from sqlalchemy import delete, literal, or_, select
+from sqlalchemy import delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from connectorhub.access.decisions import Actor
+from connectorhub.access import identity
+from connectorhub.access.decisions import Actor, Decision
+from connectorhub.audit import service as audit
 from connectorhub.db import utcnow
+from connectorhub.directory import throttle
 from connectorhub.directory.models import (
     AccessToken,
     Group,
     GroupMember,
     Organization,
+    PortalSession,
     Subscription,
     SubscriptionMember,
     User,
 )
+from connectorhub.directory.passwords import hash_password
 from connectorhub.environments.models import EnvironmentAdmin
 from connectorhub.errors import (
     Conflict,
@@ -38,6 +43,8 @@ from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate
 
 TOKEN_PREFIX = "chp_"
+# Portal session cookies (connectorhub.directory.sessions): never a personal access token.
+SESSION_PREFIX = "chs_"
 
 
 def check_name(value: str, what: str) -> str:
@@ -126,47 +133,47 @@ def authenticate(*, session: Session, token: str) -> Actor:
     )
     if user is None:
         raise Unauthenticated(
-            "The access token is unknown, revoked or expired; create one with `connectorhub token create` "
-            "(in the portal: sign in again).",
+            "The access token is unknown, revoked or expired; create one with `connectorhub token create`.",
             code="TokenInvalid",
         )
     return actor_for_user(session=session, user=user)
 
 
 def token_expires_at(*, session: Session, token: str) -> dt.datetime | None:
-    """When a token expires (None: never). Caches of what a token may do end then."""
+    """When a token or a portal session expires (None: never). Caches of what it may do end then."""
+    if token.startswith(SESSION_PREFIX):
+        return session.scalar(select(PortalSession.expires_at).where(PortalSession.secret_hash == hash_token(token)))
     return session.scalar(select(AccessToken.expires_at).where(AccessToken.token_hash == hash_token(token)))
 
 
-# Portal sign-in (DESIGN section 8): a password gives a token that expires, named so
-# that signing out revokes it (and only it: a pasted personal access token stays valid).
-SIGN_IN_TOKEN_NAME = "portal sign-in"
-# Checked against when the e-mail is unknown, so an unknown address takes as long as a wrong password.
-_NO_PASSWORD = "scrypt$" + "00" * 16 + "$" + "00" * 64
+def subject_of(user: User) -> identity.Subject:
+    return identity.Subject(user.id, user.org_id, user.is_org_admin, user.is_platform_admin)
 
 
-def sign_in(*, session: Session, email: str, password: str, lifetime: dt.timedelta) -> tuple[AccessToken, str]:
-    """A sign-in token for a user's e-mail and password, valid for ``lifetime``. Refuses
-    with one message whether the address is unknown, has no password, or the password is
-    wrong (no way to learn which addresses exist)."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    stored = user.password_hash if user is not None else None
-    if not verify_password(password, stored or _NO_PASSWORD) or stored is None:
-        raise Unauthenticated(
-            "The e-mail address or the password is wrong (a user without a password signs in with a personal "
-            "access token).",
-            code="SignInFailed",
-        )
-    token, value = create_token(session=session, actor=None, user=user, name=SIGN_IN_TOKEN_NAME)
-    token.expires_at = utcnow() + lifetime
-    return token, value
+def enforce(decision: Decision) -> None:
+    if not decision.allowed:
+        raise Forbidden(decision.reason, code=decision.code)
 
 
-def sign_out(*, session: Session, token: str) -> None:
-    """Revokes ``token`` when it is a portal sign-in token; other tokens are left alone."""
-    row = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(token)))
-    if row is not None and row.name == SIGN_IN_TOKEN_NAME and row.expires_at is not None:
-        row.revoked = True
+def check_may_manage(*, actor: Actor, user: User) -> None:
+    """Refuses unless ``actor`` may act on ``user``'s identity (finding C1), before a use
+    case asks for a password."""
+    enforce(identity.may_manage_identity(actor, subject_of(user)))
+
+
+def check_may_mint(*, actor: Actor, user: User, allow_impersonation: bool) -> None:
+    """Refuses unless ``actor`` may mint a token for ``user`` (findings C1, H1)."""
+    enforce(identity.may_mint_token(actor, subject_of(user), allow_impersonation=allow_impersonation))
+
+
+def _record_identity(session: Session, actor: Actor | None, action: str, user: User, **details) -> None:
+    """An audit event naming the actor (the event's actor) and the subject (target and
+    ``user`` in the details), in the subject's organization, so its administrators see
+    what was done to their users (finding H1). Never a secret value."""
+    audit.record(
+        session=session, actor=actor, action=action, target_kind="user", target_id=user.id, org_id=user.org_id,
+        details={"user": user.email, "for_other": actor is None or actor.user_id != user.id, **details},
+    )
 
 
 # --- organizations -----------------------------------------------------------------
@@ -255,69 +262,91 @@ def list_users(*, session: Session, actor: Actor, org: Organization, limit: int,
     return paginate(session, select(User).where(User.org_id == org.id), User.id, limit=limit, cursor=cursor)
 
 
-def hash_password(password: str) -> str:
-    if len(password) < 8:
-        raise InvalidRequest("A password must be at least 8 characters long.", code="PasswordTooShort")
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def set_password(*, session: Session, actor: Actor, user: User, password: str) -> None:
-    """A user sets their own password; an organization administrator sets one for a user
-    of the organization. Portal sign-ins made with the old password end (their tokens
-    are revoked); personal access tokens are left alone."""
-    if actor.user_id != user.id:
-        _require_org_admin(actor, user.org_id)
-    user.password_hash = hash_password(password)
-    for token in session.scalars(
-        select(AccessToken).where(
-            AccessToken.user_id == user.id, AccessToken.name == SIGN_IN_TOKEN_NAME, AccessToken.expires_at.is_not(None),
-            AccessToken.revoked.is_(False),
-        )
-    ):
-        token.revoked = True
-
-
-def verify_password(password: str, stored: str | None) -> bool:
-    if not stored or not stored.startswith("scrypt$"):
-        return False
-    _, salt, digest = stored.split("$")
-    candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
-    return secrets.compare_digest(candidate.hex(), digest)
+def set_password(*, session: Session, actor: Actor, user: User, password: str, password_hash: str | None = None) -> None:
+    """A user sets their own password; an administrator sets one for a user they may
+    manage (finding C1: ``identity.may_manage_identity``). Every portal session of the
+    user ends; personal access tokens are left alone (``token revoke --all`` ends them).
+    ``password_hash``: the password already hashed by the caller outside the transaction
+    (a hash takes 0.4 s; the write lock is not held meanwhile). Audited (finding H1)."""
+    enforce(identity.may_manage_identity(actor, subject_of(user)))
+    user.password_hash = password_hash or hash_password(password)
+    ended = session.execute(delete(PortalSession).where(PortalSession.user_id == user.id)).rowcount
+    throttle.clear_account(session=session, email=user.email)
+    _record_identity(session, actor, "password.set", user, ended_portal_sessions=ended)
 
 
 # --- tokens ------------------------------------------------------------------------
 
 
-def create_token(*, session: Session, actor: Actor | None, user: User, name: str = "", value: str | None = None) -> tuple[AccessToken, str]:
-    """A personal access token; the value is returned once and only its hash is kept."""
-    if actor is not None and actor.user_id != user.id:
-        _require_org_admin(actor, user.org_id)
+# Generated tokens are far longer; a configured one (CONNECTORHUB_ADMIN_TOKEN) is also checked by config.check_admin_token.
+MIN_TOKEN_LENGTH = 32
+
+
+def create_token(
+    *, session: Session, actor: Actor | None, user: User, name: str = "", value: str | None = None,
+    allow_impersonation: bool = True,
+) -> tuple[AccessToken, str]:
+    """A personal access token; the value is returned once and only its hash is kept.
+    For someone else only as ``identity.may_mint_token`` allows (findings C1, H1);
+    ``actor`` None is the first start's bootstrap. Every token minted is audited with
+    who made it and for whom, and its owner sees who made it (``token list``)."""
+    if actor is not None:
+        enforce(identity.may_mint_token(actor, subject_of(user), allow_impersonation=allow_impersonation))
     value = value or TOKEN_PREFIX + secrets.token_urlsafe(32)
-    if len(value) < 16:
-        raise InvalidRequest("An access token must be at least 16 characters long.", code="TokenTooShort")
-    token = AccessToken(id=new_id(), user_id=user.id, name=name, token_hash=hash_token(value), prefix=value[:8])
+    if len(value) < MIN_TOKEN_LENGTH or value.startswith(SESSION_PREFIX):
+        raise InvalidRequest(
+            f"An access token must be at least {MIN_TOKEN_LENGTH} random characters long and must not start with "
+            f"'{SESSION_PREFIX}'.",
+            code="TokenTooShort",
+        )
+    token = AccessToken(
+        id=new_id(), user_id=user.id, name=name, token_hash=hash_token(value), prefix=value[:8],
+        created_by_id=actor.user_id if actor is not None else None,
+    )
     session.add(token)
     session.flush()
+    _record_identity(session, actor, "token.create", user, token_id=token.id, name=name)
     return token, value
 
 
 def list_tokens(*, session: Session, actor: Actor, user: User, limit: int, cursor: str | None) -> Page:
-    if actor.user_id != user.id:
-        _require_org_admin(actor, user.org_id)
+    """The user's tokens that still work (revoked ones are gone), for the user and for
+    whoever may manage their identity (finding C1)."""
+    enforce(identity.may_manage_identity(actor, subject_of(user)))
     query = select(AccessToken).where(AccessToken.user_id == user.id, AccessToken.revoked.is_(False))
     return paginate(session, query, AccessToken.id, limit=limit, cursor=cursor)
 
 
+def token_makers(*, session: Session, tokens: list[AccessToken]) -> dict[str, str]:
+    """E-mail address of whoever made each token, by maker id (for ``token list``)."""
+    ids = {t.created_by_id for t in tokens if t.created_by_id}
+    return {user_id: email for user_id, email in session.execute(select(User.id, User.email).where(User.id.in_(ids)))} if ids else {}
+
+
 def delete_token(*, session: Session, actor: Actor, token_id: str) -> None:
+    """Revoke one token (finding C1: only as ``identity.may_manage_identity`` allows;
+    audited, finding H1). Portal sessions started by pasting it end with it."""
     token = session.get(AccessToken, token_id)
     owner = session.get(User, token.user_id) if token else None
     if token is None or owner is None or (owner.org_id != actor.org_id and not actor.is_platform_admin):
         raise not_found("token", token_id)
-    if actor.user_id != owner.id:
-        _require_org_admin(actor, owner.org_id)
-    token.revoked = True
+    enforce(identity.may_manage_identity(actor, subject_of(owner)))
+    if not token.revoked:
+        token.revoked = True
+        session.execute(delete(PortalSession).where(PortalSession.token_id == token.id))
+        _record_identity(session, actor, "token.revoke", owner, token_id=token.id, name=token.name)
+
+
+def revoke_all_tokens(*, session: Session, actor: Actor, user: User) -> int:
+    """``token revoke --all``: every token of ``user`` stops working at once, and the
+    portal sessions started by pasting one of them end. Returns how many were revoked."""
+    enforce(identity.may_manage_identity(actor, subject_of(user)))
+    ids = list(session.scalars(select(AccessToken.id).where(AccessToken.user_id == user.id, AccessToken.revoked.is_(False))))
+    if ids:
+        session.execute(update(AccessToken).where(AccessToken.id.in_(ids)).values(revoked=True))
+        session.execute(delete(PortalSession).where(PortalSession.token_id.in_(ids)))
+    _record_identity(session, actor, "token.revoke_all", user, revoked=len(ids))
+    return len(ids)
 
 
 # --- groups ------------------------------------------------------------------------
@@ -401,6 +430,19 @@ def add_group_member(*, session: Session, actor: Actor, group: Group, user: User
     if exists is None:
         session.add(GroupMember(group_id=group.id, member_kind=kind, member_id=member_id))
         session.flush()
+        _record_membership(session, actor, "group.add_member", group, kind, member_id, user, member_group)
+
+
+def _record_membership(session: Session, actor: Actor, action: str, container, kind: str, member_id: str,
+                       user: User | None, member_group: Group | None) -> None:
+    """Membership changes of groups and subscriptions change who may do what: audited
+    with the member (finding H1)."""
+    audit.record(
+        session=session, actor=actor, action=action, target_kind=action.split(".")[0], target_id=container.id,
+        org_id=container.org_id,
+        details={"name": container.name, "member_kind": kind, "member_id": member_id,
+                 "member": user.email if user is not None else member_group.name},
+    )
 
 
 def remove_group_member(*, session: Session, actor: Actor, group: Group, user: User | None = None, member_group: Group | None = None) -> None:
@@ -412,6 +454,7 @@ def remove_group_member(*, session: Session, actor: Actor, group: Group, user: U
         raise not_found("group member", name)
     session.delete(row)
     session.flush()
+    _record_membership(session, actor, "group.remove_member", group, kind, member_id, user, member_group)
 
 
 # --- subscriptions -----------------------------------------------------------------
@@ -463,13 +506,16 @@ def add_subscription_member(*, session: Session, actor: Actor, subscription: Sub
     if session.get(SubscriptionMember, (subscription.id, user.id)) is None:
         session.add(SubscriptionMember(subscription_id=subscription.id, user_id=user.id))
         session.flush()
+        _record_membership(session, actor, "subscription.add_member", subscription, "user", user.id, user, None)
 
 
 def remove_subscription_member(*, session: Session, actor: Actor, subscription: Subscription, user: User) -> None:
     _require_org_admin(actor, subscription.org_id)
-    session.execute(
+    removed = session.execute(
         delete(SubscriptionMember).where(
             SubscriptionMember.subscription_id == subscription.id, SubscriptionMember.user_id == user.id
         )
-    )
+    ).rowcount
+    if removed:
+        _record_membership(session, actor, "subscription.remove_member", subscription, "user", user.id, user, None)
 

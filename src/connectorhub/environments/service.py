@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectorhub.access.decisions import Actor, EnvironmentFacts
+from connectorhub.audit import service as audit
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import Organization, Subscription, User
 from connectorhub.environments.models import (
@@ -116,6 +117,16 @@ def add_admin(*, session: Session, actor: Actor, environment: Environment, user:
     if session.get(EnvironmentAdmin, (environment.id, user.id)) is None:
         session.add(EnvironmentAdmin(environment_id=environment.id, user_id=user.id))
         session.flush()
+        _record_admin(session, actor, "environment.add_admin", environment, user)
+
+
+def _record_admin(session: Session, actor: Actor, action: str, environment: Environment, user: User) -> None:
+    """Environment administrators manage everything in the environment (A10): who named
+    or removed one is audited (security review finding H1)."""
+    audit.record(
+        session=session, actor=actor, action=action, target_kind="environment", target_id=environment.id,
+        org_id=environment.org_id, environment_id=environment.id, details={"user": user.email, "user_id": user.id},
+    )
 
 
 def remove_admin(*, session: Session, actor: Actor, environment: Environment, user: User) -> None:
@@ -126,3 +137,4 @@ def remove_admin(*, session: Session, actor: Actor, environment: Environment, us
         raise not_found("environment administrator", user.email)
     session.delete(row)
     session.flush()
+    _record_admin(session, actor, "environment.remove_admin", environment, user)

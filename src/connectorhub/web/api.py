@@ -5,34 +5,34 @@ This module signs users in and out and gathers the pages of :mod:`.connectors`,
 :mod:`.connections`, :mod:`.flows`, :mod:`.environments` and :mod:`.audit`; :mod:`.page`
 holds what they share.
 
-Signing in: with an e-mail address and password (a sign-in token that expires after
-``SIGN_IN_HOURS`` and that signing out revokes), or with a personal access token pasted
-as it is (the same one the CLI uses; the administrator's is printed by ``connectorhub
-serve``). The token is kept in an HttpOnly, SameSite=Strict cookie scoped to
-``/portal`` and checked on every request like a bearer token, so revoking it signs the
-portal out too. Forms are refused when the browser says they come from another origin
-(docs/portal.md).
+Signing in: with an e-mail address and password, or with a personal access token pasted
+as it is (the same one the CLI uses). Either starts a portal session
+(:mod:`connectorhub.directory.sessions`), a credential of its own that lasts
+``SIGN_IN_HOURS`` and that the REST API refuses; its value is kept in an HttpOnly,
+SameSite=Strict cookie scoped to ``/portal`` (Secure when the portal is reached over
+HTTPS) and checked on every request, so signing out, "sign out everywhere", a new
+password, or revoking the pasted token signs the portal out. Failed attempts are
+throttled (:mod:`connectorhub.directory.throttle`). Forms are refused when the browser
+says they come from another origin (docs/portal.md).
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from connectorhub.api.context import Context, write_transaction
-from connectorhub.directory import service as directory
+from connectorhub.api.context import write_transaction
+from connectorhub.directory import sessions, signin
 from connectorhub.environments import service as environments
-from connectorhub.errors import NotFound, Unauthenticated
-from connectorhub.web import audit, connections, connectors, environments as environment_pages, flows, page
+from connectorhub.errors import NotFound, TooManyAttempts, Unauthenticated
+from connectorhub.web import account, audit, connections, connectors, environments as environment_pages, flows, page
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, STATIC, env_url, portal_page
 
 __all__ = ["PREFIX", "STATIC", "router"]
 
-SIGN_IN_HOURS = 12
-SIGN_IN_LIFETIME = dt.timedelta(hours=SIGN_IN_HOURS)
+SIGN_IN_LIFETIME = sessions.LIFETIME
+SIGN_IN_HOURS = int(SIGN_IN_LIFETIME.total_seconds() // 3600)
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -68,58 +68,57 @@ async def login_form(request: Request, next: str = "") -> Response:
 @router.post("/login", response_class=HTMLResponse)
 @portal_page
 async def login(request: Request) -> Response:
-    """E-mail and password (a sign-in token that expires after SIGN_IN_HOURS), or a
-    personal access token pasted as it is."""
+    """E-mail and password, or a personal access token pasted as it is: either starts a
+    portal session of SIGN_IN_HOURS. Throttled: too many failures answer 429 with
+    Retry-After, before the password is looked at."""
     form = await request.form()
     email = str(form.get("email", "")).strip()
     password = str(form.get("password", ""))
     token = str(form.get("token", "")).strip()
     target = _local(str(form.get("next", ""))) or f"{PREFIX}/"
     services = request.app.state.services
+    address = page.client_address(request)
 
-    def with_password() -> str:
-        with write_transaction(services) as session:
-            _, value = directory.sign_in(session=session, email=email, password=password, lifetime=SIGN_IN_LIFETIME)
-            return value
-
-    def with_token() -> str:
-        with Context(services, token).transaction(write=False):
-            return token  # entering the transaction authenticated it
+    def transaction(write: bool = True):
+        return write_transaction(services)
 
     try:
         if email or password:
-            value = await run_in_threadpool(with_password)
-            max_age: int | None = int(SIGN_IN_LIFETIME.total_seconds())
+            value = await run_in_threadpool(
+                lambda: signin.with_password(transaction, email=email, password=password, address=address, lifetime=SIGN_IN_LIFETIME)
+            )
         elif token:
-            value, max_age = await run_in_threadpool(with_token), None
+            value = await run_in_threadpool(
+                lambda: signin.with_token(transaction, token=token, address=address, lifetime=SIGN_IN_LIFETIME)
+            )
         else:
             raise Unauthenticated("Give your e-mail address and password, or a personal access token.", code="SignInMissing")
-    except Unauthenticated as error:
-        return page.render(request, "login.html", status=401, next=target, error=error, email=email)
+    except (Unauthenticated, TooManyAttempts) as error:
+        refused = page.render(request, "login.html", status=error.status, next=target, error=error, email=email)
+        if isinstance(error, TooManyAttempts):
+            refused.headers["Retry-After"] = str(error.retry_after)
+        return refused
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        COOKIE, value, max_age=max_age, path=PREFIX, httponly=True, samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    page.set_cookie(request, response, value)
     return response
 
 
 @router.post("/logout")
 @portal_page
 async def logout(request: Request) -> Response:
-    """Clears the cookie and revokes a password sign-in's token (a pasted personal access
-    token stays valid: the CLI may be using it)."""
-    token = request.cookies.get(COOKIE, "")
-    if token:
+    """Ends this portal session and clears the cookie (a personal access token pasted to
+    start it stays valid: the CLI may be using it)."""
+    value = request.cookies.get(COOKIE, "")
+    if value:
         services = request.app.state.services
 
-        def revoke() -> None:
+        def end() -> None:
             with write_transaction(services) as session:
-                directory.sign_out(session=session, token=token)
+                sessions.end(session=session, value=value)
 
-        await run_in_threadpool(revoke)
+        await run_in_threadpool(end)
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
-    response.delete_cookie(COOKIE, path=PREFIX)
+    response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="strict", secure=page.cookie_is_secure(request))
     return response
 
 
@@ -128,5 +127,5 @@ def _local(target: str) -> str:
     return target if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target else ""
 
 
-for pages in (environment_pages, connectors, connections, flows, audit):
+for pages in (environment_pages, connectors, connections, flows, audit, account):
     router.include_router(pages.router)

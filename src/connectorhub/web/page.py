@@ -29,9 +29,10 @@ from starlette.concurrency import run_in_threadpool
 
 from connectorhub.api.context import Context
 from connectorhub.api.problems import problem_for
+from connectorhub.directory import sessions
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
-from connectorhub.errors import ConnectorhubError, Forbidden, Unauthenticated
+from connectorhub.errors import ConnectorhubError, Forbidden, TooManyAttempts, Unauthenticated
 
 PREFIX = "/portal"
 COOKIE = "connectorhub_portal"
@@ -66,10 +67,33 @@ def is_htmx(request: Request) -> bool:
 
 
 def context(request: Request) -> Context:
+    """The signed-in user's context: the cookie must hold a portal session
+    (:mod:`connectorhub.directory.sessions`); a personal access token put there is refused."""
     token = request.cookies.get(COOKIE, "")
-    if not token:
+    if not sessions.is_session_value(token):
         raise Unauthenticated("Sign in to use the portal.", code="PortalSignInNeeded")
     return Context(request.app.state.services, token)
+
+
+def cookie_is_secure(request: Request) -> bool:
+    """The portal cookie is sent over HTTPS only when the portal is reached over HTTPS:
+    the request's scheme (believed from X-Forwarded-Proto only when a trusted proxy sent
+    it, CONNECTORHUB_TRUSTED_PROXIES) or CONNECTORHUB_PUBLIC_URL's (security review 2, L1)."""
+    public_url = getattr(request.app.state, "public_url", None) or ""
+    return request.url.scheme == "https" or public_url.lower().startswith("https://")
+
+
+def set_cookie(request: Request, response: Response, value: str) -> None:
+    """The portal session's cookie: HttpOnly, SameSite=Strict, scoped to the portal,
+    Secure over HTTPS, for as long as the session lasts."""
+    response.set_cookie(
+        COOKIE, value, max_age=int(sessions.LIFETIME.total_seconds()), path=PREFIX, httponly=True, samesite="strict",
+        secure=cookie_is_secure(request),
+    )
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 async def form_of(request: Request) -> dict[str, str]:
@@ -116,7 +140,10 @@ def _error(request: Request, error: ConnectorhubError) -> Response:
         target = f"{PREFIX}/login?next={quote(request.url.path)}" if request.method == "GET" else f"{PREFIX}/login"
         return redirect(request, target) if is_htmx(request) else RedirectResponse(target, status_code=303)
     template = "_error.html" if is_htmx(request) else "error.html"
-    return render(request, template, status=error.status, error=error)
+    response = render(request, template, status=error.status, error=error)
+    if isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def portal_page(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
