@@ -65,6 +65,7 @@ from connectorhub.pagination import Page, check_limit
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.sharing.service import enforce, resolve_principal
 from connectorhub.solutions.models import ConnectionReference
+from connectorhub.transactions import lock
 
 log = logging.getLogger("connectorhub.assets")
 
@@ -314,11 +315,14 @@ def access_for(*, session: Session, actor: Actor, asset: Asset) -> AssetAccess:
 
 
 def get_or_raise(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[Asset, AssetAccess]:
-    """An app or flow of ``environment`` the caller may see; otherwise not found (A10)."""
+    """An app or flow of ``environment`` the caller may see; otherwise not found (A10), after
+    the same queries as for a visible one: the shares are read whether the id names an
+    asset or not, so a hidden id costs what an unknown one does."""
     asset = session.get(Asset, ref)
+    shares = [_share_facts(s) for s in shares_of(session, ref)]
     if asset is None or asset.kind != _check_kind(kind) or asset.environment_id != environment.id:
         raise not_found(kind, ref)
-    access = access_for(session=session, actor=actor, asset=asset)
+    access = decisions.asset_access(actor, facts(asset), shares)
     if not access.visible:
         raise not_found(kind, ref)
     return asset, access
@@ -435,6 +439,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, kind: st
     go too, since they are usable nowhere else (A7). Returns their ids."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     enforce(decisions.decide_asset_delete(access, kind), kind, ref)
+    lock(session, asset, kind=kind, ref=ref, deleting=True)  # a second delete answers not found
     from connectorhub.solutions import service as solutions  # solutions build on assets
 
     solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
@@ -494,6 +499,7 @@ def share(
     (unnamed slots are ``invoker``: no credentials are lent unless the maker says so).
     Sharing again replaces the role and the modes."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    lock(session, asset, kind=kind, ref=ref)  # shares of one asset change one after the other
     slots = slots_of(session, asset.id)
     names = [s.name for s in slots]
     unshareable = _unshareable_slots(session, keyring, asset, slots)
@@ -536,6 +542,7 @@ def unshare(
     """F3: revoke a share. The recipient's bindings stay (their connections are theirs)
     but no longer run anything unless the asset is shared again."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    lock(session, asset, kind=kind, ref=ref)
     if principal_kind not in ("user", "group"):
         raise InvalidRequest(f"A {kind} is shared with users or groups; name one with --user or --group.", code="PrincipalNotValid")
     principal = resolve_principal(session, asset.org_id, principal_kind, principal_ref)
@@ -595,6 +602,7 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     usable by the caller (A6), for the slot's connector, and scoped to nothing or to
     this asset (A7)."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    lock(session, asset, kind=kind, ref=ref)
     slot_row = _slot(session, asset, slot)
     connection = session.get(Connection, connection_ref)
     if connection is not None and connection.environment_id == environment.id:

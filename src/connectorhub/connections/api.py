@@ -13,6 +13,7 @@ from connectorhub.environments import service as environments
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.runtime import oauth_api
 from connectorhub.schemas import PageOut
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["connections"])
 BASE = "/environments/{env}/connections"
@@ -43,6 +44,7 @@ def _one(session, connection, access) -> schemas.ConnectionOut:
 
 
 @router.post(BASE, response_model=schemas.ConnectionOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_connection(env: str, body: schemas.ConnectionCreate, request: Request, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -87,6 +89,7 @@ def get_connection(env: str, connection: str, ctx: Context = Depends(context)):
 
 
 @router.patch(BASE + "/{connection}", response_model=schemas.ConnectionOut)
+@retried
 def update_connection(env: str, connection: str, body: schemas.ConnectionUpdate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -98,6 +101,7 @@ def update_connection(env: str, connection: str, body: schemas.ConnectionUpdate,
 
 
 @router.delete(BASE + "/{connection}", response_model=schemas.ConnectionDeleted)
+@retried
 def delete_connection(env: str, connection: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -106,6 +110,7 @@ def delete_connection(env: str, connection: str, ctx: Context = Depends(context)
 
 
 @router.post(BASE + "/{connection}/sign-in", response_model=schemas.SignInOut)
+@retried
 def sign_in_connection(env: str, connection: str, request: Request, ctx: Context = Depends(context)):
     """R2: a fresh OAuth sign-in link (needs CanEdit, A6); open it in a browser."""
     with ctx.transaction() as session:

@@ -16,6 +16,7 @@ from connectorhub.connectors import service as connectors
 from connectorhub.environments import service as environments
 from connectorhub.runtime import oauth_api
 from connectorhub.sharing import service as sharing
+from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, env_url, portal_page
 
@@ -107,4 +108,4 @@ async def delete_connection(request: Request, env: str, connection: str) -> Resp
             connections.delete(session=session, actor=ctx.actor, environment=environment, ref=connection)
             return env_url(environment, "connections")
 
-    return page.redirect(request, await run_in_threadpool(remove))
+    return page.redirect(request, await run_in_threadpool(retried(remove)))

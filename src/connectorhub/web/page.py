@@ -32,6 +32,7 @@ from connectorhub.api.problems import problem_for
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, Forbidden, Unauthenticated
+from connectorhub.transactions import retried
 
 PREFIX = "/portal"
 COOKIE = "connectorhub_portal"
@@ -190,7 +191,7 @@ async def act(
             return {**values, **(on_refusal(values) if on_refusal else {})}
 
     try:
-        values = await run_in_threadpool(apply)
+        values = await run_in_threadpool(retried(apply))
     except ConnectorhubError as error:
         if isinstance(error, Unauthenticated):
             raise
