@@ -32,8 +32,9 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session
 
 from connectorhub.access import decisions
+from connectorhub.access import lending as lending_rules
 from connectorhub.access.decisions import Actor, AssetAccess
-from connectorhub.assets import expressions, schemas
+from connectorhub.assets import expressions, lending, schemas
 from connectorhub.assets.models import (
     KIND_APP,
     KIND_FLOW,
@@ -497,7 +498,9 @@ def share(
 ) -> dict[str, Any]:
     """F3: share with a user or group as ``user`` or ``co-owner``, with a mode per slot
     (unnamed slots are ``invoker``: no credentials are lent unless the maker says so).
-    Sharing again replaces the role and the modes."""
+    Sharing again replaces the role and the modes. Turning a slot to ``shared`` lends
+    its connection, so a co-owner or administrator does it only for a connection they
+    may share themselves (``access.lending``)."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     lock(session, asset, kind=kind, ref=ref)  # shares of one asset change one after the other
     slots = slots_of(session, asset.id)
@@ -517,6 +520,11 @@ def share(
     row = session.scalar(
         select(AssetShare).where(AssetShare.asset_id == asset.id, AssetShare.principal_kind == principal.kind, AssetShare.principal_id == principal.id)
     )
+    lent = lending.lent_connection_access(  # F3, A6: who turns a slot to shared lends its connection
+        session=session, actor=actor, environment=environment, slots=slots, modes=modes,
+        already_shared=_share_facts(row).shared_slots if row else frozenset(),
+    )
+    enforce(lending_rules.decide_slot_lending(actor, asset_facts, lent), kind, ref)
     previous = (row.role, json.loads(row.slot_modes)) if row else None
     if row is None:
         row = AssetShare(id=new_id(), asset_id=asset.id, principal_kind=principal.kind, principal_id=principal.id)
