@@ -10,12 +10,23 @@ the same moment; each test runs on SQLite and, as a storage test, on PostgreSQL.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import random
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
-from conftest import client_for, make_user
+import httpx
+import pytest
+from conftest import TEST_MASTER_KEY, client_for, make_user
 from races_helpers import API, at_once, in_threads, server_errors
 from sqlalchemy import func, select
-from test_sharing import new_connector
+from test_connectors import MINIMAL
+from test_serve import Server, empty_postgres_schema  # noqa: F401 - the fixture
+from test_sharing import PROPERTIES, new_connector
 
 from connectorhub.audit.models import AuditEvent
 from connectorhub.connections.models import Connection
@@ -125,3 +136,202 @@ def test_m4_forced_connector_delete_racing_connection_creates_leaves_no_connecti
                 assert client_for(app, owner).get(f"{API}/connections/{answer.json()['id']}").status_code == 404
             elif answer.request.method == "POST":
                 assert answer.json()["code"] in ("ConnectorNotFound", "ConcurrentChange"), json.dumps(answer.json())
+
+
+# --- two serve processes on one PostgreSQL database --------------------------------------------
+
+CLIENTS, OPERATIONS = 32, 1000
+USERS = [f"u{n}@default.test" for n in range(4)]
+CONNECTOR_ROLES, CONNECTION_ROLES = ("CanView", "CanViewWithShare", "CanEdit"), ("CanUse", "CanUseAndShare", "CanEdit")
+# (operation, weight): grants of one connector, connections of it and their grants.
+MIX = [("connector_share", 25), ("connector_unshare", 15), ("create", 15), ("delete", 12), ("connection_share", 20), ("connection_unshare", 13)]
+
+
+@dataclass
+class Outcome:
+    operation: str
+    target: str | None
+    user: str | None
+    role: str | None
+    status: int
+    body: dict
+
+
+@dataclass
+class Storm:
+    """The operations' shared knowledge: the connection ids created so far (deleted ones
+    stay, so deletes and shares race with deletes)."""
+
+    connector: str
+    connections: list[str]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def known(self, rng: random.Random) -> str:
+        with self.lock:
+            return rng.choice(self.connections)
+
+    def created(self, connection: str) -> None:
+        with self.lock:
+            self.connections.append(connection)
+
+
+def operate(client: httpx.Client, storm: Storm, rng: random.Random) -> Outcome:
+    operation = rng.choices([m for m, _ in MIX], weights=[w for _, w in MIX])[0]
+    user = rng.choice(USERS)
+    target = role = None
+    if operation == "connector_share":
+        target, role = storm.connector, rng.choice(CONNECTOR_ROLES)
+        answer = client.post(f"/connectors/{target}/share", json={"user": user, "role": role})
+    elif operation == "connector_unshare":
+        target = storm.connector
+        answer = client.post(f"/connectors/{target}/unshare", json={"user": user})
+    elif operation == "create":
+        user = None
+        answer = client.post("/connections", json={"connector": storm.connector, "parameters": PARAMETERS})
+        if answer.status_code == 201:
+            target = answer.json()["id"]
+            storm.created(target)
+    elif operation == "delete":
+        target, user = storm.known(rng), None
+        answer = client.delete(f"/connections/{target}")
+    elif operation == "connection_share":
+        target, role = storm.known(rng), rng.choice(CONNECTION_ROLES)
+        answer = client.post(f"/connections/{target}/share", json={"user": user, "role": role})
+    else:
+        target = storm.known(rng)
+        answer = client.post(f"/connections/{target}/unshare", json={"user": user})
+    body = answer.json() if answer.content else {}
+    return Outcome(operation, target, user, role, answer.status_code, body)
+
+
+def effect_key(outcome: Outcome) -> tuple | None:
+    """What a successful operation changed, as its audit event records it; None when it
+    changed nothing (a share at the role already held, or a clear refusal)."""
+    if outcome.status not in (200, 201, 204):
+        return None
+    if outcome.operation in ("connector_share", "connection_share"):
+        return (outcome.operation, outcome.target, outcome.user, outcome.role) if outcome.body["changed"] else None
+    if outcome.operation in ("connector_unshare", "connection_unshare"):
+        return (outcome.operation, outcome.target, outcome.user, None)
+    return (outcome.operation, outcome.target, None, None)
+
+
+EVENT_OPERATIONS = {"connector.share": "connector_share", "connector.unshare": "connector_unshare", "connection.create": "create",
+                    "connection.delete": "delete", "connection.share": "connection_share", "connection.unshare": "connection_unshare"}
+
+
+def event_key(event: dict) -> tuple:
+    operation = EVENT_OPERATIONS[event["action"]]
+    principal = event["details"].get("principal", "")
+    user = principal.removeprefix("user:") or None
+    role = event["details"]["role"] if operation.endswith("_share") else None
+    return (operation, event["target_id"], user, role)
+
+
+def replay(events: list[dict], connections: list[str]) -> tuple[dict, dict]:
+    """The serial replay, in commit order, on a fresh model: the connector's grants
+    (user → role) and each connection's grants. Each event must be possible where it
+    stands (its previous role is the model's, what it revokes or deletes exists)."""
+    connector_grants: dict[str, str] = {}
+    connection_grants: dict[str, dict[str, str]] = {k: {} for k in connections}
+    for event in events:
+        operation, target, user, role = event_key(event)
+        details = event["details"]
+        if operation == "connector_share":
+            assert connector_grants.get(user) == details["previous"], event
+            connector_grants[user] = role
+        elif operation == "connector_unshare":
+            assert connector_grants.pop(user) == details["role"], event
+        elif operation == "create":
+            assert target not in connection_grants, event
+            connection_grants[target] = {}
+        elif operation == "delete":
+            assert target in connection_grants, event
+            del connection_grants[target]
+        elif operation == "connection_share":
+            assert connection_grants[target].get(user) == details["previous"], event
+            connection_grants[target][user] = role
+        else:
+            assert connection_grants[target].pop(user) == details["role"], event
+    return connector_grants, connection_grants
+
+
+def all_pages(client: httpx.Client, path: str, **params) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        page = client.get(path, params={**params, "limit": 1000, **({"cursor": cursor} if cursor else {})}).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items
+
+
+def grants(client: httpx.Client, path: str) -> dict[str, str]:
+    return {g["principal"]: g["role"] for g in client.get(f"{path}/permissions").json()["grants"]}
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_m4_a_thousand_mixed_writes_through_two_serve_processes_answer_no_5xx_and_replay_serially(empty_postgres_schema, tmp_path):
+    """K3 with the house rule: 32 clients, spread over two `serve` processes on one
+    PostgreSQL database, make 1,000 shares, unshares, creates and deletes of one
+    connector's grants, its connections and their grants, all at once. No answer is a
+    5xx; every answer that changed something matches exactly one audit event, and
+    replaying those events in commit order (their time: each writer stamps its event
+    after locking the row it changes, so events of one row follow their commits) on a
+    fresh model is possible step by step and ends in the state both processes read."""
+    token = "chp_shared-admin-token-123456"
+    env = {"CONNECTORHUB_ADMIN_TOKEN": token, "CONNECTORHUB_MASTER_KEY": TEST_MASTER_KEY}
+    first = Server(tmp_path / "a", db=empty_postgres_schema, env=env)
+    first.wait()
+    second = Server(tmp_path / "b", db=empty_postgres_schema, env=env)
+    try:
+        second.wait()
+        headers = {"Authorization": f"Bearer {token}"}
+        root = httpx.Client(base_url=first.url + "/api/v1", headers=headers, timeout=60)
+        for email in USERS:
+            assert root.post("/users", json={"email": email}).status_code == 201
+        setup = httpx.Client(base_url=first.url + "/api/v1/environments/default", headers=headers, timeout=60)
+        connector = setup.post("/connectors", json={"api_definition": json.dumps(MINIMAL), "api_properties": json.dumps(PROPERTIES)})
+        assert connector.status_code == 201, connector.text
+        initial = [setup.post("/connections", json={"connector": connector.json()["id"], "parameters": PARAMETERS}).json()["id"]
+                   for _ in range(3)]
+        storm = Storm(connector.json()["id"], list(initial))
+        since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(milliseconds=1)).isoformat()
+
+        def client_run(number: int) -> list[Outcome]:
+            server = (first, second)[number % 2]
+            rng = random.Random(number)
+            count = OPERATIONS // CLIENTS + (number < OPERATIONS % CLIENTS)
+            with httpx.Client(base_url=server.url + "/api/v1/environments/default", headers=headers, timeout=60) as client:
+                return [operate(client, storm, rng) for _ in range(count)]
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            outcomes = [o for batch in pool.map(client_run, range(CLIENTS)) for o in batch]
+        elapsed = time.monotonic() - started
+        assert len(outcomes) == OPERATIONS
+        assert [(o.operation, o.status, o.body) for o in outcomes if o.status >= 500] == []
+        for outcome in outcomes:
+            if outcome.status in (404, 409):
+                assert outcome.body["code"] in ("GrantNotFound", "ConnectionNotFound", "ConcurrentChange"), outcome
+            else:
+                assert outcome.status in (200, 201, 204), outcome
+
+        events = [e for e in all_pages(root, "/audit", since=since) if e["action"] in EVENT_OPERATIONS]
+        events.sort(key=lambda e: (e["at"], e["id"]))
+        assert Counter(event_key(e) for e in events) == Counter(k for k in map(effect_key, outcomes) if k is not None)
+        connector_grants, connection_grants = replay(events, initial)
+
+        for server in (first, second):
+            reader = httpx.Client(base_url=server.url + "/api/v1/environments/default", headers=headers, timeout=60)
+            assert grants(reader, f"/connectors/{storm.connector}") == connector_grants
+            listed = {c["id"] for c in all_pages(reader, "/connections") if c["connector_id"] == storm.connector}
+            assert listed == set(connection_grants)
+            for connection, expected in connection_grants.items():
+                assert grants(reader, f"/connections/{connection}") == expected, connection
+        statuses = Counter(o.status for o in outcomes)
+        print(f"{OPERATIONS} operations in {elapsed:.1f} s: {dict(statuses)}; {len(events)} changes replayed")
+    finally:
+        first.stop()
+        second.stop()
