@@ -274,12 +274,17 @@ def test_f3_unshare_and_what_the_unshared_see(app, cli, world):
 
 def test_a10_administrators_manage_but_do_not_run_others_flows(app, cli, world):
     """A10, A6: the organization administrator sees, shares and deletes the flow, but runs
-    it only once it is shared with them (its connections are the owner's)."""
+    it only once it is shared with them (its connections are the owner's). Lending the
+    owner's connection to themself through a shared slot is sharing the connection
+    (the review's M7): they share it with themself first, which is audited."""
     flow = world["flow"]
     assert cli("flow", "show", flow, "-e", ENV).exit_code == 0
     refused = cli("flow", "run", "-e", ENV, flow, "--input", "city=Oslo")
     assert refused.exit_code == 3 and "may not run it" in refused.stderr
-    assert cli("flow", "share", flow, "-e", ENV, "--user", "admin@connectorhub.local", "--slot", "weather=shared").exit_code == 0
+    lend = ("flow", "share", flow, "-e", ENV, "--user", "admin@connectorhub.local", "--slot", "weather=shared")
+    assert cli(*lend).exit_code == 3
+    assert cli("connection", "share", world["conn"], "-e", ENV, "--user", "admin@connectorhub.local", "--role", "CanUseAndShare").exit_code == 0
+    assert cli(*lend).exit_code == 0
     assert cli("flow", "run", "-e", ENV, flow, "--input", "city=Oslo").exit_code == 0
 
 

@@ -263,6 +263,16 @@ class Model:
         held, _ = self.connection_role(a.owner, k)
         return k.allow_sharing and (held == "owner" or RANK[held] >= RANK["CanUseAndShare"])
 
+    def may_lend_as(self, user: str, a: MAsset, slot: str) -> bool:
+        """F3, A5, A6: whoever but the owner turns a slot to shared must be allowed to share
+        its connection: own it or hold CanUseAndShare on it; a slot without a connection
+        only the owner makes shared (the review's M7)."""
+        k = self.connections.get(a.slots[slot][1])
+        if k is None:
+            return False
+        held, _ = self.connection_role(user, k)
+        return held == "owner" or RANK[held] >= RANK["CanUseAndShare"]
+
     def slot_state(self, connection: str | None) -> str:
         """A8: unbound, bound, or missing once the connection (or its connector) is gone."""
         if connection is None:
@@ -881,6 +891,8 @@ class SharingMachine(RuleBasedStateMachine):
         held, manages, _ = self.model.asset_role(user, a)
         unshareable = [slot for slot, mode in modes.items() if mode == "shared" and a.slots[slot][1] in self.model.connections
                        and not self.model.may_lend(a, self.model.connections[a.slots[slot][1]])]
+        already = a.shares[(kind, name)][1] if (kind, name) in a.shares else frozenset()
+        lent = [slot for slot, mode in modes.items() if mode == "shared" and slot not in already]
         if ENVS[a.env][0] != USERS[user] or not (held or manages):
             expected = "not_found"
         elif kind == "org" or unshareable:
@@ -891,6 +903,8 @@ class SharingMachine(RuleBasedStateMachine):
             expected = "invalid"
         elif not (manages or A_RANK[held] >= A_RANK["co-owner"]):
             expected = "forbidden"
+        elif user != a.owner and not all(self.model.may_lend_as(user, a, slot) for slot in lent):
+            expected = "forbidden"  # F3, A5, A6: turning a slot to shared lends its connection (M7)
         else:
             expected = role
         assert got == expected, (user, aid, principal, role, modes, got, expected)

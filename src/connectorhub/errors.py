@@ -120,6 +120,20 @@ class Conflict(ConnectorhubError):
     title = "Conflict"
 
 
+class ConcurrentChange(Conflict):
+    """The use case collided with another writer on the same records (a unique key taken
+    or a row changed or deleted meanwhile, a serialization failure, a deadlock) and was
+    rolled back whole. ``retryable`` says whether running the whole use case again is
+    safe (:mod:`connectorhub.transactions`); it is not part of the answer."""
+
+    default_code = "ConcurrentChange"
+    title = "Changed at the same moment"
+
+    def __init__(self, detail: str, *, retryable: bool = True, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retryable = retryable
+
+
 class OutboundBlocked(Forbidden):
     """An outbound call would reach an address refused by default, e.g. loopback, private
     or cloud metadata (DESIGN R5); ``host`` and ``reason`` say which and why."""

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectorhub import changes
+from connectorhub import transactions
 from connectorhub.access.decisions import Actor
 from connectorhub.connectors.service import Limits
 from connectorhub.directory import sessions
@@ -57,6 +57,7 @@ class Context:
         self.services = services
         self._token = token
         self._actor: Actor | None = None
+        self._committed = False  # a write of this request was committed: running it again is not safe
 
     @property
     def actor(self) -> Actor:
@@ -83,23 +84,22 @@ class Context:
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
-        """One use case, one transaction: committed when the block ends, rolled back on error."""
-        with self.services.sessions() as session:
-            try:
-                if write:
-                    # SQLite: take the write lock up front (see db.py); PostgreSQL ignores it.
-                    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-                if self._actor is None:
-                    self._actor = sessions.authenticate(session=session, token=self._token)
-                yield session
-                if write:
-                    changes.bump(session)  # other processes learn of the write (connectorhub.changes)
-                session.commit()
-                if write:
-                    bump_write_epoch()
-            except BaseException:
-                session.rollback()
-                raise
+        """One use case, one transaction: committed when the block ends, rolled back on
+        error; a collision with a concurrent writer answers 409
+        (:func:`connectorhub.transactions.transaction`), retried by endpoints decorated with
+        :func:`connectorhub.transactions.retried` while no earlier write of this request
+        was committed."""
+        with transactions.transaction(
+            self.services.sessions, write=write, retryable=not self._committed,
+            after_commit=self._write_committed if write else None,
+        ) as session:
+            if self._actor is None:
+                self._actor = sessions.authenticate(session=session, token=self._token)
+            yield session
+
+    def _write_committed(self) -> None:
+        self._committed = True
+        bump_write_epoch()
 
 
 @contextmanager
@@ -107,16 +107,8 @@ def write_transaction(services: Services) -> Iterator[Session]:
     """A write transaction for the use cases that run before anyone is authenticated
     (portal sign-in and sign-out): begun and committed as :meth:`Context.transaction`
     does, so the write lock is taken up front and the invoke path's caches see it."""
-    with services.sessions() as session:
-        try:
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            yield session
-            changes.bump(session)
-            session.commit()
-            bump_write_epoch()
-        except BaseException:
-            session.rollback()
-            raise
+    with transactions.transaction(services.sessions, after_commit=bump_write_epoch) as session:
+        yield session
 
 
 def _token_missing() -> Unauthenticated:

@@ -18,6 +18,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest, Unavailable
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.schemas import PageOut
+from connectorhub.transactions import retried
 
 router = APIRouter()
 
@@ -71,6 +72,7 @@ def _register(kind: str) -> None:
     tags = [f"{kind}s"]
 
     @router.post(base, response_model=schemas.AssetOut, status_code=status.HTTP_201_CREATED, tags=tags, name=f"create_{kind}")
+    @retried
     def create(env: str, body: dict[str, Any] = Body(..., description=f"The {kind} file (docs/flows.md)"), ctx: Context = Depends(context)):
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -94,6 +96,7 @@ def _register(kind: str) -> None:
             return _out(session, ctx.actor, found, access)
 
     @router.delete(one, response_model=schemas.AssetDeleted, tags=tags, name=f"delete_{kind}")
+    @retried
     def delete(env: str, asset: str, ctx: Context = Depends(context)):
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -126,6 +129,7 @@ def _register(kind: str) -> None:
             return PageOut(items=page.items, next_cursor=page.next_cursor)
 
     @router.post(one + "/share", response_model=schemas.AssetShareOut, tags=tags, name=f"share_{kind}")
+    @retried
     def share(env: str, asset: str, body: schemas.AssetShareIn, ctx: Context = Depends(context)):
         principal_kind, ref = _principal(body.user, body.group)
         with ctx.transaction() as session:
@@ -136,6 +140,7 @@ def _register(kind: str) -> None:
             )
 
     @router.post(one + "/unshare", status_code=status.HTTP_204_NO_CONTENT, tags=tags, name=f"unshare_{kind}")
+    @retried
     def unshare(env: str, asset: str, body: schemas.AssetUnshareIn, ctx: Context = Depends(context)):
         principal_kind, ref = _principal(body.user, body.group)
         with ctx.transaction() as session:
@@ -149,12 +154,14 @@ def _register(kind: str) -> None:
             return service.permissions(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
 
     @router.post(one + "/bind", response_model=schemas.BindOut, tags=tags, name=f"bind_{kind}_slot")
+    @retried
     def bind(env: str, asset: str, body: schemas.BindIn, ctx: Context = Depends(context)):
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             return service.bind(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, slot=body.slot, connection_ref=body.connection)
 
     @router.post(one + "/connections", response_model=connections_api.schemas.ConnectionOut, status_code=status.HTTP_201_CREATED, tags=tags, name=f"connect_{kind}_slot")
+    @retried
     def connect(env: str, asset: str, body: schemas.ScopedConnectionIn, ctx: Context = Depends(context)):
         """A7: create a connection scoped to this asset for a slot, and bind it for you."""
         with ctx.transaction() as session:

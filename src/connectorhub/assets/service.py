@@ -32,8 +32,9 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session
 
 from connectorhub.access import decisions
+from connectorhub.access import lending as lending_rules
 from connectorhub.access.decisions import Actor, AssetAccess
-from connectorhub.assets import expressions, schemas
+from connectorhub.assets import expressions, lending, schemas
 from connectorhub.assets.models import (
     KIND_APP,
     KIND_FLOW,
@@ -66,6 +67,7 @@ from connectorhub.runtime import masking
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.sharing.service import enforce, resolve_principal
 from connectorhub.solutions.models import ConnectionReference
+from connectorhub.transactions import lock
 
 log = logging.getLogger("connectorhub.assets")
 
@@ -315,11 +317,14 @@ def access_for(*, session: Session, actor: Actor, asset: Asset) -> AssetAccess:
 
 
 def get_or_raise(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[Asset, AssetAccess]:
-    """An app or flow of ``environment`` the caller may see; otherwise not found (A10)."""
+    """An app or flow of ``environment`` the caller may see; otherwise not found (A10), after
+    the same queries as for a visible one: the shares are read whether the id names an
+    asset or not, so a hidden id costs what an unknown one does."""
     asset = session.get(Asset, ref)
+    shares = [_share_facts(s) for s in shares_of(session, ref)]
     if asset is None or asset.kind != _check_kind(kind) or asset.environment_id != environment.id:
         raise not_found(kind, ref)
-    access = access_for(session=session, actor=actor, asset=asset)
+    access = decisions.asset_access(actor, facts(asset), shares)
     if not access.visible:
         raise not_found(kind, ref)
     return asset, access
@@ -436,6 +441,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, kind: st
     go too, since they are usable nowhere else (A7). Returns their ids."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     enforce(decisions.decide_asset_delete(access, kind), kind, ref)
+    lock(session, asset, kind=kind, ref=ref, deleting=True)  # a second delete answers not found
     from connectorhub.solutions import service as solutions  # solutions build on assets
 
     solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
@@ -493,8 +499,11 @@ def share(
 ) -> dict[str, Any]:
     """F3: share with a user or group as ``user`` or ``co-owner``, with a mode per slot
     (unnamed slots are ``invoker``: no credentials are lent unless the maker says so).
-    Sharing again replaces the role and the modes."""
+    Sharing again replaces the role and the modes. Turning a slot to ``shared`` lends
+    its connection, so a co-owner or administrator does it only for a connection they
+    may share themselves (``access.lending``)."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    lock(session, asset, kind=kind, ref=ref)  # shares of one asset change one after the other
     slots = slots_of(session, asset.id)
     names = [s.name for s in slots]
     unshareable = _unshareable_slots(session, keyring, asset, slots)
@@ -512,6 +521,11 @@ def share(
     row = session.scalar(
         select(AssetShare).where(AssetShare.asset_id == asset.id, AssetShare.principal_kind == principal.kind, AssetShare.principal_id == principal.id)
     )
+    lent = lending.lent_connection_access(  # F3, A6: who turns a slot to shared lends its connection
+        session=session, actor=actor, environment=environment, slots=slots, modes=modes,
+        already_shared=_share_facts(row).shared_slots if row else frozenset(),
+    )
+    enforce(lending_rules.decide_slot_lending(actor, asset_facts, lent), kind, ref)
     previous = (row.role, json.loads(row.slot_modes)) if row else None
     if row is None:
         row = AssetShare(id=new_id(), asset_id=asset.id, principal_kind=principal.kind, principal_id=principal.id)
@@ -537,6 +551,7 @@ def unshare(
     """F3: revoke a share. The recipient's bindings stay (their connections are theirs)
     but no longer run anything unless the asset is shared again."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    lock(session, asset, kind=kind, ref=ref)
     if principal_kind not in ("user", "group"):
         raise InvalidRequest(f"A {kind} is shared with users or groups; name one with --user or --group.", code="PrincipalNotValid")
     principal = resolve_principal(session, asset.org_id, principal_kind, principal_ref)
@@ -596,6 +611,7 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     usable by the caller (A6), for the slot's connector, and scoped to nothing or to
     this asset (A7)."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    lock(session, asset, kind=kind, ref=ref)
     slot_row = _slot(session, asset, slot)
     connection = session.get(Connection, connection_ref)
     if connection is not None and connection.environment_id == environment.id:

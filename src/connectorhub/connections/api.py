@@ -14,6 +14,7 @@ from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.runtime import oauth_api
 from connectorhub.schemas import PageOut
 from connectorhub.web.oauth_sign_in import start_link
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["connections"])
 BASE = "/environments/{env}/connections"
@@ -44,6 +45,7 @@ def _one(session, connection, access) -> schemas.ConnectionOut:
 
 
 @router.post(BASE, response_model=schemas.ConnectionOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_connection(env: str, body: schemas.ConnectionCreate, request: Request, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -88,6 +90,7 @@ def get_connection(env: str, connection: str, ctx: Context = Depends(context)):
 
 
 @router.patch(BASE + "/{connection}", response_model=schemas.ConnectionOut)
+@retried
 def update_connection(env: str, connection: str, body: schemas.ConnectionUpdate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -99,6 +102,7 @@ def update_connection(env: str, connection: str, body: schemas.ConnectionUpdate,
 
 
 @router.delete(BASE + "/{connection}", response_model=schemas.ConnectionDeleted)
+@retried
 def delete_connection(env: str, connection: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -107,6 +111,7 @@ def delete_connection(env: str, connection: str, ctx: Context = Depends(context)
 
 
 @router.post(BASE + "/{connection}/sign-in", response_model=schemas.SignInOut)
+@retried
 def sign_in_connection(env: str, connection: str, request: Request, ctx: Context = Depends(context)):
     """R2: the link that signs the connection in (needs the right to edit it, A6): open it
     in a browser, sign in to connectorhub there if asked, and continue to the provider.

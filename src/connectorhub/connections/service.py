@@ -39,6 +39,7 @@ from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.secrets.models import SecretValue
 from connectorhub.sharing.models import ConnectionGrant
+from connectorhub.transactions import lock
 
 STATUS_CONNECTED = "connected"
 STATUS_UNAUTHENTICATED = "unauthenticated"
@@ -81,11 +82,14 @@ def access_for(*, session: Session, actor: Actor, connection: Connection, enviro
 
 
 def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connection, Access]:
-    """A connection of ``environment`` the caller may see; otherwise not found (A10)."""
+    """A connection of ``environment`` the caller may see; otherwise not found (A10), after
+    the same queries as for a visible one: the grants are read whether the id names a
+    connection or not, so a hidden id costs what an unknown one does."""
     connection = session.get(Connection, ref)
+    grants = grants_of(session, ref)
     if connection is None or connection.environment_id != environment.id:
         raise not_found("connection", ref)
-    access = access_for(session=session, actor=actor, connection=connection, environment=environment)
+    access = decisions.connection_access(actor, facts(connection), grants, environments.facts(environment))
     if not access.visible:
         raise not_found("connection", ref)
     return connection, access
@@ -253,6 +257,7 @@ def update(
     connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_edit_connection(access):
         raise Forbidden("Changing a connection's parameters needs CanEdit on it (A6).", code="ConnectionEditForbidden")
+    lock(session, connection, kind="connection", ref=ref, refresh=True)
     chosen = parameter_set_of(session, keyring, connection)
     resolved = params.resolve(chosen, given, existing=_existing(session, keyring, connection, replacing=given.keys()))
     connection.parameters = json.dumps(resolved.values, sort_keys=True)
@@ -281,6 +286,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_delete_connection(access):
         raise Forbidden("Deleting a connection needs CanEdit on it (A6).", code="ConnectionDeleteForbidden")
+    lock(session, connection, kind="connection", ref=ref, deleting=True)  # a second delete answers not found
     report = dependents(session, connection)
     audit.record(
         session=session, actor=actor, action="connection.delete", target_kind="connection", target_id=connection.id,

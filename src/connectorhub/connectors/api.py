@@ -15,6 +15,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.schemas import PageOut
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["connectors"])
 BASE = "/environments/{env}/connectors"
@@ -59,6 +60,7 @@ def _detail(connector: Connector, access, session=None) -> schemas.ConnectorDeta
 
 
 @router.post(BASE, response_model=schemas.ConnectorDetail, status_code=status.HTTP_201_CREATED)
+@retried
 def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(context)):
     files = body.to_files()
     with ctx.transaction() as session:
@@ -71,6 +73,7 @@ def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = De
 
 
 @router.post(BASE + "/import", response_model=schemas.ImportOut)
+@retried
 def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(context)):
     """Create up to 100 connectors in one request (what `connector import-dir` sends):
     each item is validated and created on its own; failures are reported per item and
@@ -121,6 +124,7 @@ def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
 
 
 @router.patch(BASE + "/{connector}", response_model=schemas.ConnectorDetail)
+@retried
 def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(context)):
     files = body.to_files()
     with ctx.transaction() as session:
@@ -133,6 +137,7 @@ def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, c
 
 
 @router.delete(BASE + "/{connector}", response_model=schemas.DeleteReport)
+@retried
 def delete_connector(env: str, connector: str, force: bool = False, ctx: Context = Depends(context)):
     """A8: without ``force``, a connector with connections answers 409 with the dependency
     report; with ``force`` it is deleted with every connection to it."""
@@ -159,6 +164,7 @@ def download_connector(env: str, connector: str, ctx: Context = Depends(context)
 
 
 @router.post(BASE + "/{connector}/publish", response_model=schemas.ConnectorDetail)
+@retried
 def publish_connector(env: str, connector: str, ctx: Context = Depends(context)):
     """A1: copy the connector into the public catalog (platform administrators)."""
     with ctx.transaction() as session:

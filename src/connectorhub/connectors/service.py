@@ -51,6 +51,7 @@ from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.sharing.models import ConnectorGrant
 from connectorhub.solutions.models import SolutionComponent
+from connectorhub.transactions import lock
 
 SECRET_OWNER = "connector"
 
@@ -206,25 +207,29 @@ _IN_SOLUTION_MANY = select(SolutionComponent.component_id).where(
 def _solution_access(session: Session, actor: Actor, environment: Environment | None, connectors: builtins.list[Connector]) -> dict[str, Access]:
     """A11 + S5 for connectors in a solution: the actor's S5 privileges (read, write) on
     each, in the connector vocabulary. Queries run only when such connectors are present."""
-    from connectorhub.security import (
-        service as security,  # security imports this module
-    )
-
     out: dict[str, Access] = {}
     by_environment: dict[str, builtins.list[Connector]] = {}
     for connector in connectors:
         by_environment.setdefault(connector.environment_id, []).append(connector)
     for environment_id, group in by_environment.items():
         env = environment if environment is not None and environment.id == environment_id else session.get(Environment, environment_id)
-        ids = [c.id for c in group]
-        held = {
-            privilege: security.allowed_ids(session=session, actor=actor, environment=env, privilege=privilege, table="connector", record_ids=ids)
-            for privilege in ("read", "write")
-        }
+        held = _role_privileges(session, actor, env, [c.id for c in group])
         for connector in group:
             privileges = frozenset(p for p, allowed in held.items() if connector.id in allowed)
             out[connector.id] = decisions.solution_connector_access(actor, facts(connector, True), privileges)
     return out
+
+
+def _role_privileges(session: Session, actor: Actor, environment: Environment, ids: builtins.list[str]) -> dict[str, set[str]]:
+    """Which of ``ids`` the actor's security roles and record shares let them read and write (S5)."""
+    from connectorhub.security import (
+        service as security,  # security imports this module
+    )
+
+    return {
+        privilege: security.allowed_ids(session=session, actor=actor, environment=environment, privilege=privilege, table="connector", record_ids=ids)
+        for privilege in ("read", "write")
+    }
 
 
 def grants_of(session: Session, connector_id: str) -> builtins.list[decisions.Grant]:
@@ -306,12 +311,11 @@ def _candidates_with_grants(
     return found
 
 
-def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
-    """A connector of ``environment`` (or a public one) by id, name or title, if the
-    caller may see it; otherwise the same not-found as an unknown id (A10)."""
-    found = _candidates_with_grants(session, actor, environment, _CANDIDATES_BY_ID_OR_NAME, ref)
-    if not found:
-        found = _candidates_with_grants(session, actor, environment, _CANDIDATES_BY_TITLE, ref)
+def _visible_candidates(
+    session: Session, actor: Actor, environment: Environment, statement, ref: str
+) -> tuple[builtins.list[tuple[Connector, Access]], bool]:
+    """The candidates the caller may see, and whether security roles were consulted (A11)."""
+    found = _candidates_with_grants(session, actor, environment, statement, ref)
     in_solution = [connector for connector, member, _ in found.values() if member]
     solution_access = _solution_access(session, actor, environment, in_solution) if in_solution else {}
     visible = []
@@ -322,6 +326,22 @@ def get_or_raise(*, session: Session, actor: Actor, environment: Environment, re
         )
         if decisions.can_view_connector(access):
             visible.append((connector, access))
+    return visible, bool(in_solution)
+
+
+def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
+    """A connector of ``environment`` (or a public one) by id, name or title, if the
+    caller may see it; otherwise the same not-found as an unknown id (A10). A reference
+    that names no connector the caller sees by id or name is tried as a title, and the
+    facts security roles decide on are read, whether it names a hidden connector or
+    nothing, so both cost the same queries."""
+    visible, by_roles = _visible_candidates(session, actor, environment, _CANDIDATES_BY_ID_OR_NAME, ref)
+    if not visible:
+        visible, by_title_roles = _visible_candidates(session, actor, environment, _CANDIDATES_BY_TITLE, ref)
+        if not visible and not (by_roles or by_title_roles):
+            # What deciding on a connector in a solution by security roles reads (S5),
+            # so one hidden that way costs what an unknown reference does.
+            _role_privileges(session, actor, environment, [ref])
     if not visible:
         raise not_found("connector", ref)
     if len(visible) > 1:
@@ -427,6 +447,7 @@ def update(
     connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_edit_connector(access):
         raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
+    lock(session, connector, kind="connector", ref=ref, refresh=True)  # revisions one after the other
     from connectorhub.solutions import (
         service as solutions,  # solutions build on connectors
     )
@@ -526,6 +547,9 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_delete_connector(access):
         raise Forbidden("You may use this connector but not delete it (CanEdit is needed).", code="ConnectorDeleteForbidden")
+    # A second delete answers not found; connections being created to it are waited for
+    # and deleted too, or wait for this and then find no connector.
+    lock(session, connector, kind="connector", ref=ref, deleting=True)
     from connectorhub.solutions import (
         service as solutions,  # solutions build on connectors
     )
@@ -571,6 +595,7 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     source, _ = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if source.kind == KIND_PUBLIC:
         raise InvalidRequest("This connector is already public.", code="ConnectorAlreadyPublic")
+    lock(session, source, kind="connector", ref=ref)  # one public copy, however many publish at once
     # Read the (deferred) files before a new row is pending, or their load would autoflush it.
     files = {column.key: getattr(source, column.key) for column in _FILE_COLUMNS}
     public = session.scalar(select(Connector).where(Connector.published_from_id == source.id, Connector.kind == KIND_PUBLIC))

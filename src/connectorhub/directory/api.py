@@ -10,6 +10,7 @@ from connectorhub.directory.models import Organization, User
 from connectorhub.errors import InvalidRequest
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.schemas import PageOut
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["directory"])
 
@@ -33,6 +34,7 @@ def me(ctx: Context = Depends(context)):
 
 
 @router.post("/orgs", response_model=schemas.OrgOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_org(body: schemas.OrgCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         org = service.create_org(session=session, actor=ctx.actor, name=body.name)
@@ -47,6 +49,7 @@ def list_orgs(limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Contex
 
 
 @router.post("/users", response_model=schemas.UserOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_user(body: schemas.UserCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         user = service.create_user(
@@ -75,6 +78,7 @@ def client_address(request: Request) -> str | None:
 
 
 @router.put("/users/{user_ref}/password", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def set_password(user_ref: str, body: schemas.PasswordIn, request: Request, ctx: Context = Depends(context)):
     """The user's password for the web portal: their own, or a user's the caller may
     manage (organization administrators: their organization's non-administrators;
@@ -105,6 +109,7 @@ def token_out(token, makers: dict[str, str]) -> schemas.TokenOut:
 
 
 @router.post("/tokens", response_model=schemas.TokenCreated, status_code=status.HTTP_201_CREATED)
+@retried
 def create_token(body: schemas.TokenCreate, request: Request, ctx: Context = Depends(context)):
     """A personal access token, for the caller or (administrators, when the instance
     allows it) for a user they may manage; audited, and the user sees who made it. A
@@ -133,6 +138,7 @@ def list_tokens(user: str | None = None, limit: int = DEFAULT_LIMIT, cursor: str
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def delete_token(token_id: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         service.delete_token(session=session, actor=ctx.actor, token_id=token_id)
@@ -170,6 +176,7 @@ def _group_out(session, group) -> schemas.GroupOut:
 
 
 @router.post("/groups", response_model=schemas.GroupOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_group(body: schemas.GroupCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         group = service.create_group(session=session, actor=ctx.actor, name=body.name, org=_org(session, ctx, body.org))
@@ -199,6 +206,7 @@ def _member_args(session, ctx: Context, body: schemas.MemberIn, org_id: str) -> 
 
 
 @router.post("/groups/{group_ref}/members", response_model=schemas.GroupOut)
+@retried
 def add_group_member(group_ref: str, body: schemas.MemberIn, org: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         group = service.get_group_or_raise(session=session, actor=ctx.actor, ref=group_ref, org_id=_org(session, ctx, org).id)
@@ -207,6 +215,7 @@ def add_group_member(group_ref: str, body: schemas.MemberIn, org: str | None = N
 
 
 @router.post("/groups/{group_ref}/members/remove", response_model=schemas.GroupOut)
+@retried
 def remove_group_member(group_ref: str, body: schemas.MemberIn, org: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         group = service.get_group_or_raise(session=session, actor=ctx.actor, ref=group_ref, org_id=_org(session, ctx, org).id)
@@ -220,6 +229,7 @@ def _subscription_out(session, sub) -> schemas.SubscriptionOut:
 
 
 @router.post("/subscriptions", response_model=schemas.SubscriptionOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_subscription(body: schemas.SubscriptionCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         sub = service.create_subscription(session=session, actor=ctx.actor, name=body.name, org=_org(session, ctx, body.org))
@@ -234,6 +244,7 @@ def list_subscriptions(org: str | None = None, limit: int = DEFAULT_LIMIT, curso
 
 
 @router.post("/subscriptions/{sub_ref}/members", response_model=schemas.SubscriptionOut)
+@retried
 def add_subscription_member(sub_ref: str, body: schemas.SubscriptionMemberIn, org: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         sub = service.get_subscription_or_raise(session=session, actor=ctx.actor, ref=sub_ref, org_id=_org(session, ctx, org).id)
@@ -243,6 +254,7 @@ def add_subscription_member(sub_ref: str, body: schemas.SubscriptionMemberIn, or
 
 
 @router.post("/subscriptions/{sub_ref}/members/remove", response_model=schemas.SubscriptionOut)
+@retried
 def remove_subscription_member(sub_ref: str, body: schemas.SubscriptionMemberIn, org: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         sub = service.get_subscription_or_raise(session=session, actor=ctx.actor, ref=sub_ref, org_id=_org(session, ctx, org).id)

@@ -448,7 +448,8 @@ def _record_membership(session: Session, actor: Actor, action: str, container, k
 def remove_group_member(*, session: Session, actor: Actor, group: Group, user: User | None = None, member_group: Group | None = None) -> None:
     _require_org_admin(actor, group.org_id)
     kind, member_id = ("user", user.id) if user is not None else ("group", member_group.id)
-    row = session.get(GroupMember, (group.id, kind, member_id))
+    # Locked: of two removals at once, the second waits and then finds no member.
+    row = session.get(GroupMember, (group.id, kind, member_id), with_for_update=True)
     if row is None:
         name = user.email if user is not None else member_group.name
         raise not_found("group member", name)

@@ -9,6 +9,7 @@ from connectorhub.directory import service as directory
 from connectorhub.environments import schemas, service
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.schemas import PageOut
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["environments"])
 
@@ -18,6 +19,7 @@ def _out(env) -> schemas.EnvironmentOut:
 
 
 @router.post("/environments", response_model=schemas.EnvironmentOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_environment(body: schemas.EnvironmentCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         org = directory.get_org_or_raise(session=session, actor=ctx.actor, ref=body.org or ctx.actor.org_id)
@@ -63,6 +65,7 @@ def list_environment_admins(env: str, ctx: Context = Depends(context)):
 
 
 @router.post("/environments/{env}/admins", response_model=schemas.EnvironmentAdminsOut)
+@retried
 def add_environment_admin(env: str, body: schemas.EnvironmentAdminIn, ctx: Context = Depends(context)):
     """A10: environment administrators manage everything in their environment."""
     with ctx.transaction() as session:
@@ -73,6 +76,7 @@ def add_environment_admin(env: str, body: schemas.EnvironmentAdminIn, ctx: Conte
 
 
 @router.post("/environments/{env}/admins/remove", response_model=schemas.EnvironmentAdminsOut)
+@retried
 def remove_environment_admin(env: str, body: schemas.EnvironmentAdminIn, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = service.get_or_raise(session=session, actor=ctx.actor, ref=env)

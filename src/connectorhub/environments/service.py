@@ -132,7 +132,8 @@ def _record_admin(session: Session, actor: Actor, action: str, environment: Envi
 def remove_admin(*, session: Session, actor: Actor, environment: Environment, user: User) -> None:
     if not (actor.is_platform_admin or (actor.is_org_admin and actor.org_id == environment.org_id)):
         raise Forbidden("Only an organization administrator names environment administrators.", code="OrgAdminRequired")
-    row = session.get(EnvironmentAdmin, (environment.id, user.id))
+    # Locked: of two removals at once, the second waits and then finds no administrator.
+    row = session.get(EnvironmentAdmin, (environment.id, user.id), with_for_update=True)
     if row is None:
         raise not_found("environment administrator", user.email)
     session.delete(row)

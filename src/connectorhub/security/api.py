@@ -9,6 +9,7 @@ from connectorhub.api.context import Context, context
 from connectorhub.environments import service as environments
 from connectorhub.schemas import PageOut
 from connectorhub.security import schemas, service
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["security"])
 BASE = "/environments/{env}/security"
@@ -38,6 +39,7 @@ def _role(session, environment, role) -> schemas.RoleOut:
 
 
 @router.get(BASE + "/business-units", response_model=PageOut[schemas.UnitOut])
+@retried
 def list_business_units(env: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -45,6 +47,7 @@ def list_business_units(env: str, ctx: Context = Depends(context)):
 
 
 @router.post(BASE + "/business-units", response_model=schemas.UnitOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_business_unit(env: str, body: schemas.UnitCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -53,6 +56,7 @@ def create_business_unit(env: str, body: schemas.UnitCreate, ctx: Context = Depe
 
 
 @router.post(BASE + "/business-units/{bu}/move", response_model=schemas.UnitOut)
+@retried
 def move_business_unit(env: str, bu: str, body: schemas.UnitMove, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -61,6 +65,7 @@ def move_business_unit(env: str, bu: str, body: schemas.UnitMove, ctx: Context =
 
 
 @router.delete(BASE + "/business-units/{bu}", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def delete_business_unit(env: str, bu: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -72,6 +77,7 @@ def delete_business_unit(env: str, bu: str, ctx: Context = Depends(context)):
 
 
 @router.get(BASE + "/teams", response_model=PageOut[schemas.TeamOut])
+@retried
 def list_teams(env: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -79,6 +85,7 @@ def list_teams(env: str, ctx: Context = Depends(context)):
 
 
 @router.post(BASE + "/teams", response_model=schemas.TeamOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_team(env: str, body: schemas.TeamCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -87,6 +94,7 @@ def create_team(env: str, body: schemas.TeamCreate, ctx: Context = Depends(conte
 
 
 @router.get(BASE + "/teams/{team}", response_model=schemas.TeamOut)
+@retried
 def get_team(env: str, team: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -94,6 +102,7 @@ def get_team(env: str, team: str, ctx: Context = Depends(context)):
 
 
 @router.delete(BASE + "/teams/{team}", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def delete_team(env: str, team: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -102,6 +111,7 @@ def delete_team(env: str, team: str, ctx: Context = Depends(context)):
 
 
 @router.post(BASE + "/teams/{team}/members", response_model=schemas.TeamOut)
+@retried
 def add_team_member(env: str, team: str, body: schemas.MemberIn, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -110,6 +120,7 @@ def add_team_member(env: str, team: str, body: schemas.MemberIn, ctx: Context = 
 
 
 @router.delete(BASE + "/teams/{team}/members/{user}", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def remove_team_member(env: str, team: str, user: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -121,6 +132,7 @@ def remove_team_member(env: str, team: str, user: str, ctx: Context = Depends(co
 
 
 @router.get(BASE + "/roles", response_model=PageOut[schemas.RoleOut])
+@retried
 def list_roles(env: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -128,6 +140,7 @@ def list_roles(env: str, ctx: Context = Depends(context)):
 
 
 @router.post(BASE + "/roles", response_model=schemas.RoleOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_role(env: str, body: schemas.RoleCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -136,6 +149,7 @@ def create_role(env: str, body: schemas.RoleCreate, ctx: Context = Depends(conte
 
 
 @router.get(BASE + "/roles/{role}", response_model=schemas.RoleOut)
+@retried
 def get_role(env: str, role: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -143,6 +157,7 @@ def get_role(env: str, role: str, ctx: Context = Depends(context)):
 
 
 @router.delete(BASE + "/roles/{role}", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def delete_role(env: str, role: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -151,6 +166,7 @@ def delete_role(env: str, role: str, ctx: Context = Depends(context)):
 
 
 @router.post(BASE + "/roles/{role}/privileges", response_model=schemas.RoleOut)
+@retried
 def grant_role_privilege(env: str, role: str, body: schemas.PrivilegeIn, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -161,6 +177,7 @@ def grant_role_privilege(env: str, role: str, body: schemas.PrivilegeIn, ctx: Co
 
 
 @router.post(BASE + "/roles/{role}/privileges/revoke", response_model=schemas.RoleOut)
+@retried
 def revoke_role_privilege(env: str, role: str, body: schemas.PrivilegeRevokeIn, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -174,6 +191,7 @@ def revoke_role_privilege(env: str, role: str, body: schemas.PrivilegeRevokeIn, 
 
 
 @router.post(BASE + "/role-assignments", response_model=schemas.AssignOut)
+@retried
 def assign_role(env: str, body: schemas.AssignIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
@@ -185,6 +203,7 @@ def assign_role(env: str, body: schemas.AssignIn, ctx: Context = Depends(context
 
 
 @router.post(BASE + "/role-assignments/remove", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def unassign_role(env: str, body: schemas.AssignIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
@@ -194,6 +213,7 @@ def unassign_role(env: str, body: schemas.AssignIn, ctx: Context = Depends(conte
 
 
 @router.get(BASE + "/users/{user}", response_model=schemas.UserOut)
+@retried
 def get_security_user(env: str, user: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -202,6 +222,7 @@ def get_security_user(env: str, user: str, ctx: Context = Depends(context)):
 
 
 @router.put(BASE + "/users/{user}/business-unit", response_model=schemas.UserOut)
+@retried
 def set_user_business_unit(env: str, user: str, body: schemas.UserUnitIn, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
@@ -221,6 +242,7 @@ def get_record(env: str, table: str, record_id: str, ctx: Context = Depends(cont
 
 
 @router.put(RECORD + "/owner", response_model=schemas.RecordOut)
+@retried
 def set_record_owner(env: str, table: str, record_id: str, body: schemas.PrincipalIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
@@ -231,6 +253,7 @@ def set_record_owner(env: str, table: str, record_id: str, body: schemas.Princip
 
 
 @router.post(RECORD + "/share", response_model=schemas.RecordOut)
+@retried
 def share_record(env: str, table: str, record_id: str, body: schemas.ShareIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
@@ -242,6 +265,7 @@ def share_record(env: str, table: str, record_id: str, body: schemas.ShareIn, ct
 
 
 @router.post(RECORD + "/unshare", response_model=schemas.RecordOut)
+@retried
 def unshare_record(env: str, table: str, record_id: str, body: schemas.UnshareIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
@@ -263,6 +287,7 @@ def check(env: str, table: str, record_id: str, privilege: str, user: str | None
 
 
 @router.post(BASE + "/connectors/{connector}/restrict", response_model=schemas.RestrictOut)
+@retried
 def restrict_connector(env: str, connector: str, body: schemas.RestrictIn, ctx: Context = Depends(context)):
     """S5: own the connector in a business unit, so readers need businessunit depth there."""
     with ctx.transaction() as session:

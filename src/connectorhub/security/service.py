@@ -60,6 +60,7 @@ from connectorhub.security.models import (
     UserBusinessUnit,
 )
 from connectorhub.solutions.models import Solution, SolutionComponent
+from connectorhub.transactions import lock
 
 _BUILTIN_SUFFIX = {
     decisions.SYSTEM_ADMINISTRATOR: "sysadmin",
@@ -238,6 +239,7 @@ def delete_unit(*, session: Session, actor: Actor, environment: Environment, ref
     if unit.parent_id is None:
         raise InvalidRequest(f"'{unit.name}' is the root business unit; it cannot be deleted (S5).", code="RootBusinessUnitFixed")
     require_manager(actor, environment)
+    lock(session, unit, kind="business unit", ref=ref, deleting=True)  # a second delete answers not found
     children = session.scalars(select(BusinessUnit.name).where(BusinessUnit.parent_id == unit.id)).all()
     teams = session.scalars(select(Team.name).where(Team.business_unit_id == unit.id)).all()
     users = session.scalar(select(UserBusinessUnit.user_id).where(UserBusinessUnit.business_unit_id == unit.id).limit(1))
@@ -338,7 +340,7 @@ def remove_team_member(*, session: Session, actor: Actor, environment: Environme
     team = get_team_or_raise(session=session, environment=environment, ref=team_ref)
     user = get_user_or_raise(session=session, environment=environment, ref=user_ref)
     require_manager(actor, environment)
-    row = session.get(TeamMember, (team.id, user.id))
+    row = session.get(TeamMember, (team.id, user.id), with_for_update=True)  # a second removal finds nothing
     if row is None:
         raise NotFound(f"{user.email} is not a member of team '{team.name}'.", code="TeamMemberNotFound")
     session.delete(row)
@@ -350,6 +352,7 @@ def delete_team(*, session: Session, actor: Actor, environment: Environment, ref
     """Delete a team that owns no record; its role assignments and the shares made to it go with it."""
     team = get_team_or_raise(session=session, environment=environment, ref=ref)
     require_manager(actor, environment)
+    lock(session, team, kind="team", ref=ref, deleting=True)  # a second delete answers not found
     owned = session.scalars(
         select(RecordOwner.table_name + ":" + RecordOwner.record_id).where(
             RecordOwner.environment_id == environment.id, RecordOwner.owner_kind == "team", RecordOwner.owner_id == team.id
@@ -494,6 +497,7 @@ def delete_role(*, session: Session, actor: Actor, environment: Environment, ref
     role = get_role_or_raise(session=session, environment=environment, ref=ref)
     _editable(role)
     require_manager(actor, environment)
+    lock(session, role, kind="security role", ref=ref, deleting=True)  # a second delete answers not found
     _audit(session, actor, environment, "role.delete", "security_role", role.id, name=role.name)
     session.execute(delete(RoleAssignment).where(RoleAssignment.role_id == role.id))
     session.execute(delete(RolePrivilege).where(RolePrivilege.role_id == role.id))
@@ -547,7 +551,7 @@ def unassign_role(*, session: Session, actor: Actor, environment: Environment, r
     role = get_role_or_raise(session=session, environment=environment, ref=role_ref)
     kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
     require_manager(actor, environment)
-    row = session.get(RoleAssignment, (role.id, kind, pid))
+    row = session.get(RoleAssignment, (role.id, kind, pid), with_for_update=True)  # a second removal finds nothing
     if row is None:
         raise NotFound(f"{kind.title()} {name} does not hold role '{role.name}'.", code="RoleAssignmentNotFound")
     session.delete(row)
@@ -706,7 +710,7 @@ def unshare_record(
     conditions = _share_key(environment, table, record_id, kind, pid)
     if named:
         conditions = (*conditions, RecordShare.privilege.in_(named))
-    removed = session.scalars(select(RecordShare.privilege).where(*conditions)).all()
+    removed = session.scalars(select(RecordShare.privilege).where(*conditions).with_for_update()).all()  # a second unshare finds none
     if not removed:
         if own:  # say nothing about a record the caller cannot read (A10)
             check(session=session, actor=actor, environment=environment, privilege="read", table=table, record_id=record_id)
@@ -797,15 +801,15 @@ def _owner_units(session: Session, environment: Environment, owners: Iterable[tu
     user_ids = [oid for kind, oid in owners if kind == "user"]
     team_ids = [oid for kind, oid in owners if kind == "team"]
     units: dict[tuple[str, str], str | None] = {}
-    if user_ids:
-        rows = dict(session.execute(
-            select(UserBusinessUnit.user_id, UserBusinessUnit.business_unit_id)
-            .where(UserBusinessUnit.environment_id == environment.id, UserBusinessUnit.user_id.in_(user_ids))
-        ).all())
-        units.update({("user", uid): rows.get(uid, root_id(environment)) for uid in user_ids})
-    if team_ids:
-        rows = dict(session.execute(select(Team.id, Team.business_unit_id).where(Team.id.in_(team_ids))).all())
-        units.update({("team", tid): rows.get(tid) for tid in team_ids})
+    # Both lookups run whoever owns the records (or nobody), so reading the facts of a
+    # record costs the same whether it exists or not (A10: hidden answers like unknown).
+    rows = dict(session.execute(
+        select(UserBusinessUnit.user_id, UserBusinessUnit.business_unit_id)
+        .where(UserBusinessUnit.environment_id == environment.id, UserBusinessUnit.user_id.in_(user_ids))
+    ).all())
+    units.update({("user", uid): rows.get(uid, root_id(environment)) for uid in user_ids})
+    rows = dict(session.execute(select(Team.id, Team.business_unit_id).where(Team.id.in_(team_ids))).all())
+    units.update({("team", tid): rows.get(tid) for tid in team_ids})
     return units
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, status
 from connectorhub.api.context import Context, context
 from connectorhub.environments import service as environments
 from connectorhub.sharing import schemas, service
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["sharing"])
 CONNECTOR = "/environments/{env}/connectors/{connector}"
@@ -19,6 +20,7 @@ def _permissions(data: dict) -> schemas.PermissionsOut:
 
 
 @router.post(CONNECTOR + "/share", response_model=schemas.ShareOut)
+@retried
 def share_connector(env: str, connector: str, body: schemas.ShareIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
@@ -29,6 +31,7 @@ def share_connector(env: str, connector: str, body: schemas.ShareIn, ctx: Contex
 
 
 @router.post(CONNECTOR + "/unshare", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def unshare_connector(env: str, connector: str, body: schemas.PrincipalIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
@@ -44,6 +47,7 @@ def connector_permissions(env: str, connector: str, ctx: Context = Depends(conte
 
 
 @router.post(CONNECTION + "/share", response_model=schemas.ShareOut)
+@retried
 def share_connection(env: str, connection: str, body: schemas.ShareIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
@@ -55,6 +59,7 @@ def share_connection(env: str, connection: str, body: schemas.ShareIn, ctx: Cont
 
 
 @router.post(CONNECTION + "/unshare", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def unshare_connection(env: str, connection: str, body: schemas.PrincipalIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:

@@ -23,6 +23,7 @@ from connectorhub.ids import new_id
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.security import service as security
 from connectorhub.sharing.models import ConnectionGrant, ConnectorGrant
+from connectorhub.transactions import lock
 
 PRINCIPAL_KINDS = ("user", "group", "org")
 
@@ -156,6 +157,7 @@ def share_connector(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None, role: str
 ) -> dict[str, Any]:
     connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    lock(session, connector, kind="connector", ref=ref)  # grant changes of one connector one after the other
     _solution_governs(session, connector, ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
     # Rules that hold whatever the principal (A1, A4, A9) are checked before it is resolved.
@@ -176,6 +178,7 @@ def unshare_connector(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None
 ) -> None:
     connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    lock(session, connector, kind="connector", ref=ref)
     _solution_governs(session, connector, ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
     principal = resolve_principal(session, connector.org_id or actor.org_id, principal_kind, principal_ref)
@@ -221,6 +224,7 @@ def share_connection(
     principal_kind: str, principal_ref: str | None, role: str,
 ) -> dict[str, Any]:
     connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    lock(session, connection, kind="connection", ref=ref)  # grant changes of one connection one after the other
     env_facts = environments.facts(environment)
     allow = connections.allows_sharing(session, keyring, connection)
     facts = connections.facts(connection)
@@ -241,6 +245,7 @@ def unshare_connection(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None
 ) -> None:
     connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    lock(session, connection, kind="connection", ref=ref)
     principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
     row, grant = _find_grant(session, ConnectionGrant, connection.id, principal)
     enforce(

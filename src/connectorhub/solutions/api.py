@@ -9,12 +9,12 @@ import base64
 import binascii
 
 from fastapi import APIRouter, Depends, Response, status
-from sqlalchemy.exc import IntegrityError
 
 from connectorhub.api.context import Context, context
 from connectorhub.environments import service as environments
-from connectorhub.errors import Conflict, InvalidRequest
+from connectorhub.errors import InvalidRequest
 from connectorhub.solutions import importer, schemas, service
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["solutions"])
 BASE = "/environments/{env}/solutions"
@@ -27,6 +27,7 @@ def _out(session, solution, *, with_components: bool = True) -> schemas.Solution
 
 
 @router.post(BASE, response_model=schemas.SolutionOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_solution(env: str, body: schemas.SolutionCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -53,6 +54,7 @@ def get_solution(env: str, solution: str, ctx: Context = Depends(context)):
 
 
 @router.patch(ONE, response_model=schemas.SolutionOut)
+@retried
 def update_solution(env: str, solution: str, body: schemas.SolutionUpdate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -63,6 +65,7 @@ def update_solution(env: str, solution: str, body: schemas.SolutionUpdate, ctx: 
 
 
 @router.delete(ONE, response_model=schemas.SolutionDeleted)
+@retried
 def delete_solution(env: str, solution: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -70,6 +73,7 @@ def delete_solution(env: str, solution: str, ctx: Context = Depends(context)):
 
 
 @router.post(ONE + "/components", response_model=schemas.ComponentChangeOut)
+@retried
 def add_component(env: str, solution: str, body: schemas.ComponentIn, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -79,6 +83,7 @@ def add_component(env: str, solution: str, body: schemas.ComponentIn, ctx: Conte
 
 
 @router.post(ONE + "/components/remove", response_model=schemas.ComponentChangeOut)
+@retried
 def remove_component(env: str, solution: str, body: schemas.ComponentIn, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -88,6 +93,7 @@ def remove_component(env: str, solution: str, body: schemas.ComponentIn, ctx: Co
 
 
 @router.get(ONE + "/export", response_class=Response, responses={200: {"content": {"application/zip": {}}}})
+@retried
 def export_solution(env: str, solution: str, managed: bool = False, ctx: Context = Depends(context)):
     """S2: the solution zip (docs/solutions.md). No connection, secret or token is in it."""
     with ctx.transaction() as session:  # writes the audit event (every export is audited)
@@ -98,6 +104,7 @@ def export_solution(env: str, solution: str, managed: bool = False, ctx: Context
 
 
 @router.post("/environments/{env}/solution-imports", response_model=schemas.ImportOut)
+@retried
 def import_solution(env: str, body: schemas.ImportIn, ctx: Context = Depends(context)):
     """S3, S4: import a solution zip in one transaction. 409 ``ConnectionReferencesUnbound``
     (the CLI's exit code 8) lists references that would end without a connection, with
@@ -107,22 +114,14 @@ def import_solution(env: str, body: schemas.ImportIn, ctx: Context = Depends(con
     except (binascii.Error, ValueError):
         raise InvalidRequest("package_base64 is not base64.", code="SolutionFileNotValid") from None
     options = importer.Options(dry_run=body.dry_run, allow_missing=body.allow_missing, force=body.force)
-    try:
-        with ctx.transaction(write=not body.dry_run) as session:
-            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            return importer.import_solution(
-                session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, data=data,
-                settings=body.settings, options=options, limits=ctx.limits,
-            )
-    except IntegrityError as error:
-        # Two imports (or an import and a create) of one solution at once: the unique
-        # constraints make the later one fail whole. Anything else is a bug: re-raised.
-        if getattr(error.orig, "sqlstate", None) != "23505" and "UNIQUE constraint failed" not in str(error.orig):
-            raise
-        raise Conflict(
-            "Another change to this environment's solutions was committed while importing; nothing was written. Import again.",
-            code="SolutionImportConflict",
-        ) from None
+    # Two imports (or an import and a create) of one solution at once: the later one is
+    # run again whole (@retried) and answers as an import after the other would.
+    with ctx.transaction(write=not body.dry_run) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        return importer.import_solution(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, data=data,
+            settings=body.settings, options=options, limits=ctx.limits,
+        )
 
 
 @router.get(REFERENCES, response_model=schemas.ReferenceList)
@@ -133,6 +132,7 @@ def list_references(env: str, ctx: Context = Depends(context)):
 
 
 @router.put(REFERENCES + "/{logical_name}/connection")
+@retried
 def bind_reference(env: str, logical_name: str, body: schemas.ReferenceBindIn, ctx: Context = Depends(context)):
     """S3: bind a connection reference to a connection you may use (A6) of its connector."""
     with ctx.transaction() as session:

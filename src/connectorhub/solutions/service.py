@@ -60,6 +60,7 @@ from connectorhub.solutions.models import (
     Solution,
     SolutionComponent,
 )
+from connectorhub.transactions import lock
 from connectorhub.variables import service as variables
 from connectorhub.variables.models import EnvironmentVariable
 
@@ -274,6 +275,7 @@ def update(
     """S1, S4: set the version (what the next export carries) or the display name."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), ref)
+    lock(session, solution, kind="solution", ref=ref, refresh=True)
     changes: dict[str, Any] = {}
     if version is not None:
         pkg.parse_version(version)
@@ -369,6 +371,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     :func:`remove_component_rows`)."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name), ref)
+    lock(session, solution, kind="solution", ref=ref, deleting=True)  # a second delete answers not found
     rows = components_of(session, solution.id)
     removed: builtins.list[dict[str, str]] = []
     kept: builtins.list[dict[str, Any]] = []
@@ -553,6 +556,7 @@ def add_component(*, session: Session, actor: Actor, environment: Environment, r
     connection reference per connector, and its slots are rebound to them."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), ref)
+    lock(session, solution, kind="solution", ref=ref)  # components change one after the other
     component_id, name, row = _resolve_component(session, actor, environment, kind, component_ref)
     changed = _add_row(session, solution, kind, component_id)
     record_owner(session, environment, kind, component_id, getattr(row, "owner_id", None) or actor.user_id)
@@ -580,6 +584,7 @@ def remove_component(*, session: Session, actor: Actor, environment: Environment
     component deleted since it was added is removed by its id."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), ref)
+    lock(session, solution, kind="solution", ref=ref)
     if kind not in COMPONENT_KINDS:
         raise InvalidRequest(f"Unknown component kind '{kind}'; use one of {', '.join(COMPONENT_KINDS)}.", code="ComponentKindNotValid")
     row = _row(session, solution, kind, component_ref)
@@ -686,6 +691,7 @@ def bind_reference(*, session: Session, actor: Actor, environment: Environment, 
     an import left ``missing`` (``--allow-missing``), or a later change. A managed
     reference may be bound too: bindings are the target environment's own."""
     reference = get_reference_or_raise(session=session, actor=actor, environment=environment, logical_name=logical_name, privilege="write")
+    lock(session, reference, kind="connection reference", ref=logical_name, refresh=True)
     connection = check_binding(
         session=session, actor=actor, environment=environment, logical_name=reference.logical_name,
         connector_id=reference.connector_id, connection_id=connection_ref,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Response, status
 from connectorhub.api.context import Context, context
 from connectorhub.environments import service as environments
 from connectorhub.variables import schemas, service
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["environment variables"])
 BASE = "/environments/{env}/environment-variables"
@@ -18,6 +19,7 @@ def _out(session, variable) -> schemas.VariableOut:
 
 
 @router.post(BASE, response_model=schemas.VariableOut, status_code=status.HTTP_201_CREATED)
+@retried
 def create_variable(env: str, body: schemas.VariableCreate, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -45,6 +47,7 @@ def get_variable(env: str, name: str, ctx: Context = Depends(context)):
 
 
 @router.put(BASE + "/{name}/value", response_model=schemas.VariableOut)
+@retried
 def set_variable_value(env: str, name: str, body: schemas.VariableValue, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -55,6 +58,7 @@ def set_variable_value(env: str, name: str, body: schemas.VariableValue, ctx: Co
 
 
 @router.delete(BASE + "/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@retried
 def delete_variable(env: str, name: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)

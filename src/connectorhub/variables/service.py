@@ -28,6 +28,7 @@ from connectorhub.errors import Conflict, Forbidden, InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
+from connectorhub.transactions import lock
 from connectorhub.variables.models import VARIABLE_TYPES, EnvironmentVariable
 
 SECRET_OWNER = "envvar"
@@ -136,6 +137,7 @@ def set_value(
         raise Forbidden(
             f"Only the variable's owner or an administrator changes '{name}'.", code="VariableForbidden"
         )
+    lock(session, variable, kind="environment variable", ref=name)
     checked = None if value is None else _check_value(variable.type, value, f"The value of '{name}'")
     _store(session, keyring, variable, "value", checked)
     variable.updated_at = utcnow()
@@ -150,6 +152,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, name: st
     variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
     if not decisions.can_manage_variable(actor, facts(variable)):
         raise Forbidden(f"Only the variable's owner or an administrator deletes '{name}'.", code="VariableForbidden")
+    lock(session, variable, kind="environment variable", ref=name, deleting=True)  # a second delete answers not found
     from connectorhub.solutions import (
         service as solutions,  # solutions build on variables
     )

@@ -16,6 +16,7 @@ from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
 from connectorhub.environments import service as environments
 from connectorhub.sharing import service as sharing
+from connectorhub.transactions import retried
 from connectorhub.web import oauth_sign_in, page
 from connectorhub.web.page import PAGE, env_url, portal_page
 
@@ -93,7 +94,7 @@ async def delete_connection(request: Request, env: str, connection: str) -> Resp
             connections.delete(session=session, actor=ctx.actor, environment=environment, ref=connection)
             return env_url(environment, "connections")
 
-    return page.redirect(request, await run_in_threadpool(remove))
+    return page.redirect(request, await run_in_threadpool(retried(remove)))
 
 
 # R2: a connection's sign-in start page and action (their own module).

@@ -13,6 +13,7 @@ from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import ENVIRONMENT_TYPES
 from connectorhub.errors import ConnectorhubError, Unauthenticated
+from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, env_url, portal_page
 
@@ -66,7 +67,7 @@ async def create_environment(request: Request) -> Response:
             return {**_listing(session, ctx), "error": error, "form": form}
 
     try:
-        return page.redirect(request, await run_in_threadpool(create))
+        return page.redirect(request, await run_in_threadpool(retried(create)))
     except ConnectorhubError as error:
         if isinstance(error, Unauthenticated):
             raise

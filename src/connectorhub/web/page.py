@@ -33,6 +33,7 @@ from connectorhub.directory import sessions
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, Forbidden, TooManyAttempts, Unauthenticated
+from connectorhub.transactions import retried
 
 PREFIX = "/portal"
 COOKIE = "connectorhub_portal"
@@ -217,7 +218,7 @@ async def act(
             return {**values, **(on_refusal(values) if on_refusal else {})}
 
     try:
-        values = await run_in_threadpool(apply)
+        values = await run_in_threadpool(retried(apply))
     except ConnectorhubError as error:
         if isinstance(error, Unauthenticated):
             raise
