@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from connectorhub import __version__
 from connectorhub.api import problems
+from connectorhub.api.boundary import RequestChecks, ResponseGuard
 from connectorhub.api.context import Services
 from connectorhub.assets import api as assets_api
 from connectorhub.assets.scheduler import Scheduler
@@ -111,7 +112,11 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
     problems.install(app)
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 
+    # Outermost first: headers and the last resort for errors, the declared length, then
+    # the checks of what the request holds (api.boundary).
+    app.add_middleware(RequestChecks, max_body=max_body)
     app.add_middleware(BodyLimit, max_body=max_body)
+    app.add_middleware(ResponseGuard)
     app.invoke_endpoint = runtime_api.InvokeEndpoint(state=app.state, prefix=API_PREFIX, max_body=max_body)
 
     @app.get("/healthz", tags=["meta"])

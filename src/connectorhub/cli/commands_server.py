@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
-import logging
+import logging.config
 import sys
 from pathlib import Path
 
 import typer
 
+from connectorhub.api.logs import log_config
 from connectorhub.cli.app import JsonOption, app
 from connectorhub.cli.client import Client, Profile, save_profile
 from connectorhub.cli.output import console, emit_json, show
@@ -42,8 +43,7 @@ def serve(
     from connectorhub.bootstrap import ADMIN_EMAIL
     from connectorhub.config import Settings
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.config.dictConfig(log_config(log_level))  # no request data in any line (api.logs)
     settings = Settings.from_env(database_url=db, home=home)
     application, result = prepare(settings)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
@@ -66,7 +66,7 @@ def serve(
 
     uvicorn.run(
         application, host=host, port=port, http=HttpProtocol,
-        log_level=log_level.lower(), access_log=log_level.lower() == "debug",
+        log_level=log_level.lower(), access_log=log_level.lower() == "debug", log_config=log_config(log_level),
     )
 
 
