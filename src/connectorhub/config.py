@@ -13,6 +13,8 @@
 | CONNECTORHUB_OUTBOUND_CONNECT_TIMEOUT | seconds to open one upstream connection (R5) | 10 |
 | CONNECTORHUB_OUTBOUND_MAX_BYTES | largest upstream response body, after decompression (R5) | 10 MiB |
 | CONNECTORHUB_OUTBOUND_MAX_REDIRECTS | redirects followed per call (R5) | 5 |
+| CONNECTORHUB_HEAVY_WORKERS | CPU-heavy requests (validation, connector files, solution import and export) run at once per process; more wait (M6) | 2 |
+| CONNECTORHUB_HEAVY_WAIT | seconds a heavy request waits for its turn before it is answered 429 | 30 |
 | CONNECTORHUB_PUBLIC_URL | the URL users reach the service at (behind a proxy); OAuth providers redirect to `<it>/oauth/callback`, which must be registered with them (R2) | the URL each request came in on |
 """
 
@@ -30,6 +32,8 @@ DEFAULT_OUTBOUND_TIMEOUT = 30.0
 DEFAULT_OUTBOUND_CONNECT_TIMEOUT = 10.0
 DEFAULT_OUTBOUND_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_OUTBOUND_MAX_REDIRECTS = 5
+DEFAULT_HEAVY_WORKERS = 2
+DEFAULT_HEAVY_WAIT = 30.0
 
 
 def normalize_database_url(url: str) -> str:
@@ -56,6 +60,9 @@ class Settings:
     outbound_max_redirects: int = DEFAULT_OUTBOUND_MAX_REDIRECTS
     # OAuth redirect URIs are built on it (R2); None: the URL of the request.
     public_url: str | None = None
+    # The gate of CPU-heavy requests, per process (api.heavy, M6).
+    heavy_workers: int = DEFAULT_HEAVY_WORKERS
+    heavy_wait: float = DEFAULT_HEAVY_WAIT
 
     @classmethod
     def from_env(cls, *, database_url: str | None = None, home: str | os.PathLike | None = None) -> "Settings":
@@ -79,6 +86,8 @@ class Settings:
             outbound_max_bytes=_number_from_env("CONNECTORHUB_OUTBOUND_MAX_BYTES", DEFAULT_OUTBOUND_MAX_BYTES, int),
             outbound_max_redirects=_number_from_env("CONNECTORHUB_OUTBOUND_MAX_REDIRECTS", DEFAULT_OUTBOUND_MAX_REDIRECTS, int),
             public_url=_public_url_from_env(),
+            heavy_workers=_number_from_env("CONNECTORHUB_HEAVY_WORKERS", DEFAULT_HEAVY_WORKERS, int),
+            heavy_wait=_number_from_env("CONNECTORHUB_HEAVY_WAIT", DEFAULT_HEAVY_WAIT, float),
         )
 
     @property

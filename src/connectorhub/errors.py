@@ -105,6 +105,20 @@ class Conflict(ConnectorhubError):
     title = "Conflict"
 
 
+class TooManyRequests(ConnectorhubError):
+    """Too much of one kind of work is in progress, the caller's or everyone's: try again
+    after ``retry_after`` seconds (sent as the ``Retry-After`` header, and in the body)."""
+
+    status = 429
+    exit_code = EXIT_SERVER
+    default_code = "TooManyRequests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, code=code, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
 class OutboundBlocked(Forbidden):
     """An outbound call would reach an address refused by default, e.g. loopback, private
     or cloud metadata (DESIGN R5); ``host`` and ``reason`` say which and why."""

@@ -13,6 +13,7 @@ from connectorhub import __version__
 from connectorhub.api import problems
 from connectorhub.api.boundary import RequestChecks, ResponseGuard
 from connectorhub.api.context import Services
+from connectorhub.api.heavy import HeavyWork
 from connectorhub.assets import api as assets_api
 from connectorhub.assets.scheduler import Scheduler
 from connectorhub.audit import api as audit_api
@@ -109,6 +110,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
     # Runs reach the runtime through assets_api.step_caller (tests set app.state.asset_call).
     app.state.scheduler = Scheduler(services.sessions, services.keyring, call_provider=lambda: assets_api.step_caller(app))
     app.state.engine = engine
+    app.state.heavy_work = HeavyWork(workers=settings.heavy_workers, wait=settings.heavy_wait)  # M6, per process
     problems.install(app)
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 

@@ -29,7 +29,11 @@ def _location(loc) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectorhubError)
     async def _domain(_request: Request, exc: ConnectorhubError):
-        return problem_response(*problem_for(exc))
+        response = problem_response(*problem_for(exc))
+        retry_after = getattr(exc, "retry_after", None)  # errors.TooManyRequests
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_request: Request, exc: RequestValidationError):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 
 from connectorhub.api.context import Context, context
+from connectorhub.api.heavy import heavy_context
 from connectorhub.connectors import schemas, service, validation
 from connectorhub.connectors.models import Connector
 from connectorhub.directory.models import Group
@@ -59,7 +60,7 @@ def _detail(connector: Connector, access, session=None) -> schemas.ConnectorDeta
 
 
 @router.post(BASE, response_model=schemas.ConnectorDetail, status_code=status.HTTP_201_CREATED)
-def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(context)):
+def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(heavy_context)):
     files = body.to_files()
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -71,7 +72,7 @@ def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = De
 
 
 @router.post(BASE + "/import", response_model=schemas.ImportOut)
-def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(context)):
+def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(heavy_context)):
     """Create up to 100 connectors in one request (what `connector import-dir` sends):
     each item is validated and created on its own; failures are reported per item and
     leave nothing behind (C3)."""
@@ -121,7 +122,7 @@ def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
 
 
 @router.patch(BASE + "/{connector}", response_model=schemas.ConnectorDetail)
-def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(context)):
+def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(heavy_context)):
     files = body.to_files()
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -169,8 +170,9 @@ def publish_connector(env: str, connector: str, ctx: Context = Depends(context))
 
 
 @router.post("/validate", response_model=schemas.ValidateOut)
-def validate_files(body: schemas.ValidateIn, ctx: Context = Depends(context)):
-    """C3 structural validation without storing anything (same rules as create)."""
+def validate_files(body: schemas.ValidateIn, ctx: Context = Depends(heavy_context)):
+    """C3 structural validation without storing anything (same rules as create), for a
+    caller with a valid token, admitted by the gate of heavy requests (M6)."""
     files = schemas.ConnectorFilesIn(api_definition=body.api_definition, api_properties=body.api_properties).to_files()
     _, _, findings = validation.validate_connector(files.api_definition, files.api_properties)
     return schemas.ValidateOut(valid=not validation.has_errors(findings), findings=[f.to_dict() for f in findings])
