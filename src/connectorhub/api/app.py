@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from connectorhub import __version__
-from connectorhub.api import problems
+from connectorhub.api import openapi_document, problems
 from connectorhub.api.boundary import RequestChecks, ResponseGuard
 from connectorhub.api.context import Services
 from connectorhub.api.heavy import HeavyWork
@@ -112,6 +112,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
     app.state.engine = engine
     app.state.heavy_work = HeavyWork(workers=settings.heavy_workers, wait=settings.heavy_wait)  # M6, per process
     problems.install(app)
+    openapi_document.install(app)  # /openapi.json documents every answer and rule (L9)
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 
     # Outermost first: headers and the last resort for errors, the declared length, then

@@ -30,6 +30,8 @@ from connectorhub.errors import TooManyRequests
 
 PER_CALLER_RUNNING = 1
 PER_CALLER_WAITING = 3
+# For the routes' ``responses=``: /openapi.json documents the 429 (api.openapi_document).
+RESPONSES: dict[int | str, dict] = {429: {"description": "Too many heavy requests in progress."}}
 
 
 class HeavyWork:

@@ -57,7 +57,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException):
         code = {404: "RouteNotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HttpError")
-        return problem_response(
+        response = problem_response(
             exc.status_code,
             {
                 "type": f"urn:connectorhub:problem:{code}",
@@ -67,6 +67,8 @@ def install(app: FastAPI) -> None:
                 "detail": f"{exc.detail}. See /openapi.json for the routes.",
             },
         )
+        response.headers.update(exc.headers or {})  # a 405 says which methods are allowed (Allow)
+        return response
 
     @app.exception_handler(DataError)
     async def _data_error(_request: Request, exc: DataError):

@@ -84,7 +84,7 @@ def create(
 ) -> EnvironmentVariable:
     if not decisions.can_define_variable(actor, environments.facts(environment)):
         raise Forbidden("You may not define variables in this environment.", code="VariableForbidden")
-    if not SCHEMA_NAME.match(name or ""):
+    if not SCHEMA_NAME.fullmatch(name or ""):
         raise InvalidRequest(
             f"'{name}' is not a valid variable name: use letters, digits, '_', '.', '-', starting with a letter or '_'.",
             code="VariableNameNotValid",
