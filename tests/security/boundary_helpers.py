@@ -21,7 +21,8 @@ from connectorhub.directory.models import User
 # What the schemathesis run is told about the store of the server it runs against.
 DB_URL_ENV = "CONNECTORHUB_FUZZ_DB_URL"
 ADMIN_EMAIL = "admin@connectorhub.local"
-LONE_SURROGATE = "canary-5e1f\ud800"
+CANARY = "canary-5e1f"
+LONE_SURROGATE = CANARY + "\ud800"  # the text before it shows whether a log line carries request data
 
 
 def sample_body(schema: dict[str, Any], components: dict[str, Any], text: str) -> Any:

@@ -13,7 +13,7 @@ from connectorhub import __version__
 from connectorhub.api import openapi_document, problems
 from connectorhub.api.boundary import RequestChecks, ResponseGuard
 from connectorhub.api.context import Services
-from connectorhub.api.heavy import HeavyWork
+from connectorhub.api.heavy import HeavyGate, HeavyWork
 from connectorhub.assets import api as assets_api
 from connectorhub.assets.scheduler import Scheduler
 from connectorhub.audit import api as audit_api
@@ -115,9 +115,10 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
     openapi_document.install(app)  # /openapi.json documents every answer and rule (L9)
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 
-    # Outermost first: headers and the last resort for errors, the declared length, then
-    # the checks of what the request holds (api.boundary).
+    # Outermost first: headers and the last resort for errors, the declared length, the
+    # gate of heavy requests, then the checks of what the request holds (api.boundary).
     app.add_middleware(RequestChecks, max_body=max_body)
+    app.add_middleware(HeavyGate, work=app.state.heavy_work, document=app.openapi)  # before any body is read (M6)
     app.add_middleware(BodyLimit, max_body=max_body)
     app.add_middleware(ResponseGuard)
     app.invoke_endpoint = runtime_api.InvokeEndpoint(state=app.state, prefix=API_PREFIX, max_body=max_body)

@@ -15,8 +15,9 @@ document once, by what each operation is:
 - an operation that needs a token: 401, 403 and 404 (A10: what the caller may not see is
   not found), and 409 when it changes something (a conflicting change);
 - an operation with a request body: 413 (the body limit);
-- what a route declares itself with ``responses=`` (e.g. 429 for the heavy requests of
-  ``api.heavy``), and :data:`EXTRAS` for the operations that call other services.
+- 429 for the heavy requests (``x-heavy-work``, ``api.heavy``), what a route declares
+  itself with ``responses=``, and :data:`EXTRAS` for the operations that call other
+  services.
 
 A 429 documents the ``Retry-After`` header it always carries.
 
@@ -37,6 +38,7 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectorhub.access.decisions import SECURITY_PRIVILEGES, SECURITY_TABLES
+from connectorhub.api.heavy import MARK
 from connectorhub.api.problems import PROBLEM_JSON, problem_response as problem_answer
 from connectorhub.pagination import MAX_LIMIT
 
@@ -162,6 +164,8 @@ def statuses_of(method: str, path: str, operation: dict[str, Any]) -> set[int]:
             statuses.add(409)
     if "requestBody" in operation:
         statuses.add(413)
+    if operation.get(MARK):  # admitted by the gate of heavy requests (api.heavy)
+        statuses.add(429)
     for extra_method, pattern, extra in EXTRAS:
         if method == extra_method and pattern.search(path):
             statuses |= set(extra)

@@ -60,7 +60,7 @@ def _detail(connector: Connector, access, session=None) -> schemas.ConnectorDeta
     return schemas.ConnectorDetail(**_out(connector, access, group_names=names).model_dump(), **service.summary(connector))
 
 
-@router.post(BASE, response_model=schemas.ConnectorDetail, status_code=status.HTTP_201_CREATED, responses=heavy.RESPONSES)
+@router.post(BASE, response_model=schemas.ConnectorDetail, status_code=status.HTTP_201_CREATED, openapi_extra=heavy.HEAVY)
 def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(heavy_context)):
     files = body.to_files()
     with ctx.transaction() as session:
@@ -72,7 +72,7 @@ def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = De
         return _detail(connector, access)
 
 
-@router.post(BASE + "/import", response_model=schemas.ImportOut, responses=heavy.RESPONSES)
+@router.post(BASE + "/import", response_model=schemas.ImportOut, openapi_extra=heavy.HEAVY)
 def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(heavy_context)):
     """Create up to 100 connectors in one request (what `connector import-dir` sends):
     each item is validated and created on its own; failures are reported per item and
@@ -122,7 +122,7 @@ def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
         return _detail(found, access, session)
 
 
-@router.patch(BASE + "/{connector}", response_model=schemas.ConnectorDetail, responses=heavy.RESPONSES)
+@router.patch(BASE + "/{connector}", response_model=schemas.ConnectorDetail, openapi_extra=heavy.HEAVY)
 def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(heavy_context)):
     files = body.to_files()
     with ctx.transaction() as session:
@@ -170,7 +170,7 @@ def publish_connector(env: str, connector: str, ctx: Context = Depends(context))
         return _detail(public, access)
 
 
-@router.post("/validate", response_model=schemas.ValidateOut, responses=heavy.RESPONSES)
+@router.post("/validate", response_model=schemas.ValidateOut, openapi_extra=heavy.HEAVY)
 def validate_files(body: schemas.ValidateIn, ctx: Context = Depends(heavy_context)):
     """C3 structural validation without storing anything (same rules as create), for a
     caller with a valid token, admitted by the gate of heavy requests (M6)."""

@@ -89,7 +89,7 @@ def remove_component(env: str, solution: str, body: schemas.ComponentIn, ctx: Co
         )
 
 
-@router.get(ONE + "/export", response_class=Response, responses={200: {"content": {"application/zip": {}}}, **heavy.RESPONSES})
+@router.get(ONE + "/export", response_class=Response, responses={200: {"content": {"application/zip": {}}}}, openapi_extra=heavy.HEAVY)
 def export_solution(env: str, solution: str, managed: bool = False, ctx: Context = Depends(heavy_context)):
     """S2: the solution zip (docs/solutions.md). No connection, secret or token is in it."""
     with ctx.transaction() as session:  # writes the audit event (every export is audited)
@@ -99,7 +99,7 @@ def export_solution(env: str, solution: str, managed: bool = False, ctx: Context
     return Response(data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.post("/environments/{env}/solution-imports", response_model=schemas.ImportOut, responses=heavy.RESPONSES)
+@router.post("/environments/{env}/solution-imports", response_model=schemas.ImportOut, openapi_extra=heavy.HEAVY)
 def import_solution(env: str, body: schemas.ImportIn, ctx: Context = Depends(heavy_context)):
     """S3, S4: import a solution zip in one transaction. 409 ``ConnectionReferencesUnbound``
     (the CLI's exit code 8) lists references that would end without a connection, with
