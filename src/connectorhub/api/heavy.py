@@ -6,7 +6,7 @@ the event loop that answers everyone else's reads waited for them (reads went fr
 to 457 ms). :class:`HeavyGate` admits such a request (an operation that /openapi.json
 marks ``x-heavy-work``) before its body is even read: at most ``workers`` at a time in
 this process and one per caller (a token); a caller's further requests wait their turn
-(three at most), and a request that waited ``wait`` seconds, or finds the queue full, is
+(eight at most), and a request that waited ``wait`` seconds, or finds the queue full, is
 answered 429 with ``Retry-After``. Waiting happens on the event loop, not on a worker
 thread, so waiting requests hold no thread that reads need. The work itself runs on
 worker threads (the endpoints are plain functions), after :func:`heavy_context` checked
@@ -35,7 +35,7 @@ from connectorhub.api.context import Context, context
 from connectorhub.errors import TooManyRequests
 
 PER_CALLER_RUNNING = 1
-PER_CALLER_WAITING = 3
+PER_CALLER_WAITING = 8  # a waiting request has not been read yet: it holds next to no memory
 # The routes' ``openapi_extra``: marks a heavy operation in /openapi.json, where the gate
 # finds the routes it admits and api.openapi_document adds the 429 answer.
 MARK = "x-heavy-work"
@@ -64,7 +64,7 @@ class HeavyWork:
     The counts are guarded by a lock and a waiter is woken on its own event loop, so the
     gate holds also when requests come from several loops (test clients run one a request)."""
 
-    def __init__(self, *, workers: int, wait: float, queue: int = 32) -> None:
+    def __init__(self, *, workers: int, wait: float, queue: int = 64) -> None:
         self.workers = max(1, workers)
         self.wait = wait
         self.queue = queue
