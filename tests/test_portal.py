@@ -18,12 +18,14 @@ from test_connectors import MINIMAL
 
 PORTAL = "/portal"
 HTMX = {"HX-Request": "true"}
+# A browser sends its page's origin with every form post; the portal refuses posts without it (L4).
+SAME_ORIGIN = {"Origin": "http://testserver"}
 SECRET = "portal-canary-5d1c"
 PROPERTIES = {"properties": {"connectionParameters": {"api_key": {"type": "securestring"}}}}
 
 
 def signed_in(app, token: str) -> TestClient:
-    browser = TestClient(app, raise_server_exceptions=False)
+    browser = TestClient(app, headers=SAME_ORIGIN, raise_server_exceptions=False)
     response = browser.post(f"{PORTAL}/login", data={"token": token}, follow_redirects=False)
     assert response.status_code == 303, response.text
     return browser
@@ -46,7 +48,7 @@ def connector_url(connector: str) -> str:
 
 
 def test_signing_in_sets_a_strict_http_only_cookie_and_a_bad_token_says_why(app):
-    browser = TestClient(app)
+    browser = TestClient(app, headers=SAME_ORIGIN)
     assert browser.get("/", follow_redirects=False).headers["location"] == f"{PORTAL}/"
     first = browser.get(f"{PORTAL}/environments/default/connectors", follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"].startswith(f"{PORTAL}/login?next=")
@@ -63,7 +65,7 @@ def test_signing_in_sets_a_strict_http_only_cookie_and_a_bad_token_says_why(app)
 
 def test_after_signing_in_only_portal_paths_are_followed(app):
     """No open redirect: a ``next`` outside the portal is ignored."""
-    browser = TestClient(app)
+    browser = TestClient(app, headers=SAME_ORIGIN)
     for target in ("https://evil.example/", "//evil.example/portal/x", f"{PORTAL}\\..\\x"):
         response = browser.post(f"{PORTAL}/login", data={"token": ADMIN_TOKEN, "next": target}, follow_redirects=False)
         assert response.headers["location"] == f"{PORTAL}/", target
@@ -196,7 +198,7 @@ def test_a_password_sign_in_is_a_portal_session_that_expires_and_that_signing_ou
     """A portal session of its own (no token is made; the REST API refuses the cookie:
     tests/security/test_medium_portal_session_credential.py)."""
     bob = password_user(admin, "bob@default.test")
-    browser = TestClient(app)
+    browser = TestClient(app, headers=SAME_ORIGIN)
     signed = browser.post(f"{PORTAL}/login", data={"email": "Bob@default.test ", "password": PASSWORD}, follow_redirects=False)
     assert signed.status_code == 303
     cookie = signed.headers["set-cookie"].lower()
@@ -218,7 +220,7 @@ def test_a_wrong_password_an_unknown_address_and_no_password_get_one_answer(app,
     password_user(admin, "carol@default.test", password=None)
     answers = set()
     for email, password in (("bob@default.test", "wrong password"), ("nobody@default.test", PASSWORD), ("carol@default.test", PASSWORD)):
-        response = TestClient(app).post(f"{PORTAL}/login", data={"email": email, "password": password}, follow_redirects=False)
+        response = TestClient(app, headers=SAME_ORIGIN).post(f"{PORTAL}/login", data={"email": email, "password": password}, follow_redirects=False)
         assert response.status_code == 401 and "set-cookie" not in response.headers
         answers.add(response.text.replace(email, "EMAIL"))
     assert len(answers) == 1 and "password is wrong" in answers.pop()
@@ -230,7 +232,7 @@ def test_an_expired_sign_in_sends_the_user_back_to_sign_in(app, admin):
     from connectorhub.directory.models import PortalSession
 
     password_user(admin, "bob@default.test")
-    browser = TestClient(app)
+    browser = TestClient(app, headers=SAME_ORIGIN)
     browser.post(f"{PORTAL}/login", data={"email": "bob@default.test", "password": PASSWORD})
     with app.state.services.sessions() as session, session.begin():
         session.execute(update(PortalSession).values(expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)))
@@ -253,12 +255,12 @@ def test_set_password_for_oneself_or_as_administrator_ends_earlier_sign_ins(app,
 
     bob_token = make_user(admin, "bob@default.test")
     password_user(admin, "carol@default.test")
-    old = TestClient(app)
+    old = TestClient(app, headers=SAME_ORIGIN)
     old.post(f"{PORTAL}/login", data={"email": "carol@default.test", "password": PASSWORD})
 
     monkeypatch.setattr("sys.stdin", io.StringIO("bobs new password\n"))
     assert cli("user", "set-password", "bob@default.test", "--password-stdin", token=bob_token).exit_code == 0
-    assert TestClient(app).post(f"{PORTAL}/login", data={"email": "bob@default.test", "password": "bobs new password"},
+    assert TestClient(app, headers=SAME_ORIGIN).post(f"{PORTAL}/login", data={"email": "bob@default.test", "password": "bobs new password"},
                                 follow_redirects=False).status_code == 303
     monkeypatch.setattr("sys.stdin", io.StringIO("carols other password\n"))
     assert cli("user", "set-password", "carol@default.test", "--password-stdin", token=bob_token).exit_code == 3
@@ -525,7 +527,7 @@ def test_signing_out_stops_invocations_with_that_session_at_once(app, admin, ech
     session is refused."""
     assert admin.put("/api/v1/users/admin@connectorhub.local/password", json={"password": PASSWORD}).status_code == 204
     connector, connection = echo_connection
-    browser = TestClient(app)
+    browser = TestClient(app, headers=SAME_ORIGIN)
     browser.post(f"{PORTAL}/login", data={"email": "admin@connectorhub.local", "password": PASSWORD})
     session_value = browser.cookies.get("connectorhub_portal")
     url = connector_url(connector) + "/operations/Fail/test"

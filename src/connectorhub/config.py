@@ -20,6 +20,8 @@
 | CONNECTORHUB_PUBLIC_URL | the URL users reach the service at (behind a proxy); OAuth providers redirect to `<it>/oauth/callback`, which must be registered with them (R2) | `serve` on a loopback address: `http://<host>:<port>`; otherwise unset, and OAuth sign-in is refused until it is set |
 | CONNECTORHUB_TRUSTED_PROXIES | comma-separated addresses and CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed | none: forwarded headers are ignored |
 | CONNECTORHUB_ALLOW_IMPERSONATION | `false`: administrators cannot mint tokens for other users | true |
+| CONNECTORHUB_HEAVY_WORKERS | CPU-heavy requests (validation, connector files, solution import and export) run at once per process; more wait (M6) | 2 |
+| CONNECTORHUB_HEAVY_WAIT | seconds a heavy request waits for its turn before it is answered 429 | 30 |
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ DEFAULT_OUTBOUND_PER_ORG = 100
 DEFAULT_OUTBOUND_PER_CONNECTION = 50
 DEFAULT_OUTBOUND_QUEUE_TIMEOUT = 5.0
 MIN_ADMIN_TOKEN_LENGTH = 32
+DEFAULT_HEAVY_WORKERS = 2
+DEFAULT_HEAVY_WAIT = 30.0
 
 
 def normalize_database_url(url: str) -> str:
@@ -77,6 +81,9 @@ class Settings:
     # Reverse proxies whose forwarded headers are believed (client address, scheme).
     trusted_proxies: tuple[str, ...] = ()
     allow_impersonation: bool = True
+    # The gate of CPU-heavy requests, per process (api.heavy, M6).
+    heavy_workers: int = DEFAULT_HEAVY_WORKERS
+    heavy_wait: float = DEFAULT_HEAVY_WAIT
 
     def __post_init__(self) -> None:
         if self.admin_token is not None:
@@ -118,6 +125,8 @@ class Settings:
                 entry.strip() for entry in os.environ.get("CONNECTORHUB_TRUSTED_PROXIES", "").split(",") if entry.strip()
             ),
             allow_impersonation=_flag_from_env("CONNECTORHUB_ALLOW_IMPERSONATION", True),
+            heavy_workers=_number_from_env("CONNECTORHUB_HEAVY_WORKERS", DEFAULT_HEAVY_WORKERS, int),
+            heavy_wait=_number_from_env("CONNECTORHUB_HEAVY_WAIT", DEFAULT_HEAVY_WAIT, float),
         )
 
     @property

@@ -89,21 +89,6 @@ class Forbidden(ConnectorhubError):
     title = "Forbidden"
 
 
-class TooManyAttempts(ConnectorhubError):
-    """Too many failed sign-in attempts for an account or from an address (security
-    review finding M8): ``retry_after`` says how many seconds to wait, and the HTTP
-    answer carries it as ``Retry-After``."""
-
-    status = 429
-    exit_code = EXIT_PERMISSION
-    default_code = "TooManyAttempts"
-    title = "Too many attempts"
-
-    @property
-    def retry_after(self) -> int:
-        return int(self.extra.get("retry_after", 1))
-
-
 class NotFound(ConnectorhubError):
     """Unknown, or hidden from the caller: both answer alike (DESIGN A10)."""
 
@@ -134,6 +119,29 @@ class ConcurrentChange(Conflict):
         self.retryable = retryable
 
 
+class TooManyRequests(ConnectorhubError):
+    """Too much of one kind of work is in progress, the caller's or everyone's: try again
+    after ``retry_after`` seconds (sent as the ``Retry-After`` header, and in the body)."""
+
+    status = 429
+    exit_code = EXIT_SERVER
+    default_code = "TooManyRequests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, code=code, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
+class TooManyAttempts(TooManyRequests):
+    """Too many failed sign-in attempts for an account or from an address (security
+    review finding M8): ``retry_after`` says how many seconds to wait."""
+
+    exit_code = EXIT_PERMISSION
+    default_code = "TooManyAttempts"
+    title = "Too many attempts"
+
+
 class OutboundBlocked(Forbidden):
     """An outbound call would reach an address refused by default, e.g. loopback, private
     or cloud metadata (DESIGN R5); ``host`` and ``reason`` say which and why."""
@@ -153,14 +161,12 @@ class UpstreamError(ConnectorhubError):
     title = "Upstream error"
 
 
-class TooManyCalls(ConnectorhubError):
+class TooManyCalls(TooManyRequests):
     """A connection or an organization already has as many outbound calls in progress as
     it may (its share, :mod:`connectorhub.runtime.call_limits`), and none finished while
     this call waited. ``retry_after`` (seconds) is also sent as the ``Retry-After``
     header."""
 
-    status = 429
-    exit_code = EXIT_SERVER
     default_code = "TooManyConcurrentCalls"
     title = "Too many calls at once"
 

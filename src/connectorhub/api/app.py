@@ -11,8 +11,10 @@ from sqlalchemy import text
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from connectorhub import __version__
-from connectorhub.api import problems
+from connectorhub.api import openapi_document, problems
+from connectorhub.api.boundary import RequestChecks, ResponseGuard
 from connectorhub.api.context import Services
+from connectorhub.api.heavy import HeavyGate, HeavyWork
 from connectorhub.assets import api as assets_api
 from connectorhub.assets.scheduler import Scheduler
 from connectorhub.audit import api as audit_api
@@ -112,15 +114,22 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     # Runs reach the runtime through assets_api.step_caller (tests set app.state.asset_call).
     app.state.scheduler = Scheduler(services.sessions, services.keyring, call_provider=lambda: assets_api.step_caller(app))
     app.state.engine = engine
+    app.state.heavy_work = HeavyWork(workers=settings.heavy_workers, wait=settings.heavy_wait)  # M6, per process
     problems.install(app)
+    openapi_document.install(app)  # /openapi.json documents every answer and rule (L9)
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 
+    # Outermost first: headers and the last resort for errors, the declared length, the
+    # gate of heavy requests, then the checks of what the request holds (api.boundary).
+    app.add_middleware(RequestChecks, max_body=max_body)
+    app.add_middleware(HeavyGate, work=app.state.heavy_work, document=app.openapi)  # before any body is read (M6)
     app.add_middleware(BodyLimit, max_body=max_body)
     if settings.trusted_proxies:
         # The client's address (sign-in throttling) and scheme (the portal cookie's Secure
         # flag, the same-origin check) come from X-Forwarded-For / -Proto only when the
         # request comes from one of these proxies (security review 2, L1).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    app.add_middleware(ResponseGuard)
     app.invoke_endpoint = runtime_api.InvokeEndpoint(state=app.state, prefix=API_PREFIX, max_body=max_body)
 
     @app.get("/healthz", tags=["meta"])

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectorhub.errors import ConnectorhubError, TooManyAttempts
+from connectorhub.errors import ConnectorhubError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("connectorhub.api")
@@ -35,10 +35,7 @@ def _location(loc) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectorhubError)
     async def _domain(_request: Request, exc: ConnectorhubError):
-        response = problem_response(*problem_for(exc))
-        if isinstance(exc, TooManyAttempts):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return problem_response(*problem_for(exc))  # with Retry-After when it says when (problem_headers)
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_request: Request, exc: RequestValidationError):
@@ -62,7 +59,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException):
         code = {404: "RouteNotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HttpError")
-        return problem_response(
+        response = problem_response(
             exc.status_code,
             {
                 "type": f"urn:connectorhub:problem:{code}",
@@ -72,6 +69,8 @@ def install(app: FastAPI) -> None:
                 "detail": f"{exc.detail}. See /openapi.json for the routes.",
             },
         )
+        response.headers.update(exc.headers or {})  # a 405 says which methods are allowed (Allow)
+        return response
 
     @app.exception_handler(DataError)
     async def _data_error(_request: Request, exc: DataError):

@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from connectorhub.schemas import Strict
+from connectorhub.access.decisions import ASSET_ROLES, SLOT_MODES
+from connectorhub.schemas import DateTimeText, Strict, documented, exactly_one
 
 # Names that expressions reach without quoting: steps.<name>, trigger.inputs.<name>.
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
@@ -36,7 +37,7 @@ class RecurrenceTrigger(Strict):
     type: Literal["recurrence"]
     interval: int = Field(ge=1, le=1_000_000)
     unit: Literal["second", "minute", "hour", "day", "week"]
-    start: dt.datetime | None = Field(None, description="First due time (ISO 8601; UTC when no offset is given)")
+    start: DateTimeText | None = Field(None, strict=False, description="First due time (ISO 8601; UTC when no offset is given)")
 
     @property
     def interval_seconds(self) -> int:
@@ -160,13 +161,18 @@ class RunOut(BaseModel):
 
 
 class AssetShareIn(Strict):
+    model_config = ConfigDict(json_schema_extra=exactly_one("user", "group"))
+
     user: str | None = Field(None, description="E-mail or id of a user of the organization")
     group: str | None = Field(None, description="Name or id of a group of the organization")
-    role: str = Field("user", description="user or co-owner (F3)")
-    slots: dict[str, str] = Field(default_factory=dict, description="Slot name to shared or invoker; unnamed slots are invoker")
+    role: str = Field("user", description="user or co-owner (F3)", json_schema_extra=documented(enum=list(ASSET_ROLES)))
+    slots: dict[str, str] = Field(default_factory=dict, description="Slot name to shared or invoker; unnamed slots are invoker",
+                                  json_schema_extra=documented(additionalProperties={"enum": list(SLOT_MODES)}))
 
 
 class AssetUnshareIn(Strict):
+    model_config = ConfigDict(json_schema_extra=exactly_one("user", "group"))
+
     user: str | None = None
     group: str | None = None
 

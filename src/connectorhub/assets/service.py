@@ -31,6 +31,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session
 
+from connectorhub import jsontext
 from connectorhub.access import decisions
 from connectorhub.access import lending as lending_rules
 from connectorhub.access.decisions import Actor, AssetAccess
@@ -779,7 +780,7 @@ def _coerce(value: Any, type_: str | None, location: str, problems: builtins.lis
                 return value.lower() == "true"
             raise ValueError
         if type_ in ("object", "array"):
-            parsed = json.loads(value)
+            parsed = jsontext.loads(value)
             if isinstance(parsed, dict if type_ == "object" else builtins.list):
                 return parsed
             raise ValueError
@@ -852,7 +853,7 @@ def _form_step(
             parameters.setdefault(name, f"=inputs.{_quoted(name)}")
         elif name == "body" and "body" not in form.model_fields_set:
             try:
-                inputs[name] = json.loads(value) if isinstance(value, str) else value
+                inputs[name] = jsontext.loads(value) if isinstance(value, str) else value
             except ValueError:
                 inputs[name] = value
         elif name in referenced:

@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends
 from connectorhub.api.context import Context, context
 from connectorhub.audit import schemas, service
 from connectorhub.pagination import DEFAULT_LIMIT
-from connectorhub.schemas import PageOut
+from connectorhub.schemas import DateTimeText, PageOut
 
 router = APIRouter(tags=["audit"])
 
 
 @router.get("/audit", response_model=PageOut[schemas.AuditEventOut])
 def list_audit_events(
-    since: dt.datetime | None = None,
+    since: DateTimeText | None = None,
     actor: str | None = None,
     target: str | None = None,
     action: str | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from connectorhub import errors
+from connectorhub import errors, jsontext
 from connectorhub.cli.app import JsonOption, group
 from connectorhub.cli.client import Client
 from connectorhub.cli.output import console, emit_json, err_console, table
@@ -31,7 +31,9 @@ def read_json_file(path: Path, what: str) -> Any:
     except UnicodeDecodeError:
         raise errors.InvalidRequest(f"{path} is not UTF-8 text.", code="FileNotValidJson") from None
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
+    except jsontext.JsonRefused as refused:
+        raise errors.InvalidRequest(f"{path} is not accepted. {refused}", code="FileNotValidJson") from None
     except json.JSONDecodeError as error:
         raise errors.InvalidRequest(
             f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.", code="FileNotValidJson"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from connectorhub import errors
+from connectorhub import errors, jsontext
 from connectorhub.cli.app import EnvOption, JsonOption, app
 from connectorhub.cli.client import Client
 from connectorhub.cli.output import console, emit_json
@@ -26,7 +25,9 @@ def read_body(body: str | None):
         except OSError as exc:
             raise errors.InvalidRequest(f"Cannot read the body file {path}: {exc.strerror}.", code="BodyFileUnreadable") from None
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
+    except jsontext.JsonRefused as refused:
+        raise errors.InvalidRequest(f"The body is not accepted. {refused}", code="BodyNotJson") from None
     except ValueError:
         if body.startswith("@") and path.suffix.lower() == ".json":
             raise errors.InvalidRequest(f"The body file {path} is not valid JSON.", code="BodyNotJson") from None

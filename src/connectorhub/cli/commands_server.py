@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import logging
+import logging.config
 import sys
 from pathlib import Path
 
 import typer
 
 from connectorhub.api import access_log
+from connectorhub.api.logs import log_config
 from connectorhub.cli.app import JsonOption, app
 from connectorhub.cli.client import Client, Profile, save_profile
 from connectorhub.cli.output import console, emit_json, show
@@ -49,8 +50,7 @@ def serve(
     from connectorhub.bootstrap import ADMIN_EMAIL
     from connectorhub.config import Settings, pinned_public_url
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.config.dictConfig(log_config(log_level))  # no request data in any line (api.logs)
     settings = Settings.from_env(database_url=db, home=home)
     if settings.public_url is None:  # R2: OAuth redirects go to this address, never a request's Host header
         settings = dataclasses.replace(settings, public_url=pinned_public_url(host, port))
@@ -80,7 +80,7 @@ def serve(
     # application applies them, api.app); uvicorn's own default trusts 127.0.0.1.
     uvicorn.run(
         application, host=host, port=port, http=HttpProtocol, proxy_headers=False,
-        log_level=log_level.lower(), access_log=log_level.lower() == "debug",
+        log_level=log_level.lower(), access_log=log_level.lower() == "debug", log_config=log_config(log_level),
     )
 
 

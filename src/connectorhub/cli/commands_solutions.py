@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import typer
 from rich.prompt import Prompt
 
-from connectorhub import errors
+from connectorhub import errors, jsontext
 from connectorhub.cli.app import EnvOption, JsonOption, group
 from connectorhub.cli.client import Client, error_from_response
 from connectorhub.cli.output import console, emit_json, err_console, table
@@ -253,7 +253,9 @@ def _read_settings(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise errors.InvalidRequest(f"{path} is not UTF-8 text.", code="SettingsNotValid") from None
     try:
-        data = json.loads(text)
+        data = jsontext.loads(text)
+    except jsontext.JsonRefused as refused:
+        raise errors.InvalidRequest(f"{path} is not accepted. {refused}", code="SettingsNotValid") from None
     except json.JSONDecodeError as error:
         raise errors.InvalidRequest(f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.", code="SettingsNotValid") from None
     if not isinstance(data, dict):

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 
 from connectorhub.api.context import Context, context
+from connectorhub.api import heavy
+from connectorhub.api.heavy import heavy_context
 from connectorhub.connectors import schemas, service, validation
 from connectorhub.connectors.models import Connector
 from connectorhub.directory.models import Group
@@ -59,9 +61,9 @@ def _detail(connector: Connector, access, session=None) -> schemas.ConnectorDeta
     return schemas.ConnectorDetail(**_out(connector, access, group_names=names).model_dump(), **service.summary(connector))
 
 
-@router.post(BASE, response_model=schemas.ConnectorDetail, status_code=status.HTTP_201_CREATED)
+@router.post(BASE, response_model=schemas.ConnectorDetail, status_code=status.HTTP_201_CREATED, openapi_extra=heavy.HEAVY)
 @retried
-def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(context)):
+def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(heavy_context)):
     files = body.to_files()
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -72,9 +74,9 @@ def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = De
         return _detail(connector, access)
 
 
-@router.post(BASE + "/import", response_model=schemas.ImportOut)
+@router.post(BASE + "/import", response_model=schemas.ImportOut, openapi_extra=heavy.HEAVY)
 @retried
-def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(context)):
+def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(heavy_context)):
     """Create up to 100 connectors in one request (what `connector import-dir` sends):
     each item is validated and created on its own; failures are reported per item and
     leave nothing behind (C3)."""
@@ -123,9 +125,9 @@ def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
         return _detail(found, access, session)
 
 
-@router.patch(BASE + "/{connector}", response_model=schemas.ConnectorDetail)
+@router.patch(BASE + "/{connector}", response_model=schemas.ConnectorDetail, openapi_extra=heavy.HEAVY)
 @retried
-def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(context)):
+def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(heavy_context)):
     files = body.to_files()
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -174,9 +176,10 @@ def publish_connector(env: str, connector: str, ctx: Context = Depends(context))
         return _detail(public, access)
 
 
-@router.post("/validate", response_model=schemas.ValidateOut)
-def validate_files(body: schemas.ValidateIn, ctx: Context = Depends(context)):
-    """C3 structural validation without storing anything (same rules as create)."""
+@router.post("/validate", response_model=schemas.ValidateOut, openapi_extra=heavy.HEAVY)
+def validate_files(body: schemas.ValidateIn, ctx: Context = Depends(heavy_context)):
+    """C3 structural validation without storing anything (same rules as create), for a
+    caller with a valid token, admitted by the gate of heavy requests (M6)."""
     files = schemas.ConnectorFilesIn(api_definition=body.api_definition, api_properties=body.api_properties).to_files()
     _, _, findings = validation.validate_connector(files.api_definition, files.api_properties)
     return schemas.ValidateOut(valid=not validation.has_errors(findings), findings=[f.to_dict() for f in findings])

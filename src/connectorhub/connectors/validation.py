@@ -1,6 +1,6 @@
 """Structural validation of connector definition files (DESIGN rules C1, C3, R6).
 
-This module is pure and offline (standard library only).  It parses the two JSON
+This module is pure and offline (standard library and :mod:`connectorhub.jsontext`).  It parses the two JSON
 files of the public Power Platform connector format (C1) and runs the
 *structural* checks of rule C3, which block create and update.  Certification
 rules (section 7) live elsewhere.
@@ -26,7 +26,8 @@ Decisions where the design is silent (recorded here, see also the test module):
   ``PathItemNotObject``, ``OperationNotObject``, ``ParameterNotValid``,
   ``ConnectionParametersNotValid``, ``ConnectionParameterSetNotValid``.
 * ``NaN`` and ``Infinity`` (accepted by Python's ``json`` but not JSON) are
-  reported as ``JsonMalformed``.
+  reported as ``JsonMalformed``, and so are a lone surrogate (``\\ud800``) and nesting
+  deeper than ``jsontext.MAX_DEPTH`` (findings M5, L3).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import unquote
+
+from connectorhub import jsontext
 
 __all__ = [
     "API_DEFINITION_FILE",
@@ -259,7 +262,13 @@ def parse_json_document(data: bytes | str, file: str) -> tuple[object | None, li
             ]
 
         try:
-            return json.loads(text, parse_constant=_reject_constant), []
+            return jsontext.loads(text, parse_constant=_reject_constant), []
+        except jsontext.JsonRefused as refused:
+            if refused.code == "JsonTooDeep":
+                message = f"{file} nests more than {jsontext.MAX_DEPTH} levels of arrays and objects{refused.where()}; flatten the structure."
+            else:
+                message = f"{file} holds a lone surrogate (half of a UTF-16 pair, such as \\ud800){refused.where()}; remove it or write the whole character."
+            return None, [Finding("JsonMalformed", "", ERROR, message, file, refused.line, refused.column)]
         except json.JSONDecodeError as exc:
             return None, [
                 Finding(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from connectorhub.schemas import Strict
+from connectorhub.schemas import EMAIL_PATTERN, NAME_PATTERN, Strict, documented, exactly_one
 
 
 class OrgCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, json_schema_extra=documented(pattern=NAME_PATTERN))
 
 
 class OrgOut(BaseModel):
@@ -28,7 +28,7 @@ class PasswordIn(Strict):
 
 
 class UserCreate(Strict):
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(min_length=3, max_length=320, json_schema_extra=documented(pattern=EMAIL_PATTERN))
     org: str | None = Field(None, description="Organization name or id; default: the caller's")
     display_name: str = ""
     password: str | None = Field(None, min_length=8, description="For the web portal")
@@ -92,7 +92,7 @@ class TokenCreated(TokenOut):
 
 
 class GroupCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, json_schema_extra=documented(pattern=NAME_PATTERN))
     org: str | None = None
 
 
@@ -110,12 +110,14 @@ class GroupOut(BaseModel):
 
 
 class MemberIn(Strict):
+    model_config = ConfigDict(json_schema_extra=exactly_one("user", "group", empty_counts=True))
+
     user: str | None = Field(None, description="E-mail or id")
     group: str | None = Field(None, description="Group name or id")
 
 
 class SubscriptionCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, json_schema_extra=documented(pattern=NAME_PATTERN))
     org: str | None = None
 
 

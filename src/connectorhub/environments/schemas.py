@@ -5,13 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from connectorhub.schemas import Strict
+from connectorhub.schemas import NAME_PATTERN, Strict, documented
 
 
 class EnvironmentCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    # The subscription sharing model needs a subscription (SubscriptionRequired), and only
+    # it takes one (SubscriptionNotApplicable).
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"sharing_model": {"const": "subscription"}}, "required": ["sharing_model"]},
+        "then": {"required": ["subscription"], "properties": {"subscription": {"type": "string", "minLength": 1}}},
+        "else": {"properties": {"subscription": {"enum": [None, ""]}}},
+    })
+
+    name: str = Field(min_length=1, max_length=200, json_schema_extra=documented(pattern=NAME_PATTERN))
     region: str = "local"
     type: Literal["production", "sandbox", "developer", "default"] = "sandbox"
     sharing_model: Literal["explicit", "subscription"] = "explicit"

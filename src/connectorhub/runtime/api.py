@@ -21,13 +21,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub import jsontext
+from connectorhub.api.boundary import API_HEADERS
 from connectorhub.api.context import Context, Services, bearer_token, write_epoch
 from connectorhub.api.problems import PROBLEM_JSON, problem_for, problem_headers
 from connectorhub.db import utcnow
 from connectorhub.directory import service as directory
 from connectorhub.errors import InvalidRequest, PayloadTooLarge
 from connectorhub.runtime import schemas, service, usage
-from connectorhub.runtime.http import loads_exact
 
 router = APIRouter(tags=["runtime"])
 
@@ -63,11 +64,14 @@ _INVOKE_FIELDS = frozenset(schemas.InvokeIn.model_fields)
 def _payload(raw: bytes) -> tuple[dict[str, Any], Any]:
     """(parameters, body) of an invoke request. The usual body is read without building
     the model (a third of the answer's own work); anything else goes through the model,
-    which gives the same result or the error."""
+    which gives the same result or the error. A lone surrogate or too deep a nesting is
+    refused as at the request boundary (``jsontext``, M5 and L3)."""
     if not raw:
         return {}, None
     try:
-        data = loads_exact(raw)
+        data = jsontext.loads(raw, locate=False)
+    except jsontext.JsonRefused as refused:
+        raise InvalidRequest(f"The request body is not accepted. {refused}", code=refused.code) from None
     except ValueError:
         data = None
     parameters = data.get("parameters", {}) if type(data) is dict else None
@@ -165,11 +169,11 @@ class InvokeEndpoint:
                 self.state.services, self.state.runtime, token=token, env=env, connection=connection,
                 operation_id=operation_id, raw=raw,
             ), b"application/json"
-            headers = [(b"content-type", media_type), (b"content-length", b"%d" % len(body))]
+            headers = [(b"content-type", media_type), (b"content-length", b"%d" % len(body)), *API_HEADERS]
         except Exception as error:  # mapped exactly as the application's handlers map it
             status, problem = problem_for(error)
             body, media_type = json.dumps(problem).encode(), PROBLEM_JSON.encode()
-            headers = [(b"content-type", media_type), (b"content-length", b"%d" % len(body))]
+            headers = [(b"content-type", media_type), (b"content-length", b"%d" % len(body)), *API_HEADERS]
             headers += [(k.lower().encode(), v.encode()) for k, v in (problem_headers(problem) or {}).items()]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -25,13 +25,18 @@ def loads_exact(data: bytes) -> Any:
 
     orjson first (the invoke path's hot spot). The standard library reads what orjson
     refuses (NaN, lone surrogates, UTF-16 bodies) and any text with a run of 19 digits:
-    orjson turns integers beyond 64 bits into floats, losing digits of an id."""
+    orjson turns integers beyond 64 bits into floats, losing digits of an id. Text nested
+    too deeply for the standard library (an API's answer; requests are read by
+    ``connectorhub.jsontext``) is not JSON here: ValueError, like any unreadable text."""
     if _LONG_NUMBER.search(data) is None:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to be read") from None
 
 
 @dataclass

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectorhub.errors import InvalidRequest
-from connectorhub.schemas import Strict
+from connectorhub.access.decisions import SECURITY_DEPTHS, SECURITY_PRIVILEGES, SECURITY_TABLES
+from connectorhub.schemas import NAME_PATTERN, Strict, documented, exactly_one
 
 
 class PrincipalIn(Strict):
+    model_config = ConfigDict(json_schema_extra=exactly_one("user", "team"))
+
     user: str | None = Field(None, description="E-mail or id of a user of the organization")
     team: str | None = Field(None, description="Name or id of a team of the environment")
 
@@ -20,7 +23,7 @@ class PrincipalIn(Strict):
 
 
 class UnitCreate(Strict):
-    name: str
+    name: str = Field(json_schema_extra=documented(pattern=NAME_PATTERN))
     parent: str | None = Field(None, description="Parent business unit (name or id); the root by default")
 
 
@@ -37,7 +40,7 @@ class UnitOut(BaseModel):
 
 
 class TeamCreate(Strict):
-    name: str
+    name: str = Field(json_schema_extra=documented(pattern=NAME_PATTERN))
     business_unit: str | None = Field(None, description="The team's business unit (name or id); the root by default")
 
 
@@ -54,19 +57,21 @@ class TeamOut(BaseModel):
 
 
 class RoleCreate(Strict):
-    name: str
+    name: str = Field(json_schema_extra=documented(pattern=NAME_PATTERN))
     copy_from: str | None = Field(None, description="Start from this role's entries (name or id)")
 
 
 class PrivilegeIn(Strict):
-    table: str = Field(description="connector, connectionreference, flow, app, solution, environmentvariable, or * for all")
-    privilege: str = Field(description="create, read, write, delete, append, appendto, assign, share, or * for all")
-    depth: str = Field(description="user, businessunit, parentchild or organization")
+    table: str = Field(description="connector, connectionreference, flow, app, solution, environmentvariable, or * for all",
+                       json_schema_extra=documented(enum=[*SECURITY_TABLES, "*"]))
+    privilege: str = Field(description="create, read, write, delete, append, appendto, assign, share, or * for all",
+                           json_schema_extra=documented(enum=[*SECURITY_PRIVILEGES, "*"]))
+    depth: str = Field(description="user, businessunit, parentchild or organization", json_schema_extra=documented(enum=list(SECURITY_DEPTHS)))
 
 
 class PrivilegeRevokeIn(Strict):
-    table: str
-    privilege: str
+    table: str = Field(json_schema_extra=documented(enum=[*SECURITY_TABLES, "*"]))
+    privilege: str = Field(json_schema_extra=documented(enum=[*SECURITY_PRIVILEGES, "*"]))
 
 
 class PrivilegeOut(BaseModel):
@@ -109,11 +114,13 @@ class UserOut(BaseModel):
 
 
 class ShareIn(PrincipalIn):
-    privileges: list[str] = Field(description="Privileges to share: read, write, delete, append, appendto, assign, share")
+    privileges: list[str] = Field(description="Privileges to share: read, write, delete, append, appendto, assign, share",
+                                  json_schema_extra=documented(minItems=1, items={"enum": list(SECURITY_PRIVILEGES)}))
 
 
 class UnshareIn(PrincipalIn):
-    privileges: list[str] = Field(default_factory=list, description="Privileges to take back; all when empty")
+    privileges: list[str] = Field(default_factory=list, description="Privileges to take back; all when empty",
+                                  json_schema_extra=documented(items={"enum": list(SECURITY_PRIVILEGES)}))
 
 
 class RecordShareOut(BaseModel):

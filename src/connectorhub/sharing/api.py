@@ -21,7 +21,7 @@ def _permissions(data: dict) -> schemas.PermissionsOut:
 
 @router.post(CONNECTOR + "/share", response_model=schemas.ShareOut)
 @retried
-def share_connector(env: str, connector: str, body: schemas.ShareIn, ctx: Context = Depends(context)):
+def share_connector(env: str, connector: str, body: schemas.ConnectorShareIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -48,7 +48,7 @@ def connector_permissions(env: str, connector: str, ctx: Context = Depends(conte
 
 @router.post(CONNECTION + "/share", response_model=schemas.ShareOut)
 @retried
-def share_connection(env: str, connection: str, body: schemas.ShareIn, ctx: Context = Depends(context)):
+def share_connection(env: str, connection: str, body: schemas.ConnectionShareIn, ctx: Context = Depends(context)):
     kind, ref = body.principal()
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectorhub.errors import InvalidRequest
-from connectorhub.schemas import Strict
+from connectorhub.access.decisions import CONNECTION_ROLES, CONNECTOR_ROLES
+from connectorhub.schemas import Strict, documented, exactly_one
 
 
 class PrincipalIn(Strict):
+    model_config = ConfigDict(json_schema_extra=exactly_one("user", "group", flag="org"))
+
     user: str | None = Field(None, description="E-mail or id of a user of the organization")
     group: str | None = Field(None, description="Name or id of a group of the organization")
     org: bool = Field(False, description="The whole organization (connectors only, CanView only: A4)")
@@ -25,6 +28,14 @@ class PrincipalIn(Strict):
 
 class ShareIn(PrincipalIn):
     role: str = Field(description="Connectors: CanView, CanViewWithShare, CanEdit. Connections: CanUse, CanUseAndShare, CanEdit")
+
+
+class ConnectorShareIn(ShareIn):
+    role: str = Field(description="CanView, CanViewWithShare or CanEdit", json_schema_extra=documented(enum=list(CONNECTOR_ROLES)))
+
+
+class ConnectionShareIn(ShareIn):
+    role: str = Field(description="CanUse, CanUseAndShare or CanEdit", json_schema_extra=documented(enum=list(CONNECTION_ROLES)))
 
 
 class ShareOut(BaseModel):

@@ -11,6 +11,8 @@ import binascii
 from fastapi import APIRouter, Depends, Response, status
 
 from connectorhub.api.context import Context, context
+from connectorhub.api import heavy
+from connectorhub.api.heavy import heavy_context
 from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest
 from connectorhub.solutions import importer, schemas, service
@@ -92,9 +94,9 @@ def remove_component(env: str, solution: str, body: schemas.ComponentIn, ctx: Co
         )
 
 
-@router.get(ONE + "/export", response_class=Response, responses={200: {"content": {"application/zip": {}}}})
+@router.get(ONE + "/export", response_class=Response, responses={200: {"content": {"application/zip": {}}}}, openapi_extra=heavy.HEAVY)
 @retried
-def export_solution(env: str, solution: str, managed: bool = False, ctx: Context = Depends(context)):
+def export_solution(env: str, solution: str, managed: bool = False, ctx: Context = Depends(heavy_context)):
     """S2: the solution zip (docs/solutions.md). No connection, secret or token is in it."""
     with ctx.transaction() as session:  # writes the audit event (every export is audited)
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -103,9 +105,9 @@ def export_solution(env: str, solution: str, managed: bool = False, ctx: Context
     return Response(data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.post("/environments/{env}/solution-imports", response_model=schemas.ImportOut)
+@router.post("/environments/{env}/solution-imports", response_model=schemas.ImportOut, openapi_extra=heavy.HEAVY)
 @retried
-def import_solution(env: str, body: schemas.ImportIn, ctx: Context = Depends(context)):
+def import_solution(env: str, body: schemas.ImportIn, ctx: Context = Depends(heavy_context)):
     """S3, S4: import a solution zip in one transaction. 409 ``ConnectionReferencesUnbound``
     (the CLI's exit code 8) lists references that would end without a connection, with
     your usable connections to each; ``dry_run`` answers the plan and writes nothing."""

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectorhub import jsontext
 from connectorhub.access import decisions
 from connectorhub.access.decisions import Actor
 from connectorhub.assets import service as assets
@@ -125,7 +126,7 @@ class _Plan:
 
 def _parse_definition(text: str) -> dict | None:
     try:
-        data = json.loads(text)
+        data = jsontext.loads(text)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None

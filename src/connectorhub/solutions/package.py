@@ -31,6 +31,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectorhub import jsontext
 from connectorhub.errors import InvalidRequest, PayloadTooLarge
 
 FORMAT_VERSION = 1
@@ -55,7 +56,7 @@ _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
 def parse_version(text: str, what: str = "The version") -> tuple[int, ...]:
     """S4: ``major.minor[.build[.revision]]``, compared as four numbers (missing parts 0)."""
-    if not isinstance(text, str) or not VERSION.match(text):
+    if not isinstance(text, str) or not VERSION.fullmatch(text):
         raise InvalidRequest(
             f"{what} '{text}' is not a version: use numbers separated by dots, like 1.0.0.0 (S4).",
             code="SolutionVersionNotValid",
@@ -235,7 +236,9 @@ class _Reader:
 
     def json(self, name: str) -> Any:
         try:
-            return json.loads(self.text(name))
+            return jsontext.loads(self.text(name))
+        except jsontext.JsonRefused as refused:  # a lone surrogate, too deep a nesting (M5, L3)
+            raise _invalid(f"'{name}' in the solution file is not accepted. {refused}") from None
         except json.JSONDecodeError as error:
             raise _invalid(f"'{name}' in the solution file is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from None
 
@@ -315,7 +318,7 @@ def read(data: bytes, *, max_file_bytes: int, max_icon_bytes: int) -> Package:
             definition = reader.text(folder + API_DEFINITION_FILE)
             title = name
             try:
-                info = json.loads(definition).get("info")
+                info = jsontext.loads(definition).get("info")
                 if isinstance(info, dict) and isinstance(info.get("title"), str):
                     title = info["title"]
             except (ValueError, AttributeError):

@@ -12,24 +12,28 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from connectorhub.schemas import Strict
+from connectorhub.schemas import SPACE, Strict, documented
+from connectorhub.solutions.models import COMPONENT_KINDS
+from connectorhub.solutions.package import PREFIX, UNIQUE_NAME, VERSION
 
 
 class SolutionCreate(Strict):
-    unique_name: str = Field(description="Letters, digits and _, starting with a letter")
-    publisher: str = Field(min_length=1, max_length=200)
-    prefix: str = Field(description="2-8 lower-case letters and digits; names new connection references <prefix>_<name>")
-    version: str = Field("1.0.0.0", description="major.minor.build.revision")
+    unique_name: str = Field(description="Letters, digits and _, starting with a letter", json_schema_extra=documented(pattern=UNIQUE_NAME.pattern))
+    publisher: str = Field(min_length=1, max_length=200, json_schema_extra=documented(pattern=f"[^{SPACE}]"))
+    prefix: str = Field(description="2-8 lower-case letters and digits; names new connection references <prefix>_<name>",
+                        json_schema_extra=documented(pattern=PREFIX.pattern))
+    version: str = Field("1.0.0.0", description="major.minor.build.revision", json_schema_extra=documented(pattern=VERSION.pattern))
     display_name: str | None = None
 
 
 class SolutionUpdate(Strict):
-    version: str | None = None
+    version: str | None = Field(None, json_schema_extra=documented(pattern=VERSION.pattern))
     display_name: str | None = None
 
 
 class ComponentIn(Strict):
-    kind: str = Field(description="connector, flow, app, environment_variable or connection_reference")
+    kind: str = Field(description="connector, flow, app, environment_variable or connection_reference",
+                      json_schema_extra=documented(enum=list(COMPONENT_KINDS)))
     ref: str = Field(min_length=1, description="Connector id, name or title; flow or app id; variable schema name; reference logical name")
 
 

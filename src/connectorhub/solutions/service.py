@@ -227,14 +227,14 @@ def describe(session: Session, solution: Solution, *, with_components: bool = Tr
 
 
 def _check_header(unique_name: str, publisher: str, prefix: str, version: str) -> None:
-    if not pkg.UNIQUE_NAME.match(unique_name or ""):
+    if not pkg.UNIQUE_NAME.fullmatch(unique_name or ""):
         raise InvalidRequest(
             f"'{unique_name}' is not a valid solution name: use letters, digits and '_', starting with a letter (at most 100).",
             code="SolutionNameNotValid",
         )
     if not (publisher or "").strip() or len(publisher) > 200:
         raise InvalidRequest("Give the publisher's name (--publisher NAME, at most 200 characters).", code="PublisherNotValid")
-    if not pkg.PREFIX.match(prefix or ""):
+    if not pkg.PREFIX.fullmatch(prefix or ""):
         raise InvalidRequest(
             f"'{prefix}' is not a valid publisher prefix: 2-8 lower-case letters and digits, starting with a letter (S1).",
             code="PrefixNotValid",

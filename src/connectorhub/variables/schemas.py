@@ -6,12 +6,14 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from connectorhub.schemas import Strict
+from connectorhub.schemas import Strict, documented
+from connectorhub.variables.models import VARIABLE_TYPES
+from connectorhub.variables.service import SCHEMA_NAME
 
 
 class VariableCreate(Strict):
-    schema_name: str = Field(description="The name used in @environmentVariables(\"...\")")
-    type: str = Field("string", description="string, number, boolean, json or secret")
+    schema_name: str = Field(description="The name used in @environmentVariables(\"...\")", json_schema_extra=documented(pattern=SCHEMA_NAME.pattern))
+    type: str = Field("string", description="string, number, boolean, json or secret", json_schema_extra=documented(enum=list(VARIABLE_TYPES)))
     default_value: str | None = Field(None, description="Used when the environment gives no value")
     display_name: str | None = None
 

@@ -11,13 +11,13 @@ returned (K2).
 from __future__ import annotations
 
 import builtins
-import json
 import re
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectorhub import jsontext
 from connectorhub.access import decisions
 from connectorhub.access.decisions import Actor
 from connectorhub.audit import service as audit
@@ -48,7 +48,7 @@ def _check_value(variable_type: str, value: str, what: str) -> str:
         value = value.lower()
     elif variable_type == "json":
         try:
-            json.loads(value)
+            jsontext.loads(value)
         except ValueError as exc:
             raise InvalidRequest(f"{what} must be JSON: {exc}.", code="VariableValueNotValid") from None
     return value
@@ -85,7 +85,7 @@ def create(
 ) -> EnvironmentVariable:
     if not decisions.can_define_variable(actor, environments.facts(environment)):
         raise Forbidden("You may not define variables in this environment.", code="VariableForbidden")
-    if not SCHEMA_NAME.match(name or ""):
+    if not SCHEMA_NAME.fullmatch(name or ""):
         raise InvalidRequest(
             f"'{name}' is not a valid variable name: use letters, digits, '_', '.', '-', starting with a letter or '_'.",
             code="VariableNameNotValid",

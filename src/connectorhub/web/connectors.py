@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from connectorhub import jsontext
 from connectorhub.access import decisions
 from connectorhub.connections import service as connections
 from connectorhub.connections import sign_in
@@ -191,7 +192,9 @@ async def test_operation(request: Request, env: str, connector: str, operation_i
     try:
         if form.get("body", "").strip():
             try:
-                payload["body"] = json.loads(form["body"])
+                payload["body"] = jsontext.loads(form["body"])
+            except jsontext.JsonRefused as refused:  # M5, L3: as the request boundary refuses it
+                raise InvalidRequest(f"The body is not accepted. {refused}", code=refused.code) from None
             except ValueError as error:
                 raise InvalidRequest(f"The body is not JSON ({error}); write it as JSON, e.g. {{\"name\": \"value\"}}.",
                                      code="InvokeBodyNotValid") from None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, Awaitable, Callable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -27,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub.access.origin import decide_form_origin, origin_of
 from connectorhub.api.context import Context
 from connectorhub.api.problems import problem_for
 from connectorhub.directory import sessions
@@ -118,22 +119,20 @@ def redirect(request: Request, target: str) -> Response:
 
 
 def _same_origin(request: Request) -> None:
-    """A form post must come from this site: SameSite=Strict keeps the cookie off other
-    sites' requests, and the Origin header, when the browser sends one, must match."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        # Behind a proxy the browser's origin is CONNECTORHUB_PUBLIC_URL's, not the address we were reached at.
-        allowed = {_origin(str(request.base_url))}
-        public_url = getattr(request.app.state, "public_url", None)
-        if public_url:
-            allowed.add(_origin(public_url))
-        if _origin(origin) not in allowed:
-            raise Forbidden("This form was sent from another site; open the portal and try again.", code="PortalOriginRefused")
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
+    """A form post must show it comes from this site's pages (L4,
+    ``access.origin.decide_form_origin``): its Origin header, or its Referer when the
+    browser sends no Origin, names the address the request came in on or, behind a
+    proxy, CONNECTORHUB_PUBLIC_URL's."""
+    site = [origin_of(str(request.base_url))]
+    public_url = getattr(request.app.state, "public_url", None)
+    if public_url:
+        site.append(origin_of(public_url))
+    if not decide_form_origin(origin=request.headers.get("origin"), referer=request.headers.get("referer"), site=site):
+        raise Forbidden(
+            "This form was not sent from this site's pages (the browser did not show where it came from, "
+            "or it came from another site); open the portal and try again.",
+            code="PortalOriginRefused",
+        )
 
 
 def _error(request: Request, error: ConnectorhubError) -> Response:

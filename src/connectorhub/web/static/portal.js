@@ -1,0 +1,23 @@
+// The portal's own behaviour, in a file rather than inline handlers, so the
+// Content-Security-Policy can allow scripts from the portal only (no inline script,
+// no eval; api/boundary.py).
+"use strict";
+
+// The environment picker goes to the chosen environment's connectors.
+document.addEventListener("change", (event) => {
+  const select = event.target;
+  if (select.matches && select.matches("select[data-submit-on-change]")) select.form.requestSubmit();
+});
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.matches || !form.matches("form[data-environment-picker]")) return;
+  event.preventDefault();
+  location.href = form.dataset.environmentPicker + form.elements.env.value + "/connectors";
+});
+
+// A tab loaded in place becomes the selected one.
+document.addEventListener("htmx:afterRequest", (event) => {
+  const tab = event.detail.elt;
+  if (!tab.matches || !tab.matches("nav.tabs a")) return;
+  document.querySelectorAll("nav.tabs a").forEach((a) => a.setAttribute("aria-selected", a === tab ? "true" : "false"));
+});
