@@ -29,6 +29,8 @@ ADMIN_TOKEN = "chp_test-admin-token-0123456789abcdef"  # configured admin tokens
 TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 CORPUS = Path(os.environ.get("CONNECTORHUB_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 CONNECTORS = CORPUS / "connectors"
+# What a browser sends with a portal form post (the portal refuses posts from other sites).
+SAME_ORIGIN = {"Origin": "http://testserver"}
 
 
 def pytest_addoption(parser):

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
-from conftest import ADMIN_TOKEN, CONNECTORS, client_for, make_user
+from conftest import ADMIN_TOKEN, CONNECTORS, SAME_ORIGIN, client_for, make_user
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select, text
 from test_connectors import MINIMAL
@@ -210,7 +210,7 @@ def new_oauth_connection(app, token: str, properties: dict) -> dict:
 
 def browser_for(app, token: str = ADMIN_TOKEN) -> TestClient:
     """A browser signed in to the portal as the token's user (its own cookie jar)."""
-    browser = TestClient(app, raise_server_exceptions=False)
+    browser = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
     signed = browser.post("/portal/login", data={"token": token}, follow_redirects=False)
     assert signed.status_code == 303, signed.text
     return browser
@@ -397,7 +397,7 @@ def test_r2_refused_code_exchange_leaves_the_connection_unauthenticated(app, adm
 def test_r2_state_is_spent_once_and_expires(app, admin, provider):
     """R2: the state authenticates one callback: reused, unknown, missing or expired
     states are refused with a clear error, and no code is exchanged for them."""
-    anonymous = TestClient(app, raise_server_exceptions=False)
+    anonymous = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
     browser = browser_for(app)
     created = new_oauth_connection(app, ADMIN_TOKEN, oauth_properties(provider))
     location = to_callback(start(browser, created["sign_in_url"]))

@@ -12,14 +12,13 @@ import json
 import re
 
 import pytest
-from conftest import ADMIN_TOKEN, client_for, make_user
+from conftest import ADMIN_TOKEN, SAME_ORIGIN, client_for, make_user
 from fastapi.testclient import TestClient
 from test_connectors import MINIMAL
 
 PORTAL = "/portal"
 HTMX = {"HX-Request": "true"}
 # A browser sends its page's origin with every form post; the portal refuses posts without it (L4).
-SAME_ORIGIN = {"Origin": "http://testserver"}
 SECRET = "portal-canary-5d1c"
 PROPERTIES = {"properties": {"connectionParameters": {"api_key": {"type": "securestring"}}}}
 

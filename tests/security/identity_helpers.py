@@ -3,7 +3,7 @@ test_portal_session_credential, test_l1_*, test_l6_*, test_l9_*)."""
 
 from __future__ import annotations
 
-from conftest import client_for, make_user
+from conftest import SAME_ORIGIN, client_for, make_user
 from fastapi.testclient import TestClient
 
 PORTAL = "/portal"
@@ -13,7 +13,7 @@ ADMIN_EMAIL = "admin@connectorhub.local"
 
 def browser(app, address: str = "198.51.100.7") -> TestClient:
     """A browser of the portal, connecting from ``address``."""
-    return TestClient(app, raise_server_exceptions=False, client=(address, 50000))
+    return TestClient(app, raise_server_exceptions=False, client=(address, 50000), headers=SAME_ORIGIN)
 
 
 def sign_in(app, email: str, password: str, *, address: str = "198.51.100.7") -> tuple[TestClient, object]:

@@ -10,7 +10,7 @@ import dataclasses
 
 import httpx
 import pytest
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, SAME_ORIGIN
 from fastapi.testclient import TestClient
 from identity_helpers import PORTAL
 
@@ -19,8 +19,10 @@ from connectorhub.cli.commands_server import prepare
 ADDRESS_FREE = 20  # failed sign-ins let through per client address (docs/security.md)
 
 
-def _cookie(app, headers: dict | None = None, address: str = "testclient") -> str:
-    browser = TestClient(app, client=(address, 50000))
+def _cookie(app, headers: dict | None = None, address: str = "testclient", origin: str = "http://testserver") -> str:
+    """The portal cookie a token sign-in sets; ``origin`` is the page the browser posts
+    from (as the service sees it, or the portal refuses the form)."""
+    browser = TestClient(app, client=(address, 50000), headers={"Origin": origin})
     answer = browser.post(f"{PORTAL}/login", data={"token": ADMIN_TOKEN}, headers=headers or {}, follow_redirects=False)
     assert answer.status_code == 303, answer.text
     return answer.headers["set-cookie"].lower()
@@ -38,7 +40,7 @@ def test_l1_forwarded_headers_count_only_from_a_trusted_proxy(app, settings):
     assert "secure" not in _cookie(app, forwarded)
     proxied, _ = prepare(dataclasses.replace(settings, trusted_proxies=("10.0.0.1",)))
     try:
-        assert "secure" in _cookie(proxied, forwarded, address="10.0.0.1")
+        assert "secure" in _cookie(proxied, forwarded, address="10.0.0.1", origin="https://testserver")
         assert "secure" not in _cookie(proxied, forwarded, address="10.0.0.2")
     finally:
         proxied.state.engine.dispose()
@@ -49,7 +51,7 @@ def test_l1_a_forged_forwarded_for_does_not_escape_the_address_throttle(app, mon
     from identity_helpers import fast_password_hashes
 
     fast_password_hashes(monkeypatch)
-    browser = TestClient(app, client=("203.0.113.66", 50000))
+    browser = TestClient(app, client=("203.0.113.66", 50000), headers=SAME_ORIGIN)
     answers = [
         browser.post(f"{PORTAL}/login", data={"email": f"u{n}@default.test", "password": "guess"},
                      headers={"X-Forwarded-For": f"192.0.2.{n}"}, follow_redirects=False).status_code
@@ -66,7 +68,9 @@ def test_l1_serve_believes_forwarded_headers_only_from_configured_proxies(tmp_pa
     env = {"CONNECTORHUB_ADMIN_TOKEN": ADMIN_TOKEN, **({"CONNECTORHUB_TRUSTED_PROXIES": "127.0.0.1"} if trusted else {})}
     server = Server(tmp_path / "home", env=env).wait()
     try:
-        answer = httpx.post(server.url + f"{PORTAL}/login", data={"token": ADMIN_TOKEN}, headers={"X-Forwarded-Proto": "https"})
+        origin = server.url.replace("http://", "https://") if trusted else server.url  # the page as the service sees it
+        answer = httpx.post(server.url + f"{PORTAL}/login", data={"token": ADMIN_TOKEN},
+                            headers={"X-Forwarded-Proto": "https", "Origin": origin})
         assert answer.status_code == 303, answer.text
         assert ("secure" in answer.headers["set-cookie"].lower()) is trusted
     finally:

@@ -20,7 +20,7 @@ import html
 import json
 
 import pytest
-from conftest import ADMIN_TOKEN, client_for, make_user
+from conftest import ADMIN_TOKEN, SAME_ORIGIN, client_for, make_user
 from fastapi.testclient import TestClient
 from runtime_helpers import (
     ENV,
@@ -180,7 +180,7 @@ def test_the_portal_test_tab_shows_a_recipient_masked_output(app, admin, echo, c
     """M1 in the portal: the Operations tab's Test runs the invoke use case, so a
     recipient's page shows the echo masked."""
     bob = _share_with_bob(admin, connections)
-    browser = TestClient(app, raise_server_exceptions=False)
+    browser = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
     assert browser.post("/portal/login", data={"token": bob}, follow_redirects=False).status_code == 303
     for kind, connection in connections.items():
         granted = admin.post(f"{ENV}/connectors/{connection['connector']}/share", json={"user": "bob@default.test", "role": "CanView"})
@@ -197,7 +197,7 @@ def test_the_portal_test_tab_shows_a_recipient_masked_output(app, admin, echo, c
                 body = shown.split("<pre>")[1].split("</pre>")[0]
                 shown += base64.b64decode(body).decode("utf-8", "replace")
             assert leaked(shown, forbidden) == [], (kind, operation)
-    owner = TestClient(app, raise_server_exceptions=False)
+    owner = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
     assert owner.post("/portal/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
     mine = owner.post(f"/portal/environments/default/connectors/{connections['api key in a header']['connector']}/operations/Echo/test",
                       headers={"HX-Request": "true"}, data={"connection": connections["api key in a header"]["id"]})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import client_for, make_user
+from conftest import SAME_ORIGIN, client_for, make_user
 from fastapi.testclient import TestClient
 from oauth_helpers import (  # noqa: F401 - settings and provider are fixtures
     ADMIN_TOKEN,
@@ -72,7 +72,7 @@ def test_an_attacker_cannot_finish_a_victims_sign_in(app, admin, provider):
     alice_browser = browser_for(app, alice)
     provider_url = start(alice_browser, created["sign_in_url"])
 
-    for stranger in (browser_for(app, mallory), TestClient(app, raise_server_exceptions=False)):
+    for stranger in (browser_for(app, mallory), TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)):
         refused = stranger.get(to_callback(provider_url))
         assert refused.status_code == 403, refused.text
         assert refused.json()["code"] == "OAuthSignInNotBound"
@@ -117,7 +117,7 @@ def test_the_start_page_needs_a_connectorhub_sign_in_and_comes_back_to_it(app, a
     on the start page."""
     created = new_oauth_connection(app, ADMIN_TOKEN, oauth_properties(provider))
     path = start_link(created["id"]).removeprefix("http://testserver")
-    browser = TestClient(app, raise_server_exceptions=False)
+    browser = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
     first = browser.get(path, follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"] == f"/portal/login?next={path}"
     posted = browser.post(path, follow_redirects=False)
@@ -146,7 +146,9 @@ def test_the_binding_cookie_is_http_only_lax_limited_to_the_callback_and_secure_
     assert row.binding_hash == oauth_binding.secret_hash(value) and value not in (row.binding_hash, row.code_verifier)
 
     app.state.public_url = "https://hub.example.com/connectors"
-    secure = browser.post(created["sign_in_url"], follow_redirects=False).headers["set-cookie"].lower()
+    # The browser is on the public URL's site (behind its TLS proxy), so it says so.
+    on_public = {"Origin": "https://hub.example.com"}
+    secure = browser.post(created["sign_in_url"], headers=on_public, follow_redirects=False).headers["set-cookie"].lower()
     assert "; secure" in secure and "path=/connectors/oauth/callback" in secure
     assert secure.split("=", 1)[0] != name  # a second sign-in does not overwrite the first one's cookie
 

@@ -14,7 +14,7 @@ import json
 
 import httpx
 import pytest
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, SAME_ORIGIN
 from fastapi.testclient import TestClient
 from oauth_helpers import ENV, Provider, new_oauth_connection, oauth_properties, provider  # noqa: F401 - fixture
 from test_connectors import MINIMAL
@@ -40,12 +40,13 @@ def test_without_a_public_url_sign_in_is_refused_and_the_host_header_is_never_us
     out = cli("connection", "sign-in", "-e", "default", created["id"])
     assert out.exit_code == 6 and "CONNECTORHUB_PUBLIC_URL" in out.stderr
 
-    browser = TestClient(app, raise_server_exceptions=False)
+    browser = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
     assert browser.post("/portal/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
     link = f"/portal/environments/default/connections/{created['id']}/sign-in"
+    spoofed_site = {"Host": "evil.example", "Origin": "http://evil.example"}  # what a browser there sends
     page = browser.get(link, headers={"Host": "evil.example"})
     assert page.status_code == 503 and "CONNECTORHUB_PUBLIC_URL" in page.text
-    started = browser.post(link, headers={"Host": "evil.example"}, follow_redirects=False)
+    started = browser.post(link, headers=spoofed_site, follow_redirects=False)
     assert started.status_code == 503 and "set-cookie" not in started.headers
     assert provider.calls["authorize"] == 0
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 
-from connectorhub.api import access_log
 from connectorhub.api.logs import log_config
 from connectorhub.cli.app import JsonOption, app
 from connectorhub.cli.client import Client, Profile, save_profile
@@ -75,7 +74,6 @@ def serve(
     gc.set_threshold(50_000, 20, 20)
     from connectorhub.api.server import HttpProtocol
 
-    access_log.install()  # K2: the OAuth callback's code and state stay out of the access log
     # Forwarded headers are believed only from CONNECTORHUB_TRUSTED_PROXIES (the
     # application applies them, api.app); uvicorn's own default trusts 127.0.0.1.
     uvicorn.run(
