@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from connectorhub import __version__
 from connectorhub.api import problems
+from connectorhub.api.body_guard import BodyGuard
 from connectorhub.api.context import Services
 from connectorhub.assets import api as assets_api
 from connectorhub.assets.scheduler import Scheduler
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, engine=None) -> FastAPI:
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 
     app.add_middleware(BodyLimit, max_body=max_body)
+    app.add_middleware(BodyGuard, max_body=max_body)
     app.invoke_endpoint = runtime_api.InvokeEndpoint(state=app.state, prefix=API_PREFIX, max_body=max_body)
 
     @app.get("/healthz", tags=["meta"])
