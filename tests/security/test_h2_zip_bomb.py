@@ -13,6 +13,7 @@ real ``serve``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import bz2
 import gzip
@@ -21,6 +22,8 @@ import lzma
 import zlib
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from conftest import client_for, make_user
 from imports_helpers import (
     MIB,
@@ -37,7 +40,9 @@ from imports_helpers import (
     traced,
 )
 
-from connectorhub.errors import InvalidRequest, PayloadTooLarge
+from connectorhub.errors import InvalidRequest, PayloadTooLarge, UpstreamError
+from connectorhub.runtime.http import HttpRequest
+from connectorhub.runtime.outbound import OutboundClient, OutboundPolicy
 from connectorhub.solutions import package as pkg
 
 FILE_LIMIT = 8 * MIB
@@ -208,3 +213,28 @@ def test_h2_a_body_of_undeclared_length_is_counted_as_it_arrives(member, setting
         yield json.dumps({"api_definition": definition("Chunked")}).encode()
 
     assert member.post("/api/v1/validate", content=small(), headers={"Content-Type": "application/json"}).status_code == 200
+
+
+def test_h2_a_compressed_api_response_is_inflated_in_bounded_steps():
+    """The other compressed body the service reads: an API's answer to an invocation
+    (aiohttp inflates it chunk by chunk, runtime.outbound counts what comes out). 1 GiB of
+    zeros in 1 MB of gzip stops at the response limit without more memory than that. A
+    guard: this held before the fix too."""
+    bomb = gzip.compress(bytes(64 * MIB), 9) * 16  # 16 gzip members: 1 GiB inflated
+
+    async def handler(request):
+        return web.Response(body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/octet-stream"})
+
+    async def main():
+        app = web.Application()
+        app.router.add_get("/bomb", handler)
+        policy = OutboundPolicy.from_allow_list(["127.0.0.1"], max_response_bytes=10 * MIB)
+        async with TestServer(app, host="127.0.0.1") as server, OutboundClient(policy) as client:
+            with traced() as memory:
+                with pytest.raises(UpstreamError) as caught:
+                    await client.send(HttpRequest("GET", "http", f"127.0.0.1:{server.port}", "", "/bomb"))
+            return caught.value, memory
+
+    error, memory = asyncio.run(main())
+    assert error.code == "UpstreamResponseTooLarge"
+    assert memory["peak"] < 40 * MIB
