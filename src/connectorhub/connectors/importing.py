@@ -83,7 +83,7 @@ def _candidates(session: Session, actor: Actor, environment: Environment, title:
         .where(Connector.environment_id == environment.id, Connector.kind == KIND_CUSTOM, Connector.title == title)
         .options(*(defer(column) for column in _FILE_COLUMNS))
         .order_by(Connector.created_at, Connector.id)
-    )
+    ).all()
     out = []
     for connector in rows:
         if connector.id in claimed:
@@ -150,10 +150,13 @@ def import_many(
     outcomes = []
     for label, files in items:
         try:
-            status, connector = _one(
-                session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits,
-                on_existing=on_existing, claimed=taken,
-            )
+            # What this batch created is claimed, so matching need not see it: it stays
+            # pending, to be inserted together when the batch flushes.
+            with session.no_autoflush:
+                status, connector = _one(
+                    session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits,
+                    on_existing=on_existing, claimed=taken,
+                )
         except ConnectorhubError as error:
             outcomes.append(Outcome(label, "failed", error=error))
             continue
