@@ -135,8 +135,8 @@ class Archive:
 
     def _ratio_error(self, name: str) -> PayloadTooLarge:
         return PayloadTooLarge(
-            f"'{name}' in {self.what.lower()} inflates more than {MAX_RATIO} times its compressed size; such a file is "
-            "refused unread. Connector files compress far less.",
+            f"'{name}' in {self.what.lower()} inflates more than {MAX_RATIO} times its compressed size, which no connector "
+            "file does; the file is refused.",
             code="SolutionFileCompressionTooHigh",
             file=name,
         )

@@ -16,7 +16,6 @@ The budget is per process: several ``serve`` processes each have their own.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 import time
 from contextlib import contextmanager
@@ -33,11 +32,11 @@ CAPACITY_FILE_FACTOR = 4
 
 
 def _malloc_trim():
-    """glibc's ``malloc_trim``, or None elsewhere (musl, macOS: nothing to do)."""
-    name = ctypes.util.find_library("c")
+    """glibc's ``malloc_trim``, or None elsewhere (musl, macOS: nothing to do). Looked up
+    among the symbols the interpreter already has loaded."""
     try:
-        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
-    except OSError:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):
         return None
 
 
