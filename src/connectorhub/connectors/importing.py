@@ -5,9 +5,9 @@ Each item is a connector folder's files. It is matched to an existing custom con
 of the environment **with the same title** (``info.title``) that the caller may edit;
 what happens to a match is the caller's choice (``on_existing``):
 
-- ``update`` (``import-dir``'s default): the connector gets the folder's files, all of them (a file
-  the folder no longer has is removed, as with a solution import); identical files
-  change nothing and answer ``unchanged``;
+- ``update`` (``import-dir``'s default): the connector gets the folder's files, all of
+  them (a file the folder no longer has is removed, as with a solution import);
+  identical files change nothing and answer ``unchanged``;
 - ``skip``: the match is left as it is (``skipped``);
 - ``new``: no matching, every item creates a connector (the REST default, what the
   endpoint did before re-runs were matched).
