@@ -237,9 +237,9 @@ def test_s1_solution_verbs_check_their_input(app, cli, maker, dev):
     # A public connector is everywhere (A1): not a solution component.
     other = make_user(client_for(app, ADMIN_TOKEN), "other@default.test")
     refused = cli("solution", "add", "Weather", "-e", "dev", "--flow", dev["forecast"], token=other)
-    assert refused.exit_code == 3  # another maker manages nothing of it (S1)
+    assert refused.exit_code == 4  # without read on the solution (S5, L6) it is not there for them (A10)
     listed = json.loads(ok(cli("solution", "list", "-e", "dev", "--json", token=other)).stdout)
-    assert [s["unique_name"] for s in listed] == ["Weather"]
+    assert listed == []
 
 
 def test_s1_a_flow_on_a_connector_the_maker_may_not_edit_cannot_be_added(app, cli, admin, maker, dev):

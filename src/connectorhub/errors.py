@@ -73,6 +73,15 @@ class PayloadTooLarge(InvalidRequest):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(InvalidRequest):
+    """A request body in a form the service does not take, e.g. compressed
+    (``Content-Encoding``): request bodies are never inflated (docs/security.md)."""
+
+    status = 415
+    default_code = "UnsupportedMediaType"
+    title = "Unsupported media type"
+
+
 class Unauthenticated(ConnectorhubError):
     status = 401
     exit_code = EXIT_PERMISSION

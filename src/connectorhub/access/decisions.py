@@ -535,7 +535,9 @@ def can_create_solution(actor: Actor, environment: EnvironmentFacts) -> bool:
 
 
 def can_see_solution(actor: Actor, solution: SolutionFacts) -> bool:
-    """S1, A10: every user of the organization reads its solutions; nobody else."""
+    """A10: nobody outside the organization sees its solutions. Inside it, S5 decides
+    (A11: the solution record follows its table): a solution's details and component
+    names are read by those :func:`allowed` read on it (``security.allowed_ids``, L6)."""
     return solution.org_id == actor.org_id
 
 

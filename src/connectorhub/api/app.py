@@ -13,6 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from connectorhub import __version__
 from connectorhub.api import openapi_document, problems
 from connectorhub.api.boundary import RequestChecks, ResponseGuard
+from connectorhub.api.body_guard import BodyGuard
 from connectorhub.api.context import Services
 from connectorhub.api.heavy import HeavyGate, HeavyWork
 from connectorhub.assets import api as assets_api
@@ -124,6 +125,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     app.add_middleware(RequestChecks, max_body=max_body)
     app.add_middleware(HeavyGate, work=app.state.heavy_work, document=app.openapi)  # before any body is read (M6)
     app.add_middleware(BodyLimit, max_body=max_body)
+    app.add_middleware(BodyGuard, max_body=max_body)
     if settings.trusted_proxies:
         # The client's address (sign-in throttling) and scheme (the portal cookie's Secure
         # flag, the same-origin check) come from X-Forwarded-For / -Proto only when the

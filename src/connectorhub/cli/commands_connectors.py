@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import enum
 import json
 from pathlib import Path
 from typing import Any
@@ -354,9 +355,32 @@ def _body_size(body: dict[str, Any]) -> int:
     return sum(len(v) for v in body.values() if isinstance(v, str))
 
 
-def import_folders(client: Client, env: str, directory: Path, folders: list[Path], advance=lambda n: None) -> list[dict[str, Any]]:
-    """Send every folder through the import endpoint in batches; one result per folder."""
+# Answers after which no other batch could succeed either: the run stops there (L7).
+_STOPPING = ("ServerUnreachable", "EnvironmentNotFound", "TokenInvalid", "TokenMissing")
+IMPORTED = ("imported", "updated", "unchanged", "skipped")
+
+
+class ImportStopped(Exception):
+    """The run stopped at a batch: ``results`` holds what the server answered before it,
+    ``in_flight`` the folders of the batch being sent (the server may or may not have
+    stored them), ``error`` why."""
+
+    def __init__(self, error: errors.ConnectorhubError, results: list[dict[str, Any]], in_flight: list[str]) -> None:
+        super().__init__(error.detail)
+        self.error = error
+        self.results = results
+        self.in_flight = in_flight
+
+
+def import_folders(
+    client: Client, env: str, directory: Path, folders: list[Path], advance=lambda n: None, on_existing: str = "update",
+) -> list[dict[str, Any]]:
+    """Send every folder through the import endpoint in batches; one result per folder.
+    Each batch names the connectors earlier batches created or matched (``claimed``), so
+    two folders with one title stay two connectors. Raises :class:`ImportStopped` when
+    the server cannot go on."""
     results: list[dict[str, Any]] = []
+    claimed: list[str] = []
     batch: list[dict[str, Any]] = []
     size = 0
 
@@ -364,16 +388,18 @@ def import_folders(client: Client, env: str, directory: Path, folders: list[Path
         nonlocal batch, size
         if not batch:
             return
+        body = {"items": batch, "on_existing": on_existing, "claimed": claimed}
         try:
-            answer = client.post(f"/environments/{env}/connectors/import", {"items": batch})["results"]
+            answer = client.post(f"/environments/{env}/connectors/import", body)["results"]
         except errors.ConnectorhubError as error:
-            if error.code in ("ServerUnreachable", "EnvironmentNotFound", "TokenInvalid", "TokenMissing"):
-                raise  # nothing else would import either
+            if error.code in _STOPPING:
+                raise ImportStopped(error, results, [item["label"] for item in batch]) from None
             answer = [{"label": item["label"], "status": "failed", "error": error.detail} for item in batch]
         for item in answer:
             row = {"folder": item["label"], "status": item["status"]}
-            if item["status"] == "imported":
+            if item["status"] in IMPORTED:
                 row["id"] = item["id"]
+                claimed.append(item["id"])
             else:
                 row["error"] = f"{item['label']}: {item['error']}"
             results.append(row)
@@ -397,29 +423,92 @@ def import_folders(client: Client, env: str, directory: Path, folders: list[Path
     return results
 
 
+def _counts(results: list[dict[str, Any]]) -> dict[str, int]:
+    counts = {status: 0 for status in (*IMPORTED, "failed")}
+    for row in results:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts
+
+
+def _summary(results: list[dict[str, Any]], total: int) -> str:
+    """'Imported 144 of 148 connector folder(s); 4 failed.', with what a re-run matched."""
+    counts = _counts(results)
+    matched = ", ".join(f"{counts[s]} {s}" for s in ("updated", "unchanged", "skipped") if counts[s])
+    return (f"Imported {counts['imported']} of {total} connector folder(s)" + (f" ({matched})" if matched else "")
+            + f"; {counts['failed']} failed.")
+
+
+def _report_stop(stop: ImportStopped, folders: list[str], env: str, directory: Path, as_json: bool) -> None:
+    """L7: what happened before the run stopped, and how to go on."""
+    done = {row["folder"] for row in stop.results}
+    in_flight = set(stop.in_flight)
+    not_sent = [label for label in folders if label not in done and label not in in_flight]
+    if as_json:
+        emit_json(stop.results + [{"folder": label, "status": "unknown"} for label in stop.in_flight]
+                  + [{"folder": label, "status": "not_sent"} for label in not_sent])
+        return
+    stored = [row for row in stop.results if row["status"] in IMPORTED]
+    if stored:
+        table(stored, ["folder", "status", "id"], title="Imported before the import stopped")
+    failed = [row for row in stop.results if row["status"] == "failed"]
+    if failed:
+        table(failed, ["folder", "error"], title="Failed")
+    counts = _counts(stop.results)
+    say = console.print
+    say(f"The import stopped after {len(stop.results)} of {len(folders)} connector folder(s): {stop.error.detail}", highlight=False)
+    say(f"Before it stopped: {len(stored)} stored ({counts['imported']} new, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, {counts['skipped']} skipped), {counts['failed']} failed.", highlight=False)
+    if stop.in_flight:
+        say(f"Being sent when it stopped, and perhaps stored: {len(stop.in_flight)} folder(s), from "
+            f"'{stop.in_flight[0]}' to '{stop.in_flight[-1]}'. Not sent: {len(not_sent)} folder(s).", highlight=False)
+    say(f"To go on, run the same command again once the server answers: connectorhub connector import-dir "
+        f"'{directory}' -e {env}. Folders already imported are found by their connector's title and left "
+        "unchanged (or updated), so nothing is imported twice.", highlight=False)
+
+
+class OnExisting(str, enum.Enum):
+    """What `import-dir` does with a connector that has a folder's title (L7)."""
+
+    update = "update"
+    skip = "skip"
+    new = "new"
+
+
 @connector_app.command("import-dir")
 def import_dir(
     directory: Path = typer.Argument(..., help="Folder whose sub-folders hold connectors."),
     env: str = typer.Option(..., "-e", "--env"),
+    on_existing: OnExisting = typer.Option(
+        OnExisting.update, "--on-existing",
+        help="A connector of the environment with a folder's title that you may edit: update it with the folder's files "
+        "(unchanged when they are the same), skip it, or create a new one anyway.",
+    ),
     as_json: bool = JsonOption,
 ):
     """Import every folder beneath DIRECTORY holding an apiDefinition.swagger.json;
-    goes on past failures and ends with a summary (exit 1 when any failed)."""
+    goes on past failures and ends with a summary (exit 1 when any failed). Running it
+    again updates what changed and duplicates nothing (--on-existing)."""
     if not directory.is_dir():
         raise errors.NotFound(f"'{directory}' is not a folder.", code="FolderNotFound")
     folders = _connector_folders(directory)
     client = Client()
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True, disable=as_json,
-    ) as progress:
-        task = progress.add_task("Importing", total=len(folders))
-        results = import_folders(client, env, directory, folders, lambda n: progress.advance(task, n))
+    try:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err_console, transient=True, disable=as_json,
+        ) as progress:
+            task = progress.add_task("Importing", total=len(folders))
+            results = import_folders(client, env, directory, folders, lambda n: progress.advance(task, n), on_existing.value)
+    except ImportStopped as stop:
+        if not stop.results:
+            raise stop.error from None  # nothing was stored: the error says it all
+        _report_stop(stop, [str(f.relative_to(directory)) or "." for f in folders], env, directory, as_json)
+        raise stop.error from None
     failed = [r for r in results if r["status"] == "failed"]
     if as_json:
         emit_json(results)
     else:
         if failed:
             table(failed, ["folder", "error"], title="Failed")
-        console.print(f"Imported {len(results) - len(failed)} of {len(results)} connector folder(s); {len(failed)} failed.", highlight=False)
+        console.print(_summary(results, len(results)), highlight=False)
     raise typer.Exit(errors.EXIT_VALIDATION if failed else errors.EXIT_OK)

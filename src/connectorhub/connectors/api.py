@@ -10,7 +10,7 @@ from sqlalchemy import select
 from connectorhub.api.context import Context, context
 from connectorhub.api import heavy
 from connectorhub.api.heavy import heavy_context
-from connectorhub.connectors import schemas, service, validation
+from connectorhub.connectors import importing, schemas, service, validation
 from connectorhub.connectors.models import Connector
 from connectorhub.directory.models import Group
 from connectorhub.environments import service as environments
@@ -77,9 +77,11 @@ def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = De
 @router.post(BASE + "/import", response_model=schemas.ImportOut, openapi_extra=heavy.HEAVY)
 @retried
 def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(heavy_context)):
-    """Create up to 100 connectors in one request (what `connector import-dir` sends):
-    each item is validated and created on its own; failures are reported per item and
-    leave nothing behind (C3)."""
+    """Import up to 100 connectors in one request (what `connector import-dir` sends):
+    each item is validated and created on its own, or matched by title to a connector
+    you may edit and updated, left unchanged or skipped (``on_existing``), so running an
+    import again duplicates nothing; failures are reported per item and leave nothing
+    behind (C3)."""
     items = []
     results: list[schemas.ImportResult | None] = []
     for item in body.items:
@@ -90,15 +92,16 @@ def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(h
             results.append(schemas.ImportResult(label=item.label, status="failed", code=error.code, error=error.detail))
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        outcomes = iter(service.import_many(
-            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, items=items, limits=ctx.limits
+        outcomes = iter(importing.import_many(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, items=items, limits=ctx.limits,
+            on_existing=body.on_existing, claimed=body.claimed,
         ))
         for index, result in enumerate(results):
             if result is not None:
                 continue
             outcome = next(outcomes)
             if outcome.connector is not None:
-                results[index] = schemas.ImportResult(label=outcome.label, status="imported", id=outcome.connector.id)
+                results[index] = schemas.ImportResult(label=outcome.label, status=outcome.status, id=outcome.connector.id)
             else:
                 results[index] = schemas.ImportResult(
                     label=outcome.label, status="failed", code=outcome.error.code, error=outcome.error.detail,

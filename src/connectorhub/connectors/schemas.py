@@ -7,7 +7,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -100,6 +100,7 @@ class DeleteReport(BaseModel):
 
 
 MAX_IMPORT_ITEMS = 100
+MAX_CLAIMED = 100_000
 
 
 class ImportItem(ConnectorFilesIn):
@@ -108,11 +109,21 @@ class ImportItem(ConnectorFilesIn):
 
 class ImportIn(Strict):
     items: list[ImportItem] = Field(max_length=MAX_IMPORT_ITEMS)
+    on_existing: Literal["update", "skip", "new"] = Field(
+        "new",
+        description="A connector of the environment with an item's title that you may edit: update it with the item's "
+        "files (unchanged when they are the same), skip it, or create a new connector anyway (the default, as "
+        "before matching existed; `connector import-dir` sends update unless told otherwise)",
+    )
+    claimed: list[str] = Field(
+        default_factory=list, max_length=MAX_CLAIMED,
+        description="Ids of connectors this run created or matched already (earlier batches); never matched again",
+    )
 
 
 class ImportResult(BaseModel):
     label: str
-    status: str = Field(description="imported | failed")
+    status: str = Field(description="imported | updated | unchanged | skipped | failed")
     id: str | None = None
     code: str | None = None
     error: str | None = None

@@ -38,7 +38,6 @@ from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import (
     Conflict,
-    ConnectorhubError,
     Forbidden,
     InvalidRequest,
     PayloadTooLarge,
@@ -128,6 +127,19 @@ def _validated(files: ConnectorFiles, current: Connector | None) -> tuple[str, d
         )
     properties_text = _text(properties_src) if properties_src is not None else None
     return _text(definition_src), definition, properties_text, properties
+
+
+Validated = tuple[str, dict, "str | None", "dict | None"]
+
+
+def validate_files(files: ConnectorFiles, limits: Limits) -> Validated:
+    """The files' texts and parsed documents after the checks of :func:`create` (a
+    definition is given, sizes, structure C3), raising what it would. Give the result to
+    :func:`create` or :func:`store_from_solution` (``validated=``) to parse only once."""
+    if files.api_definition is None:
+        raise InvalidRequest("An API definition (apiDefinition.swagger.json) is required.", code="ApiDefinitionRequired")
+    check_sizes(files, limits)
+    return _validated(files, None)
 
 
 def _slug(title: str) -> str:
@@ -361,12 +373,10 @@ def create(
     files: ConnectorFiles,
     limits: Limits = Limits(),
     flush: bool = True,
+    validated: Validated | None = None,
 ) -> Connector:
     """Create a custom connector owned by the caller (A2), after structural validation (C3)."""
-    if files.api_definition is None:
-        raise InvalidRequest("An API definition (apiDefinition.swagger.json) is required.", code="ApiDefinitionRequired")
-    check_sizes(files, limits)
-    definition_text, definition, properties_text, properties = _validated(files, None)
+    definition_text, definition, properties_text, properties = validated or validate_files(files, limits)
     connector = Connector(
         id=new_id(),
         org_id=environment.org_id,
@@ -382,16 +392,16 @@ def create(
     connector.name = new_connector_name(connector.title)
     connector._parsed_definition = definition
     # Every check that can refuse runs before anything is added to the session, so a
-    # refused create leaves the session as it was (import_many relies on it).
+    # refused create leaves the session as it was (importing.import_many relies on it).
     _store_properties(session, keyring, connector, properties_text, properties, files.secret, is_new=True)
     session.add(connector)
     if flush:
         session.flush()
-    _record(session, actor, "connector.create", connector)
+    record_change(session, actor, "connector.create", connector)
     return connector
 
 
-def _record(session: Session, actor: Actor, action: str, connector: Connector, **details: Any) -> None:
+def record_change(session: Session, actor: Actor, action: str, connector: Connector, **details: Any) -> None:
     """Creating, changing and publishing connectors is audited (security review finding
     H1): ids, names and the revision, never a file's content (K2)."""
     audit.record(
@@ -399,38 +409,6 @@ def _record(session: Session, actor: Actor, action: str, connector: Connector, *
         org_id=connector.org_id if connector.org_id is not None else actor.org_id, environment_id=connector.environment_id,
         details={"title": connector.title, "name": connector.name, "revision": connector.revision, **details},
     )
-
-
-@dataclass
-class ImportOutcome:
-    label: str
-    connector: Connector | None = None
-    error: "ConnectorhubError | None" = None
-
-
-def import_many(
-    *,
-    session: Session,
-    actor: Actor,
-    keyring: Keyring,
-    environment: Environment,
-    items: builtins.list[tuple[str, ConnectorFiles]],
-    limits: Limits = Limits(),
-) -> builtins.list[ImportOutcome]:
-    """Create many connectors in one transaction: a folder that fails is reported and
-    leaves nothing behind (create refuses before adding anything), the others are
-    inserted together when the transaction flushes (import-dir)."""
-    outcomes = []
-    for label, files in items:
-        try:
-            connector = create(
-                session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits, flush=False
-            )
-            outcomes.append(ImportOutcome(label, connector=connector))
-        except ConnectorhubError as error:
-            outcomes.append(ImportOutcome(label, error=error))
-    session.flush()
-    return outcomes
 
 
 def update(
@@ -470,7 +448,7 @@ def update(
     connector.revision += 1
     connector.updated_at = utcnow()
     session.flush()
-    _record(session, actor, "connector.update", connector)
+    record_change(session, actor, "connector.update", connector)
     return connector
 
 
@@ -484,6 +462,7 @@ def store_from_solution(
     existing: Connector | None = None,
     name: str | None = None,
     limits: Limits = Limits(),
+    validated: Validated | None = None,
 ) -> tuple[Connector, bool]:
     """S3, S4: create a custom connector owned by the importer (``name`` kept when free,
     so names stay stable, section 1), or replace **all** files of the one a previous
@@ -491,13 +470,15 @@ def store_from_solution(
     create (C3); the caller, a solution import, decided access. Returns (connector,
     changed): identical files change nothing, so a re-import is idempotent."""
     if existing is None:
-        connector = create(session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits, flush=False)
+        connector = create(
+            session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits, flush=False,
+            validated=validated,
+        )
         if name and session.scalar(select(Connector.id).where(Connector.name == name)) is None:
             connector.name = name
         session.flush()
         return connector, True
-    check_sizes(files, limits)
-    definition_text, definition, properties_text, properties = _validated(files, None)
+    definition_text, definition, properties_text, properties = validated or validate_files(files, limits)
     same = (
         existing.api_definition == definition_text and existing.api_properties == properties_text
         and existing.icon == files.icon and existing.script == files.script
@@ -615,7 +596,7 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=public.id)
     for pointer, value in values.items():
         secret_store.put(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=public.id, name=pointer, value=value)
-    _record(session, actor, "connector.publish", public, source_id=source.id, source_environment_id=source.environment_id)
+    record_change(session, actor, "connector.publish", public, source_id=source.id, source_environment_id=source.environment_id)
     return public
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 import base64
 import binascii
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from connectorhub.api.context import Context, context
 from connectorhub.api import heavy
 from connectorhub.api.heavy import heavy_context
 from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest
-from connectorhub.solutions import importer, schemas, service
+from connectorhub.solutions import budget, importer, schemas, service
+from connectorhub.solutions import package as pkg
 from connectorhub.transactions import retried
 
 router = APIRouter(tags=["solutions"])
@@ -107,18 +108,24 @@ def export_solution(env: str, solution: str, managed: bool = False, ctx: Context
 
 @router.post("/environments/{env}/solution-imports", response_model=schemas.ImportOut, openapi_extra=heavy.HEAVY)
 @retried
-def import_solution(env: str, body: schemas.ImportIn, ctx: Context = Depends(heavy_context)):
+def import_solution(env: str, body: schemas.ImportIn, request: Request, ctx: Context = Depends(heavy_context)):
     """S3, S4: import a solution zip in one transaction. 409 ``ConnectionReferencesUnbound``
     (the CLI's exit code 8) lists references that would end without a connection, with
-    your usable connections to each; ``dry_run`` answers the plan and writes nothing."""
+    your usable connections to each; ``dry_run`` answers the plan and writes nothing.
+    503 ``ImportsBusy`` when other imports hold this process's memory budget too long
+    (docs/security.md, "Files and imports")."""
     try:
         data = base64.b64decode(body.package_base64, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidRequest("package_base64 is not base64.", code="SolutionFileNotValid") from None
     options = importer.Options(dry_run=body.dry_run, allow_missing=body.allow_missing, force=body.force)
+    with ctx.transaction(write=False) as session:  # the caller and the environment, before anything is unpacked
+        environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+    # Reserved outside the import's transaction: a wait must never hold SQLite's write lock.
+    size = pkg.unpacked_size(data, max_file_bytes=ctx.limits.max_file_bytes)
     # Two imports (or an import and a create) of one solution at once: the later one is
     # run again whole (@retried) and answers as an import after the other would.
-    with ctx.transaction(write=not body.dry_run) as session:
+    with budget.of(request.app.state, ctx.limits.max_file_bytes).hold(size), ctx.transaction(write=not body.dry_run) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         return importer.import_solution(
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, data=data,

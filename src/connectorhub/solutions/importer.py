@@ -87,7 +87,6 @@ class _Connector:
     existing: Connector | None
     packaged: pkg.PackagedConnector | None = None
     checked: Connector | None = None  # the definition flows are checked against
-    properties: dict | None = None  # parsed apiProperties (carried connectors)
 
 
 @dataclass
@@ -121,7 +120,9 @@ class _Plan:
     def problem(self, location: str, message: str, error: ConnectorhubError | None = None) -> None:
         self.problems.append({"location": location, "message": message})
         if self.first_error is None and error is not None:
-            self.first_error = error
+            # Kept for its kind only: its traceback would hold this plan (and the whole
+            # package) in a reference cycle after a refused import (M2).
+            self.first_error = error.with_traceback(None)
 
 
 def _parse_definition(text: str) -> dict | None:
@@ -130,6 +131,35 @@ def _parse_definition(text: str) -> dict | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch"})
+_PARAMETER_KEYS = ("$ref", "name", "in", "type", "required")
+
+
+def _calls_outline(definition: dict) -> dict:
+    """What checking a flow's or app's calls reads of a definition
+    (``assets.operations_of``): each operation's id and parameters and the shared
+    parameters they refer to. The plan keeps this outline per carried connector instead
+    of the whole parsed document, which is several times the file's size (M2)."""
+
+    def parameters(given: Any) -> Any:
+        if isinstance(given, list):
+            return [{k: p[k] for k in _PARAMETER_KEYS if k in p} if isinstance(p, dict) else p for p in given]
+        if isinstance(given, dict):  # the shared parameters, by name
+            return {name: parameters([p])[0] for name, p in given.items()}
+        return given
+
+    paths: dict[str, Any] = {}
+    for path, item in (definition.get("paths") or {}).items():
+        if not isinstance(item, dict):
+            continue
+        outline = {"parameters": parameters(item["parameters"])} if "parameters" in item else {}
+        for method, operation in item.items():
+            if method in _METHODS and isinstance(operation, dict):
+                outline[method] = {"operationId": operation.get("operationId"), "parameters": parameters(operation.get("parameters"))}
+        paths[path] = outline
+    return {"info": definition.get("info"), "parameters": parameters(definition.get("parameters")), "paths": paths}
 
 
 def _mapping(session: Session, solution: Solution | None) -> dict[tuple[str, str], str]:
@@ -145,8 +175,9 @@ def _mapping(session: Session, solution: Solution | None) -> dict[tuple[str, str
 
 
 def _parameter_sets(session: Session, keyring: Keyring, target: _Connector) -> builtins.list[params.ParameterSet]:
-    if target.packaged is not None:
-        return params.parameter_sets(target.properties)
+    if target.packaged is not None:  # parsed when asked for, not kept (M2)
+        properties = _parse_definition(target.packaged.api_properties) if target.packaged.api_properties else None
+        return params.parameter_sets(properties)
     connector = target.existing
     stored = secret_store.read(session=session, keyring=keyring, owner_kind=connectors.SECRET_OWNER, owner_id=connector.id)
     defaults = {p: v for p, v in stored.items() if p.endswith(("/default", "/defaultValue"))}
@@ -224,17 +255,16 @@ def _plan(
         except ConnectorhubError as error:
             plan.problem(where, error.detail, error)
             continue
-        _, _, findings = validation.validate_connector(packaged.api_definition, packaged.api_properties)
+        definition, _, findings = validation.validate_connector(packaged.api_definition, packaged.api_properties)
         errors = [f for f in findings if f.level == "error"]
         if errors:
             for finding in errors:
                 plan.problem(f"{where}{finding.file}{finding.pointer or ''}", finding.message)
             continue
-        definition = _parse_definition(packaged.api_definition)
-        target.properties = _parse_definition(packaged.api_properties) if packaged.api_properties else None
         target.title = definition["info"]["title"]
         checked = Connector(id=existing.id if existing else f"new:{packaged.name}", kind=KIND_CUSTOM, title=target.title, api_definition=packaged.api_definition)
-        checked._parsed_definition = definition
+        checked._parsed_definition = _calls_outline(definition)
+        del definition, findings  # one parsed document at a time (M2)
         target.checked = checked
         by_name[packaged.name] = target
         if existing is None:
@@ -508,6 +538,9 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
             session=session, actor=actor, keyring=keyring, environment=environment, files=files, existing=target.existing,
             name=packaged.name, limits=limits,
         )
+        # The session keeps the connector until the import ends; its parsed documents
+        # are not needed again, and holding every one of them is what made imports big (M2).
+        connector._parsed_definition = connector._parsed_properties = None
         if target.existing is None:
             created.add(connector.id)
         target.existing = connector

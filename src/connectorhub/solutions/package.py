@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectorhub import jsontext
-from connectorhub.errors import InvalidRequest, PayloadTooLarge
+from connectorhub.errors import InvalidRequest
+from connectorhub.solutions.archive import MAX_ENTRIES as ARCHIVE_MAX_ENTRIES
+from connectorhub.solutions.archive import Archive
 
 FORMAT_VERSION = 1
 SOLUTION_FILE = "solution.json"
@@ -44,8 +46,10 @@ ICON_FILE = "icon.png"
 SCRIPT_FILE = "script.csx"
 
 KIND_FOLDERS = {"flow": "flows", "app": "apps"}
-MAX_ENTRIES = 50_000
-MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+MAX_ENTRIES = ARCHIVE_MAX_ENTRIES
+# A solution unpacks to at most this many times the file limit: as much as the largest
+# request body carries (api.app.BODY_OVERHEAD), 32 MiB by default (docs/security.md).
+UNPACKED_FILE_FACTOR = 4
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 UNIQUE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
@@ -190,42 +194,16 @@ def _invalid(message: str, code: str = "SolutionFileNotValid") -> InvalidRequest
 
 
 class _Reader:
-    def __init__(self, data: bytes, max_file_bytes: int, max_icon_bytes: int) -> None:
-        try:
-            self.archive = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, ValueError):
-            raise _invalid("The solution file is not a zip archive.") from None
-        infos = self.archive.infolist()
-        if len(infos) > MAX_ENTRIES:
-            raise _invalid(f"The solution file has {len(infos):,} entries; at most {MAX_ENTRIES:,} are read.")
-        self.infos = {info.filename: info for info in infos if not info.is_dir()}
-        total = sum(info.file_size for info in self.infos.values())
-        if total > MAX_TOTAL_BYTES:
-            raise PayloadTooLarge(
-                f"The solution file unpacks to {total:,} bytes; the limit is {MAX_TOTAL_BYTES:,}.", code="SolutionFileTooLarge"
-            )
+    def __init__(self, data: bytes, max_file_bytes: int, max_icon_bytes: int, max_total_bytes: int) -> None:
+        self.archive = Archive(data, max_total_bytes=max_total_bytes)
         self.max_file_bytes = max_file_bytes
         self.max_icon_bytes = max_icon_bytes
 
     def has(self, name: str) -> bool:
-        return name in self.infos
+        return self.archive.has(name)
 
     def bytes(self, name: str, *, icon: bool = False) -> bytes:
-        info = self.infos.get(name)
-        if info is None:
-            raise _invalid(f"The solution file has no '{name}'.", "SolutionFileEntryMissing")
-        limit = self.max_icon_bytes if icon else self.max_file_bytes
-        if info.file_size > limit:
-            raise PayloadTooLarge(
-                f"'{name}' in the solution file is {info.file_size:,} bytes; the limit is {limit:,} bytes.", code="FileTooLarge", file=name
-            )
-        try:
-            data = self.archive.read(info)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, RuntimeError, ValueError, EOFError):
-            raise _invalid(f"'{name}' in the solution file cannot be read (damaged or encrypted entry).") from None
-        if len(data) > limit:
-            raise PayloadTooLarge(f"'{name}' in the solution file is over {limit:,} bytes.", code="FileTooLarge", file=name)
-        return data
+        return self.archive.read(name, limit=self.max_icon_bytes if icon else self.max_file_bytes)
 
     def text(self, name: str) -> str:
         try:
@@ -241,6 +219,12 @@ class _Reader:
             raise _invalid(f"'{name}' in the solution file is not accepted. {refused}") from None
         except json.JSONDecodeError as error:
             raise _invalid(f"'{name}' in the solution file is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.") from None
+
+
+def unpacked_size(data: bytes, *, max_file_bytes: int) -> int:
+    """What the zip's entries declare they unpack to (reading one never gives more), from
+    its entry list alone; a zip the limits of :func:`read` refuse is refused here unread."""
+    return Archive(data, max_total_bytes=UNPACKED_FILE_FACTOR * max_file_bytes).declared_total
 
 
 def _string(value: Any, where: str, *, required: bool = True, limit: int = 300) -> str:
@@ -267,10 +251,14 @@ def _list(value: Any, where: str) -> list[dict[str, Any]]:
     return value
 
 
-def read(data: bytes, *, max_file_bytes: int, max_icon_bytes: int) -> Package:
+def read(data: bytes, *, max_file_bytes: int, max_icon_bytes: int, max_total_bytes: int | None = None) -> Package:
     """A package from zip bytes; anything wrong names the entry and what to fix.
-    Entries beyond the layout are ignored; no entry is ever written to disk."""
-    reader = _Reader(data, max_file_bytes, max_icon_bytes)
+    Entries beyond the layout are ignored (never inflated); no entry is ever written to
+    disk. The zip is read under the limits of :mod:`connectorhub.solutions.archive`: all entries together
+    inflate to at most ``max_total_bytes`` (default :data:`UNPACKED_FILE_FACTOR` times
+    ``max_file_bytes``)."""
+    total = max_total_bytes if max_total_bytes is not None else UNPACKED_FILE_FACTOR * max_file_bytes
+    reader = _Reader(data, max_file_bytes, max_icon_bytes, total)
     head = reader.json(SOLUTION_FILE)
     if not isinstance(head, dict):
         raise _invalid(f"{SOLUTION_FILE} must be a JSON object.")

@@ -152,25 +152,36 @@ def get(session: Session, environment: Environment, unique_name: str) -> Solutio
     return session.scalar(select(Solution).where(Solution.environment_id == environment.id, Solution.unique_name == unique_name))
 
 
+def _readable(session: Session, actor: Actor, environment: Environment, ids: builtins.list[str]) -> set[str]:
+    """S5, A11: those of the solution ``ids`` whose record the actor may read (security
+    roles, shares, administrators); a solution's details and component names are for them only."""
+    return security.allowed_ids(session=session, actor=actor, environment=environment, privilege="read", table="solution", record_ids=ids)
+
+
 def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Solution:
-    """A solution of the environment by unique name or id; others' organizations see
-    nothing (A10)."""
+    """A solution of the environment by unique name or id that the caller may read (S5);
+    any other answers like an unknown one (A10)."""
     solution = get(session, environment, ref)
     if solution is None:
         solution = session.get(Solution, ref)
         if solution is not None and solution.environment_id != environment.id:
             solution = None
-    if solution is None or not decisions.can_see_solution(actor, facts(solution)):
+    # Asked for an unknown one too: a hidden solution costs the same work as none (A10).
+    readable = _readable(session, actor, environment, [solution.id if solution is not None else ref])
+    if solution is None or not decisions.can_see_solution(actor, facts(solution)) or solution.id not in readable:
         raise not_found("solution", ref)
     return solution
 
 
 def list(*, session: Session, actor: Actor, environment: Environment) -> builtins.list[Solution]:  # noqa: A001
+    """The environment's solutions the caller may read (S5)."""
     if environment.org_id != actor.org_id:
         return []
-    return builtins.list(
+    rows = builtins.list(
         session.scalars(select(Solution).where(Solution.environment_id == environment.id).order_by(Solution.unique_name))
     )
+    readable = _readable(session, actor, environment, [s.id for s in rows]) if rows else set()
+    return [s for s in rows if s.id in readable]
 
 
 def components_of(session: Session, solution_id: str) -> builtins.list[SolutionComponent]:
