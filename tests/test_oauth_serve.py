@@ -63,7 +63,7 @@ def test_one_refresh_for_100_concurrent_invocations_on_two_serve_processes(empty
         # The browser: signs in to connectorhub (first process, whose loopback address is
         # the pinned public URL), continues from the sign-in page to the provider, which
         # approves and redirects to the callback; the browser's binding cookie goes along.
-        browser = httpx.Client(timeout=30)
+        browser = httpx.Client(timeout=30, headers={"Origin": first.url})  # a browser on the first process's pages
         assert browser.post(first.url + "/portal/login", data={"token": TOKEN}).status_code == 303
         started = browser.post(connection["sign_in_url"])
         assert started.status_code == 303, started.text

@@ -280,7 +280,7 @@ def test_m4_a_thousand_mixed_writes_through_two_serve_processes_answer_no_5xx_an
     replaying those events in commit order (their time: each writer stamps its event
     after locking the row it changes, so events of one row follow their commits) on a
     fresh model is possible step by step and ends in the state both processes read."""
-    token = "chp_shared-admin-token-123456"
+    token = "chp_shared-admin-token-0123456789abcdef"
     env = {"CONNECTORHUB_ADMIN_TOKEN": token, "CONNECTORHUB_MASTER_KEY": TEST_MASTER_KEY}
     first = Server(tmp_path / "a", db=empty_postgres_schema, env=env)
     first.wait()
