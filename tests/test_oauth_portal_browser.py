@@ -13,25 +13,15 @@ import re
 
 import pytest
 from conftest import ADMIN_TOKEN
-from test_oauth import Provider, new_oauth_connection, oauth_properties
+from test_oauth import new_oauth_connection, oauth_properties, provider  # noqa: F401 - provider is a fixture
 from test_portal_browser import page, playwright_api, pytestmark, served  # noqa: F401 - fixtures and marks
 
-from connectorhub.runtime import oauth
 
 
 @pytest.fixture
 def settings(settings):
     """R5: the provider listens on loopback, which only the allow-list opens."""
     return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
-
-
-@pytest.fixture
-def provider():
-    server = Provider()
-    oauth.forget_cached()
-    yield server
-    oauth.forget_cached()
-    server.close()
 
 
 def test_a_maker_signs_a_connection_in_from_the_cli_link_and_from_the_portal(app, admin, served, page, provider, cli):  # noqa: F811

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 from backends import Backend
-from test_oauth import Provider, follow, oauth_properties
+from test_oauth import follow, oauth_properties, provider  # noqa: F401 - provider is a fixture
 
-from connectorhub.runtime import oauth
 
 ENV = "/api/v1/environments/default"
 API_KEY = "apikey-canary-5c1d"
@@ -308,15 +307,6 @@ def test_r2_basic_auth_from_username_and_password_parameters_via_cli(admin, cli,
     assert (got.method, got.target, got.query) == ("GET", "/api/whoami", [])
     expected = "Basic " + base64.b64encode("ada:pa:ss wörd".encode()).decode()
     assert got.headers == [("Accept", "*/*"), ("Authorization", expected)]
-
-
-@pytest.fixture
-def provider():
-    server = Provider()
-    oauth.forget_cached()
-    yield server
-    oauth.forget_cached()
-    server.close()
 
 
 def test_r2_oauth_bearer_token_from_a_local_token_endpoint(app, admin, backend, provider):

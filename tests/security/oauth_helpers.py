@@ -20,12 +20,12 @@ from test_oauth import (  # noqa: F401 - re-exported for the findings' tests
     follow,
     new_oauth_connection,
     oauth_properties,
+    provider,
     start,
     to_callback,
     token_now,
 )
 
-from connectorhub.runtime import oauth
 
 PUBLIC_URL = "http://testserver"
 
@@ -34,15 +34,6 @@ PUBLIC_URL = "http://testserver"
 def settings(settings):
     """R5: the provider listens on loopback; R2: the public URL is the test client's."""
     return dataclasses.replace(settings, outbound_allow=("127.0.0.1",), public_url=PUBLIC_URL)
-
-
-@pytest.fixture
-def provider():
-    server = Provider()
-    oauth.forget_cached()
-    yield server
-    oauth.forget_cached()
-    server.close()
 
 
 def s256(verifier: str) -> str:

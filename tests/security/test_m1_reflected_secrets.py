@@ -32,9 +32,8 @@ from runtime_helpers import (
     seen_in,
     spellings,
 )
-from test_oauth import Provider, follow, oauth_properties
+from test_oauth import follow, oauth_properties, provider  # noqa: F401 - provider is a fixture
 
-from connectorhub.runtime import oauth
 
 HEADER_KEY = 'hdr/Key+= "q"&x-7d1e'
 QUERY_KEY = "qry key/é+&=-5c1d"
@@ -56,15 +55,6 @@ def echo():
     server = EncodingEcho().start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def provider():
-    server = Provider()
-    oauth.forget_cached()
-    yield server
-    oauth.forget_cached()
-    server.close()
 
 
 def _connection(admin, swagger: dict, properties: dict, parameters: dict | None = None) -> dict:
