@@ -35,6 +35,7 @@ from connectorhub import jsontext
 from connectorhub.access import decisions
 from connectorhub.access import lending as lending_rules
 from connectorhub.access.decisions import Actor, AssetAccess
+from connectorhub.access.enforce import enforce
 from connectorhub.assets import expressions, lending, schemas
 from connectorhub.assets.models import (
     KIND_APP,
@@ -66,7 +67,7 @@ from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
 from connectorhub.runtime import masking
 from connectorhub.secrets.keyring import Keyring
-from connectorhub.sharing.service import enforce, resolve_principal
+from connectorhub.sharing.service import resolve_principal
 from connectorhub.solutions.models import ConnectionReference
 from connectorhub.transactions import lock
 

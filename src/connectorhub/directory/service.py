@@ -16,7 +16,8 @@ from sqlalchemy import delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from connectorhub.access import identity
-from connectorhub.access.decisions import Actor, Decision
+from connectorhub.access.decisions import Actor
+from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
 from connectorhub.db import utcnow
 from connectorhub.directory import throttle
@@ -148,11 +149,6 @@ def token_expires_at(*, session: Session, token: str) -> dt.datetime | None:
 
 def subject_of(user: User) -> identity.Subject:
     return identity.Subject(user.id, user.org_id, user.is_org_admin, user.is_platform_admin)
-
-
-def enforce(decision: Decision) -> None:
-    if not decision.allowed:
-        raise Forbidden(decision.reason, code=decision.code)
 
 
 def check_may_manage(*, actor: Actor, user: User) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from connectorhub.access import identity
 from connectorhub.access.decisions import Actor
+from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
 from connectorhub.db import utcnow
 from connectorhub.directory import service as directory
@@ -90,7 +91,7 @@ def end(*, session: Session, value: str) -> None:
 def end_all(*, session: Session, actor: Actor, user: User) -> int:
     """"Sign out everywhere": every portal session of ``user`` ends (theirs, or as
     ``identity.may_manage_identity`` allows; audited). Returns how many ended."""
-    directory.enforce(identity.may_manage_identity(actor, directory.subject_of(user)))
+    enforce(identity.may_manage_identity(actor, directory.subject_of(user)))
     ended = session.execute(delete(PortalSession).where(PortalSession.user_id == user.id)).rowcount
     audit.record(
         session=session, actor=actor, action="session.end_all", target_kind="user", target_id=user.id, org_id=user.org_id,
@@ -101,7 +102,7 @@ def end_all(*, session: Session, actor: Actor, user: User) -> int:
 
 def list_for(*, session: Session, actor: Actor, user: User) -> builtins.list[PortalSession]:
     """The user's portal sessions that may still be used, newest first."""
-    directory.enforce(identity.may_manage_identity(actor, directory.subject_of(user)))
+    enforce(identity.may_manage_identity(actor, directory.subject_of(user)))
     return builtins.list(
         session.scalars(
             select(PortalSession)

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectorhub.access import decisions
+from connectorhub.access.enforce import enforce
 from connectorhub.access.decisions import (
     SECURITY_DEPTHS,
     SECURITY_PRIVILEGES,
@@ -848,16 +849,6 @@ def load_record(*, session: Session, environment: Environment, table: str, recor
 
 # --- decisions for other use cases ---------------------------------------------------------
 
-
-def enforce(decision: decisions.Decision, noun: str, ref: str) -> None:
-    """A decision as the A10 answer."""
-    if decision.outcome == decisions.OK:
-        return
-    if decision.outcome == decisions.NOT_FOUND:
-        raise not_found(noun, ref)
-    if decision.outcome == decisions.INVALID:
-        raise InvalidRequest(decision.reason, code=decision.code)
-    raise Forbidden(decision.reason, code=decision.code)
 
 
 def check(*, session: Session, actor: Actor, environment: Environment, privilege: str, table: str, record_id: str) -> None:

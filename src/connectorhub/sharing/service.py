@@ -11,14 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectorhub.access import decisions
-from connectorhub.access.decisions import Actor, Decision
+from connectorhub.access.decisions import Actor
+from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
 from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
 from connectorhub.directory.models import Group, User
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
-from connectorhub.errors import Forbidden, InvalidRequest, NotFound, not_found
+from connectorhub.errors import InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.security import service as security
@@ -52,18 +53,6 @@ def resolve_principal(session: Session, org_id: str, kind: str, ref: str | None)
         raise not_found("group", ref)
     raise InvalidRequest("Name one principal: --user EMAIL, --group NAME or --org.", code="PrincipalNotValid")
 
-
-def enforce(decision: Decision, kind: str, ref: str) -> None:
-    """Turn a decision into the A10 answer."""
-    if decision.outcome == decisions.OK:
-        return
-    if decision.outcome == decisions.NOT_FOUND:
-        if decision.code:
-            raise NotFound(decision.reason, code=decision.code)
-        raise not_found(kind, ref)
-    if decision.outcome == decisions.INVALID:
-        raise InvalidRequest(decision.reason, code=decision.code)
-    raise Forbidden(decision.reason, code=decision.code)
 
 
 def _names(session: Session, grants) -> dict[tuple[str, str], str]:

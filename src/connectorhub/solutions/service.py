@@ -26,6 +26,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from connectorhub.access import decisions
+from connectorhub.access.enforce import enforce
 from connectorhub.access.decisions import Actor
 from connectorhub.assets import service as assets
 from connectorhub.assets.models import KIND_APP, KIND_FLOW, Asset, AssetSlot
@@ -43,7 +44,6 @@ from connectorhub.errors import (
     ConnectorhubError,
     Forbidden,
     InvalidRequest,
-    NotFound,
     not_found,
 )
 from connectorhub.ids import new_id
@@ -99,15 +99,6 @@ def facts(solution: Solution) -> decisions.SolutionFacts:
         org_id=solution.org_id, environment_id=solution.environment_id, owner_id=solution.owner_id, managed=solution.managed
     )
 
-
-def _enforce(decision: decisions.Decision, ref: str) -> None:
-    if decision.allowed:
-        return
-    if decision.outcome == decisions.NOT_FOUND:
-        raise not_found("solution", ref)
-    if decision.outcome == decisions.FORBIDDEN:
-        raise Forbidden(decision.reason, code=decision.code)
-    raise InvalidRequest(decision.reason, code=decision.code)
 
 
 # --- S4: managed components are read-only ---------------------------------------------
@@ -285,7 +276,7 @@ def update(
 ) -> Solution:
     """S1, S4: set the version (what the next export carries) or the display name."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), ref)
+    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
     lock(session, solution, kind="solution", ref=ref, refresh=True)
     changes: dict[str, Any] = {}
     if version is not None:
@@ -381,7 +372,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     deleting a managed one deletes them (never a connection, see
     :func:`remove_component_rows`)."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name), ref)
+    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name), "solution", ref)
     lock(session, solution, kind="solution", ref=ref, deleting=True)  # a second delete answers not found
     rows = components_of(session, solution.id)
     removed: builtins.list[dict[str, str]] = []
@@ -566,7 +557,7 @@ def add_component(*, session: Session, actor: Actor, environment: Environment, r
     """S1: add a component. An app or flow brings the custom connectors it uses and a
     connection reference per connector, and its slots are rebound to them."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), ref)
+    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
     lock(session, solution, kind="solution", ref=ref)  # components change one after the other
     component_id, name, row = _resolve_component(session, actor, environment, kind, component_ref)
     changed = _add_row(session, solution, kind, component_id)
@@ -594,7 +585,7 @@ def remove_component(*, session: Session, actor: Actor, environment: Environment
     """S1: take a component out of the solution; it stays in the environment. A
     component deleted since it was added is removed by its id."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), ref)
+    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
     lock(session, solution, kind="solution", ref=ref)
     if kind not in COMPONENT_KINDS:
         raise InvalidRequest(f"Unknown component kind '{kind}'; use one of {', '.join(COMPONENT_KINDS)}.", code="ComponentKindNotValid")
@@ -688,12 +679,7 @@ def check_binding(
         connector_matches=connection is not None and connector_id is not None and connection.connector_id == connector_id,
         connection_scope=connection.scope if connection is not None else None,
     )
-    if decision.outcome == decisions.NOT_FOUND:
-        raise NotFound(decision.reason, code=decision.code)
-    if decision.outcome == decisions.FORBIDDEN:
-        raise Forbidden(decision.reason, code=decision.code)
-    if decision.outcome == decisions.INVALID:
-        raise InvalidRequest(decision.reason, code=decision.code)
+    enforce(decision, "connection", connection_id)
     return connection
 
 
@@ -721,7 +707,7 @@ def export(*, session: Session, actor: Actor, environment: Environment, ref: str
     """S2: the zip of an unmanaged solution, as managed or unmanaged. Connections never
     travel: slots name references, references name connectors; no secret value is read."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    _enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name), ref)
+    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name), "solution", ref)
     if solution.managed:
         raise InvalidRequest(
             f"Solution '{solution.unique_name}' is managed (imported): export it from its source environment (S4).",
