@@ -8,7 +8,7 @@ organization), runs ANALYZE (VACUUM ANALYZE on PostgreSQL), then times what the 
 
 (a) one access check on a connector: ``connectors.service.get_or_raise`` by id, as a
     single-connector request does (an invisible connector answers NotFound), with the
-    pure ``decisions.connector_access`` timed apart and ``directory.service.actor_for_user``
+    pure ``connector_rules.connector_access`` timed apart and ``directory.service.actor_for_user``
     (built once per request) timed too;
 (b) the first page (limit 100) of the caller's connector list: ``connectors.service.list``.
 
@@ -41,7 +41,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 
 from connectorhub import __version__
-from connectorhub.access import decisions
+from connectorhub.access import connector_rules, decisions
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.models import KIND_CUSTOM, Connector
 from connectorhub.db import make_engine, make_session_factory, migrate
@@ -266,7 +266,7 @@ def measure(engine: Engine, store: Store, samples: int, warmup: int, seed: int) 
         "check_visible": Series("access check, visible connector (get_or_raise)"),
         "check_hidden": Series("  of which hidden → NotFound"),
         "check_shown": Series("  of which visible"),
-        "decision": Series("pure decisions.connector_access"),
+        "decision": Series("pure connector_rules.connector_access"),
         "list": Series("connector list, first page (limit 100)"),
         "list_next": Series("connector list, a later page (limit 100)"),
     }
@@ -314,9 +314,9 @@ def measure(engine: Engine, store: Store, samples: int, warmup: int, seed: int) 
             decision_inputs.append((connectors.facts(connector), grants))
     env_facts = environments.facts(environment)
     for facts, grants in decision_inputs[:warmup]:
-        decisions.connector_access(actor, facts, grants, env_facts)
+        connector_rules.connector_access(actor, facts, grants, env_facts)
     for facts, grants in decision_inputs:
-        timed(series["decision"], lambda: decisions.connector_access(actor, facts, grants, env_facts))
+        timed(series["decision"], lambda: connector_rules.connector_access(actor, facts, grants, env_facts))
 
     def page(cursor: str | None, target: Series):
         with factory() as session:

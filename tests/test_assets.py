@@ -18,7 +18,7 @@ from test_flows import (
     write,
 )
 
-from connectorhub.access import decisions
+from connectorhub.access import asset_rules, decisions
 from connectorhub.errors import InvalidRequest, NotFound
 
 ENV = "default"
@@ -394,32 +394,32 @@ def test_deleting_a_flow_deletes_the_connections_scoped_to_it(app, cli, world):
 # --- the pure decisions (A7) --------------------------------------------------------------------
 
 ACTOR = decisions.Actor(user_id="bob", org_id="o", group_ids=frozenset({"eng"}))
-ASSET = decisions.AssetFacts(id="f1", kind="flow", name="Forecast", org_id="o", environment_id="e", owner_id="alice")
+ASSET = asset_rules.AssetFacts(id="f1", kind="flow", name="Forecast", org_id="o", environment_id="e", owner_id="alice")
 
 
 def test_a7_asset_access_unions_shared_slots_and_takes_the_highest_role():
     shares = [
-        decisions.AssetShareFacts("group", "eng", "user", frozenset({"a"})),
-        decisions.AssetShareFacts("user", "bob", "co-owner", frozenset({"b"})),
-        decisions.AssetShareFacts("user", "carol", "co-owner", frozenset({"c"})),
+        asset_rules.AssetShareFacts("group", "eng", "user", frozenset({"a"})),
+        asset_rules.AssetShareFacts("user", "bob", "co-owner", frozenset({"b"})),
+        asset_rules.AssetShareFacts("user", "carol", "co-owner", frozenset({"c"})),
     ]
-    access = decisions.asset_access(ACTOR, ASSET, shares)
+    access = asset_rules.asset_access(ACTOR, ASSET, shares)
     assert (access.role, access.via, access.shared_slots) == ("co-owner", "direct", frozenset({"a", "b"}))
     assert [access.slot_mode(s) for s in "abc"] == ["shared", "shared", "invoker"]
-    assert decisions.asset_access(decisions.Actor(user_id="x", org_id="other"), ASSET, shares).visible is False
-    admin = decisions.asset_access(decisions.Actor(user_id="x", org_id="o", is_org_admin=True), ASSET, [])
-    assert admin.visible and not decisions.can_run_asset(admin) and decisions.decide_asset_run(admin, "flow").outcome == decisions.FORBIDDEN
+    assert asset_rules.asset_access(decisions.Actor(user_id="x", org_id="other"), ASSET, shares).visible is False
+    admin = asset_rules.asset_access(decisions.Actor(user_id="x", org_id="o", is_org_admin=True), ASSET, [])
+    assert admin.visible and not asset_rules.can_run_asset(admin) and asset_rules.decide_asset_run(admin, "flow").outcome == decisions.FORBIDDEN
 
 
 def test_a7_connection_scope_and_slot_use_decisions():
-    assert decisions.decide_connection_scope(None, None).allowed
-    assert decisions.decide_connection_scope("flow:f1", "flow:f1").allowed
-    standalone = decisions.decide_connection_scope("flow:f1", None)
+    assert asset_rules.decide_connection_scope(None, None).allowed
+    assert asset_rules.decide_connection_scope("flow:f1", "flow:f1").allowed
+    standalone = asset_rules.decide_connection_scope("flow:f1", None)
     assert standalone.outcome == decisions.FORBIDDEN and "only through f1" in standalone.reason
-    assert decisions.decide_connection_scope("flow:f1", "app:a2").outcome == decisions.FORBIDDEN
+    assert asset_rules.decide_connection_scope("flow:f1", "app:a2").outcome == decisions.FORBIDDEN
     usable = decisions.Access("CanUse", "direct")
-    assert decisions.decide_slot_use("shared", usable, None, "flow:f1").allowed
-    lost = decisions.decide_slot_use("shared", decisions.NO_ACCESS, None, "flow:f1")
+    assert asset_rules.decide_slot_use("shared", usable, None, "flow:f1").allowed
+    lost = asset_rules.decide_slot_use("shared", decisions.NO_ACCESS, None, "flow:f1")
     assert lost.code == "SlotConnectionUnusable" and "owner" in lost.reason
-    assert decisions.decide_unscoped_connection_via_assets([]).outcome == decisions.NOT_FOUND
-    assert "flow 'Forecast'" in decisions.decide_unscoped_connection_via_assets(["flow 'Forecast'"]).reason
+    assert asset_rules.decide_unscoped_connection_via_assets([]).outcome == decisions.NOT_FOUND
+    assert "flow 'Forecast'" in asset_rules.decide_unscoped_connection_via_assets(["flow 'Forecast'"]).reason

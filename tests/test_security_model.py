@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from sqlalchemy import select
 
 from connectorhub import errors
-from connectorhub.access import decisions
+from connectorhub.access import security_rules
 from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import User
@@ -146,9 +146,9 @@ def worlds(draw) -> World:
 # --- the pure rule against the reference -------------------------------------------------------
 
 
-def facts(w: World) -> tuple[list[decisions.SecurityUser], list[decisions.SecurityRecord], decisions.UnitTree]:
+def facts(w: World) -> tuple[list[security_rules.SecurityUser], list[security_rules.SecurityRecord], security_rules.UnitTree]:
     """The facts the service layer would load, built from the world by hand."""
-    tree = decisions.UnitTree({f"u{i}": (None if p is None else f"u{p}") for i, p in enumerate(w.final_parents)})
+    tree = security_rules.UnitTree({f"u{i}": (None if p is None else f"u{p}") for i, p in enumerate(w.final_parents)})
     users = []
     for user, unit in enumerate(w.user_units):
         teams = {t for t, members in enumerate(w.team_members) if user in members}
@@ -157,16 +157,16 @@ def facts(w: World) -> tuple[list[decisions.SecurityUser], list[decisions.Securi
             if (kind == "user" and holder == user) or (kind == "team" and holder in teams):
                 holder_unit = unit if kind == "user" else w.team_units[holder]
                 entries = frozenset((t, p, d) for (t, p), d in w.roles[role].items())
-                holdings.append(decisions.RoleHolding(f"r{role}", f"role {role}", kind, f"{kind[0]}{holder}", f"u{holder_unit}", entries))
-        users.append(decisions.SecurityUser(f"p{user}", f"u{unit}", frozenset(f"t{t}" for t in teams), tuple(holdings)))
+                holdings.append(security_rules.RoleHolding(f"r{role}", f"role {role}", kind, f"{kind[0]}{holder}", f"u{holder_unit}", entries))
+        users.append(security_rules.SecurityUser(f"p{user}", f"u{unit}", frozenset(f"t{t}" for t in teams), tuple(holdings)))
     records = []
     for index, (table, kind, owner) in enumerate(w.records):
         unit = w.user_units[owner] if kind == "user" else w.team_units[owner]
         shares = tuple(
-            decisions.RecordShareFacts(k, ("p" if k == "user" else "t") + str(p), privileges)
+            security_rules.RecordShareFacts(k, ("p" if k == "user" else "t") + str(p), privileges)
             for r, k, p, privileges in w.shares if r == index
         )
-        records.append(decisions.SecurityRecord(table, f"rec{index}", kind, ("p" if kind == "user" else "t") + str(owner), f"u{unit}", shares))
+        records.append(security_rules.SecurityRecord(table, f"rec{index}", kind, ("p" if kind == "user" else "t") + str(owner), f"u{unit}", shares))
     return users, records, tree
 
 
@@ -181,8 +181,8 @@ def test_allowed_matches_the_s5_reference(w):
     users, records, tree = facts(w)
     for (u, user), (r, record), privilege in itertools.product(enumerate(users), enumerate(records), PRIVILEGES):
         expected = reference_allowed(w, u, privilege, r)
-        assert decisions.allowed(user, privilege, record, tree) == expected, (u, privilege, r)
-        found = decisions.coverages(user, privilege, record, tree)
+        assert security_rules.allowed(user, privilege, record, tree) == expected, (u, privilege, r)
+        found = security_rules.coverages(user, privilege, record, tree)
         assert any(c.covers for c in found) == expected  # the explanation agrees with the rule
         SEEN.update((c.kind, c.depth, c.holder_kind, c.covers) for c in found)
         SEEN[expected] += 1
@@ -202,11 +202,11 @@ def test_the_worlds_exercise_every_depth_both_ways():
 
 def test_depth_examples_by_hand():
     """S5's four depths on one small tree: root > a > b; the holder is in a."""
-    tree = decisions.UnitTree({"root": None, "a": "root", "b": "a"})
-    user = decisions.SecurityUser("me", "a", frozenset({"team"}))
+    tree = security_rules.UnitTree({"root": None, "a": "root", "b": "a"})
+    user = security_rules.SecurityUser("me", "a", frozenset({"team"}))
 
     def covers(depth, unit, owner=("user", "other")):
-        return decisions.depth_covers(depth, "a", user, decisions.SecurityRecord("flow", "x", owner[0], owner[1], unit), tree)
+        return security_rules.depth_covers(depth, "a", user, security_rules.SecurityRecord("flow", "x", owner[0], owner[1], unit), tree)
 
     assert [covers("organization", u) for u in ("root", "a", "b")] == [True, True, True]
     assert [covers("parentchild", u) for u in ("root", "a", "b")] == [False, True, True]

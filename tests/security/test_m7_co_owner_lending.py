@@ -19,7 +19,7 @@ from conftest import ADMIN_TOKEN, client_for, make_user
 from test_flows import FakeApi, create_flow, forecast_flow, make_connection, make_connector, weather_answers
 from test_portal import HTMX, PORTAL, signed_in
 
-from connectorhub.access import decisions
+from connectorhub.access import asset_rules, decisions
 from connectorhub.access.lending import decide_slot_lending
 
 ENV = "/api/v1/environments/default"
@@ -130,7 +130,7 @@ def test_m7_the_pure_decision():
     for them); others need CanUseAndShare or above on each newly lent connection."""
     owner = decisions.Actor(user_id="alice", org_id="o")
     other = decisions.Actor(user_id="bob", org_id="o")
-    flow = decisions.AssetFacts(id="f", kind="flow", name="F", org_id="o", environment_id="e", owner_id="alice")
+    flow = asset_rules.AssetFacts(id="f", kind="flow", name="F", org_id="o", environment_id="e", owner_id="alice")
     assert decide_slot_lending(owner, flow, {"s": None}).allowed
     assert decide_slot_lending(other, flow, {}).allowed
     for role, allowed in ((None, False), ("CanUse", False), ("CanUseAndShare", True), ("CanEdit", True), ("owner", True)):

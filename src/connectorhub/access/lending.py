@@ -19,10 +19,9 @@ from connectorhub.access.decisions import (
     FORBIDDEN,
     Access,
     Actor,
-    AssetFacts,
     Decision,
-    can_lend_connection,
 )
+from connectorhub.access.asset_rules import AssetFacts, can_lend_connection
 
 
 def decide_slot_lending(actor: Actor, asset: AssetFacts, lent: Mapping[str, Access | None]) -> Decision:

@@ -9,7 +9,8 @@ import hashlib
 import hmac
 from urllib.parse import urlsplit
 
-from connectorhub.access.decisions import ALLOW, Access, Decision, can_edit_connection
+from connectorhub.access.connection_rules import can_edit_connection
+from connectorhub.access.decisions import ALLOW, Access, Decision
 
 FORBIDDEN = "forbidden"
 INVALID = "invalid"

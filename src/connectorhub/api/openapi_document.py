@@ -37,7 +37,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connectorhub.access.decisions import SECURITY_PRIVILEGES, SECURITY_TABLES
+from connectorhub.access.security_rules import SECURITY_PRIVILEGES, SECURITY_TABLES
 from connectorhub.api.heavy import MARK
 from connectorhub.api.problems import PROBLEM_JSON, problem_response as problem_answer
 from connectorhub.pagination import MAX_LIMIT

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy.orm import Session
 
-from connectorhub.access import decisions
+from connectorhub.access import asset_rules
 from connectorhub.access.decisions import Access, Actor
 from connectorhub.assets.models import AssetSlot
 from connectorhub.connections import service as connections
@@ -25,7 +25,7 @@ def lent_connection_access(
     no connection (unbound, or a connection reference bound to none)."""
     out: dict[str, Access | None] = {}
     for slot in slots:
-        if modes.get(slot.name) != decisions.SLOT_SHARED or slot.name in already_shared:
+        if modes.get(slot.name) != asset_rules.SLOT_SHARED or slot.name in already_shared:
             continue
         connection_id = slot.connection_id
         if slot.connection_reference_id is not None:

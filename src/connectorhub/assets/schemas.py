@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectorhub.access.decisions import ASSET_ROLES, SLOT_MODES
+from connectorhub.access.asset_rules import ASSET_ROLES, SLOT_MODES
 from connectorhub.schemas import DateTimeText, Strict, documented, exactly_one
 
 # Names that expressions reach without quoting: steps.<name>, trigger.inputs.<name>.

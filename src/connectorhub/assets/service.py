@@ -32,9 +32,10 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session
 
 from connectorhub import jsontext
-from connectorhub.access import decisions
+from connectorhub.access import asset_rules, connection_rules, connector_rules, decisions
 from connectorhub.access import lending as lending_rules
-from connectorhub.access.decisions import Actor, AssetAccess
+from connectorhub.access.asset_rules import AssetAccess
+from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
 from connectorhub.assets import expressions, lending, schemas
 from connectorhub.assets.models import (
@@ -218,7 +219,7 @@ def _resolve_slots(
         connector = connection = None
         try:
             connector, connector_access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=slot.connector)
-            if not decisions.can_use_connector(connector_access):
+            if not connector_rules.can_use_connector(connector_access):
                 raise not_found("connector", slot.connector)
         except ConnectorhubError as error:
             problems.append({"location": f"{where}.connector", "message": error.detail})
@@ -226,12 +227,12 @@ def _resolve_slots(
         if slot.connection is not None:
             try:
                 connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=slot.connection)
-                if not decisions.can_use_connection(access):
+                if not connection_rules.can_use_connection(access):
                     problems.append({"location": f"{where}.connection", "message": "You manage this connection but may not use its credentials; use a connection of your own (A6)."})
                 elif connector is not None and connection.connector_id != connector.id:
                     problems.append({"location": f"{where}.connection", "message": f"Connection '{connection.display_name}' is for another connector than '{connector.title}'."})
                 elif connection.scope is not None:
-                    decision = decisions.decide_connection_scope(connection.scope, None)
+                    decision = asset_rules.decide_connection_scope(connection.scope, None)
                     problems.append({"location": f"{where}.connection", "message": decision.reason})
             except ConnectorhubError as error:
                 problems.append({"location": f"{where}.connection", "message": error.detail})
@@ -298,16 +299,16 @@ def create(*, session: Session, actor: Actor, environment: Environment, kind: st
 # --- access --------------------------------------------------------------------------
 
 
-def facts(asset: Asset) -> decisions.AssetFacts:
-    return decisions.AssetFacts(
+def facts(asset: Asset) -> asset_rules.AssetFacts:
+    return asset_rules.AssetFacts(
         id=asset.id, kind=asset.kind, name=asset.name, org_id=asset.org_id, environment_id=asset.environment_id, owner_id=asset.owner_id
     )
 
 
-def _share_facts(share: AssetShare) -> decisions.AssetShareFacts:
+def _share_facts(share: AssetShare) -> asset_rules.AssetShareFacts:
     modes = json.loads(share.slot_modes or "{}")
-    shared = frozenset(slot for slot, mode in modes.items() if mode == decisions.SLOT_SHARED)
-    return decisions.AssetShareFacts(share.principal_kind, share.principal_id, share.role, shared, share.granted_by)
+    shared = frozenset(slot for slot, mode in modes.items() if mode == asset_rules.SLOT_SHARED)
+    return asset_rules.AssetShareFacts(share.principal_kind, share.principal_id, share.role, shared, share.granted_by)
 
 
 def shares_of(session: Session, asset_id: str) -> builtins.list[AssetShare]:
@@ -315,7 +316,7 @@ def shares_of(session: Session, asset_id: str) -> builtins.list[AssetShare]:
 
 
 def access_for(*, session: Session, actor: Actor, asset: Asset) -> AssetAccess:
-    return decisions.asset_access(actor, facts(asset), [_share_facts(s) for s in shares_of(session, asset.id)])
+    return asset_rules.asset_access(actor, facts(asset), [_share_facts(s) for s in shares_of(session, asset.id)])
 
 
 def get_or_raise(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[Asset, AssetAccess]:
@@ -326,14 +327,14 @@ def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ki
     shares = [_share_facts(s) for s in shares_of(session, ref)]
     if asset is None or asset.kind != _check_kind(kind) or asset.environment_id != environment.id:
         raise not_found(kind, ref)
-    access = decisions.asset_access(actor, facts(asset), shares)
+    access = asset_rules.asset_access(actor, facts(asset), shares)
     if not access.visible:
         raise not_found(kind, ref)
     return asset, access
 
 
 def _visible_in(actor: Actor, environment: Environment):
-    """SQL condition mirroring :func:`decisions.asset_access` (F3, A10)."""
+    """SQL condition mirroring :func:`asset_rules.asset_access` (F3, A10)."""
     in_env = Asset.environment_id == environment.id
     if environment.org_id != actor.org_id:
         return Asset.id.is_(None)
@@ -361,13 +362,13 @@ def list(  # noqa: A001 - the service vocabulary
     rows = session.scalars(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    shares: dict[str, builtins.list[decisions.AssetShareFacts]] = {}
+    shares: dict[str, builtins.list[asset_rules.AssetShareFacts]] = {}
     if rows:
         for share in session.scalars(select(AssetShare).where(AssetShare.asset_id.in_([a.id for a in rows]))):
             shares.setdefault(share.asset_id, []).append(_share_facts(share))
     items = []
     for asset in rows:
-        access = decisions.asset_access(actor, facts(asset), shares.get(asset.id, ()))
+        access = asset_rules.asset_access(actor, facts(asset), shares.get(asset.id, ()))
         if access.visible:
             items.append((asset, access))
     return Page(items, rows[-1].id if more and rows else None)
@@ -419,11 +420,11 @@ def slot_views(*, session: Session, actor: Actor, asset: Asset, access: AssetAcc
     views = []
     for slot in slots:
         status, detail = _slot_state(slot.connection_id, slot.connection_name, slot.connector_id, live_connections, live_connectors)
-        mode = access.slot_mode(slot.name) if decisions.can_run_asset(access) else None
+        mode = access.slot_mode(slot.name) if asset_rules.can_run_asset(access) else None
         yours_id = yours_status = None
-        if mode in (decisions.SLOT_OWN, decisions.SLOT_SHARED):
+        if mode in (asset_rules.SLOT_OWN, asset_rules.SLOT_SHARED):
             yours_id, yours_status = slot.connection_id, status
-        elif mode == decisions.SLOT_INVOKER:
+        elif mode == asset_rules.SLOT_INVOKER:
             binding = bindings.get(slot.name)
             yours_id = binding.connection_id if binding else None
             yours_status = _slot_state(yours_id, binding.connection_name if binding else None, slot.connector_id, live_connections, live_connectors)[0]
@@ -442,7 +443,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, kind: st
     """Delete an app or flow with its shares, bindings and runs; connections scoped to it
     go too, since they are usable nowhere else (A7). Returns their ids."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
-    enforce(decisions.decide_asset_delete(access, kind), kind, ref)
+    enforce(asset_rules.decide_asset_delete(access, kind), kind, ref)
     lock(session, asset, kind=kind, ref=ref, deleting=True)  # a second delete answers not found
     from connectorhub.solutions import service as solutions  # solutions build on assets
 
@@ -488,7 +489,7 @@ def _unshareable_slots(session: Session, keyring: Keyring, asset: Asset, slots: 
             continue
         if not connections.allows_sharing(session, keyring, connection):
             out[slot.name] = f"connection '{connection.display_name}' may not be shared (its parameter set says \"allowSharing\": false, A6)."
-        elif not decisions.can_lend_connection(_lender_access(session, asset, connection, environment)):
+        elif not asset_rules.can_lend_connection(_lender_access(session, asset, connection, environment)):
             out[slot.name] = (
                 f"connection '{connection.display_name}' is not the owner's, and lending it needs CanUseAndShare on it (A6)."
             )
@@ -511,15 +512,15 @@ def share(
     unshareable = _unshareable_slots(session, keyring, asset, slots)
     asset_facts = facts(asset)
     # Rules that hold whatever the principal are checked before it is resolved (A10 order).
-    precheck = decisions.decide_asset_share(actor, access, asset_facts, principal_kind, "", role, slot_modes, names, unshareable)
+    precheck = asset_rules.decide_asset_share(actor, access, asset_facts, principal_kind, "", role, slot_modes, names, unshareable)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND):
         enforce(precheck, kind, ref)
     principal = resolve_principal(session, asset.org_id, principal_kind, principal_ref)
     enforce(
-        decisions.decide_asset_share(actor, access, asset_facts, principal.kind, principal.id, role, slot_modes, names, unshareable),
+        asset_rules.decide_asset_share(actor, access, asset_facts, principal.kind, principal.id, role, slot_modes, names, unshareable),
         kind, ref,
     )
-    modes = {name: slot_modes.get(name, decisions.SLOT_INVOKER) for name in names}
+    modes = {name: slot_modes.get(name, asset_rules.SLOT_INVOKER) for name in names}
     row = session.scalar(
         select(AssetShare).where(AssetShare.asset_id == asset.id, AssetShare.principal_kind == principal.kind, AssetShare.principal_id == principal.id)
     )
@@ -561,7 +562,7 @@ def unshare(
         select(AssetShare).where(AssetShare.asset_id == asset.id, AssetShare.principal_kind == principal.kind, AssetShare.principal_id == principal.id)
     )
     enforce(
-        decisions.decide_asset_unshare(actor, access, facts(asset), principal.kind, principal.id, _share_facts(row) if row else None),
+        asset_rules.decide_asset_unshare(actor, access, facts(asset), principal.kind, principal.id, _share_facts(row) if row else None),
         kind, ref,
     )
     audit.record(
@@ -596,7 +597,7 @@ def permissions(*, session: Session, actor: Actor, environment: Environment, kin
         ],
         "your_role": access.role,
         "obtained": obtained,
-        "you_manage": decisions.can_share_asset(access),
+        "you_manage": asset_rules.can_share_asset(access),
     }
 
 
@@ -620,18 +621,18 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
         connection_access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
     else:
         connection, connection_access = None, decisions.NO_ACCESS
-    decision = decisions.decide_slot_bind(
+    decision = asset_rules.decide_slot_bind(
         access, kind, slot, slot_row is not None,
         connector_matches=connection is not None and slot_row is not None and connection.connector_id == slot_row.connector_id,
         connection_access=connection_access,
         connection_scope=connection.scope if connection else None,
         asset_scope=asset.scope,
     )
-    if decision.outcome == decisions.NOT_FOUND and access.visible and decisions.can_run_asset(access):
+    if decision.outcome == decisions.NOT_FOUND and access.visible and asset_rules.can_run_asset(access):
         raise not_found("connection", connection_ref)  # the asset is visible; the connection is what is unknown
     enforce(decision, kind, ref)
     mode = access.slot_mode(slot)
-    if mode == decisions.SLOT_OWN and slot_row.connection_reference_id is not None:
+    if mode == asset_rules.SLOT_OWN and slot_row.connection_reference_id is not None:
         from connectorhub.solutions import (
             service as solutions,  # solutions build on assets
         )
@@ -643,7 +644,7 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
             f"reference instead (`connectorhub solution bind-reference -e ENV {name} CONNECTION_ID`).",
             code="SlotUsesConnectionReference",
         )
-    if mode == decisions.SLOT_OWN:
+    if mode == asset_rules.SLOT_OWN:
         slot_row.connection_id = connection.id
         slot_row.connection_name = connection.display_name
     else:
@@ -674,7 +675,7 @@ def connector_for_scoped_connection(*, session: Session, actor: Actor, environme
         c for c in (session.get(Connector, s.connector_id) for s in slots_of(session, asset.id))
         if c is not None and connector_ref in (c.id, c.name, c.title)
     ]
-    enforce(decisions.decide_scoped_connection_create(access, kind, bool(candidates)), kind, asset_id)
+    enforce(asset_rules.decide_scoped_connection_create(access, kind, bool(candidates)), kind, asset_id)
     return candidates[0]
 
 
@@ -689,7 +690,7 @@ def refuse_unscoped_connection(*, session: Session, actor: Actor, environment: E
             if connector is not None and connector_ref in (connector.id, connector.name, connector.title):
                 names.append(f"{asset.kind} '{asset.name}' ({asset.id})")
                 break
-    decision = decisions.decide_unscoped_connection_via_assets(names)
+    decision = asset_rules.decide_unscoped_connection_via_assets(names)
     if decision.outcome == decisions.FORBIDDEN:
         raise Forbidden(decision.reason, code=decision.code)
 
@@ -700,7 +701,7 @@ def _assets_runnable_by(*, session: Session, actor: Actor, environment: Environm
         cursor = None
         while True:
             page = list(session=session, actor=actor, environment=environment, kind=kind, limit=1000, cursor=cursor)
-            out += [(a, x) for a, x in page.items if decisions.can_run_asset(x)]
+            out += [(a, x) for a, x in page.items if asset_rules.can_run_asset(x)]
             cursor = page.next_cursor
             if not cursor:
                 break
@@ -716,7 +717,7 @@ def create_scoped_connection(
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     slot_row = _slot(session, asset, slot)
     if slot_row is None:
-        enforce(decisions.decide_slot_bind(access, kind, slot, False, False, decisions.NO_ACCESS, None, asset.scope), kind, ref)
+        enforce(asset_rules.decide_slot_bind(access, kind, slot, False, False, decisions.NO_ACCESS, None, asset.scope), kind, ref)
     connection = connections.create(
         session=session, actor=actor, keyring=keyring, environment=environment, connector_ref=slot_row.connector_id,
         given=given, parameter_set=parameter_set, display_name=display_name or f"{asset.name} · {slot}", scope=asset.scope,
@@ -895,7 +896,7 @@ def _resolve_for_run(
     kind, noun = asset.kind, f"{asset.kind} '{asset.name}'"
     mode = access.slot_mode(slot.name)
     fix_own = f"`connectorhub {kind} bind -e ENV {asset.id} --slot {slot.name}=CONNECTION_ID`"
-    if mode == decisions.SLOT_INVOKER:
+    if mode == asset_rules.SLOT_INVOKER:
         binding = session.get(AssetBinding, (asset.id, slot.name, actor.user_id))
         if binding is None:
             raise _SlotProblem(
@@ -910,24 +911,24 @@ def _resolve_for_run(
         _check_reference_use(session, actor, environment, slot, noun)
     else:
         if slot.connection_id is None:
-            who = "Bind one" if mode == decisions.SLOT_OWN else "Its owner binds one"
+            who = "Bind one" if mode == asset_rules.SLOT_OWN else "Its owner binds one"
             raise _SlotProblem("SlotNotBound", f"Slot '{slot.name}' of {noun} has no connection. {who}: {fix_own}.")
         connection_id, connection_name = slot.connection_id, slot.connection_name
     connection = session.get(Connection, connection_id)
     if connection is None or connection.environment_id != environment.id:
-        who = "Bind another" if mode != decisions.SLOT_SHARED else "Its owner must bind another"
+        who = "Bind another" if mode != asset_rules.SLOT_SHARED else "Its owner must bind another"
         raise _SlotProblem(
             "ConnectionMissing",
             f"Slot '{slot.name}' of {noun} is missing its connection '{connection_name or connection_id}' ({connection_id}): "
             f"it was deleted (A8). {who}: {fix_own}.",
         )
-    if mode == decisions.SLOT_SHARED:
+    if mode == asset_rules.SLOT_SHARED:
         lender = _lender_access(session, asset, connection, environment)
     else:
         lender = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
-    decision = decisions.decide_slot_use(mode, lender, connection.scope, asset.scope)
-    if decision.allowed and mode == decisions.SLOT_SHARED:  # A6: still the owner's to lend
-        decision = decisions.decide_slot_lend(lender, connections.allows_sharing(session, keyring, connection))
+    decision = asset_rules.decide_slot_use(mode, lender, connection.scope, asset.scope)
+    if decision.allowed and mode == asset_rules.SLOT_SHARED:  # A6: still the owner's to lend
+        decision = asset_rules.decide_slot_lend(lender, connections.allows_sharing(session, keyring, connection))
     if not decision.allowed:
         raise _SlotProblem(decision.code, f"Slot '{slot.name}' of {noun}: {decision.reason}")
     return connections.use_through_asset(
@@ -948,7 +949,7 @@ def prepare_run(
     be used (missing, unbound, no longer usable: A8) is recorded as a failed run that
     names it, and nothing is called."""
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
-    enforce(decisions.decide_asset_run(access, kind), kind, ref)
+    enforce(asset_rules.decide_asset_run(access, kind), kind, ref)
     spec = load_definition(asset)
     now = utcnow()
     if kind == KIND_FLOW:
@@ -1114,7 +1115,7 @@ def list_runs(
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     check_limit(limit)
     query = select(AssetRun).where(AssetRun.asset_id == asset.id).order_by(AssetRun.id.desc()).limit(limit + 1)
-    if not decisions.can_see_all_runs(access):
+    if not asset_rules.can_see_all_runs(access):
         query = query.where(AssetRun.actor_id == actor.user_id)
     if cursor:
         query = query.where(AssetRun.id < cursor)
@@ -1205,7 +1206,7 @@ def _resolve_references(
         connection = session.get(Connection, reference.connection_id) if reference.connection_id else None
         if connection is not None:
             access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
-            if not decisions.can_use_connection(access):
+            if not connection_rules.can_use_connection(access):
                 problems.append({"location": where, "message": f"You may not use the connection bound to '{reference.logical_name}' (A6)."})
                 continue
         out[name] = (reference, connection)
@@ -1245,7 +1246,7 @@ def _through_reference(session: Session, slot: AssetSlot, noun: str, mode: str) 
         )
     fix = f"`connectorhub solution bind-reference -e ENV {reference.logical_name} CONNECTION_ID`"
     if reference.connection_id is None:
-        who = "Bind it" if mode == decisions.SLOT_OWN else "Its owner binds it"
+        who = "Bind it" if mode == asset_rules.SLOT_OWN else "Its owner binds it"
         raise _SlotProblem(
             "ConnectionReferenceUnbound",
             f"Slot '{slot.name}' of {noun} uses connection reference '{reference.logical_name}', which has no connection "

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from connectorhub.access import decisions
+from connectorhub.access import asset_rules, connection_rules, decisions
 from connectorhub.access.decisions import Access, Actor
 from connectorhub.audit import service as audit
 from connectorhub.connections import parameters as params
@@ -63,8 +63,8 @@ class UsableConnection:
         return f"UsableConnection(connection={self.connection.id!r}, values={self.values!r}, secrets={sorted(self.secrets)!r})"
 
 
-def facts(connection: Connection) -> decisions.ConnectionFacts:
-    return decisions.ConnectionFacts(
+def facts(connection: Connection) -> connection_rules.ConnectionFacts:
+    return connection_rules.ConnectionFacts(
         id=connection.id, org_id=connection.org_id, environment_id=connection.environment_id, owner_id=connection.owner_id,
         scope=connection.scope,
     )
@@ -76,7 +76,7 @@ def grants_of(session: Session, connection_id: str) -> builtins.list[decisions.G
 
 
 def access_for(*, session: Session, actor: Actor, connection: Connection, environment: Environment) -> Access:
-    return decisions.connection_access(
+    return connection_rules.connection_access(
         actor, facts(connection), grants_of(session, connection.id), environments.facts(environment)
     )
 
@@ -89,7 +89,7 @@ def get_or_raise(*, session: Session, actor: Actor, environment: Environment, re
     grants = grants_of(session, ref)
     if connection is None or connection.environment_id != environment.id:
         raise not_found("connection", ref)
-    access = decisions.connection_access(actor, facts(connection), grants, environments.facts(environment))
+    access = connection_rules.connection_access(actor, facts(connection), grants, environments.facts(environment))
     if not access.visible:
         raise not_found("connection", ref)
     return connection, access
@@ -109,7 +109,7 @@ def connection_form(
     a caller who may create one (CanView and above, A1, A9); secret defaults are never
     part of what is shown (:meth:`ParameterSpec.to_dict`, C4, K2)."""
     connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
-    if not decisions.decide_create_connection(access).allowed:
+    if not connection_rules.decide_create_connection(access).allowed:
         raise not_found("connector", connector_ref)
     return connector, _parameter_sets(session, keyring, connector)
 
@@ -163,7 +163,7 @@ def create(
 
             assets.refuse_unscoped_connection(session=session, actor=actor, environment=environment, connector_ref=connector_ref)
             raise
-        decision = decisions.decide_create_connection(connector_access)
+        decision = connection_rules.decide_create_connection(connector_access)
         if not decision.allowed:
             raise not_found("connector", connector_ref)
     chosen = params.choose_set(_parameter_sets(session, keyring, connector), parameter_set)
@@ -196,7 +196,7 @@ def create(
 
 
 def _visible_in(actor: Actor, environment: Environment):
-    """SQL condition mirroring :func:`decisions.connection_access` (A6, A9, A10)."""
+    """SQL condition mirroring :func:`connection_rules.connection_access` (A6, A9, A10)."""
     in_env = Connection.environment_id == environment.id
     if environment.org_id != actor.org_id:
         return Connection.id.is_(None)
@@ -229,7 +229,7 @@ def list(  # noqa: A001 - the service vocabulary
     env_facts = environments.facts(environment)
     items = []
     for connection in rows:
-        access = decisions.connection_access(actor, facts(connection), grants_of(session, connection.id), env_facts)
+        access = connection_rules.connection_access(actor, facts(connection), grants_of(session, connection.id), env_facts)
         if access.visible:
             items.append((connection, access))
     return Page(items, rows[-1].id if more and rows else None)
@@ -255,7 +255,7 @@ def update(
 ) -> Connection:
     """A6: CanEdit, the owner and administrators change parameters and credentials."""
     connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    if not decisions.can_edit_connection(access):
+    if not connection_rules.can_edit_connection(access):
         raise Forbidden("Changing a connection's parameters needs CanEdit on it (A6).", code="ConnectionEditForbidden")
     lock(session, connection, kind="connection", ref=ref, refresh=True)
     chosen = parameter_set_of(session, keyring, connection)
@@ -284,7 +284,7 @@ def dependents(session: Session, connection: Connection) -> dict[str, Any]:
 def delete(*, session: Session, actor: Actor, environment: Environment, ref: str) -> dict[str, Any]:
     """A8: delete a connection (its grants and secrets with it) and report its dependents."""
     connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    if not decisions.can_delete_connection(access):
+    if not connection_rules.can_delete_connection(access):
         raise Forbidden("Deleting a connection needs CanEdit on it (A6).", code="ConnectionDeleteForbidden")
     lock(session, connection, kind="connection", ref=ref, deleting=True)  # a second delete answers not found
     report = dependents(session, connection)
@@ -305,9 +305,9 @@ def use(
     ``audit_use=False`` the caller records each use itself (the runtime counts them,
     :mod:`connectorhub.runtime.usage`)."""
     connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    if not decisions.can_use_connection(access):
+    if not connection_rules.can_use_connection(access):
         raise Forbidden("You manage this connection but may not use its credentials; ask its owner to share it (A6).", code="ConnectionUseForbidden")
-    scoped = decisions.decide_connection_scope(connection.scope, None)  # A7: not outside its app or flow
+    scoped = asset_rules.decide_connection_scope(connection.scope, None)  # A7: not outside its app or flow
     if not scoped.allowed:
         raise Forbidden(scoped.reason, code=scoped.code)
     connector = session.get(Connector, connection.connector_id)
@@ -326,14 +326,14 @@ def use_through_asset(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, connection_id: str, asset_scope: str
 ) -> UsableConnection:
     """A7: decrypt a connection for a run of an app or flow (``asset_scope`` "flow:<id>" /
-    "app:<id>"). Call it only after :func:`decisions.decide_slot_use` allowed ``actor``
+    "app:<id>"). Call it only after :func:`asset_rules.decide_slot_use` allowed ``actor``
     to use it through that asset (the maker's connection in a ``shared`` slot, or the
     runner's own); this checks the connection is scoped to nothing or to that asset, and
     audits the secret read like :func:`use` (who, which connection, through what; K2)."""
     connection = session.get(Connection, connection_id)
     if connection is None or connection.environment_id != environment.id:
         raise not_found("connection", connection_id)
-    scoped = decisions.decide_connection_scope(connection.scope, asset_scope)
+    scoped = asset_rules.decide_connection_scope(connection.scope, asset_scope)
     if not scoped.allowed:
         raise Forbidden(scoped.reason, code=scoped.code)
     connector = session.get(Connector, connection.connector_id)

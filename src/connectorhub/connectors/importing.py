@@ -33,7 +33,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from connectorhub.access import decisions
+from connectorhub.access import connector_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.connectors import service
 from connectorhub.connectors.models import KIND_CUSTOM, Connector
@@ -89,7 +89,7 @@ def _candidates(session: Session, actor: Actor, environment: Environment, title:
         if connector.id in claimed:
             continue
         access = service.access_for(session=session, actor=actor, connector=connector, environment=environment)
-        if decisions.can_edit_connector(access):
+        if connector_rules.can_edit_connector(access):
             out.append(connector)
     return out
 

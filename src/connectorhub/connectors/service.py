@@ -19,7 +19,7 @@ from sqlalchemy import Integer, and_, bindparam, exists, or_, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session, defer, load_only
 
-from connectorhub.access import decisions
+from connectorhub.access import connector_rules, decisions
 from connectorhub.access.decisions import Access, Actor
 from connectorhub.audit import service as audit
 from connectorhub.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_ICON_BYTES
@@ -193,8 +193,8 @@ def _store_properties(
             )
 
 
-def facts(connector: Connector, in_solution: bool = False) -> decisions.ConnectorFacts:
-    return decisions.ConnectorFacts(
+def facts(connector: Connector, in_solution: bool = False) -> connector_rules.ConnectorFacts:
+    return connector_rules.ConnectorFacts(
         id=connector.id,
         kind=connector.kind,
         org_id=connector.org_id,
@@ -228,7 +228,7 @@ def _solution_access(session: Session, actor: Actor, environment: Environment | 
         held = _role_privileges(session, actor, env, [c.id for c in group])
         for connector in group:
             privileges = frozenset(p for p, allowed in held.items() if connector.id in allowed)
-            out[connector.id] = decisions.solution_connector_access(actor, facts(connector, True), privileges)
+            out[connector.id] = connector_rules.solution_connector_access(actor, facts(connector, True), privileges)
     return out
 
 
@@ -290,7 +290,7 @@ def access_for(*, session: Session, actor: Actor, connector: Connector, environm
         else:
             rows = session.execute(_ACTOR_GRANTS_OF_ONE, {"connector_id": connector.id, **_actor_params(actor)})
             grants = [decisions.Grant(*row) for row in rows]
-    return decisions.connector_access(
+    return connector_rules.connector_access(
         actor, facts(connector, in_solution), grants, _environment_facts(session, connector, environment), solution_access
     )
 
@@ -332,11 +332,11 @@ def _visible_candidates(
     solution_access = _solution_access(session, actor, environment, in_solution) if in_solution else {}
     visible = []
     for connector, member, grants in found.values():
-        access = decisions.connector_access(
+        access = connector_rules.connector_access(
             actor, facts(connector, member), grants, _environment_facts(session, connector, environment),
             solution_access.get(connector.id),
         )
-        if decisions.can_view_connector(access):
+        if connector_rules.can_view_connector(access):
             visible.append((connector, access))
     return visible, bool(in_solution)
 
@@ -423,7 +423,7 @@ def update(
 ) -> Connector:
     """Replace the given files of a connector (A5: CanEdit, owner, administrators)."""
     connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    if not decisions.can_edit_connector(access):
+    if not connector_rules.can_edit_connector(access):
         raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
     lock(session, connector, kind="connector", ref=ref, refresh=True)  # revisions one after the other
     from connectorhub.solutions import (
@@ -526,7 +526,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     """A8: report what depends on the connector; with ``force`` delete it and **all**
     connections to it, whoever owns them, in the caller's one transaction."""
     connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    if not decisions.can_delete_connector(access):
+    if not connector_rules.can_delete_connector(access):
         raise Forbidden("You may use this connector but not delete it (CanEdit is needed).", code="ConnectorDeleteForbidden")
     # A second delete answers not found; connections being created to it are waited for
     # and deleted too, or wait for this and then find no connector.
@@ -571,7 +571,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
 def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str) -> Connector:
     """A1: a platform administrator copies a connector into the public catalog; publishing
     the same connector again updates its public copy (a new revision)."""
-    if not decisions.can_publish_public(actor):
+    if not connector_rules.can_publish_public(actor):
         raise Forbidden("Only a platform administrator publishes connectors to the public catalog.", code="PlatformAdminRequired")
     source, _ = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if source.kind == KIND_PUBLIC:
@@ -704,10 +704,10 @@ def list(  # noqa: A001 - the service vocabulary
     items = []
     for connector in rows:
         member = connector.id in in_solution
-        access = decisions.connector_access(
+        access = connector_rules.connector_access(
             actor, facts(connector, member), grants.get(connector.id, ()), env_facts, solution_access.get(connector.id)
         )
-        if decisions.can_view_connector(access):
+        if connector_rules.can_view_connector(access):
             items.append((connector, access))
     return Page(items, ids[-1] if more and ids else None)
 

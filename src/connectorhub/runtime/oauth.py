@@ -93,7 +93,7 @@ from multidict import CIMultiDict
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectorhub.access import decisions
+from connectorhub.access import connection_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.access.oauth_sign_in import decide_binding, decide_issuer
 from connectorhub.audit import service as audit
@@ -618,7 +618,7 @@ def _take_state(
         )
     actor = directory.actor_for_user(session=session, user=user)
     access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
-    if not decisions.can_edit_connection(access):
+    if not connection_rules.can_edit_connection(access):
         return Forbidden(
             "The user who started this sign-in may no longer edit the connection's credentials.",
             code="ConnectionSignInForbidden",

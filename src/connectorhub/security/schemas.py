@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectorhub.errors import InvalidRequest
-from connectorhub.access.decisions import SECURITY_DEPTHS, SECURITY_PRIVILEGES, SECURITY_TABLES
+from connectorhub.access.security_rules import SECURITY_DEPTHS, SECURITY_PRIVILEGES, SECURITY_TABLES
 from connectorhub.schemas import NAME_PATTERN, Strict, documented, exactly_one
 
 

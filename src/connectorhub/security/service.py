@@ -26,13 +26,13 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectorhub.access import decisions
+from connectorhub.access import decisions, security_rules
 from connectorhub.access.enforce import enforce
-from connectorhub.access.decisions import (
+from connectorhub.access.decisions import Actor
+from connectorhub.access.security_rules import (
     SECURITY_DEPTHS,
     SECURITY_PRIVILEGES,
     SECURITY_TABLES,
-    Actor,
     Coverage,
     RecordShareFacts,
     RoleHolding,
@@ -64,9 +64,9 @@ from connectorhub.solutions.models import Solution, SolutionComponent
 from connectorhub.transactions import lock
 
 _BUILTIN_SUFFIX = {
-    decisions.SYSTEM_ADMINISTRATOR: "sysadmin",
-    decisions.ENVIRONMENT_MAKER: "maker",
-    decisions.BASIC_USER: "basic",
+    security_rules.SYSTEM_ADMINISTRATOR: "sysadmin",
+    security_rules.ENVIRONMENT_MAKER: "maker",
+    security_rules.BASIC_USER: "basic",
 }
 # What `not found` calls a record of each table (A10: the same words as an unknown id).
 TABLE_NOUNS = {
@@ -97,7 +97,7 @@ def root_id(environment: Environment) -> str:
 def ensure_defaults(*, session: Session, environment: Environment) -> None:
     """Create the root business unit and the built-in roles (S5) when they are missing.
     Idempotent; a concurrent creator's rows win (the insert runs in a savepoint)."""
-    builtin = decisions.builtin_role_privileges()
+    builtin = security_rules.builtin_role_privileges()
     wanted = {builtin_role_id(environment.id, name): name for name in builtin}
     have_root = session.get(BusinessUnit, environment.id) is not None
     have_roles = set(session.scalars(select(SecurityRole.id).where(SecurityRole.id.in_(wanted))))
@@ -125,7 +125,7 @@ def _env_facts(environment: Environment) -> decisions.EnvironmentFacts:
 def require_manager(actor: Actor, environment: Environment) -> None:
     """S5 with A10: organization administrators and the environment's administrators
     manage its security configuration."""
-    if not decisions.can_manage_security(actor, _env_facts(environment)):
+    if not security_rules.can_manage_security(actor, _env_facts(environment)):
         raise Forbidden(
             f"Only organization administrators and administrators of environment '{environment.name}' manage its "
             "security (S5, A10); ask one, or to be named one with `connectorhub env add-admin`.",
@@ -621,7 +621,7 @@ def forget_record(*, session: Session, environment_id: str, table: str, record_i
 def _record_row_or_raise(session: Session, actor: Actor, environment: Environment, table: str, record_id: str) -> RecordOwner:
     row = session.get(RecordOwner, (environment.id, table, record_id))
     if row is None:
-        if decisions.can_manage_security(actor, _env_facts(environment)):
+        if security_rules.can_manage_security(actor, _env_facts(environment)):
             raise NotFound(
                 f"No owner is recorded for {TABLE_NOUNS[table]} '{record_id}' in environment '{environment.name}'; "
                 "give it one first with `connectorhub security owner`.",
@@ -638,7 +638,7 @@ def assign(*, session: Session, actor: Actor, environment: Environment, table: s
     kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
     row = session.get(RecordOwner, (environment.id, table, record_id))
     if row is None:
-        if not decisions.can_manage_security(actor, _env_facts(environment)):
+        if not security_rules.can_manage_security(actor, _env_facts(environment)):
             raise not_found(TABLE_NOUNS[table], record_id)
     else:
         check(session=session, actor=actor, environment=environment, privilege="assign", table=table, record_id=record_id)
@@ -673,7 +673,7 @@ def share_record(
     user = load_user(session=session, environment=environment, user_id=actor.user_id)
     record = load_record(session=session, environment=environment, table=table, record_id=record_id)
     enforce(
-        decisions.decide_share_record(actor, _env_facts(environment), user, wanted, record, load_tree(session=session, environment=environment)),
+        security_rules.decide_share_record(actor, _env_facts(environment), user, wanted, record, load_tree(session=session, environment=environment)),
         TABLE_NOUNS[table], record_id,
     )
     have = set(session.scalars(select(RecordShare.privilege).where(*_share_key(environment, table, record_id, kind, pid))))
@@ -789,10 +789,10 @@ def load_user(*, session: Session, environment: Environment, user_id: str) -> Se
     if environment.type == "default":
         # Power Platform's default environment: every user is an Environment Maker and a
         # Basic User (read connectors and connection references of their unit).
-        for implicit in (decisions.ENVIRONMENT_MAKER, decisions.BASIC_USER):
+        for implicit in (security_rules.ENVIRONMENT_MAKER, security_rules.BASIC_USER):
             holdings.append(RoleHolding(
                 builtin_role_id(environment.id, implicit), implicit, "user", user_id, unit,
-                decisions.builtin_role_privileges()[implicit], implicit=True,
+                security_rules.builtin_role_privileges()[implicit], implicit=True,
             ))
     return SecurityUser(user_id, unit, frozenset(teams), tuple(holdings))
 
@@ -864,7 +864,7 @@ def check(*, session: Session, actor: Actor, environment: Environment, privilege
         raise not_found(TABLE_NOUNS[table], record_id)
     user = load_user(session=session, environment=environment, user_id=actor.user_id)
     record = load_record(session=session, environment=environment, table=table, record_id=record_id)
-    enforce(decisions.decide_record(actor, env_facts, user, privilege, record, load_tree(session=session, environment=environment)), TABLE_NOUNS[table], record_id)
+    enforce(security_rules.decide_record(actor, env_facts, user, privilege, record, load_tree(session=session, environment=environment)), TABLE_NOUNS[table], record_id)
 
 
 def check_create(*, session: Session, actor: Actor, environment: Environment, table: str) -> None:
@@ -877,7 +877,7 @@ def check_create(*, session: Session, actor: Actor, environment: Environment, ta
         return
     user = load_user(session=session, environment=environment, user_id=actor.user_id)
     record = SecurityRecord(table, "", "user", actor.user_id, user.unit_id)
-    if not decisions.allowed(user, "create", record, load_tree(session=session, environment=environment)):
+    if not security_rules.allowed(user, "create", record, load_tree(session=session, environment=environment)):
         raise Forbidden(
             f"No security role of yours grants create on {table} in environment '{environment.name}' (S5); "
             "an administrator assigns one (`connectorhub security assign --role 'Environment Maker'`).",
@@ -899,7 +899,7 @@ def allowed_ids(*, session: Session, actor: Actor, environment: Environment, pri
     user = load_user(session=session, environment=environment, user_id=actor.user_id)
     tree = load_tree(session=session, environment=environment)
     records = load_records(session=session, environment=environment, table=table, record_ids=ids)
-    return {rid for rid, record in records.items() if decisions.allowed(user, privilege, record, tree)}
+    return {rid for rid, record in records.items() if security_rules.allowed(user, privilege, record, tree)}
 
 
 # --- explaining a decision (`security check`) ------------------------------------------------
@@ -934,12 +934,12 @@ def _sentence(coverage: Coverage, privilege: str, table: str, record: SecurityRe
     owner = "nobody (no owner is recorded)" if record.owner_kind is None else (
         f"{record.owner_kind} '{names.get((record.owner_kind, record.owner_id), record.owner_id)}'"
     )
-    if coverage.depth == decisions.DEPTH_ORGANIZATION:
+    if coverage.depth == security_rules.DEPTH_ORGANIZATION:
         return f"{head}, which reaches every record of the environment"
-    if coverage.depth == decisions.DEPTH_PARENT_CHILD:
+    if coverage.depth == security_rules.DEPTH_PARENT_CHILD:
         relation = "is" if coverage.covers else "is not"
         return f"{head}; the record's business unit {record_unit} {relation} {holder_unit} or below it"
-    if coverage.depth == decisions.DEPTH_BUSINESS_UNIT:
+    if coverage.depth == security_rules.DEPTH_BUSINESS_UNIT:
         relation = "is" if coverage.covers else "is not"
         return f"{head}; the record's business unit {record_unit} {relation} the holder's unit {holder_unit}"
     if coverage.covers:
@@ -957,7 +957,7 @@ def explain(
     _check_table(table)
     _check_privilege(privilege)
     env_facts = _env_facts(environment)
-    manager = decisions.can_manage_security(actor, env_facts)
+    manager = security_rules.can_manage_security(actor, env_facts)
     if user_ref is not None:
         target = get_user_or_raise(session=session, environment=environment, ref=user_ref)
         if target.id != actor.user_id and not manager:
@@ -969,11 +969,11 @@ def explain(
     user = load_user(session=session, environment=environment, user_id=target.id)
     record = load_record(session=session, environment=environment, table=table, record_id=record_id)
     tree = load_tree(session=session, environment=environment)
-    if not manager and not decisions.allowed(user, "read", record, tree):
+    if not manager and not security_rules.allowed(user, "read", record, tree):
         raise not_found(TABLE_NOUNS[table], record_id)
     admin = decisions.administers(target_actor, env_facts.org_id, env_facts.id)
-    found = decisions.coverages(user, privilege, record, tree)
-    is_allowed = admin or decisions.allowed(user, privilege, record, tree)
+    found = security_rules.coverages(user, privilege, record, tree)
+    is_allowed = admin or security_rules.allowed(user, privilege, record, tree)
     principals = [(record.owner_kind, record.owner_id)] + [(c.holder_kind, c.holder_id) for c in found]
     names = _principal_names(session, environment, principals)
     units = _unit_names(session, environment)

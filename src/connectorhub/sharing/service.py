@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectorhub.access import decisions
+from connectorhub.access import connection_rules, connector_rules, decisions, security_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
@@ -139,7 +139,7 @@ def _revoke_grant(session: Session, actor: Actor, model, row, resource, principa
 def _solution_governs(session: Session, connector, ref: str) -> None:
     """A11: a connector in a solution is governed by security roles (S5), not sharing."""
     if connector.kind == "custom":
-        enforce(decisions.solution_governs("connector", security.solution_of(session, "connector", connector.id)), "connector", ref)
+        enforce(security_rules.solution_governs("connector", security.solution_of(session, "connector", connector.id)), "connector", ref)
 
 
 def share_connector(
@@ -150,13 +150,13 @@ def share_connector(
     _solution_governs(session, connector, ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
     # Rules that hold whatever the principal (A1, A4, A9) are checked before it is resolved.
-    precheck = decisions.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal_kind, "", role, None)
+    precheck = connector_rules.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal_kind, "", role, None)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND) or (precheck.outcome == decisions.FORBIDDEN and connector.kind == "public"):
         enforce(precheck, "connector", ref)
     principal = resolve_principal(session, connector.org_id, principal_kind, principal_ref)
     row, existing = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
-        decisions.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, role, existing),
+        connector_rules.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, role, existing),
         "connector",
         ref,
     )
@@ -173,7 +173,7 @@ def unshare_connector(
     principal = resolve_principal(session, connector.org_id or actor.org_id, principal_kind, principal_ref)
     row, grant = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
-        decisions.decide_connector_unshare(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, grant),
+        connector_rules.decide_connector_unshare(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, grant),
         "connector",
         ref,
     )
@@ -190,7 +190,7 @@ def connector_permissions(*, session: Session, actor: Actor, environment: Enviro
     if connector.kind == "public":
         sharing = "A public connector is available to every user of every organization (A1)."
     elif (solution := security.solution_of(session, "connector", connector.id)) is not None:
-        sharing = decisions.solution_governs("connector", solution).reason  # A11
+        sharing = security_rules.solution_governs("connector", solution).reason  # A11
     elif environment.sharing_model == "subscription":
         sharing = "Sharing does not apply: every member of the environment's subscription uses this connector (A9)."
     return {
@@ -217,13 +217,13 @@ def share_connection(
     env_facts = environments.facts(environment)
     allow = connections.allows_sharing(session, keyring, connection)
     facts = connections.facts(connection)
-    precheck = decisions.decide_connection_share(actor, access, facts, env_facts, allow, principal_kind, "", role, None)
+    precheck = connection_rules.decide_connection_share(actor, access, facts, env_facts, allow, principal_kind, "", role, None)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND):
         enforce(precheck, "connection", ref)
     principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
     row, existing = _find_grant(session, ConnectionGrant, connection.id, principal)
     enforce(
-        decisions.decide_connection_share(actor, access, facts, env_facts, allow, principal.kind, principal.id, role, existing),
+        connection_rules.decide_connection_share(actor, access, facts, env_facts, allow, principal.kind, principal.id, role, existing),
         "connection",
         ref,
     )
@@ -238,7 +238,7 @@ def unshare_connection(
     principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
     row, grant = _find_grant(session, ConnectionGrant, connection.id, principal)
     enforce(
-        decisions.decide_connection_unshare(actor, access, connections.facts(connection), environments.facts(environment), principal.kind, principal.id, grant),
+        connection_rules.decide_connection_unshare(actor, access, connections.facts(connection), environments.facts(environment), principal.kind, principal.id, grant),
         "connection",
         ref,
     )

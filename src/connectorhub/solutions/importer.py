@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectorhub import jsontext
-from connectorhub.access import decisions
+from connectorhub.access import connection_rules, decisions, solution_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.assets import service as assets
 from connectorhub.assets.models import Asset
@@ -196,7 +196,7 @@ def _candidates(session: Session, actor: Actor, environment: Environment, connec
     )
     for connection in rows:
         access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
-        if decisions.can_use_connection(access):
+        if connection_rules.can_use_connection(access):
             out.append({"id": connection.id, "display_name": connection.display_name, "status": connection.status})
     return out
 
@@ -208,11 +208,11 @@ def _plan(
     installed = solutions.get(session, environment, package.unique_name)
     plan = _Plan(package, installed)
     if installed is None:
-        if not decisions.can_create_solution(actor, environments.facts(environment)):
+        if not solution_rules.can_create_solution(actor, environments.facts(environment)):
             raise not_found("environment", environment.name)
         security.check_create(session=session, actor=actor, environment=environment, table="solution")  # S5
     else:
-        decision = decisions.decide_solution_manage(actor, solutions.facts(installed), installed.unique_name)
+        decision = solution_rules.decide_solution_manage(actor, solutions.facts(installed), installed.unique_name)
         if decision.outcome == decisions.NOT_FOUND:
             raise not_found("environment", environment.name)
         if not decision.allowed:
@@ -391,7 +391,7 @@ def _plan(
         elif entry is not None and entry.Connection is not None:
             if target.existing is not None and target.packaged is None:
                 access = connectors.access_for(session=session, actor=actor, connector=target.existing, environment=environment)
-                if not decisions.decide_create_connection(access).allowed:
+                if not connection_rules.decide_create_connection(access).allowed:
                     plan.problem(here, f"You may not create connections to connector '{target.title}' (A6).")
                     continue
             try:

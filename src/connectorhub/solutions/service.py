@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
-from connectorhub.access import decisions
+from connectorhub.access import asset_rules, connector_rules, decisions, solution_rules, variable_rules
 from connectorhub.access.enforce import enforce
 from connectorhub.access.decisions import Actor
 from connectorhub.assets import service as assets
@@ -94,8 +94,8 @@ def record_owner(session: Session, environment: Environment, kind: str, record_i
         security.ensure_owner(session=session, environment=environment, table=table, record_id=record_id, owner_id=owner_id)
 
 
-def facts(solution: Solution) -> decisions.SolutionFacts:
-    return decisions.SolutionFacts(
+def facts(solution: Solution) -> solution_rules.SolutionFacts:
+    return solution_rules.SolutionFacts(
         org_id=solution.org_id, environment_id=solution.environment_id, owner_id=solution.owner_id, managed=solution.managed
     )
 
@@ -159,7 +159,7 @@ def get_or_raise(*, session: Session, actor: Actor, environment: Environment, re
             solution = None
     # Asked for an unknown one too: a hidden solution costs the same work as none (A10).
     readable = _readable(session, actor, environment, [solution.id if solution is not None else ref])
-    if solution is None or not decisions.can_see_solution(actor, facts(solution)) or solution.id not in readable:
+    if solution is None or not solution_rules.can_see_solution(actor, facts(solution)) or solution.id not in readable:
         raise not_found("solution", ref)
     return solution
 
@@ -249,7 +249,7 @@ def create(
     version: str = "1.0.0.0", display_name: str | None = None,
 ) -> Solution:
     """S1: an empty unmanaged solution owned by the caller."""
-    if not decisions.can_create_solution(actor, environments.facts(environment)):
+    if not solution_rules.can_create_solution(actor, environments.facts(environment)):
         raise not_found("environment", environment.name)
     security.check_create(session=session, actor=actor, environment=environment, table="solution")  # S5
     _check_header(unique_name, publisher, prefix, version)
@@ -276,7 +276,7 @@ def update(
 ) -> Solution:
     """S1, S4: set the version (what the next export carries) or the display name."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
     lock(session, solution, kind="solution", ref=ref, refresh=True)
     changes: dict[str, Any] = {}
     if version is not None:
@@ -372,7 +372,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     deleting a managed one deletes them (never a connection, see
     :func:`remove_component_rows`)."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name), "solution", ref)
     lock(session, solution, kind="solution", ref=ref, deleting=True)  # a second delete answers not found
     rows = components_of(session, solution.id)
     removed: builtins.list[dict[str, str]] = []
@@ -459,7 +459,7 @@ def _require_connector(session: Session, actor: Actor, environment: Environment,
     if connector.kind == KIND_PUBLIC or _row(session, solution, KIND_CONNECTOR, connector.id) is not None:
         return connector
     access = connectors.access_for(session=session, actor=actor, connector=connector, environment=environment)
-    if not decisions.can_edit_connector(access):
+    if not connector_rules.can_edit_connector(access):
         raise Forbidden(
             f"{what} uses connector '{connector.title}', which the solution must carry; adding it needs CanEdit on it (A5). "
             "Ask its owner to add it first (`connectorhub solution add … --connector ID`).",
@@ -532,17 +532,17 @@ def _resolve_component(session: Session, actor: Actor, environment: Environment,
                 "references to it are bound to a public connector of the target.",
                 code="PublicConnectorNotSolutionAware",
             )
-        if not decisions.can_edit_connector(access):
+        if not connector_rules.can_edit_connector(access):
             raise Forbidden("Adding a connector to a solution needs CanEdit on it (A5).", code="SolutionConnectorForbidden")
         return connector.id, connector.title, connector
     if kind in (KIND_FLOW, KIND_APP):
         asset, access = assets.get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
-        if not decisions.can_delete_asset(access):
+        if not asset_rules.can_delete_asset(access):
             raise Forbidden(f"Only the {kind}'s owner and administrators add it to a solution (F3).", code="SolutionAssetForbidden")
         return asset.id, asset.name, asset
     if kind == KIND_ENVIRONMENT_VARIABLE:
         variable = variables.get_or_raise(session=session, actor=actor, environment=environment, name=ref)
-        if not decisions.can_manage_variable(actor, variables.facts(variable)):
+        if not variable_rules.can_manage_variable(actor, variables.facts(variable)):
             raise Forbidden(f"Only the owner of '{ref}' and administrators add it to a solution.", code="VariableForbidden")
         return variable.id, variable.schema_name, variable
     if kind == KIND_CONNECTION_REFERENCE:
@@ -557,7 +557,7 @@ def add_component(*, session: Session, actor: Actor, environment: Environment, r
     """S1: add a component. An app or flow brings the custom connectors it uses and a
     connection reference per connector, and its slots are rebound to them."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
     lock(session, solution, kind="solution", ref=ref)  # components change one after the other
     component_id, name, row = _resolve_component(session, actor, environment, kind, component_ref)
     changed = _add_row(session, solution, kind, component_id)
@@ -585,7 +585,7 @@ def remove_component(*, session: Session, actor: Actor, environment: Environment
     """S1: take a component out of the solution; it stays in the environment. A
     component deleted since it was added is removed by its id."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
     lock(session, solution, kind="solution", ref=ref)
     if kind not in COMPONENT_KINDS:
         raise InvalidRequest(f"Unknown component kind '{kind}'; use one of {', '.join(COMPONENT_KINDS)}.", code="ComponentKindNotValid")
@@ -674,7 +674,7 @@ def check_binding(
         access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
     else:
         connection, access = None, decisions.NO_ACCESS
-    decision = decisions.decide_reference_binding(
+    decision = solution_rules.decide_reference_binding(
         logical_name, access,
         connector_matches=connection is not None and connector_id is not None and connection.connector_id == connector_id,
         connection_scope=connection.scope if connection is not None else None,
@@ -707,7 +707,7 @@ def export(*, session: Session, actor: Actor, environment: Environment, ref: str
     """S2: the zip of an unmanaged solution, as managed or unmanaged. Connections never
     travel: slots name references, references name connectors; no secret value is read."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(decisions.decide_solution_manage(actor, facts(solution), solution.unique_name), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name), "solution", ref)
     if solution.managed:
         raise InvalidRequest(
             f"Solution '{solution.unique_name}' is managed (imported): export it from its source environment (S4).",

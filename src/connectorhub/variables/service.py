@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectorhub import jsontext
-from connectorhub.access import decisions
+from connectorhub.access import variable_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.audit import service as audit
 from connectorhub.db import utcnow
@@ -54,8 +54,8 @@ def _check_value(variable_type: str, value: str, what: str) -> str:
     return value
 
 
-def facts(variable: EnvironmentVariable) -> decisions.VariableFacts:
-    return decisions.VariableFacts(
+def facts(variable: EnvironmentVariable) -> variable_rules.VariableFacts:
+    return variable_rules.VariableFacts(
         org_id=variable.org_id, environment_id=variable.environment_id, owner_id=variable.owner_id
     )
 
@@ -83,7 +83,7 @@ def create(
     default: str | None = None,
     display_name: str | None = None,
 ) -> EnvironmentVariable:
-    if not decisions.can_define_variable(actor, environments.facts(environment)):
+    if not variable_rules.can_define_variable(actor, environments.facts(environment)):
         raise Forbidden("You may not define variables in this environment.", code="VariableForbidden")
     if not SCHEMA_NAME.fullmatch(name or ""):
         raise InvalidRequest(
@@ -133,7 +133,7 @@ def set_value(
 ) -> EnvironmentVariable:
     """Give the variable its value in this environment (None: back to the default)."""
     variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
-    if not decisions.can_manage_variable(actor, facts(variable)):
+    if not variable_rules.can_manage_variable(actor, facts(variable)):
         raise Forbidden(
             f"Only the variable's owner or an administrator changes '{name}'.", code="VariableForbidden"
         )
@@ -150,7 +150,7 @@ def set_value(
 
 def delete(*, session: Session, actor: Actor, environment: Environment, name: str) -> None:
     variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
-    if not decisions.can_manage_variable(actor, facts(variable)):
+    if not variable_rules.can_manage_variable(actor, facts(variable)):
         raise Forbidden(f"Only the variable's owner or an administrator deletes '{name}'.", code="VariableForbidden")
     lock(session, variable, kind="environment variable", ref=name, deleting=True)  # a second delete answers not found
     from connectorhub.solutions import (

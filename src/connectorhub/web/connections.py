@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from connectorhub.access import decisions
+from connectorhub.access import connection_rules, decisions
 from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
 from connectorhub.environments import service as environments
@@ -52,7 +52,7 @@ def connection_view(ref: str) -> page.View:
             "connector_title": connectors.titles(session, {connection.connector_id}).get(connection.connector_id, connection.connector_id),
             "parameters": json.loads(connection.parameters),
             "secret_names": connections.secret_names(session, [connection.id])[connection.id],
-            "can_edit": decisions.can_edit_connection(access),
+            "can_edit": connection_rules.can_edit_connection(access),
             "permissions": sharing.connection_permissions(
                 session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=ref
             ),

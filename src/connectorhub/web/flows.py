@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from connectorhub.access import decisions
+from connectorhub.access import asset_rules, connection_rules
 from connectorhub.assets import api as assets_api
 from connectorhub.assets import service as assets
 from connectorhub.connections import service as connections
@@ -49,15 +49,15 @@ def flow_view(ref: str) -> page.View:
         for slot in slots:
             slot["bindable"] = [
                 {"id": c.id, "name": c.display_name} for c, a in mine
-                if slot["your_mode"] in (decisions.SLOT_OWN, decisions.SLOT_INVOKER) and c.connector_id == slot["connector_id"]
-                and c.scope in (None, scope) and decisions.can_use_connection(a)
+                if slot["your_mode"] in (asset_rules.SLOT_OWN, asset_rules.SLOT_INVOKER) and c.connector_id == slot["connector_id"]
+                and c.scope in (None, scope) and connection_rules.can_use_connection(a)
             ]
         return {
-            "flow": found, "access": access, "spec": spec, "can_run": decisions.can_run_asset(access),
+            "flow": found, "access": access, "spec": spec, "can_run": asset_rules.can_run_asset(access),
             "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
             "slots": slots, "runs": runs.items,
             "permissions": assets.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
-            "asset_roles": decisions.ASSET_ROLES, "slot_modes": decisions.SLOT_MODES,
+            "asset_roles": asset_rules.ASSET_ROLES, "slot_modes": asset_rules.SLOT_MODES,
         }
 
     return view

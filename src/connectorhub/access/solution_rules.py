@@ -1,0 +1,102 @@
+"""Solution access: S1 (who creates and manages a solution), S3 (importing, binding
+connection references, with A6 and A7), S4 (a managed solution's components are read-only)
+and A10. Pure functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectorhub.access.connection_rules import can_use_connection
+from connectorhub.access.decisions import (
+    ALLOW,
+    FORBIDDEN,
+    INVALID,
+    NOT_FOUND,
+    Access,
+    Actor,
+    Decision,
+    EnvironmentFacts,
+    administers,
+)
+
+
+@dataclass(frozen=True)
+class SolutionFacts:
+    org_id: str
+    environment_id: str
+    owner_id: str
+    managed: bool = False
+
+
+def can_create_solution(actor: Actor, environment: EnvironmentFacts) -> bool:
+    """S1 (decision recorded in docs/solutions.md): any maker of the environment's
+    organization creates a solution there or imports one into it (S3); nobody of another
+    organization (A10). S5 security roles refine this where an environment uses them."""
+    return environment.org_id == actor.org_id
+
+
+def can_see_solution(actor: Actor, solution: SolutionFacts) -> bool:
+    """A10: nobody outside the organization sees its solutions. Inside it, S5 decides
+    (A11: the solution record follows its table): a solution's details and component
+    names are read by those :func:`allowed` read on it (``security.allowed_ids``, L6)."""
+    return solution.org_id == actor.org_id
+
+
+def can_manage_solution(actor: Actor, solution: SolutionFacts) -> bool:
+    """S1-S4: the solution's owner and the administrators of its scope (A10) add and
+    remove components, export, upgrade and delete it."""
+    return solution.org_id == actor.org_id and (
+        solution.owner_id == actor.user_id or administers(actor, solution.org_id, solution.environment_id)
+    )
+
+
+def decide_solution_manage(actor: Actor, solution: SolutionFacts, name: str, *, changes_components: bool = False) -> Decision:
+    """S1, S4, A10: not found outside the organization; a managed solution's component
+    list is fixed by its publisher (invalid whatever the rights); otherwise the owner
+    and administrators manage it."""
+    if not can_see_solution(actor, solution):
+        return Decision(NOT_FOUND)
+    if changes_components and solution.managed:
+        return Decision(
+            INVALID,
+            f"Solution '{name}' is managed: its components come from its publisher and are read-only here (S4). "
+            "Change the solution in its source environment and import a new version.",
+            "SolutionManaged",
+        )
+    if not can_manage_solution(actor, solution):
+        return Decision(FORBIDDEN, f"Only the owner of solution '{name}' and administrators manage it (S1).", "SolutionForbidden")
+    return ALLOW
+
+
+def decide_reference_binding(
+    logical_name: str,
+    connection_access: Access,
+    connector_matches: bool,
+    connection_scope: str | None,
+) -> Decision:
+    """S3, A6, A7: a connection reference is bound only to a connection the binder may
+    use (A6), of the reference's connector, and not scoped to one app or flow (A7)."""
+    if not connection_access.visible:
+        return Decision(NOT_FOUND, f"Connection reference '{logical_name}': the connection was not found, or you do not have access to it.", "ConnectionNotFound")
+    if not can_use_connection(connection_access):
+        return Decision(
+            FORBIDDEN,
+            f"Connection reference '{logical_name}': you may see that connection but not use its credentials (A6); "
+            "bind a connection of your own or one shared with you as CanUse.",
+            "ConnectionUseForbidden",
+        )
+    if not connector_matches:
+        return Decision(
+            INVALID,
+            f"Connection reference '{logical_name}': that connection is for another connector than the reference's; "
+            "choose a connection to the reference's connector.",
+            "ReferenceConnectorMismatch",
+        )
+    if connection_scope is not None:
+        return Decision(
+            INVALID,
+            f"Connection reference '{logical_name}': that connection is scoped to {connection_scope} (A7) and cannot serve a reference.",
+            "ConnectionScopedToAsset",
+        )
+    return ALLOW
+
