@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from connectorhub.connections.parameters import (
-    KNOWN_TYPES,
     ParameterProblem,
     ParameterSet,
     ResolvedParameters,
@@ -22,6 +21,7 @@ from connectorhub.connections.parameters import (
     parse_assignments,
     resolve,
 )
+from connectorhub.connectors.parameter_types import CONNECTION_PARAMETER_TYPES as KNOWN_TYPES
 from connectorhub.errors import InvalidRequest
 
 CORPUS = Path(os.environ.get("CONNECTORHUB_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")

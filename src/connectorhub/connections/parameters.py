@@ -53,11 +53,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectorhub.connectors.parameter_types import CONNECTION_PARAMETER_TYPES, SECRET_PARAMETER_TYPES
 from connectorhub.errors import InvalidRequest
 
 __all__ = [
-    "KNOWN_TYPES",
-    "SECRET_TYPES",
     "ParameterProblem",
     "ParameterSet",
     "ParameterSpec",
@@ -68,17 +67,7 @@ __all__ = [
     "resolve",
 ]
 
-KNOWN_TYPES = (
-    "string",
-    "securestring",
-    "int",
-    "bool",
-    "oauthSetting",
-    "gatewaySetting",
-    "clientCertificate",
-)
-SECRET_TYPES = frozenset({"securestring", "clientCertificate"})
-_CANONICAL_TYPES = {t.lower(): t for t in KNOWN_TYPES}
+_CANONICAL_TYPES = {t.lower(): t for t in CONNECTION_PARAMETER_TYPES}
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 _INT = re.compile(r"[+-]?[0-9]+")
@@ -281,7 +270,7 @@ def _spec(name: str, parameter: dict, pointer: str, secret_defaults: dict[str, s
     kind = _CANONICAL_TYPES.get(raw_type.lower(), raw_type) if isinstance(raw_type, str) else "string"
     ui = _dict(parameter.get("uiDefinition"))
     constraints = _dict(ui.get("constraints"))
-    secret = kind in SECRET_TYPES
+    secret = kind in SECRET_PARAMETER_TYPES
     default: Any = None
     if secret:
         for key in ("default", "defaultValue"):

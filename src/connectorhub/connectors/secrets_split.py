@@ -11,8 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-# Parameter types whose values are secrets (K1); their defaults are write-only too (C4).
-SECRET_PARAMETER_TYPES = frozenset({"securestring", "clientCertificate"})
+from connectorhub.connectors.parameter_types import SECRET_PARAMETER_TYPES
 
 
 def _escape(token: str) -> str:
