@@ -508,3 +508,16 @@ def remove_subscription_member(*, session: Session, actor: Actor, subscription: 
     if removed:
         _record_membership(session, actor, "subscription.remove_member", subscription, "user", user.id, user, None)
 
+
+
+# --- the caller's own records (what /me and the portal's account page show) -----------
+
+
+def own_user(*, session: Session, actor: Actor) -> User:
+    """The caller's own user record (section 1; A10: one's own is always visible)."""
+    return session.get(User, actor.user_id)
+
+
+def organization_of(*, session: Session, user: User) -> Organization:
+    """The organization ``user`` belongs to (section 1: every user belongs to exactly one)."""
+    return session.get(Organization, user.org_id)
