@@ -3,8 +3,8 @@
 A ``shared`` slot lends the connection bound to it: every recipient of that share runs
 the asset with it. Lending a connection is sharing its use (A6), so only someone who may
 share that connection may lend it. The asset's owner lends only what they may (the
-unshareable-slot rule of ``decisions.decide_asset_share``, checked again at every run by
-``decisions.decide_slot_lend``); a co-owner or an administrator shares the asset, but
+unshareable-slot rule of ``asset_rules.decide_asset_share``, checked again at every run by
+``asset_rules.decide_slot_lend``); a co-owner or an administrator shares the asset, but
 the connection in its slot is usually the owner's, not theirs to lend. Before this rule
 a co-owner could re-share the asset to themself with a slot ``shared`` and run it on the
 owner's credentials (the security review's M7).

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from connectorhub.access import admin
 from connectorhub.access.decisions import Actor
+from connectorhub.access.enforce import enforce
 from connectorhub.audit.models import AuditEvent
-from connectorhub.errors import Forbidden
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate
 
@@ -57,10 +58,9 @@ def list(  # noqa: A001 - the service vocabulary
 ) -> Page[AuditEvent]:
     """Events of the caller's organization, for its administrators (A10); platform
     administrators also see instance-wide events (organization creation, key rotation)."""
-    if not (actor.is_org_admin or actor.is_platform_admin):
-        raise Forbidden("Only administrators read the audit log.", code="OrgAdminRequired")
+    enforce(admin.decide_read_audit(actor))
     query = select(AuditEvent)
-    if actor.is_platform_admin:
+    if admin.reads_instance_audit(actor):
         query = query.where(or_(AuditEvent.org_id == actor.org_id, AuditEvent.org_id.is_(None)))
     else:
         query = query.where(AuditEvent.org_id == actor.org_id)

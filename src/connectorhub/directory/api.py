@@ -26,8 +26,8 @@ def _user_out(user: User) -> schemas.UserOut:
 @router.get("/me", response_model=schemas.MeOut)
 def me(ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
-        user = session.get(User, ctx.actor.user_id)
-        org = session.get(Organization, user.org_id)
+        user = service.own_user(session=session, actor=ctx.actor)
+        org = service.organization_of(session=session, user=user)
         return schemas.MeOut(
             **_user_out(user).model_dump(), org_name=org.name, group_ids=sorted(ctx.actor.group_ids)
         )

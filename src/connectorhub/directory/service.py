@@ -15,7 +15,7 @@ from collections import defaultdict
 from sqlalchemy import delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from connectorhub.access import identity
+from connectorhub.access import admin, identity
 from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
@@ -35,7 +35,6 @@ from connectorhub.directory.passwords import hash_password
 from connectorhub.environments.models import EnvironmentAdmin
 from connectorhub.errors import (
     Conflict,
-    Forbidden,
     InvalidRequest,
     Unauthenticated,
     not_found,
@@ -56,14 +55,6 @@ def check_name(value: str, what: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise InvalidRequest(f"{what} must not contain control characters (such as NUL or a line break).", code="NameNotValid")
     return value
-
-
-def _require_org_admin(actor: Actor, org_id: str) -> None:
-    if actor.is_platform_admin or (actor.is_org_admin and actor.org_id == org_id):
-        return
-    raise Forbidden(
-        "Only an organization administrator can do this.", code="OrgAdminRequired"
-    )
 
 
 # --- actor -----------------------------------------------------------------------
@@ -179,15 +170,16 @@ def get_org_or_raise(*, session: Session, actor: Actor, ref: str) -> Organizatio
     org = session.scalar(select(Organization).where(Organization.name == ref)) or session.get(
         Organization, ref
     )
-    if org is None or (org.id != actor.org_id and not actor.is_platform_admin):
+    if org is None:
         raise not_found("organization", ref)
+    enforce(admin.decide_see_org(actor, org.id), "organization", ref)
     return org
 
 
 def create_org(*, session: Session, actor: Actor | None, name: str) -> Organization:
     """A platform administrator creates an organization (a tenant)."""
-    if actor is not None and not actor.is_platform_admin:
-        raise Forbidden("Only a platform administrator creates organizations.", code="PlatformAdminRequired")
+    if actor is not None:
+        enforce(admin.decide_create_org(actor))
     name = check_name(name, "An organization name")
     if session.scalar(select(Organization.id).where(Organization.name == name)):
         raise Conflict(f"An organization named '{name}' already exists; choose another name.", code="OrgNameTaken")
@@ -199,7 +191,7 @@ def create_org(*, session: Session, actor: Actor | None, name: str) -> Organizat
 
 def list_orgs(*, session: Session, actor: Actor, limit: int, cursor: str | None) -> Page:
     query = select(Organization)
-    if not actor.is_platform_admin:
+    if not admin.sees_every_org(actor):
         query = query.where(Organization.id == actor.org_id)
     return paginate(session, query, Organization.id, limit=limit, cursor=cursor)
 
@@ -217,8 +209,9 @@ def _check_email(email: str) -> str:
 
 def get_user_or_raise(*, session: Session, actor: Actor, ref: str) -> User:
     user = session.scalar(select(User).where(User.email == ref.strip().lower())) or session.get(User, ref)
-    if user is None or (user.org_id != actor.org_id and not actor.is_platform_admin):
+    if user is None:
         raise not_found("user", ref)
+    enforce(admin.decide_see_org(actor, user.org_id), "user", ref)
     return user
 
 
@@ -234,9 +227,7 @@ def create_user(
     is_platform_admin: bool = False,
 ) -> User:
     if actor is not None:
-        _require_org_admin(actor, org.id)
-        if is_platform_admin and not actor.is_platform_admin:
-            raise Forbidden("Only a platform administrator creates platform administrators.", code="PlatformAdminRequired")
+        enforce(admin.decide_create_user(actor, org.id, is_platform_admin=is_platform_admin))
     email = _check_email(email)
     if session.scalar(select(User.id).where(User.email == email)):
         raise Conflict(f"A user with e-mail '{email}' already exists.", code="UserEmailTaken")
@@ -324,8 +315,9 @@ def delete_token(*, session: Session, actor: Actor, token_id: str) -> None:
     audited, finding H1). Portal sessions started by pasting it end with it."""
     token = session.get(AccessToken, token_id)
     owner = session.get(User, token.user_id) if token else None
-    if token is None or owner is None or (owner.org_id != actor.org_id and not actor.is_platform_admin):
+    if token is None or owner is None:
         raise not_found("token", token_id)
+    enforce(admin.decide_see_org(actor, owner.org_id), "token", token_id)
     enforce(identity.may_manage_identity(actor, subject_of(owner)))
     if not token.revoked:
         token.revoked = True
@@ -361,7 +353,7 @@ def get_group_or_raise(*, session: Session, actor: Actor, ref: str, org_id: str 
 
 
 def create_group(*, session: Session, actor: Actor, name: str, org: Organization) -> Group:
-    _require_org_admin(actor, org.id)
+    enforce(admin.decide_org_admin(actor, org.id))
     name = check_name(name, "A group name")
     if session.scalar(select(Group.id).where(Group.org_id == org.id, Group.name == name)):
         raise Conflict(f"A group named '{name}' already exists in this organization.", code="GroupNameTaken")
@@ -406,7 +398,7 @@ def _contains(session: Session, container_id: str, target_id: str) -> bool:
 
 def add_group_member(*, session: Session, actor: Actor, group: Group, user: User | None = None, member_group: Group | None = None) -> None:
     """Add a user or a group; a group that would contain itself is refused (A10 invalid)."""
-    _require_org_admin(actor, group.org_id)
+    enforce(admin.decide_org_admin(actor, group.org_id))
     if (user is None) == (member_group is None):
         raise InvalidRequest("Give exactly one member: a user or a group.", code="MemberNotValid")
     if user is not None:
@@ -442,7 +434,7 @@ def _record_membership(session: Session, actor: Actor, action: str, container, k
 
 
 def remove_group_member(*, session: Session, actor: Actor, group: Group, user: User | None = None, member_group: Group | None = None) -> None:
-    _require_org_admin(actor, group.org_id)
+    enforce(admin.decide_org_admin(actor, group.org_id))
     kind, member_id = ("user", user.id) if user is not None else ("group", member_group.id)
     # Locked: of two removals at once, the second waits and then finds no member.
     row = session.get(GroupMember, (group.id, kind, member_id), with_for_update=True)
@@ -470,7 +462,7 @@ def get_subscription_or_raise(*, session: Session, actor: Actor, ref: str, org_i
 
 
 def create_subscription(*, session: Session, actor: Actor, name: str, org: Organization) -> Subscription:
-    _require_org_admin(actor, org.id)
+    enforce(admin.decide_org_admin(actor, org.id))
     name = check_name(name, "A subscription name")
     if session.scalar(select(Subscription.id).where(Subscription.org_id == org.id, Subscription.name == name)):
         raise Conflict(f"A subscription named '{name}' already exists in this organization.", code="SubscriptionNameTaken")
@@ -497,7 +489,7 @@ def subscription_member_emails(*, session: Session, subscription: Subscription) 
 
 
 def add_subscription_member(*, session: Session, actor: Actor, subscription: Subscription, user: User) -> None:
-    _require_org_admin(actor, subscription.org_id)
+    enforce(admin.decide_org_admin(actor, subscription.org_id))
     if user.org_id != subscription.org_id:
         raise not_found("user", user.email)
     if session.get(SubscriptionMember, (subscription.id, user.id)) is None:
@@ -507,7 +499,7 @@ def add_subscription_member(*, session: Session, actor: Actor, subscription: Sub
 
 
 def remove_subscription_member(*, session: Session, actor: Actor, subscription: Subscription, user: User) -> None:
-    _require_org_admin(actor, subscription.org_id)
+    enforce(admin.decide_org_admin(actor, subscription.org_id))
     removed = session.execute(
         delete(SubscriptionMember).where(
             SubscriptionMember.subscription_id == subscription.id, SubscriptionMember.user_id == user.id
@@ -516,3 +508,16 @@ def remove_subscription_member(*, session: Session, actor: Actor, subscription: 
     if removed:
         _record_membership(session, actor, "subscription.remove_member", subscription, "user", user.id, user, None)
 
+
+
+# --- the caller's own records (what /me and the portal's account page show) -----------
+
+
+def own_user(*, session: Session, actor: Actor) -> User:
+    """The caller's own user record (section 1; A10: one's own is always visible)."""
+    return session.get(User, actor.user_id)
+
+
+def organization_of(*, session: Session, user: User) -> Organization:
+    """The organization ``user`` belongs to (section 1: every user belongs to exactly one)."""
+    return session.get(Organization, user.org_id)

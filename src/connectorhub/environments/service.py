@@ -7,7 +7,9 @@ import builtins
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from connectorhub.access import admin
 from connectorhub.access.decisions import Actor, EnvironmentFacts
+from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import Organization, Subscription, User
@@ -17,7 +19,7 @@ from connectorhub.environments.models import (
     Environment,
     EnvironmentAdmin,
 )
-from connectorhub.errors import Conflict, Forbidden, InvalidRequest, not_found
+from connectorhub.errors import Conflict, InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate
 
@@ -54,8 +56,8 @@ def create(
     sharing_model: str = "explicit",
     subscription: Subscription | None = None,
 ) -> Environment:
-    if actor is not None and not (actor.is_platform_admin or (actor.is_org_admin and actor.org_id == org.id)):
-        raise Forbidden("Only an organization administrator creates environments.", code="OrgAdminRequired")
+    if actor is not None:
+        enforce(admin.decide_create_environment(actor, org.id))
     name = directory.check_name(name, "An environment name")
     if type not in ENVIRONMENT_TYPES:
         raise InvalidRequest(
@@ -110,8 +112,7 @@ def admin_emails(*, session: Session, environment: Environment) -> builtins.list
 
 def add_admin(*, session: Session, actor: Actor, environment: Environment, user: User) -> None:
     """A10: an organization administrator names environment administrators."""
-    if not (actor.is_platform_admin or (actor.is_org_admin and actor.org_id == environment.org_id)):
-        raise Forbidden("Only an organization administrator names environment administrators.", code="OrgAdminRequired")
+    enforce(admin.decide_name_environment_admin(actor, environment.org_id))
     if user.org_id != environment.org_id:
         raise not_found("user", user.email)
     if session.get(EnvironmentAdmin, (environment.id, user.id)) is None:
@@ -130,8 +131,7 @@ def _record_admin(session: Session, actor: Actor, action: str, environment: Envi
 
 
 def remove_admin(*, session: Session, actor: Actor, environment: Environment, user: User) -> None:
-    if not (actor.is_platform_admin or (actor.is_org_admin and actor.org_id == environment.org_id)):
-        raise Forbidden("Only an organization administrator names environment administrators.", code="OrgAdminRequired")
+    enforce(admin.decide_name_environment_admin(actor, environment.org_id))
     # Locked: of two removals at once, the second waits and then finds no administrator.
     row = session.get(EnvironmentAdmin, (environment.id, user.id), with_for_update=True)
     if row is None:

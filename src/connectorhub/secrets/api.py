@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path
 
+from connectorhub.access import admin
+from connectorhub.access.enforce import enforce
 from connectorhub.api.context import Context, context
-from connectorhub.errors import Forbidden
 from connectorhub.secrets import schemas, service
 
 router = APIRouter(tags=["keys"])
@@ -22,8 +23,8 @@ ROTATE_BUDGET_SECONDS = 30.0
 def _admin(ctx: Context = Depends(context)) -> Context:
     with ctx.transaction(write=False):  # authenticates; rotation then runs its own batches
         pass
-    if not ctx.actor.is_platform_admin:
-        raise Forbidden("Only platform administrators manage the master keys.", code="PlatformAdminRequired")
+    # K1 (access.admin.decide_manage_keys): also GET /keys, whose use case (status) knows no actor.
+    enforce(admin.decide_manage_keys(ctx.actor))
     return ctx
 
 

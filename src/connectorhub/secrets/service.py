@@ -40,7 +40,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 
+from connectorhub.access import admin
 from connectorhub.access.decisions import Actor
+from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
 from connectorhub.errors import Conflict, InvalidRequest
 from connectorhub.ids import new_id
@@ -387,6 +389,8 @@ def rotate(
     audited (``keys.rotate``, instance-wide: ``actor`` and the versions), also when the
     re-wrap stops on an error after a version was added: the key file changed anyway.
     """
+    if actor is not None:  # K1: platform administrators only (None: the operator's own CLI)
+        enforce(admin.decide_manage_keys(actor))
     keyring.refresh()
     previous = keyring.current
     added = None if resume else keyring.add_version()
@@ -437,6 +441,8 @@ def retire(
     that keep the lock past ``lock_timeout_seconds`` make it answer 409
     (``KeyRetireBusy``), having changed nothing.
     """
+    if actor is not None:  # K1: platform administrators only (None: the operator's own CLI)
+        enforce(admin.decide_manage_keys(actor))
     with sessions() as session:
         try:
             try:

@@ -5,7 +5,7 @@ environment's id), owner teams, security roles with (table, privilege, depth) en
 (three built-in, read-only roles created on demand), role assignments to users and
 teams, each user's business unit (the root by default), record owners and record shares.
 
-The decision is :func:`connectorhub.access.decisions.allowed` (S5), a pure function of
+The decision is :func:`connectorhub.access.security_rules.allowed` (S5), a pure function of
 facts this module loads (:func:`load_user`, :func:`load_record`, :func:`load_tree`).
 :func:`check` is what other use cases call for a solution-aware record: it answers
 not found when the caller cannot read the record and forbidden when they can read it but

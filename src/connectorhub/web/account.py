@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from connectorhub.api.context import Context
 from connectorhub.directory import passwords, sessions, signin
+from connectorhub.access import admin
 from connectorhub.directory import service as directory
-from connectorhub.directory.models import User
 from connectorhub.errors import ConnectorhubError, InvalidRequest, Unauthenticated
 from connectorhub.web import page
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, portal_page
@@ -30,7 +30,7 @@ BASE = "/account"
 
 
 def _view(session: Session, ctx: Context) -> dict[str, Any]:
-    user = session.get(User, ctx.actor.user_id)
+    user = directory.own_user(session=session, actor=ctx.actor)
     tokens = directory.list_tokens(session=session, actor=ctx.actor, user=user, limit=PAGE, cursor=None).items
     makers = directory.token_makers(session=session, tokens=tokens)
 
@@ -40,7 +40,7 @@ def _view(session: Session, ctx: Context) -> dict[str, Any]:
         return "you" if maker == user.id else makers.get(maker, maker)
 
     return {
-        "me": ctx.actor.email, "is_admin": ctx.actor.is_org_admin or ctx.actor.is_platform_admin,
+        "me": ctx.actor.email, "is_admin": admin.is_administrator(ctx.actor),
         "has_password": user.password_hash is not None,
         "tokens": [{"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
                     "made_by": made_by(t.created_by_id)} for t in tokens],
@@ -87,7 +87,7 @@ async def create_token(request: Request) -> Response:
             check = signin.proof_needed(session=session, actor=ctx.actor, portal_session=True)
         signin.confirm(ctx.transaction, check, password=form.get("current_password"), address=page.client_address(request))
         with ctx.transaction() as session:
-            user = session.get(User, ctx.actor.user_id)
+            user = directory.own_user(session=session, actor=ctx.actor)
             _, value = directory.create_token(
                 session=session, actor=ctx.actor, user=user, name=form.get("name", "").strip(), allow_impersonation=allow
             )
@@ -116,7 +116,7 @@ async def revoke_all_tokens(request: Request) -> Response:
 
     def change() -> int:
         with ctx.transaction() as session:
-            user = session.get(User, ctx.actor.user_id)
+            user = directory.own_user(session=session, actor=ctx.actor)
             return directory.revoke_all_tokens(session=session, actor=ctx.actor, user=user)
 
     return await _act(request, ctx, change, "{value} token(s) revoked.")
@@ -139,7 +139,7 @@ async def set_password(request: Request) -> Response:
         signin.confirm(ctx.transaction, check, password=form.get("current_password"), address=page.client_address(request))
         new_hash = passwords.hash_password(form.get("password", ""))
         with ctx.transaction() as session:
-            user = session.get(User, ctx.actor.user_id)
+            user = directory.own_user(session=session, actor=ctx.actor)
             directory.set_password(session=session, actor=ctx.actor, user=user, password="", password_hash=new_hash)
             _, value = sessions.start(session=session, user=user, method="password")
             return value
@@ -164,7 +164,7 @@ async def sign_out_everywhere(request: Request) -> Response:
 
     def change() -> None:
         with ctx.transaction() as session:
-            sessions.end_all(session=session, actor=ctx.actor, user=session.get(User, ctx.actor.user_id))
+            sessions.end_all(session=session, actor=ctx.actor, user=directory.own_user(session=session, actor=ctx.actor))
 
     await run_in_threadpool(change)
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)

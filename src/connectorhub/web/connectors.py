@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from connectorhub import jsontext
-from connectorhub.access import connection_rules, decisions
+from connectorhub.access import decisions, offers
 from connectorhub.connections import service as connections
 from connectorhub.connections import sign_in
 from connectorhub.connectors import service as connectors
@@ -174,7 +174,7 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
             "connections": [
                 {"id": c.id, "name": c.display_name or c.id, "status": c.status}
                 for c, a in mine.items
-                if c.connector_id == found.id and c.scope is None and connection_rules.can_use_connection(a)
+                if c.connector_id == found.id and offers.may_invoke(a, c.scope)
             ],
         }
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub.access import admin
 from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import ENVIRONMENT_TYPES
@@ -23,9 +24,9 @@ router = APIRouter()
 def _listing(session, ctx) -> dict[str, Any]:
     visible = environments.list(session=session, actor=ctx.actor, limit=PAGE, cursor=None).items
     return {
-        "me": ctx.actor.email, "is_admin": ctx.actor.is_org_admin or ctx.actor.is_platform_admin,
+        "me": ctx.actor.email, "is_admin": admin.is_administrator(ctx.actor),
         "environments": visible, "types": ENVIRONMENT_TYPES,
-        "admin_of": {e.id for e in visible if e.id in ctx.actor.admin_environment_ids},
+        "admin_of": admin.administered_environments(ctx.actor, (e.id for e in visible)),
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from connectorhub.access import asset_rules, connection_rules
+from connectorhub.access import asset_rules, offers
 from connectorhub.assets import api as assets_api
 from connectorhub.assets import service as assets
 from connectorhub.connections import service as connections
@@ -49,8 +49,7 @@ def flow_view(ref: str) -> page.View:
         for slot in slots:
             slot["bindable"] = [
                 {"id": c.id, "name": c.display_name} for c, a in mine
-                if slot["your_mode"] in (asset_rules.SLOT_OWN, asset_rules.SLOT_INVOKER) and c.connector_id == slot["connector_id"]
-                and c.scope in (None, scope) and connection_rules.can_use_connection(a)
+                if offers.may_bind(access, assets.KIND_FLOW, slot["name"], slot["connector_id"], c.connector_id, a, c.scope, scope)
             ]
         return {
             "flow": found, "access": access, "spec": spec, "can_run": asset_rules.can_run_asset(access),

@@ -27,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub.access import admin
 from connectorhub.access.origin import decide_form_origin, origin_of
 from connectorhub.api.context import Context
 from connectorhub.api.problems import problem_for
@@ -171,7 +172,7 @@ def frame(session: Session, ctx: Context, env: str) -> dict[str, Any]:
     environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
     visible = environments.list(session=session, actor=ctx.actor, limit=PAGE, cursor=None).items
     return {
-        "me": ctx.actor.email, "is_admin": ctx.actor.is_org_admin or ctx.actor.is_platform_admin,
+        "me": ctx.actor.email, "is_admin": admin.is_administrator(ctx.actor),
         "environment": environment, "environments": visible,
     }
 
