@@ -77,8 +77,7 @@ import socket
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -118,6 +117,7 @@ from connectorhub.runtime.http import HttpRequest, HttpResponse
 from connectorhub.runtime.models import OAuthSignInState, OAuthToken
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
+from connectorhub.transactions import unit_of_work
 
 log = logging.getLogger("connectorhub.oauth")
 
@@ -540,14 +540,6 @@ def start_sign_in(
     )
 
 
-@contextmanager
-def _write(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """One short write transaction; SQLite takes the write lock up front (see db.py)."""
-    with sessions.begin() as session:
-        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        yield session
-
-
 def _environment_name(session: Session, environment_id: str) -> str:
     return session.scalar(select(Environment.name).where(Environment.id == environment_id)) or environment_id
 
@@ -639,7 +631,7 @@ def _sign_in_failed(sessions, pending: _Pending, category: str, *, code: str = "
     says so with a fixed sentence; only the error's category (:mod:`.oauth_errors`) is
     stored, audited, logged and shown, never the provider's text (K2)."""
     what = oauth_errors.sentence(category)
-    with _write(sessions) as session:
+    with unit_of_work(sessions) as session:
         connection = session.get(Connection, pending.connection_id)
         if connection is not None:
             if connection.status != STATUS_CONNECTED:
@@ -684,7 +676,7 @@ async def complete_sign_in(
             "`connectorhub connection sign-in -e ENV CONNECTION`.",
             code="OAuthStateMissing",
         )
-    with _write(sessions) as session:
+    with unit_of_work(sessions) as session:
         pending = _take_state(session, keyring, state, binding, now)
     if isinstance(pending, ConnectorhubError):
         raise pending
@@ -711,7 +703,7 @@ async def complete_sign_in(
             f"{_sign_in_hint(pending.environment, pending.connection_id)}.",
             code="OAuthProviderUnavailable",
         ) from None
-    with _write(sessions) as session:
+    with unit_of_work(sessions) as session:
         connection = session.get(Connection, pending.connection_id, with_for_update=True)
         if connection is None:
             raise not_found("connection", pending.connection_id)
@@ -898,7 +890,7 @@ def _claim(sessions: sessionmaker[Session], connection_id: str, generation: int)
     """Compare-and-set: this process refreshes generation ``generation`` unless another
     holds a live claim or the generation moved on (rowcount 1 wins)."""
     now = utcnow()
-    with _write(sessions) as session:
+    with unit_of_work(sessions) as session:
         result = session.execute(
             update(OAuthToken.__table__)
             .where(
@@ -913,7 +905,7 @@ def _claim(sessions: sessionmaker[Session], connection_id: str, generation: int)
 
 def _release_after_failure(sessions: sessionmaker[Session], connection_id: str, generation: int, message: str) -> None:
     """Clear our claim and note the failure, so waiting callers stop and new ones back off."""
-    with _write(sessions) as session:
+    with unit_of_work(sessions) as session:
         session.execute(
             update(OAuthToken.__table__)
             .where(_T.connection_id == connection_id, _T.generation == generation, _T.refresh_owner == _OWNER)
@@ -944,7 +936,7 @@ async def _refresh(
         )
     except _ProviderRefused as refused:
         detail = f"Token refresh failed: {refused.sentence()}."
-        with _write(sessions) as session:
+        with unit_of_work(sessions) as session:
             connection = session.get(Connection, connection_id)
             if connection is not None:
                 _unauthenticate(
@@ -978,7 +970,7 @@ async def _refresh(
         ) from None
     now = utcnow()
     expires_at = now + dt.timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
-    with _write(sessions) as session:
+    with unit_of_work(sessions) as session:
         written = session.execute(
             update(OAuthToken.__table__)
             .where(_T.connection_id == connection_id, _T.generation == generation)
