@@ -36,6 +36,7 @@ from connectorhub.runtime import auth, masking, oauth, outbound, policies, reque
 from connectorhub.errors import ConnectorhubError, InvalidRequest
 from connectorhub.runtime.call_limits import CallLimits
 from connectorhub.runtime.http import HttpRequest, HttpResponse, loads_exact
+from connectorhub.runtime.operation import Operation
 from connectorhub.runtime.usage import SecretUse, SecretUseLog
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.variables import service as variables
@@ -209,7 +210,7 @@ class _CallPlan:
     out from; on the invoke path, working it out on every call cost a fifth of
     connectorhub's own work (docs/benchmarks.md, "Invocation overhead")."""
 
-    operation: request.Operation
+    operation: Operation
     policies: policies.OperationPolicies
     credentials: auth.Credentials | None  # None: worked out on each call (OAuth, or missing)
     connection_values: dict[str, Any]
