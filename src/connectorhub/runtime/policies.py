@@ -55,8 +55,9 @@ Decisions (DESIGN is silent):
   the same connection. Links to other hosts are left alone: following them with the
   connection's credentials would leak those credentials.
 
-Entries are read by :mod:`.policy_instances`; instances are compiled once per ``properties`` object and operation (cached by
-identity, like the operation plans of :mod:`.request`).
+Entries are read by :mod:`.policy_instances`; instances are compiled once per
+``properties`` object and operation (cached by identity, like the operation plans of
+:mod:`.request`).
 """
 
 from __future__ import annotations
