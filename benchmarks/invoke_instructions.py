@@ -64,10 +64,10 @@ def child(calls: int, port: int, marker: str) -> None:
     from fastapi.testclient import TestClient
 
     import proxy
-    from connectorhub.api.context import write_epoch
-    from connectorhub.cli.commands_server import prepare
+    from connectorhub.changes import write_epoch
+    from connectorhub.api.serve import prepare
     from connectorhub.config import Settings
-    from connectorhub.runtime import api, request, service
+    from connectorhub.runtime import api, invoke, request, service
 
     lib = ctypes.CDLL(marker)
     home = Path(tempfile.mkdtemp(prefix="invoke-instructions-"))
@@ -81,13 +81,15 @@ def child(calls: int, port: int, marker: str) -> None:
     connection_id = rest.post("/api/v1/environments/default/connections", json={
         "connector": connector["id"], "parameters": {"api_key": "bench-key"},
     }).json()["id"]
-    services, runtime = app.state.services, app.state.runtime
+    runtime = app.state.runtime
     raw = b'{"parameters": {}}'
 
     async def main() -> None:
         async def invoke_answer():
-            return await api.invoke_answer(services, runtime, token=proxy.ADMIN_TOKEN, env="default",
-                                           connection=connection_id, operation_id="Ping", raw=raw)
+            parameters, body = api._payload(raw)
+            return api._json_bytes(await invoke.invoke(runtime, token=proxy.ADMIN_TOKEN, env="default",
+                                                       connection=connection_id, operation_id="Ping",
+                                                       parameters=parameters, body=body))
 
         runtime.changes.interval = float("inf")  # one reading of the change generation, then none
         await invoke_answer()

@@ -28,6 +28,7 @@ ADMIN_TOKEN_FILE = "admin-token"
 class BootstrapResult:
     created: bool
     token_file: Path | None = None  # where the token generated now was written
+    admin_email: str = ADMIN_EMAIL  # who was bootstrapped: what `serve` announces
 
 
 def bootstrap(*, session: Session, home: Path, admin_token: str | None) -> BootstrapResult:

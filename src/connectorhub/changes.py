@@ -1,6 +1,6 @@
 """The change generation: how one ``serve`` process learns that another committed a write.
 
-Every write use case (``api.context``) adds one to a single counter row inside its own
+Every write use case (:func:`connectorhub.transactions.transaction`) adds one to a single counter row inside its own
 transaction, so the counter moves exactly when the write becomes visible, with it or not
 at all. A process that caches facts derived from the database (the invoke path's
 authorization cache, ``runtime.service.AuthorizationCache``) reads the counter — one
@@ -26,6 +26,20 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from connectorhub.db import Base
 
 _ROW = 1
+
+# Bumped by every counted write this process commits, and when another process's writes
+# are seen (ChangeWatch's on_change): caches of authorization facts (the invoke path's,
+# connectorhub.runtime.service) drop what they hold when it changes.
+_write_epoch = 0
+
+
+def write_epoch() -> int:
+    return _write_epoch
+
+
+def bump_write_epoch() -> None:
+    global _write_epoch
+    _write_epoch += 1
 
 
 class ChangeGeneration(Base):

@@ -48,6 +48,14 @@ DEFAULT_HEAVY_WORKERS = 2
 DEFAULT_HEAVY_WAIT = 30.0
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The largest connector files a server accepts (CONNECTORHUB_MAX_FILE_BYTES; C1)."""
+
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_icon_bytes: int = DEFAULT_MAX_ICON_BYTES
+
+
 def normalize_database_url(url: str) -> str:
     """Accept the URLs people paste: postgres:// and postgresql:// mean psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):

@@ -2,7 +2,8 @@
 
 Each error carries a stable ``code`` (clients branch on it), an HTTP status (mapped once
 to ``application/problem+json`` in :mod:`connectorhub.api.problems`) and a CLI exit code
-(mapped once in :mod:`connectorhub.cli.client`). Messages say what is wrong, where, and
+(``exit_code``; the CLI reads an answer back onto its class with :func:`error_class`,
+README "Exit codes"). Messages say what is wrong, where, and
 how to fix it; they never contain secret values (DESIGN K2).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# CLI exit codes, documented in README.md.
+# CLI exit codes, documented in README.md ("Exit codes"); each class below names its own.
 EXIT_OK = 0
 EXIT_VALIDATION = 1
 EXIT_USAGE = 2
@@ -254,3 +255,36 @@ class NeedsBindings(Conflict):
     exit_code = EXIT_NEEDS_BINDINGS
     default_code = "ConnectionReferencesUnbound"
     title = "Connection references need connections"
+
+
+# --- reading an answer back (the CLI) ----------------------------------------------
+
+
+def _classes(root: type[ConnectorhubError] = ConnectorhubError) -> list[type[ConnectorhubError]]:
+    """The hierarchy, each class before its subclasses (definition order among siblings)."""
+    found = [root]
+    for sub in root.__subclasses__():
+        found.extend(_classes(sub))
+    return found
+
+
+# The class whose own code a problem carries; else the most general class answering its
+# status. A 400 (a malformed request the framework refused) reads as invalid input.
+_BY_CODE: dict[str, type[ConnectorhubError]] = {}
+_BY_STATUS: dict[int, type[ConnectorhubError]] = {400: InvalidRequest}
+for _cls in _classes():
+    _BY_CODE.setdefault(_cls.default_code, _cls)
+    _BY_STATUS.setdefault(_cls.status, _cls)
+
+
+def error_class(code: str | None, status: int) -> type[ConnectorhubError]:
+    """The class of this hierarchy that an answer with problem ``code`` and HTTP
+    ``status`` came from, and so its CLI exit code: the class whose default code it is
+    (``ConnectionReferencesUnbound`` is :class:`NeedsBindings`, exit 8;
+    ``TooManyAttempts`` exit 3), else the most general class answering that status
+    (``SlotNotBound``, a 422, is :class:`InvalidRequest`, exit 1). A class's code
+    answered with another status (a proxy's page, say) counts by its status."""
+    cls = _BY_CODE.get(code) if code else None
+    if cls is not None and cls.status == status:
+        return cls
+    return _BY_STATUS.get(status, ConnectorhubError)

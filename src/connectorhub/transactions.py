@@ -17,9 +17,12 @@ nothing and answers 404). Where a check decides the answer (deleting, sharing), 
 cases also lock the row they decide on (:func:`lock`), so the second writer waits and
 then sees the first one's result instead of colliding.
 
-``Context.transaction`` and ``write_transaction`` (:mod:`connectorhub.api.context`) run
-every REST, CLI and portal use case through :func:`transaction`; the other write
-helpers (key rotation, OAuth token refresh, the flow scheduler) can call it too.
+:func:`unit_of_work` is the one place a session is begun, committed and rolled back.
+``Context.transaction`` (:mod:`connectorhub.api.context`) and the portal's sign-in run
+every REST, CLI and portal use case through :func:`transaction`; the writes that are no
+use case (key rotation batches, OAuth token refresh, the flow scheduler) call
+:func:`unit_of_work` directly, so their database errors come out as they are (the
+scheduler reads a unique violation as "another process ran it").
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import functools
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import inspect, select
@@ -41,6 +44,10 @@ from connectorhub.errors import ConcurrentChange, not_found
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+# What a use case that runs several transactions of its own is given (a flow run: prepare,
+# call, finish): a callable that opens one, such as ``Context.transaction``.
+Transaction = Callable[..., AbstractContextManager[Session]]
 
 ATTEMPTS = 5  # runs of one use case, the first included
 _BACKOFF_SECONDS = 0.01  # the n-th retry waits a random time up to this × 2ⁿ
@@ -83,21 +90,12 @@ def concurrent_change(error: BaseException) -> ConcurrentChange | None:
 
 
 @contextmanager
-def transaction(
-    sessions: sessionmaker[Session],
-    *,
-    write: bool = True,
-    counted: bool = True,
-    retryable: bool = True,
-    after_commit: Callable[[], None] | None = None,
-) -> Iterator[Session]:
-    """One use case, one transaction: committed when the block ends, rolled back whole on
-    any error. A writer takes SQLite's write lock up front (``BEGIN IMMEDIATE``; PostgreSQL
-    ignores it) and, when ``counted``, moves the change generation other processes watch
-    (:mod:`connectorhub.changes`). A collision with a concurrent writer is raised as
-    :class:`ConcurrentChange`, retryable unless ``retryable`` is false (say, an earlier
-    transaction of the same request already committed). ``after_commit`` runs once the
-    commit succeeded."""
+def unit_of_work(sessions: sessionmaker[Session], *, write: bool = True, counted: bool = False) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back whole on any error,
+    which comes out as it is. A writer takes SQLite's write lock up front (``BEGIN
+    IMMEDIATE``; PostgreSQL ignores it). A ``counted`` write moves the change generation
+    in its own transaction and, once committed, this process's write epoch
+    (:mod:`connectorhub.changes`): what caches of authorization facts watch."""
     with sessions() as session:
         try:
             if write:
@@ -106,13 +104,36 @@ def transaction(
             if write and counted:
                 changes.bump(session)  # last, so the counter row is locked only while committing
             session.commit()
-        except BaseException as error:
+        except BaseException:
             session.rollback()
-            conflict = concurrent_change(error)
-            if conflict is None:
-                raise
-            conflict.retryable = conflict.retryable and retryable
-            raise conflict from error
+            raise
+    if write and counted:
+        changes.bump_write_epoch()
+
+
+@contextmanager
+def transaction(
+    sessions: sessionmaker[Session],
+    *,
+    write: bool = True,
+    counted: bool = True,
+    retryable: bool = True,
+    after_commit: Callable[[], None] | None = None,
+) -> Iterator[Session]:
+    """One use case, one transaction (:func:`unit_of_work`); when ``counted``, a writer
+    moves the change generation other processes watch (:mod:`connectorhub.changes`). A
+    collision with a concurrent writer is raised as :class:`ConcurrentChange`, retryable
+    unless ``retryable`` is false (say, an earlier transaction of the same request already
+    committed). ``after_commit`` runs once the commit succeeded."""
+    try:
+        with unit_of_work(sessions, write=write, counted=counted) as session:
+            yield session
+    except BaseException as error:
+        conflict = concurrent_change(error)
+        if conflict is None:
+            raise
+        conflict.retryable = conflict.retryable and retryable
+        raise conflict from error
     if after_commit is not None:
         after_commit()
 

@@ -19,10 +19,9 @@ from connectorhub.api.heavy import HeavyGate, HeavyWork
 from connectorhub.assets import api as assets_api
 from connectorhub.assets.scheduler import Scheduler
 from connectorhub.audit import api as audit_api
-from connectorhub.config import Settings
+from connectorhub.config import Limits, Settings
 from connectorhub.connections import api as connections_api
 from connectorhub.connectors import api as connectors_api
-from connectorhub.connectors.service import Limits
 from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import api as directory_api
 from connectorhub.environments import api as environments_api

@@ -12,25 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectorhub import transactions
 from connectorhub.access.decisions import Actor
-from connectorhub.connectors.service import Limits
+from connectorhub.config import Limits
 from connectorhub.directory import sessions
 from connectorhub.errors import Unauthenticated
 from connectorhub.secrets.keyring import Keyring
-
-# Bumped by every committed write of this process, and when another process's writes
-# are seen (connectorhub.changes): caches of authorization facts (the invoke path's,
-# connectorhub.runtime.service) drop what they hold when it changes.
-_write_epoch = 0
-
-
-def write_epoch() -> int:
-    return _write_epoch
-
-
-def bump_write_epoch() -> None:
-    global _write_epoch
-    _write_epoch += 1
-
 
 bearer = HTTPBearer(auto_error=False, description="A personal access token (`connectorhub token create`).")
 
@@ -99,16 +84,6 @@ class Context:
 
     def _write_committed(self) -> None:
         self._committed = True
-        bump_write_epoch()
-
-
-@contextmanager
-def write_transaction(services: Services) -> Iterator[Session]:
-    """A write transaction for the use cases that run before anyone is authenticated
-    (portal sign-in and sign-out): begun and committed as :meth:`Context.transaction`
-    does, so the write lock is taken up front and the invoke path's caches see it."""
-    with transactions.transaction(services.sessions, after_commit=bump_write_epoch) as session:
-        yield session
 
 
 def _token_missing() -> Unauthenticated:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import anyio
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,7 @@ from connectorhub.assets import service
 from connectorhub.db import utcnow
 from connectorhub.errors import ConnectorhubError
 from connectorhub.secrets.keyring import Keyring
+from connectorhub.transactions import unit_of_work
 
 log = logging.getLogger("connectorhub.scheduler")
 
@@ -64,25 +65,14 @@ class Scheduler:
     def running(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self.sessions() as session:
-            try:
-                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-
     def _claim(self, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
-        with self._transaction() as session:
+        with unit_of_work(self.sessions) as session:
             return service.claim_due(session=session, now=now)
 
     async def _run_one(self, asset_id: str, due_at: dt.datetime, call: service.CallStep) -> dict | None:
         try:
             return await service.run(
-                transaction=self._transaction,
+                transaction=functools.partial(unit_of_work, self.sessions),
                 prepare=lambda session: service.prepare_recurrence(session=session, keyring=self.keyring, asset_id=asset_id, due_at=due_at),
                 call=call,
             )

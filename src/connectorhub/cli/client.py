@@ -1,5 +1,6 @@
 """The CLI's REST client: profile, authentication and the one mapping of problem+json
-answers back onto :mod:`connectorhub.errors` (and so onto exit codes)."""
+answers back onto :mod:`connectorhub.errors` (:func:`~connectorhub.errors.error_class`,
+and so onto exit codes)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,6 @@ from typing import Any, Callable
 import httpx
 
 from connectorhub import errors
-
-_BY_STATUS: dict[int, type[errors.ConnectorhubError]] = {
-    400: errors.InvalidRequest,
-    401: errors.Unauthenticated,
-    403: errors.Forbidden,
-    404: errors.NotFound,
-    409: errors.Conflict,
-    413: errors.PayloadTooLarge,
-    422: errors.InvalidRequest,
-    429: errors.TooManyAttempts,
-}
-
 
 class NotConfigured(errors.ConnectorhubError):
     exit_code = errors.EXIT_USAGE
@@ -86,9 +75,14 @@ def error_from_response(response: httpx.Response) -> errors.ConnectorhubError:
     if not isinstance(body, dict):
         body = {}
     detail = body.get("detail") or f"The server answered HTTP {response.status_code}."
-    cls = _BY_STATUS.get(response.status_code, errors.ConnectorhubError)
+    code = body.get("code")
+    cls = errors.error_class(code if isinstance(code, str) else None, response.status_code)
     extra = {k: v for k, v in body.items() if k not in {"type", "title", "status", "code", "detail"}}
-    return cls(str(detail), code=body.get("code"), **extra)
+    # The base class's constructor: some subclasses require fields (findings, retry_after)
+    # an answer may lack; the error keeps its class, so its exit code and isinstance checks.
+    error = cls.__new__(cls)
+    errors.ConnectorhubError.__init__(error, str(detail), code=code, **extra)
+    return error
 
 
 class Client:

@@ -30,7 +30,6 @@ from connectorhub.solutions import package as pkg
 
 solution_app = group("solution", "Solutions: move connectors, references, variables, apps and flows between environments (S1–S4).")
 
-UNBOUND_CODE = "ConnectionReferencesUnbound"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -376,15 +375,13 @@ def import_(
             )
     try:
         result = client.post(path, {**body, "settings": settings, "dry_run": dry_run, "allow_missing": allow_missing})
-    except errors.ConnectorhubError as error:
-        if error.code != UNBOUND_CODE:
-            raise
+    except errors.NeedsBindings as error:  # exit 8, the class's own exit code
         references = error.extra.get("references", [])
         if as_json:
             emit_json({"imported": False, "unbound": references})
         else:
             table(references, ["logical_name", "display_name", "connector_title"], title="Connection references awaiting a connection")
-        raise errors.NeedsBindings(error.detail, references=references) from None
+        raise
     if as_json:
         emit_json(result)
         return

@@ -26,7 +26,7 @@ from connectorhub.connectors import service as connectors
 from connectorhub.directory.models import User
 from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, Forbidden
-from connectorhub.runtime import oauth
+from connectorhub.runtime import oauth_flow, oauth_provider
 from connectorhub.secrets.keyring import Keyring
 
 
@@ -45,7 +45,7 @@ def _target(session: Session, actor: Actor, keyring: Keyring, connection: Connec
     decision = decide_sign_in(access)
     if not decision.allowed:
         raise Forbidden(decision.reason, code=decision.code)
-    settings = oauth.provider_settings(session=session, keyring=keyring, connection=connection)
+    settings = oauth_provider.provider_settings(session=session, keyring=keyring, connection=connection)
     owner = session.get(User, connection.owner_id)
     return SignInTarget(
         connection=connection,
@@ -82,12 +82,12 @@ def first(
 def begin(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str, redirect_uri: str,
     binding: str,
-) -> oauth.SignIn:
+) -> oauth_flow.SignIn:
     """R2: start the sign-in for the browser holding the cookie ``binding``: checked as
     :func:`check`, then a pending sign-in and the provider's address to send that browser
     to (valid ten minutes, once)."""
     target = check(session=session, actor=actor, keyring=keyring, environment=environment, ref=ref)
-    return oauth.start_sign_in(
+    return oauth_flow.start_sign_in(
         session=session, keyring=keyring, actor=actor, connection=target.connection, redirect_uri=redirect_uri,
         binding=binding,
     )

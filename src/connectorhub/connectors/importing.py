@@ -35,10 +35,11 @@ from sqlalchemy.orm import Session, defer
 
 from connectorhub.access import connector_rules
 from connectorhub.access.decisions import Actor
+from connectorhub.config import Limits
 from connectorhub.connectors import service
 from connectorhub.connectors.models import KIND_CUSTOM, Connector
 from connectorhub.connectors.secrets_split import split_secrets
-from connectorhub.connectors.service import ConnectorFiles, Limits
+from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, InvalidRequest
 from connectorhub.secrets import service as secret_store

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, defer, load_only
 from connectorhub.access import connector_rules, decisions
 from connectorhub.access.decisions import Access, Actor
 from connectorhub.audit import service as audit
-from connectorhub.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_ICON_BYTES
+from connectorhub.config import Limits
 from connectorhub.connections.models import Connection
 from connectorhub.connections.purge import purge as purge_connection
 from connectorhub.connectors import validation
@@ -64,12 +64,6 @@ class ConnectorFiles:
     icon: bytes | None = None
     script: bytes | None = None
     secret: str | None = None  # OAuth client secret, --secret (C4)
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    max_icon_bytes: int = DEFAULT_MAX_ICON_BYTES
 
 
 @dataclass

@@ -4,59 +4,32 @@ This is the product's hot path (benchmarks/proxy.py), so it is answered by a bar
 endpoint, :class:`InvokeEndpoint`, that the application calls ahead of the framework's
 middleware, routing and dependency layers: it reads the body and writes the answer itself. The FastAPI route
 below documents it in ``/openapi.json`` from the same schemas and gives the same answer
-through the same :func:`invoke_answer`; errors map through the same
-:func:`connectorhub.api.problems.problem_for`.
+through the same use case (:func:`connectorhub.runtime.invoke.invoke`); errors map
+through the same :func:`connectorhub.api.problems.problem_for`. Both only read the
+request (:func:`_payload`) and write the answer (:func:`_json_bytes`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from connectorhub import jsontext
 from connectorhub.api.boundary import API_HEADERS
-from connectorhub.api.context import Context, Services, bearer_token, write_epoch
+from connectorhub.api.context import bearer_token
 from connectorhub.api.problems import PROBLEM_JSON, problem_for, problem_headers
-from connectorhub.db import utcnow
-from connectorhub.directory import service as directory
 from connectorhub.errors import InvalidRequest, PayloadTooLarge
-from connectorhub.runtime import schemas, service, usage
+from connectorhub.runtime import schemas
+from connectorhub.runtime.invoke import invoke as invoke_operation
 
 router = APIRouter(tags=["runtime"])
 
 INVOKE_PATH = "/environments/{env}/connections/{connection}/invoke/{operation_id}"
-NO_VARIABLES: dict[str, str] = {}
-
-
-def _authorized(rt: service.Runtime, ctx: Context, env: str, connection: str) -> service.Authorized:
-    """Access check (A6) and secret read in one read transaction, off the event loop. The
-    entry lives ``rt.authorizations.ttl`` seconds, never past the token's own expiry."""
-    epoch = write_epoch()  # read before the transaction: a write after it invalidates the entry
-    with ctx.transaction(write=False) as session:
-        usable, environment_id = service.authorize(
-            session=session, actor=ctx.actor, keyring=ctx.keyring, environment_ref=env, connection_ref=connection
-        )
-        token_expires_at = directory.token_expires_at(session=session, token=ctx.token)
-    life = rt.authorizations.ttl
-    if token_expires_at is not None:
-        life = min(life, (token_expires_at - utcnow()).total_seconds())
-    env_vars = service.environment_values(rt, environment_id) if service.uses_environment_variables(usable.connector) else None
-    secret_use = usage.SecretUse(
-        ctx.actor, connection_id=usable.connection.id, org_id=usable.connection.org_id, environment_id=environment_id,
-        parameters=tuple(sorted(usable.secrets)),
-    ) if usable.secrets else None
-    return service.Authorized(
-        ctx.actor, usable, environment_id, env_vars, epoch, time.monotonic() + life, secret_use=secret_use,
-    )
-
 
 _INVOKE_FIELDS = frozenset(schemas.InvokeIn.model_fields)
 
@@ -86,38 +59,6 @@ def _payload(raw: bytes) -> tuple[dict[str, Any], Any]:
             "The request body must be {\"parameters\": {…}, \"body\": …}: " + "; ".join(f"{p['location']}: {p['message']}" for p in problems),
             code="InvokeBodyNotValid", errors=problems,
         ) from None
-
-
-async def invoke_answer(
-    services: Services, rt: service.Runtime, *, token: str, env: str, connection: str, operation_id: str, raw: bytes
-) -> bytes:
-    """R1: the request is built from the connector's definition, checked, authenticated
-    with the connection's credentials (R2), run through the policies (R3) and sent under
-    the outbound rules (R5). The answer (JSON bytes) is the API's status, headers and
-    body; an error status of the API is still a 200 here (the call was made). Secrets the
-    API echoes are masked for everyone but the connection's owner (:mod:`.masking`)."""
-    parameters, body = _payload(raw)
-    if rt.changes.due():  # other processes' writes are seen before an entry is trusted
-        await rt.changes.confirm()
-    authorized = await rt.authorizations.lookup(
-        (token, env, connection), write_epoch(),
-        lambda: run_in_threadpool(_authorized, rt, Context(services, token), env, connection),
-    )
-    usable = authorized.usable
-    result = await service.call(
-        rt, usable=usable, environment_id=authorized.environment_id, operation_id=operation_id,
-        parameters=parameters, body=body,
-        env_vars=NO_VARIABLES if authorized.env_vars is None else authorized.env_vars,
-        # K2: the owner sees their own secrets if the API echoes them; anyone else sees them masked.
-        reveal_secrets=authorized.actor.user_id == usable.connection.owner_id,
-    )
-    if authorized.secret_use is not None and rt.secret_uses.note(authorized.secret_use):
-        asyncio.get_running_loop().run_in_executor(None, rt.secret_uses.flush)
-    answer = {
-        "status": result.status, "headers": result.headers_dict(), "body": result.body,
-        "body_encoding": result.body_encoding, "duration_ms": round(result.duration_ms, 3),
-    }
-    return _json_bytes(answer)
 
 
 def _json_bytes(answer: dict) -> bytes:
@@ -165,10 +106,11 @@ class InvokeEndpoint:
             if raw is None:  # the client went away
                 return
             env, connection, operation_id = match.groups()
-            status, body, media_type = 200, await invoke_answer(
-                self.state.services, self.state.runtime, token=token, env=env, connection=connection,
-                operation_id=operation_id, raw=raw,
-            ), b"application/json"
+            parameters, body = _payload(raw)
+            status, body, media_type = 200, _json_bytes(await invoke_operation(
+                self.state.runtime, token=token, env=env, connection=connection,
+                operation_id=operation_id, parameters=parameters, body=body,
+            )), b"application/json"
             headers = [(b"content-type", media_type), (b"content-length", b"%d" % len(body)), *API_HEADERS]
         except Exception as error:  # mapped exactly as the application's handlers map it
             status, problem = problem_for(error)
@@ -218,8 +160,10 @@ async def invoke(env: str, connection: str, operation_id: str, request: Request)
     with the connection's credentials (R2), run the policies (R3), send it under the
     outbound rules (R5), and answer the API's status, headers and body (an error status
     of the API is still a 200 here: the call was made)."""
-    answer = await invoke_answer(
-        request.app.state.services, request.app.state.runtime, token=bearer_token(request.headers.get("authorization", "")),
-        env=env, connection=connection, operation_id=operation_id, raw=await request.body(),
+    token = bearer_token(request.headers.get("authorization", ""))
+    parameters, body = _payload(await request.body())
+    answer = await invoke_operation(
+        request.app.state.runtime, token=token,
+        env=env, connection=connection, operation_id=operation_id, parameters=parameters, body=body,
     )
-    return Response(answer, media_type="application/json")
+    return Response(_json_bytes(answer), media_type="application/json")

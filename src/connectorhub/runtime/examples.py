@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from connectorhub.runtime.request import Operation, resolve_schema
+from connectorhub.runtime.operation import Operation, resolve_schema
 
 try:  # the parser behind ``re``; private, so the pattern solver is optional
     from re import _parser as _sre  # type: ignore[attr-defined]

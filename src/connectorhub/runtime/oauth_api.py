@@ -5,7 +5,7 @@ here, and the one-time ``state`` together with the browser's binding cookie
 (:mod:`connectorhub.runtime.oauth_binding`) authenticates the request. A browser (it
 asks for HTML) is sent on to the connection's portal page, or shown the error as a page;
 other clients get JSON (a problem on error). The app may set ``app.state.oauth_sender``
-(a :data:`connectorhub.runtime.oauth.Sender`, e.g. the R5 ``OutboundClient.send``) for
+(a :data:`connectorhub.runtime.oauth_provider.Sender`, e.g. the R5 ``OutboundClient.send``) for
 the token request.
 
 The redirect URI is built on ``app.state.public_url`` only: ``CONNECTORHUB_PUBLIC_URL``,
@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from connectorhub.api.problems import problem_response
 from connectorhub.errors import ConnectorhubError, Unavailable
-from connectorhub.runtime import oauth, oauth_binding
+from connectorhub.runtime import oauth_binding, oauth_flow
 from connectorhub.web.page import PREFIX, render
 
 router = APIRouter(tags=["oauth"])
@@ -52,11 +52,11 @@ def redirect_uri(request: Request) -> str:
         raise Unavailable(
             "OAuth sign-in needs the address users reach connectorhub at, and it is not set. Set "
             "CONNECTORHUB_PUBLIC_URL (for example https://connectors.example.com) and restart `connectorhub serve`; "
-            f"providers then send users back to that address plus {oauth.CALLBACK_PATH}, which must be registered "
+            f"providers then send users back to that address plus {oauth_flow.CALLBACK_PATH}, which must be registered "
             "with them.",
             code="PublicUrlNotSet",
         )
-    return base.rstrip("/") + oauth.CALLBACK_PATH
+    return base.rstrip("/") + oauth_flow.CALLBACK_PATH
 
 
 def _wants_html(request: Request) -> bool:
@@ -64,7 +64,7 @@ def _wants_html(request: Request) -> bool:
 
 
 @router.get(
-    oauth.CALLBACK_PATH,
+    oauth_flow.CALLBACK_PATH,
     response_model=SignInCompleted,
     responses={303: {"description": "A browser is sent on to the connection's portal page"}},
 )
@@ -83,7 +83,7 @@ async def oauth_callback(
     cookie = oauth_binding.cookie_name(state) if state else None
     response: Response
     try:
-        result = await oauth.complete_sign_in(
+        result = await oauth_flow.complete_sign_in(
             sessions=services.sessions,
             keyring=services.keyring,
             state=state,
@@ -111,6 +111,6 @@ async def oauth_callback(
                 status_detail=result.status_detail,
             ).model_dump())
     if cookie and cookie in request.cookies:  # this sign-in is over: its cookie goes
-        where = urlsplit((public_url(request) or "").rstrip("/") + oauth.CALLBACK_PATH)
+        where = urlsplit((public_url(request) or "").rstrip("/") + oauth_flow.CALLBACK_PATH)
         response.delete_cookie(cookie, path=where.path, secure=where.scheme == "https", httponly=True, samesite="lax")
     return response

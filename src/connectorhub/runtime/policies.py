@@ -55,8 +55,9 @@ Decisions (DESIGN is silent):
   the same connection. Links to other hosts are left alone: following them with the
   connection's credentials would leak those credentials.
 
-Instances are compiled once per ``properties`` object and operation (cached by
-identity, like the operation plans of :mod:`.request`).
+Entries are read by :mod:`.policy_instances`; instances are compiled once per
+``properties`` object and operation (cached by identity, like the operation plans of
+:mod:`.request`).
 """
 
 from __future__ import annotations
@@ -71,10 +72,19 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 from connectorhub.errors import InvalidRequest, NotSupported
 from connectorhub.runtime.http import HttpRequest, HttpResponse
 from connectorhub.runtime.plans import PlanCache
+from connectorhub.runtime.policy_instances import (
+    BODY_PATH,
+    EXPRESSION,
+    KNOWN_FUNCTIONS,
+    ORIGINAL_METHOD,
+    TOKEN,
+    PolicyInstance,
+    inner_properties,
+    read_instance,
+)
 
 __all__ = [
     "SUPPORTED_TEMPLATES",
-    "PolicyInstance",
     "apply_request",
     "apply_response",
     "OperationPolicies",
@@ -91,64 +101,11 @@ SUPPORTED_TEMPLATES = (
     "setproperty",
     "updatenextlink",
 )
-_SECTIONS = {
-    "setheader": ("request", "response", "failure"),
-    "setqueryparameter": ("request",),
-    "dynamichosturl": ("request",),
-    "routerequesttoendpoint": ("request",),
-    "setproperty": ("request", "response"),
-    "updatenextlink": ("response",),
-}
-_DEFAULT_SECTION = {"updatenextlink": "response"}
-_REQUIRED = {
-    "setheader": ("name", "value"),
-    "setqueryparameter": ("name", "value"),
-    "dynamichosturl": ("urltemplate",),
-    "routerequesttoendpoint": ("newpath",),
-    "setproperty": ("newpropertyparentpathtemplate", "newpropertysubpathtemplate", "propertyvaluepathtemplate"),
-    "updatenextlink": ("nextlinkpropertyname",),
-}
-_EXISTS_ACTIONS = ("override", "skip", "append")
-_PARAMETER_PREFIX = "x-ms-apimtemplateparameter."
-_OPERATIONS_KEY = "x-ms-apimtemplate-operationname"
-_SECTION_KEYS = ("x-ms-apimtemplate-policysection", "x-ms-apimtemplateparameter.section")
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_QUOTE = "['\"\u2018\u2019]"
-_EXPRESSION = re.compile(
-    rf"@(\w+)\(\s*(?:{_QUOTE}([^'\"\u2018\u2019]*){_QUOTE}\s*(?:,\s*{_QUOTE}([^'\"\u2018\u2019]*){_QUOTE}\s*)?)?\)"
-)
-_KNOWN_FUNCTIONS = {
-    "connectionparameters": "connection",
-    "headers": "header",
-    "header": "header",
-    "queryparameters": "query",
-    "queryparameter": "query",
-    "environmentvariables": "environment",
-}
-_ORIGINAL_METHOD = "@request.originalhttpmethod"
-_BODY_PATH = re.compile(r"@?body\(\)((?:\.[^.\[\]{}]+|\[\s*['\"][^'\"]*['\"]\s*\]|\[\d+\])*)", re.IGNORECASE)
 _BODY_TOKEN = re.compile(r"\.([^.\[\]{}]+)|\[\s*['\"]([^'\"]*)['\"]\s*\]|\[(\d+)\]")
 _BODY_EMBED = re.compile(r"\{\s*(@?body\(\)[^{}]*?)\s*\}", re.IGNORECASE)
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _CACHE_SIZE = 64
 _MISSING = object()
-
-
-@dataclass(frozen=True)
-class PolicyInstance:
-    """One ``policyTemplateInstances`` entry, normalised. ``problem`` says why it
-    cannot run (unsupported template or unusable parameters); ``parameters`` are
-    keyed by the lower-cased name after ``x-ms-apimTemplateParameter.``."""
-
-    template: str  # lower-cased templateId
-    template_id: str  # as written
-    title: str
-    position: int
-    operations: frozenset[str] | None  # lower-cased operationIds, None = every operation
-    section: str  # request | response | failure
-    parameters: Mapping[str, Any]
-    problem: str | None = None
-    unsupported: bool = False
 
 
 # A request policy compiled for one operation: (request, connection values, environment variables).
@@ -210,92 +167,16 @@ _plans: PlanCache[_PropertiesPlan] = PlanCache(_CACHE_SIZE)
 # --------------------------------------------------------------------------- compile
 
 
-def _inner(properties: Any) -> Mapping[str, Any]:
-    if isinstance(properties, Mapping) and isinstance(properties.get("properties"), Mapping):
-        return properties["properties"]
-    return properties if isinstance(properties, Mapping) else {}
-
-
-def _instance(raw: Any, position: int) -> PolicyInstance | None:
-    if not isinstance(raw, Mapping):
-        return None
-    template_id = str(raw.get("templateId") or "")
-    template = template_id.strip().lower()
-    title = str(raw.get("title") or template_id or f"policy {position + 1}")
-    raw_parameters = raw.get("parameters") if isinstance(raw.get("parameters"), Mapping) else {}
-    parameters: dict[str, Any] = {}
-    operations = None
-    section_text = None
-    for key, value in raw_parameters.items():
-        lowered = str(key).lower()
-        if lowered == _OPERATIONS_KEY:
-            names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-            operations = frozenset(str(n).lower() for n in names if isinstance(n, str) and n)
-            if not operations:
-                operations = None  # "no operation selected": the policy applies to all
-        elif lowered in _SECTION_KEYS:
-            section_text = str(value)
-        elif lowered.startswith(_PARAMETER_PREFIX):
-            parameters[lowered[len(_PARAMETER_PREFIX):]] = value
-    section = (section_text or _DEFAULT_SECTION.get(template, "request")).strip().lower()
-    problem = None
-    unsupported = template not in _SECTIONS
-    if unsupported:
-        problem = f"the policy template {template_id!r} is not supported by this runtime"
-    else:
-        problem = _configuration_problem(template, section, parameters)
-    return PolicyInstance(template, template_id, title, position, operations, section, parameters, problem, unsupported)
-
-
-def _configuration_problem(template: str, section: str, parameters: Mapping[str, Any]) -> str | None:
-    if section not in _SECTIONS[template]:
-        allowed = " or ".join(_SECTIONS[template])
-        return f"{template} runs on the {allowed} section, not on {section!r}"
-    for name in _REQUIRED[template]:
-        if name not in parameters or parameters[name] is None:
-            return f"its parameter x-ms-apimTemplateParameter.{name} is missing"
-    if template in ("setheader", "setqueryparameter"):
-        action = str(parameters.get("existsaction") or "override").strip().lower()
-        if action not in _EXISTS_ACTIONS:
-            return f"existsAction {parameters.get('existsaction')!r} is not one of override, skip, append"
-        name = parameters["name"]
-        if not isinstance(name, str) or not name.strip():
-            return "it has no name to set"
-        if template == "setheader" and not _EXPRESSION.search(name) and not _TOKEN.fullmatch(name.strip()):
-            return f"{name!r} is not a valid HTTP header name (letters, digits and !#$%&'*+.^_`|~- only)"
-    if template == "routerequesttoendpoint":
-        method = parameters.get("httpmethod")
-        if method is not None and str(method).strip().lower() != _ORIGINAL_METHOD and not _TOKEN.fullmatch(
-            str(method).strip()
-        ):
-            return f"httpMethod {method!r} is neither an HTTP method nor @Request.OriginalHTTPMethod"
-    if template == "setproperty":
-        if not isinstance(parameters["newpropertyparentpathtemplate"], str) or not _BODY_PATH.fullmatch(
-            parameters["newpropertyparentpathtemplate"].strip()
-        ):
-            return "newPropertyParentPathTemplate is not a body path such as @body() or @body().items"
-        if not isinstance(parameters["newpropertysubpathtemplate"], str) or not parameters[
-            "newpropertysubpathtemplate"
-        ].strip():
-            return "newPropertySubPathTemplate names no property"
-    for value in parameters.values():
-        if isinstance(value, str):
-            for match in _EXPRESSION.finditer(value):
-                if match.group(1).lower() not in _KNOWN_FUNCTIONS and match.group(1).lower() != "body":
-                    return f"it uses the expression @{match.group(1)}(), which this runtime does not evaluate"
-    return None
-
-
 def _plan(properties: Any) -> _PropertiesPlan:
     plan = _plans.get(properties)
     if plan is not None:
         return plan
-    inner = _inner(properties)
+    inner = inner_properties(properties)
     raw_instances = inner.get("policyTemplateInstances")
     instances = []
     if isinstance(raw_instances, list):
         for position, raw in enumerate(raw_instances):
-            compiled = _instance(raw, position)
+            compiled = read_instance(raw, position)
             if compiled is not None:
                 instances.append(compiled)
     scripts = inner.get("scriptOperations")
@@ -417,7 +298,7 @@ def _evaluate(text: Any, context: _Context, encode=None) -> str:
 
     def replace(match: re.Match) -> str:
         function = match.group(1).lower()
-        kind = _KNOWN_FUNCTIONS.get(function)
+        kind = KNOWN_FUNCTIONS.get(function)
         if kind is None:
             return match.group(0)  # e.g. @body(): not an expression of this parameter
         name, default = match.group(2), match.group(3)
@@ -435,7 +316,7 @@ def _evaluate(text: Any, context: _Context, encode=None) -> str:
         value = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (bool, dict, list)) else str(value)
         return encode(value) if encode else value
 
-    return _EXPRESSION.sub(replace, text)
+    return EXPRESSION.sub(replace, text)
 
 
 def _header_text(value: str, instance: PolicyInstance) -> str:
@@ -453,7 +334,7 @@ def _header_text(value: str, instance: PolicyInstance) -> str:
 
 def _set_header(headers, instance: PolicyInstance, context: _Context) -> None:
     name = _evaluate(instance.parameters["name"], context).strip()
-    if not _TOKEN.fullmatch(name):
+    if not TOKEN.fullmatch(name):
         raise InvalidRequest(
             f"The policy {instance.title!r} (setheader) produced a header name that is not an HTTP token; fix the policy.",
             code="PolicyValueNotValid",
@@ -531,12 +412,12 @@ def _route(request: HttpRequest, instance: PolicyInstance, context: _Context) ->
     out = "".join(quote(piece, safe=_PATH_SAFE) if i % 2 == 0 else path_values[piece] for i, piece in enumerate(pieces))
     request.path = out if out.startswith("/") else "/" + out
     method = instance.parameters.get("httpmethod")
-    if method is not None and str(method).strip().lower() != _ORIGINAL_METHOD:
+    if method is not None and str(method).strip().lower() != ORIGINAL_METHOD:
         request.method = str(method).strip().upper()
 
 
 def _body_tokens(path: str) -> list[Any]:
-    match = _BODY_PATH.fullmatch(path.strip())
+    match = BODY_PATH.fullmatch(path.strip())
     tokens: list[Any] = []
     for m in _BODY_TOKEN.finditer(match.group(1) if match else ""):
         if m.group(1) is not None:

@@ -1,10 +1,12 @@
 """From a connector definition and parameter values to the outbound request (DESIGN R1, R6).
 
 Pure functions, no I/O. :func:`find_operation` compiles an operation of an OpenAPI 2.0
-definition once into an :class:`Operation` plan (``$ref`` and path-level parameters
+definition once into an :class:`~.operation.Operation` plan (``$ref`` and path-level parameters
 merged, path template split, content types chosen) and caches it per definition
 object, so :func:`build` does only the per-call work: check the values, encode them and
-fill an :class:`OperationRequest`. Nothing is sent here.
+fill an :class:`~.operation.OperationRequest`. Nothing is sent here. What a compiled
+operation holds is :mod:`.operation`; checking and encoding the values,
+:mod:`.request_values`.
 
 What :func:`build` does (R1):
 
@@ -57,15 +59,11 @@ Decisions (DESIGN is silent):
 * The body may be given as ``body=`` or under the body parameter's name.
 """
 
+
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import json
-import math
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,87 +72,51 @@ from urllib.parse import quote, urlencode, urlsplit
 from multidict import CIMultiDict
 
 from connectorhub.errors import InvalidRequest, NotFound, ValidationFailed
-from connectorhub.runtime.http import HttpRequest
+from connectorhub.runtime.operation import (
+    FORM_TYPES,
+    MAX_SCHEMA_DEPTH,
+    MISSING,
+    Operation,
+    OperationRequest,
+    Parameter,
+    dict_or_empty,
+    is_json_media_type,
+    json_pointer,
+    resolve_schema,
+)
 from connectorhub.runtime.plans import PlanCache
+from connectorhub.runtime.request_values import (
+    BODY_TYPE_OK,
+    TYPE_WORDS,
+    bad_header_value,
+    check_value,
+    encode_body,
+    enum_finding,
+    file_part,
+    fill_internal_defaults,
+    in_enum,
+    is_file_content,
+    joined_value,
+    multipart_body,
+    parameter_label,
+    value_finding,
+    value_text,
+)
 
 __all__ = [
-    "Operation",
-    "OperationRequest",
-    "Parameter",
     "build",
     "find_operation",
     "operations",
-    "resolve_schema",
     "server_url",
 ]
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 LOCATIONS = ("path", "query", "header", "body", "formData")
-_MISSING = object()
 _ENV_VAR = re.compile(r"""@environmentVariables\(\s*(['"])(.*?)\1\s*\)""")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_SEPARATORS = {"csv": ",", "ssv": " ", "tsv": "\t", "pipes": "|"}
 # Literal path characters kept as written (RFC 3986 pchar plus "/" and an existing "%").
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-_MAX_SCHEMA_DEPTH = 16
 _DOCUMENT_CACHE_SIZE = 64
-
-
-# --------------------------------------------------------------------------- model
-
-
-@dataclass(frozen=True, eq=False)
-class Parameter:
-    """One parameter of an operation, ``$ref`` resolved. For ``in: body`` the ``type``
-    is the schema's (``object`` when it only has ``properties``)."""
-
-    name: str
-    location: str
-    required: bool
-    type: str | None
-    format: str | None
-    items: Mapping[str, Any] | None
-    collection_format: str
-    enum: tuple[Any, ...] | None
-    has_default: bool
-    default: Any
-    internal: bool
-    double_encoded: bool
-    schema: Mapping[str, Any] | None
-    definition: Mapping[str, Any]  # the parameter object as written (x-ms-test-value, example…)
-
-
-@dataclass(frozen=True, eq=False)
-class Operation:
-    """An operation compiled from the definition (R1); obtain it with :func:`find_operation`."""
-
-    operation_id: str
-    method: str  # upper case
-    path: str  # the template as written, e.g. "/items/{id}"
-    parameters: tuple[Parameter, ...]
-    consumes: tuple[str, ...]
-    produces: tuple[str, ...]
-    security: tuple[Mapping[str, Any], ...] | None  # None: the operation does not say
-    definition: Mapping[str, Any]  # the operation object as written
-    by_name: Mapping[str, Parameter] = field(repr=False)
-    path_parts: tuple[tuple[bool, str], ...] = field(repr=False)  # (is placeholder, text)
-    body: Parameter | None = field(repr=False)
-    form: tuple[Parameter, ...] = field(repr=False)
-    multipart: bool = field(repr=False)
-    body_content_type: str = field(repr=False)
-    accept: str | None = field(repr=False)
-    body_has_internal_defaults: bool = field(repr=False)
-
-
-@dataclass
-class OperationRequest(HttpRequest):
-    """The request :func:`build` returns: an :class:`HttpRequest` that also knows its
-    operation and the encoded path values (``routerequesttoendpoint`` reuses them)."""
-
-    operation_id: str = ""
-    path_values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -182,39 +144,6 @@ def _definition_error(message: str) -> InvalidRequest:
     return InvalidRequest(message, code="OperationDefinitionNotValid")
 
 
-# --------------------------------------------------------------------------- compile
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _pointer(document: Mapping[str, Any], ref: str) -> Any:
-    """The value ``ref`` (``#/a/b``) points at, or ``_MISSING``."""
-    if not isinstance(ref, str) or not ref.startswith("#"):
-        return _MISSING
-    node: Any = document
-    for raw in ref[1:].split("/")[1:]:
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return _MISSING
-    return node
-
-
-def resolve_schema(document: Mapping[str, Any], schema: Any) -> dict:
-    """``schema`` with its ``$ref`` chain followed (local references only); ``{}`` when
-    it does not resolve."""
-    seen = 0
-    while isinstance(schema, dict) and "$ref" in schema and seen < _MAX_SCHEMA_DEPTH:
-        schema = _pointer(document, schema["$ref"])
-        seen += 1
-    return schema if isinstance(schema, dict) else {}
-
-
 def _server(document: Mapping[str, Any]) -> _Server:
     schemes = [s.lower() for s in document.get("schemes") or [] if isinstance(s, str)]
     scheme = "https" if "https" in schemes or not schemes else schemes[0]
@@ -232,8 +161,8 @@ def _document_plan(document: Mapping[str, Any]) -> _DocumentPlan:
         raise _definition_error("The connector's definition is not a JSON object; upload a valid apiDefinition.swagger.json.")
     index: dict[str, tuple[str, str]] = {}
     folded: dict[str, list[str]] = {}
-    for path, item in _dict(document.get("paths")).items():
-        for method, operation in _dict(item).items():
+    for path, item in dict_or_empty(document.get("paths")).items():
+        for method, operation in dict_or_empty(item).items():
             if method in METHODS and isinstance(operation, dict):
                 operation_id = operation.get("operationId")
                 if isinstance(operation_id, str) and operation_id not in index:
@@ -245,7 +174,7 @@ def _document_plan(document: Mapping[str, Any]) -> _DocumentPlan:
 def _parameter(document: Mapping[str, Any], raw: Any, where: str) -> Parameter:
     definition = raw
     if isinstance(raw, dict) and "$ref" in raw:
-        definition = _pointer(document, raw["$ref"])
+        definition = json_pointer(document, raw["$ref"])
         if not isinstance(definition, dict):
             raise _definition_error(
                 f"{where} refers to parameter {raw['$ref']!r}, which the definition does not have; "
@@ -291,27 +220,22 @@ def _media_types(value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if isinstance(v, str) and v.strip()) if isinstance(value, list) else ()
 
 
-def _is_json(media_type: str) -> bool:
-    base = media_type.split(";", 1)[0].strip().lower()
-    return base.endswith(("/json", "+json"))
-
-
 def _body_content_type(consumes: tuple[str, ...]) -> str:
     concrete = [c for c in consumes if "*" not in c]
     for candidate in concrete:
         if candidate.split(";", 1)[0].strip().lower() == "application/json":
             return candidate
     for candidate in concrete:
-        if _is_json(candidate):
+        if is_json_media_type(candidate):
             return candidate
     return concrete[0] if concrete else "application/json"
 
 
 def _has_internal_defaults(document: Mapping[str, Any], schema: Any, depth: int = 0) -> bool:
     schema = resolve_schema(document, schema)
-    if depth > _MAX_SCHEMA_DEPTH:
+    if depth > MAX_SCHEMA_DEPTH:
         return False
-    for sub in _dict(schema.get("properties")).values():
+    for sub in dict_or_empty(schema.get("properties")).values():
         resolved = resolve_schema(document, sub)
         if str(resolved.get("x-ms-visibility", "")).lower() == "internal" and "default" in resolved:
             return True
@@ -414,310 +338,6 @@ def operations(swagger: Mapping[str, Any]) -> list[Operation]:
     return [find_operation(swagger, operation_id) for operation_id in _document_plan(swagger).index]
 
 
-# --------------------------------------------------------------------------- values
-
-
-def _finding(parameter: Parameter | None, code: str, message: str, name: str | None = None) -> dict[str, Any]:
-    return {
-        "code": code,
-        "parameter": parameter.name if parameter else name,
-        "in": parameter.location if parameter else None,
-        "message": message,
-    }
-
-
-def _label(parameter: Parameter) -> str:
-    return f"{parameter.location} parameter {parameter.name!r}"
-
-
-def _is_content(value: Any) -> bool:
-    return isinstance(value, dict) and "$content" in value
-
-
-def _decode_content(value: dict) -> bytes | None:
-    content = value.get("$content")
-    if isinstance(content, (bytes, bytearray)):
-        return bytes(content)
-    if not isinstance(content, str):
-        return None
-    try:
-        return base64.b64decode(content, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-_TYPE_WORDS = {
-    "string": "text",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "file": "a file (bytes or {\"$content\": base64})",
-    "object": "a JSON object",
-}
-
-
-def _scalar(kind: str | None, value: Any) -> Any:
-    """``value`` as ``kind``, or ``_MISSING`` when it is not one."""
-    if kind in (None, "string"):
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (int, float)) and not (isinstance(value, float) and not math.isfinite(value)):
-            return value if kind is None else _text(value)
-        return _MISSING
-    if kind == "integer":
-        if isinstance(value, bool):
-            return _MISSING
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-            return int(value.strip())
-        return _MISSING
-    if kind == "number":
-        if isinstance(value, bool):
-            return _MISSING
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else _MISSING
-        if isinstance(value, str):
-            text = value.strip()
-            if _INTEGER.fullmatch(text):
-                return int(text)
-            try:
-                number = float(text)
-            except ValueError:
-                return _MISSING
-            return number if math.isfinite(number) else _MISSING
-        return _MISSING
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        return _MISSING
-    if kind == "file":
-        if isinstance(value, (bytes, bytearray, str)):
-            return value
-        if _is_content(value) and _decode_content(value) is not None:
-            return value
-        return _MISSING
-    # An unknown declared type: accept scalars as written.
-    return value if isinstance(value, (str, int, float, bool)) else _MISSING
-
-
-def _in_enum(value: Any, enum: tuple[Any, ...] | None) -> bool:
-    if enum is None:
-        return True
-    for allowed in enum:
-        if isinstance(allowed, bool) != isinstance(value, bool):
-            continue
-        if allowed == value or (isinstance(allowed, (int, float)) and isinstance(value, str) and _text(allowed) == value):
-            return True
-    return False
-
-
-def _check(parameter: Parameter, value: Any, problems: list[dict[str, Any]]) -> Any:
-    """The checked, typed value, or ``_MISSING`` after recording the problem."""
-    kind = parameter.type
-    if kind == "array":
-        items = value if isinstance(value, (list, tuple)) else [value]
-        item_schema = parameter.items or {}
-        item_kind = item_schema.get("type") if isinstance(item_schema.get("type"), str) else None
-        item_enum = tuple(item_schema["enum"]) if isinstance(item_schema.get("enum"), list) and item_schema["enum"] else None
-        out = []
-        for position, item in enumerate(items):
-            if item_kind == "array" or isinstance(item, (dict, list, tuple)):
-                problems.append(
-                    _finding(parameter, "ParameterTypeMismatch", f"Item {position + 1} of {_label(parameter)} must be "
-                             f"{_TYPE_WORDS.get(item_kind or 'string', item_kind)}, not a list or an object.")
-                )
-                return _MISSING
-            typed = _scalar(item_kind, item)
-            if typed is _MISSING:
-                problems.append(
-                    _finding(parameter, "ParameterTypeMismatch",
-                             f"Item {position + 1} of {_label(parameter)} must be {_TYPE_WORDS.get(item_kind, item_kind)}.")
-                )
-                return _MISSING
-            if not _in_enum(typed, item_enum):
-                problems.append(_enum_finding(parameter, item_enum, f"Item {position + 1} of {_label(parameter)}"))
-                return _MISSING
-            out.append(typed)
-        return out
-    if isinstance(value, (list, tuple)) or (isinstance(value, dict) and not (kind == "file" and _is_content(value))):
-        problems.append(
-            _finding(parameter, "ParameterTypeMismatch",
-                     f"The {_label(parameter)} must be {_TYPE_WORDS.get(kind or 'string', kind)}, not a list or an object.")
-        )
-        return _MISSING
-    typed = _scalar(kind, value)
-    if typed is _MISSING:
-        problems.append(
-            _finding(parameter, "ParameterTypeMismatch", f"The {_label(parameter)} must be {_TYPE_WORDS.get(kind, kind)}.")
-        )
-        return _MISSING
-    if not _in_enum(typed, parameter.enum):
-        problems.append(_enum_finding(parameter, parameter.enum, f"The {_label(parameter)}"))
-        return _MISSING
-    return typed
-
-
-def _enum_finding(parameter: Parameter, enum: tuple[Any, ...] | None, what: str) -> dict[str, Any]:
-    allowed = ", ".join(_text(v) if not isinstance(v, str) else v for v in (enum or ())[:20])
-    more = " …" if enum and len(enum) > 20 else ""
-    return _finding(parameter, "ParameterNotAllowed", f"{what} is not one of the allowed values: {allowed}{more}.")
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)  # 1.5 -> "1.5", 2.0 -> "2.0": a JSON number either way
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
-
-
-def _joined(parameter: Parameter, value: Any) -> str:
-    if isinstance(value, list):
-        return _SEPARATORS.get(parameter.collection_format, ",").join(_text(v) for v in value)
-    return _text(value)
-
-
-def _bad_header_value(text: str) -> bool:
-    return "\r" in text or "\n" in text or "\0" in text
-
-
-# --------------------------------------------------------------------------- body
-
-
-def _fill_internal_defaults(document: Mapping[str, Any], value: Any, schema: Any, depth: int = 0) -> Any:
-    """``value`` with omitted ``x-ms-visibility: internal`` properties set to their
-    defaults; a copy where something changed, the same object otherwise."""
-    if depth > _MAX_SCHEMA_DEPTH:
-        return value
-    schema = resolve_schema(document, schema)
-    if isinstance(value, dict):
-        properties = _dict(schema.get("properties"))
-        if not properties:
-            return value
-        required = set(schema.get("required") or []) if isinstance(schema.get("required"), list) else set()
-        out = None
-        for name, sub in properties.items():
-            resolved = resolve_schema(document, sub)
-            if name in value:
-                filled = _fill_internal_defaults(document, value[name], resolved, depth + 1)
-                if filled is not value[name]:
-                    out = out if out is not None else dict(value)
-                    out[name] = filled
-                continue
-            internal = str(resolved.get("x-ms-visibility", "")).lower() == "internal"
-            if internal and "default" in resolved:
-                out = out if out is not None else dict(value)
-                out[name] = copy.deepcopy(resolved["default"])
-            elif name in required and _dict(resolved.get("properties")):
-                nested = _fill_internal_defaults(document, {}, resolved, depth + 1)
-                if nested:
-                    out = out if out is not None else dict(value)
-                    out[name] = nested
-        return out if out is not None else value
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        filled = [_fill_internal_defaults(document, v, schema["items"], depth + 1) for v in value]
-        return filled if any(a is not b for a, b in zip(filled, value)) else value
-    return value
-
-
-_BODY_TYPE_OK = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, (list, tuple)),
-    "string": lambda v: isinstance(v, (str, bytes, bytearray)) or _is_content(v),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "file": lambda v: isinstance(v, (str, bytes, bytearray)) or _is_content(v),
-}
-
-
-def _form_text(value: Any) -> str:
-    return value if isinstance(value, str) else _text(value)
-
-
-def _encode_body(
-    op: Operation, content_type: str, value: Any, problems: list[dict[str, Any]]
-) -> tuple[bytes | None, str | None]:
-    """(bytes, content type) of the body, or (None, None) after recording a problem."""
-    base = content_type.split(";", 1)[0].strip().lower()
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value), content_type
-    if _is_content(value):
-        data = _decode_content(value)
-        if data is None:
-            problems.append(_finding(op.body, "ParameterTypeMismatch", 'The body\'s "$content" is not valid base64.'))
-            return None, None
-        declared = value.get("$content-type")
-        return data, declared if isinstance(declared, str) and declared and not _is_json(content_type) else content_type
-    if _is_json(base):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(), content_type
-    if base in _FORM_TYPES:
-        if not isinstance(value, dict):
-            problems.append(
-                _finding(op.body, "ParameterTypeMismatch",
-                         f"The operation sends the body as {base}, so it must be an object whose properties become form fields.")
-            )
-            return None, None
-        fields = [(str(k), _form_text(v)) for k, v in value.items() if v is not None]
-        if base == "application/x-www-form-urlencoded":
-            return urlencode(fields).encode(), content_type
-        data, boundary = _multipart([(name, text, None) for name, text in fields])
-        return data, f"multipart/form-data; boundary={boundary}"
-    if isinstance(value, str):
-        return value.encode(), content_type
-    problems.append(
-        _finding(op.body, "ParameterTypeMismatch",
-                 f"The operation sends the body as {base}, so give it as text or bytes, not as a JSON value.")
-    )
-    return None, None
-
-
-def _disposition_token(text: str) -> str:
-    # HTML's multipart/form-data encoding of field and file names.
-    return text.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
-
-
-def _multipart(parts: list[tuple[str, str | bytes, tuple[str, str] | None]]) -> tuple[bytes, str]:
-    """``parts`` are (name, value, (filename, content type) for files)."""
-    boundary = "connectorhub-" + secrets.token_hex(12)
-    chunks: list[bytes] = []
-    for name, value, file_info in parts:
-        disposition = f'form-data; name="{_disposition_token(name)}"'
-        head = f"--{boundary}\r\nContent-Disposition: {disposition}"
-        if file_info is not None:
-            head += f'; filename="{_disposition_token(file_info[0])}"\r\nContent-Type: {file_info[1]}'
-        chunks.append(head.encode() + b"\r\n\r\n")
-        chunks.append(value if isinstance(value, bytes) else value.encode())
-        chunks.append(b"\r\n")
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return b"".join(chunks), boundary
-
-
-def _file_part(parameter: Parameter, value: Any) -> tuple[bytes, tuple[str, str]]:
-    if _is_content(value):
-        data = _decode_content(value) or b""
-        content_type = value.get("$content-type") if isinstance(value.get("$content-type"), str) else None
-        filename = value.get("$filename") if isinstance(value.get("$filename"), str) else None
-        return data, (filename or parameter.name, content_type or "application/octet-stream")
-    data = bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode()
-    return data, (parameter.name, "application/octet-stream")
-
-
-# --------------------------------------------------------------------------- server
-
-
 def _expand(text: str, env_vars: Mapping[str, Any] | None, field_name: str) -> str:
     def replace(match: re.Match) -> str:
         name = match.group(2)
@@ -768,9 +388,6 @@ def server_url(swagger: Mapping[str, Any], env_vars: Mapping[str, Any] | None = 
     return scheme, host, _normal_base_path(base)
 
 
-# --------------------------------------------------------------------------- build
-
-
 def build(
     swagger: Mapping[str, Any],
     op: Operation,
@@ -795,7 +412,7 @@ def build(
             hint = f" (did you mean {near[0]!r}?)" if len(near) == 1 else ""
             known = ", ".join(repr(n) for n in by_name) or "none"
             problems.append(
-                _finding(None, "ParameterUnknown",
+                value_finding(None, "ParameterUnknown",
                          f"Operation {op.operation_id!r} has no parameter {name!r}{hint}; its parameters are {known}.",
                          name=str(name))
             )
@@ -807,30 +424,30 @@ def build(
     headers: CIMultiDict[str] = request.headers
     query = request.query
     form_fields: list[tuple[Parameter, Any]] = []
-    body_value: Any = _MISSING
+    body_value: Any = MISSING
 
     for parameter in op.parameters:
-        value = given.get(parameter.name, _MISSING)
+        value = given.get(parameter.name, MISSING)
         if parameter.location == "body":
-            if value is _MISSING or value is None:
-                value = body if body is not None else _MISSING
+            if value is MISSING or value is None:
+                value = body if body is not None else MISSING
             elif body is not None:
                 problems.append(
-                    _finding(parameter, "ParameterGivenTwice",
+                    value_finding(parameter, "ParameterGivenTwice",
                              f"The body was given both as body= and as parameter {parameter.name!r}; give it once.")
                 )
                 continue
         if value is None:
-            value = _MISSING
-        if value is _MISSING:
+            value = MISSING
+        if value is MISSING:
             if parameter.has_default and (parameter.internal or parameter.required):
                 value = copy.deepcopy(parameter.default)
             elif parameter.location == "body" and parameter.internal and op.body_has_internal_defaults:
                 value = {}
             elif parameter.required:
                 problems.append(
-                    _finding(parameter, "ParameterRequired",
-                             f"The {_label(parameter)} is required; give it a value.")
+                    value_finding(parameter, "ParameterRequired",
+                             f"The {parameter_label(parameter)} is required; give it a value.")
                 )
                 continue
             else:
@@ -838,30 +455,30 @@ def build(
         if parameter.location == "body":
             body_value = value  # checked below, once the Content-Type is known
             continue
-        typed = _check(parameter, value, problems)
-        if typed is _MISSING:
+        typed = check_value(parameter, value, problems)
+        if typed is MISSING:
             continue
         location = parameter.location
         if location == "path":
-            text = _joined(parameter, typed)
+            text = joined_value(parameter, typed)
             if text == "":
                 problems.append(
-                    _finding(parameter, "ParameterRequired", f"The {_label(parameter)} cannot be empty; give it a value.")
+                    value_finding(parameter, "ParameterRequired", f"The {parameter_label(parameter)} cannot be empty; give it a value.")
                 )
                 continue
             encoded = quote(text, safe="")
             request.path_values[parameter.name] = quote(encoded, safe="") if parameter.double_encoded else encoded
         elif location == "query":
             if isinstance(typed, list) and parameter.collection_format == "multi":
-                query.extend((parameter.name, _text(v)) for v in typed)
+                query.extend((parameter.name, value_text(v)) for v in typed)
             else:
-                query.append((parameter.name, _joined(parameter, typed)))
+                query.append((parameter.name, joined_value(parameter, typed)))
         elif location == "header":
-            text = _joined(parameter, typed)
-            if _bad_header_value(text):
+            text = joined_value(parameter, typed)
+            if bad_header_value(text):
                 problems.append(
-                    _finding(parameter, "ParameterNotAllowed",
-                             f"The {_label(parameter)} contains a line break, which a header value cannot hold.")
+                    value_finding(parameter, "ParameterNotAllowed",
+                             f"The {parameter_label(parameter)} contains a line break, which a header value cannot hold.")
                 )
                 continue
             headers[parameter.name] = text
@@ -870,24 +487,24 @@ def build(
 
     # A Content-Type header parameter is the definition's own word on the encoding.
     declared = headers.get("Content-Type")
-    if body_value is not _MISSING:
+    if body_value is not MISSING:
         media_type = (declared or op.body_content_type).split(";", 1)[0].strip().lower()
-        raw = isinstance(body_value, (str, bytes, bytearray)) or _is_content(body_value)
-        check = _BODY_TYPE_OK.get(op.body.type or "")
+        raw = isinstance(body_value, (str, bytes, bytearray)) or is_file_content(body_value)
+        check = BODY_TYPE_OK.get(op.body.type or "")
         # Text and bytes are what a non-JSON, non-form body is sent as, whatever its schema says.
         if check is not None and not check(body_value) and not (
-            raw and not _is_json(media_type) and media_type not in _FORM_TYPES
+            raw and not is_json_media_type(media_type) and media_type not in FORM_TYPES
         ):
             problems.append(
-                _finding(op.body, "ParameterTypeMismatch",
-                         f"The body must be {_TYPE_WORDS.get(op.body.type, op.body.type)}.")
+                value_finding(op.body, "ParameterTypeMismatch",
+                         f"The body must be {TYPE_WORDS.get(op.body.type, op.body.type)}.")
             )
-        elif not _in_enum(body_value, op.body.enum):
-            problems.append(_enum_finding(op.body, op.body.enum, "The body"))
+        elif not in_enum(body_value, op.body.enum):
+            problems.append(enum_finding(op.body, op.body.enum, "The body"))
 
     if body is not None and op.body is None:
         problems.append(
-            _finding(None, "ParameterUnknown", f"Operation {op.operation_id!r} takes no body; leave the body out.",
+            value_finding(None, "ParameterUnknown", f"Operation {op.operation_id!r} takes no body; leave the body out.",
                      name="body")
         )
 
@@ -904,10 +521,10 @@ def build(
     request.path = "".join(request.path_values[text] if is_placeholder else text for is_placeholder, text in op.path_parts)
 
     content_type: str | None = None
-    if body_value is not _MISSING:
+    if body_value is not MISSING:
         if op.body_has_internal_defaults:
-            body_value = _fill_internal_defaults(swagger, body_value, op.body.schema)
-        request.body, content_type = _encode_body(op, declared or op.body_content_type, body_value, problems)
+            body_value = fill_internal_defaults(swagger, body_value, op.body.schema)
+        request.body, content_type = encode_body(op, declared or op.body_content_type, body_value, problems)
     elif form_fields:
         multipart = op.multipart or (declared or "").split(";", 1)[0].strip().lower() == "multipart/form-data"
         request.body, content_type = _encode_form(form_fields, multipart)
@@ -930,18 +547,18 @@ def _encode_form(fields: list[tuple[Parameter, Any]], multipart: bool) -> tuple[
         parts: list[tuple[str, str | bytes, tuple[str, str] | None]] = []
         for parameter, value in fields:
             if parameter.type == "file":
-                data, info = _file_part(parameter, value)
+                data, info = file_part(parameter, value)
                 parts.append((parameter.name, data, info))
             elif isinstance(value, list) and parameter.collection_format == "multi":
-                parts.extend((parameter.name, _text(v), None) for v in value)
+                parts.extend((parameter.name, value_text(v), None) for v in value)
             else:
-                parts.append((parameter.name, _joined(parameter, value), None))
-        data, boundary = _multipart(parts)
+                parts.append((parameter.name, joined_value(parameter, value), None))
+        data, boundary = multipart_body(parts)
         return data, f"multipart/form-data; boundary={boundary}"
     pairs: list[tuple[str, str]] = []
     for parameter, value in fields:
         if isinstance(value, list) and parameter.collection_format == "multi":
-            pairs.extend((parameter.name, _text(v)) for v in value)
+            pairs.extend((parameter.name, value_text(v)) for v in value)
         else:
-            pairs.append((parameter.name, _joined(parameter, value)))
+            pairs.append((parameter.name, joined_value(parameter, value)))
     return urlencode(pairs).encode(), "application/x-www-form-urlencoded"

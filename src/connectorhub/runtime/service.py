@@ -9,8 +9,8 @@ to call an operation through a connection.
   reads environment variables (R6) and the OAuth token (R2) with its own short sessions
   and never holds a transaction across the network call.
 - :func:`authorize` is the standalone use case's first half: A6 access check and the
-  secret read in one read transaction; the REST endpoint caches it briefly
-  (:class:`AuthorizationCache`) and counts each secret use (:mod:`.usage`).
+  secret read in one read transaction; the invoke use case (:mod:`.invoke`) caches it
+  briefly (:class:`AuthorizationCache`) and counts each secret use (:mod:`.usage`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from multidict import CIMultiDict
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectorhub.access.decisions import Actor
-from connectorhub.api.context import bump_write_epoch
-from connectorhub.changes import ChangeWatch
+from connectorhub.changes import ChangeWatch, bump_write_epoch
 from connectorhub.changes import read as read_generation
 from connectorhub.connections import service as connections
 from connectorhub.connections.service import UsableConnection
@@ -37,6 +36,7 @@ from connectorhub.runtime import auth, masking, oauth, outbound, policies, reque
 from connectorhub.errors import ConnectorhubError, InvalidRequest
 from connectorhub.runtime.call_limits import CallLimits
 from connectorhub.runtime.http import HttpRequest, HttpResponse, loads_exact
+from connectorhub.runtime.operation import Operation
 from connectorhub.runtime.usage import SecretUse, SecretUseLog
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.variables import service as variables
@@ -210,7 +210,7 @@ class _CallPlan:
     out from; on the invoke path, working it out on every call cost a fifth of
     connectorhub's own work (docs/benchmarks.md, "Invocation overhead")."""
 
-    operation: request.Operation
+    operation: Operation
     policies: policies.OperationPolicies
     credentials: auth.Credentials | None  # None: worked out on each call (OAuth, or missing)
     connection_values: dict[str, Any]
@@ -403,7 +403,7 @@ class AuthorizationCache:
     """The invoke path's authorization facts by (token, environment, connection).
 
     Entries live ``ttl`` seconds (never past the token's expiry) and die whenever this
-    process commits a write or sees another process's (``context.write_epoch``, moved by
+    process commits a write or sees another process's (``changes.write_epoch``, moved by
     :class:`~connectorhub.changes.ChangeWatch`, which the invoke path consults first). So
     a change made through this process applies to the next call, and one made through
     another ``serve`` process within about a second (docs/decisions.md). Errors are

@@ -29,9 +29,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Collection, Iterator
+from typing import Collection
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -50,6 +49,7 @@ from connectorhub.secrets import locks
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.secrets.models import SecretValue
 from connectorhub.secrets.unreadable import DAMAGED, KEY_VERSION_MISSING, record_unreadable
+from connectorhub.transactions import unit_of_work
 
 log = logging.getLogger("connectorhub.secrets")
 
@@ -213,19 +213,6 @@ class RewrapResult:
         return asdict(self)
 
 
-@contextmanager
-def _write(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """One short write transaction (SQLite: take the write lock up front, as everywhere)."""
-    with sessions() as session:
-        try:
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-
 def _counts(session: Session) -> dict[int, int]:
     rows = session.execute(select(SecretValue.key_version, func.count()).group_by(SecretValue.key_version))
     return {int(version): int(count) for version, count in rows}
@@ -333,7 +320,7 @@ def rewrap(
             if max_seconds is not None and result.batches and time.monotonic() - started >= max_seconds:
                 out_of_time = True
                 break
-            with _write(sessions) as session:
+            with unit_of_work(sessions) as session:
                 locks.hold_for_writing(session)  # the target version cannot be retired under us
                 keyring.refresh()  # another process may have rotated again: follow it
                 target = keyring.current
@@ -417,7 +404,7 @@ def _audit_rotation(
             unreadable=result.unreadable, complete=result.complete,
         )
     current = added if result is None else result.current
-    with _write(sessions) as session:
+    with unit_of_work(sessions) as session:
         audit.record(
             session=session, actor=actor, action="keys.rotate", target_kind="master_key", target_id=str(current),
             org_id=None, details=details,

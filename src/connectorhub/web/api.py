@@ -22,10 +22,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from connectorhub.api.context import write_transaction
 from connectorhub.directory import sessions, signin
 from connectorhub.environments import service as environments
 from connectorhub.errors import NotFound, TooManyAttempts, Unauthenticated
+from connectorhub.transactions import transaction as use_case_transaction
 from connectorhub.web import account, audit, connections, connectors, environments as environment_pages, flows, page
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, STATIC, env_url, portal_page
 
@@ -80,7 +80,7 @@ async def login(request: Request) -> Response:
     address = page.client_address(request)
 
     def transaction(write: bool = True):
-        return write_transaction(services)
+        return use_case_transaction(services.sessions)
 
     try:
         if email or password:
@@ -113,7 +113,7 @@ async def logout(request: Request) -> Response:
         services = request.app.state.services
 
         def end() -> None:
-            with write_transaction(services) as session:
+            with use_case_transaction(services.sessions) as session:
                 sessions.end(session=session, value=value)
 
         await run_in_threadpool(end)

@@ -15,7 +15,7 @@ from connectorhub.connections import service as connections
 from connectorhub.connections import sign_in
 from connectorhub.connectors import service as connectors
 from connectorhub.errors import ConnectorhubError, InvalidRequest, NotFound, Unauthenticated
-from connectorhub.runtime import api as runtime_api
+from connectorhub.runtime.invoke import invoke
 from connectorhub.runtime import oauth_api
 from connectorhub.runtime import request as runtime_request
 from connectorhub.sharing import service as sharing
@@ -198,10 +198,11 @@ async def test_operation(request: Request, env: str, connector: str, operation_i
             except ValueError as error:
                 raise InvalidRequest(f"The body is not JSON ({error}); write it as JSON, e.g. {{\"name\": \"value\"}}.",
                                      code="InvokeBodyNotValid") from None
-        answer = json.loads(await runtime_api.invoke_answer(
-            request.app.state.services, request.app.state.runtime, token=ctx.token, env=env,
-            connection=form.get("connection", ""), operation_id=operation_id, raw=json.dumps(payload).encode(),
-        ))
+        answer = await invoke(
+            request.app.state.runtime, token=ctx.token, env=env,
+            connection=form.get("connection", ""), operation_id=operation_id, parameters=payload["parameters"],
+            body=payload.get("body"),
+        )
     except ConnectorhubError as error:
         if isinstance(error, Unauthenticated):
             raise

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from connectorhub.connections import sign_in
 from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
-from connectorhub.runtime import oauth, oauth_api, oauth_binding
+from connectorhub.runtime import oauth_api, oauth_binding, oauth_flow
 from connectorhub.web import page
 from connectorhub.web.page import env_url, portal_page
 
@@ -35,7 +35,7 @@ router = APIRouter()
 PATH = "/environments/{env}/connections/{connection}/sign-in"
 # Longer than the sign-in itself, so a callback that comes late hears "expired", not
 # "another browser".
-COOKIE_LIFETIME = 2 * oauth.STATE_TTL
+COOKIE_LIFETIME = 2 * oauth_flow.STATE_TTL
 
 
 def start_link(public_url: str, environment: Environment, connection_id: str) -> str:
@@ -73,7 +73,7 @@ async def start(request: Request, env: str, connection: str) -> Response:
         return RedirectResponse(public_url.rstrip("/") + request.url.path, status_code=303)
     binding = oauth_binding.new_secret()
 
-    def begin() -> oauth.SignIn:
+    def begin() -> oauth_flow.SignIn:
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             return sign_in.begin(
