@@ -101,10 +101,14 @@ def decide_name_environment_admin(actor: Actor, environment_org_id: str) -> Deci
     )
 
 
-def administered_environments(actor: Actor, environment_ids: Iterable[str]) -> frozenset[str]:
-    """A10: which of these environments ``actor`` administers as their environment
-    administrator (an organization administrator administers them all: ``administers_org``)."""
-    return frozenset(e for e in environment_ids if e in actor.admin_environment_ids)
+def administered_environments(actor: Actor, environments: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """A10: which of these environments, given as (id, organization id), ``actor``
+    administers: every environment of an organization they administer
+    (:func:`administers_org`), and those they were named administrator of."""
+    return frozenset(
+        env_id for env_id, org_id in environments
+        if administers_org(actor, org_id) or env_id in actor.admin_environment_ids
+    )
 
 
 def decide_read_audit(actor: Actor) -> Decision:

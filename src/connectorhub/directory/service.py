@@ -509,7 +509,6 @@ def remove_subscription_member(*, session: Session, actor: Actor, subscription: 
         _record_membership(session, actor, "subscription.remove_member", subscription, "user", user.id, user, None)
 
 
-
 # --- the caller's own records (what /me and the portal's account page show) -----------
 
 

@@ -26,7 +26,7 @@ def _listing(session, ctx) -> dict[str, Any]:
     return {
         "me": ctx.actor.email, "is_admin": admin.is_administrator(ctx.actor),
         "environments": visible, "types": ENVIRONMENT_TYPES,
-        "admin_of": admin.administered_environments(ctx.actor, (e.id for e in visible)),
+        "admin_of": admin.administered_environments(ctx.actor, ((e.id, e.org_id) for e in visible)),
     }
 
 
