@@ -201,53 +201,87 @@ def _candidates(session: Session, actor: Actor, environment: Environment, connec
     return out
 
 
-def _plan(
-    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, package: pkg.Package,
-    settings: schemas.DeploymentSettings, options: Options, limits: connectors.Limits,
-) -> _Plan:
+def _check_installed(*, session: Session, actor: Actor, environment: Environment, package: pkg.Package, options: Options) -> Solution | None:
+    """Before any step (S1, S4, S5, A10): who may import here, and whether the file may
+    upgrade what is installed: the same kind (managed or not) and a higher version unless
+    forced. Returns the installed solution, or None for a first import."""
     installed = solutions.get(session, environment, package.unique_name)
-    plan = _Plan(package, installed)
     if installed is None:
         if not solution_rules.can_create_solution(actor, environments.facts(environment)):
             raise not_found("environment", environment.name)
         security.check_create(session=session, actor=actor, environment=environment, table="solution")  # S5
-    else:
-        decision = solution_rules.decide_solution_manage(actor, solutions.facts(installed), installed.unique_name)
-        if decision.outcome == decisions.NOT_FOUND:
-            raise not_found("environment", environment.name)
-        if not decision.allowed:
-            raise Forbidden(
-                f"Solution '{installed.unique_name}' is installed here; only its owner and administrators upgrade it (S4).",
-                code="SolutionForbidden",
-            )
-        if installed.managed != package.managed:
-            have, got = ("managed", "unmanaged") if installed.managed else ("unmanaged", "managed")
-            raise Conflict(
-                f"Solution '{installed.unique_name}' is installed here as {have}; the file is {got}. Delete the installed "
-                "solution first, or export the other kind (S4).",
-                code="SolutionManagedMismatch",
-            )
-        if not options.force and pkg.parse_version(package.version) <= pkg.parse_version(installed.version):
-            raise Conflict(
-                f"Solution '{installed.unique_name}' version {installed.version} is installed here and the file has "
-                f"version {package.version}; import a higher version to upgrade, or pass --force to import it again (S4).",
-                code="SolutionVersionNotHigher",
-                installed=installed.version,
-                version=package.version,
-            )
-    mapping = _mapping(session, installed)
-    seen: set[tuple[str, str]] = set()
+        return None
+    decision = solution_rules.decide_solution_manage(actor, solutions.facts(installed), installed.unique_name)
+    if decision.outcome == decisions.NOT_FOUND:
+        raise not_found("environment", environment.name)
+    if not decision.allowed:
+        raise Forbidden(
+            f"Solution '{installed.unique_name}' is installed here; only its owner and administrators upgrade it (S4).",
+            code="SolutionForbidden",
+        )
+    if installed.managed != package.managed:
+        have, got = ("managed", "unmanaged") if installed.managed else ("unmanaged", "managed")
+        raise Conflict(
+            f"Solution '{installed.unique_name}' is installed here as {have}; the file is {got}. Delete the installed "
+            "solution first, or export the other kind (S4).",
+            code="SolutionManagedMismatch",
+        )
+    if not options.force and pkg.parse_version(package.version) <= pkg.parse_version(installed.version):
+        raise Conflict(
+            f"Solution '{installed.unique_name}' version {installed.version} is installed here and the file has "
+            f"version {package.version}; import a higher version to upgrade, or pass --force to import it again (S4).",
+            code="SolutionVersionNotHigher",
+            installed=installed.version,
+            version=package.version,
+        )
+    return installed
 
-    def mapped(kind: str, source_id: str, model):
-        target_id = mapping.get((kind, source_id))
-        row = session.get(model, target_id) if target_id else None
-        return row if row is not None and row.environment_id == environment.id else None
 
-    # 1. Connectors (C3: checked like create; one pass with the flows that use them).
-    by_name: dict[str, _Connector] = {}
-    for packaged in package.connectors:
+@dataclass
+class _Planning:
+    """What the steps of a plan share: the import's facts, the plan they fill, the S4
+    mapping of source ids to target ids, the target components the new version still
+    has (``seen``) and the connectors planned so far, by their name in the package."""
+
+    session: Session
+    actor: Actor
+    keyring: Keyring
+    environment: Environment
+    package: pkg.Package
+    plan: _Plan
+    mapping: dict[tuple[str, str], str]
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    by_name: dict[str, _Connector] = field(default_factory=dict)
+
+    def mapped(self, kind: str, source_id: str, model):
+        """S4: the component of this environment a previous import made from ``source_id``."""
+        target_id = self.mapping.get((kind, source_id))
+        row = self.session.get(model, target_id) if target_id else None
+        return row if row is not None and row.environment_id == self.environment.id else None
+
+    def connector_named(self, name: str, where: str) -> _Connector | None:
+        """The connector a reference or slot names: carried by the package (planned in
+        step 1) or a public connector of this instance; reports it when neither."""
+        if name in self.by_name:
+            return self.by_name[name]
+        if any(c.name == name for c in self.package.connectors):
+            return None  # carried but refused: already reported
+        public = self.session.scalar(select(Connector).where(Connector.name == name, Connector.kind == KIND_PUBLIC))
+        if public is None:
+            self.plan.problem(where, f"Connector '{name}' is neither in the solution nor a public connector of this instance; "
+                                     "export the solution with the connector in it.")
+            return None
+        target = _Connector(name, public.title, public, checked=public)
+        self.by_name[name] = target
+        return target
+
+
+def _plan_connectors(p: _Planning, limits: connectors.Limits) -> None:
+    """S3 step 1, connectors (C3: checked like create; one pass with the flows that use them)."""
+    plan = p.plan
+    for packaged in p.package.connectors:
         where = packaged.folder
-        existing = mapped(KIND_CONNECTOR, packaged.source_id, Connector)
+        existing = p.mapped(KIND_CONNECTOR, packaged.source_id, Connector)
         target = _Connector(packaged.name, packaged.title, existing, packaged)
         files = connectors.ConnectorFiles(packaged.api_definition, packaged.api_properties, packaged.icon, packaged.script)
         try:
@@ -266,7 +300,7 @@ def _plan(
         checked._parsed_definition = _calls_outline(definition)
         del definition, findings  # one parsed document at a time (M2)
         target.checked = checked
-        by_name[packaged.name] = target
+        p.by_name[packaged.name] = target
         if existing is None:
             action = "create"
         else:
@@ -275,28 +309,17 @@ def _plan(
             action = "unchanged" if same else "update"
         plan.connectors.append((target, action))
         if existing is not None:
-            seen.add((KIND_CONNECTOR, existing.id))
+            p.seen.add((KIND_CONNECTOR, existing.id))
         plan.item(action, KIND_CONNECTOR, target.title, existing.id if existing else None)
 
-    def connector_named(name: str, where: str) -> _Connector | None:
-        if name in by_name:
-            return by_name[name]
-        if any(c.name == name for c in package.connectors):
-            return None  # carried but refused: already reported
-        public = session.scalar(select(Connector).where(Connector.name == name, Connector.kind == KIND_PUBLIC))
-        if public is None:
-            plan.problem(where, f"Connector '{name}' is neither in the solution nor a public connector of this instance; "
-                                "export the solution with the connector in it.")
-            return None
-        target = _Connector(name, public.title, public, checked=public)
-        by_name[name] = target
-        return target
 
-    # 2. Environment variables (R6): definitions, and the values the settings give.
+def _plan_variables(p: _Planning, settings: schemas.DeploymentSettings) -> None:
+    """S3 step 2, environment variables (R6): definitions, and the values the settings give."""
+    plan = p.plan
     values = {}
     for index, entry in enumerate(settings.EnvironmentVariables):
         values[entry.SchemaName] = (index, entry.Value)
-    for packaged in package.variables:
+    for packaged in p.package.variables:
         where = f"{pkg.VARIABLES_FILE} {packaged.schema_name}"
         if packaged.type not in VARIABLE_TYPES:
             plan.problem(where, f"Unknown variable type '{packaged.type}'; use one of {', '.join(VARIABLE_TYPES)}.")
@@ -304,10 +327,10 @@ def _plan(
         if not variables.SCHEMA_NAME.match(packaged.schema_name):
             plan.problem(where, f"'{packaged.schema_name}' is not a valid variable name.")
             continue
-        existing = mapped(KIND_ENVIRONMENT_VARIABLE, packaged.source_id, EnvironmentVariable)
+        existing = p.mapped(KIND_ENVIRONMENT_VARIABLE, packaged.source_id, EnvironmentVariable)
         if existing is None:
-            existing = session.scalar(select(EnvironmentVariable).where(
-                EnvironmentVariable.environment_id == environment.id, EnvironmentVariable.schema_name == packaged.schema_name
+            existing = p.session.scalar(select(EnvironmentVariable).where(
+                EnvironmentVariable.environment_id == p.environment.id, EnvironmentVariable.schema_name == packaged.schema_name
             ))
         if existing is not None and existing.type != packaged.type:
             plan.problem(where, f"The environment's variable '{packaged.schema_name}' is of type {existing.type}; the solution's is "
@@ -341,25 +364,106 @@ def _plan(
             action = "unchanged" if same else "update"
         plan.variables.append((packaged, existing, action, value, has_value))
         if existing is not None:
-            seen.add((KIND_ENVIRONMENT_VARIABLE, existing.id))
+            p.seen.add((KIND_ENVIRONMENT_VARIABLE, existing.id))
         plan.item(action, KIND_ENVIRONMENT_VARIABLE, packaged.schema_name, existing.id if existing else None,
                   "value set from the settings file" if has_value else "")
     for name, (index, _) in values.items():
         plan.problem(f"settings EnvironmentVariables[{index}]", f"The solution defines no environment variable '{name}'.")
 
-    # 3. Connection references and their bindings (S3).
+
+def _bind_reference(p: _Planning, reference: _Reference, index: int | None, entry: Any, connector_id: str | None) -> bool:
+    """S3, A6, A7: the binding a settings entry gives a connection reference: an existing
+    connection the importer may use, or one to create from the entry's parameters; with
+    no entry, a binding a previous import made is kept. False when a problem was reported."""
+    plan, packaged, target, existing = p.plan, reference.packaged, reference.connector, reference.existing
+    here = f"settings ConnectionReferences[{index}]"
+    if entry is not None and entry.ConnectorId and entry.ConnectorId not in {
+        packaged.connector, connector_id, target.existing.name if target.existing else None,
+    }:
+        plan.problem(f"{here}.ConnectorId", f"'{entry.ConnectorId}' is not the connector of reference '{packaged.logical_name}' "
+                                            f"({packaged.connector}).")
+        return False
+    if entry is not None and entry.ConnectionId and entry.Connection is not None:
+        plan.problem(here, "Give ConnectionId or Connection, not both.")
+        return False
+    if entry is not None and entry.ConnectionId:
+        try:
+            reference.connection = solutions.check_binding(
+                session=p.session, actor=p.actor, environment=p.environment, logical_name=packaged.logical_name,
+                connector_id=connector_id, connection_id=entry.ConnectionId,
+            )
+            reference.binding = "connection"
+        except ConnectorhubError as error:
+            plan.problem(f"{here}.ConnectionId", error.detail, error)
+            return False
+    elif entry is not None and entry.Connection is not None:
+        if target.existing is not None and target.packaged is None:
+            access = connectors.access_for(session=p.session, actor=p.actor, connector=target.existing, environment=p.environment)
+            if not connection_rules.decide_create_connection(access).allowed:
+                plan.problem(here, f"You may not create connections to connector '{target.title}' (A6).")
+                return False
+        try:
+            chosen = params.choose_set(_parameter_sets(p.session, p.keyring, target), entry.Connection.ParameterSet)
+            params.resolve(chosen, entry.Connection.Parameters)
+        except params.ParameterProblem as problem:
+            for item in problem.problems:
+                plan.problem(f"{here}.Connection.Parameters" + (f".{item['parameter']}" if item["parameter"] else ""), item["message"], problem)
+            return False
+        reference.binding, reference.new_connection = "create", entry.Connection
+    elif existing is not None and existing.connection_id and existing.connector_id == connector_id \
+            and p.session.get(Connection, existing.connection_id) is not None:
+        reference.binding = "keep"
+    return True
+
+
+def _list_reference(p: _Planning, reference: _Reference, connector_id: str | None) -> None:
+    """S3 plan items of one connection reference: created, updated or unchanged, then
+    how it is bound; an unbound one is offered with the importer's candidate connections
+    and the connector's parameter sets (interactive binding)."""
+    plan, packaged, target, existing = p.plan, reference.packaged, reference.connector, reference.existing
+    if existing is None:
+        plan.item("create", KIND_CONNECTION_REFERENCE, packaged.logical_name)
+    elif existing.display_name != packaged.display_name or existing.connector_id != connector_id:
+        plan.item("update", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id)
+    else:
+        plan.item("unchanged", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id)
+    if reference.binding == "connection":
+        plan.item("bind", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id if existing else None,
+                  f"to connection {reference.connection.display_name} ({reference.connection.id})")
+    elif reference.binding == "create":
+        plan.item("bind", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id if existing else None,
+                  f"to a new connection '{reference.new_connection.DisplayName or target.title}'")
+    elif reference.binding == "keep":
+        plan.item("keep", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id, f"stays bound to connection {existing.connection_id}")
+    else:
+        plan.item("unbound", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id if existing else None, "no connection (missing)")
+        sets = []
+        try:
+            sets = [s.to_dict() for s in _parameter_sets(p.session, p.keyring, target)]
+        except ConnectorhubError:
+            pass
+        plan.unbound.append({
+            "logical_name": packaged.logical_name, "display_name": packaged.display_name, "connector": packaged.connector,
+            "connector_title": target.title, "connector_id": connector_id,
+            "candidates": _candidates(p.session, p.actor, p.environment, connector_id), "parameter_sets": sets,
+        })
+
+
+def _plan_references(p: _Planning, settings: schemas.DeploymentSettings) -> None:
+    """S3 step 3, connection references and their bindings."""
+    plan = p.plan
     entries = {}
     for index, entry in enumerate(settings.ConnectionReferences):
         entries[entry.LogicalName] = (index, entry)
-    for packaged in package.references:
+    for packaged in p.package.references:
         where = f"{pkg.REFERENCES_FILE} {packaged.logical_name}"
-        target = connector_named(packaged.connector, where)
+        target = p.connector_named(packaged.connector, where)
         if target is None:
             continue
-        existing = mapped(KIND_CONNECTION_REFERENCE, packaged.source_id, ConnectionReference)
+        existing = p.mapped(KIND_CONNECTION_REFERENCE, packaged.source_id, ConnectionReference)
         if existing is None:
-            existing = session.scalar(select(ConnectionReference).where(
-                ConnectionReference.environment_id == environment.id, ConnectionReference.logical_name == packaged.logical_name
+            existing = p.session.scalar(select(ConnectionReference).where(
+                ConnectionReference.environment_id == p.environment.id, ConnectionReference.logical_name == packaged.logical_name
             ))
             if existing is not None and (target.existing is None or existing.connector_id != target.existing.id):
                 plan.problem(where, f"The environment already has a connection reference '{packaged.logical_name}' for another "
@@ -368,78 +472,22 @@ def _plan(
         connector_id = target.existing.id if target.existing else None
         reference = _Reference(packaged, existing, target, "unbound")
         index, entry = entries.pop(packaged.logical_name, (None, None))
-        here = f"settings ConnectionReferences[{index}]"
-        if entry is not None and entry.ConnectorId and entry.ConnectorId not in {
-            packaged.connector, connector_id, target.existing.name if target.existing else None,
-        }:
-            plan.problem(f"{here}.ConnectorId", f"'{entry.ConnectorId}' is not the connector of reference '{packaged.logical_name}' "
-                                                f"({packaged.connector}).")
+        if not _bind_reference(p, reference, index, entry, connector_id):
             continue
-        if entry is not None and entry.ConnectionId and entry.Connection is not None:
-            plan.problem(here, "Give ConnectionId or Connection, not both.")
-            continue
-        if entry is not None and entry.ConnectionId:
-            try:
-                reference.connection = solutions.check_binding(
-                    session=session, actor=actor, environment=environment, logical_name=packaged.logical_name,
-                    connector_id=connector_id, connection_id=entry.ConnectionId,
-                )
-                reference.binding = "connection"
-            except ConnectorhubError as error:
-                plan.problem(f"{here}.ConnectionId", error.detail, error)
-                continue
-        elif entry is not None and entry.Connection is not None:
-            if target.existing is not None and target.packaged is None:
-                access = connectors.access_for(session=session, actor=actor, connector=target.existing, environment=environment)
-                if not connection_rules.decide_create_connection(access).allowed:
-                    plan.problem(here, f"You may not create connections to connector '{target.title}' (A6).")
-                    continue
-            try:
-                chosen = params.choose_set(_parameter_sets(session, keyring, target), entry.Connection.ParameterSet)
-                params.resolve(chosen, entry.Connection.Parameters)
-            except params.ParameterProblem as problem:
-                for item in problem.problems:
-                    plan.problem(f"{here}.Connection.Parameters" + (f".{item['parameter']}" if item["parameter"] else ""), item["message"], problem)
-                continue
-            reference.binding, reference.new_connection = "create", entry.Connection
-        elif existing is not None and existing.connection_id and existing.connector_id == connector_id \
-                and session.get(Connection, existing.connection_id) is not None:
-            reference.binding = "keep"
         plan.references.append(reference)
         if existing is not None:
-            seen.add((KIND_CONNECTION_REFERENCE, existing.id))
-        if existing is None:
-            plan.item("create", KIND_CONNECTION_REFERENCE, packaged.logical_name)
-        elif existing.display_name != packaged.display_name or existing.connector_id != connector_id:
-            plan.item("update", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id)
-        else:
-            plan.item("unchanged", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id)
-        if reference.binding == "connection":
-            plan.item("bind", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id if existing else None,
-                      f"to connection {reference.connection.display_name} ({reference.connection.id})")
-        elif reference.binding == "create":
-            plan.item("bind", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id if existing else None,
-                      f"to a new connection '{reference.new_connection.DisplayName or target.title}'")
-        elif reference.binding == "keep":
-            plan.item("keep", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id, f"stays bound to connection {existing.connection_id}")
-        else:
-            plan.item("unbound", KIND_CONNECTION_REFERENCE, packaged.logical_name, existing.id if existing else None, "no connection (missing)")
-            sets = []
-            try:
-                sets = [s.to_dict() for s in _parameter_sets(session, keyring, target)]
-            except ConnectorhubError:
-                pass
-            plan.unbound.append({
-                "logical_name": packaged.logical_name, "display_name": packaged.display_name, "connector": packaged.connector,
-                "connector_title": target.title, "connector_id": connector_id,
-                "candidates": _candidates(session, actor, environment, connector_id), "parameter_sets": sets,
-            })
+            p.seen.add((KIND_CONNECTION_REFERENCE, existing.id))
+        _list_reference(p, reference, connector_id)
     for name, (index, _) in entries.items():
         plan.problem(f"settings ConnectionReferences[{index}]", f"The solution has no connection reference '{name}'.")
 
-    # 4. Apps and flows (F1, F2): files checked against the connectors they will call.
+
+def _plan_assets(p: _Planning) -> None:
+    """S3 step 4, apps and flows (F1, F2, S1, S2): files checked against the connectors
+    they will call, each slot reaching a connection through a reference of the solution."""
+    plan = p.plan
     references = {r.packaged.logical_name: r for r in plan.references}
-    for packaged in package.assets:
+    for packaged in p.package.assets:
         where = packaged.path
         try:
             spec = assets.parse_file(packaged.kind, packaged.definition)
@@ -451,7 +499,7 @@ def _plan(
         bad = False
         for name, slot in spec.connections.items():
             location = f"{where} connections.{name}"
-            target = connector_named(slot.connector, location)
+            target = p.connector_named(slot.connector, location)
             if slot.connection is not None:
                 plan.problem(location, "A solution's app or flow names a connectionReference, never a connection (S2).")
                 bad = True
@@ -470,28 +518,50 @@ def _plan(
             bad = True
         if bad:
             continue
-        existing = mapped(packaged.kind, packaged.source_id, Asset)
+        existing = p.mapped(packaged.kind, packaged.source_id, Asset)
         if existing is not None and existing.kind != packaged.kind:
             existing = None
         plan.assets.append((packaged, existing, spec))
         if existing is not None:
-            seen.add((packaged.kind, existing.id))
+            p.seen.add((packaged.kind, existing.id))
         if existing is None:
             plan.item("create", packaged.kind, spec.name)
         else:
             plan.item("update", packaged.kind, spec.name, existing.id)
 
-    # 5. What the new version no longer has (S4).
-    if installed is not None:
-        for row in solutions.components_of(session, installed.id):
-            if (row.component_kind, row.component_id) in seen:
-                continue
-            name = solutions._names(session, row.component_kind, [row.component_id]).get(row.component_id, row.component_id)
-            plan.dropped.append(row)
-            if installed.managed:
-                plan.item("delete", row.component_kind, name, row.component_id, "dropped from the new version")
-            else:
-                plan.item("remove", row.component_kind, name, row.component_id, "dropped from the solution; stays in the environment")
+
+def _plan_dropped(p: _Planning) -> None:
+    """S4, after the S3 steps: what the new version no longer has; a managed solution
+    deletes it, an unmanaged one only removes it from the solution."""
+    installed, plan = p.plan.solution, p.plan
+    if installed is None:
+        return
+    for row in solutions.components_of(p.session, installed.id):
+        if (row.component_kind, row.component_id) in p.seen:
+            continue
+        name = solutions._names(p.session, row.component_kind, [row.component_id]).get(row.component_id, row.component_id)
+        plan.dropped.append(row)
+        if installed.managed:
+            plan.item("delete", row.component_kind, name, row.component_id, "dropped from the new version")
+        else:
+            plan.item("remove", row.component_kind, name, row.component_id, "dropped from the solution; stays in the environment")
+
+
+def _plan(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, package: pkg.Package,
+    settings: schemas.DeploymentSettings, options: Options, limits: connectors.Limits,
+) -> _Plan:
+    """S3, S4: plan the import without writing, in S3's order: connectors, environment
+    variables, connection references (with their bindings), apps and flows; then what a
+    new version dropped (S4). Every problem is collected in the plan."""
+    installed = _check_installed(session=session, actor=actor, environment=environment, package=package, options=options)
+    plan = _Plan(package, installed)
+    p = _Planning(session, actor, keyring, environment, package, plan, _mapping(session, installed))
+    _plan_connectors(p, limits)
+    _plan_variables(p, settings)
+    _plan_references(p, settings)
+    _plan_assets(p)
+    _plan_dropped(p)
     return plan
 
 
