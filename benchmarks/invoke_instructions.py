@@ -65,7 +65,7 @@ def child(calls: int, port: int, marker: str) -> None:
 
     import proxy
     from connectorhub.changes import write_epoch
-    from connectorhub.api.serve import prepare
+    from connectorhub.serve import prepare
     from connectorhub.config import Settings
     from connectorhub.runtime import api, invoke, request, service
 

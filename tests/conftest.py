@@ -100,7 +100,7 @@ def settings(database_url, tmp_path) -> Settings:
 
 @pytest.fixture
 def app(settings):
-    from connectorhub.api.serve import prepare
+    from connectorhub.serve import prepare
 
     application, _ = prepare(settings)
     yield application

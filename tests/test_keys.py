@@ -85,7 +85,7 @@ def write_key_file(home: Path) -> Path:
 
 
 def build_app(settings):
-    from connectorhub.api.serve import prepare
+    from connectorhub.serve import prepare
 
     application, _ = prepare(settings)
     return application

@@ -332,7 +332,7 @@ def test_r2_public_url_sets_the_redirect_uri(settings, provider, monkeypatch):
     """R2: behind a proxy, CONNECTORHUB_PUBLIC_URL is where the provider sends users back."""
     from dataclasses import replace
 
-    from connectorhub.api.serve import prepare
+    from connectorhub.serve import prepare
     from connectorhub.config import Settings
 
     monkeypatch.setenv("CONNECTORHUB_PUBLIC_URL", "https://hub.example.com/")

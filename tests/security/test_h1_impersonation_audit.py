@@ -64,7 +64,7 @@ def test_h1_the_user_sees_who_made_each_of_their_tokens(app, admin, cli):
 
 
 def test_h1_impersonation_can_be_turned_off(settings, monkeypatch):
-    from connectorhub.api.serve import prepare
+    from connectorhub.serve import prepare
     from connectorhub.config import Settings
 
     monkeypatch.setenv("CONNECTORHUB_ALLOW_IMPERSONATION", "false")

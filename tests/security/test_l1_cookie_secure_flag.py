@@ -14,7 +14,7 @@ from conftest import ADMIN_TOKEN, SAME_ORIGIN
 from fastapi.testclient import TestClient
 from identity_helpers import PORTAL
 
-from connectorhub.api.serve import prepare
+from connectorhub.serve import prepare
 
 ADDRESS_FREE = 20  # failed sign-ins let through per client address (docs/security.md)
 

@@ -13,7 +13,7 @@ from conftest import ADMIN_TOKEN, make_user
 from fastapi.testclient import TestClient
 
 from connectorhub.access.origin import decide_form_origin, origin_of
-from connectorhub.api.serve import prepare
+from connectorhub.serve import prepare
 
 SITE = [origin_of("http://testserver/")]
 MINIMAL = '{"swagger": "2.0", "info": {"title": "Shared", "version": "1"}, "host": "api.example.com", "basePath": "/v1", "paths": {}}'

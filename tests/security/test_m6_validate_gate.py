@@ -19,7 +19,7 @@ from conftest import ADMIN_TOKEN, client_for, make_user
 from fastapi.testclient import TestClient
 
 from connectorhub.api.heavy import PER_CALLER_WAITING, HeavyWork
-from connectorhub.api.serve import prepare
+from connectorhub.serve import prepare
 from connectorhub.connectors import api as connectors_api
 from connectorhub.errors import TooManyRequests
 

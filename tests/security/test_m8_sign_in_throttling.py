@@ -90,7 +90,7 @@ def test_m8_one_address_trying_many_accounts_is_blocked(app, admin):
 def test_m8_the_counts_hold_across_serve_processes_sharing_the_database(app, admin, settings):
     """K3: a second application on the same database (another serve process) sees the
     failures made through the first; nothing is kept in one process's memory."""
-    from connectorhub.api.serve import prepare
+    from connectorhub.serve import prepare
 
     user_with_password(admin, "bob@default.test")
     other, _ = prepare(settings)

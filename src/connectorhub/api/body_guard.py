@@ -1,7 +1,7 @@
 """Request bodies the service will not unpack or cannot measure in advance (H2,
 docs/security.md "Files and imports").
 
-:class:`~connectorhub.api.app.BodyLimit` refuses a body whose *declared* length is over
+:class:`~connectorhub.app.BodyLimit` refuses a body whose *declared* length is over
 the limit. Two kinds of body escape it:
 
 - a body with a content coding (``Content-Encoding: gzip``, ``deflate``, ``br`` …): the

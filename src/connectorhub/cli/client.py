@@ -78,11 +78,14 @@ def error_from_response(response: httpx.Response) -> errors.ConnectorhubError:
     code = body.get("code")
     cls = errors.error_class(code if isinstance(code, str) else None, response.status_code)
     extra = {k: v for k, v in body.items() if k not in {"type", "title", "status", "code", "detail"}}
-    # The base class's constructor: some subclasses require fields (findings, retry_after)
-    # an answer may lack; the error keeps its class, so its exit code and isinstance checks.
-    error = cls.__new__(cls)
-    errors.ConnectorhubError.__init__(error, str(detail), code=code, **extra)
-    return error
+    try:
+        return cls(str(detail), code=code, **extra)
+    except TypeError:
+        # An answer without a field its class requires (findings, retry_after): the error
+        # keeps its class all the same, and with it its exit code.
+        error = cls.__new__(cls)
+        errors.ConnectorhubError.__init__(error, str(detail), code=code, **extra)
+        return error
 
 
 class Client:

@@ -72,7 +72,7 @@ def _json_bytes(answer: dict) -> bytes:
 
 class InvokeEndpoint:
     """``POST {prefix}/environments/{env}/connections/{connection}/invoke/{operationId}``
-    as a bare ASGI endpoint: the application (``api.app.Application``) hands it matching
+    as a bare ASGI endpoint: the application (``connectorhub.app.Application``) hands it matching
     requests before its framework layers, and everything else goes the usual way.
 
     Measured in a ``serve`` process (docs/benchmarks.md, "Invocation overhead"): the

@@ -48,7 +48,7 @@ SCRIPT_FILE = "script.csx"
 KIND_FOLDERS = {"flow": "flows", "app": "apps"}
 MAX_ENTRIES = ARCHIVE_MAX_ENTRIES
 # A solution unpacks to at most this many times the file limit: as much as the largest
-# request body carries (api.app.BODY_OVERHEAD), 32 MiB by default (docs/security.md).
+# request body carries (connectorhub.app.BODY_OVERHEAD), 32 MiB by default (docs/security.md).
 UNPACKED_FILE_FACTOR = 4
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
-from connectorhub.api.app import create_app
+from connectorhub.app import create_app
 from connectorhub.api.logs import log_config
 from connectorhub.api.server import HttpProtocol
 from connectorhub.bootstrap import BootstrapResult, bootstrap
@@ -36,7 +36,7 @@ def prepare(settings: Settings) -> tuple[FastAPI, BootstrapResult]:
 def run(application: FastAPI, *, host: str, port: int, log_level: str) -> None:
     """Serve ``application`` until the process is stopped."""
     # Forwarded headers are believed only from CONNECTORHUB_TRUSTED_PROXIES (the
-    # application applies them, api.app); uvicorn's own default trusts 127.0.0.1.
+    # application applies them, connectorhub.app); uvicorn's own default trusts 127.0.0.1.
     uvicorn.run(
         application, host=host, port=port, http=HttpProtocol, proxy_headers=False,
         log_level=log_level.lower(), access_log=log_level.lower() == "debug", log_config=log_config(log_level),
