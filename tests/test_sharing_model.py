@@ -31,8 +31,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from conftest import TEST_MASTER_KEY
 from connectorhub import errors
 from connectorhub.access.decisions import Actor
+from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import service as assets
 from connectorhub.connections import service as connections
+from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.db import make_engine, make_session_factory, migrate
@@ -1059,7 +1061,7 @@ class SharingMachine(RuleBasedStateMachine):
             if ENVS[a.env][0] != USERS[user]:
                 raise errors.NotFound("env")
             environment = self.env(session, actor, a.env)
-            asset, access = assets.get_or_raise(session=session, actor=actor, environment=environment, kind=a.kind, ref=aid)
+            asset, access = asset_facts.get_or_raise(session=session, actor=actor, environment=environment, kind=a.kind, ref=aid)
             views = [(v["name"], v["status"], v["your_mode"], v["your_connection_id"], v["your_status"])
                      for v in assets.slot_views(session=session, actor=actor, asset=asset, access=access)]
             try:
@@ -1096,7 +1098,7 @@ class SharingMachine(RuleBasedStateMachine):
         def act(session, actor):
             if ENVS[env][0] != USERS[user]:
                 raise errors.NotFound("env")
-            connectors.get_or_raise(session=session, actor=actor, environment=self.env(session, actor, env), ref=cid)
+            connector_facts.get_or_raise(session=session, actor=actor, environment=self.env(session, actor, env), ref=cid)
 
         got = self.call(user, act)
         visible = ENVS[env][0] == USERS[user] and (c.public or c.env == env) and any(self.model.connector_role(user, c))

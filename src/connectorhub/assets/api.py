@@ -9,14 +9,15 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Request, status
 from sqlalchemy import select
 
 from connectorhub.api.context import Context, context
-from connectorhub.assets import schemas, service
+from connectorhub.assets import facts, schemas, service
 from connectorhub.assets.models import KIND_APP, KIND_FLOW, Asset
 from connectorhub.connections import api as connections_api
-from connectorhub.connections import service as connections
+from connectorhub.connections import facts as connections
 from connectorhub.directory.models import User
 from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest, Unavailable
 from connectorhub.pagination import DEFAULT_LIMIT
+from connectorhub.runtime import service as runtime_service
 from connectorhub.schemas import PageOut
 from connectorhub.transactions import retried
 
@@ -30,8 +31,6 @@ def step_caller(app: FastAPI) -> service.CallStep:
     override = getattr(app.state, "asset_call", None)
     if override is not None:
         return override
-    from connectorhub.runtime import service as runtime_service
-
     runtime = getattr(app.state, "runtime", None)
     call = getattr(runtime_service, "call", None)
     if runtime is None or call is None:
@@ -50,7 +49,7 @@ def _summary(asset: Asset, access, owners: dict[str, str]) -> schemas.AssetSumma
 
 
 def _out(session, actor, asset: Asset, access) -> schemas.AssetOut:
-    slots = service.slots_of(session, asset.id)
+    slots = facts.slots_of(session, asset.id)
     return schemas.AssetOut(
         id=asset.id, kind=asset.kind, name=asset.name, environment_id=asset.environment_id,
         owner=service.owner_email(session, asset), role=access.role, via=access.via, trigger=asset.trigger_type,
@@ -77,7 +76,7 @@ def _register(kind: str) -> None:
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             asset = service.create(session=session, actor=ctx.actor, environment=environment, kind=kind, data=body)
-            return _out(session, ctx.actor, asset, service.access_for(session=session, actor=ctx.actor, asset=asset))
+            return _out(session, ctx.actor, asset, facts.access_for(session=session, actor=ctx.actor, asset=asset))
 
     @router.get(base, response_model=PageOut[schemas.AssetSummaryOut], tags=tags, name=f"list_{kind}s")
     def list_(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
@@ -92,7 +91,7 @@ def _register(kind: str) -> None:
     def get(env: str, asset: str, ctx: Context = Depends(context)):
         with ctx.transaction(write=False) as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            found, access = service.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
+            found, access = facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
             return _out(session, ctx.actor, found, access)
 
     @router.delete(one, response_model=schemas.AssetDeleted, tags=tags, name=f"delete_{kind}")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from connectorhub.access import decisions
 from connectorhub.access.decisions import Access, Actor
 from connectorhub.assets.models import AssetSlot
-from connectorhub.connections import service as connections
+from connectorhub.connections import facts as connections
 from connectorhub.connections.models import Connection
 from connectorhub.environments.models import Environment
 from connectorhub.solutions.models import ConnectionReference

@@ -27,7 +27,7 @@ from typing import Any
 
 import anyio
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session
 
@@ -37,10 +37,19 @@ from connectorhub.access import lending as lending_rules
 from connectorhub.access.decisions import Actor, AssetAccess
 from connectorhub.access.enforce import enforce
 from connectorhub.assets import expressions, lending, schemas
+from connectorhub.assets.facts import (
+    _check_kind,
+    _share_facts,
+    _visible_in,
+    facts,
+    get_or_raise,
+    shares_of,
+    slots_of,
+    visible_with_access,
+)
 from connectorhub.assets.models import (
     KIND_APP,
     KIND_FLOW,
-    KINDS,
     RUN_FAILED,
     RUN_RUNNING,
     RUN_SUCCEEDED,
@@ -53,21 +62,24 @@ from connectorhub.assets.models import (
     AssetSlot,
 )
 from connectorhub.audit import service as audit
+from connectorhub.connections import facts as connection_facts
 from connectorhub.connections import service as connections
 from connectorhub.connections.models import Connection
 from connectorhub.connections.purge import purge as purge_connection
-from connectorhub.connectors import service as connectors
+from connectorhub.connectors import facts as connectors
 from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import Group, User
 from connectorhub.environments.models import Environment
-from connectorhub.errors import ConnectorhubError, Forbidden, InvalidRequest, not_found
+from connectorhub.errors import ConnectorhubError, InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
 from connectorhub.runtime import masking
 from connectorhub.secrets.keyring import Keyring
-from connectorhub.sharing.service import resolve_principal
+from connectorhub.security import facts as security
+from connectorhub.sharing.facts import resolve_principal
+from connectorhub.solutions import facts as solutions
 from connectorhub.solutions.models import ConnectionReference
 from connectorhub.transactions import lock
 
@@ -85,12 +97,6 @@ _MIN_REDACTED = 4  # shorter secret values would blank out ordinary text
 
 def _title(kind: str) -> str:
     return kind.title()
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"unknown asset kind {kind!r}")
-    return kind
 
 
 # --- files -------------------------------------------------------------------------
@@ -225,7 +231,7 @@ def _resolve_slots(
             connector = None
         if slot.connection is not None:
             try:
-                connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=slot.connection)
+                connection, access = connection_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=slot.connection)
                 if not decisions.can_use_connection(access):
                     problems.append({"location": f"{where}.connection", "message": "You manage this connection but may not use its credentials; use a connection of your own (A6)."})
                 elif connector is not None and connection.connector_id != connector.id:
@@ -298,56 +304,6 @@ def create(*, session: Session, actor: Actor, environment: Environment, kind: st
 # --- access --------------------------------------------------------------------------
 
 
-def facts(asset: Asset) -> decisions.AssetFacts:
-    return decisions.AssetFacts(
-        id=asset.id, kind=asset.kind, name=asset.name, org_id=asset.org_id, environment_id=asset.environment_id, owner_id=asset.owner_id
-    )
-
-
-def _share_facts(share: AssetShare) -> decisions.AssetShareFacts:
-    modes = json.loads(share.slot_modes or "{}")
-    shared = frozenset(slot for slot, mode in modes.items() if mode == decisions.SLOT_SHARED)
-    return decisions.AssetShareFacts(share.principal_kind, share.principal_id, share.role, shared, share.granted_by)
-
-
-def shares_of(session: Session, asset_id: str) -> builtins.list[AssetShare]:
-    return builtins.list(session.scalars(select(AssetShare).where(AssetShare.asset_id == asset_id).order_by(AssetShare.id)))
-
-
-def access_for(*, session: Session, actor: Actor, asset: Asset) -> AssetAccess:
-    return decisions.asset_access(actor, facts(asset), [_share_facts(s) for s in shares_of(session, asset.id)])
-
-
-def get_or_raise(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[Asset, AssetAccess]:
-    """An app or flow of ``environment`` the caller may see; otherwise not found (A10), after
-    the same queries as for a visible one: the shares are read whether the id names an
-    asset or not, so a hidden id costs what an unknown one does."""
-    asset = session.get(Asset, ref)
-    shares = [_share_facts(s) for s in shares_of(session, ref)]
-    if asset is None or asset.kind != _check_kind(kind) or asset.environment_id != environment.id:
-        raise not_found(kind, ref)
-    access = decisions.asset_access(actor, facts(asset), shares)
-    if not access.visible:
-        raise not_found(kind, ref)
-    return asset, access
-
-
-def _visible_in(actor: Actor, environment: Environment):
-    """SQL condition mirroring :func:`decisions.asset_access` (F3, A10)."""
-    in_env = Asset.environment_id == environment.id
-    if environment.org_id != actor.org_id:
-        return Asset.id.is_(None)
-    if decisions.administers(actor, environment.org_id, environment.id):
-        return in_env
-    shared = select(AssetShare.asset_id).where(
-        or_(
-            and_(AssetShare.principal_kind == "user", AssetShare.principal_id == actor.user_id),
-            and_(AssetShare.principal_kind == "group", AssetShare.principal_id.in_(sorted(actor.group_ids))),
-        )
-    )
-    return and_(in_env, or_(Asset.owner_id == actor.user_id, Asset.id.in_(shared)))
-
-
 def list(  # noqa: A001 - the service vocabulary
     *, session: Session, actor: Actor, environment: Environment, kind: str, limit: int, cursor: str | None
 ) -> Page[tuple[Asset, AssetAccess]]:
@@ -361,20 +317,7 @@ def list(  # noqa: A001 - the service vocabulary
     rows = session.scalars(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    shares: dict[str, builtins.list[decisions.AssetShareFacts]] = {}
-    if rows:
-        for share in session.scalars(select(AssetShare).where(AssetShare.asset_id.in_([a.id for a in rows]))):
-            shares.setdefault(share.asset_id, []).append(_share_facts(share))
-    items = []
-    for asset in rows:
-        access = decisions.asset_access(actor, facts(asset), shares.get(asset.id, ()))
-        if access.visible:
-            items.append((asset, access))
-    return Page(items, rows[-1].id if more and rows else None)
-
-
-def slots_of(session: Session, asset_id: str) -> builtins.list[AssetSlot]:
-    return builtins.list(session.scalars(select(AssetSlot).where(AssetSlot.asset_id == asset_id).order_by(AssetSlot.position)))
+    return Page(visible_with_access(session, actor, rows), rows[-1].id if more and rows else None)
 
 
 def definition_of(asset: Asset, slots: builtins.list[AssetSlot], reference_names: dict[str, str] | None = None) -> dict[str, Any]:
@@ -444,8 +387,6 @@ def delete(*, session: Session, actor: Actor, environment: Environment, kind: st
     asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     enforce(decisions.decide_asset_delete(access, kind), kind, ref)
     lock(session, asset, kind=kind, ref=ref, deleting=True)  # a second delete answers not found
-    from connectorhub.solutions import service as solutions  # solutions build on assets
-
     solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
     return remove(session=session, actor=actor, asset=asset)
 
@@ -617,7 +558,7 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     slot_row = _slot(session, asset, slot)
     connection = session.get(Connection, connection_ref)
     if connection is not None and connection.environment_id == environment.id:
-        connection_access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
+        connection_access = connection_facts.access_for(session=session, actor=actor, connection=connection, environment=environment)
     else:
         connection, connection_access = None, decisions.NO_ACCESS
     decision = decisions.decide_slot_bind(
@@ -632,10 +573,6 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     enforce(decision, kind, ref)
     mode = access.slot_mode(slot)
     if mode == decisions.SLOT_OWN and slot_row.connection_reference_id is not None:
-        from connectorhub.solutions import (
-            service as solutions,  # solutions build on assets
-        )
-
         solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
         name = reference_names(session, [slot_row]).get(slot_row.connection_reference_id, slot_row.connection_reference_id)
         raise InvalidRequest(
@@ -660,51 +597,6 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     )
     session.flush()
     return {"slot": slot, "connection_id": connection.id, "mode": mode}
-
-
-def connector_for_scoped_connection(*, session: Session, actor: Actor, environment: Environment, scope: str, connector_ref: str) -> Connector:
-    """A7: the connector a connection scoped to ``scope`` ("flow:<id>" / "app:<id>") may
-    be created for: one of that asset's slot connectors, for anyone who may run it, with
-    no right to the connector itself. Called by ``connections.service.create``."""
-    kind, _, asset_id = scope.partition(":")
-    if kind not in KINDS or not asset_id:
-        raise InvalidRequest(f"A connection scope is 'flow:<id>' or 'app:<id>', not '{scope}'.", code="ScopeNotValid")
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=asset_id)
-    candidates = [
-        c for c in (session.get(Connector, s.connector_id) for s in slots_of(session, asset.id))
-        if c is not None and connector_ref in (c.id, c.name, c.title)
-    ]
-    enforce(decisions.decide_scoped_connection_create(access, kind, bool(candidates)), kind, asset_id)
-    return candidates[0]
-
-
-def refuse_unscoped_connection(*, session: Session, actor: Actor, environment: Environment, connector_ref: str) -> None:
-    """A7: called when ``connector_ref`` is not visible to the caller. If they reach it
-    through apps or flows, the refusal names them and says what to do instead; otherwise
-    nothing is raised and the caller's not-found stands (A10)."""
-    names = []
-    for asset, access in _assets_runnable_by(session=session, actor=actor, environment=environment):
-        for slot in slots_of(session, asset.id):
-            connector = session.get(Connector, slot.connector_id)
-            if connector is not None and connector_ref in (connector.id, connector.name, connector.title):
-                names.append(f"{asset.kind} '{asset.name}' ({asset.id})")
-                break
-    decision = decisions.decide_unscoped_connection_via_assets(names)
-    if decision.outcome == decisions.FORBIDDEN:
-        raise Forbidden(decision.reason, code=decision.code)
-
-
-def _assets_runnable_by(*, session: Session, actor: Actor, environment: Environment) -> builtins.list[tuple[Asset, AssetAccess]]:
-    out = []
-    for kind in KINDS:
-        cursor = None
-        while True:
-            page = list(session=session, actor=actor, environment=environment, kind=kind, limit=1000, cursor=cursor)
-            out += [(a, x) for a, x in page.items if decisions.can_run_asset(x)]
-            cursor = page.next_cursor
-            if not cursor:
-                break
-    return out
 
 
 def create_scoped_connection(
@@ -885,7 +777,7 @@ def _lender_access(session: Session, asset: Asset, connection: Connection, envir
     slot lends."""
     owner = session.get(User, asset.owner_id)
     owner_actor = directory.actor_for_user(session=session, user=owner)
-    return connections.access_for(session=session, actor=owner_actor, connection=connection, environment=environment)
+    return connection_facts.access_for(session=session, actor=owner_actor, connection=connection, environment=environment)
 
 
 def _resolve_for_run(
@@ -924,7 +816,7 @@ def _resolve_for_run(
     if mode == decisions.SLOT_SHARED:
         lender = _lender_access(session, asset, connection, environment)
     else:
-        lender = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
+        lender = connection_facts.access_for(session=session, actor=actor, connection=connection, environment=environment)
     decision = decisions.decide_slot_use(mode, lender, connection.scope, asset.scope)
     if decision.allowed and mode == decisions.SLOT_SHARED:  # A6: still the owner's to lend
         decision = decisions.decide_slot_lend(lender, connections.allows_sharing(session, keyring, connection))
@@ -1204,7 +1096,7 @@ def _resolve_references(
             continue
         connection = session.get(Connection, reference.connection_id) if reference.connection_id else None
         if connection is not None:
-            access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
+            access = connection_facts.access_for(session=session, actor=actor, connection=connection, environment=environment)
             if not decisions.can_use_connection(access):
                 problems.append({"location": where, "message": f"You may not use the connection bound to '{reference.logical_name}' (A6)."})
                 continue
@@ -1215,10 +1107,6 @@ def _resolve_references(
 def _check_reference_use(session: Session, actor: Actor, environment: Environment, slot: AssetSlot, noun: str) -> None:
     """A11 + S5: using a connection reference (a run through it) needs read on it, from a
     security role or a record share; Basic User reads those of the runner's unit."""
-    from connectorhub.security import (
-        service as security,  # security reaches assets through connectors
-    )
-
     reference_id = slot.connection_reference_id
     if reference_id in security.allowed_ids(
         session=session, actor=actor, environment=environment, privilege="read", table="connectionreference", record_ids=[reference_id]
