@@ -32,6 +32,7 @@ from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import User
 from connectorhub.environments import service as environments
+from connectorhub.security import explain as security_explain
 from connectorhub.security import facts as security_facts
 from connectorhub.security import service as security
 
@@ -297,7 +298,7 @@ def test_service_check_matches_the_s5_reference(database_url, w):
                     got = _outcome(lambda a=actor, p=privilege, t=table, rid=record_id: security_facts.check(
                         session=session, actor=a, environment=env, privilege=p, table=t, record_id=rid))
                     assert got == reference_outcome(w, u, privilege, r), (u, privilege, r)
-                    explained = security.explain(session=session, actor=admin, environment=env, table=table, record_id=record_id,
+                    explained = security_explain.explain(session=session, actor=admin, environment=env, table=table, record_id=record_id,
                                                  privilege=privilege, user_ref=actor.email)
                     assert explained["allowed"] == reference_allowed(w, u, privilege, r)
                     assert bool(explained["via"]) == explained["allowed"]

@@ -32,7 +32,9 @@ from conftest import TEST_MASTER_KEY
 from connectorhub import errors
 from connectorhub.access.decisions import Actor
 from connectorhub.assets import facts as asset_facts
+from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
+from connectorhub.assets import sharing as asset_sharing
 from connectorhub.connections import service as connections
 from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
@@ -886,7 +888,7 @@ class SharingMachine(RuleBasedStateMachine):
             if ENVS[a.env][0] != USERS[user]:
                 raise errors.NotFound("env")
             _, ref = self.principal_ref(kind, name)
-            return assets.share(session=session, actor=actor, keyring=self.keyring, environment=self.env(session, actor, a.env),
+            return asset_sharing.share(session=session, actor=actor, keyring=self.keyring, environment=self.env(session, actor, a.env),
                                 kind=a.kind, ref=aid, principal_kind=kind, principal_ref=ref, role=role, slot_modes=modes)["role"]
 
         got = self.call(user, act)
@@ -921,7 +923,7 @@ class SharingMachine(RuleBasedStateMachine):
             if ENVS[a.env][0] != USERS[user]:
                 raise errors.NotFound("env")
             _, ref = self.principal_ref(kind, name)
-            assets.unshare(session=session, actor=actor, environment=self.env(session, actor, a.env), kind=a.kind, ref=aid,
+            asset_sharing.unshare(session=session, actor=actor, environment=self.env(session, actor, a.env), kind=a.kind, ref=aid,
                            principal_kind=kind, principal_ref=ref)
 
         got = self.call(user, act)
@@ -1065,7 +1067,7 @@ class SharingMachine(RuleBasedStateMachine):
             views = [(v["name"], v["status"], v["your_mode"], v["your_connection_id"], v["your_status"])
                      for v in assets.slot_views(session=session, actor=actor, asset=asset, access=access)]
             try:
-                prepared = assets.prepare_run(session=session, actor=actor, keyring=self.keyring, environment=environment, kind=a.kind,
+                prepared = asset_runs.prepare_run(session=session, actor=actor, keyring=self.keyring, environment=environment, kind=a.kind,
                                               ref=aid, inputs={}, form=None if a.kind == "flow" else f"f_{slots[0]}")
             except errors.Forbidden:
                 return views, "forbidden"

@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from connectorhub.api.context import Context, context
 from connectorhub.assets import facts, schemas, service
+from connectorhub.assets import runs as asset_runs
+from connectorhub.assets import sharing as asset_sharing
 from connectorhub.assets.models import KIND_APP, KIND_FLOW, Asset
 from connectorhub.connections import api as connections_api
 from connectorhub.connections import facts as connections
@@ -24,7 +26,7 @@ from connectorhub.transactions import retried
 router = APIRouter()
 
 
-def step_caller(app: FastAPI) -> service.CallStep:
+def step_caller(app: FastAPI) -> asset_runs.CallStep:
     """THE HOOK through which runs reach the runtime (R1): ``app.state.asset_call`` when
     set (tests set a fake that records what it is asked), else
     ``runtime.service.call`` bound to the ``Runtime`` in ``app.state.runtime``."""
@@ -113,18 +115,18 @@ def _register(kind: str) -> None:
 
         def prepare(session):
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            return service.prepare_run(
+            return asset_runs.prepare_run(
                 session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=asset,
                 inputs=body.inputs, form=form,
             )
 
-        return await service.run(transaction=ctx.transaction, prepare=prepare, call=call)
+        return await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=call)
 
     @router.get(one + "/runs", response_model=PageOut[schemas.RunOut], tags=tags, name=f"list_{kind}_runs")
     def runs(env: str, asset: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
         with ctx.transaction(write=False) as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            page = service.list_runs(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, limit=limit, cursor=cursor)
+            page = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, limit=limit, cursor=cursor)
             return PageOut(items=page.items, next_cursor=page.next_cursor)
 
     @router.post(one + "/share", response_model=schemas.AssetShareOut, tags=tags, name=f"share_{kind}")
@@ -133,7 +135,7 @@ def _register(kind: str) -> None:
         principal_kind, ref = _principal(body.user, body.group)
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            return service.share(
+            return asset_sharing.share(
                 session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=asset,
                 principal_kind=principal_kind, principal_ref=ref, role=body.role, slot_modes=body.slots,
             )
@@ -144,13 +146,13 @@ def _register(kind: str) -> None:
         principal_kind, ref = _principal(body.user, body.group)
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            service.unshare(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, principal_kind=principal_kind, principal_ref=ref)
+            asset_sharing.unshare(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, principal_kind=principal_kind, principal_ref=ref)
 
     @router.get(one + "/permissions", response_model=schemas.AssetPermissionsOut, tags=tags, name=f"{kind}_permissions")
     def permissions(env: str, asset: str, ctx: Context = Depends(context)):
         with ctx.transaction(write=False) as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            return service.permissions(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
+            return asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
 
     @router.post(one + "/bind", response_model=schemas.BindOut, tags=tags, name=f"bind_{kind}_slot")
     @retried

@@ -20,6 +20,7 @@ from connectorhub.connectors.models import Connector
 from connectorhub.directory.models import User
 from connectorhub.environments.models import Environment
 from connectorhub.errors import Forbidden, InvalidRequest, not_found
+from connectorhub.solutions.models import ConnectionReference
 
 
 def _check_kind(kind: str) -> str:
@@ -176,3 +177,16 @@ def dependents_of_connection(session: Session, connection_id: str) -> list[dict[
         .exists()
     )
     return _dependent_rows(session, or_(AssetSlot.connection_id == connection_id, bound_by_someone))
+
+
+def _slot(session: Session, asset: Asset, name: str) -> AssetSlot | None:
+    return session.get(AssetSlot, (asset.id, name))
+
+
+def reference_names(session: Session, slots: builtins.list[AssetSlot]) -> dict[str, str]:
+    """Logical names of the connection references the slots are bound to (S1)."""
+    ids = sorted({s.connection_reference_id for s in slots if s.connection_reference_id})
+    if not ids:
+        return {}
+    rows = session.execute(select(ConnectionReference.id, ConnectionReference.logical_name).where(ConnectionReference.id.in_(ids)))
+    return {rid: name for rid, name in rows}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response, status
 from connectorhub.api.context import Context, context
 from connectorhub.environments import service as environments
 from connectorhub.schemas import PageOut
-from connectorhub.security import facts, schemas, service
+from connectorhub.security import explain, facts, schemas, service
 from connectorhub.transactions import retried
 
 router = APIRouter(tags=["security"])
@@ -281,7 +281,7 @@ def check(env: str, table: str, record_id: str, privilege: str, user: str | None
     """Which role or share allows the privilege on the record, or why none does (S5)."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        return schemas.CheckOut(**service.explain(
+        return schemas.CheckOut(**explain.explain(
             session=session, actor=ctx.actor, environment=environment, table=table, record_id=record_id, privilege=privilege, user_ref=user
         ))
 

@@ -265,3 +265,21 @@ def allowed_ids(*, session: Session, actor: Actor, environment: Environment, pri
     tree = load_tree(session=session, environment=environment)
     records = load_records(session=session, environment=environment, table=table, record_ids=ids)
     return {rid for rid, record in records.items() if decisions.allowed(user, privilege, record, tree)}
+
+
+def _unit_names(session: Session, environment: Environment) -> dict[str, str]:
+    names = {root_id(environment): environment.name}
+    names.update(session.execute(select(BusinessUnit.id, BusinessUnit.name).where(BusinessUnit.environment_id == environment.id)).all())
+    return names
+
+
+def _principal_names(session: Session, environment: Environment, principals: Iterable[tuple[str | None, str | None]]) -> dict[tuple[str, str], str]:
+    principals = [(k, p) for k, p in principals if k and p]
+    users = {p for k, p in principals if k == "user"}
+    teams = {p for k, p in principals if k == "team"}
+    names: dict[tuple[str, str], str] = {}
+    if users:
+        names.update({("user", uid): email for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(users)))})
+    if teams:
+        names.update({("team", tid): name for tid, name in session.execute(select(Team.id, Team.name).where(Team.id.in_(teams)))})
+    return names
