@@ -287,7 +287,7 @@ def measure(engine: Engine, store: Store, samples: int, warmup: int, seed: int) 
         with factory() as session:
             start = time.perf_counter()
             try:
-                connector, access = connector_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+                connector, access = connector_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
                 found = True
             except NotFound:
                 connector, access, found = None, None, False

@@ -189,7 +189,7 @@ class World:
         env = self.env(session, actor, env_name)
         if action == "effective_role":
             try:
-                _, access = connector_facts.get_or_raise(session=session, actor=actor, environment=env, ref=connector_id)
+                _, access = connector_facts.get_with_access(session=session, actor=actor, environment=env, ref=connector_id)
             except errors.NotFound:
                 return "none"
             return access.role or "none"

@@ -1063,7 +1063,7 @@ class SharingMachine(RuleBasedStateMachine):
             if ENVS[a.env][0] != USERS[user]:
                 raise errors.NotFound("env")
             environment = self.env(session, actor, a.env)
-            asset, access = asset_facts.get_or_raise(session=session, actor=actor, environment=environment, kind=a.kind, ref=aid)
+            asset, access = asset_facts.get_with_access(session=session, actor=actor, environment=environment, kind=a.kind, ref=aid)
             views = [(v["name"], v["status"], v["your_mode"], v["your_connection_id"], v["your_status"])
                      for v in assets.slot_views(session=session, actor=actor, asset=asset, access=access)]
             try:

@@ -93,7 +93,7 @@ def _register(kind: str) -> None:
     def get(env: str, asset: str, ctx: Context = Depends(context)):
         with ctx.transaction(write=False) as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            found, access = facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
+            found, access = facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
             return _out(session, ctx.actor, found, access)
 
     @router.delete(one, response_model=schemas.AssetDeleted, tags=tags, name=f"delete_{kind}")

@@ -49,7 +49,12 @@ def access_for(*, session: Session, actor: Actor, asset: Asset) -> AssetAccess:
     return decisions.asset_access(actor, facts(asset), [_share_facts(s) for s in shares_of(session, asset.id)])
 
 
-def get_or_raise(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[Asset, AssetAccess]:
+def get_or_raise(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> Asset:
+    """The app or flow of :func:`get_with_access`, without the caller's access (A10)."""
+    return get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)[0]
+
+
+def get_with_access(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[Asset, AssetAccess]:
     """An app or flow of ``environment`` the caller may see; otherwise not found (A10), after
     the same queries as for a visible one: the shares are read whether the id names an
     asset or not, so a hidden id costs what an unknown one does."""
@@ -90,7 +95,7 @@ def connector_for_scoped_connection(*, session: Session, actor: Actor, environme
     kind, _, asset_id = scope.partition(":")
     if kind not in KINDS or not asset_id:
         raise InvalidRequest(f"A connection scope is 'flow:<id>' or 'app:<id>', not '{scope}'.", code="ScopeNotValid")
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=asset_id)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=asset_id)
     candidates = [
         c for c in (session.get(Connector, s.connector_id) for s in slots_of(session, asset.id))
         if c is not None and connector_ref in (c.id, c.name, c.title)

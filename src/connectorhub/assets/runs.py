@@ -31,7 +31,7 @@ from connectorhub.access.enforce import enforce
 from connectorhub.assets import expressions, lending, schemas
 from connectorhub.assets.facts import (
     _slot,
-    get_or_raise,
+    get_with_access,
     reference_names,
     slots_of,
 )
@@ -291,7 +291,7 @@ def prepare_run(
     decrypt each slot the run uses and record the run as ``running``. A slot that cannot
     be used (missing, unbound, no longer usable: A8) is recorded as a failed run that
     names it, and nothing is called."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     enforce(decisions.decide_asset_run(access, kind), kind, ref)
     spec = load_definition(asset)
     now = utcnow()
@@ -455,7 +455,7 @@ def list_runs(
 ) -> Page[dict[str, Any]]:
     """F1: newest first. The owner, co-owners and administrators see every run; a user
     sees their own."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     check_limit(limit)
     query = select(AssetRun).where(AssetRun.asset_id == asset.id).order_by(AssetRun.id.desc()).limit(limit + 1)
     if not decisions.can_see_all_runs(access):

@@ -32,7 +32,7 @@ from connectorhub.assets.facts import (
     _check_kind,
     _visible_in,
     _slot,
-    get_or_raise,
+    get_with_access,
     reference_names,
     slots_of,
     visible_with_access,
@@ -196,7 +196,7 @@ def _resolve_slots(
         where = f"connections.{name}"
         connector = connection = None
         try:
-            connector, connector_access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=slot.connector)
+            connector, connector_access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=slot.connector)
             if not decisions.can_use_connector(connector_access):
                 raise not_found("connector", slot.connector)
         except ConnectorhubError as error:
@@ -204,7 +204,7 @@ def _resolve_slots(
             connector = None
         if slot.connection is not None:
             try:
-                connection, access = connection_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=slot.connection)
+                connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=slot.connection)
                 if not decisions.can_use_connection(access):
                     problems.append({"location": f"{where}.connection", "message": "You manage this connection but may not use its credentials; use a connection of your own (A6)."})
                 elif connector is not None and connection.connector_id != connector.id:
@@ -357,7 +357,7 @@ def owner_email(session: Session, asset: Asset) -> str | None:
 def delete(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> builtins.list[str]:
     """Delete an app or flow with its shares, bindings and runs; connections scoped to it
     go too, since they are usable nowhere else (A7). Returns their ids."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     enforce(decisions.decide_asset_delete(access, kind), kind, ref)
     lock(session, asset, kind=kind, ref=ref, deleting=True)  # a second delete answers not found
     solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
@@ -396,7 +396,7 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     recipient binds their own connection for an ``invoker`` slot. The connection must be
     usable by the caller (A6), for the slot's connector, and scoped to nothing or to
     this asset (A7)."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     lock(session, asset, kind=kind, ref=ref)
     slot_row = _slot(session, asset, slot)
     connection = session.get(Connection, connection_ref)
@@ -448,7 +448,7 @@ def create_scoped_connection(
 ) -> Connection:
     """A7, F3: create a connection scoped to this asset for one of its slots and bind it
     for the caller: what a recipient does at first run of an ``invoker`` slot."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     slot_row = _slot(session, asset, slot)
     if slot_row is None:
         enforce(decisions.decide_slot_bind(access, kind, slot, False, False, decisions.NO_ACCESS, None, asset.scope), kind, ref)

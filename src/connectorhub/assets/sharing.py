@@ -21,7 +21,7 @@ from connectorhub.assets import lending
 from connectorhub.assets.facts import (
     _share_facts,
     facts,
-    get_or_raise,
+    get_with_access,
     shares_of,
     slots_of,
 )
@@ -67,7 +67,7 @@ def share(
     Sharing again replaces the role and the modes. Turning a slot to ``shared`` lends
     its connection, so a co-owner or administrator does it only for a connection they
     may share themselves (``access.lending``)."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     lock(session, asset, kind=kind, ref=ref)  # shares of one asset change one after the other
     slots = slots_of(session, asset.id)
     names = [s.name for s in slots]
@@ -77,7 +77,7 @@ def share(
     precheck = decisions.decide_asset_share(actor, access, asset_facts, principal_kind, "", role, slot_modes, names, unshareable)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND):
         enforce(precheck, kind, ref)
-    principal = resolve_principal(session, asset.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=asset.org_id, kind=principal_kind, ref=principal_ref)
     enforce(
         decisions.decide_asset_share(actor, access, asset_facts, principal.kind, principal.id, role, slot_modes, names, unshareable),
         kind, ref,
@@ -115,11 +115,11 @@ def unshare(
 ) -> None:
     """F3: revoke a share. The recipient's bindings stay (their connections are theirs)
     but no longer run anything unless the asset is shared again."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     lock(session, asset, kind=kind, ref=ref)
     if principal_kind not in ("user", "group"):
         raise InvalidRequest(f"A {kind} is shared with users or groups; name one with --user or --group.", code="PrincipalNotValid")
-    principal = resolve_principal(session, asset.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=asset.org_id, kind=principal_kind, ref=principal_ref)
     row = session.scalar(
         select(AssetShare).where(AssetShare.asset_id == asset.id, AssetShare.principal_kind == principal.kind, AssetShare.principal_id == principal.id)
     )
@@ -138,7 +138,7 @@ def unshare(
 
 def permissions(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> dict[str, Any]:
     """The Share view: owner, every share with its slot modes, the caller's role."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     rows = shares_of(session, asset.id)
     users = {r.principal_id for r in rows if r.principal_kind == "user"} | {r.granted_by for r in rows if r.granted_by}
     groups = {r.principal_id for r in rows if r.principal_kind == "group"}

@@ -85,7 +85,7 @@ def list_connections(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = 
 def get_connection(env: str, connection: str, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        found, access = facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connection)
+        found, access = facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=connection)
         return _one(session, found, access)
 
 

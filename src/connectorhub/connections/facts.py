@@ -37,7 +37,12 @@ def access_for(*, session: Session, actor: Actor, connection: Connection, enviro
     )
 
 
-def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connection, Access]:
+def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Connection:
+    """The connection of :func:`get_with_access`, without the caller's access (A10)."""
+    return get_with_access(session=session, actor=actor, environment=environment, ref=ref)[0]
+
+
+def get_with_access(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connection, Access]:
     """A connection of ``environment`` the caller may see; otherwise not found (A10), after
     the same queries as for a visible one: the grants are read whether the id names a
     connection or not, so a hidden id costs what an unknown one does."""

@@ -21,7 +21,7 @@ from connectorhub.access.decisions import Access, Actor
 from connectorhub.assets import facts as assets
 from connectorhub.audit import service as audit
 from connectorhub.connections import parameters as params
-from connectorhub.connections.facts import facts, get_or_raise, grants_of
+from connectorhub.connections.facts import facts, get_with_access, grants_of
 from connectorhub.connections.models import Connection
 from connectorhub.connections.purge import SECRET_OWNER, purge
 from connectorhub.connectors import facts as connector_facts
@@ -79,7 +79,7 @@ def connection_form(
     """What creating a connection to a connector asks for (A6): its parameter sets, for
     a caller who may create one (CanView and above, A1, A9); secret defaults are never
     part of what is shown (:meth:`ParameterSpec.to_dict`, C4, K2)."""
-    connector, access = connector_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
+    connector, access = connector_facts.get_with_access(session=session, actor=actor, environment=environment, ref=connector_ref)
     if not decisions.decide_create_connection(access).allowed:
         raise not_found("connector", connector_ref)
     return connector, _parameter_sets(session, keyring, connector)
@@ -125,7 +125,7 @@ def create(
         )
     else:
         try:
-            connector, connector_access = connector_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
+            connector, connector_access = connector_facts.get_with_access(session=session, actor=actor, environment=environment, ref=connector_ref)
         except NotFound:
             assets.refuse_unscoped_connection(session=session, actor=actor, environment=environment, connector_ref=connector_ref)
             raise
@@ -220,7 +220,7 @@ def update(
     display_name: str | None = None,
 ) -> Connection:
     """A6: CanEdit, the owner and administrators change parameters and credentials."""
-    connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_edit_connection(access):
         raise Forbidden("Changing a connection's parameters needs CanEdit on it (A6).", code="ConnectionEditForbidden")
     lock(session, connection, kind="connection", ref=ref, refresh=True)
@@ -247,7 +247,7 @@ def dependents(session: Session, connection: Connection) -> dict[str, Any]:
 
 def delete(*, session: Session, actor: Actor, environment: Environment, ref: str) -> dict[str, Any]:
     """A8: delete a connection (its grants and secrets with it) and report its dependents."""
-    connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_delete_connection(access):
         raise Forbidden("Deleting a connection needs CanEdit on it (A6).", code="ConnectionDeleteForbidden")
     lock(session, connection, kind="connection", ref=ref, deleting=True)  # a second delete answers not found
@@ -268,7 +268,7 @@ def use(
     secret read is audited (who, which connection, which parameter names; K2); with
     ``audit_use=False`` the caller records each use itself (the runtime counts them,
     :mod:`connectorhub.runtime.usage`)."""
-    connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_use_connection(access):
         raise Forbidden("You manage this connection but may not use its credentials; ask its owner to share it (A6).", code="ConnectionUseForbidden")
     scoped = decisions.decide_connection_scope(connection.scope, None)  # A7: not outside its app or flow

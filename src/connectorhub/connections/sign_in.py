@@ -61,7 +61,7 @@ def check(*, session: Session, actor: Actor, keyring: Keyring, environment: Envi
     """R2, A6: the caller may sign the connection in and its OAuth settings can be used.
     Raises not found (A10), ``ConnectionSignInForbidden``, or what the provider settings
     raise (unsupported provider, a URL to fix, a host value the connector does not allow)."""
-    connection, access = connection_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     return _target(session, actor, keyring, connection, access)
 
 

@@ -124,7 +124,7 @@ def list_connectors(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = N
 def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        found, access = facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
+        found, access = facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=connector)
         return _detail(found, access, session)
 
 

@@ -176,7 +176,12 @@ def _visible_candidates(
     return visible, bool(in_solution)
 
 
-def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
+def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Connector:
+    """The connector of :func:`get_with_access`, without the caller's access (A10)."""
+    return get_with_access(session=session, actor=actor, environment=environment, ref=ref)[0]
+
+
+def get_with_access(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
     """A connector of ``environment`` (or a public one) by id, name or title, if the
     caller may see it; otherwise the same not-found as an unknown id (A10). A reference
     that names no connector the caller sees by id or name is tried as a title, and the

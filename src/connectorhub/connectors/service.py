@@ -37,6 +37,7 @@ from connectorhub.connectors.facts import (
     _solution_access,
     facts,
     get_or_raise,
+    get_with_access,
 )
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
 from connectorhub.connectors.secrets_split import (
@@ -264,7 +265,7 @@ def update(
     limits: Limits = Limits(),
 ) -> Connector:
     """Replace the given files of a connector (A5: CanEdit, owner, administrators)."""
-    connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_edit_connector(access):
         raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
     lock(session, connector, kind="connector", ref=ref, refresh=True)  # revisions one after the other
@@ -337,7 +338,7 @@ def store_from_solution(
 
 def download(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Download:
     """The files as uploaded, without secret values (C2, C4)."""
-    connector, _ = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     return Download(connector, connector.api_definition, connector.api_properties, connector.icon, connector.script)
 
 
@@ -359,7 +360,7 @@ def dependents(session: Session, connector: Connector) -> dict[str, Any]:
 def delete(*, session: Session, actor: Actor, environment: Environment, ref: str, force: bool = False) -> dict[str, Any]:
     """A8: report what depends on the connector; with ``force`` delete it and **all**
     connections to it, whoever owns them, in the caller's one transaction."""
-    connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not decisions.can_delete_connector(access):
         raise Forbidden("You may use this connector but not delete it (CanEdit is needed).", code="ConnectorDeleteForbidden")
     # A second delete answers not found; connections being created to it are waited for
@@ -401,7 +402,7 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     the same connector again updates its public copy (a new revision)."""
     if not decisions.can_publish_public(actor):
         raise Forbidden("Only a platform administrator publishes connectors to the public catalog.", code="PlatformAdminRequired")
-    source, _ = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    source = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if source.kind == KIND_PUBLIC:
         raise InvalidRequest("This connector is already public.", code="ConnectorAlreadyPublic")
     lock(session, source, kind="connector", ref=ref)  # one public copy, however many publish at once

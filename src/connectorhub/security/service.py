@@ -69,6 +69,7 @@ from connectorhub.security.models import (
     TeamMember,
     UserBusinessUnit,
 )
+from connectorhub.sharing.facts import resolve_principal
 from connectorhub.transactions import lock
 
 ALL = "*"
@@ -464,22 +465,11 @@ def describe_role(*, session: Session, environment: Environment, role: SecurityR
 # --- role assignments -----------------------------------------------------------------
 
 
-def resolve_principal(*, session: Session, environment: Environment, kind: str, ref: str | None) -> tuple[str, str, str]:
-    """(kind, id, display name) of a user of the organization or a team of the environment."""
-    if kind == "user" and ref:
-        user = get_user_or_raise(session=session, environment=environment, ref=ref)
-        return "user", user.id, user.email
-    if kind == "team" and ref:
-        team = get_team_or_raise(session=session, environment=environment, ref=ref)
-        return "team", team.id, team.name
-    raise InvalidRequest("Name exactly one principal: --user EMAIL or --team NAME.", code="PrincipalNotValid")
-
-
 def assign_role(*, session: Session, actor: Actor, environment: Environment, role_ref: str, principal_kind: str, principal_ref: str | None) -> bool:
     """Give a user or a team a role; True when it was not held yet."""
     ensure_defaults(session=session, environment=environment)
     role = get_role_or_raise(session=session, environment=environment, ref=role_ref)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     require_manager(actor, environment)
     if session.get(RoleAssignment, (role.id, kind, pid)) is not None:
         return False
@@ -491,7 +481,7 @@ def assign_role(*, session: Session, actor: Actor, environment: Environment, rol
 
 def unassign_role(*, session: Session, actor: Actor, environment: Environment, role_ref: str, principal_kind: str, principal_ref: str | None) -> None:
     role = get_role_or_raise(session=session, environment=environment, ref=role_ref)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     require_manager(actor, environment)
     row = session.get(RoleAssignment, (role.id, kind, pid), with_for_update=True)  # a second removal finds nothing
     if row is None:
@@ -576,7 +566,7 @@ def assign(*, session: Session, actor: Actor, environment: Environment, table: s
     """Change a record's owner (S5 assign). Administrators (A10) always may, and give an
     owner to a record that has none; otherwise the assign privilege on the record is needed."""
     _check_table(table)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     row = session.get(RecordOwner, (environment.id, table, record_id))
     if row is None:
         if not decisions.can_manage_security(actor, _env_facts(environment)):
@@ -610,7 +600,7 @@ def share_record(
     if not wanted:
         raise InvalidRequest(f"Name at least one privilege to share ({', '.join(SECURITY_PRIVILEGES)}).", code="SecurityPrivilegeNotValid")
     _record_row_or_raise(session, actor, environment, table, record_id)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     user = load_user(session=session, environment=environment, user_id=actor.user_id)
     record = load_record(session=session, environment=environment, table=table, record_id=record_id)
     enforce(
@@ -645,7 +635,7 @@ def unshare_record(
     _check_table(table)
     named = [_check_privilege(p) for p in privileges]
     _record_row_or_raise(session, actor, environment, table, record_id)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     own = kind == "user" and pid == actor.user_id
     if not own:
         check(session=session, actor=actor, environment=environment, privilege="share", table=table, record_id=record_id)
@@ -698,7 +688,7 @@ def restrict_connector(
     users of other units do not, unless a parentchild role above it or an organization
     role reaches it."""
     ensure_defaults(session=session, environment=environment)
-    connector, _ = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
+    connector = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
     if connector.environment_id != environment.id:
         raise InvalidRequest("A public connector is available to every user (A1); it cannot be restricted to a business unit.",
                              code="PublicConnectorNotShareable")

@@ -1,30 +1,44 @@
-"""Principals of a share (DESIGN A2, A3): who a grant or a share names. Read-only:
-imported by the sharing and asset use cases."""
+"""Principals (DESIGN A2, A3, S5): who a grant, a share, a role or a record names.
+Read-only: imported by the sharing, asset and security use cases."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectorhub.directory.models import Group, User
+from connectorhub.environments.models import Environment
 from connectorhub.errors import InvalidRequest, not_found
+from connectorhub.security import facts as security
 
 
 PRINCIPAL_KINDS = ("user", "group", "org")
 
 
-@dataclass(frozen=True)
-class Principal:
-    kind: str  # user | group | org
+class Principal(NamedTuple):
+    kind: str  # user | group | org, or user | team for S5
     id: str
-    name: str  # e-mail, group name or organization id
+    name: str  # e-mail, group or team name, or organization id
 
 
-def resolve_principal(session: Session, org_id: str, kind: str, ref: str | None) -> Principal:
-    """A principal of organization ``org_id`` (A2: sharing stays inside the organization;
-    a principal of another organization is not found, like an unknown one)."""
+def resolve_principal(*, session: Session, org_id: str, kind: str, ref: str | None, environment: Environment | None = None) -> Principal:
+    """The one resolution of a principal named by a caller.
+
+    Without ``environment``: a user, group or the organization ``org_id`` itself, whom
+    connectors, connections, apps and flows are shared with (A2, A3: sharing stays inside
+    the organization; a principal of another one is not found, like an unknown one).
+    With ``environment``: a user of its organization or a team of the environment, who
+    holds S5 roles, owns records and is given record shares."""
+    if environment is not None:
+        if kind == "user" and ref:
+            user = security.get_user_or_raise(session=session, environment=environment, ref=ref)
+            return Principal("user", user.id, user.email)
+        if kind == "team" and ref:
+            team = security.get_team_or_raise(session=session, environment=environment, ref=ref)
+            return Principal("team", team.id, team.name)
+        raise InvalidRequest("Name exactly one principal: --user EMAIL or --team NAME.", code="PrincipalNotValid")
     if kind == "org":
         return Principal("org", org_id, "organization")
     if kind == "user" and ref:

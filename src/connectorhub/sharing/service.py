@@ -117,7 +117,7 @@ def _solution_governs(session: Session, connector, ref: str) -> None:
 def share_connector(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None, role: str
 ) -> dict[str, Any]:
-    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connector, kind="connector", ref=ref)  # grant changes of one connector one after the other
     _solution_governs(session, connector, ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
@@ -125,7 +125,7 @@ def share_connector(
     precheck = decisions.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal_kind, "", role, None)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND) or (precheck.outcome == decisions.FORBIDDEN and connector.kind == "public"):
         enforce(precheck, "connector", ref)
-    principal = resolve_principal(session, connector.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=connector.org_id, kind=principal_kind, ref=principal_ref)
     row, existing = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
         decisions.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, role, existing),
@@ -138,11 +138,11 @@ def share_connector(
 def unshare_connector(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None
 ) -> None:
-    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connector, kind="connector", ref=ref)
     _solution_governs(session, connector, ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
-    principal = resolve_principal(session, connector.org_id or actor.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=connector.org_id or actor.org_id, kind=principal_kind, ref=principal_ref)
     row, grant = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
         decisions.decide_connector_unshare(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, grant),
@@ -155,7 +155,7 @@ def unshare_connector(
 def connector_permissions(*, session: Session, actor: Actor, environment: Environment, ref: str) -> dict[str, Any]:
     """The Share tab: owner, every grant (principal, role, who granted it), the caller's
     effective role and whether sharing applies here (A1, A9)."""
-    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     owner = session.get(User, connector.owner_id)
     grants = connectors.grants_of(session, connector.id) if connector.kind == "custom" else []
     sharing = "applies"
@@ -184,7 +184,7 @@ def share_connection(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str,
     principal_kind: str, principal_ref: str | None, role: str,
 ) -> dict[str, Any]:
-    connection, access = connection_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connection, kind="connection", ref=ref)  # grant changes of one connection one after the other
     env_facts = environments.facts(environment)
     allow = connections.allows_sharing(session, keyring, connection)
@@ -192,7 +192,7 @@ def share_connection(
     precheck = decisions.decide_connection_share(actor, access, facts, env_facts, allow, principal_kind, "", role, None)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND):
         enforce(precheck, "connection", ref)
-    principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=connection.org_id, kind=principal_kind, ref=principal_ref)
     row, existing = _find_grant(session, ConnectionGrant, connection.id, principal)
     enforce(
         decisions.decide_connection_share(actor, access, facts, env_facts, allow, principal.kind, principal.id, role, existing),
@@ -205,9 +205,9 @@ def share_connection(
 def unshare_connection(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None
 ) -> None:
-    connection, access = connection_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connection, kind="connection", ref=ref)
-    principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=connection.org_id, kind=principal_kind, ref=principal_ref)
     row, grant = _find_grant(session, ConnectionGrant, connection.id, principal)
     enforce(
         decisions.decide_connection_unshare(actor, access, connection_facts.facts(connection), environments.facts(environment), principal.kind, principal.id, grant),
@@ -218,7 +218,7 @@ def unshare_connection(
 
 
 def connection_permissions(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str) -> dict[str, Any]:
-    connection, access = connection_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     owner = session.get(User, connection.owner_id)
     sharing = "applies"
     if environment.sharing_model == "subscription":

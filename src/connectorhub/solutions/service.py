@@ -487,7 +487,7 @@ def _rebind_asset(session: Session, actor: Actor, environment: Environment, solu
 def _resolve_component(session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[str, str, Any]:
     """(id, name, row) of a component the caller may put into a solution (S1)."""
     if kind == KIND_CONNECTOR:
-        connector, access = connector_facts.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+        connector, access = connector_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
         if connector.kind == KIND_PUBLIC:
             raise InvalidRequest(
                 f"'{connector.title}' is a public connector: every organization has it (A1), so a solution does not carry it; "
@@ -498,7 +498,7 @@ def _resolve_component(session: Session, actor: Actor, environment: Environment,
             raise Forbidden("Adding a connector to a solution needs CanEdit on it (A5).", code="SolutionConnectorForbidden")
         return connector.id, connector.title, connector
     if kind in (KIND_FLOW, KIND_APP):
-        asset, access = asset_facts.get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+        asset, access = asset_facts.get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
         if not decisions.can_delete_asset(access):
             raise Forbidden(f"Only the {kind}'s owner and administrators add it to a solution (F3).", code="SolutionAssetForbidden")
         return asset.id, asset.name, asset

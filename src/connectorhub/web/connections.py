@@ -46,7 +46,7 @@ def connection_view(ref: str) -> page.View:
     """A connection's page: the same reads as ``connection show`` and ``connection permissions``."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        connection, access = connections.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        connection, access = connections.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=ref)
         return {
             "connection": connection, "access": access,
             "connector_title": connectors.titles(session, {connection.connector_id}).get(connection.connector_id, connection.connector_id),

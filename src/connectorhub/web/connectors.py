@@ -75,7 +75,7 @@ def tab_view(ref: str, tab: str, parameter_set: str | None = None) -> page.View:
     tab = tab if tab in TABS else "definition"
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        connector, access = connectors.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        connector, access = connectors.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=ref)
         values: dict[str, Any] = {"connector": connector, "access": access, "tab": tab}
         if tab == "definition":
             files = connectors.download(session=session, actor=ctx.actor, environment=environment, ref=ref)
@@ -164,7 +164,7 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
     parameters (internal ones take their defaults, as at run time)."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        found, _ = connectors.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
+        found = connectors.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
         operation = runtime_request.find_operation(found.definition(), operation_id)
         mine = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None)
         return {

@@ -41,7 +41,7 @@ def flow_view(ref: str) -> page.View:
     connections you may bind (A6, A7: unscoped or scoped to this flow)."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        found, access = assets.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
+        found, access = assets.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
         spec = asset_runs.load_definition(found)
         runs = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
                                 limit=RECENT_RUNS, cursor=None)
