@@ -6,7 +6,7 @@ environment, ~2,000 users, a chain of 50 nested groups with the measured user at
 bottom, 100,000 custom connectors and 1,000,000 connector grants to users, groups and the
 organization), runs ANALYZE (VACUUM ANALYZE on PostgreSQL), then times what the service does for one caller:
 
-(a) one access check on a connector: ``connectors.facts.get_or_raise`` by id, as a
+(a) one access check on a connector: ``connectors.facts.get_with_access`` by id, as a
     single-connector request does (an invisible connector answers NotFound), with the
     pure ``decisions.connector_access`` timed apart and ``directory.service.actor_for_user``
     (built once per request) timed too;

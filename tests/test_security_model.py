@@ -1,7 +1,7 @@
 """Model test of S5: random business-unit trees, teams and memberships, roles with
 depths, role assignments to users and teams, record owners and shares. The pure rule
 (:func:`connectorhub.access.decisions.allowed`) and, on a sample of worlds built through
-the service layer, :func:`connectorhub.security.service.check` are compared with a
+the service layer, :func:`connectorhub.security.facts.check` are compared with a
 reference written straight from the S5 text below. It does not import the access module's
 rule: a mistake in one shows up as a divergence. Checked by mutation (docs/security.md).
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from connectorhub.access import decisions
 from connectorhub.assets import api as assets_api
+from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
 from connectorhub.assets import sharing as asset_sharing
@@ -41,7 +42,7 @@ def flow_view(ref: str) -> page.View:
     connections you may bind (A6, A7: unscoped or scoped to this flow)."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        found, access = assets.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
+        found, access = asset_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
         spec = asset_runs.load_definition(found)
         runs = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
                                 limit=RECENT_RUNS, cursor=None)
