@@ -6,7 +6,7 @@ environment, ~2,000 users, a chain of 50 nested groups with the measured user at
 bottom, 100,000 custom connectors and 1,000,000 connector grants to users, groups and the
 organization), runs ANALYZE (VACUUM ANALYZE on PostgreSQL), then times what the service does for one caller:
 
-(a) one access check on a connector: ``connectors.service.get_or_raise`` by id, as a
+(a) one access check on a connector: ``connectors.facts.get_with_access`` by id, as a
     single-connector request does (an invisible connector answers NotFound), with the
     pure ``connector_rules.connector_access`` timed apart and ``directory.service.actor_for_user``
     (built once per request) timed too;
@@ -42,12 +42,13 @@ from sqlalchemy.engine import Engine
 
 from connectorhub import __version__
 from connectorhub.access import connector_rules, decisions
+from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.models import KIND_CUSTOM, Connector
 from connectorhub.db import make_engine, make_session_factory, migrate
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import Group, GroupMember, Organization, User
-from connectorhub.environments import service as environments
+from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import NotFound
 from connectorhub.sharing.models import ConnectorGrant
@@ -286,7 +287,7 @@ def measure(engine: Engine, store: Store, samples: int, warmup: int, seed: int) 
         with factory() as session:
             start = time.perf_counter()
             try:
-                connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+                connector, access = connector_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
                 found = True
             except NotFound:
                 connector, access, found = None, None, False
@@ -310,8 +311,8 @@ def measure(engine: Engine, store: Store, samples: int, warmup: int, seed: int) 
         mismatches += not found
         if found:
             with factory() as session:
-                grants = connectors.grants_of(session, connector.id)
-            decision_inputs.append((connectors.facts(connector), grants))
+                grants = connector_facts.grants_of(session, connector.id)
+            decision_inputs.append((connector_facts.facts(connector), grants))
     env_facts = environments.facts(environment)
     for facts, grants in decision_inputs[:warmup]:
         connector_rules.connector_access(actor, facts, grants, env_facts)
@@ -354,9 +355,9 @@ def measure(engine: Engine, store: Store, samples: int, warmup: int, seed: int) 
 def explain(engine: Engine, actor, environment, ref: str) -> list[tuple[str, str]]:
     """Query plans of the list page and the single-connector look-up, for the report."""
     list_query = connectors._visible_ids_statement(True, False, True, False).params(
-        environment_id=environment.id, limit=101, **connectors._actor_params(actor))
-    get_query = connectors._CANDIDATES_BY_ID_OR_NAME.params(
-        environment_id=environment.id, ref=ref, **connectors._actor_params(actor))
+        environment_id=environment.id, limit=101, **connector_facts._actor_params(actor))
+    get_query = connector_facts._CANDIDATES_BY_ID_OR_NAME.params(
+        environment_id=environment.id, ref=ref, **connector_facts._actor_params(actor))
     out = []
     with engine.connect() as connection:
         for name, query in (("list page", list_query), ("access check: by id or name, with the actor's grants", get_query)):

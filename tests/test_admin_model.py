@@ -222,6 +222,8 @@ _names = itertools.count()
 @example(action="add_group_member", who="frank", org="o2", target="eve", env="fab", platform_flag=False)
 @example(action="add_subscription_member", who="root", org="o2", target="eve", env="fab", platform_flag=False)
 @example(action="create_user", who="pam", org="o1", target="eve", env="fab", platform_flag=True)
+@example(action="create_environment", who="alice", org="o1", target="eve", env="dev", platform_flag=False)
+@example(action="create_environment", who="olga", org="o1", target="eve", env="dev", platform_flag=False)
 @given(action=st.sampled_from(ACTIONS), who=st.sampled_from(sorted(USERS)), org=st.sampled_from(ORGS),
        target=st.sampled_from(sorted(USERS)), env=st.sampled_from(sorted(ENVS)), platform_flag=st.booleans())
 def test_the_use_cases_match_the_reference(world, action, who, org, target, env, platform_flag):

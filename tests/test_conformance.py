@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from connectorhub import errors
 from connectorhub.access.decisions import Actor
 from connectorhub.connections import service as connections
+from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.db import make_engine, make_session_factory
@@ -188,12 +189,12 @@ class World:
         env = self.env(session, actor, env_name)
         if action == "effective_role":
             try:
-                _, access = connectors.get_or_raise(session=session, actor=actor, environment=env, ref=connector_id)
+                _, access = connector_facts.get_with_access(session=session, actor=actor, environment=env, ref=connector_id)
             except errors.NotFound:
                 return "none"
             return access.role or "none"
         if action == "show_connector":
-            connectors.get_or_raise(session=session, actor=actor, environment=env, ref=connector_id)
+            connector_facts.get_or_raise(session=session, actor=actor, environment=env, ref=connector_id)
         elif action == "update_connector":
             connectors.update(session=session, actor=actor, keyring=self.keyring, environment=env, ref=connector_id,
                               files=ConnectorFiles(api_definition=definition(step["connector"])))

@@ -21,6 +21,7 @@ from conftest import client_for, make_user
 from fastapi.testclient import TestClient
 from multidict import CIMultiDict
 
+from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
 from connectorhub.assets.scheduler import Scheduler
 from connectorhub.db import make_engine, make_session_factory
@@ -383,8 +384,8 @@ def test_f1_recurrence_fires_once_per_due_time_with_two_schedulers(app, alice, f
     poll at the same moments; each due time is claimed (and runs) exactly once, as the
     owner, and missed due times collapse into one run for the latest."""
     prepared = []
-    original = assets.prepare_recurrence
-    monkeypatch.setattr(assets, "prepare_recurrence", lambda **kw: prepared.append(kw["due_at"]) or original(**kw))
+    original = asset_runs.prepare_recurrence
+    monkeypatch.setattr(asset_runs, "prepare_recurrence", lambda **kw: prepared.append(kw["due_at"]) or original(**kw))
     cid = make_connector(app, alice)
     conn = make_connection(app, alice, cid)
     flow_id = create_flow(app, alice, recurrence_flow(cid, conn))

@@ -18,6 +18,7 @@ from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import User
 from connectorhub.environments.models import Environment
+from connectorhub.security import facts as security_facts
 from connectorhub.security import service as security
 from connectorhub.security.models import RecordShare, RoleAssignment
 from connectorhub.solutions.models import Solution, SolutionComponent
@@ -249,31 +250,31 @@ def test_service_check_is_not_found_then_forbidden(cli, world, store):
     with store() as session:
         env = _env(session)
         bob, carol = _actor(session, "bob"), _actor(session, "carol")
-        security.check(session=session, actor=bob, environment=env, privilege="read", table="solution", record_id="s1")
+        security_facts.check(session=session, actor=bob, environment=env, privilege="read", table="solution", record_id="s1")
         with pytest.raises(errors.Forbidden) as forbidden:
-            security.check(session=session, actor=bob, environment=env, privilege="write", table="solution", record_id="s1")
+            security_facts.check(session=session, actor=bob, environment=env, privilege="write", table="solution", record_id="s1")
         assert forbidden.value.code == "SecurityPrivilegeMissing" and "security check" in forbidden.value.detail
         with pytest.raises(errors.NotFound) as hidden:
-            security.check(session=session, actor=carol, environment=env, privilege="write", table="solution", record_id="s1")
+            security_facts.check(session=session, actor=carol, environment=env, privilege="write", table="solution", record_id="s1")
         assert hidden.value.code == "SolutionNotFound"
         with pytest.raises(errors.NotFound):  # no such record: only organization depth would reach it
-            security.check(session=session, actor=bob, environment=env, privilege="read", table="flow", record_id="s1")
+            security_facts.check(session=session, actor=bob, environment=env, privilege="read", table="flow", record_id="s1")
         root = directory.actor_for_user(session=session, user=session.scalar(select(User).where(User.is_org_admin.is_(True))))
-        security.check(session=session, actor=root, environment=env, privilege="delete", table="solution", record_id="s1")
-        assert security.allowed_ids(session=session, actor=bob, environment=env, privilege="read", table="solution", record_ids=["s1", "s2"]) == {"s1", "s2"}  # organization depth: always
-        assert security.allowed_ids(session=session, actor=carol, environment=env, privilege="read", table="solution", record_ids=["s1"]) == set()
+        security_facts.check(session=session, actor=root, environment=env, privilege="delete", table="solution", record_id="s1")
+        assert security_facts.allowed_ids(session=session, actor=bob, environment=env, privilege="read", table="solution", record_ids=["s1", "s2"]) == {"s1", "s2"}  # organization depth: always
+        assert security_facts.allowed_ids(session=session, actor=carol, environment=env, privilege="read", table="solution", record_ids=["s1"]) == set()
         with pytest.raises(errors.InvalidRequest):
-            security.check(session=session, actor=bob, environment=env, privilege="fly", table="solution", record_id="s1")
+            security_facts.check(session=session, actor=bob, environment=env, privilege="fly", table="solution", record_id="s1")
         # ensure_owner keeps an owner that is there and records one that is not; forget_record drops it.
         alice = _actor(session, "alice")
         security.ensure_owner(session=session, environment=env, table="solution", record_id="s1", owner_id=carol.user_id)
-        assert security.load_record(session=session, environment=env, table="solution", record_id="s1").owner_id == alice.user_id
+        assert security_facts.load_record(session=session, environment=env, table="solution", record_id="s1").owner_id == alice.user_id
         security.ensure_owner(session=session, environment=env, table="flow", record_id="f9", owner_id=carol.user_id)
-        assert security.load_record(session=session, environment=env, table="flow", record_id="f9").owner_id == carol.user_id
+        assert security_facts.load_record(session=session, environment=env, table="flow", record_id="f9").owner_id == carol.user_id
         security.forget_record(session=session, environment_id=env.id, table="solution", record_id="s1")
-        assert security.load_record(session=session, environment=env, table="solution", record_id="s1").owner_kind is None
+        assert security_facts.load_record(session=session, environment=env, table="solution", record_id="s1").owner_kind is None
         with pytest.raises(errors.Forbidden):  # organization depth still reaches a record with no owner
-            security.check(session=session, actor=bob, environment=env, privilege="write", table="solution", record_id="s1")
+            security_facts.check(session=session, actor=bob, environment=env, privilege="write", table="solution", record_id="s1")
 
 
 def test_create_needs_a_role_that_grants_it(cli, world, store):
@@ -282,9 +283,9 @@ def test_create_needs_a_role_that_grants_it(cli, world, store):
     ok(cli("security", "assign", "-e", ENV, "--role", "Environment Maker", "--user", email("alice")))
     with store() as session:
         env = _env(session)
-        security.check_create(session=session, actor=_actor(session, "alice"), environment=env, table="flow")
+        security_facts.check_create(session=session, actor=_actor(session, "alice"), environment=env, table="flow")
         with pytest.raises(errors.Forbidden) as refused:
-            security.check_create(session=session, actor=_actor(session, "bob"), environment=env, table="flow")
+            security_facts.check_create(session=session, actor=_actor(session, "bob"), environment=env, table="flow")
         assert "Environment Maker" in refused.value.detail
 
 
@@ -299,14 +300,14 @@ def test_the_default_environment_makes_every_user_an_environment_maker(cli, worl
         security.ensure_defaults(session=session, environment=env)
         security.set_owner(session=session, environment=env, table="app", record_id="a1", owner_kind="user", owner_id=alice.user_id)
         session.commit()
-        security.check(session=session, actor=alice, environment=env, privilege="delete", table="app", record_id="a1")
-        security.check_create(session=session, actor=bob, environment=env, table="app")
+        security_facts.check(session=session, actor=alice, environment=env, privilege="delete", table="app", record_id="a1")
+        security_facts.check_create(session=session, actor=bob, environment=env, table="app")
         with pytest.raises(errors.NotFound):
-            security.check(session=session, actor=bob, environment=env, privilege="read", table="app", record_id="a1")
+            security_facts.check(session=session, actor=bob, environment=env, privilege="read", table="app", record_id="a1")
         sandbox = _env(session)
         security.set_owner(session=session, environment=sandbox, table="app", record_id="a1", owner_kind="user", owner_id=alice.user_id)
         with pytest.raises(errors.NotFound):  # not in a sandbox: roles there are assigned
-            security.check(session=session, actor=alice, environment=sandbox, privilege="read", table="app", record_id="a1")
+            security_facts.check(session=session, actor=alice, environment=sandbox, privilege="read", table="app", record_id="a1")
     shown = json.loads(ok(cli("security", "user", "-e", "default", "--user", email("bob"), "--json")).stdout)
     assert shown["roles"] == [
         {"role": "Environment Maker", "via": "implicit (default environment)"},
@@ -323,9 +324,9 @@ def test_roles_are_per_environment(cli, world, store):
         bob = _actor(session, "bob")
         for env in (dev, prod):
             security.set_owner(session=session, environment=env, table="connector", record_id="x", owner_kind="user", owner_id=_actor(session, "alice").user_id)
-        security.check(session=session, actor=bob, environment=dev, privilege="delete", table="connector", record_id="x")
+        security_facts.check(session=session, actor=bob, environment=dev, privilege="delete", table="connector", record_id="x")
         with pytest.raises(errors.NotFound):
-            security.check(session=session, actor=bob, environment=prod, privilege="read", table="connector", record_id="x")
+            security_facts.check(session=session, actor=bob, environment=prod, privilege="read", table="connector", record_id="x")
 
 
 # --- owners and shares ---------------------------------------------------------------------
@@ -412,7 +413,7 @@ def test_restricting_a_connector_to_a_business_unit(app, cli, world, store):
     with store() as session:
         env = _env(session)
         with pytest.raises(errors.NotFound):
-            security.check(session=session, actor=_actor(session, "dave"), environment=env, privilege="read", table="connector", record_id=cid)
+            security_facts.check(session=session, actor=_actor(session, "dave"), environment=env, privilege="read", table="connector", record_id=cid)
     ok(cli("security", "team", "create", "Elsewhere", "-e", ENV, "--bu", "Marketing"))
     wrong = cli("security", "restrict", "-e", ENV, "-c", cid, "--bu", "Sales", "--team", "Elsewhere")
     assert wrong.exit_code == 1 and "TeamNotInBusinessUnit" in wrong.stderr

@@ -1,7 +1,7 @@
 """Model test of S5: random business-unit trees, teams and memberships, roles with
 depths, role assignments to users and teams, record owners and shares. The pure rule
-(:func:`connectorhub.access.security_rules.allowed`) and, on a sample of worlds built through
-the service layer, :func:`connectorhub.security.service.check` are compared with a
+(:func:`connectorhub.access.decisions.allowed`) and, on a sample of worlds built through
+the service layer, :func:`connectorhub.security.facts.check` are compared with a
 reference written straight from the S5 text below. It does not import the access module's
 rule: a mistake in one shows up as a divergence. Checked by mutation (docs/security.md).
 
@@ -32,6 +32,8 @@ from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import User
 from connectorhub.environments import service as environments
+from connectorhub.security import explain as security_explain
+from connectorhub.security import facts as security_facts
 from connectorhub.security import service as security
 
 # Few tables and privileges in generated worlds, so roles and records meet often; every depth.
@@ -229,7 +231,7 @@ def _build(session, w: World, n: int):
     admin = directory.actor_for_user(session=session, user=admin_user)
     users = [directory.create_user(session=session, actor=None, email=f"u{i}@model-{n}.test", org=org) for i in range(len(w.user_units))]
     security.ensure_defaults(session=session, environment=env)
-    units = [security.root_id(env)]
+    units = [security_facts.root_id(env)]
     for i, parent in enumerate(w.parents[1:], start=1):
         units.append(security.create_unit(session=session, actor=admin, environment=env, name=f"unit{i}", parent_ref=units[parent]).id)
     for user, unit in zip(users, w.initial_user_units):
@@ -293,17 +295,17 @@ def test_service_check_matches_the_s5_reference(database_url, w):
             for (u, actor), (r, record_id) in itertools.product(enumerate(actors), enumerate(record_ids)):
                 table = w.records[r][0]
                 for privilege in PRIVILEGES:
-                    got = _outcome(lambda a=actor, p=privilege, t=table, rid=record_id: security.check(
+                    got = _outcome(lambda a=actor, p=privilege, t=table, rid=record_id: security_facts.check(
                         session=session, actor=a, environment=env, privilege=p, table=t, record_id=rid))
                     assert got == reference_outcome(w, u, privilege, r), (u, privilege, r)
-                    explained = security.explain(session=session, actor=admin, environment=env, table=table, record_id=record_id,
+                    explained = security_explain.explain(session=session, actor=admin, environment=env, table=table, record_id=record_id,
                                                  privilege=privilege, user_ref=actor.email)
                     assert explained["allowed"] == reference_allowed(w, u, privilege, r)
                     assert bool(explained["via"]) == explained["allowed"]
             for (u, actor), table, privilege in itertools.product(enumerate(actors), TABLES, PRIVILEGES):
                 ids = [rid for rid, rec in zip(record_ids, w.records) if rec[0] == table]
                 expected = {rid for r, rid in enumerate(record_ids) if w.records[r][0] == table and reference_allowed(w, u, privilege, r)}
-                assert security.allowed_ids(session=session, actor=actor, environment=env, privilege=privilege, table=table, record_ids=ids) == expected
+                assert security_facts.allowed_ids(session=session, actor=actor, environment=env, privilege=privilege, table=table, record_ids=ids) == expected
             session.rollback()
     finally:
         engine.dispose()

@@ -31,8 +31,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from conftest import TEST_MASTER_KEY
 from connectorhub import errors
 from connectorhub.access.decisions import Actor
+from connectorhub.assets import facts as asset_facts
+from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
+from connectorhub.assets import sharing as asset_sharing
 from connectorhub.connections import service as connections
+from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.db import make_engine, make_session_factory, migrate
@@ -884,7 +888,7 @@ class SharingMachine(RuleBasedStateMachine):
             if ENVS[a.env][0] != USERS[user]:
                 raise errors.NotFound("env")
             _, ref = self.principal_ref(kind, name)
-            return assets.share(session=session, actor=actor, keyring=self.keyring, environment=self.env(session, actor, a.env),
+            return asset_sharing.share(session=session, actor=actor, keyring=self.keyring, environment=self.env(session, actor, a.env),
                                 kind=a.kind, ref=aid, principal_kind=kind, principal_ref=ref, role=role, slot_modes=modes)["role"]
 
         got = self.call(user, act)
@@ -919,7 +923,7 @@ class SharingMachine(RuleBasedStateMachine):
             if ENVS[a.env][0] != USERS[user]:
                 raise errors.NotFound("env")
             _, ref = self.principal_ref(kind, name)
-            assets.unshare(session=session, actor=actor, environment=self.env(session, actor, a.env), kind=a.kind, ref=aid,
+            asset_sharing.unshare(session=session, actor=actor, environment=self.env(session, actor, a.env), kind=a.kind, ref=aid,
                            principal_kind=kind, principal_ref=ref)
 
         got = self.call(user, act)
@@ -1059,11 +1063,11 @@ class SharingMachine(RuleBasedStateMachine):
             if ENVS[a.env][0] != USERS[user]:
                 raise errors.NotFound("env")
             environment = self.env(session, actor, a.env)
-            asset, access = assets.get_or_raise(session=session, actor=actor, environment=environment, kind=a.kind, ref=aid)
+            asset, access = asset_facts.get_with_access(session=session, actor=actor, environment=environment, kind=a.kind, ref=aid)
             views = [(v["name"], v["status"], v["your_mode"], v["your_connection_id"], v["your_status"])
                      for v in assets.slot_views(session=session, actor=actor, asset=asset, access=access)]
             try:
-                prepared = assets.prepare_run(session=session, actor=actor, keyring=self.keyring, environment=environment, kind=a.kind,
+                prepared = asset_runs.prepare_run(session=session, actor=actor, keyring=self.keyring, environment=environment, kind=a.kind,
                                               ref=aid, inputs={}, form=None if a.kind == "flow" else f"f_{slots[0]}")
             except errors.Forbidden:
                 return views, "forbidden"
@@ -1096,7 +1100,7 @@ class SharingMachine(RuleBasedStateMachine):
         def act(session, actor):
             if ENVS[env][0] != USERS[user]:
                 raise errors.NotFound("env")
-            connectors.get_or_raise(session=session, actor=actor, environment=self.env(session, actor, env), ref=cid)
+            connector_facts.get_or_raise(session=session, actor=actor, environment=self.env(session, actor, env), ref=cid)
 
         got = self.call(user, act)
         visible = ENVS[env][0] == USERS[user] and (c.public or c.env == env) and any(self.model.connector_role(user, c))

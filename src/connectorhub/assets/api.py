@@ -9,29 +9,30 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Request, status
 from sqlalchemy import select
 
 from connectorhub.api.context import Context, context
-from connectorhub.assets import schemas, service
+from connectorhub.assets import facts, schemas, service
+from connectorhub.assets import runs as asset_runs
+from connectorhub.assets import sharing as asset_sharing
 from connectorhub.assets.models import KIND_APP, KIND_FLOW, Asset
 from connectorhub.connections import api as connections_api
-from connectorhub.connections import service as connections
+from connectorhub.connections import facts as connections
 from connectorhub.directory.models import User
 from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest, Unavailable
 from connectorhub.pagination import DEFAULT_LIMIT
+from connectorhub.runtime import service as runtime_service
 from connectorhub.schemas import PageOut
 from connectorhub.transactions import retried
 
 router = APIRouter()
 
 
-def step_caller(app: FastAPI) -> service.CallStep:
+def step_caller(app: FastAPI) -> asset_runs.CallStep:
     """THE HOOK through which runs reach the runtime (R1): ``app.state.asset_call`` when
     set (tests set a fake that records what it is asked), else
     ``runtime.service.call`` bound to the ``Runtime`` in ``app.state.runtime``."""
     override = getattr(app.state, "asset_call", None)
     if override is not None:
         return override
-    from connectorhub.runtime import service as runtime_service
-
     runtime = getattr(app.state, "runtime", None)
     call = getattr(runtime_service, "call", None)
     if runtime is None or call is None:
@@ -50,7 +51,7 @@ def _summary(asset: Asset, access, owners: dict[str, str]) -> schemas.AssetSumma
 
 
 def _out(session, actor, asset: Asset, access) -> schemas.AssetOut:
-    slots = service.slots_of(session, asset.id)
+    slots = facts.slots_of(session, asset.id)
     return schemas.AssetOut(
         id=asset.id, kind=asset.kind, name=asset.name, environment_id=asset.environment_id,
         owner=service.owner_email(session, asset), role=access.role, via=access.via, trigger=asset.trigger_type,
@@ -77,7 +78,7 @@ def _register(kind: str) -> None:
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             asset = service.create(session=session, actor=ctx.actor, environment=environment, kind=kind, data=body)
-            return _out(session, ctx.actor, asset, service.access_for(session=session, actor=ctx.actor, asset=asset))
+            return _out(session, ctx.actor, asset, facts.access_for(session=session, actor=ctx.actor, asset=asset))
 
     @router.get(base, response_model=PageOut[schemas.AssetSummaryOut], tags=tags, name=f"list_{kind}s")
     def list_(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
@@ -92,7 +93,7 @@ def _register(kind: str) -> None:
     def get(env: str, asset: str, ctx: Context = Depends(context)):
         with ctx.transaction(write=False) as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            found, access = service.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
+            found, access = facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
             return _out(session, ctx.actor, found, access)
 
     @router.delete(one, response_model=schemas.AssetDeleted, tags=tags, name=f"delete_{kind}")
@@ -114,18 +115,18 @@ def _register(kind: str) -> None:
 
         def prepare(session):
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            return service.prepare_run(
+            return asset_runs.prepare_run(
                 session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=asset,
                 inputs=body.inputs, form=form,
             )
 
-        return await service.run(transaction=ctx.transaction, prepare=prepare, call=call)
+        return await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=call)
 
     @router.get(one + "/runs", response_model=PageOut[schemas.RunOut], tags=tags, name=f"list_{kind}_runs")
     def runs(env: str, asset: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
         with ctx.transaction(write=False) as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            page = service.list_runs(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, limit=limit, cursor=cursor)
+            page = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, limit=limit, cursor=cursor)
             return PageOut(items=page.items, next_cursor=page.next_cursor)
 
     @router.post(one + "/share", response_model=schemas.AssetShareOut, tags=tags, name=f"share_{kind}")
@@ -134,7 +135,7 @@ def _register(kind: str) -> None:
         principal_kind, ref = _principal(body.user, body.group)
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            return service.share(
+            return asset_sharing.share(
                 session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=asset,
                 principal_kind=principal_kind, principal_ref=ref, role=body.role, slot_modes=body.slots,
             )
@@ -145,13 +146,13 @@ def _register(kind: str) -> None:
         principal_kind, ref = _principal(body.user, body.group)
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            service.unshare(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, principal_kind=principal_kind, principal_ref=ref)
+            asset_sharing.unshare(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, principal_kind=principal_kind, principal_ref=ref)
 
     @router.get(one + "/permissions", response_model=schemas.AssetPermissionsOut, tags=tags, name=f"{kind}_permissions")
     def permissions(env: str, asset: str, ctx: Context = Depends(context)):
         with ctx.transaction(write=False) as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            return service.permissions(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
+            return asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
 
     @router.post(one + "/bind", response_model=schemas.BindOut, tags=tags, name=f"bind_{kind}_slot")
     @retried

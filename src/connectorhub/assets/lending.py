@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session
 
 from connectorhub.access import asset_rules
 from connectorhub.access.decisions import Access, Actor
-from connectorhub.assets.models import AssetSlot
-from connectorhub.connections import service as connections
+from connectorhub.assets.models import Asset, AssetSlot
+from connectorhub.connections import facts as connections
 from connectorhub.connections.models import Connection
+from connectorhub.directory import service as directory
+from connectorhub.directory.models import User
 from connectorhub.environments.models import Environment
 from connectorhub.solutions.models import ConnectionReference
 
@@ -37,3 +39,11 @@ def lent_connection_access(
         else:
             out[slot.name] = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
     return out
+
+
+def lender_access(session: Session, asset: Asset, connection: Connection, environment: Environment) -> Access:
+    """A6 access of the asset's owner to a connection: whose credentials a ``shared``
+    slot lends."""
+    owner = session.get(User, asset.owner_id)
+    owner_actor = directory.actor_for_user(session=session, user=owner)
+    return connections.access_for(session=session, actor=owner_actor, connection=connection, environment=environment)

@@ -3,7 +3,7 @@ several ``serve`` processes on one database (K3).
 
 Every process runs a :class:`Scheduler` (an asyncio task started in the FastAPI
 lifespan). Each poll claims the due flows with a compare-and-set on
-``assets.next_due_at`` (:func:`connectorhub.assets.service.claim_due`): of several
+``assets.next_due_at`` (:func:`connectorhub.assets.runs.claim_due`): of several
 processes that see the same due time, exactly one moves it on and runs the flow; the
 unique (flow, due time) of the run record is a second guard. Due times missed while no
 process ran are skipped, not replayed. Runs use the flow owner's rights.
@@ -22,7 +22,7 @@ import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectorhub.assets import service
+from connectorhub.assets import runs as service
 from connectorhub.db import utcnow
 from connectorhub.errors import ConnectorhubError
 from connectorhub.secrets.keyring import Keyring

@@ -1,4 +1,5 @@
-"""App and flow use cases (DESIGN F1–F3, A7, A8, A10, K2).
+"""App and flow use cases: creating, listing, binding and deleting them (DESIGN F1–F3,
+A7, A8, A10, K2).
 
 An asset (app or flow) calls connector operations through named **slots**. The maker
 binds each slot to a connection; sharing gives each recipient, per slot, either the
@@ -6,11 +7,9 @@ maker's connection (``shared``) or their own (``invoker``), in both cases only t
 this asset (A7). Access is decided by :mod:`connectorhub.access.decisions`; this module
 loads the facts, applies the outcome and audits it.
 
-A run is a use case in three parts so that no transaction is held across a network
-call: :func:`prepare_run` (authorise, resolve and decrypt the slots, record the run as
-``running``) in one short transaction, :func:`execute` (the calls, no database), and
-:func:`finish_run` (record each step) in another. :func:`run` strings them together for
-the REST endpoints and the scheduler.
+The package is split along its seams: :mod:`.facts` (loaders and guards other packages
+use), this module (flows and apps themselves), :mod:`.sharing` (shares of them) and
+:mod:`.runs` (runs, manual and on a recurrence).
 """
 
 from __future__ import annotations
@@ -18,35 +17,30 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-import logging
-import time
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session
 
-from connectorhub import jsontext
 from connectorhub.access import asset_rules, connection_rules, connector_rules, decisions
-from connectorhub.access import lending as lending_rules
-from connectorhub.access.asset_rules import AssetAccess
 from connectorhub.access.decisions import Actor
+from connectorhub.access.asset_rules import AssetAccess
 from connectorhub.access.enforce import enforce
-from connectorhub.assets import expressions, lending, schemas
+from connectorhub.assets import expressions, schemas
+from connectorhub.assets.facts import (
+    _check_kind,
+    _visible_in,
+    _slot,
+    get_with_access,
+    reference_names,
+    slots_of,
+    visible_with_access,
+)
 from connectorhub.assets.models import (
     KIND_APP,
     KIND_FLOW,
-    KINDS,
-    RUN_FAILED,
-    RUN_RUNNING,
-    RUN_SUCCEEDED,
-    TRIGGER_MANUAL,
-    TRIGGER_RECURRENCE,
     Asset,
     AssetBinding,
     AssetRun,
@@ -54,44 +48,29 @@ from connectorhub.assets.models import (
     AssetSlot,
 )
 from connectorhub.audit import service as audit
+from connectorhub.connections import facts as connection_facts
 from connectorhub.connections import service as connections
 from connectorhub.connections.models import Connection
 from connectorhub.connections.purge import purge as purge_connection
-from connectorhub.connectors import service as connectors
+from connectorhub.connectors import facts as connectors
 from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
-from connectorhub.directory import service as directory
-from connectorhub.directory.models import Group, User
+from connectorhub.directory.models import User
 from connectorhub.environments.models import Environment
-from connectorhub.errors import ConnectorhubError, Forbidden, InvalidRequest, not_found
+from connectorhub.errors import ConnectorhubError, InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
-from connectorhub.runtime import masking
 from connectorhub.secrets.keyring import Keyring
-from connectorhub.sharing.service import resolve_principal
+from connectorhub.solutions import facts as solutions
 from connectorhub.solutions.models import ConnectionReference
 from connectorhub.transactions import lock
 
-log = logging.getLogger("connectorhub.assets")
-
-# ``runtime.service.call`` with its Runtime bound: the one way a step reaches an API.
-# Injected, so runs are tested against a fake that records what it was asked.
-CallStep = Callable[..., Awaitable[Any]]
 
 FILE_MODELS = {KIND_FLOW: schemas.FlowFile, KIND_APP: schemas.AppFile}
-# Response headers that carry session credentials are not kept in run records (K2).
-_DROPPED_HEADERS = {"set-cookie", "authorization", "proxy-authorization", "www-authenticate"}
-_MIN_REDACTED = 4  # shorter secret values would blank out ordinary text
 
 
 def _title(kind: str) -> str:
     return kind.title()
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"unknown asset kind {kind!r}")
-    return kind
 
 
 # --- files -------------------------------------------------------------------------
@@ -218,7 +197,7 @@ def _resolve_slots(
         where = f"connections.{name}"
         connector = connection = None
         try:
-            connector, connector_access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=slot.connector)
+            connector, connector_access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=slot.connector)
             if not connector_rules.can_use_connector(connector_access):
                 raise not_found("connector", slot.connector)
         except ConnectorhubError as error:
@@ -226,7 +205,7 @@ def _resolve_slots(
             connector = None
         if slot.connection is not None:
             try:
-                connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=slot.connection)
+                connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=slot.connection)
                 if not connection_rules.can_use_connection(access):
                     problems.append({"location": f"{where}.connection", "message": "You manage this connection but may not use its credentials; use a connection of your own (A6)."})
                 elif connector is not None and connection.connector_id != connector.id:
@@ -299,56 +278,6 @@ def create(*, session: Session, actor: Actor, environment: Environment, kind: st
 # --- access --------------------------------------------------------------------------
 
 
-def facts(asset: Asset) -> asset_rules.AssetFacts:
-    return asset_rules.AssetFacts(
-        id=asset.id, kind=asset.kind, name=asset.name, org_id=asset.org_id, environment_id=asset.environment_id, owner_id=asset.owner_id
-    )
-
-
-def _share_facts(share: AssetShare) -> asset_rules.AssetShareFacts:
-    modes = json.loads(share.slot_modes or "{}")
-    shared = frozenset(slot for slot, mode in modes.items() if mode == asset_rules.SLOT_SHARED)
-    return asset_rules.AssetShareFacts(share.principal_kind, share.principal_id, share.role, shared, share.granted_by)
-
-
-def shares_of(session: Session, asset_id: str) -> builtins.list[AssetShare]:
-    return builtins.list(session.scalars(select(AssetShare).where(AssetShare.asset_id == asset_id).order_by(AssetShare.id)))
-
-
-def access_for(*, session: Session, actor: Actor, asset: Asset) -> AssetAccess:
-    return asset_rules.asset_access(actor, facts(asset), [_share_facts(s) for s in shares_of(session, asset.id)])
-
-
-def get_or_raise(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[Asset, AssetAccess]:
-    """An app or flow of ``environment`` the caller may see; otherwise not found (A10), after
-    the same queries as for a visible one: the shares are read whether the id names an
-    asset or not, so a hidden id costs what an unknown one does."""
-    asset = session.get(Asset, ref)
-    shares = [_share_facts(s) for s in shares_of(session, ref)]
-    if asset is None or asset.kind != _check_kind(kind) or asset.environment_id != environment.id:
-        raise not_found(kind, ref)
-    access = asset_rules.asset_access(actor, facts(asset), shares)
-    if not access.visible:
-        raise not_found(kind, ref)
-    return asset, access
-
-
-def _visible_in(actor: Actor, environment: Environment):
-    """SQL condition mirroring :func:`asset_rules.asset_access` (F3, A10)."""
-    in_env = Asset.environment_id == environment.id
-    if environment.org_id != actor.org_id:
-        return Asset.id.is_(None)
-    if decisions.administers(actor, environment.org_id, environment.id):
-        return in_env
-    shared = select(AssetShare.asset_id).where(
-        or_(
-            and_(AssetShare.principal_kind == "user", AssetShare.principal_id == actor.user_id),
-            and_(AssetShare.principal_kind == "group", AssetShare.principal_id.in_(sorted(actor.group_ids))),
-        )
-    )
-    return and_(in_env, or_(Asset.owner_id == actor.user_id, Asset.id.in_(shared)))
-
-
 def list(  # noqa: A001 - the service vocabulary
     *, session: Session, actor: Actor, environment: Environment, kind: str, limit: int, cursor: str | None
 ) -> Page[tuple[Asset, AssetAccess]]:
@@ -362,20 +291,7 @@ def list(  # noqa: A001 - the service vocabulary
     rows = session.scalars(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    shares: dict[str, builtins.list[asset_rules.AssetShareFacts]] = {}
-    if rows:
-        for share in session.scalars(select(AssetShare).where(AssetShare.asset_id.in_([a.id for a in rows]))):
-            shares.setdefault(share.asset_id, []).append(_share_facts(share))
-    items = []
-    for asset in rows:
-        access = asset_rules.asset_access(actor, facts(asset), shares.get(asset.id, ()))
-        if access.visible:
-            items.append((asset, access))
-    return Page(items, rows[-1].id if more and rows else None)
-
-
-def slots_of(session: Session, asset_id: str) -> builtins.list[AssetSlot]:
-    return builtins.list(session.scalars(select(AssetSlot).where(AssetSlot.asset_id == asset_id).order_by(AssetSlot.position)))
+    return Page(visible_with_access(session, actor, rows), rows[-1].id if more and rows else None)
 
 
 def definition_of(asset: Asset, slots: builtins.list[AssetSlot], reference_names: dict[str, str] | None = None) -> dict[str, Any]:
@@ -442,11 +358,9 @@ def owner_email(session: Session, asset: Asset) -> str | None:
 def delete(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> builtins.list[str]:
     """Delete an app or flow with its shares, bindings and runs; connections scoped to it
     go too, since they are usable nowhere else (A7). Returns their ids."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     enforce(asset_rules.decide_asset_delete(access, kind), kind, ref)
     lock(session, asset, kind=kind, ref=ref, deleting=True)  # a second delete answers not found
-    from connectorhub.solutions import service as solutions  # solutions build on assets
-
     solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
     return remove(session=session, actor=actor, asset=asset)
 
@@ -475,137 +389,7 @@ def remove(*, session: Session, actor: Actor, asset: Asset) -> builtins.list[str
     return [c.id for c in scoped]
 
 
-# --- sharing (F3) ----------------------------------------------------------------------
-
-
-def _unshareable_slots(session: Session, keyring: Keyring, asset: Asset, slots: builtins.list[AssetSlot]) -> dict[str, str]:
-    """Slots whose connection the maker may not lend (A6): its parameter set says
-    ``"allowSharing": false``, or it is someone else's and the maker lacks CanUseAndShare."""
-    out = {}
-    environment = session.get(Environment, asset.environment_id)
-    for slot in slots:
-        connection = session.get(Connection, slot.connection_id) if slot.connection_id else None
-        if connection is None:
-            continue
-        if not connections.allows_sharing(session, keyring, connection):
-            out[slot.name] = f"connection '{connection.display_name}' may not be shared (its parameter set says \"allowSharing\": false, A6)."
-        elif not asset_rules.can_lend_connection(_lender_access(session, asset, connection, environment)):
-            out[slot.name] = (
-                f"connection '{connection.display_name}' is not the owner's, and lending it needs CanUseAndShare on it (A6)."
-            )
-    return out
-
-
-def share(
-    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, kind: str, ref: str,
-    principal_kind: str, principal_ref: str | None, role: str, slot_modes: dict[str, str],
-) -> dict[str, Any]:
-    """F3: share with a user or group as ``user`` or ``co-owner``, with a mode per slot
-    (unnamed slots are ``invoker``: no credentials are lent unless the maker says so).
-    Sharing again replaces the role and the modes. Turning a slot to ``shared`` lends
-    its connection, so a co-owner or administrator does it only for a connection they
-    may share themselves (``access.lending``)."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
-    lock(session, asset, kind=kind, ref=ref)  # shares of one asset change one after the other
-    slots = slots_of(session, asset.id)
-    names = [s.name for s in slots]
-    unshareable = _unshareable_slots(session, keyring, asset, slots)
-    asset_facts = facts(asset)
-    # Rules that hold whatever the principal are checked before it is resolved (A10 order).
-    precheck = asset_rules.decide_asset_share(actor, access, asset_facts, principal_kind, "", role, slot_modes, names, unshareable)
-    if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND):
-        enforce(precheck, kind, ref)
-    principal = resolve_principal(session, asset.org_id, principal_kind, principal_ref)
-    enforce(
-        asset_rules.decide_asset_share(actor, access, asset_facts, principal.kind, principal.id, role, slot_modes, names, unshareable),
-        kind, ref,
-    )
-    modes = {name: slot_modes.get(name, asset_rules.SLOT_INVOKER) for name in names}
-    row = session.scalar(
-        select(AssetShare).where(AssetShare.asset_id == asset.id, AssetShare.principal_kind == principal.kind, AssetShare.principal_id == principal.id)
-    )
-    lent = lending.lent_connection_access(  # F3, A6: who turns a slot to shared lends its connection
-        session=session, actor=actor, environment=environment, slots=slots, modes=modes,
-        already_shared=_share_facts(row).shared_slots if row else frozenset(),
-    )
-    enforce(lending_rules.decide_slot_lending(actor, asset_facts, lent), kind, ref)
-    previous = (row.role, json.loads(row.slot_modes)) if row else None
-    if row is None:
-        row = AssetShare(id=new_id(), asset_id=asset.id, principal_kind=principal.kind, principal_id=principal.id)
-        session.add(row)
-    changed = previous != (role, modes)
-    if changed:
-        row.role = role
-        row.slot_modes = json.dumps(modes, sort_keys=True)
-        row.granted_by = actor.user_id
-        audit.record(
-            session=session, actor=actor, action=f"{kind}.share", target_kind=kind, target_id=asset.id,
-            org_id=asset.org_id, environment_id=asset.environment_id,
-            details={"principal": f"{principal.kind}:{principal.name}", "role": role, "slots": modes,
-                     "previous": previous[0] if previous else None},
-        )
-    session.flush()
-    return {"principal": f"{principal.kind}:{principal.name}", "role": role, "slots": modes, "changed": changed}
-
-
-def unshare(
-    *, session: Session, actor: Actor, environment: Environment, kind: str, ref: str, principal_kind: str, principal_ref: str | None
-) -> None:
-    """F3: revoke a share. The recipient's bindings stay (their connections are theirs)
-    but no longer run anything unless the asset is shared again."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
-    lock(session, asset, kind=kind, ref=ref)
-    if principal_kind not in ("user", "group"):
-        raise InvalidRequest(f"A {kind} is shared with users or groups; name one with --user or --group.", code="PrincipalNotValid")
-    principal = resolve_principal(session, asset.org_id, principal_kind, principal_ref)
-    row = session.scalar(
-        select(AssetShare).where(AssetShare.asset_id == asset.id, AssetShare.principal_kind == principal.kind, AssetShare.principal_id == principal.id)
-    )
-    enforce(
-        asset_rules.decide_asset_unshare(actor, access, facts(asset), principal.kind, principal.id, _share_facts(row) if row else None),
-        kind, ref,
-    )
-    audit.record(
-        session=session, actor=actor, action=f"{kind}.unshare", target_kind=kind, target_id=asset.id,
-        org_id=asset.org_id, environment_id=asset.environment_id,
-        details={"principal": f"{principal.kind}:{principal.name}", "role": row.role},
-    )
-    session.delete(row)
-    session.flush()
-
-
-def permissions(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> dict[str, Any]:
-    """The Share view: owner, every share with its slot modes, the caller's role."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
-    rows = shares_of(session, asset.id)
-    users = {r.principal_id for r in rows if r.principal_kind == "user"} | {r.granted_by for r in rows if r.granted_by}
-    groups = {r.principal_id for r in rows if r.principal_kind == "group"}
-    emails = {uid: email for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(sorted(users))))}
-    group_names = {gid: name for gid, name in session.execute(select(Group.id, Group.name).where(Group.id.in_(sorted(groups))))}
-    obtained = access.via
-    if access.via == "group" and access.via_name:
-        obtained = f"group {group_names.get(access.via_name) or session.scalar(select(Group.name).where(Group.id == access.via_name)) or access.via_name}"
-    return {
-        "owner": owner_email(session, asset),
-        "shares": [
-            {
-                "principal_kind": r.principal_kind, "principal_id": r.principal_id,
-                "principal": (emails if r.principal_kind == "user" else group_names).get(r.principal_id, r.principal_id),
-                "role": r.role, "slots": json.loads(r.slot_modes or "{}"), "granted_by": emails.get(r.granted_by, r.granted_by),
-            }
-            for r in rows
-        ],
-        "your_role": access.role,
-        "obtained": obtained,
-        "you_manage": asset_rules.can_share_asset(access),
-    }
-
-
 # --- binding connections to slots (F3, A7) ---------------------------------------------
-
-
-def _slot(session: Session, asset: Asset, name: str) -> AssetSlot | None:
-    return session.get(AssetSlot, (asset.id, name))
 
 
 def bind(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str, slot: str, connection_ref: str) -> dict[str, Any]:
@@ -613,12 +397,12 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     recipient binds their own connection for an ``invoker`` slot. The connection must be
     usable by the caller (A6), for the slot's connector, and scoped to nothing or to
     this asset (A7)."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     lock(session, asset, kind=kind, ref=ref)
     slot_row = _slot(session, asset, slot)
     connection = session.get(Connection, connection_ref)
     if connection is not None and connection.environment_id == environment.id:
-        connection_access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
+        connection_access = connection_facts.access_for(session=session, actor=actor, connection=connection, environment=environment)
     else:
         connection, connection_access = None, decisions.NO_ACCESS
     decision = asset_rules.decide_slot_bind(
@@ -633,10 +417,6 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     enforce(decision, kind, ref)
     mode = access.slot_mode(slot)
     if mode == asset_rules.SLOT_OWN and slot_row.connection_reference_id is not None:
-        from connectorhub.solutions import (
-            service as solutions,  # solutions build on assets
-        )
-
         solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
         name = reference_names(session, [slot_row]).get(slot_row.connection_reference_id, slot_row.connection_reference_id)
         raise InvalidRequest(
@@ -663,58 +443,13 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
     return {"slot": slot, "connection_id": connection.id, "mode": mode}
 
 
-def connector_for_scoped_connection(*, session: Session, actor: Actor, environment: Environment, scope: str, connector_ref: str) -> Connector:
-    """A7: the connector a connection scoped to ``scope`` ("flow:<id>" / "app:<id>") may
-    be created for: one of that asset's slot connectors, for anyone who may run it, with
-    no right to the connector itself. Called by ``connections.service.create``."""
-    kind, _, asset_id = scope.partition(":")
-    if kind not in KINDS or not asset_id:
-        raise InvalidRequest(f"A connection scope is 'flow:<id>' or 'app:<id>', not '{scope}'.", code="ScopeNotValid")
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=asset_id)
-    candidates = [
-        c for c in (session.get(Connector, s.connector_id) for s in slots_of(session, asset.id))
-        if c is not None and connector_ref in (c.id, c.name, c.title)
-    ]
-    enforce(asset_rules.decide_scoped_connection_create(access, kind, bool(candidates)), kind, asset_id)
-    return candidates[0]
-
-
-def refuse_unscoped_connection(*, session: Session, actor: Actor, environment: Environment, connector_ref: str) -> None:
-    """A7: called when ``connector_ref`` is not visible to the caller. If they reach it
-    through apps or flows, the refusal names them and says what to do instead; otherwise
-    nothing is raised and the caller's not-found stands (A10)."""
-    names = []
-    for asset, access in _assets_runnable_by(session=session, actor=actor, environment=environment):
-        for slot in slots_of(session, asset.id):
-            connector = session.get(Connector, slot.connector_id)
-            if connector is not None and connector_ref in (connector.id, connector.name, connector.title):
-                names.append(f"{asset.kind} '{asset.name}' ({asset.id})")
-                break
-    decision = asset_rules.decide_unscoped_connection_via_assets(names)
-    if decision.outcome == decisions.FORBIDDEN:
-        raise Forbidden(decision.reason, code=decision.code)
-
-
-def _assets_runnable_by(*, session: Session, actor: Actor, environment: Environment) -> builtins.list[tuple[Asset, AssetAccess]]:
-    out = []
-    for kind in KINDS:
-        cursor = None
-        while True:
-            page = list(session=session, actor=actor, environment=environment, kind=kind, limit=1000, cursor=cursor)
-            out += [(a, x) for a, x in page.items if asset_rules.can_run_asset(x)]
-            cursor = page.next_cursor
-            if not cursor:
-                break
-    return out
-
-
 def create_scoped_connection(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, kind: str, ref: str, slot: str,
     given: dict[str, Any], parameter_set: str | None = None, display_name: str | None = None,
 ) -> Connection:
     """A7, F3: create a connection scoped to this asset for one of its slots and bind it
     for the caller: what a recipient does at first run of an ``invoker`` slot."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
     slot_row = _slot(session, asset, slot)
     if slot_row is None:
         enforce(asset_rules.decide_slot_bind(access, kind, slot, False, False, decisions.NO_ACCESS, None, asset.scope), kind, ref)
@@ -726,453 +461,7 @@ def create_scoped_connection(
     return connection
 
 
-# --- runs (F1, F2) ------------------------------------------------------------------------
-
-
-@dataclass
-class PreparedStep:
-    name: str
-    slot: str
-    operation: str
-    parameters: dict[str, Any]  # literals and '=' expressions, evaluated at execution
-    body: Any = None
-    has_body: bool = False
-
-
-@dataclass
-class PreparedRun:
-    """What :func:`execute` needs, loaded and authorised in the first transaction. Holds
-    decrypted connections: never logged or serialised (K2)."""
-
-    run_id: str
-    asset_id: str
-    kind: str
-    environment_id: str
-    context: dict[str, Any]
-    steps: builtins.list[PreparedStep]
-    usable: dict[str, connections.UsableConnection] = field(repr=False, default_factory=dict)
-    failed: bool = False
-    view: dict[str, Any] | None = None
-
-    def secret_values(self) -> builtins.list[str]:
-        values = {v for u in self.usable.values() for v in u.secrets.values() if isinstance(v, str) and len(v) >= _MIN_REDACTED}
-        return sorted(values, key=len, reverse=True)
-
-
-@dataclass
-class RunOutcome:
-    status: str
-    steps: builtins.list[dict[str, Any]]
-    error: str = ""
-    error_code: str = ""
-
-
-_COERCE = {"integer": int, "number": float}
-
-
-def _coerce(value: Any, type_: str | None, location: str, problems: builtins.list[dict[str, str]]) -> Any:
-    """Typed inputs (F1): a value given as text (``--input n=3``) becomes the declared type."""
-    if not isinstance(value, str) or type_ in (None, "string", "file"):
-        return value
-    try:
-        if type_ in _COERCE:
-            return _COERCE[type_](value)
-        if type_ == "boolean":
-            if value.lower() in ("true", "false"):
-                return value.lower() == "true"
-            raise ValueError
-        if type_ in ("object", "array"):
-            parsed = jsontext.loads(value)
-            if isinstance(parsed, dict if type_ == "object" else builtins.list):
-                return parsed
-            raise ValueError
-    except ValueError:
-        problems.append({"location": location, "message": f"Must be {'an' if type_[0] in 'aeiou' else 'a'} {type_}."})
-    return value
-
-
-_TYPE_CHECK = {
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, builtins.list),
-}
-
-
-def _flow_inputs(spec: schemas.FlowFile, given: dict[str, Any]) -> dict[str, Any]:
-    """F1: the trigger inputs, checked against their declaration, every problem at once."""
-    declared = spec.trigger.inputs if isinstance(spec.trigger, schemas.ManualTrigger) else {}
-    problems: builtins.list[dict[str, str]] = []
-    out: dict[str, Any] = {}
-    for name in given:
-        if name not in declared:
-            listed = ", ".join(sorted(declared)) or "none"
-            problems.append({"location": f"inputs.{name}", "message": f"The trigger declares no input '{name}' (inputs: {listed})."})
-    for name, spec_ in declared.items():
-        if name in given:
-            value = _coerce(given[name], spec_.type, f"inputs.{name}", problems)
-            if not _TYPE_CHECK[spec_.type](value) and not any(p["location"] == f"inputs.{name}" for p in problems):
-                problems.append({"location": f"inputs.{name}", "message": f"Must be {'an' if spec_.type[0] in 'aeiou' else 'a'} {spec_.type}."})
-            out[name] = value
-        elif spec_.default is not None:
-            out[name] = spec_.default
-        elif spec_.required:
-            problems.append({"location": f"inputs.{name}", "message": f"Input '{name}' is required; give it with --input {name}=VALUE."})
-    if problems:
-        first = problems[0]
-        raise InvalidRequest(
-            f"The run's inputs have {len(problems)} problem(s); first: {first['location']}: {first['message']}",
-            code="InputsNotValid", errors=problems,
-        )
-    return out
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _form_step(
-    form: schemas.FormSpec, operation_parameters: dict[str, dict[str, Any]] | None, given: dict[str, Any]
-) -> tuple[PreparedStep, dict[str, Any]]:
-    """F2: a form's call. The form's own ``parameters`` (fixed values or expressions over
-    ``inputs``) win; every other input named like a parameter of the operation is passed
-    as that parameter (typed from the definition); an input ``body`` is the body unless
-    the form fixes one. Inputs reach the call only through the expression context, so a
-    value that starts with '=' is never evaluated. ``operation_parameters`` is None when
-    the connector is gone (A8): inputs pass unchecked and the run reports the slot."""
-    problems: builtins.list[dict[str, str]] = []
-    referenced = expressions.referenced(form.parameters, "inputs") | expressions.referenced(form.body, "inputs")
-    inputs: dict[str, Any] = {}
-    parameters = dict(form.parameters)
-    for name, value in given.items():
-        if operation_parameters is None and name != "body":
-            inputs[name] = value
-            parameters.setdefault(name, f"=inputs.{_quoted(name)}")
-        elif operation_parameters is not None and name in operation_parameters and operation_parameters[name]["in"] != "body":
-            inputs[name] = _coerce(value, operation_parameters[name].get("type"), f"inputs.{name}", problems)
-            parameters.setdefault(name, f"=inputs.{_quoted(name)}")
-        elif name == "body" and "body" not in form.model_fields_set:
-            try:
-                inputs[name] = jsontext.loads(value) if isinstance(value, str) else value
-            except ValueError:
-                inputs[name] = value
-        elif name in referenced:
-            inputs[name] = value
-        else:
-            listed = ", ".join(sorted(n for n, p in (operation_parameters or {}).items() if p["in"] != "body")) or "none"
-            problems.append({"location": f"inputs.{name}", "message": f"Form '{form.name}' takes no input '{name}' (parameters of {form.operation}: {listed}; 'body' for the body)."})
-    if problems:
-        first = problems[0]
-        raise InvalidRequest(
-            f"The form's inputs have {len(problems)} problem(s); first: {first['location']}: {first['message']}",
-            code="InputsNotValid", errors=problems,
-        )
-    has_body = "body" in form.model_fields_set or "body" in inputs
-    body = form.body if "body" in form.model_fields_set else ("=inputs.body" if "body" in inputs else None)
-    return PreparedStep(form.name, form.slot, form.operation, parameters, body, has_body), {"inputs": inputs}
-
-
-class _SlotProblem(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _lender_access(session: Session, asset: Asset, connection: Connection, environment: Environment) -> decisions.Access:
-    """A6 access of the asset's owner to a connection: whose credentials a ``shared``
-    slot lends."""
-    owner = session.get(User, asset.owner_id)
-    owner_actor = directory.actor_for_user(session=session, user=owner)
-    return connections.access_for(session=session, actor=owner_actor, connection=connection, environment=environment)
-
-
-def _resolve_for_run(
-    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, asset: Asset, access: AssetAccess, slot: AssetSlot,
-) -> connections.UsableConnection:
-    """F3, A7, A8: the connection this run uses in ``slot``, decrypted, or why not."""
-    kind, noun = asset.kind, f"{asset.kind} '{asset.name}'"
-    mode = access.slot_mode(slot.name)
-    fix_own = f"`connectorhub {kind} bind -e ENV {asset.id} --slot {slot.name}=CONNECTION_ID`"
-    if mode == asset_rules.SLOT_INVOKER:
-        binding = session.get(AssetBinding, (asset.id, slot.name, actor.user_id))
-        if binding is None:
-            raise _SlotProblem(
-                "SlotNotBound",
-                f"Slot '{slot.name}' of {noun} runs with your own connection (invoker) and you have not bound one. "
-                f"Create one scoped to this {kind}: `connectorhub {kind} connect -e ENV {asset.id} --slot {slot.name} --param NAME=VALUE …`, "
-                f"or bind one of yours: {fix_own}.",
-            )
-        connection_id, connection_name = binding.connection_id, binding.connection_name
-    elif slot.connection_reference_id is not None:
-        connection_id, connection_name, fix_own = _through_reference(session, slot, noun, mode)
-        _check_reference_use(session, actor, environment, slot, noun)
-    else:
-        if slot.connection_id is None:
-            who = "Bind one" if mode == asset_rules.SLOT_OWN else "Its owner binds one"
-            raise _SlotProblem("SlotNotBound", f"Slot '{slot.name}' of {noun} has no connection. {who}: {fix_own}.")
-        connection_id, connection_name = slot.connection_id, slot.connection_name
-    connection = session.get(Connection, connection_id)
-    if connection is None or connection.environment_id != environment.id:
-        who = "Bind another" if mode != asset_rules.SLOT_SHARED else "Its owner must bind another"
-        raise _SlotProblem(
-            "ConnectionMissing",
-            f"Slot '{slot.name}' of {noun} is missing its connection '{connection_name or connection_id}' ({connection_id}): "
-            f"it was deleted (A8). {who}: {fix_own}.",
-        )
-    if mode == asset_rules.SLOT_SHARED:
-        lender = _lender_access(session, asset, connection, environment)
-    else:
-        lender = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
-    decision = asset_rules.decide_slot_use(mode, lender, connection.scope, asset.scope)
-    if decision.allowed and mode == asset_rules.SLOT_SHARED:  # A6: still the owner's to lend
-        decision = asset_rules.decide_slot_lend(lender, connections.allows_sharing(session, keyring, connection))
-    if not decision.allowed:
-        raise _SlotProblem(decision.code, f"Slot '{slot.name}' of {noun}: {decision.reason}")
-    return connections.use_through_asset(
-        session=session, actor=actor, keyring=keyring, environment=environment, connection_id=connection.id, asset_scope=asset.scope
-    )
-
-
-def load_definition(asset: Asset) -> schemas.FlowFile | schemas.AppFile:
-    return FILE_MODELS[asset.kind].model_validate(json.loads(asset.definition))
-
-
-def prepare_run(
-    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, kind: str, ref: str,
-    inputs: dict[str, Any], form: str | None = None, trigger: str = TRIGGER_MANUAL, due_at: dt.datetime | None = None,
-) -> PreparedRun:
-    """First transaction of a run: authorise (F3, A7), check the inputs, resolve and
-    decrypt each slot the run uses and record the run as ``running``. A slot that cannot
-    be used (missing, unbound, no longer usable: A8) is recorded as a failed run that
-    names it, and nothing is called."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
-    enforce(asset_rules.decide_asset_run(access, kind), kind, ref)
-    spec = load_definition(asset)
-    now = utcnow()
-    if kind == KIND_FLOW:
-        if form is not None:
-            raise InvalidRequest("Flows have no forms; give inputs only.", code="FormNotApplicable")
-        values = _flow_inputs(spec, inputs)
-        steps = [PreparedStep(s.name, s.slot, s.operation, s.parameters, s.body, "body" in s.model_fields_set) for s in spec.steps]
-        context = {"trigger": {"inputs": values, "time": (due_at or now).isoformat()}, "steps": {}}
-        label = trigger
-    else:
-        chosen = next((f for f in spec.forms if f.name == form), None)
-        if chosen is None:
-            listed = ", ".join(f.name for f in spec.forms)
-            raise InvalidRequest(f"App '{asset.name}' has no form '{form}'; its forms: {listed}.", code="FormNotFound")
-        slot_row = _slot(session, asset, chosen.slot)
-        connector = session.get(Connector, slot_row.connector_id) if slot_row else None
-        operation_parameters = operations_of(connector).get(chosen.operation, {}) if connector else None
-        step, context = _form_step(chosen, operation_parameters, inputs)
-        steps, values, label = [step], context["inputs"], f"form:{chosen.name}"
-    run = AssetRun(
-        id=new_id(), asset_id=asset.id, actor_id=actor.user_id, trigger=label, status=RUN_RUNNING,
-        inputs=json.dumps(values, sort_keys=True, default=str), steps="[]", due_at=due_at, started_at=now,
-    )
-    prepared = PreparedRun(run.id, asset.id, kind, environment.id, context, steps)
-    slots = {s.name: s for s in slots_of(session, asset.id)}
-    try:
-        for name in dict.fromkeys(step.slot for step in steps):
-            prepared.usable[name] = _resolve_for_run(
-                session=session, actor=actor, keyring=keyring, environment=environment, asset=asset, access=access, slot=slots[name]
-            )
-    except _SlotProblem as problem:
-        prepared.usable.clear()
-        prepared.failed = True
-        run.status, run.error, run.error_code, run.finished_at = RUN_FAILED, problem.message, problem.code, utcnow()
-        run.steps = json.dumps([_skipped(s) for s in steps])
-    session.add(run)
-    session.flush()
-    if prepared.failed:
-        prepared.view = run_view(session, run)
-    return prepared
-
-
-def _skipped(step: PreparedStep) -> dict[str, Any]:
-    return {"name": step.name, "slot": step.slot, "operation": step.operation, "status": "skipped"}
-
-
-def _headers(headers: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in (headers.items() if headers is not None else ()):
-        key = str(name).lower()
-        if key in _DROPPED_HEADERS:
-            continue
-        out[key] = f"{out[key]}, {value}" if key in out else str(value)
-    return out
-
-
-async def execute(prepared: PreparedRun, call: CallStep) -> RunOutcome:
-    """The calls (F1): steps in order, each with parameters evaluated over the trigger
-    inputs and earlier outputs; the first failed step stops the run with its error and
-    the rest are skipped. No database access here."""
-    context = prepared.context
-    records: builtins.list[dict[str, Any]] = []
-    failure: tuple[str, str] | None = None
-    for step in prepared.steps:
-        if failure is not None:
-            records.append(_skipped(step))
-            continue
-        record: dict[str, Any] = {"name": step.name, "slot": step.slot, "operation": step.operation}
-        usable = prepared.usable[step.slot]
-        record["connection_id"] = usable.connection.id
-        try:
-            parameters = expressions.evaluate(step.parameters, context, f"{step.name}.parameters")
-            body = expressions.evaluate(step.body, context, f"{step.name}.body") if step.has_body else None
-        except expressions.ExpressionFailed as error:
-            failure = ("ExpressionFailed", f"Step '{step.name}': {error}")
-            records.append({**record, "status": "failed", "error": {"code": failure[0], "message": failure[1]}})
-            continue
-        record["request"] = {"parameters": parameters, **({"body": body} if step.has_body else {})}
-        started = time.perf_counter()
-        try:
-            result = await call(
-                usable=usable, environment_id=prepared.environment_id, operation_id=step.operation, parameters=parameters, body=body,
-            )
-        except ConnectorhubError as error:
-            failure = (error.code, f"Step '{step.name}' ({step.operation}): {error.detail}")
-        except Exception as error:  # noqa: BLE001 - a step's failure is recorded, never the message (K2)
-            log.error("step %s of %s %s failed: %s", step.name, prepared.kind, prepared.asset_id, type(error).__name__)
-            failure = ("InternalError", f"Step '{step.name}' ({step.operation}) failed unexpectedly ({type(error).__name__}).")
-        record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        if failure is not None:
-            records.append({**record, "status": "failed", "error": {"code": failure[0], "message": failure[1]}})
-            continue
-        output = {"status": result.status, "headers": _headers(result.headers), "body": result.body}
-        if getattr(result, "body_encoding", "json") != "json":
-            output["body_encoding"] = result.body_encoding
-        context.setdefault("steps", {})[step.name] = output
-        record.update(response_status=result.status, output=output)
-        if result.status >= 400:
-            failure = ("StepFailed", f"Step '{step.name}' ({step.operation}) answered HTTP {result.status}.")
-            records.append({**record, "status": "failed", "error": {"code": failure[0], "message": failure[1]}})
-        else:
-            records.append({**record, "status": "succeeded"})
-    if failure is not None:
-        return RunOutcome(RUN_FAILED, records, failure[1], failure[0])
-    return RunOutcome(RUN_SUCCEEDED, records)
-
-
-def finish_run(*, session: Session, prepared: PreparedRun, outcome: RunOutcome) -> dict[str, Any]:
-    """Second transaction of a run: record each step and the result. K2: a secret value
-    that comes back in a response (an API echoing its key, in any usual encoding) is not
-    kept in the record; the runtime masked the answers already (runtime.masking), this
-    masks whatever else a step recorded."""
-    run = session.get(AssetRun, prepared.run_id)
-    mask = masking.mask_for(prepared.secret_values())
-    run.status = outcome.status
-    run.steps = json.dumps(mask.value(outcome.steps) if mask else outcome.steps, default=str)
-    run.error = mask.string(outcome.error) if mask else outcome.error
-    run.error_code = outcome.error_code
-    run.finished_at = utcnow()
-    session.flush()
-    return run_view(session, run)
-
-
-def run_view(session: Session, run: AssetRun) -> dict[str, Any]:
-    return {
-        "id": run.id, "asset_id": run.asset_id, "actor": session.scalar(select(User.email).where(User.id == run.actor_id)),
-        "trigger": run.trigger, "status": run.status, "error": run.error, "error_code": run.error_code,
-        "inputs": json.loads(run.inputs or "{}"), "steps": json.loads(run.steps or "[]"),
-        "due_at": run.due_at, "started_at": run.started_at, "finished_at": run.finished_at,
-    }
-
-
-Transaction = Callable[[], AbstractContextManager[Session]]
-
-
-def _in_transaction(transaction: Transaction, work: Callable[[Session], Any]) -> Any:
-    with transaction() as session:
-        return work(session)
-
-
-async def run(*, transaction: Transaction, prepare: Callable[[Session], PreparedRun], call: CallStep) -> dict[str, Any]:
-    """A run as one use case: ``prepare`` in a short transaction, the calls with no
-    transaction held, then the record in another transaction. Returns the run."""
-    prepared: PreparedRun = await anyio.to_thread.run_sync(_in_transaction, transaction, prepare)
-    if prepared.failed:
-        return prepared.view
-    try:
-        outcome = await execute(prepared, call)
-    except BaseException as error:
-        # Cancelled (shutdown) or broken: do not leave the run 'running' forever. A short
-        # synchronous write, since the task may no longer await.
-        interrupted = RunOutcome(RUN_FAILED, [], f"The run was interrupted ({type(error).__name__}).", "RunInterrupted")
-        _in_transaction(transaction, lambda s: finish_run(session=s, prepared=prepared, outcome=interrupted))
-        raise
-    return await anyio.to_thread.run_sync(_in_transaction, transaction, lambda s: finish_run(session=s, prepared=prepared, outcome=outcome))
-
-
-def list_runs(
-    *, session: Session, actor: Actor, environment: Environment, kind: str, ref: str, limit: int, cursor: str | None
-) -> Page[dict[str, Any]]:
-    """F1: newest first. The owner, co-owners and administrators see every run; a user
-    sees their own."""
-    asset, access = get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
-    check_limit(limit)
-    query = select(AssetRun).where(AssetRun.asset_id == asset.id).order_by(AssetRun.id.desc()).limit(limit + 1)
-    if not asset_rules.can_see_all_runs(access):
-        query = query.where(AssetRun.actor_id == actor.user_id)
-    if cursor:
-        query = query.where(AssetRun.id < cursor)
-    rows = session.scalars(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page([run_view(session, r) for r in rows], rows[-1].id if more and rows else None)
-
-
-# --- recurrence (F1) ------------------------------------------------------------------------
-
-
-def claim_due(*, session: Session, now: dt.datetime, limit: int = 50) -> builtins.list[tuple[str, dt.datetime]]:
-    """Claim recurrence flows due at ``now``: each (flow, due time) moves ``next_due_at``
-    on by compare-and-set, so of several processes exactly one claims it."""
-    rows = session.execute(
-        select(Asset.id, Asset.next_due_at, Asset.anchor_at, Asset.interval_seconds)
-        .where(Asset.trigger_type == TRIGGER_RECURRENCE, Asset.next_due_at <= now)
-        .order_by(Asset.next_due_at)
-        .limit(limit)
-    ).all()
-    claimed = []
-    for asset_id, due, anchor, interval in rows:
-        following = next_due_after(anchor, interval, max(now, due))
-        result = session.execute(
-            Asset.__table__.update().where(Asset.id == asset_id, Asset.next_due_at == due).values(next_due_at=following)
-        )
-        if result.rowcount == 1:
-            # Due times missed while no process ran collapse into one run, for the latest.
-            claimed.append((asset_id, max(due, following - dt.timedelta(seconds=interval))))
-    return claimed
-
-
-def prepare_recurrence(*, session: Session, keyring: Keyring, asset_id: str, due_at: dt.datetime) -> PreparedRun | None:
-    """A claimed due time runs as the flow's owner; None when the flow has gone."""
-    asset = session.get(Asset, asset_id)
-    if asset is None:
-        return None
-    owner = session.get(User, asset.owner_id)
-    actor = directory.actor_for_user(session=session, user=owner)
-    environment = session.get(Environment, asset.environment_id)
-    return prepare_run(
-        session=session, actor=actor, keyring=keyring, environment=environment, kind=KIND_FLOW, ref=asset.id,
-        inputs={}, trigger=TRIGGER_RECURRENCE, due_at=due_at,
-    )
-
-
 # --- connection references (S1, S3) ---------------------------------------------------------
-
-
-def reference_names(session: Session, slots: builtins.list[AssetSlot]) -> dict[str, str]:
-    """Logical names of the connection references the slots are bound to (S1)."""
-    ids = sorted({s.connection_reference_id for s in slots if s.connection_reference_id})
-    if not ids:
-        return {}
-    rows = session.execute(select(ConnectionReference.id, ConnectionReference.logical_name).where(ConnectionReference.id.in_(ids)))
-    return {rid: name for rid, name in rows}
 
 
 def _resolve_references(
@@ -1205,55 +494,12 @@ def _resolve_references(
             continue
         connection = session.get(Connection, reference.connection_id) if reference.connection_id else None
         if connection is not None:
-            access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
+            access = connection_facts.access_for(session=session, actor=actor, connection=connection, environment=environment)
             if not connection_rules.can_use_connection(access):
                 problems.append({"location": where, "message": f"You may not use the connection bound to '{reference.logical_name}' (A6)."})
                 continue
         out[name] = (reference, connection)
     return out, problems
-
-
-def _check_reference_use(session: Session, actor: Actor, environment: Environment, slot: AssetSlot, noun: str) -> None:
-    """A11 + S5: using a connection reference (a run through it) needs read on it, from a
-    security role or a record share; Basic User reads those of the runner's unit."""
-    from connectorhub.security import (
-        service as security,  # security reaches assets through connectors
-    )
-
-    reference_id = slot.connection_reference_id
-    if reference_id in security.allowed_ids(
-        session=session, actor=actor, environment=environment, privilege="read", table="connectionreference", record_ids=[reference_id]
-    ):
-        return
-    name = reference_names(session, [slot]).get(reference_id, reference_id)
-    raise _SlotProblem(
-        "ConnectionReferenceForbidden",
-        f"Slot '{slot.name}' of {noun} uses connection reference '{name}', and no security role of yours lets you read it "
-        "(S5, A11). An administrator assigns one (Basic User reads the references of your business unit): "
-        "`connectorhub security assign -e ENV --role 'Basic User' --user EMAIL`.",
-    )
-
-
-def _through_reference(session: Session, slot: AssetSlot, noun: str, mode: str) -> tuple[str, str | None, str]:
-    """A8, S3 at run time: the connection a reference slot uses now (the reference is
-    authoritative), or why there is none. Returns (id, name, how to fix)."""
-    reference = session.get(ConnectionReference, slot.connection_reference_id)
-    if reference is None:
-        raise _SlotProblem(
-            "ConnectionReferenceMissing",
-            f"Slot '{slot.name}' of {noun} is bound to a connection reference that was deleted ({slot.connection_reference_id}). "
-            "Import its solution again, or add the asset to a solution to get a new reference.",
-        )
-    fix = f"`connectorhub solution bind-reference -e ENV {reference.logical_name} CONNECTION_ID`"
-    if reference.connection_id is None:
-        who = "Bind it" if mode == asset_rules.SLOT_OWN else "Its owner binds it"
-        raise _SlotProblem(
-            "ConnectionReferenceUnbound",
-            f"Slot '{slot.name}' of {noun} uses connection reference '{reference.logical_name}', which has no connection "
-            f"in this environment (it was imported as missing, S3). {who}: {fix}, or import the solution again with a settings file.",
-        )
-    name = slot.connection_name if slot.connection_id == reference.connection_id else None
-    return reference.connection_id, name, fix
 
 
 def check_calls(kind: str, spec: schemas.FlowFile | schemas.AppFile, slot_connectors: dict[str, Connector | None]) -> builtins.list[dict[str, str]]:

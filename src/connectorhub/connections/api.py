@@ -7,7 +7,7 @@ import json
 from fastapi import APIRouter, Depends, Request, status
 
 from connectorhub.api.context import Context, context
-from connectorhub.connections import schemas, service, sign_in
+from connectorhub.connections import facts, schemas, service, sign_in
 from connectorhub.connections.models import Connection
 from connectorhub.environments import service as environments
 from connectorhub.pagination import DEFAULT_LIMIT
@@ -53,7 +53,7 @@ def create_connection(env: str, body: schemas.ConnectionCreate, request: Request
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connector_ref=body.connector,
             given=body.parameters, parameter_set=body.parameter_set, display_name=body.display_name,
         )
-        out = _one(session, connection, service.access_for(session=session, actor=ctx.actor, connection=connection, environment=environment))
+        out = _one(session, connection, facts.access_for(session=session, actor=ctx.actor, connection=connection, environment=environment))
         target = sign_in.first(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connection=connection)
         public_url = oauth_api.public_url(request)
         link = start_link(public_url, environment, connection.id) if target is not None and public_url else None
@@ -85,7 +85,7 @@ def list_connections(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = 
 def get_connection(env: str, connection: str, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        found, access = service.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connection)
+        found, access = facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=connection)
         return _one(session, found, access)
 
 
@@ -98,7 +98,7 @@ def update_connection(env: str, connection: str, body: schemas.ConnectionUpdate,
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection,
             given=body.parameters, display_name=body.display_name,
         )
-        return _one(session, updated, service.access_for(session=session, actor=ctx.actor, connection=updated, environment=environment))
+        return _one(session, updated, facts.access_for(session=session, actor=ctx.actor, connection=updated, environment=environment))
 
 
 @router.delete(BASE + "/{connection}", response_model=schemas.ConnectionDeleted)

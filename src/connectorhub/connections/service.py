@@ -18,14 +18,17 @@ from sqlalchemy.orm import Session
 
 from connectorhub.access import asset_rules, connection_rules, decisions
 from connectorhub.access.decisions import Access, Actor
+from connectorhub.assets import facts as assets
 from connectorhub.audit import service as audit
 from connectorhub.connections import parameters as params
+from connectorhub.connections.facts import facts, get_with_access, grants_of
 from connectorhub.connections.models import Connection
 from connectorhub.connections.purge import SECRET_OWNER, purge
+from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
-from connectorhub.environments import service as environments
+from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import (
     Forbidden,
@@ -63,38 +66,6 @@ class UsableConnection:
         return f"UsableConnection(connection={self.connection.id!r}, values={self.values!r}, secrets={sorted(self.secrets)!r})"
 
 
-def facts(connection: Connection) -> connection_rules.ConnectionFacts:
-    return connection_rules.ConnectionFacts(
-        id=connection.id, org_id=connection.org_id, environment_id=connection.environment_id, owner_id=connection.owner_id,
-        scope=connection.scope,
-    )
-
-
-def grants_of(session: Session, connection_id: str) -> builtins.list[decisions.Grant]:
-    rows = session.scalars(select(ConnectionGrant).where(ConnectionGrant.connection_id == connection_id))
-    return [decisions.Grant(g.principal_kind, g.principal_id, g.role, g.granted_by) for g in rows]
-
-
-def access_for(*, session: Session, actor: Actor, connection: Connection, environment: Environment) -> Access:
-    return connection_rules.connection_access(
-        actor, facts(connection), grants_of(session, connection.id), environments.facts(environment)
-    )
-
-
-def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connection, Access]:
-    """A connection of ``environment`` the caller may see; otherwise not found (A10), after
-    the same queries as for a visible one: the grants are read whether the id names a
-    connection or not, so a hidden id costs what an unknown one does."""
-    connection = session.get(Connection, ref)
-    grants = grants_of(session, ref)
-    if connection is None or connection.environment_id != environment.id:
-        raise not_found("connection", ref)
-    access = connection_rules.connection_access(actor, facts(connection), grants, environments.facts(environment))
-    if not access.visible:
-        raise not_found("connection", ref)
-    return connection, access
-
-
 def _parameter_sets(session: Session, keyring: Keyring, connector: Connector) -> builtins.list[params.ParameterSet]:
     properties = json.loads(connector.api_properties) if connector.api_properties else None
     stored = secret_store.read(session=session, keyring=keyring, owner_kind=connectors.SECRET_OWNER, owner_id=connector.id)
@@ -108,7 +79,7 @@ def connection_form(
     """What creating a connection to a connector asks for (A6): its parameter sets, for
     a caller who may create one (CanView and above, A1, A9); secret defaults are never
     part of what is shown (:meth:`ParameterSpec.to_dict`, C4, K2)."""
-    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
+    connector, access = connector_facts.get_with_access(session=session, actor=actor, environment=environment, ref=connector_ref)
     if not connection_rules.decide_create_connection(access).allowed:
         raise not_found("connector", connector_ref)
     return connector, _parameter_sets(session, keyring, connector)
@@ -148,19 +119,14 @@ def create(
     A7: with ``scope`` ("flow:<id>" / "app:<id>") the right to run that asset is enough
     for a connector one of its slots uses; without it, a caller who reaches the
     connector only through apps or flows is refused with a message naming them."""
-    # The assets package builds on this module, hence the imports inside the function.
     if scope is not None:
-        from connectorhub.assets import service as assets
-
         connector = assets.connector_for_scoped_connection(
             session=session, actor=actor, environment=environment, scope=scope, connector_ref=connector_ref
         )
     else:
         try:
-            connector, connector_access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
+            connector, connector_access = connector_facts.get_with_access(session=session, actor=actor, environment=environment, ref=connector_ref)
         except NotFound:
-            from connectorhub.assets import service as assets
-
             assets.refuse_unscoped_connection(session=session, actor=actor, environment=environment, connector_ref=connector_ref)
             raise
         decision = connection_rules.decide_create_connection(connector_access)
@@ -254,7 +220,7 @@ def update(
     display_name: str | None = None,
 ) -> Connection:
     """A6: CanEdit, the owner and administrators change parameters and credentials."""
-    connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not connection_rules.can_edit_connection(access):
         raise Forbidden("Changing a connection's parameters needs CanEdit on it (A6).", code="ConnectionEditForbidden")
     lock(session, connection, kind="connection", ref=ref, refresh=True)
@@ -276,14 +242,12 @@ def update(
 def dependents(session: Session, connection: Connection) -> dict[str, Any]:
     """What depends on a connection (A8): the app and flow slots bound to it, by their
     maker or by a recipient. They are kept; their slots read ``missing`` afterwards."""
-    from connectorhub.assets import dependents as asset_dependents
-
-    return {"assets": asset_dependents.for_connection(session, connection.id)}
+    return {"assets": assets.dependents_of_connection(session, connection.id)}
 
 
 def delete(*, session: Session, actor: Actor, environment: Environment, ref: str) -> dict[str, Any]:
     """A8: delete a connection (its grants and secrets with it) and report its dependents."""
-    connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not connection_rules.can_delete_connection(access):
         raise Forbidden("Deleting a connection needs CanEdit on it (A6).", code="ConnectionDeleteForbidden")
     lock(session, connection, kind="connection", ref=ref, deleting=True)  # a second delete answers not found
@@ -304,7 +268,7 @@ def use(
     secret read is audited (who, which connection, which parameter names; K2); with
     ``audit_use=False`` the caller records each use itself (the runtime counts them,
     :mod:`connectorhub.runtime.usage`)."""
-    connection, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not connection_rules.can_use_connection(access):
         raise Forbidden("You manage this connection but may not use its credentials; ask its owner to share it (A6).", code="ConnectionUseForbidden")
     scoped = asset_rules.decide_connection_scope(connection.scope, None)  # A7: not outside its app or flow

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from connectorhub.access.decisions import Access, Actor
 from connectorhub.access.oauth_sign_in import decide_sign_in
+from connectorhub.connections import facts as connection_facts
 from connectorhub.connections import service as connections
 from connectorhub.connections.models import Connection
 from connectorhub.connectors import service as connectors
@@ -60,7 +61,7 @@ def check(*, session: Session, actor: Actor, keyring: Keyring, environment: Envi
     """R2, A6: the caller may sign the connection in and its OAuth settings can be used.
     Raises not found (A10), ``ConnectionSignInForbidden``, or what the provider settings
     raise (unsupported provider, a URL to fix, a host value the connector does not allow)."""
-    connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     return _target(session, actor, keyring, connection, access)
 
 
@@ -72,7 +73,7 @@ def first(
     created, and ``connection sign-in`` says what is wrong."""
     if connection.status != connections.STATUS_UNAUTHENTICATED:
         return None
-    access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
+    access = connection_facts.access_for(session=session, actor=actor, connection=connection, environment=environment)
     try:
         return _target(session, actor, keyring, connection, access)
     except ConnectorhubError:

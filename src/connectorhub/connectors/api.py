@@ -10,7 +10,7 @@ from sqlalchemy import select
 from connectorhub.api.context import Context, context
 from connectorhub.api import heavy
 from connectorhub.api.heavy import heavy_context
-from connectorhub.connectors import importing, schemas, service, validation
+from connectorhub.connectors import facts, importing, schemas, service, validation
 from connectorhub.connectors.models import Connector
 from connectorhub.directory.models import Group
 from connectorhub.environments import service as environments
@@ -70,7 +70,7 @@ def create_connector(env: str, body: schemas.ConnectorFilesIn, ctx: Context = De
         connector = service.create(
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, files=files, limits=ctx.limits
         )
-        access = service.access_for(session=session, actor=ctx.actor, connector=connector, environment=environment)
+        access = facts.access_for(session=session, actor=ctx.actor, connector=connector, environment=environment)
         return _detail(connector, access)
 
 
@@ -124,7 +124,7 @@ def list_connectors(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = N
 def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        found, access = service.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
+        found, access = facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=connector)
         return _detail(found, access, session)
 
 
@@ -137,7 +137,7 @@ def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, c
         updated = service.update(
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector, files=files, limits=ctx.limits
         )
-        access = service.access_for(session=session, actor=ctx.actor, connector=updated, environment=environment)
+        access = facts.access_for(session=session, actor=ctx.actor, connector=updated, environment=environment)
         return _detail(updated, access)
 
 
@@ -175,7 +175,7 @@ def publish_connector(env: str, connector: str, ctx: Context = Depends(context))
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         public = service.publish(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector)
-        access = service.access_for(session=session, actor=ctx.actor, connector=public, environment=environment)
+        access = facts.access_for(session=session, actor=ctx.actor, connector=public, environment=environment)
         return _detail(public, access)
 
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, defer
 from connectorhub.access import connector_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.config import Limits
-from connectorhub.connectors import service
+from connectorhub.connectors import facts, service
 from connectorhub.connectors.models import KIND_CUSTOM, Connector
 from connectorhub.connectors.secrets_split import split_secrets
 from connectorhub.connectors.service import ConnectorFiles
@@ -44,7 +44,7 @@ from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, InvalidRequest
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
-from connectorhub.solutions import service as solutions
+from connectorhub.solutions import facts as solutions
 
 ON_EXISTING = ("update", "skip", "new")
 _FILE_COLUMNS = (Connector.api_definition, Connector.api_properties, Connector.icon, Connector.script)
@@ -89,7 +89,7 @@ def _candidates(session: Session, actor: Actor, environment: Environment, title:
     for connector in rows:
         if connector.id in claimed:
             continue
-        access = service.access_for(session=session, actor=actor, connector=connector, environment=environment)
+        access = facts.access_for(session=session, actor=actor, connector=connector, environment=environment)
         if connector_rules.can_edit_connector(access):
             out.append(connector)
     return out

@@ -15,9 +15,9 @@ import secrets as pysecrets
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import Integer, and_, bindparam, exists, or_, select
+from sqlalchemy import Integer, and_, bindparam, select
 from sqlalchemy import delete as sa_delete
-from sqlalchemy.orm import Session, defer, load_only
+from sqlalchemy.orm import Session, load_only
 
 from connectorhub.access import connector_rules, decisions
 from connectorhub.access.decisions import Access, Actor
@@ -25,7 +25,20 @@ from connectorhub.audit import service as audit
 from connectorhub.config import Limits
 from connectorhub.connections.models import Connection
 from connectorhub.connections.purge import purge as purge_connection
+from connectorhub.assets import facts as assets
 from connectorhub.connectors import validation
+from connectorhub.connectors.facts import (
+    _ACTOR_PRINCIPALS,
+    _FILE_COLUMNS,
+    _GRANT_COLUMNS,
+    _IN_SOLUTION,
+    _IN_SOLUTION_MANY,
+    _actor_params,
+    _solution_access,
+    facts,
+    get_or_raise,
+    get_with_access,
+)
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
 from connectorhub.connectors.secrets_split import (
     oauth_parameter_pointers,
@@ -34,7 +47,7 @@ from connectorhub.connectors.secrets_split import (
 )
 from connectorhub.db import utcnow
 from connectorhub.directory.models import User
-from connectorhub.environments import service as environments
+from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import (
     Conflict,
@@ -42,13 +55,14 @@ from connectorhub.errors import (
     InvalidRequest,
     PayloadTooLarge,
     ValidationFailed,
-    not_found,
 )
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
+from connectorhub.security import facts as security
 from connectorhub.sharing.models import ConnectorGrant
+from connectorhub.solutions import facts as solutions
 from connectorhub.solutions.models import SolutionComponent
 from connectorhub.transactions import lock
 
@@ -187,177 +201,6 @@ def _store_properties(
             )
 
 
-def facts(connector: Connector, in_solution: bool = False) -> connector_rules.ConnectorFacts:
-    return connector_rules.ConnectorFacts(
-        id=connector.id,
-        kind=connector.kind,
-        org_id=connector.org_id,
-        environment_id=connector.environment_id,
-        owner_id=connector.owner_id,
-        in_solution=in_solution,
-    )
-
-
-# A11: is the connector a component of a solution? (then S5 decides, not its grants)
-_IN_SOLUTION = exists().where(
-    SolutionComponent.component_kind == "connector", SolutionComponent.component_id == Connector.id
-)
-_IN_SOLUTION_ONE = select(SolutionComponent.component_id).where(
-    SolutionComponent.component_kind == "connector", SolutionComponent.component_id == bindparam("connector_id")
-)
-_IN_SOLUTION_MANY = select(SolutionComponent.component_id).where(
-    SolutionComponent.component_kind == "connector", SolutionComponent.component_id.in_(bindparam("connector_ids", expanding=True))
-)
-
-
-def _solution_access(session: Session, actor: Actor, environment: Environment | None, connectors: builtins.list[Connector]) -> dict[str, Access]:
-    """A11 + S5 for connectors in a solution: the actor's S5 privileges (read, write) on
-    each, in the connector vocabulary. Queries run only when such connectors are present."""
-    out: dict[str, Access] = {}
-    by_environment: dict[str, builtins.list[Connector]] = {}
-    for connector in connectors:
-        by_environment.setdefault(connector.environment_id, []).append(connector)
-    for environment_id, group in by_environment.items():
-        env = environment if environment is not None and environment.id == environment_id else session.get(Environment, environment_id)
-        held = _role_privileges(session, actor, env, [c.id for c in group])
-        for connector in group:
-            privileges = frozenset(p for p, allowed in held.items() if connector.id in allowed)
-            out[connector.id] = connector_rules.solution_connector_access(actor, facts(connector, True), privileges)
-    return out
-
-
-def _role_privileges(session: Session, actor: Actor, environment: Environment, ids: builtins.list[str]) -> dict[str, set[str]]:
-    """Which of ``ids`` the actor's security roles and record shares let them read and write (S5)."""
-    from connectorhub.security import (
-        service as security,  # security imports this module
-    )
-
-    return {
-        privilege: security.allowed_ids(session=session, actor=actor, environment=environment, privilege=privilege, table="connector", record_ids=ids)
-        for privilege in ("read", "write")
-    }
-
-
-def grants_of(session: Session, connector_id: str) -> builtins.list[decisions.Grant]:
-    """Every grant of a connector (the Share tab, revoke decisions)."""
-    rows = session.execute(select(*_GRANT_COLUMNS).where(ConnectorGrant.connector_id == connector_id))
-    return [decisions.Grant(*row) for row in rows]
-
-
-_GRANT_COLUMNS = (ConnectorGrant.principal_kind, ConnectorGrant.principal_id, ConnectorGrant.role, ConnectorGrant.granted_by)
-# Access checks never need the files; a definition may be megabytes (loaded on first use).
-_FILE_COLUMNS = (Connector.api_definition, Connector.api_properties, Connector.icon, Connector.script)
-
-
-# The access statements are built once with bound parameters: building a SQLAlchemy
-# expression costs more than running it on an indexed table (docs/benchmarks.md, access).
-_ACTOR_PRINCIPALS = or_(
-    and_(ConnectorGrant.principal_kind == "user", ConnectorGrant.principal_id == bindparam("actor_user")),
-    and_(ConnectorGrant.principal_kind == "group", ConnectorGrant.principal_id.in_(bindparam("actor_groups", expanding=True))),
-    and_(ConnectorGrant.principal_kind == "org", ConnectorGrant.principal_id == bindparam("actor_org")),
-)
-
-
-def _actor_params(actor: Actor) -> dict[str, Any]:
-    """Values of :data:`_ACTOR_PRINCIPALS`: grants to the actor, one of their groups, or
-    their organization (A3); only these can change the actor's role (decisions._best_grant)."""
-    return {"actor_user": actor.user_id, "actor_groups": sorted(actor.group_ids), "actor_org": actor.org_id}
-
-
-def _environment_facts(session: Session, connector: Connector, environment: Environment | None):
-    if connector.environment_id is not None and (environment is None or environment.id != connector.environment_id):
-        environment = session.get(Environment, connector.environment_id)
-    return environments.facts(environment) if environment is not None else None
-
-
-_ACTOR_GRANTS_OF_ONE = select(*_GRANT_COLUMNS).where(ConnectorGrant.connector_id == bindparam("connector_id"), _ACTOR_PRINCIPALS)
-
-
-def access_for(*, session: Session, actor: Actor, connector: Connector, environment: Environment | None) -> Access:
-    grants: builtins.list[decisions.Grant] = []
-    in_solution = False
-    solution_access = None
-    if connector.kind == KIND_CUSTOM:
-        in_solution = session.execute(_IN_SOLUTION_ONE, {"connector_id": connector.id}).first() is not None
-        if in_solution:
-            solution_access = _solution_access(session, actor, environment, [connector])[connector.id]
-        else:
-            rows = session.execute(_ACTOR_GRANTS_OF_ONE, {"connector_id": connector.id, **_actor_params(actor)})
-            grants = [decisions.Grant(*row) for row in rows]
-    return connector_rules.connector_access(
-        actor, facts(connector, in_solution), grants, _environment_facts(session, connector, environment), solution_access
-    )
-
-
-def _candidates_statement(match):
-    """The matching connectors of an environment (or public ones) with the actor's grants
-    on each joined in, the files left unloaded: one round trip per access check."""
-    in_scope = or_(Connector.environment_id == bindparam("environment_id"), Connector.kind == KIND_PUBLIC)
-    return (
-        select(Connector, _IN_SOLUTION.label("in_solution"), *_GRANT_COLUMNS)
-        .outerjoin(ConnectorGrant, and_(ConnectorGrant.connector_id == Connector.id, _ACTOR_PRINCIPALS))
-        .where(in_scope, match)
-        .options(*(defer(column) for column in _FILE_COLUMNS))
-    )
-
-
-_CANDIDATES_BY_ID_OR_NAME = _candidates_statement(or_(Connector.id == bindparam("ref"), Connector.name == bindparam("ref")))
-_CANDIDATES_BY_TITLE = _candidates_statement(Connector.title == bindparam("ref"))
-
-
-def _candidates_with_grants(
-    session: Session, actor: Actor, environment: Environment, statement, ref: str
-) -> dict[str, tuple[Connector, bool, builtins.list]]:
-    found: dict[str, tuple[Connector, bool, builtins.list]] = {}
-    params = {"environment_id": environment.id, "ref": ref, **_actor_params(actor)}
-    for connector, in_solution, kind, principal, role, granted_by in session.execute(statement, params):
-        _, _, grants = found.setdefault(connector.id, (connector, bool(in_solution), []))
-        if kind is not None:
-            grants.append(decisions.Grant(kind, principal, role, granted_by))
-    return found
-
-
-def _visible_candidates(
-    session: Session, actor: Actor, environment: Environment, statement, ref: str
-) -> tuple[builtins.list[tuple[Connector, Access]], bool]:
-    """The candidates the caller may see, and whether security roles were consulted (A11)."""
-    found = _candidates_with_grants(session, actor, environment, statement, ref)
-    in_solution = [connector for connector, member, _ in found.values() if member]
-    solution_access = _solution_access(session, actor, environment, in_solution) if in_solution else {}
-    visible = []
-    for connector, member, grants in found.values():
-        access = connector_rules.connector_access(
-            actor, facts(connector, member), grants, _environment_facts(session, connector, environment),
-            solution_access.get(connector.id),
-        )
-        if connector_rules.can_view_connector(access):
-            visible.append((connector, access))
-    return visible, bool(in_solution)
-
-
-def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
-    """A connector of ``environment`` (or a public one) by id, name or title, if the
-    caller may see it; otherwise the same not-found as an unknown id (A10). A reference
-    that names no connector the caller sees by id or name is tried as a title, and the
-    facts security roles decide on are read, whether it names a hidden connector or
-    nothing, so both cost the same queries."""
-    visible, by_roles = _visible_candidates(session, actor, environment, _CANDIDATES_BY_ID_OR_NAME, ref)
-    if not visible:
-        visible, by_title_roles = _visible_candidates(session, actor, environment, _CANDIDATES_BY_TITLE, ref)
-        if not visible and not (by_roles or by_title_roles):
-            # What deciding on a connector in a solution by security roles reads (S5),
-            # so one hidden that way costs what an unknown reference does.
-            _role_privileges(session, actor, environment, [ref])
-    if not visible:
-        raise not_found("connector", ref)
-    if len(visible) > 1:
-        ids = ", ".join(c.id for c, _ in visible)
-        raise InvalidRequest(
-            f"Several connectors are titled '{ref}' ({ids}); address one by its id.", code="ConnectorRefAmbiguous"
-        )
-    return visible[0]
-
-
 def create(
     *,
     session: Session,
@@ -416,14 +259,10 @@ def update(
     limits: Limits = Limits(),
 ) -> Connector:
     """Replace the given files of a connector (A5: CanEdit, owner, administrators)."""
-    connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not connector_rules.can_edit_connector(access):
         raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
     lock(session, connector, kind="connector", ref=ref, refresh=True)  # revisions one after the other
-    from connectorhub.solutions import (
-        service as solutions,  # solutions build on connectors
-    )
-
     if any(f is not None for f in (files.api_definition, files.api_properties, files.icon, files.script)):
         # S4: a managed connector's files are read-only; its client secret (--secret
         # alone, C4) is the target environment's own and may be set.
@@ -493,17 +332,13 @@ def store_from_solution(
 
 def download(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Download:
     """The files as uploaded, without secret values (C2, C4)."""
-    connector, _ = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     return Download(connector, connector.api_definition, connector.api_properties, connector.icon, connector.script)
 
 
 def dependents(session: Session, connector: Connector) -> dict[str, Any]:
     """What depends on a connector (A8): its connections with their owners, and the app
     and flow slots that use it (kept on delete; their slots read ``missing``)."""
-    from connectorhub.assets import (
-        dependents as asset_dependents,  # assets builds on connectors
-    )
-
     rows = session.execute(
         select(Connection.id, Connection.display_name, User.email)
         .join(User, User.id == Connection.owner_id)
@@ -512,27 +347,21 @@ def dependents(session: Session, connector: Connector) -> dict[str, Any]:
     )
     return {
         "connections": [{"id": cid, "display_name": name, "owner": email} for cid, name, email in rows],
-        "assets": asset_dependents.for_connector(session, connector.id),
+        "assets": assets.dependents_of_connector(session, connector.id),
     }
 
 
 def delete(*, session: Session, actor: Actor, environment: Environment, ref: str, force: bool = False) -> dict[str, Any]:
     """A8: report what depends on the connector; with ``force`` delete it and **all**
     connections to it, whoever owns them, in the caller's one transaction."""
-    connector, access = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not connector_rules.can_delete_connector(access):
         raise Forbidden("You may use this connector but not delete it (CanEdit is needed).", code="ConnectorDeleteForbidden")
     # A second delete answers not found; connections being created to it are waited for
     # and deleted too, or wait for this and then find no connector.
     lock(session, connector, kind="connector", ref=ref, deleting=True)
-    from connectorhub.solutions import (
-        service as solutions,  # solutions build on connectors
-    )
-
     solutions.ensure_editable(session, "connector", connector.id, connector.title)  # S4
     if access.via == "security role":  # A11: S5 has its own delete privilege, beyond write
-        from connectorhub.security import service as security
-
         security.check(session=session, actor=actor, environment=environment, privilege="delete", table="connector", record_id=connector.id)
     report = dependents(session, connector)
     if (report["connections"] or report["assets"]) and not force:
@@ -567,7 +396,7 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     the same connector again updates its public copy (a new revision)."""
     if not connector_rules.can_publish_public(actor):
         raise Forbidden("Only a platform administrator publishes connectors to the public catalog.", code="PlatformAdminRequired")
-    source, _ = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    source = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
     if source.kind == KIND_PUBLIC:
         raise InvalidRequest("This connector is already public.", code="ConnectorAlreadyPublic")
     lock(session, source, kind="connector", ref=ref)  # one public copy, however many publish at once

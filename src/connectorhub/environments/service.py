@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectorhub.access import admin
-from connectorhub.access.decisions import Actor, EnvironmentFacts
+from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
 from connectorhub.directory import service as directory
@@ -22,15 +22,6 @@ from connectorhub.environments.models import (
 from connectorhub.errors import Conflict, InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate
-
-
-def facts(environment: Environment) -> EnvironmentFacts:
-    return EnvironmentFacts(
-        id=environment.id,
-        org_id=environment.org_id,
-        sharing_model=environment.sharing_model,
-        subscription_id=environment.subscription_id,
-    )
 
 
 def get_or_raise(*, session: Session, actor: Actor, ref: str) -> Environment:

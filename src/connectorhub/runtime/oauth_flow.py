@@ -44,7 +44,7 @@ from connectorhub.access import connection_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.access.oauth_sign_in import decide_binding, decide_issuer
 from connectorhub.audit import service as audit
-from connectorhub.connections import service as connections
+from connectorhub.connections import facts as connections
 from connectorhub.connections.models import Connection
 from connectorhub.db import utcnow
 from connectorhub.directory import service as directory

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response, status
 from connectorhub.api.context import Context, context
 from connectorhub.environments import service as environments
 from connectorhub.schemas import PageOut
-from connectorhub.security import schemas, service
+from connectorhub.security import explain, facts, schemas, service
 from connectorhub.transactions import retried
 
 router = APIRouter(tags=["security"])
@@ -98,7 +98,7 @@ def create_team(env: str, body: schemas.TeamCreate, ctx: Context = Depends(conte
 def get_team(env: str, team: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
-        return _team(session, environment, service.get_team_or_raise(session=session, environment=environment, ref=team))
+        return _team(session, environment, facts.get_team_or_raise(session=session, environment=environment, ref=team))
 
 
 @router.delete(BASE + "/teams/{team}", status_code=status.HTTP_204_NO_CONTENT)
@@ -116,7 +116,7 @@ def add_team_member(env: str, team: str, body: schemas.MemberIn, ctx: Context = 
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
         service.add_team_member(session=session, actor=ctx.actor, environment=environment, team_ref=team, user_ref=body.user)
-        return _team(session, environment, service.get_team_or_raise(session=session, environment=environment, ref=team))
+        return _team(session, environment, facts.get_team_or_raise(session=session, environment=environment, ref=team))
 
 
 @router.delete(BASE + "/teams/{team}/members/{user}", status_code=status.HTTP_204_NO_CONTENT)
@@ -217,7 +217,7 @@ def unassign_role(env: str, body: schemas.AssignIn, ctx: Context = Depends(conte
 def get_security_user(env: str, user: str, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
-        found = service.get_user_or_raise(session=session, environment=environment, ref=user)
+        found = facts.get_user_or_raise(session=session, environment=environment, ref=user)
         return schemas.UserOut(**service.describe_user(session=session, environment=environment, user=found))
 
 
@@ -227,7 +227,7 @@ def set_user_business_unit(env: str, user: str, body: schemas.UserUnitIn, ctx: C
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
         service.set_user_unit(session=session, actor=ctx.actor, environment=environment, user_ref=user, unit_ref=body.business_unit)
-        found = service.get_user_or_raise(session=session, environment=environment, ref=user)
+        found = facts.get_user_or_raise(session=session, environment=environment, ref=user)
         return schemas.UserOut(**service.describe_user(session=session, environment=environment, user=found))
 
 
@@ -281,7 +281,7 @@ def check(env: str, table: str, record_id: str, privilege: str, user: str | None
     """Which role or share allows the privilege on the record, or why none does (S5)."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        return schemas.CheckOut(**service.explain(
+        return schemas.CheckOut(**explain.explain(
             session=session, actor=ctx.actor, environment=environment, table=table, record_id=record_id, privilege=privilege, user_ref=user
         ))
 

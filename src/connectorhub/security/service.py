@@ -5,9 +5,9 @@ environment's id), owner teams, security roles with (table, privilege, depth) en
 (three built-in, read-only roles created on demand), role assignments to users and
 teams, each user's business unit (the root by default), record owners and record shares.
 
-The decision is :func:`connectorhub.access.security_rules.allowed` (S5), a pure function of
-facts this module loads (:func:`load_user`, :func:`load_record`, :func:`load_tree`).
-:func:`check` is what other use cases call for a solution-aware record: it answers
+The decision is :func:`connectorhub.access.decisions.allowed` (S5), a pure function of
+facts :mod:`.facts` loads (``load_user``, ``load_record``, ``load_tree``).
+``facts.check`` is what other use cases call for a solution-aware record: it answers
 not found when the caller cannot read the record and forbidden when they can read it but
 lack the privilege (A10). Organization and environment administrators manage security
 configuration and are implicitly System Administrators (docs/security.md).
@@ -22,33 +22,38 @@ import builtins
 from collections import defaultdict
 from typing import Any, Iterable
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectorhub.access import decisions, security_rules
 from connectorhub.access.enforce import enforce
 from connectorhub.access.decisions import Actor
-from connectorhub.access.security_rules import (
-    SECURITY_DEPTHS,
-    SECURITY_PRIVILEGES,
-    SECURITY_TABLES,
-    Coverage,
-    RecordShareFacts,
-    RoleHolding,
-    SecurityRecord,
-    SecurityUser,
-    UnitTree,
-)
+from connectorhub.access.security_rules import SECURITY_DEPTHS, SECURITY_PRIVILEGES, SECURITY_TABLES
 from connectorhub.audit import service as audit
-from connectorhub.connectors import service as connectors
+from connectorhub.connectors import facts as connectors
 from connectorhub.db import utcnow
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import User
-from connectorhub.environments import service as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import Conflict, Forbidden, InvalidRequest, NotFound, not_found
 from connectorhub.ids import new_id
+from connectorhub.security.facts import (
+    TABLE_NOUNS,
+    _check_privilege,
+    _check_table,
+    _env_facts,
+    _principal_names,
+    _unit_names,
+    builtin_role_id,
+    check,
+    get_team_or_raise,
+    get_user_or_raise,
+    load_record,
+    load_tree,
+    load_user,
+    root_id,
+)
 from connectorhub.security.models import (
     BusinessUnit,
     RecordOwner,
@@ -60,35 +65,10 @@ from connectorhub.security.models import (
     TeamMember,
     UserBusinessUnit,
 )
-from connectorhub.solutions.models import Solution, SolutionComponent
+from connectorhub.sharing.facts import resolve_principal
 from connectorhub.transactions import lock
 
-_BUILTIN_SUFFIX = {
-    security_rules.SYSTEM_ADMINISTRATOR: "sysadmin",
-    security_rules.ENVIRONMENT_MAKER: "maker",
-    security_rules.BASIC_USER: "basic",
-}
-# What `not found` calls a record of each table (A10: the same words as an unknown id).
-TABLE_NOUNS = {
-    "connector": "connector",
-    "connectionreference": "connection reference",
-    "flow": "flow",
-    "app": "app",
-    "solution": "solution",
-    "environmentvariable": "environment variable",
-}
 ALL = "*"
-
-
-def builtin_role_id(environment_id: str, name: str) -> str:
-    """Built-in roles have fixed ids per environment, so facts can name them before
-    their rows exist."""
-    return f"{environment_id}-{_BUILTIN_SUFFIX[name]}"
-
-
-def root_id(environment: Environment) -> str:
-    """S5: the root business unit's id is the environment's id."""
-    return environment.id
 
 
 # --- defaults and permissions --------------------------------------------------------
@@ -118,10 +98,6 @@ def ensure_defaults(*, session: Session, environment: Environment) -> None:
         pass  # another transaction created them first; its rows are the ones
 
 
-def _env_facts(environment: Environment) -> decisions.EnvironmentFacts:
-    return environments.facts(environment)
-
-
 def require_manager(actor: Actor, environment: Environment) -> None:
     """S5 with A10: organization administrators and the environment's administrators
     manage its security configuration."""
@@ -138,22 +114,6 @@ def _audit(session: Session, actor: Actor | None, environment: Environment, acti
         session=session, actor=actor, action=f"security.{action}", target_kind=kind, target_id=target,
         org_id=environment.org_id, environment_id=environment.id, details=details,
     )
-
-
-def _check_table(table: str) -> str:
-    if table not in SECURITY_TABLES:
-        raise InvalidRequest(
-            f"Unknown table '{table}'; security roles cover {', '.join(SECURITY_TABLES)} (S5).", code="SecurityTableNotValid"
-        )
-    return table
-
-
-def _check_privilege(privilege: str) -> str:
-    if privilege not in SECURITY_PRIVILEGES:
-        raise InvalidRequest(
-            f"Unknown privilege '{privilege}'; use one of {', '.join(SECURITY_PRIVILEGES)} (S5).", code="SecurityPrivilegeNotValid"
-        )
-    return privilege
 
 
 def _check_depth(depth: str) -> str:
@@ -268,21 +228,6 @@ def describe_units(*, session: Session, environment: Environment) -> builtins.li
 # --- users' business units -------------------------------------------------------------
 
 
-def get_user_or_raise(*, session: Session, environment: Environment, ref: str) -> User:
-    """A user of the environment's organization, by e-mail or id (A10: others are not found)."""
-    user = session.scalar(select(User).where(User.email == (ref or "").strip().lower())) or session.get(User, ref)
-    if user is None or user.org_id != environment.org_id:
-        raise not_found("user", ref)
-    return user
-
-
-def user_unit_id(*, session: Session, environment: Environment, user_id: str) -> str:
-    """S5: the user's business unit in the environment, the root by default."""
-    return session.scalar(
-        select(UserBusinessUnit.business_unit_id).where(UserBusinessUnit.environment_id == environment.id, UserBusinessUnit.user_id == user_id)
-    ) or root_id(environment)
-
-
 def set_user_unit(*, session: Session, actor: Actor, environment: Environment, user_ref: str, unit_ref: str) -> BusinessUnit:
     """Move a user to a business unit of the environment; the records they own move with
     them (a record's unit is its owner's, S5)."""
@@ -303,13 +248,6 @@ def set_user_unit(*, session: Session, actor: Actor, environment: Environment, u
 
 
 # --- teams ---------------------------------------------------------------------------
-
-
-def get_team_or_raise(*, session: Session, environment: Environment, ref: str) -> Team:
-    team = session.scalar(select(Team).where(Team.environment_id == environment.id, or_(Team.name == ref, Team.id == ref)))
-    if team is None:
-        raise not_found("team", ref)
-    return team
 
 
 def create_team(*, session: Session, actor: Actor, environment: Environment, name: str, unit_ref: str | None = None) -> Team:
@@ -523,22 +461,11 @@ def describe_role(*, session: Session, environment: Environment, role: SecurityR
 # --- role assignments -----------------------------------------------------------------
 
 
-def resolve_principal(*, session: Session, environment: Environment, kind: str, ref: str | None) -> tuple[str, str, str]:
-    """(kind, id, display name) of a user of the organization or a team of the environment."""
-    if kind == "user" and ref:
-        user = get_user_or_raise(session=session, environment=environment, ref=ref)
-        return "user", user.id, user.email
-    if kind == "team" and ref:
-        team = get_team_or_raise(session=session, environment=environment, ref=ref)
-        return "team", team.id, team.name
-    raise InvalidRequest("Name exactly one principal: --user EMAIL or --team NAME.", code="PrincipalNotValid")
-
-
 def assign_role(*, session: Session, actor: Actor, environment: Environment, role_ref: str, principal_kind: str, principal_ref: str | None) -> bool:
     """Give a user or a team a role; True when it was not held yet."""
     ensure_defaults(session=session, environment=environment)
     role = get_role_or_raise(session=session, environment=environment, ref=role_ref)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     require_manager(actor, environment)
     if session.get(RoleAssignment, (role.id, kind, pid)) is not None:
         return False
@@ -550,7 +477,7 @@ def assign_role(*, session: Session, actor: Actor, environment: Environment, rol
 
 def unassign_role(*, session: Session, actor: Actor, environment: Environment, role_ref: str, principal_kind: str, principal_ref: str | None) -> None:
     role = get_role_or_raise(session=session, environment=environment, ref=role_ref)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     require_manager(actor, environment)
     row = session.get(RoleAssignment, (role.id, kind, pid), with_for_update=True)  # a second removal finds nothing
     if row is None:
@@ -635,7 +562,7 @@ def assign(*, session: Session, actor: Actor, environment: Environment, table: s
     """Change a record's owner (S5 assign). Administrators (A10) always may, and give an
     owner to a record that has none; otherwise the assign privilege on the record is needed."""
     _check_table(table)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     row = session.get(RecordOwner, (environment.id, table, record_id))
     if row is None:
         if not security_rules.can_manage_security(actor, _env_facts(environment)):
@@ -669,7 +596,7 @@ def share_record(
     if not wanted:
         raise InvalidRequest(f"Name at least one privilege to share ({', '.join(SECURITY_PRIVILEGES)}).", code="SecurityPrivilegeNotValid")
     _record_row_or_raise(session, actor, environment, table, record_id)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     user = load_user(session=session, environment=environment, user_id=actor.user_id)
     record = load_record(session=session, environment=environment, table=table, record_id=record_id)
     enforce(
@@ -704,7 +631,7 @@ def unshare_record(
     _check_table(table)
     named = [_check_privilege(p) for p in privileges]
     _record_row_or_raise(session, actor, environment, table, record_id)
-    kind, pid, name = resolve_principal(session=session, environment=environment, kind=principal_kind, ref=principal_ref)
+    kind, pid, name = resolve_principal(session=session, org_id=environment.org_id, kind=principal_kind, ref=principal_ref, environment=environment)
     own = kind == "user" and pid == actor.user_id
     if not own:
         check(session=session, actor=actor, environment=environment, privilege="share", table=table, record_id=record_id)
@@ -744,267 +671,6 @@ def describe_record(*, session: Session, actor: Actor, environment: Environment,
     }
 
 
-# --- facts -----------------------------------------------------------------------------
-
-
-def load_tree(*, session: Session, environment: Environment) -> UnitTree:
-    """S5: every business unit of the environment with its parent (the root always there)."""
-    parents: dict[str, str | None] = {root_id(environment): None}
-    parents.update(session.execute(select(BusinessUnit.id, BusinessUnit.parent_id).where(BusinessUnit.environment_id == environment.id)).all())
-    return UnitTree(parents)
-
-
-def load_user(*, session: Session, environment: Environment, user_id: str) -> SecurityUser:
-    """S5 facts of a user in the environment: unit (root by default), teams, and every
-    role held directly or through a team, each with its holder's unit. In the
-    environment of type ``default`` every user of the organization also holds
-    Environment Maker and Basic User (as in Power Platform; docs/security.md)."""
-    unit = user_unit_id(session=session, environment=environment, user_id=user_id)
-    teams = dict(
-        session.execute(
-            select(Team.id, Team.business_unit_id).join(TeamMember, TeamMember.team_id == Team.id)
-            .where(TeamMember.user_id == user_id, Team.environment_id == environment.id)
-        ).all()
-    )
-    holders = or_(
-        and_(RoleAssignment.principal_kind == "user", RoleAssignment.principal_id == user_id),
-        and_(RoleAssignment.principal_kind == "team", RoleAssignment.principal_id.in_(builtins.list(teams))),
-    )
-    rows = session.execute(
-        select(RoleAssignment.principal_kind, RoleAssignment.principal_id, SecurityRole.id, SecurityRole.name,
-               RolePrivilege.table_name, RolePrivilege.privilege, RolePrivilege.depth)
-        .join(SecurityRole, SecurityRole.id == RoleAssignment.role_id)
-        .outerjoin(RolePrivilege, RolePrivilege.role_id == SecurityRole.id)
-        .where(RoleAssignment.environment_id == environment.id, holders)
-    )
-    grouped: dict[tuple[str, str, str, str], set[tuple[str, str, str]]] = defaultdict(set)
-    for kind, pid, role_id, role_name, table, privilege, depth in rows:
-        entries = grouped[(kind, pid, role_id, role_name)]
-        if table is not None:
-            entries.add((table, privilege, depth))
-    holdings = [
-        RoleHolding(role_id, role_name, kind, pid, unit if kind == "user" else teams.get(pid), frozenset(entries))
-        for (kind, pid, role_id, role_name), entries in sorted(grouped.items())
-    ]
-    if environment.type == "default":
-        # Power Platform's default environment: every user is an Environment Maker and a
-        # Basic User (read connectors and connection references of their unit).
-        for implicit in (security_rules.ENVIRONMENT_MAKER, security_rules.BASIC_USER):
-            holdings.append(RoleHolding(
-                builtin_role_id(environment.id, implicit), implicit, "user", user_id, unit,
-                security_rules.builtin_role_privileges()[implicit], implicit=True,
-            ))
-    return SecurityUser(user_id, unit, frozenset(teams), tuple(holdings))
-
-
-def _owner_units(session: Session, environment: Environment, owners: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
-    owners = set(owners)
-    user_ids = [oid for kind, oid in owners if kind == "user"]
-    team_ids = [oid for kind, oid in owners if kind == "team"]
-    units: dict[tuple[str, str], str | None] = {}
-    # Both lookups run whoever owns the records (or nobody), so reading the facts of a
-    # record costs the same whether it exists or not (A10: hidden answers like unknown).
-    rows = dict(session.execute(
-        select(UserBusinessUnit.user_id, UserBusinessUnit.business_unit_id)
-        .where(UserBusinessUnit.environment_id == environment.id, UserBusinessUnit.user_id.in_(user_ids))
-    ).all())
-    units.update({("user", uid): rows.get(uid, root_id(environment)) for uid in user_ids})
-    rows = dict(session.execute(select(Team.id, Team.business_unit_id).where(Team.id.in_(team_ids))).all())
-    units.update({("team", tid): rows.get(tid) for tid in team_ids})
-    return units
-
-
-def load_records(*, session: Session, environment: Environment, table: str, record_ids: Iterable[str]) -> dict[str, SecurityRecord]:
-    """S5 facts of records of one table: owner, owning unit (the owner's) and shares. A
-    record with no owner row has no owner and no unit."""
-    ids = sorted(set(record_ids))
-    if not ids:
-        return {}
-    owners = {
-        rid: (kind, oid) for rid, kind, oid in session.execute(
-            select(RecordOwner.record_id, RecordOwner.owner_kind, RecordOwner.owner_id)
-            .where(RecordOwner.environment_id == environment.id, RecordOwner.table_name == table, RecordOwner.record_id.in_(ids))
-        )
-    }
-    shares: dict[str, dict[tuple[str, str], set[str]]] = defaultdict(lambda: defaultdict(set))
-    for rid, kind, pid, privilege in session.execute(
-        select(RecordShare.record_id, RecordShare.principal_kind, RecordShare.principal_id, RecordShare.privilege)
-        .where(RecordShare.environment_id == environment.id, RecordShare.table_name == table, RecordShare.record_id.in_(ids))
-    ):
-        shares[rid][(kind, pid)].add(privilege)
-    units = _owner_units(session, environment, owners.values())
-    out = {}
-    for rid in ids:
-        kind, oid = owners.get(rid, (None, None))
-        out[rid] = SecurityRecord(
-            table, rid, kind, oid, units.get((kind, oid)) if kind else None,
-            tuple(RecordShareFacts(k, p, frozenset(v)) for (k, p), v in sorted(shares.get(rid, {}).items())),
-        )
-    return out
-
-
-def load_record(*, session: Session, environment: Environment, table: str, record_id: str) -> SecurityRecord:
-    return load_records(session=session, environment=environment, table=table, record_ids=[record_id])[record_id]
-
-
-# --- decisions for other use cases ---------------------------------------------------------
-
-
-
-def check(*, session: Session, actor: Actor, environment: Environment, privilege: str, table: str, record_id: str) -> None:
-    """S5 for a solution-aware record (A11): returns when ``actor`` holds ``privilege`` on
-    it; raises not found when they cannot read it (A10, like an unknown id) and forbidden
-    when they can read it but lack the privilege. Administrators of the scope (A10) pass."""
-    _check_table(table)
-    _check_privilege(privilege)
-    env_facts = _env_facts(environment)
-    if env_facts.org_id == actor.org_id and decisions.administers(actor, env_facts.org_id, env_facts.id):
-        return
-    if env_facts.org_id != actor.org_id:
-        raise not_found(TABLE_NOUNS[table], record_id)
-    user = load_user(session=session, environment=environment, user_id=actor.user_id)
-    record = load_record(session=session, environment=environment, table=table, record_id=record_id)
-    enforce(security_rules.decide_record(actor, env_facts, user, privilege, record, load_tree(session=session, environment=environment)), TABLE_NOUNS[table], record_id)
-
-
-def check_create(*, session: Session, actor: Actor, environment: Environment, table: str) -> None:
-    """S5 create: may ``actor`` create a record of ``table``, owned by them in their unit?"""
-    _check_table(table)
-    env_facts = _env_facts(environment)
-    if env_facts.org_id != actor.org_id:
-        raise not_found("environment", environment.id)
-    if decisions.administers(actor, env_facts.org_id, env_facts.id):
-        return
-    user = load_user(session=session, environment=environment, user_id=actor.user_id)
-    record = SecurityRecord(table, "", "user", actor.user_id, user.unit_id)
-    if not security_rules.allowed(user, "create", record, load_tree(session=session, environment=environment)):
-        raise Forbidden(
-            f"No security role of yours grants create on {table} in environment '{environment.name}' (S5); "
-            "an administrator assigns one (`connectorhub security assign --role 'Environment Maker'`).",
-            code="SecurityPrivilegeMissing",
-        )
-
-
-def allowed_ids(*, session: Session, actor: Actor, environment: Environment, privilege: str, table: str, record_ids: Iterable[str]) -> set[str]:
-    """The records of ``record_ids`` on which ``actor`` holds ``privilege`` (for lists):
-    the facts are loaded once."""
-    _check_table(table)
-    _check_privilege(privilege)
-    ids = set(record_ids)
-    env_facts = _env_facts(environment)
-    if env_facts.org_id != actor.org_id:
-        return set()
-    if decisions.administers(actor, env_facts.org_id, env_facts.id):
-        return ids
-    user = load_user(session=session, environment=environment, user_id=actor.user_id)
-    tree = load_tree(session=session, environment=environment)
-    records = load_records(session=session, environment=environment, table=table, record_ids=ids)
-    return {rid for rid, record in records.items() if security_rules.allowed(user, privilege, record, tree)}
-
-
-# --- explaining a decision (`security check`) ------------------------------------------------
-
-
-def _unit_names(session: Session, environment: Environment) -> dict[str, str]:
-    names = {root_id(environment): environment.name}
-    names.update(session.execute(select(BusinessUnit.id, BusinessUnit.name).where(BusinessUnit.environment_id == environment.id)).all())
-    return names
-
-
-def _principal_names(session: Session, environment: Environment, principals: Iterable[tuple[str | None, str | None]]) -> dict[tuple[str, str], str]:
-    principals = [(k, p) for k, p in principals if k and p]
-    users = {p for k, p in principals if k == "user"}
-    teams = {p for k, p in principals if k == "team"}
-    names: dict[tuple[str, str], str] = {}
-    if users:
-        names.update({("user", uid): email for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(users)))})
-    if teams:
-        names.update({("team", tid): name for tid, name in session.execute(select(Team.id, Team.name).where(Team.id.in_(teams)))})
-    return names
-
-
-def _sentence(coverage: Coverage, privilege: str, table: str, record: SecurityRecord, who: str, names, units) -> str:
-    holder = who if coverage.holder_kind == "user" else f"team '{names.get(('team', coverage.holder_id), coverage.holder_id)}'"
-    if coverage.kind == "share":
-        return f"the record is shared with {holder} for {privilege}"
-    held = f"role '{coverage.role_name}'" + (" (implicit in the default environment)" if coverage.implicit else "") + f" held by {holder}"
-    head = f"{held} grants {privilege} on {table} at {coverage.depth} depth"
-    record_unit = f"'{units.get(record.unit_id, record.unit_id)}'" if record.unit_id else "none (no owner is recorded)"
-    holder_unit = f"'{units.get(coverage.holder_unit_id, coverage.holder_unit_id)}'"
-    owner = "nobody (no owner is recorded)" if record.owner_kind is None else (
-        f"{record.owner_kind} '{names.get((record.owner_kind, record.owner_id), record.owner_id)}'"
-    )
-    if coverage.depth == security_rules.DEPTH_ORGANIZATION:
-        return f"{head}, which reaches every record of the environment"
-    if coverage.depth == security_rules.DEPTH_PARENT_CHILD:
-        relation = "is" if coverage.covers else "is not"
-        return f"{head}; the record's business unit {record_unit} {relation} {holder_unit} or below it"
-    if coverage.depth == security_rules.DEPTH_BUSINESS_UNIT:
-        relation = "is" if coverage.covers else "is not"
-        return f"{head}; the record's business unit {record_unit} {relation} the holder's unit {holder_unit}"
-    if coverage.covers:
-        return f"{head}; the record is owned by {owner}, which is {who} or a team {who} is in"
-    return f"{head}, but the record is owned by {owner}, neither {who} nor a team {who} is in"
-
-
-def explain(
-    *, session: Session, actor: Actor, environment: Environment, table: str, record_id: str, privilege: str, user_ref: str | None = None
-) -> dict[str, Any]:
-    """Which role or share allows ``privilege`` on the record for a user (the caller by
-    default), or why none does (`connectorhub security check`). Explaining another
-    user's access is for administrators; a caller who cannot read the record themselves
-    gets not found (A10)."""
-    _check_table(table)
-    _check_privilege(privilege)
-    env_facts = _env_facts(environment)
-    manager = security_rules.can_manage_security(actor, env_facts)
-    if user_ref is not None:
-        target = get_user_or_raise(session=session, environment=environment, ref=user_ref)
-        if target.id != actor.user_id and not manager:
-            raise Forbidden("Only administrators of the environment explain another user's access (A10); leave out --user to check your own.",
-                            code="SecurityAdminRequired")
-    else:
-        target = session.get(User, actor.user_id)
-    target_actor = actor if target.id == actor.user_id else directory.actor_for_user(session=session, user=target)
-    user = load_user(session=session, environment=environment, user_id=target.id)
-    record = load_record(session=session, environment=environment, table=table, record_id=record_id)
-    tree = load_tree(session=session, environment=environment)
-    if not manager and not security_rules.allowed(user, "read", record, tree):
-        raise not_found(TABLE_NOUNS[table], record_id)
-    admin = decisions.administers(target_actor, env_facts.org_id, env_facts.id)
-    found = security_rules.coverages(user, privilege, record, tree)
-    is_allowed = admin or security_rules.allowed(user, privilege, record, tree)
-    principals = [(record.owner_kind, record.owner_id)] + [(c.holder_kind, c.holder_id) for c in found]
-    names = _principal_names(session, environment, principals)
-    units = _unit_names(session, environment)
-    who = target.email
-    sentences = [_sentence(c, privilege, table, record, who, names, units) for c in found]
-    via = [s for c, s in zip(found, sentences) if c.covers]
-    considered = [s for c, s in zip(found, sentences) if not c.covers]
-    if admin:
-        via.insert(0, f"{who} administers environment '{environment.name}' (A10) and so is implicitly a System Administrator")
-    if is_allowed:
-        explanation = f"Allowed: {via[0]}."
-    elif considered:
-        explanation = f"Not allowed: {'; '.join(considered)}. No share gives {who} {privilege} on this record either."
-    else:
-        explanation = (f"Not allowed: no security role held by {who} or one of their teams grants {privilege} on {table}, "
-                       f"and the record is not shared with them for {privilege}.")
-    return {
-        "allowed": is_allowed,
-        "user": who,
-        "table": table,
-        "record_id": record_id,
-        "privilege": privilege,
-        "owner": None if record.owner_kind is None else f"{record.owner_kind} {names.get((record.owner_kind, record.owner_id), record.owner_id)}",
-        "business_unit": units.get(record.unit_id, record.unit_id) if record.unit_id else None,
-        "user_business_unit": units.get(user.unit_id, user.unit_id),
-        "via": via,
-        "considered": considered,
-        "explanation": explanation,
-    }
-
-
 # --- restricting a connector to a business unit (S5) ------------------------------------------
 
 
@@ -1018,7 +684,7 @@ def restrict_connector(
     users of other units do not, unless a parentchild role above it or an organization
     role reaches it."""
     ensure_defaults(session=session, environment=environment)
-    connector, _ = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
+    connector = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
     if connector.environment_id != environment.id:
         raise InvalidRequest("A public connector is available to every user (A1); it cannot be restricted to a business unit.",
                              code="PublicConnectorNotShareable")
@@ -1045,15 +711,3 @@ def restrict_connector(
         "readers": (f"users of business unit '{unit.name}' holding read on connector at businessunit depth (e.g. Basic User), "
                     f"holders of parentchild depth in '{unit.name}' or above it, and holders of organization depth"),
     }
-
-
-# --- A11: solution membership ------------------------------------------------------------------
-
-
-def solution_of(session: Session, component_kind: str, component_id: str) -> str | None:
-    """A11: the unique name of a solution holding the component, or None."""
-    return session.scalar(
-        select(Solution.unique_name).join(SolutionComponent, SolutionComponent.solution_id == Solution.id)
-        .where(SolutionComponent.component_kind == component_kind, SolutionComponent.component_id == component_id)
-        .order_by(Solution.unique_name).limit(1)
-    )

@@ -4,7 +4,6 @@ loads facts, resolves principals, applies the outcome and audits it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -14,45 +13,18 @@ from connectorhub.access import connection_rules, connector_rules, decisions, se
 from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
+from connectorhub.connections import facts as connection_facts
 from connectorhub.connections import service as connections
-from connectorhub.connectors import service as connectors
+from connectorhub.connectors import facts as connectors
 from connectorhub.directory.models import Group, User
-from connectorhub.environments import service as environments
+from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
-from connectorhub.errors import InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.secrets.keyring import Keyring
-from connectorhub.security import service as security
+from connectorhub.sharing.facts import Principal, resolve_principal
 from connectorhub.sharing.models import ConnectionGrant, ConnectorGrant
+from connectorhub.solutions import facts as solutions
 from connectorhub.transactions import lock
-
-PRINCIPAL_KINDS = ("user", "group", "org")
-
-
-@dataclass(frozen=True)
-class Principal:
-    kind: str  # user | group | org
-    id: str
-    name: str  # e-mail, group name or organization id
-
-
-def resolve_principal(session: Session, org_id: str, kind: str, ref: str | None) -> Principal:
-    """A principal of organization ``org_id`` (A2: sharing stays inside the organization;
-    a principal of another organization is not found, like an unknown one)."""
-    if kind == "org":
-        return Principal("org", org_id, "organization")
-    if kind == "user" and ref:
-        user = session.scalar(select(User).where(User.email == ref.strip().lower())) or session.get(User, ref)
-        if user is not None and user.org_id == org_id:
-            return Principal("user", user.id, user.email)
-        raise not_found("user", ref)
-    if kind == "group" and ref:
-        group = session.scalar(select(Group).where(Group.org_id == org_id, Group.name == ref)) or session.get(Group, ref)
-        if group is not None and group.org_id == org_id:
-            return Principal("group", group.id, group.name)
-        raise not_found("group", ref)
-    raise InvalidRequest("Name one principal: --user EMAIL, --group NAME or --org.", code="PrincipalNotValid")
-
 
 
 def _names(session: Session, grants) -> dict[tuple[str, str], str]:
@@ -139,13 +111,13 @@ def _revoke_grant(session: Session, actor: Actor, model, row, resource, principa
 def _solution_governs(session: Session, connector, ref: str) -> None:
     """A11: a connector in a solution is governed by security roles (S5), not sharing."""
     if connector.kind == "custom":
-        enforce(security_rules.solution_governs("connector", security.solution_of(session, "connector", connector.id)), "connector", ref)
+        enforce(security_rules.solution_governs("connector", solutions.solution_of(session, "connector", connector.id)), "connector", ref)
 
 
 def share_connector(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None, role: str
 ) -> dict[str, Any]:
-    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connector, kind="connector", ref=ref)  # grant changes of one connector one after the other
     _solution_governs(session, connector, ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
@@ -153,7 +125,7 @@ def share_connector(
     precheck = connector_rules.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal_kind, "", role, None)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND) or (precheck.outcome == decisions.FORBIDDEN and connector.kind == "public"):
         enforce(precheck, "connector", ref)
-    principal = resolve_principal(session, connector.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=connector.org_id, kind=principal_kind, ref=principal_ref)
     row, existing = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
         connector_rules.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, role, existing),
@@ -166,11 +138,11 @@ def share_connector(
 def unshare_connector(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None
 ) -> None:
-    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connector, kind="connector", ref=ref)
     _solution_governs(session, connector, ref)
     env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
-    principal = resolve_principal(session, connector.org_id or actor.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=connector.org_id or actor.org_id, kind=principal_kind, ref=principal_ref)
     row, grant = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
         connector_rules.decide_connector_unshare(actor, access, connectors.facts(connector), env_facts, principal.kind, principal.id, grant),
@@ -183,13 +155,13 @@ def unshare_connector(
 def connector_permissions(*, session: Session, actor: Actor, environment: Environment, ref: str) -> dict[str, Any]:
     """The Share tab: owner, every grant (principal, role, who granted it), the caller's
     effective role and whether sharing applies here (A1, A9)."""
-    connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     owner = session.get(User, connector.owner_id)
     grants = connectors.grants_of(session, connector.id) if connector.kind == "custom" else []
     sharing = "applies"
     if connector.kind == "public":
         sharing = "A public connector is available to every user of every organization (A1)."
-    elif (solution := security.solution_of(session, "connector", connector.id)) is not None:
+    elif (solution := solutions.solution_of(session, "connector", connector.id)) is not None:
         sharing = security_rules.solution_governs("connector", solution).reason  # A11
     elif environment.sharing_model == "subscription":
         sharing = "Sharing does not apply: every member of the environment's subscription uses this connector (A9)."
@@ -212,15 +184,15 @@ def share_connection(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str,
     principal_kind: str, principal_ref: str | None, role: str,
 ) -> dict[str, Any]:
-    connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connection, kind="connection", ref=ref)  # grant changes of one connection one after the other
     env_facts = environments.facts(environment)
     allow = connections.allows_sharing(session, keyring, connection)
-    facts = connections.facts(connection)
+    facts = connection_facts.facts(connection)
     precheck = connection_rules.decide_connection_share(actor, access, facts, env_facts, allow, principal_kind, "", role, None)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND):
         enforce(precheck, "connection", ref)
-    principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=connection.org_id, kind=principal_kind, ref=principal_ref)
     row, existing = _find_grant(session, ConnectionGrant, connection.id, principal)
     enforce(
         connection_rules.decide_connection_share(actor, access, facts, env_facts, allow, principal.kind, principal.id, role, existing),
@@ -233,12 +205,12 @@ def share_connection(
 def unshare_connection(
     *, session: Session, actor: Actor, environment: Environment, ref: str, principal_kind: str, principal_ref: str | None
 ) -> None:
-    connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connection, kind="connection", ref=ref)
-    principal = resolve_principal(session, connection.org_id, principal_kind, principal_ref)
+    principal = resolve_principal(session=session, org_id=connection.org_id, kind=principal_kind, ref=principal_ref)
     row, grant = _find_grant(session, ConnectionGrant, connection.id, principal)
     enforce(
-        connection_rules.decide_connection_unshare(actor, access, connections.facts(connection), environments.facts(environment), principal.kind, principal.id, grant),
+        connection_rules.decide_connection_unshare(actor, access, connection_facts.facts(connection), environments.facts(environment), principal.kind, principal.id, grant),
         "connection",
         ref,
     )
@@ -246,7 +218,7 @@ def unshare_connection(
 
 
 def connection_permissions(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str) -> dict[str, Any]:
-    connection, access = connections.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+    connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     owner = session.get(User, connection.owner_id)
     sharing = "applies"
     if environment.sharing_model == "subscription":
@@ -257,7 +229,7 @@ def connection_permissions(*, session: Session, actor: Actor, keyring: Keyring, 
         "connection_id": connection.id,
         "display_name": connection.display_name,
         "owner": owner.email if owner else None,
-        "grants": _grant_rows(session, connections.grants_of(session, connection.id)),
+        "grants": _grant_rows(session, connection_facts.grants_of(session, connection.id)),
         "your_role": access.role,
         "obtained": describe_access(session, access),
         "you_manage": access.can_manage,

@@ -34,13 +34,15 @@ from connectorhub.assets import service as assets
 from connectorhub.assets.models import Asset
 from connectorhub.audit import service as audit
 from connectorhub.connections import parameters as params
+from connectorhub.connections import facts as connection_facts
 from connectorhub.connections import service as connections
 from connectorhub.connections.models import Connection
+from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors import validation
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
 from connectorhub.db import utcnow
-from connectorhub.environments import service as environments
+from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import (
     Conflict,
@@ -54,7 +56,7 @@ from connectorhub.errors import (
 from connectorhub.ids import new_id
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
-from connectorhub.security import service as security
+from connectorhub.security import facts as security
 from connectorhub.solutions import package as pkg
 from connectorhub.solutions import schemas
 from connectorhub.solutions import service as solutions
@@ -195,7 +197,7 @@ def _candidates(session: Session, actor: Actor, environment: Environment, connec
         ).order_by(Connection.id)
     )
     for connection in rows:
-        access = connections.access_for(session=session, actor=actor, connection=connection, environment=environment)
+        access = connection_facts.access_for(session=session, actor=actor, connection=connection, environment=environment)
         if connection_rules.can_use_connection(access):
             out.append({"id": connection.id, "display_name": connection.display_name, "status": connection.status})
     return out
@@ -398,7 +400,7 @@ def _bind_reference(p: _Planning, reference: _Reference, index: int | None, entr
             return False
     elif entry is not None and entry.Connection is not None:
         if target.existing is not None and target.packaged is None:
-            access = connectors.access_for(session=p.session, actor=p.actor, connector=target.existing, environment=p.environment)
+            access = connector_facts.access_for(session=p.session, actor=p.actor, connector=target.existing, environment=p.environment)
             if not connection_rules.decide_create_connection(access).allowed:
                 plan.problem(here, f"You may not create connections to connector '{target.title}' (A6).")
                 return False

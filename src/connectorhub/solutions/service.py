@@ -9,7 +9,7 @@ token travels.
 
 Components of a *managed* solution are read-only where it is installed (S4): the use
 cases that change or delete a connector, app, flow or environment variable call
-:func:`ensure_editable`. Access is decided by :mod:`connectorhub.access.decisions`
+:func:`.facts.ensure_editable`. Access is decided by :mod:`connectorhub.access.decisions`
 (section "S1-S4 solutions"); use cases never commit (the endpoint owns the transaction).
 """
 
@@ -28,16 +28,18 @@ from sqlalchemy.orm import Session
 from connectorhub.access import asset_rules, connector_rules, decisions, solution_rules, variable_rules
 from connectorhub.access.enforce import enforce
 from connectorhub.access.decisions import Actor
+from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import service as assets
 from connectorhub.assets.models import KIND_APP, KIND_FLOW, Asset, AssetSlot
 from connectorhub.audit import service as audit
-from connectorhub.connections import service as connections
+from connectorhub.connections import facts as connections
 from connectorhub.connections.models import Connection
+from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.models import KIND_PUBLIC, Connector
 from connectorhub.db import utcnow
 from connectorhub.directory.models import User
-from connectorhub.environments import service as environments
+from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import (
     Conflict,
@@ -48,9 +50,11 @@ from connectorhub.errors import (
 )
 from connectorhub.ids import new_id
 from connectorhub.secrets import service as secret_store
+from connectorhub.security import facts as security_facts
 from connectorhub.security import service as security
 from connectorhub.sharing.models import ConnectorGrant
 from connectorhub.solutions import package as pkg
+from connectorhub.solutions.facts import KIND_LABELS
 from connectorhub.solutions.models import (
     COMPONENT_KINDS,
     KIND_CONNECTION_REFERENCE,
@@ -61,16 +65,10 @@ from connectorhub.solutions.models import (
     SolutionComponent,
 )
 from connectorhub.transactions import lock
+from connectorhub.variables import facts as variable_facts
 from connectorhub.variables import service as variables
 from connectorhub.variables.models import EnvironmentVariable
 
-KIND_LABELS = {
-    KIND_CONNECTOR: "Connector",
-    KIND_CONNECTION_REFERENCE: "Connection reference",
-    KIND_FLOW: "Flow",
-    KIND_APP: "App",
-    KIND_ENVIRONMENT_VARIABLE: "Environment variable",
-}
 # Import order (S3); removal goes the other way.
 KIND_ORDER = (KIND_CONNECTOR, KIND_ENVIRONMENT_VARIABLE, KIND_CONNECTION_REFERENCE, KIND_APP, KIND_FLOW)
 # S5 table of each component kind (records whose owner S5 security reads).
@@ -100,42 +98,6 @@ def facts(solution: Solution) -> solution_rules.SolutionFacts:
     )
 
 
-
-# --- S4: managed components are read-only ---------------------------------------------
-
-
-def managed_solution_of(session: Session, kind: str, component_id: str) -> Solution | None:
-    """The managed solution a component belongs to, if any (S4)."""
-    return session.scalar(
-        select(Solution)
-        .join(SolutionComponent, SolutionComponent.solution_id == Solution.id)
-        .where(
-            SolutionComponent.component_kind == kind,
-            SolutionComponent.component_id == component_id,
-            Solution.managed.is_(True),
-        )
-        .limit(1)
-    )
-
-
-def ensure_editable(session: Session, kind: str, component_id: str, name: str | None = None) -> None:
-    """S4: refuse a change to a component of a managed solution, naming the solution and
-    how to change it instead. Called by the update and delete use cases of connectors,
-    apps, flows and environment variables."""
-    solution = managed_solution_of(session, kind, component_id)
-    if solution is None:
-        return
-    label = KIND_LABELS.get(kind, kind)
-    raise InvalidRequest(
-        f"{label} '{name or component_id}' belongs to managed solution '{solution.unique_name}' "
-        f"(version {solution.version}) and is read-only in this environment (S4). Change it in the "
-        "solution's source environment and import a new version, or delete the solution "
-        f"(`connectorhub solution delete -e ENV {solution.unique_name}`).",
-        code="ManagedComponentReadOnly",
-        solution=solution.unique_name,
-    )
-
-
 # --- reading --------------------------------------------------------------------------
 
 
@@ -146,7 +108,7 @@ def get(session: Session, environment: Environment, unique_name: str) -> Solutio
 def _readable(session: Session, actor: Actor, environment: Environment, ids: builtins.list[str]) -> set[str]:
     """S5, A11: those of the solution ``ids`` whose record the actor may read (security
     roles, shares, administrators); a solution's details and component names are for them only."""
-    return security.allowed_ids(session=session, actor=actor, environment=environment, privilege="read", table="solution", record_ids=ids)
+    return security_facts.allowed_ids(session=session, actor=actor, environment=environment, privilege="read", table="solution", record_ids=ids)
 
 
 def get_or_raise(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Solution:
@@ -251,7 +213,7 @@ def create(
     """S1: an empty unmanaged solution owned by the caller."""
     if not solution_rules.can_create_solution(actor, environments.facts(environment)):
         raise not_found("environment", environment.name)
-    security.check_create(session=session, actor=actor, environment=environment, table="solution")  # S5
+    security_facts.check_create(session=session, actor=actor, environment=environment, table="solution")  # S5
     _check_header(unique_name, publisher, prefix, version)
     if get(session, environment, unique_name) is not None:
         raise Conflict(f"The environment already has a solution '{unique_name}'.", code="SolutionExists")
@@ -458,7 +420,7 @@ def _require_connector(session: Session, actor: Actor, environment: Environment,
         raise InvalidRequest(f"{what} uses a connector that was deleted ({connector_id}, A8); bind it to an existing connector first.", code="ConnectorMissing")
     if connector.kind == KIND_PUBLIC or _row(session, solution, KIND_CONNECTOR, connector.id) is not None:
         return connector
-    access = connectors.access_for(session=session, actor=actor, connector=connector, environment=environment)
+    access = connector_facts.access_for(session=session, actor=actor, connector=connector, environment=environment)
     if not connector_rules.can_edit_connector(access):
         raise Forbidden(
             f"{what} uses connector '{connector.title}', which the solution must carry; adding it needs CanEdit on it (A5). "
@@ -477,7 +439,7 @@ def _rebind_asset(session: Session, actor: Actor, environment: Environment, solu
     else a new one ``<prefix>_<connector>`` bound to the slot's current connection."""
     also_added: builtins.list[dict[str, str]] = []
     rebound: builtins.list[dict[str, Any]] = []
-    for slot in assets.slots_of(session, asset.id):
+    for slot in asset_facts.slots_of(session, asset.id):
         what = f"Slot '{slot.name}' of {asset.kind} '{asset.name}'"
         if slot.connection_reference_id is not None:
             reference = session.get(ConnectionReference, slot.connection_reference_id)
@@ -525,7 +487,7 @@ def _rebind_asset(session: Session, actor: Actor, environment: Environment, solu
 def _resolve_component(session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[str, str, Any]:
     """(id, name, row) of a component the caller may put into a solution (S1)."""
     if kind == KIND_CONNECTOR:
-        connector, access = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
+        connector, access = connector_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
         if connector.kind == KIND_PUBLIC:
             raise InvalidRequest(
                 f"'{connector.title}' is a public connector: every organization has it (A1), so a solution does not carry it; "
@@ -536,13 +498,13 @@ def _resolve_component(session: Session, actor: Actor, environment: Environment,
             raise Forbidden("Adding a connector to a solution needs CanEdit on it (A5).", code="SolutionConnectorForbidden")
         return connector.id, connector.title, connector
     if kind in (KIND_FLOW, KIND_APP):
-        asset, access = assets.get_or_raise(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+        asset, access = asset_facts.get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
         if not asset_rules.can_delete_asset(access):
             raise Forbidden(f"Only the {kind}'s owner and administrators add it to a solution (F3).", code="SolutionAssetForbidden")
         return asset.id, asset.name, asset
     if kind == KIND_ENVIRONMENT_VARIABLE:
-        variable = variables.get_or_raise(session=session, actor=actor, environment=environment, name=ref)
-        if not variable_rules.can_manage_variable(actor, variables.facts(variable)):
+        variable = variable_facts.get_or_raise(session=session, actor=actor, environment=environment, name=ref)
+        if not variable_rules.can_manage_variable(actor, variable_facts.facts(variable)):
             raise Forbidden(f"Only the owner of '{ref}' and administrators add it to a solution.", code="VariableForbidden")
         return variable.id, variable.schema_name, variable
     if kind == KIND_CONNECTION_REFERENCE:
@@ -634,7 +596,7 @@ def get_reference_or_raise(
     if reference is None or reference.org_id != actor.org_id:
         raise not_found("connection reference", logical_name)
     # A11: a connection reference is governed by S5 (not found without read, A10).
-    security.check(session=session, actor=actor, environment=environment, privilege=privilege,
+    security_facts.check(session=session, actor=actor, environment=environment, privilege=privilege,
                    table="connectionreference", record_id=reference.id)
     return reference
 
@@ -647,7 +609,7 @@ def list_references(*, session: Session, actor: Actor, environment: Environment)
     rows = builtins.list(session.scalars(
         select(ConnectionReference).where(ConnectionReference.environment_id == environment.id).order_by(ConnectionReference.logical_name)
     ))
-    readable = security.allowed_ids(  # A11: S5 read decides which references the caller sees
+    readable = security_facts.allowed_ids(  # A11: S5 read decides which references the caller sees
         session=session, actor=actor, environment=environment, privilege="read", table="connectionreference", record_ids=[r.id for r in rows]
     )
     rows = [r for r in rows if r.id in readable]
@@ -756,7 +718,7 @@ def export(*, session: Session, actor: Actor, environment: Environment, ref: str
     for asset in session.scalars(select(Asset).where(Asset.id.in_(asset_ids)).order_by(Asset.id)):
         data = json.loads(asset.definition)
         slots = {}
-        for slot in assets.slots_of(session, asset.id):
+        for slot in asset_facts.slots_of(session, asset.id):
             what = f"Slot '{slot.name}' of {asset.kind} '{asset.name}'"
             reference = references.get(slot.connection_reference_id or "")
             if reference is None:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from connectorhub.api.context import Context, context
 from connectorhub.environments import service as environments
-from connectorhub.variables import schemas, service
+from connectorhub.variables import facts, schemas, service
 from connectorhub.transactions import retried
 
 router = APIRouter(tags=["environment variables"])
@@ -43,7 +43,7 @@ def list_variables(env: str, ctx: Context = Depends(context)):
 def get_variable(env: str, name: str, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        return _out(session, service.get_or_raise(session=session, actor=ctx.actor, environment=environment, name=name))
+        return _out(session, facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, name=name))
 
 
 @router.put(BASE + "/{name}/value", response_model=schemas.VariableOut)

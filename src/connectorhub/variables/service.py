@@ -22,13 +22,15 @@ from connectorhub.access import variable_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.audit import service as audit
 from connectorhub.db import utcnow
-from connectorhub.environments import service as environments
+from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
-from connectorhub.errors import Conflict, Forbidden, InvalidRequest, not_found
+from connectorhub.errors import Conflict, Forbidden, InvalidRequest
 from connectorhub.ids import new_id
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
+from connectorhub.solutions import facts as solutions
 from connectorhub.transactions import lock
+from connectorhub.variables.facts import facts, get_or_raise
 from connectorhub.variables.models import VARIABLE_TYPES, EnvironmentVariable
 
 SECRET_OWNER = "envvar"
@@ -52,24 +54,6 @@ def _check_value(variable_type: str, value: str, what: str) -> str:
         except ValueError as exc:
             raise InvalidRequest(f"{what} must be JSON: {exc}.", code="VariableValueNotValid") from None
     return value
-
-
-def facts(variable: EnvironmentVariable) -> variable_rules.VariableFacts:
-    return variable_rules.VariableFacts(
-        org_id=variable.org_id, environment_id=variable.environment_id, owner_id=variable.owner_id
-    )
-
-
-def get_or_raise(*, session: Session, actor: Actor, environment: Environment, name: str) -> EnvironmentVariable:
-    """A variable of an environment the caller sees (environments.get_or_raise did A10)."""
-    variable = session.scalar(
-        select(EnvironmentVariable).where(
-            EnvironmentVariable.environment_id == environment.id, EnvironmentVariable.schema_name == name
-        )
-    )
-    if variable is None or variable.org_id != actor.org_id:
-        raise not_found("environment variable", name)
-    return variable
 
 
 def create(
@@ -153,10 +137,6 @@ def delete(*, session: Session, actor: Actor, environment: Environment, name: st
     if not variable_rules.can_manage_variable(actor, facts(variable)):
         raise Forbidden(f"Only the variable's owner or an administrator deletes '{name}'.", code="VariableForbidden")
     lock(session, variable, kind="environment variable", ref=name, deleting=True)  # a second delete answers not found
-    from connectorhub.solutions import (
-        service as solutions,  # solutions build on variables
-    )
-
     solutions.ensure_editable(session, "environment_variable", variable.id, name)  # S4
     secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=variable.id)
     audit.record(

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import connection_rules, decisions
+from connectorhub.connections import facts as connection_facts
 from connectorhub.connections import service as connections
 from connectorhub.connectors import service as connectors
 from connectorhub.environments import service as environments
@@ -46,7 +47,7 @@ def connection_view(ref: str) -> page.View:
     """A connection's page: the same reads as ``connection show`` and ``connection permissions``."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        connection, access = connections.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        connection, access = connection_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=ref)
         return {
             "connection": connection, "access": access,
             "connector_title": connectors.titles(session, {connection.connector_id}).get(connection.connector_id, connection.connector_id),

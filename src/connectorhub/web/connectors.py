@@ -13,6 +13,7 @@ from connectorhub import jsontext
 from connectorhub.access import decisions, offers
 from connectorhub.connections import service as connections
 from connectorhub.connections import sign_in
+from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.errors import ConnectorhubError, InvalidRequest, NotFound, Unauthenticated
 from connectorhub.runtime.invoke import invoke
@@ -75,7 +76,7 @@ def tab_view(ref: str, tab: str, parameter_set: str | None = None) -> page.View:
     tab = tab if tab in TABS else "definition"
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        connector, access = connectors.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        connector, access = connector_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=ref)
         values: dict[str, Any] = {"connector": connector, "access": access, "tab": tab}
         if tab == "definition":
             files = connectors.download(session=session, actor=ctx.actor, environment=environment, ref=ref)
@@ -164,7 +165,7 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
     parameters (internal ones take their defaults, as at run time)."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        found, _ = connectors.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
+        found = connector_facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
         operation = runtime_request.find_operation(found.definition(), operation_id)
         mine = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None)
         return {

@@ -10,7 +10,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from connectorhub.access import asset_rules, offers
 from connectorhub.assets import api as assets_api
+from connectorhub.assets import facts as asset_facts
+from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
+from connectorhub.assets import sharing as asset_sharing
 from connectorhub.connections import service as connections
 from connectorhub.environments import service as environments
 from connectorhub.web import page
@@ -39,9 +42,9 @@ def flow_view(ref: str) -> page.View:
     connections you may bind (A6, A7: unscoped or scoped to this flow)."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
-        found, access = assets.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
-        spec = assets.load_definition(found)
-        runs = assets.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
+        found, access = asset_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
+        spec = asset_runs.load_definition(found)
+        runs = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
                                 limit=RECENT_RUNS, cursor=None)
         slots = assets.slot_views(session=session, actor=ctx.actor, asset=found, access=access)
         mine = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
@@ -55,7 +58,7 @@ def flow_view(ref: str) -> page.View:
             "flow": found, "access": access, "spec": spec, "can_run": asset_rules.can_run_asset(access),
             "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
             "slots": slots, "runs": runs.items,
-            "permissions": assets.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
+            "permissions": asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
             "asset_roles": asset_rules.ASSET_ROLES, "slot_modes": asset_rules.SLOT_MODES,
         }
 
@@ -73,10 +76,10 @@ async def flow_page(request: Request, env: str, flow: str) -> Response:
 page.add_sharing_routes(router, BASE, page.Sharing(
     template="_flow_share.html",
     view_for=flow_view,
-    share=lambda session, ctx, environment, ref, kind, principal, form: assets.share(
+    share=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.share(
         session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW, ref=ref,
         principal_kind=kind, principal_ref=principal, role=form.get("role", ""), slot_modes=page.named_values(form)),
-    unshare=lambda session, ctx, environment, ref, kind, principal, form: assets.unshare(
+    unshare=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.unshare(
         session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
         principal_kind=kind, principal_ref=principal),
 ))
@@ -106,10 +109,10 @@ async def run_flow(request: Request, env: str, flow: str) -> Response:
 
     def prepare(session):
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        return assets.prepare_run(
+        return asset_runs.prepare_run(
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW, ref=flow,
             inputs=inputs,
         )
 
-    run = await assets.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
+    run = await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
     return page.render(request, "_run.html", run=run)

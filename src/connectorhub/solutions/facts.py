@@ -1,0 +1,68 @@
+"""Read-only solution facts other packages consult (DESIGN S4, A11): which solution
+holds a component, and the S4 guard that managed components are read-only. Imported by
+the services of connectors, variables and assets, which solutions build on."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectorhub.assets.models import KIND_APP, KIND_FLOW
+from connectorhub.errors import InvalidRequest
+from connectorhub.solutions.models import (
+    KIND_CONNECTION_REFERENCE,
+    KIND_CONNECTOR,
+    KIND_ENVIRONMENT_VARIABLE,
+    Solution,
+    SolutionComponent,
+)
+
+
+KIND_LABELS = {
+    KIND_CONNECTOR: "Connector",
+    KIND_CONNECTION_REFERENCE: "Connection reference",
+    KIND_FLOW: "Flow",
+    KIND_APP: "App",
+    KIND_ENVIRONMENT_VARIABLE: "Environment variable",
+}
+
+
+def managed_solution_of(session: Session, kind: str, component_id: str) -> Solution | None:
+    """The managed solution a component belongs to, if any (S4)."""
+    return session.scalar(
+        select(Solution)
+        .join(SolutionComponent, SolutionComponent.solution_id == Solution.id)
+        .where(
+            SolutionComponent.component_kind == kind,
+            SolutionComponent.component_id == component_id,
+            Solution.managed.is_(True),
+        )
+        .limit(1)
+    )
+
+
+def ensure_editable(session: Session, kind: str, component_id: str, name: str | None = None) -> None:
+    """S4: refuse a change to a component of a managed solution, naming the solution and
+    how to change it instead. Called by the update and delete use cases of connectors,
+    apps, flows and environment variables."""
+    solution = managed_solution_of(session, kind, component_id)
+    if solution is None:
+        return
+    label = KIND_LABELS.get(kind, kind)
+    raise InvalidRequest(
+        f"{label} '{name or component_id}' belongs to managed solution '{solution.unique_name}' "
+        f"(version {solution.version}) and is read-only in this environment (S4). Change it in the "
+        "solution's source environment and import a new version, or delete the solution "
+        f"(`connectorhub solution delete -e ENV {solution.unique_name}`).",
+        code="ManagedComponentReadOnly",
+        solution=solution.unique_name,
+    )
+
+
+def solution_of(session: Session, component_kind: str, component_id: str) -> str | None:
+    """A11: the unique name of a solution holding the component, or None."""
+    return session.scalar(
+        select(Solution.unique_name).join(SolutionComponent, SolutionComponent.solution_id == Solution.id)
+        .where(SolutionComponent.component_kind == component_kind, SolutionComponent.component_id == component_id)
+        .order_by(Solution.unique_name).limit(1)
+    )
