@@ -71,7 +71,7 @@ def run_cli(url: str, token: str, *args: str, home: Path) -> subprocess.Complete
 
 def test_quick_start_bootstraps_an_admin_and_imports_the_corpus(tmp_path):
     """README quick start: serve on the embedded default prints how to log in; the admin token
-    file is mode 600; import-dir imports the 144 parseable corpus folders and rejects 4."""
+    file is mode 600; import-dir imports the parseable corpus folders and rejects the malformed ones."""
     home = tmp_path / "home"
     server = Server(home).wait()
     try:

@@ -1,9 +1,9 @@
 """Tests of structural connector validation (DESIGN rules C1, C3, R6).
 
 Every rule has a failing document and a passing one, so that each test can fail.
-The real connector corpus is used for calibration: the 144 parseable connectors
-must give no error, the 4 malformed definitions must give ``JsonMalformed`` at the
-exact line and column listed in the corpus README.
+The real connector corpus (tests/data/corpus, or $CONNECTORHUB_CORPUS) is used for
+calibration: every parseable connector must give no error, the 4 malformed definitions
+must give ``JsonMalformed`` at the exact line and column listed in the corpus README.
 """
 
 from __future__ import annotations
