@@ -27,10 +27,26 @@ from connectorhub.models import metadata
 
 ADMIN_TOKEN = "chp_test-admin-token-0123456789abcdef"  # configured admin tokens need 32+ random characters
 TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
-CORPUS = Path(os.environ.get("CONNECTORHUB_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
+# Test data kept in the repository (tests/data/README.md): a sample of the real connector
+# corpus and the conformance cases. CONNECTORHUB_CORPUS points the corpus-wide tests at a
+# larger corpus of the same layout; CONNECTORHUB_CONFORMANCE at a folder of more
+# conformance cases, run besides the repository's (docs/testing.md).
+DATA = Path(__file__).resolve().parent / "data"
+CORPUS = Path(os.environ.get("CONNECTORHUB_CORPUS") or DATA / "corpus")
 CONNECTORS = CORPUS / "connectors"
+CONFORMANCE = DATA / "conformance"
+EXTRA_CONFORMANCE = Path(os.environ["CONNECTORHUB_CONFORMANCE"]) if os.environ.get("CONNECTORHUB_CONFORMANCE") else None
 # What a browser sends with a portal form post (the portal refuses posts from other sites).
 SAME_ORIGIN = {"Origin": "http://testserver"}
+
+
+def pytest_configure(config):
+    # A corpus or conformance folder asked for by name must be there: a typo must not
+    # turn the long run into a short one.
+    if os.environ.get("CONNECTORHUB_CORPUS") and not CONNECTORS.is_dir():
+        raise pytest.UsageError(f"CONNECTORHUB_CORPUS: no connectors/ folder in {CORPUS}")
+    if EXTRA_CONFORMANCE is not None and not sorted(EXTRA_CONFORMANCE.glob("*.yaml")):
+        raise pytest.UsageError(f"CONNECTORHUB_CONFORMANCE: no *.yaml conformance cases in {EXTRA_CONFORMANCE}")
 
 
 def pytest_addoption(parser):
@@ -153,6 +169,33 @@ def make_user(admin: TestClient, email: str, **extra) -> str:
 
 def corpus_folders() -> list[Path]:
     return sorted({p.parent for p in CONNECTORS.rglob("apiDefinition.swagger.json")})
+
+
+def corpus_malformed() -> list[Path]:
+    """The corpus folders whose definition is not JSON (upstream publishes a few)."""
+    out = []
+    for folder in corpus_folders():
+        try:
+            json.loads((folder / "apiDefinition.swagger.json").read_bytes().decode("utf-8-sig"))
+        except ValueError:
+            out.append(folder)
+    return out
+
+
+def corpus_operation_count() -> int:
+    """Operations in the corpus's parseable definitions, counted from the files alone:
+    what tests running over every operation compare their counts with."""
+    methods = {"get", "put", "post", "delete", "patch", "head", "options"}
+    count = 0
+    for folder in corpus_folders():
+        try:
+            definition = json.loads((folder / "apiDefinition.swagger.json").read_bytes().decode("utf-8-sig"))
+        except ValueError:
+            continue
+        for item in (definition.get("paths") or {}).values():
+            if isinstance(item, dict):
+                count += sum(1 for method in item if method.lower() in methods)
+    return count
 
 
 def pytest_collection_modifyitems(config, items):

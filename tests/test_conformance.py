@@ -1,5 +1,6 @@
-"""The shared conformance cases (../shared/conformance/sharing.yaml), run over the service
-layer on a fresh store per case (DESIGN A1–A6, A8–A10)."""
+"""The conformance cases (tests/data/conformance/*.yaml, and the *.yaml files of the folder
+$CONNECTORHUB_CONFORMANCE names, when set), run over the service layer on a fresh store
+per case (DESIGN A1–A6, A8–A10)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CORPUS, TEST_MASTER_KEY
+from conftest import CONFORMANCE, EXTRA_CONFORMANCE, TEST_MASTER_KEY
 from sqlalchemy.orm import Session
 
 from connectorhub import errors
@@ -24,8 +25,27 @@ from connectorhub.environments import service as environments
 from connectorhub.secrets.keyring import load_keyring
 from connectorhub.sharing import service as sharing
 
-CASES_FILE = Path(CORPUS).parent / "conformance" / "sharing.yaml"
-CASES = yaml.safe_load(CASES_FILE.read_text()) if CASES_FILE.exists() else []
+
+
+def load_cases() -> tuple[list[dict], list[str]]:
+    """The repository's cases, then those of $CONNECTORHUB_CONFORMANCE that differ from
+    them (a new release brings new or changed cases; identical ones run once)."""
+    cases, ids, seen = [], [], {}
+    for folder, prefix in ((CONFORMANCE, ""), (EXTRA_CONFORMANCE, "extra:")):
+        if folder is None:
+            continue
+        for file in sorted(Path(folder).glob("*.yaml")):
+            for case in yaml.safe_load(file.read_text(encoding="utf-8")) or []:
+                if seen.get(case["name"]) == case:
+                    continue
+                case_id = case["name"] if case["name"] not in seen else f"{prefix}{file.stem}:{case['name']}"
+                seen.setdefault(case["name"], case)
+                cases.append(case)
+                ids.append(case_id)
+    return cases, ids
+
+
+CASES, CASE_IDS = load_cases()
 
 OUTCOMES = {
     errors.NotFound: "not_found",
@@ -215,10 +235,12 @@ class World:
 
 
 def test_the_conformance_file_is_there():
-    assert len(CASES) >= 18, f"expected the shared conformance cases at {CASES_FILE}"
+    in_repository = [c for f in CONFORMANCE.glob("*.yaml") for c in yaml.safe_load(f.read_text(encoding="utf-8")) or []]
+    assert in_repository and len(CASES) >= len(in_repository), f"expected the conformance cases in {CONFORMANCE}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+@pytest.mark.corpus
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_conformance_case(case, database_url, tmp_path):
     engine = make_engine(database_url)
     try:

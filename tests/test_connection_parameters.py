@@ -1,13 +1,12 @@
 """Connection parameters from apiProperties.json (DESIGN A6, C4, K2).
 
 Pure tests of :mod:`connectorhub.connections.parameters`: no store, no fixtures from
-conftest. The corpus is read from ``$CONNECTORHUB_CORPUS`` or ``../shared/corpus``.
+conftest. The corpus is read from ``$CONNECTORHUB_CORPUS`` or ``tests/data/corpus``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,8 @@ from connectorhub.connections.parameters import (
 from connectorhub.connectors.parameter_types import CONNECTION_PARAMETER_TYPES as KNOWN_TYPES
 from connectorhub.errors import InvalidRequest
 
-CORPUS = Path(os.environ.get("CONNECTORHUB_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
-CONNECTORS = CORPUS / "connectors"
+from conftest import CONNECTORS  # noqa: E402 - tests/data/corpus, or $CONNECTORHUB_CORPUS
+
 CORPUS_FILES = sorted(CONNECTORS.glob("**/apiProperties.json")) if CONNECTORS.is_dir() else []
 needs_corpus = pytest.mark.skipif(not CORPUS_FILES, reason=f"no connector corpus at {CONNECTORS}")
 
@@ -79,11 +78,13 @@ def assert_no_canary(exc: ParameterProblem) -> None:
 # --------------------------------------------------------------------------- corpus
 
 
+@pytest.mark.corpus
 @needs_corpus
 def test_corpus_is_there():
-    assert len(CORPUS_FILES) >= 100
+    assert len(CORPUS_FILES) == len({p.parent for p in CONNECTORS.rglob("apiDefinition.swagger.json")})  # one per connector
 
 
+@pytest.mark.corpus
 @needs_corpus
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.parent.name)
 def test_corpus_parameter_sets_never_raise_and_accept_valid_input(path):

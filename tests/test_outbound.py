@@ -12,7 +12,6 @@ import asyncio
 import base64
 import gzip
 import json
-import os
 import socket
 import time
 from pathlib import Path
@@ -39,8 +38,7 @@ from connectorhub.runtime.outbound import (
     parse_ip_literal,
 )
 
-CORPUS = Path(os.environ.get("CONNECTORHUB_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
-CONNECTORS = CORPUS / "connectors"
+from conftest import CONNECTORS  # noqa: E402 - tests/data/corpus, or $CONNECTORHUB_CORPUS
 
 # --- backend and helpers --------------------------------------------------------------
 
@@ -282,11 +280,12 @@ def test_r5_ip_literals_are_read_like_inet_aton(host, expected):
     assert (None if parsed is None else str(parsed)) == expected
 
 
+@pytest.mark.corpus
 @pytest.mark.skipif(not CONNECTORS.is_dir(), reason=f"no connector corpus at {CONNECTORS}")
 def test_r5_corpus_hosts_are_names_and_valid_allow_list_entries():
     """R5: the hosts of real connectors are never mistaken for IP literals, and each is
     accepted as an allow-list entry (an administrator may open any of them)."""
-    hosts = set()
+    hosts, with_host = set(), 0
     for path in CONNECTORS.rglob("apiDefinition.swagger.json"):
         try:
             host = json.loads(path.read_bytes().decode("utf-8-sig")).get("host")
@@ -294,7 +293,8 @@ def test_r5_corpus_hosts_are_names_and_valid_allow_list_entries():
             continue
         if host:
             hosts.add(host.split(":")[0])
-    assert len(hosts) > 50
+            with_host += 1
+    assert with_host and len(hosts) > with_host // 2  # most connectors have hosts of their own
     assert [h for h in hosts if parse_ip_literal(h) is not None] == []
     policy = OutboundPolicy.from_allow_list(sorted(hosts))
     assert all(policy.allows_host(h) for h in hosts)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from conftest import CONNECTORS
+from conftest import CONNECTORS, corpus_operation_count
 from multidict import CIMultiDict
 
 from connectorhub.errors import EXIT_VALIDATION, InvalidRequest, NotSupported
@@ -411,10 +411,13 @@ REFUSED = {
 REFUSED_CONNECTORS = {"Assently E-Sign": "not a valid HTTP header name"}  # a "[[Dummy]]" setheader on every operation
 
 
+@pytest.mark.corpus
 def test_r3_r4_every_corpus_policy_runs_or_refuses_only_its_operations():
     refused, ran = {}, 0
     templates_ran = set()
+    operations = 0
     for name, definition, properties in corpus_with_policies():
+        operations += len(list(builder.operations(definition)))
         connection = {"api_key": "k", "jirainstance": "acme"}
         for parameter in (properties["properties"].get("connectionParameters") or {}):
             connection.setdefault(parameter, "https://example.com")
@@ -433,7 +436,7 @@ def test_r3_r4_every_corpus_policy_runs_or_refuses_only_its_operations():
         mine = [k for k in refused if k[0] == connector]
         assert mine and all(reason in refused.pop(k) for k in mine)
     assert not refused, refused
-    assert ran > 500
+    assert ran > 0.9 * operations and operations > 0.2 * corpus_operation_count()  # in the corpus: 1,078 of 2,290
     assert templates_ran == set(policies.SUPPORTED_TEMPLATES)
 
 
