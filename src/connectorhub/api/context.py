@@ -115,6 +115,11 @@ async def context(
     return Context(request.app.state.services, _api_credential(credentials.credentials))
 
 
+def public_url(request: Request) -> str | None:
+    """The address users reach this service at, when it is known (never the Host header)."""
+    return getattr(request.app.state, "public_url", None)
+
+
 def bearer_token(authorization: str) -> str:
     """The token of an ``Authorization: Bearer <token>`` header value, for the hot path
     (the invoke endpoint reads its headers without FastAPI's dependency machinery,

@@ -24,23 +24,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub.api import context as api_context
 from connectorhub.connections import sign_in
 from connectorhub.environments import service as environments
-from connectorhub.environments.models import Environment
 from connectorhub.runtime import oauth_api, oauth_binding, oauth_flow
 from connectorhub.web import page
-from connectorhub.web.page import env_url, portal_page
+from connectorhub.web.page import portal_page
 
 router = APIRouter()
 PATH = "/environments/{env}/connections/{connection}/sign-in"
 # Longer than the sign-in itself, so a callback that comes late hears "expired", not
 # "another browser".
 COOKIE_LIFETIME = 2 * oauth_flow.STATE_TTL
-
-
-def start_link(public_url: str, environment: Environment, connection_id: str) -> str:
-    """The address of a connection's start page, handed out by REST and the CLI."""
-    return public_url.rstrip("/") + env_url(environment, "connections", connection_id, "sign-in")
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -67,7 +62,7 @@ async def start(request: Request, env: str, connection: str) -> Response:
     """Start the sign-in for this browser: its binding cookie, then the provider."""
     ctx = page.context(request)
     callback = oauth_api.redirect_uri(request)
-    public_url = oauth_api.public_url(request) or ""
+    public_url = api_context.public_url(request) or ""
     origin = request.headers.get("origin")
     if origin and origin != "null" and _origin(origin) != _origin(public_url):
         return RedirectResponse(public_url.rstrip("/") + request.url.path, status_code=303)
