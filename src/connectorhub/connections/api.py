@@ -7,10 +7,11 @@ import json
 from fastapi import APIRouter, Depends, Request, status
 
 from connectorhub.api.context import Context, context, public_url
-from connectorhub.connections import facts, schemas, service, sign_in
+from connectorhub.connections import facts, schemas, service
 from connectorhub.connections.models import Connection
 from connectorhub.environments import service as environments
 from connectorhub.pagination import DEFAULT_LIMIT
+from connectorhub.runtime import sign_in
 from connectorhub.schemas import PageOut
 from connectorhub.transactions import retried
 

@@ -29,10 +29,9 @@ from connectorhub.api.context import Context, context, public_url
 from connectorhub.api.problems import problem_response
 from connectorhub.config import PORTAL_PREFIX
 from connectorhub.connections import schemas as connection_schemas
-from connectorhub.connections import sign_in
 from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError, Unavailable
-from connectorhub.runtime import oauth_binding, oauth_flow
+from connectorhub.runtime import oauth_binding, oauth_flow, sign_in
 from connectorhub.transactions import retried
 
 router = APIRouter(tags=["oauth"])

@@ -13,12 +13,12 @@ from connectorhub import jsontext
 from connectorhub.access import decisions, offers
 from connectorhub.api import context as api_context
 from connectorhub.connections import service as connections
-from connectorhub.connections import sign_in
 from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.errors import ConnectorhubError, InvalidRequest, NotFound, Unauthenticated
 from connectorhub.runtime.invoke import invoke
 from connectorhub.runtime import request as runtime_request
+from connectorhub.runtime import sign_in
 from connectorhub.sharing import service as sharing
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, TABS, env_url, portal_page

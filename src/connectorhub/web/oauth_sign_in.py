@@ -5,7 +5,7 @@ connector page's "sign in" link): it needs a portal sign-in (without one the bro
 to the login page and comes back), checks that the user may sign the connection in, and
 shows what is about to happen — whose connection, which provider, that the account
 chosen there is used by everyone the connection is shared with. Its button posts to the
-same address, which starts the sign-in (:func:`connectorhub.connections.sign_in.begin`)
+same address, which starts the sign-in (:func:`connectorhub.runtime.sign_in.begin`)
 for this browser: it sets the sign-in's binding cookie and sends the browser to the
 provider (:mod:`connectorhub.runtime.oauth_binding`). The connection's page posts there
 directly.
@@ -25,9 +25,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from connectorhub.api import context as api_context
-from connectorhub.connections import sign_in
 from connectorhub.environments import service as environments
-from connectorhub.runtime import oauth_api, oauth_binding, oauth_flow
+from connectorhub.runtime import oauth_api, oauth_binding, oauth_flow, sign_in
 from connectorhub.web import page
 from connectorhub.web.page import portal_page
 
