@@ -24,6 +24,7 @@ from connectorhub.connections import api as connections_api
 from connectorhub.connectors import api as connectors_api
 from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import api as directory_api
+from connectorhub.directory import sessions
 from connectorhub.environments import api as environments_api
 from connectorhub.errors import PayloadTooLarge
 from connectorhub.runtime import api as runtime_api
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
         sessions=make_session_factory(engine),
         keyring=keyring,
         limits=Limits(settings.max_file_bytes, settings.max_icon_bytes),
+        authenticate=sessions.authenticate,
         allow_impersonation=settings.allow_impersonation,
     )
     runtime = Runtime(services.sessions, services.keyring, OutboundPolicy.from_settings(settings))
