@@ -24,6 +24,7 @@ from connectorhub.connections import api as connections_api
 from connectorhub.connectors import api as connectors_api
 from connectorhub.db import make_engine, make_session_factory
 from connectorhub.directory import api as directory_api
+from connectorhub.directory import sessions
 from connectorhub.environments import api as environments_api
 from connectorhub.errors import PayloadTooLarge
 from connectorhub.runtime import api as runtime_api
@@ -37,6 +38,7 @@ from connectorhub.sharing import api as sharing_api
 from connectorhub.solutions import api as solutions_api
 from connectorhub.variables import api as variables_api
 from connectorhub.web import api as web_api
+from connectorhub.web import page as web_page
 
 API_PREFIX = "/api/v1"
 # A request body may carry a definition and properties at the file limit, base64 icon and script.
@@ -90,6 +92,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
         sessions=make_session_factory(engine),
         keyring=keyring,
         limits=Limits(settings.max_file_bytes, settings.max_icon_bytes),
+        authenticate=sessions.authenticate,
         allow_impersonation=settings.allow_impersonation,
     )
     runtime = Runtime(services.sessions, services.keyring, OutboundPolicy.from_settings(settings))
@@ -145,6 +148,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
         environments_api.router,
         connectors_api.router,
         connections_api.router,
+        oauth_api.api_router,
         sharing_api.router,
         audit_api.router,
         secrets_api.router,
@@ -157,6 +161,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     # R2: the OAuth redirect endpoint lives outside /api/v1 (no bearer token; the state
     # authenticates it). Set app.state.oauth_sender to route token requests through R5.
     app.state.public_url = settings.public_url
+    app.state.oauth_error_page = web_page.error_page  # a browser's callback error is a portal page
     app.include_router(oauth_api.router)
     # The maker portal (DESIGN section 8): server-rendered pages over the same services.
     app.mount(web_api.PREFIX + "/static", StaticFiles(directory=web_api.STATIC), name="portal-static")

@@ -46,6 +46,8 @@ DEFAULT_OUTBOUND_QUEUE_TIMEOUT = 5.0
 MIN_ADMIN_TOKEN_LENGTH = 32
 DEFAULT_HEAVY_WORKERS = 2
 DEFAULT_HEAVY_WAIT = 30.0
+# Where the maker portal is served, under the public URL (DESIGN section 8).
+PORTAL_PREFIX = "/portal"
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,18 @@ PLATFORM_ADMIN = 3
 ORG_ADMIN = 2
 MEMBER = 1
 
+# Portal session cookies (connectorhub.directory.sessions) start so: never a personal access token.
+SESSION_PREFIX = "chs_"
+
 # What a change of credentials asks of the actor (proof_for_credential_change).
 PROOF_NONE = "none"
 PROOF_CURRENT_PASSWORD = "current password"
 PROOF_UNAVAILABLE = "unavailable"
+
+
+def is_session_value(value: str) -> bool:
+    """Is the credential a portal session's value (not a personal access token)?"""
+    return value.startswith(SESSION_PREFIX)
 
 
 @dataclass(frozen=True)

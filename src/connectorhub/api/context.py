@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -12,22 +12,40 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectorhub import transactions
 from connectorhub.access.decisions import Actor
+from connectorhub.access.identity import is_session_value
 from connectorhub.config import Limits
-from connectorhub.directory import sessions
 from connectorhub.errors import Unauthenticated
-from connectorhub.secrets.keyring import Keyring
 
 bearer = HTTPBearer(auto_error=False, description="A personal access token (`connectorhub token create`).")
+
+
+class Keyring(Protocol):
+    """What api/ knows of the keyring it hands to the use cases
+    (:class:`connectorhub.secrets.keyring.Keyring`, made in :mod:`connectorhub.app`)."""
+
+    @property
+    def current(self) -> int: ...
+
+    def key(self, version: int) -> bytes: ...
+
+
+class Authenticate(Protocol):
+    """The actor behind a credential, in the use case's session
+    (:func:`connectorhub.directory.sessions.authenticate`)."""
+
+    def __call__(self, *, session: Session, token: str) -> Actor: ...
 
 
 @dataclass
 class Services:
     """What the app holds for every request; no per-process state that another
-    ``serve`` process would need (K3)."""
+    ``serve`` process would need (K3). The app wires the domain's pieces in
+    (:mod:`connectorhub.app`): api/ sits below the packages that serve through it."""
 
     sessions: sessionmaker[Session]
     keyring: Keyring
     limits: Limits
+    authenticate: Authenticate
     # CONNECTORHUB_ALLOW_IMPERSONATION: may administrators mint tokens for other users (finding H1)?
     allow_impersonation: bool = True
 
@@ -57,7 +75,7 @@ class Context:
     @property
     def portal_session(self) -> bool:
         """Is the credential a portal session (not a personal access token)?"""
-        return sessions.is_session_value(self._token)
+        return is_session_value(self._token)
 
     @property
     def keyring(self) -> Keyring:
@@ -79,7 +97,7 @@ class Context:
             after_commit=self._write_committed if write else None,
         ) as session:
             if self._actor is None:
-                self._actor = sessions.authenticate(session=session, token=self._token)
+                self._actor = self.services.authenticate(session=session, token=self._token)
             yield session
 
     def _write_committed(self) -> None:
@@ -97,7 +115,7 @@ def _token_missing() -> Unauthenticated:
 def _api_credential(token: str) -> str:
     """The REST API takes personal access tokens only: a portal session's value (a cookie
     someone copied) is refused before anything else looks at it."""
-    if sessions.is_session_value(token):
+    if is_session_value(token):
         raise Unauthenticated(
             "A portal sign-in cannot be used with the API; send a personal access token as "
             "'Authorization: Bearer <token>' (connectorhub token create).",
@@ -113,6 +131,11 @@ async def context(
     if credentials is None:
         raise _token_missing()
     return Context(request.app.state.services, _api_credential(credentials.credentials))
+
+
+def public_url(request: Request) -> str | None:
+    """The address users reach this service at, when it is known (never the Host header)."""
+    return getattr(request.app.state, "public_url", None)
 
 
 def bearer_token(authorization: str) -> str:

@@ -6,14 +6,13 @@ import json
 
 from fastapi import APIRouter, Depends, Request, status
 
-from connectorhub.api.context import Context, context
-from connectorhub.connections import facts, schemas, service, sign_in
+from connectorhub.api.context import Context, context, public_url
+from connectorhub.connections import facts, schemas, service
 from connectorhub.connections.models import Connection
 from connectorhub.environments import service as environments
 from connectorhub.pagination import DEFAULT_LIMIT
-from connectorhub.runtime import oauth_api
+from connectorhub.runtime import sign_in
 from connectorhub.schemas import PageOut
-from connectorhub.web.oauth_sign_in import start_link
 from connectorhub.transactions import retried
 
 router = APIRouter(tags=["connections"])
@@ -55,8 +54,8 @@ def create_connection(env: str, body: schemas.ConnectionCreate, request: Request
         )
         out = _one(session, connection, facts.access_for(session=session, actor=ctx.actor, connection=connection, environment=environment))
         target = sign_in.first(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connection=connection)
-        public_url = oauth_api.public_url(request)
-        link = start_link(public_url, environment, connection.id) if target is not None and public_url else None
+        address = public_url(request)
+        link = sign_in.start_link(address, environment, connection.id) if target is not None and address else None
         return out.model_copy(update={"sign_in_url": link})
 
 
@@ -108,22 +107,3 @@ def delete_connection(env: str, connection: str, ctx: Context = Depends(context)
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         report = service.delete(session=session, actor=ctx.actor, environment=environment, ref=connection)
         return schemas.ConnectionDeleted(deleted=True, dependents=report)
-
-
-@router.post(BASE + "/{connection}/sign-in", response_model=schemas.SignInOut)
-@retried
-def sign_in_connection(env: str, connection: str, request: Request, ctx: Context = Depends(context)):
-    """R2: the link that signs the connection in (needs the right to edit it, A6): open it
-    in a browser, sign in to connectorhub there if asked, and continue to the provider.
-    The sign-in is finished only in that browser; the provider's own address is never
-    handed out."""
-    with ctx.transaction(write=False) as session:
-        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        target = sign_in.check(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection)
-        callback = oauth_api.redirect_uri(request)
-        return schemas.SignInOut(
-            connection_id=target.connection.id,
-            sign_in_url=start_link(oauth_api.public_url(request), environment, target.connection.id),
-            redirect_uri=callback,
-            expires_at=None,
-        )

@@ -43,8 +43,7 @@ from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate
 
 TOKEN_PREFIX = "chp_"
-# Portal session cookies (connectorhub.directory.sessions): never a personal access token.
-SESSION_PREFIX = "chs_"
+SESSION_PREFIX = identity.SESSION_PREFIX
 
 
 def check_name(value: str, what: str) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from connectorhub.access import identity
 from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
+from connectorhub.access.identity import is_session_value
 from connectorhub.audit import service as audit
 from connectorhub.db import utcnow
 from connectorhub.directory import service as directory
@@ -36,10 +37,6 @@ from connectorhub.ids import new_id
 
 SESSION_PREFIX = directory.SESSION_PREFIX
 LIFETIME = dt.timedelta(hours=12)
-
-
-def is_session_value(value: str) -> bool:
-    return value.startswith(SESSION_PREFIX)
 
 
 def authenticate(*, session: Session, token: str) -> Actor:

@@ -6,7 +6,9 @@ here, and the one-time ``state`` together with the browser's binding cookie
 asks for HTML) is sent on to the connection's portal page, or shown the error as a page;
 other clients get JSON (a problem on error). The app may set ``app.state.oauth_sender``
 (a :data:`connectorhub.runtime.oauth_provider.Sender`, e.g. the R5 ``OutboundClient.send``) for
-the token request.
+the token request; the app sets ``app.state.oauth_error_page`` (``(request, error) ->
+Response``, the portal's error page) for a browser's errors. ``api_router`` holds the REST
+endpoint that hands out a connection's sign-in link (``POST …/connections/{id}/sign-in``).
 
 The redirect URI is built on ``app.state.public_url`` only: ``CONNECTORHUB_PUBLIC_URL``,
 or the loopback address ``connectorhub serve`` pinned from its own ``--host`` and
@@ -19,16 +21,22 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
+from connectorhub.api.context import Context, context, public_url
 from connectorhub.api.problems import problem_response
+from connectorhub.config import PORTAL_PREFIX
+from connectorhub.connections import schemas as connection_schemas
+from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError, Unavailable
-from connectorhub.runtime import oauth_binding, oauth_flow
-from connectorhub.web.page import PREFIX, render
+from connectorhub.runtime import oauth_binding, oauth_flow, sign_in
+from connectorhub.transactions import retried
 
 router = APIRouter(tags=["oauth"])
+# REST under /api/v1 (the app adds the prefix): the link that signs a connection in.
+api_router = APIRouter(tags=["connections"])
 
 
 class SignInCompleted(BaseModel):
@@ -36,11 +44,6 @@ class SignInCompleted(BaseModel):
     environment_id: str
     status: str
     status_detail: str
-
-
-def public_url(request: Request) -> str | None:
-    """The address users reach this service at, when it is known (never the Host header)."""
-    return getattr(request.app.state, "public_url", None)
 
 
 def redirect_uri(request: Request) -> str:
@@ -57,6 +60,25 @@ def redirect_uri(request: Request) -> str:
             code="PublicUrlNotSet",
         )
     return base.rstrip("/") + oauth_flow.CALLBACK_PATH
+
+
+@api_router.post("/environments/{env}/connections/{connection}/sign-in", response_model=connection_schemas.SignInOut)
+@retried
+def sign_in_connection(env: str, connection: str, request: Request, ctx: Context = Depends(context)):
+    """R2: the link that signs the connection in (needs the right to edit it, A6): open it
+    in a browser, sign in to connectorhub there if asked, and continue to the provider.
+    The sign-in is finished only in that browser; the provider's own address is never
+    handed out."""
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        target = sign_in.check(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connection)
+        callback = redirect_uri(request)
+        return connection_schemas.SignInOut(
+            connection_id=target.connection.id,
+            sign_in_url=sign_in.start_link(public_url(request), environment, target.connection.id),
+            redirect_uri=callback,
+            expires_at=None,
+        )
 
 
 def _wants_html(request: Request) -> bool:
@@ -95,13 +117,13 @@ async def oauth_callback(
         )
     except ConnectorhubError as failure:
         if _wants_html(request):
-            response = render(request, "error.html", status=failure.status, error=failure)
+            response = request.app.state.oauth_error_page(request, failure)
         else:
             response = problem_response(failure.status, failure.to_problem())
     else:
         if _wants_html(request):
             response = RedirectResponse(
-                f"{PREFIX}/environments/{result.environment_id}/connections/{result.connection_id}", status_code=303
+                f"{PORTAL_PREFIX}/environments/{result.environment_id}/connections/{result.connection_id}", status_code=303
             )
         else:
             response = JSONResponse(SignInCompleted(

@@ -11,17 +11,16 @@ from fastapi.responses import HTMLResponse, Response
 
 from connectorhub import jsontext
 from connectorhub.access import decisions, offers
+from connectorhub.api import context as api_context
 from connectorhub.connections import service as connections
-from connectorhub.connections import sign_in
 from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.errors import ConnectorhubError, InvalidRequest, NotFound, Unauthenticated
 from connectorhub.runtime.invoke import invoke
-from connectorhub.runtime import oauth_api
 from connectorhub.runtime import request as runtime_request
+from connectorhub.runtime import sign_in
 from connectorhub.sharing import service as sharing
 from connectorhub.web import page
-from connectorhub.web.oauth_sign_in import start_link
 from connectorhub.web.page import PAGE, TABS, env_url, portal_page
 
 router = APIRouter()
@@ -136,7 +135,7 @@ async def create_connection(request: Request, env: str, connector: str) -> Respo
     form = await page.form_of(request)
     parameter_set = form.get("parameter_set") or None
     given = page.named_values(form)
-    public_url = oauth_api.public_url(request)
+    public_url = api_context.public_url(request)
 
     def change(session, ctx, environment) -> dict[str, Any]:
         made = connections.create(
@@ -144,7 +143,7 @@ async def create_connection(request: Request, env: str, connector: str) -> Respo
             given=given, parameter_set=parameter_set, display_name=form.get("display_name"),
         )
         target = sign_in.first(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, connection=made)
-        link = start_link(public_url, environment, made.id) if target is not None and public_url else None
+        link = sign_in.start_link(public_url, environment, made.id) if target is not None and public_url else None
         return {"name": made.display_name, "sign_in_url": link}
 
     def typed_again(values: dict[str, Any]) -> dict[str, Any]:

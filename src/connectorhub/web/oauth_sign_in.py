@@ -5,7 +5,7 @@ connector page's "sign in" link): it needs a portal sign-in (without one the bro
 to the login page and comes back), checks that the user may sign the connection in, and
 shows what is about to happen — whose connection, which provider, that the account
 chosen there is used by everyone the connection is shared with. Its button posts to the
-same address, which starts the sign-in (:func:`connectorhub.connections.sign_in.begin`)
+same address, which starts the sign-in (:func:`connectorhub.runtime.sign_in.begin`)
 for this browser: it sets the sign-in's binding cookie and sends the browser to the
 provider (:mod:`connectorhub.runtime.oauth_binding`). The connection's page posts there
 directly.
@@ -24,23 +24,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from connectorhub.connections import sign_in
+from connectorhub.api import context as api_context
 from connectorhub.environments import service as environments
-from connectorhub.environments.models import Environment
-from connectorhub.runtime import oauth_api, oauth_binding, oauth_flow
+from connectorhub.runtime import oauth_api, oauth_binding, oauth_flow, sign_in
 from connectorhub.web import page
-from connectorhub.web.page import env_url, portal_page
+from connectorhub.web.page import portal_page
 
 router = APIRouter()
 PATH = "/environments/{env}/connections/{connection}/sign-in"
 # Longer than the sign-in itself, so a callback that comes late hears "expired", not
 # "another browser".
 COOKIE_LIFETIME = 2 * oauth_flow.STATE_TTL
-
-
-def start_link(public_url: str, environment: Environment, connection_id: str) -> str:
-    """The address of a connection's start page, handed out by REST and the CLI."""
-    return public_url.rstrip("/") + env_url(environment, "connections", connection_id, "sign-in")
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -67,7 +61,7 @@ async def start(request: Request, env: str, connection: str) -> Response:
     """Start the sign-in for this browser: its binding cookie, then the provider."""
     ctx = page.context(request)
     callback = oauth_api.redirect_uri(request)
-    public_url = oauth_api.public_url(request) or ""
+    public_url = api_context.public_url(request) or ""
     origin = request.headers.get("origin")
     if origin and origin != "null" and _origin(origin) != _origin(public_url):
         return RedirectResponse(public_url.rstrip("/") + request.url.path, status_code=303)

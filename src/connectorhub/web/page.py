@@ -14,7 +14,6 @@ endpoints call.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -31,13 +30,15 @@ from connectorhub.access import admin
 from connectorhub.access.origin import decide_form_origin, origin_of
 from connectorhub.api.context import Context
 from connectorhub.api.problems import problem_for
+from connectorhub.config import PORTAL_PREFIX
 from connectorhub.directory import sessions
 from connectorhub.environments import service as environments
+from connectorhub.environments.facts import env_ref
 from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, Forbidden, TooManyAttempts, Unauthenticated
 from connectorhub.transactions import retried
 
-PREFIX = "/portal"
+PREFIX = PORTAL_PREFIX
 COOKIE = "connectorhub_portal"
 PAGE = 200  # rows a list page shows; more are reached with "Next"
 FIELD = "p."  # form fields holding named values (parameters, inputs) are "p.<name>", apart from the form's own
@@ -47,14 +48,6 @@ STATIC = Path(__file__).parent / "static"
 # A view reads what a page shows: (session, context, environment) -> template values.
 View = Callable[[Session, Context, Environment], dict[str, Any]]
 Change = Callable[[Session, Context, Environment], Any]
-
-_URL_SAFE_NAME = re.compile(r"[A-Za-z0-9._~-]+")
-
-
-def env_ref(environment: Environment) -> str:
-    """How portal addresses name an environment: by name when the name can stand in a
-    path as it is (readable addresses), else by id (a name may hold '/', '?' or spaces)."""
-    return environment.name if _URL_SAFE_NAME.fullmatch(environment.name) else environment.id
 
 
 def env_url(environment: Environment, *parts: str) -> str:
@@ -110,6 +103,12 @@ def named_values(form: dict[str, str]) -> dict[str, str]:
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, template, values, status_code=status)
+
+
+def error_page(request: Request, error: ConnectorhubError) -> HTMLResponse:
+    """An error as a page of its own, under the error's status (the OAuth callback's
+    answer to a browser, :mod:`connectorhub.runtime.oauth_api`)."""
+    return render(request, "error.html", status=error.status, error=error)
 
 
 def redirect(request: Request, target: str) -> Response:

@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session
 
 from connectorhub.access.decisions import Access, Actor
 from connectorhub.access.oauth_sign_in import decide_sign_in
+from connectorhub.config import PORTAL_PREFIX
 from connectorhub.connections import facts as connection_facts
 from connectorhub.connections import service as connections
 from connectorhub.connections.models import Connection
 from connectorhub.connectors import service as connectors
 from connectorhub.directory.models import User
+from connectorhub.environments.facts import env_ref
 from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, Forbidden
 from connectorhub.runtime import oauth_flow, oauth_provider
@@ -40,6 +42,11 @@ class SignInTarget:
     owner_email: str
     provider_host: str
     for_someone_else: bool  # the person signing in is not the connection's owner
+
+
+def start_link(public_url: str, environment: Environment, connection_id: str) -> str:
+    """The address of a connection's start page in the portal, handed out by REST and the CLI."""
+    return public_url.rstrip("/") + f"{PORTAL_PREFIX}/environments/{env_ref(environment)}/connections/{connection_id}/sign-in"
 
 
 def _target(session: Session, actor: Actor, keyring: Keyring, connection: Connection, access: Access) -> SignInTarget:
