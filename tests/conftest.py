@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,21 @@ from connectorhub.config import Settings, normalize_database_url
 from connectorhub.db import make_engine, migrate
 from connectorhub.models import metadata
 
+# The tests live in one folder per domain (docs/testing.md) and share fixtures and sample
+# documents by importing each other by module name (``from test_invoke import ECHO``); every
+# folder is on the path, so such an import works whichever folder pytest starts from.
+TESTS = Path(__file__).resolve().parent
+for _folder in sorted(TESTS.iterdir()):
+    if _folder.is_dir() and (_folder.name == "security" or next(_folder.glob("test_*.py"), None)) and str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
+
 ADMIN_TOKEN = "chp_test-admin-token-0123456789abcdef"  # configured admin tokens need 32+ random characters
 TEST_MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 # Test data kept in the repository (tests/data/README.md): a sample of the real connector
 # corpus and the conformance cases. CONNECTORHUB_CORPUS points the corpus-wide tests at a
 # larger corpus of the same layout; CONNECTORHUB_CONFORMANCE at a folder of more
 # conformance cases, run besides the repository's (docs/testing.md).
-DATA = Path(__file__).resolve().parent / "data"
+DATA = TESTS / "data"
 CORPUS = Path(os.environ.get("CONNECTORHUB_CORPUS") or DATA / "corpus")
 CONNECTORS = CORPUS / "connectors"
 CONFORMANCE = DATA / "conformance"

@@ -1,5 +1,5 @@
 """Shared by the OAuth sign-in findings' tests (tests/security/test_oauth_*.py): the local
-identity provider of tests/test_oauth.py, an app whose public URL is the test client's
+identity provider of tests/connections/test_oauth.py, an app whose public URL is the test client's
 address and whose outbound rules let it reach that provider, and the browser's steps."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 No function of ``connectorhub.access`` touches the database; the service layer loads the
 facts (the actor with their transitive groups, the resource, its grants, its environment)
 and asks. Every decision names the DESIGN.md rule it implements; the Hypothesis model test
-(tests/test_sharing_model.py) checks them, through the service layer, against a reference
+(tests/sharing/test_sharing_model.py) checks them, through the service layer, against a reference
 model written from DESIGN.md.
 
 This module holds what every rule family shares: the actor (A3, A9, A10), the roles and

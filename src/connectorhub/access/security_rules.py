@@ -6,7 +6,7 @@ The Dataverse model: business units form a tree per environment, owner teams bel
 a unit, security roles are sets of (table, privilege, depth), and a record has an
 owner (user or team) whose unit is the record's owning unit. The service layer
 (connectorhub.security.service) loads these facts; nothing below reads the database.
-tests/test_security_model.py checks `allowed` against a reference written from S5.
+tests/roles/test_security_model.py checks `allowed` against a reference written from S5.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Then it writes in the order of S3 — connectors, environment variables, connect
 references (creating the connections a settings entry describes), apps and flows — so a
 solution that carries its own connector imports in one pass, and finally removes what a
 newer managed version dropped (S4). The caller's transaction makes it all or nothing:
-a crash part-way leaves no trace (tests/test_solution_crash.py).
+a crash part-way leaves no trace (tests/solutions/test_solution_crash.py).
 
 Cross-organization imports re-own everything to the importer; connections never travel.
 """

@@ -1,8 +1,8 @@
 """OAuth sign-in of a connection in a real browser (DESIGN R2; the review's High finding):
 Playwright drives Chromium through the link the CLI prints — connectorhub's login, its
-sign-in page, the provider (tests/test_oauth.py's local one, which approves at once), the
+sign-in page, the provider (tests/connections/test_oauth.py's local one, which approves at once), the
 callback with the browser's binding cookie — back to the connection's page, connected;
-and through the connection page's own button. Skipped like tests/test_portal_browser.py
+and through the connection page's own button. Skipped like tests/web/test_portal_browser.py
 when Chromium or Playwright is missing.
 """
 

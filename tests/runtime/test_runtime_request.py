@@ -607,7 +607,7 @@ def corpus():
         try:
             swagger = json.loads((folder / "apiDefinition.swagger.json").read_text(encoding="utf-8-sig"))
         except ValueError:
-            continue  # the 4 deliberately malformed files (tests/test_connectors.py)
+            continue  # the 4 deliberately malformed files (tests/connectors/test_connectors.py)
         file = folder / "apiProperties.json"
         properties = json.loads(file.read_text(encoding="utf-8-sig")) if file.exists() else {}
         out.append((folder.name, swagger, properties))

@@ -1,7 +1,7 @@
 """The maker portal (DESIGN section 8, Web) over the same services as REST and the CLI:
 signing in with a token, the connector list and a connector's tabs, and the Share tab's
 grants (A2–A5) — the same rules, the same messages, nothing half written, no secret shown.
-The browser itself is driven in tests/test_portal_browser.py."""
+The browser itself is driven in tests/web/test_portal_browser.py."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ operation that does not need custom code (R4), the request is built from
 (:mod:`connectorhub.runtime.auth`), it is sent with aiohttp, and Prism must report no
 request-validation or security violation. Policies (R3) are not applied: they rewrite
 requests on purpose beyond what the definition describes (other hosts, other paths);
-tests/test_policies.py covers them.
+tests/runtime/test_policies.py covers them.
 
 Needs the ``prism`` executable: ``CONNECTORHUB_PRISM`` (its path), else ``prism`` on
 PATH, else ``.ci/node/node_modules/.bin/prism`` in the repository. docs/compatibility.md
@@ -40,7 +40,7 @@ from connectorhub.runtime import request as builder
 
 pytestmark = pytest.mark.prism
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TARGET_RATE = 0.99
 PARALLEL = 3  # Prism processes at once; the machine has two cores
 BUNDLES = 6  # connectors are served in a few combined definitions: each Prism start costs seconds
@@ -118,7 +118,7 @@ def load(folder: Path) -> tuple[dict, dict] | None:
     try:
         swagger = json.loads((folder / "apiDefinition.swagger.json").read_text(encoding="utf-8-sig"))
     except ValueError:
-        return None  # one of the deliberately malformed corpus files (tests/test_connectors.py)
+        return None  # one of the deliberately malformed corpus files (tests/connectors/test_connectors.py)
     properties_file = folder / "apiProperties.json"
     properties = json.loads(properties_file.read_text(encoding="utf-8-sig")) if properties_file.exists() else {}
     return swagger, properties
