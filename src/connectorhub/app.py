@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from connectorhub import __version__
@@ -22,7 +21,7 @@ from connectorhub.audit import api as audit_api
 from connectorhub.config import Limits, Settings
 from connectorhub.connections import api as connections_api
 from connectorhub.connectors import api as connectors_api
-from connectorhub.db import make_engine, make_session_factory
+from connectorhub.db import make_engine, make_session_factory, ping
 from connectorhub.directory import api as directory_api
 from connectorhub.directory import sessions
 from connectorhub.environments import api as environments_api
@@ -138,8 +137,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
 
     @app.get("/healthz", tags=["meta"])
     def healthz():
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping(engine)
         return {"status": "ok", "version": __version__}
 
     for router in (
