@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from connectorhub import __version__
-from connectorhub.api import openapi_document, problems
+from connectorhub.api import docs_page, openapi_document, problems
 from connectorhub.api.boundary import RequestChecks, ResponseGuard
 from connectorhub.api.body_guard import BodyGuard
 from connectorhub.api.context import Services
@@ -109,6 +109,8 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
         title="connectorhub",
         version=__version__,
         description="Custom API connectors: describe an API once, share it, connect, move it between environments.",
+        docs_url=None,  # FastAPI's pages load from a CDN: /docs is served offline instead (api.docs_page)
+        redoc_url=None,
     )
     app.state.services = services
     app.state.runtime = runtime
@@ -119,6 +121,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     app.state.heavy_work = HeavyWork(workers=settings.heavy_workers, wait=settings.heavy_wait)  # M6, per process
     problems.install(app)
     openapi_document.install(app)  # /openapi.json documents every answer and rule (L9)
+    docs_page.install(app)  # /docs: Swagger UI from the installed packages, no other host
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 
     # Outermost first: headers and the last resort for errors, the declared length, the
