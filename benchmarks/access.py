@@ -356,11 +356,11 @@ def explain(engine: Engine, actor, environment, ref: str) -> list[tuple[str, str
     """Query plans of the list page and the single-connector look-up, for the report."""
     list_query = connectors._visible_ids_statement(True, False, True, False).params(
         environment_id=environment.id, limit=101, **connector_facts._actor_params(actor))
-    get_query = connector_facts._CANDIDATES_BY_ID_OR_NAME.params(
+    get_query = connector_facts._CANDIDATES_BY_ID_NAME_OR_TITLE.params(
         environment_id=environment.id, ref=ref, **connector_facts._actor_params(actor))
     out = []
     with engine.connect() as connection:
-        for name, query in (("list page", list_query), ("access check: by id or name, with the actor's grants", get_query)):
+        for name, query in (("list page", list_query), ("access check: by id, name or title, with the actor's grants", get_query)):
             compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
             prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
             rows = connection.exec_driver_sql(prefix + str(compiled)).all()

@@ -4,6 +4,7 @@
   no use case, no domain module imports a shell, use cases follow the written order;
 - no import circle among the package's modules;
 - at most ``MAX_UP`` imports point from a lower floor to a higher one (the floors below);
+- shells (REST modules, the portal, the CLI) run no SQL;
 - no source file over 800 lines; at most three imports written inside a function, each
   with a comment saying why.
 
@@ -28,10 +29,10 @@ SOURCE = ROOT / "src" / "connectorhub"
 # imports use cases only of packages to its left. The audit log sits below them all.
 USE_CASE_ORDER = (
     "audit", "directory", "environments", "secrets", "variables", "connectors", "connections",
-    "security", "sharing", "assets", "runtime", "solutions",
+    "security", "sharing", "assets", "runtime", "solutions", "bootstrap",
 )
 GROUND = {"errors", "ids", "jsontext", "schemas", "private_files", "config", "db", "pagination"}
-SHELL_PACKAGES = {"api", "web", "cli", "app", "serve", "bootstrap", "migrations"}
+SHELL_PACKAGES = {"api", "web", "cli", "app", "serve", "migrations"}
 FLOORS = ("ground", "decisions", "records", "facts", "use cases", "shells")
 MAX_UP = 15
 MAX_LINES = 800
@@ -165,6 +166,28 @@ def test_imports_inside_functions_are_few_and_say_why():
                         found.add((f"{path.relative_to(ROOT)}:{inner.lineno}", said))
     assert len(found) <= MAX_FUNCTION_IMPORTS, sorted(found)
     assert [where for where, said in sorted(found) if not said] == []
+
+
+def _is_shell(path: Path) -> bool:
+    parts = path.relative_to(SOURCE).with_suffix("").parts
+    module = ".".join(("connectorhub", *(parts[:-1] if parts[-1] == "__init__" else parts)))
+    return floor(module)[0] == FLOORS.index("shells") and "migrations" not in path.parts
+
+
+def test_shells_run_no_sql():
+    """REST modules, the portal and the CLI call use cases; queries belong to facts and
+    services. A shell may name a Session type and map database errors, nothing more."""
+    found = []
+    for path in _source_files():
+        if not _is_shell(path):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "sqlalchemy":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {', '.join(a.name for a in node.names)} from sqlalchemy")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("execute", "scalar", "scalars", "query") \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in ("session", "connection"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} runs {node.func.value.id}.{node.func.attr}")
+    assert found == []
 
 
 def test_import_linter_contracts_hold():

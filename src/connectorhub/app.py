@@ -7,11 +7,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from connectorhub import __version__
-from connectorhub.api import openapi_document, problems
+from connectorhub.api import docs_page, openapi_document, problems
 from connectorhub.api.boundary import RequestChecks, ResponseGuard
 from connectorhub.api.body_guard import BodyGuard
 from connectorhub.api.context import Services
@@ -22,7 +21,7 @@ from connectorhub.audit import api as audit_api
 from connectorhub.config import Limits, Settings
 from connectorhub.connections import api as connections_api
 from connectorhub.connectors import api as connectors_api
-from connectorhub.db import make_engine, make_session_factory
+from connectorhub.db import make_engine, make_session_factory, ping
 from connectorhub.directory import api as directory_api
 from connectorhub.directory import sessions
 from connectorhub.environments import api as environments_api
@@ -110,6 +109,8 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
         title="connectorhub",
         version=__version__,
         description="Custom API connectors: describe an API once, share it, connect, move it between environments.",
+        docs_url=None,  # FastAPI's pages load from a CDN: /docs is served offline instead (api.docs_page)
+        redoc_url=None,
     )
     app.state.services = services
     app.state.runtime = runtime
@@ -120,6 +121,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     app.state.heavy_work = HeavyWork(workers=settings.heavy_workers, wait=settings.heavy_wait)  # M6, per process
     problems.install(app)
     openapi_document.install(app)  # /openapi.json documents every answer and rule (L9)
+    docs_page.install(app)  # /docs: Swagger UI from the installed packages, no other host
     max_body = settings.max_file_bytes * BODY_OVERHEAD
 
     # Outermost first: headers and the last resort for errors, the declared length, the
@@ -138,8 +140,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
 
     @app.get("/healthz", tags=["meta"])
     def healthz():
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping(engine)
         return {"status": "ok", "version": __version__}
 
     for router in (

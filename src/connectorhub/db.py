@@ -113,3 +113,9 @@ def migrate(engine: Engine) -> None:
         config.attributes["connection"] = connection
         # "heads": parallel branches of work may each add a revision off the same parent.
         command.upgrade(config, "heads")
+
+
+def ping(engine: Engine) -> None:
+    """One round trip to the database (``/healthz``): raises when it cannot be reached."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

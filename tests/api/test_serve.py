@@ -204,3 +204,25 @@ def test_a6_a_revocation_through_one_serve_process_applies_through_the_other_wit
         first.stop()
         second.stop()
         backend.stop()
+
+
+@pytest.mark.parametrize("how", ["--port", "CONNECTORHUB_PORT"])
+def test_a_busy_port_is_reported_before_anything_starts(tmp_path, how):
+    """A port another program listens on: serve says which port is taken and how to choose
+    another, exits 5 (conflict), never prints that it listens, and writes nothing."""
+    home = tmp_path / "home"
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        args = [*CLI.split(), "serve"] + (["--port", str(port)] if how == "--port" else [])
+        environ = {**os.environ, "CONNECTORHUB_HOME": str(home)}
+        if how == "CONNECTORHUB_PORT":
+            environ["CONNECTORHUB_PORT"] = str(port)
+        result = subprocess.run(args, capture_output=True, text=True, env=environ, timeout=60)
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 5, said
+    assert "listening" not in said
+    assert f"port {port} on 127.0.0.1 is already in use by another program" in said
+    assert "--port" in said and "CONNECTORHUB_PORT" in said
+    assert not (home / "connectorhub.db").exists()

@@ -44,11 +44,12 @@ PORTAL_HEADERS = (*_COMMON, (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     b"base-uri 'none'; frame-ancestors 'none'",
 ))
-# The interactive API documentation (/docs, /redoc) is FastAPI's page loading Swagger UI
-# or ReDoc from a CDN with an inline script: it gets the framing rule only.
-DOCS_HEADERS = (*_COMMON, (b"content-security-policy", b"frame-ancestors 'none'"))
+# The interactive API documentation (/docs, api.docs_page) loads Swagger UI and the
+# script that starts it from this server, with no inline script or style: the portal's
+# policy. It fetches /openapi.json and, on "Try it out", the API (connect-src 'self').
+DOCS_HEADERS = PORTAL_HEADERS
 
-_DOCS_PATHS = ("/docs", "/redoc")
+_DOCS_PATHS = ("/docs",)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Bodies at least this large are checked on a worker thread, so the event loop goes on
 # answering other requests meanwhile (about 6 ms a megabyte).

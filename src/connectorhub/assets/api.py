@@ -6,7 +6,6 @@ import functools
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Request, status
-from sqlalchemy import select
 
 from connectorhub.api.context import Context, context
 from connectorhub.assets import facts, schemas, service
@@ -15,7 +14,7 @@ from connectorhub.assets import sharing as asset_sharing
 from connectorhub.assets.models import KIND_APP, KIND_FLOW, Asset
 from connectorhub.connections import api as connections_api
 from connectorhub.connections import facts as connections
-from connectorhub.directory.models import User
+from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest, Unavailable
 from connectorhub.pagination import DEFAULT_LIMIT
@@ -86,7 +85,7 @@ def _register(kind: str) -> None:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             page = service.list(session=session, actor=ctx.actor, environment=environment, kind=kind, limit=limit, cursor=cursor)
             ids = {a.owner_id for a, _ in page.items}
-            owners = {uid: email for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(sorted(ids))))}
+            owners = directory.emails_of(session=session, user_ids=ids)
             return PageOut(items=[_summary(a, x, owners) for a, x in page.items], next_cursor=page.next_cursor)
 
     @router.get(one, response_model=schemas.AssetOut, tags=tags, name=f"get_{kind}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import webbrowser
+from pathlib import Path
 
 import typer
 
@@ -11,6 +12,7 @@ from connectorhub import errors
 from connectorhub.cli.app import JsonOption, group
 from connectorhub.cli.client import Client
 from connectorhub.cli.commands_connectors import principal_body, print_permissions
+from connectorhub.cli import parameter_input
 from connectorhub.cli.output import console, emit_json, show, table
 from connectorhub.connections.parameters import parse_assignments
 
@@ -27,16 +29,23 @@ COLUMNS = ["id", "display_name", "connector_id", "status", "role", "via"]
 def create(
     env: str = typer.Option(..., "-e", "--env"),
     connector: str = typer.Option(..., "--connector", help="Connector id, name or title."),
-    param: list[str] = ParamOption,
+    param: list[str] = typer.Option(None, "--param", help="NAME=VALUE, repeatable; NAME=@- reads the value from standard input."),
+    param_file: Path = typer.Option(None, "--param-file", help="A JSON object or NAME=VALUE lines; --param wins over it."),
     parameter_set: str = typer.Option(None, "--parameter-set", help="The connector's connection parameter set."),
     display_name: str = typer.Option(None, "--display-name"),
     as_json: bool = JsonOption,
 ):
-    """Create a connection; prints its id. OAuth connections start 'unauthenticated': the
-    sign-in link (connectorhub's sign-in page) goes to stderr (stdout stays the id, for
-    scripts)."""
-    body = {"connector": connector, "parameters": parse_assignments(param or []), "parameter_set": parameter_set, "display_name": display_name}
-    created = Client().post(f"/environments/{env}/connections", body)
+    """Create a connection; prints its id. Keep secrets off the command line with
+    --param-file or NAME=@-; in a terminal, secret parameters not given are asked for
+    without echo. OAuth connections start 'unauthenticated': the sign-in link
+    (connectorhub's sign-in page) goes to stderr (stdout stays the id, for scripts)."""
+    client = Client()
+    parameters = parameter_input.gather(param or [], param_file)
+    if parameter_input.stdin_is_terminal():
+        form = client.get(f"/environments/{env}/connectors/{connector}/connection-parameters")
+        parameters.update(parameter_input.prompt_secrets(parameter_input.secrets_to_ask(form, parameter_set, parameters)))
+    body = {"connector": connector, "parameters": parameters, "parameter_set": parameter_set, "display_name": display_name}
+    created = client.post(f"/environments/{env}/connections", body)
     if as_json:
         emit_json({"id": created["id"], "status": created["status"], "sign_in_url": created.get("sign_in_url")})
     else:

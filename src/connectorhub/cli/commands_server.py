@@ -20,7 +20,7 @@ from connectorhub.config import Settings, pinned_public_url
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8080, help="Port to listen on."),
+    port: int = typer.Option(8080, envvar="CONNECTORHUB_PORT", help="Port to listen on."),
     db: str = typer.Option(None, "--db", help="Database URL (default: SQLite in $CONNECTORHUB_HOME, ./.connectorhub)."),
     home: Path = typer.Option(None, "--home", help="Data folder (default: $CONNECTORHUB_HOME or ./.connectorhub)."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
@@ -31,6 +31,9 @@ def serve(
     from connectorhub import serve as server
 
     logging.config.dictConfig(log_config(log_level))  # no request data in any line (api.logs)
+    # The port first: one another program holds stops the start before anything is
+    # written or "listening" is printed (the error names the port and how to choose another).
+    sockets = server.listen(host, port)
     settings = Settings.from_env(database_url=db, home=home)
     if settings.public_url is None:  # R2: OAuth redirects go to this address, never a request's Host header
         settings = dataclasses.replace(settings, public_url=pinned_public_url(host, port))
@@ -53,7 +56,7 @@ def serve(
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    server.run(application, host=host, port=port, log_level=log_level)
+    server.run(application, sockets=sockets, host=host, port=port, log_level=log_level)
 
 
 @app.command()

@@ -6,8 +6,10 @@ import json
 import sys
 from typing import Any, Iterable, Sequence
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from connectorhub import errors
 
@@ -19,13 +21,63 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+# Columns whose values people copy into the next command: never shortened nor wrapped.
+IDENTIFIER_COLUMNS = frozenset({"id", "name", "operation_id", "logical_name", "unique_name", "folder", "principal",
+                                "email", "actor_email", "version", "step", "table", "privilege"})
+OTHER_COLUMN_MIN = 8  # narrower than this, a wrapped column is unreadable: it is left out instead
+
+
+def is_identifier(column: str) -> bool:
+    return column in IDENTIFIER_COLUMNS or column.endswith("_id")
+
+
+def _table_width(columns: Sequence[str], widths: dict[str, int], squeeze: bool) -> int:
+    """Characters a table needs: each column plus its padding (2) and a border (1), plus the
+    last border; ``squeeze`` counts other columns at their narrowest readable width."""
+    return 1 + sum(3 + (min(widths[c], OTHER_COLUMN_MIN) if squeeze and not is_identifier(c) else widths[c]) for c in columns)
+
+
+def fit_columns(columns: Sequence[str], widths: dict[str, int], available: int) -> list[str]:
+    """The columns that fit in ``available`` characters with every identifier whole:
+    other columns wrap, and the last of them are left out while even wrapped they do not fit."""
+    shown = list(columns)
+    while _table_width(shown, widths, squeeze=True) > available:
+        others = [c for c in shown if not is_identifier(c)]
+        if not others:
+            break
+        shown.remove(others[-1])
+    return shown
+
+
 def table(rows: Iterable[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
+    """A table that never cuts an id, operation id or name. In a terminal it fits the width
+    (other columns wrap, or are left out and named below the table); piped, it is printed
+    at its full width so every line holds a whole row."""
+    cells = [["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
+    widths = {
+        c: max([cell_len(c)] + [cell_len(line) for row in cells for line in row[i].splitlines() or [""]])
+        for i, c in enumerate(columns)
+    }
+    if console.is_terminal:
+        shown = fit_columns(columns, widths, console.width)
+        width = max(console.width, _table_width(shown, widths, squeeze=True))
+    else:
+        shown = list(columns)
+        width = max(console.width, _table_width(shown, widths, squeeze=False))
     view = Table(title=title)
-    for column in columns:
-        view.add_column(column)
-    for row in rows:
-        view.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    console.print(view)
+    for column in shown:
+        if is_identifier(column):
+            view.add_column(column, no_wrap=True, min_width=widths[column], overflow="fold")
+        else:
+            view.add_column(column, overflow="fold")
+    positions = [columns.index(c) for c in shown]
+    for row in cells:
+        view.add_row(*(Text(row[i]) for i in positions))
+    console.print(view, width=width)
+    left_out = [c for c in columns if c not in shown]
+    if left_out:
+        console.print(f"Left out to fit the terminal: {', '.join(left_out)} (widen the terminal, or use --json).",
+                      highlight=False, markup=False, style="dim", soft_wrap=False)
 
 
 def show(data: dict[str, Any], as_json: bool, fields: Sequence[str] | None = None) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 
 from fastapi import APIRouter, Depends, status
-from sqlalchemy import select
 
 from connectorhub.api.context import Context, context
 from connectorhub.api import heavy
 from connectorhub.api.heavy import heavy_context
 from connectorhub.connectors import facts, importing, schemas, service, validation
 from connectorhub.connectors.models import Connector
-from connectorhub.directory.models import Group
+from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError
 from connectorhub.pagination import DEFAULT_LIMIT
@@ -34,7 +33,7 @@ def _group_names(session, accesses) -> dict[str, str]:
     ids = {a.via_name for a in accesses if a.via == "group" and a.via_name}
     if not ids:
         return {}
-    return dict(session.execute(select(Group.id, Group.name).where(Group.id.in_(ids))).all())
+    return directory.group_names(session=session, group_ids=ids)
 
 
 def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None, group_names: dict[str, str] | None = None) -> schemas.ConnectorOut:

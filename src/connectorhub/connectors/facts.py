@@ -21,7 +21,7 @@ from connectorhub.environments.models import Environment
 from connectorhub.errors import InvalidRequest, not_found
 from connectorhub.security import facts as security
 from connectorhub.sharing.models import ConnectorGrant
-from connectorhub.solutions.models import SolutionComponent
+from connectorhub.solutions.models import Solution, SolutionComponent
 
 
 def facts(connector: Connector, in_solution: bool = False) -> connector_rules.ConnectorFacts:
@@ -68,11 +68,27 @@ def _solution_access(session: Session, actor: Actor, environment: Environment | 
 
 
 def _role_privileges(session: Session, actor: Actor, environment: Environment, ids: builtins.list[str]) -> dict[str, set[str]]:
-    """Which of ``ids`` the actor's security roles and record shares let them read and write (S5)."""
-    return {
-        privilege: security.allowed_ids(session=session, actor=actor, environment=environment, privilege=privilege, table="connector", record_ids=ids)
-        for privilege in ("read", "write")
-    }
+    """Which of ``ids`` the actor's security roles and record shares let them read and write
+    (S5); the facts are loaded once for both."""
+    return security.allowed_ids_by_privilege(
+        session=session, actor=actor, environment=environment, privileges=("read", "write"), table="connector", record_ids=ids
+    )
+
+
+# A11: may security roles hide a connector of this environment, that is, is any of its
+# connectors in one of its solutions (a solution holds components of its own environment,
+# never public connectors)? One indexed query, whatever the reference names.
+_ENVIRONMENT_HAS_SOLUTION_CONNECTORS = (
+    select(SolutionComponent.component_id)
+    .join(Solution, Solution.id == SolutionComponent.solution_id)
+    .where(Solution.environment_id == bindparam("environment_id"), SolutionComponent.component_kind == "connector")
+    .limit(1)
+)
+
+
+def _roles_may_hide(session: Session, environment: Environment) -> bool:
+    # Plain columns: run on the session's connection, without the ORM's result machinery.
+    return session.connection().execute(_ENVIRONMENT_HAS_SOLUTION_CONNECTORS, {"environment_id": environment.id}).first() is not None
 
 
 def grants_of(session: Session, connector_id: str) -> builtins.list[decisions.Grant]:
@@ -128,41 +144,43 @@ def access_for(*, session: Session, actor: Actor, connector: Connector, environm
     )
 
 
-def _candidates_statement(match):
-    """The matching connectors of an environment (or public ones) with the actor's grants
-    on each joined in, the files left unloaded: one round trip per access check."""
+def _candidates_statement():
+    """The connectors of an environment (or public ones) whose id, name or title is the
+    reference, each with whether it matched by id or name, and with the actor's grants on
+    each joined in, the files left unloaded: one round trip per access check."""
     in_scope = or_(Connector.environment_id == bindparam("environment_id"), Connector.kind == KIND_PUBLIC)
+    by_id_or_name = or_(Connector.id == bindparam("ref"), Connector.name == bindparam("ref"))
     return (
-        select(Connector, _IN_SOLUTION.label("in_solution"), *_GRANT_COLUMNS)
+        select(Connector, _IN_SOLUTION.label("in_solution"), by_id_or_name.label("by_id_or_name"), *_GRANT_COLUMNS)
         .outerjoin(ConnectorGrant, and_(ConnectorGrant.connector_id == Connector.id, _ACTOR_PRINCIPALS))
-        .where(in_scope, match)
+        .where(in_scope, or_(by_id_or_name, Connector.title == bindparam("ref")))
         .options(*(defer(column) for column in _FILE_COLUMNS))
     )
 
 
-_CANDIDATES_BY_ID_OR_NAME = _candidates_statement(or_(Connector.id == bindparam("ref"), Connector.name == bindparam("ref")))
+_CANDIDATES_BY_ID_NAME_OR_TITLE = _candidates_statement()
 
 
-_CANDIDATES_BY_TITLE = _candidates_statement(Connector.title == bindparam("ref"))
+_Candidates = dict[str, tuple[Connector, bool, builtins.list]]
 
 
-def _candidates_with_grants(
-    session: Session, actor: Actor, environment: Environment, statement, ref: str
-) -> dict[str, tuple[Connector, bool, builtins.list]]:
-    found: dict[str, tuple[Connector, bool, builtins.list]] = {}
+def _candidates_with_grants(session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[_Candidates, _Candidates]:
+    """The candidates by id or name, and those (only) by title, each with the actor's grants."""
+    by_ref: _Candidates = {}
+    by_title: _Candidates = {}
     params = {"environment_id": environment.id, "ref": ref, **_actor_params(actor)}
-    for connector, in_solution, kind, principal, role, granted_by in session.execute(statement, params):
+    for connector, in_solution, by_id_or_name, kind, principal, role, granted_by in session.execute(_CANDIDATES_BY_ID_NAME_OR_TITLE, params):
+        found = by_ref if by_id_or_name else by_title
         _, _, grants = found.setdefault(connector.id, (connector, bool(in_solution), []))
         if kind is not None:
             grants.append(decisions.Grant(kind, principal, role, granted_by))
-    return found
+    return by_ref, by_title
 
 
 def _visible_candidates(
-    session: Session, actor: Actor, environment: Environment, statement, ref: str
+    session: Session, actor: Actor, environment: Environment, found: _Candidates
 ) -> tuple[builtins.list[tuple[Connector, Access]], bool]:
     """The candidates the caller may see, and whether security roles were consulted (A11)."""
-    found = _candidates_with_grants(session, actor, environment, statement, ref)
     in_solution = [connector for connector, member, _ in found.values() if member]
     solution_access = _solution_access(session, actor, environment, in_solution) if in_solution else {}
     visible = []
@@ -184,15 +202,19 @@ def get_or_raise(*, session: Session, actor: Actor, environment: Environment, re
 def get_with_access(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
     """A connector of ``environment`` (or a public one) by id, name or title, if the
     caller may see it; otherwise the same not-found as an unknown id (A10). A reference
-    that names no connector the caller sees by id or name is tried as a title, and the
-    facts security roles decide on are read, whether it names a hidden connector or
-    nothing, so both cost the same queries."""
-    visible, by_roles = _visible_candidates(session, actor, environment, _CANDIDATES_BY_ID_OR_NAME, ref)
+    that names no connector the caller sees by id or name is tried as a title, and
+    whether security roles may hide a connector of the environment is asked; when they
+    may, the facts they decide on are read, whether the reference names a hidden
+    connector or nothing, so both cost the same queries."""
+    by_ref, by_title = _candidates_with_grants(session, actor, environment, ref)
+    visible, by_roles = _visible_candidates(session, actor, environment, by_ref)
     if not visible:
-        visible, by_title_roles = _visible_candidates(session, actor, environment, _CANDIDATES_BY_TITLE, ref)
-        if not visible and not (by_roles or by_title_roles):
+        visible, by_title_roles = _visible_candidates(session, actor, environment, by_title)
+        if not visible and _roles_may_hide(session, environment) and not (by_roles or by_title_roles):
             # What deciding on a connector in a solution by security roles reads (S5),
-            # so one hidden that way costs what an unknown reference does.
+            # so one hidden that way costs what an unknown reference does. Without a
+            # connector in a solution here, nothing is hidden by roles: a hidden or an
+            # unknown reference costs the look-up and that one question, no more.
             _role_privileges(session, actor, environment, [ref])
     if not visible:
         raise not_found("connector", ref)

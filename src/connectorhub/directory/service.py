@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections import defaultdict
+from collections.abc import Iterable
 
 from sqlalchemy import delete, literal, or_, select, update
 from sqlalchemy.orm import Session
@@ -519,3 +520,22 @@ def own_user(*, session: Session, actor: Actor) -> User:
 def organization_of(*, session: Session, user: User) -> Organization:
     """The organization ``user`` belongs to (section 1: every user belongs to exactly one)."""
     return session.get(Organization, user.org_id)
+
+
+# --- names shown beside ids (lists, "obtained through group X") -----------------------
+
+
+def emails_of(*, session: Session, user_ids: Iterable[str]) -> dict[str, str]:
+    """User id → e-mail for the ids given (one query; unknown ids are left out)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def group_names(*, session: Session, group_ids: Iterable[str]) -> dict[str, str]:
+    """Group id → name for the ids given (one query; unknown ids are left out)."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return {}
+    return dict(session.execute(select(Group.id, Group.name).where(Group.id.in_(ids))).all())

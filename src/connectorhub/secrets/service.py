@@ -218,8 +218,11 @@ def _counts(session: Session) -> dict[int, int]:
     return {int(version): int(count) for version, count in rows}
 
 
-def status(*, session: Session, keyring: Keyring) -> KeyStatus:
-    """The current version, the configured versions and how many rows use each."""
+def status(*, session: Session, keyring: Keyring, actor: Actor | None = None) -> KeyStatus:
+    """The current version, the configured versions and how many rows use each. An
+    ``actor`` (REST) must be a platform administrator (K1); None is the operator's CLI."""
+    if actor is not None:
+        enforce(admin.decide_manage_keys(actor))
     keyring.refresh()
     current = keyring.current
     counts = _counts(session)

@@ -16,6 +16,7 @@ from connectorhub.audit import service as audit
 from connectorhub.connections import facts as connection_facts
 from connectorhub.connections import service as connections
 from connectorhub.connectors import facts as connectors
+from connectorhub.directory import service as directory
 from connectorhub.directory.models import Group, User
 from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
@@ -55,8 +56,8 @@ def _grant_rows(session: Session, grants) -> list[dict[str, Any]]:
 def describe_access(session: Session, access: decisions.Access) -> str:
     """How the caller holds its role, as the Share tab and lists say it ("owner", "group X", …)."""
     if access.via == "group" and access.via_name:
-        group = session.get(Group, access.via_name)
-        return f"group {group.name if group else access.via_name}"
+        name = directory.group_names(session=session, group_ids=[access.via_name]).get(access.via_name, access.via_name)
+        return f"group {name}"
     return access.via
 
 

@@ -1,0 +1,115 @@
+"""Connection parameters for `connection create` without putting secrets in argv (K2).
+
+Three ways besides ``--param NAME=VALUE``:
+
+* ``--param-file FILE``: a JSON object (``{"api_key": "…"}``) or ``NAME=VALUE`` lines
+  (blank lines and lines starting with ``#`` are skipped);
+* ``--param NAME=@-``: the value is read from standard input (one parameter at most;
+  one trailing line break is dropped);
+* when a terminal is attached, each secret parameter of the chosen parameter set that
+  was not given is asked for, without echo.
+
+``--param`` wins over the same name in the file. No message ever quotes a value.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import typer
+
+from connectorhub import errors
+from connectorhub.connections.parameters import parse_assignments
+
+FROM_STDIN = "@-"
+
+
+def stdin_is_terminal() -> bool:
+    """Someone can answer prompts (tests replace this)."""
+    return sys.stdin.isatty()
+
+
+def read_param_file(path: Path) -> dict[str, str]:
+    """``FILE`` of ``--param-file``: a JSON object, or NAME=VALUE lines."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise errors.InvalidRequest(
+            f"The parameter file {path} cannot be read ({type(error).__name__}).", code="ParamFileNotReadable"
+        ) from None
+    if text.lstrip().startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise errors.InvalidRequest(
+                f"The parameter file {path} is not valid JSON (line {error.lineno}).", code="ParamFileNotValid"
+            ) from None
+        return {str(name): _text_of(path, str(name), value) for name, value in loaded.items()}
+    lines = [line.rstrip("\r") for line in text.splitlines()]
+    return parse_assignments([line for line in lines if line.strip() and not line.lstrip().startswith("#")])
+
+
+def _text_of(path: Path, name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise errors.InvalidRequest(
+        f"In the parameter file {path}, {name} must be a text, number or true/false, not a list or object.",
+        code="ParamFileNotValid",
+    )
+
+
+def gather(items: list[str], param_file: Path | None, read_stdin: Callable[[], str] | None = None) -> dict[str, str]:
+    """The parameters from the file, then ``--param`` (``NAME=@-`` read from stdin)."""
+    given = parse_assignments(items or [])
+    from_stdin = [name for name, value in given.items() if value == FROM_STDIN]
+    if len(from_stdin) > 1:
+        raise errors.InvalidRequest(
+            f"Only one parameter can be read from standard input; {', '.join(from_stdin)} all ask for it.",
+            code="ParamStdinTwice",
+        )
+    if from_stdin:
+        value = (read_stdin or sys.stdin.read)()
+        given[from_stdin[0]] = value[:-2] if value.endswith("\r\n") else value.removesuffix("\n")
+    merged = read_param_file(param_file) if param_file else {}
+    merged.update(given)
+    return merged
+
+
+def secrets_to_ask(form: dict[str, Any], parameter_set: str | None, given: dict[str, str]) -> list[dict[str, Any]]:
+    """The secret parameters of the chosen set that were not given (none when the set is
+    ambiguous: the server then says which sets there are)."""
+    sets = form.get("parameter_sets", [])
+    if parameter_set:
+        chosen = [s for s in sets if s["name"] == parameter_set] or [
+            s for s in sets if (s["name"] or "").casefold() == parameter_set.casefold()
+        ]
+    else:
+        chosen = sets
+    if len(chosen) != 1:
+        return []
+    known = {name.casefold() for name in given}
+    return [
+        p for p in chosen[0]["parameters"]
+        if p["secret"] and not p["hidden"] and p["type"].casefold() != "oauthsetting" and p["name"].casefold() not in known
+    ]
+
+
+def prompt_secrets(wanted: list[dict[str, Any]]) -> dict[str, str]:
+    """Ask for each value without echo, on stderr (stdout stays the new id). An optional
+    one (or one with a default) may be left empty."""
+    answers: dict[str, str] = {}
+    for spec in wanted:
+        label = spec["name"] if spec["display_name"] in ("", spec["name"]) else f"{spec['display_name']} ({spec['name']})"
+        optional = not spec["required"] or spec["has_default"]
+        if optional:
+            value = typer.prompt(f"{label}, secret (Enter to leave it out)", default="", show_default=False, hide_input=True, err=True)
+        else:
+            value = typer.prompt(f"{label}, secret", hide_input=True, err=True)
+        if value:
+            answers[spec["name"]] = value
+    return answers
