@@ -4,16 +4,15 @@ each reaches the connection (the backend receives it) and is never printed."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 from typer.testing import CliRunner
 
-from backends import Backend
 from connectorhub.cli import main as cli_main  # noqa: F401 - registers the commands
 from connectorhub.cli import parameter_input
 from connectorhub.cli.app import app
+from test_invoke import backend, settings  # noqa: F401 - fixtures: loopback allowed, a backend
 
 ECHO = {
     "swagger": "2.0",
@@ -30,19 +29,6 @@ PROPERTIES = {"properties": {"connectionParameters": {
     "region": {"type": "string", "uiDefinition": {"displayName": "Region"}},
 }}}
 SECRET = "s3cr3t-canary-41d9"
-
-
-@pytest.fixture
-def settings(settings):
-    """R5: the test backend listens on loopback, which only the allow-list opens."""
-    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
-
-
-@pytest.fixture
-def backend():
-    server = Backend().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
