@@ -410,6 +410,75 @@ def test_s4_reimport_is_idempotent_ids_and_bindings_stable(app, cli, maker, dev,
     assert all(c["name"].startswith("shared_") for c in after)
 
 
+def references_in(cli, token, env="test"):
+    return {r["logical_name"]: r for r in json.loads(ok(cli("solution", "references", "-e", env, "--json", token=token)).stdout)}
+
+
+def connection_ids(app, token, env="test"):
+    return [c["id"] for c in client_for(app, token).get(f"/api/v1/environments/{env}/connections").json()["items"]]
+
+
+def test_s4_reimport_with_a_settings_file_that_creates_a_connection_keeps_it(app, cli, maker, dev, backends, tmp_path, monkeypatch):
+    """S4: re-importing with the settings entry that created the reference's connection
+    keeps that connection and binding (no second connection), and reports `unchanged`."""
+    v1 = export(cli, tmp_path, maker)
+    monkeypatch.setenv("SOLUTION_TEST_KEY", TEST_KEY)
+    settings = settings_for(cli, tmp_path, v1, backends["test"].host)
+    first = json.loads(ok(cli("solution", "import", "-e", "test", str(v1), "--settings-file", str(settings), "--json", token=maker)).stdout)
+    assert first["outcome"] == "installed"
+    created = connection_ids(app, maker)
+    bound = references_in(cli, maker)["cts_weather"]
+    assert len(created) == 1 and bound["connection_id"] == created[0]
+    for _ in range(2):
+        again = json.loads(ok(cli("solution", "import", "-e", "test", str(v1), "--settings-file", str(settings), "--force", "--json", token=maker)).stdout)
+        assert again["outcome"] == "unchanged", again["plan"]
+        assert ("keep", "cts_weather") in {(i["action"], i["name"]) for i in again["plan"]}
+        assert {i["action"] for i in again["plan"]} <= {"unchanged", "keep"}
+        assert connection_ids(app, maker) == created
+        assert references_in(cli, maker)["cts_weather"] == bound
+    out = ok(cli("solution", "import", "-e", "test", str(v1), "--settings-file", str(settings), "--force", token=maker))
+    assert "unchanged" in out.stdout and "upgraded" not in out.stdout
+    assert json.loads(ok(run_flow(cli, "test", flows_in(app, maker, "test")["Forecast"], maker)).stdout)["status"] == "succeeded"
+
+
+def test_s4_a_changed_solution_still_reports_upgraded(app, cli, maker, dev, backends, tmp_path, monkeypatch):
+    """S4: a forced re-import whose file differs (here: the display name), and a higher
+    version, report `upgraded`; the connection is still kept."""
+    v1 = export(cli, tmp_path, maker)
+    monkeypatch.setenv("SOLUTION_TEST_KEY", TEST_KEY)
+    settings = settings_for(cli, tmp_path, v1, backends["test"].host)
+    ok(cli("solution", "import", "-e", "test", str(v1), "--settings-file", str(settings), token=maker))
+    created = connection_ids(app, maker)
+    ok(cli("solution", "update", "Weather", "-e", "dev", "--display-name", "Weather forecasts", token=maker))
+    renamed = export(cli, tmp_path, maker, "renamed.zip")
+    again = json.loads(ok(cli("solution", "import", "-e", "test", str(renamed), "--settings-file", str(settings), "--force", "--json", token=maker)).stdout)
+    assert again["outcome"] == "upgraded" and again["solution"]["display_name"] == "Weather forecasts"
+    ok(cli("solution", "update", "Weather", "-e", "dev", "--version", "1.1.0.0", token=maker))
+    v11 = export(cli, tmp_path, maker, "v11.zip")
+    out = ok(cli("solution", "import", "-e", "test", str(v11), "--settings-file", str(settings), token=maker))
+    assert "upgraded from 1.0.0.0" in out.stdout
+    assert connection_ids(app, maker) == created
+
+
+def test_s4_a_reference_whose_connection_was_deleted_gets_a_new_one_on_reimport(app, cli, maker, dev, backends, tmp_path, monkeypatch):
+    """S4: the kept connection must still be there: once deleted, the settings entry
+    creates a new one on the next re-import and the reference is bound to it."""
+    v1 = export(cli, tmp_path, maker)
+    monkeypatch.setenv("SOLUTION_TEST_KEY", TEST_KEY)
+    settings = settings_for(cli, tmp_path, v1, backends["test"].host)
+    ok(cli("solution", "import", "-e", "test", str(v1), "--settings-file", str(settings), token=maker))
+    [old] = connection_ids(app, maker)
+    kept = json.loads(ok(cli("solution", "import", "-e", "test", str(v1), "--settings-file", str(settings), "--force", "--json", token=maker)).stdout)
+    assert kept["outcome"] == "unchanged" and connection_ids(app, maker) == [old]
+    ok(cli("connection", "delete", old, "-e", "test", token=maker))
+    assert references_in(cli, maker)["cts_weather"]["status"] == "missing"
+    again = json.loads(ok(cli("solution", "import", "-e", "test", str(v1), "--settings-file", str(settings), "--force", "--json", token=maker)).stdout)
+    assert again["outcome"] == "upgraded" and ("bind", "cts_weather") in {(i["action"], i["name"]) for i in again["plan"]}
+    [new] = connection_ids(app, maker)
+    assert new != old and references_in(cli, maker)["cts_weather"] == {**references_in(cli, maker)["cts_weather"], "connection_id": new, "status": "bound"}
+    assert json.loads(ok(run_flow(cli, "test", flows_in(app, maker, "test")["Forecast"], maker)).stdout)["status"] == "succeeded"
+
+
 def test_s3_dry_run_prints_the_plan_and_writes_nothing(app, cli, maker, dev, backends, tmp_path, monkeypatch, database_url):
     v1 = export(cli, tmp_path, maker)
     monkeypatch.setenv("SOLUTION_TEST_KEY", TEST_KEY)

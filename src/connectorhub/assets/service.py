@@ -524,6 +524,14 @@ def _apply_trigger(asset: Asset, spec: schemas.FlowFile | schemas.AppFile, now: 
         asset.interval_seconds = asset.anchor_at = asset.next_due_at = None
 
 
+def solution_definition(spec: schemas.FlowFile | schemas.AppFile, connector_ids: dict[str, str]) -> str:
+    """The stored definition of a solution's app or flow: its file with each slot naming
+    the target connector (by slot name in ``connector_ids``)."""
+    definition = spec.model_dump(mode="json", exclude_unset=True)
+    definition["connections"] = {name: {"connector": connector_ids[name]} for name in spec.connections}
+    return json.dumps(definition, sort_keys=True)
+
+
 def put_from_solution(
     *, session: Session, actor: Actor, environment: Environment, kind: str, spec: schemas.FlowFile | schemas.AppFile,
     existing: Asset | None, slots: dict[str, tuple[Connector, ConnectionReference]],
@@ -534,9 +542,7 @@ def put_from_solution(
     connection reference. The caller (the import) checked the file and the access.
     Returns (asset, changed)."""
     now = utcnow()
-    definition = spec.model_dump(mode="json", exclude_unset=True)
-    definition["connections"] = {name: {"connector": slots[name][0].id} for name in spec.connections}
-    text = json.dumps(definition, sort_keys=True)
+    text = solution_definition(spec, {name: connector.id for name, (connector, _) in slots.items()})
     asset = existing
     if asset is None:
         asset = Asset(

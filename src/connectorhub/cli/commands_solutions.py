@@ -393,8 +393,12 @@ def import_(
         console.print(f"Dry run of {package.unique_name} {package.version}: nothing was written.", highlight=False)
     else:
         kind = "managed" if solution["managed"] else "unmanaged"
-        was = f" (upgraded from {result['upgrade_from']})" if result["upgrade_from"] else ""
-        console.print(f"Imported {solution['unique_name']} {solution['version']} ({kind}) into {env}{was}.", highlight=False)
+        if result["outcome"] == "unchanged":
+            console.print(f"{solution['unique_name']} {solution['version']} ({kind}) is already installed in {env} as in the file: "
+                          "unchanged.", highlight=False)
+        else:
+            was = f" (upgraded from {result['upgrade_from']})" if result["outcome"] == "upgraded" else ""
+            console.print(f"Imported {solution['unique_name']} {solution['version']} ({kind}) into {env}{was}.", highlight=False)
 
 
 @solution_app.command("references")

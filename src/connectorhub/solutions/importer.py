@@ -357,20 +357,40 @@ def _plan_variables(p: _Planning, settings: schemas.DeploymentSettings) -> None:
                     message = f"The value of '{packaged.schema_name}' does not fit its type {packaged.type}." if packaged.type == "secret" else error.detail
                     plan.problem(f"settings EnvironmentVariables[{index}].Value", message, error)
                     continue
+        detail = "value set from the settings file" if has_value else ""
         if existing is None:
             action = "create"
         else:
             same = existing.display_name == (packaged.display_name or packaged.schema_name) and (
                 packaged.type == "secret" or existing.default_value == default
             )
-            action = "unchanged" if same else "update"
+            if has_value and variables.current_value(session=p.session, keyring=p.keyring, variable=existing) == value:
+                has_value, detail = False, "already has the value of the settings file"  # S4: nothing to write
+            action = "unchanged" if same and not has_value else "update"
         plan.variables.append((packaged, existing, action, value, has_value))
         if existing is not None:
             p.seen.add((KIND_ENVIRONMENT_VARIABLE, existing.id))
-        plan.item(action, KIND_ENVIRONMENT_VARIABLE, packaged.schema_name, existing.id if existing else None,
-                  "value set from the settings file" if has_value else "")
+        plan.item(action, KIND_ENVIRONMENT_VARIABLE, packaged.schema_name, existing.id if existing else None, detail)
     for name, (index, _) in values.items():
         plan.problem(f"settings EnvironmentVariables[{index}]", f"The solution defines no environment variable '{name}'.")
+
+
+def _keeps_connection(p: _Planning, existing: ConnectionReference | None, connector_id: str | None) -> bool:
+    """S4: whether a re-import keeps the connection a reference is bound to instead of
+    creating the one its settings entry describes: the reference was imported before and
+    is still bound to a connection of this environment, for the reference's connector,
+    that the importer may use (so the connection an earlier run of the same settings entry
+    created is kept, not duplicated). A deleted or unusable connection is replaced."""
+    if existing is None or not existing.connection_id or connector_id is None or existing.connector_id != connector_id:
+        return False
+    try:
+        solutions.check_binding(
+            session=p.session, actor=p.actor, environment=p.environment, logical_name=existing.logical_name,
+            connector_id=connector_id, connection_id=existing.connection_id,
+        )
+    except ConnectorhubError:
+        return False
+    return True
 
 
 def _bind_reference(p: _Planning, reference: _Reference, index: int | None, entry: Any, connector_id: str | None) -> bool:
@@ -411,6 +431,9 @@ def _bind_reference(p: _Planning, reference: _Reference, index: int | None, entr
             for item in problem.problems:
                 plan.problem(f"{here}.Connection.Parameters" + (f".{item['parameter']}" if item["parameter"] else ""), item["message"], problem)
             return False
+        if _keeps_connection(p, existing, connector_id):
+            reference.binding = "keep"  # S4: a re-import keeps the connection this entry made
+            return True
         reference.binding, reference.new_connection = "create", entry.Connection
     elif existing is not None and existing.connection_id and existing.connector_id == connector_id \
             and p.session.get(Connection, existing.connection_id) is not None:
@@ -529,7 +552,19 @@ def _plan_assets(p: _Planning) -> None:
         if existing is None:
             plan.item("create", packaged.kind, spec.name)
         else:
-            plan.item("update", packaged.kind, spec.name, existing.id)
+            plan.item("unchanged" if _same_asset(existing, spec, references) else "update", packaged.kind, spec.name, existing.id)
+
+
+def _same_asset(existing: Asset, spec: Any, references: dict[str, _Reference]) -> bool:
+    """S4: whether the app or flow a previous import made already has this file's
+    definition (its slots on the same connectors, which exist since it was imported)."""
+    connector_ids = {}
+    for name, slot in spec.connections.items():
+        connector = references[slot.connectionReference].connector.existing
+        if connector is None:
+            return False
+        connector_ids[name] = connector.id
+    return existing.name == spec.name.strip() and existing.definition == assets.solution_definition(spec, connector_ids)
 
 
 def _plan_dropped(p: _Planning) -> None:
@@ -596,7 +631,8 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
     solution.publisher = package.publisher
     solution.prefix = package.prefix
     solution.managed = package.managed
-    solution.updated_at = now
+    if plan.solution is None or _changes(plan):
+        solution.updated_at = now
     session.flush()
     if plan.solution is None:
         solutions.record_owner(session, environment, "solution", solution.id, actor.user_id, replace=True)
@@ -696,6 +732,20 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
     return solution
 
 
+def _changes(plan: _Plan) -> bool:
+    """S4: whether importing over the installed solution changes anything: its header,
+    or any planned item other than one that stays as it is (a reference left unbound
+    again is no change)."""
+    installed, package = plan.solution, plan.package
+    header = (installed.display_name, installed.version, installed.publisher, installed.prefix)
+    if header != (package.display_name, package.version, package.publisher, package.prefix):
+        return True
+    return any(
+        item["action"] not in ("unchanged", "keep") and not (item["action"] == "unbound" and item["id"])
+        for item in plan.items
+    )
+
+
 def import_solution(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, data: bytes,
     settings: schemas.DeploymentSettings | None = None, options: Options = Options(), limits: connectors.Limits = connectors.Limits(),
@@ -716,7 +766,10 @@ def import_solution(
     )
     _raise_problems(plan)
     upgrade_from = plan.solution.version if plan.solution is not None else None
-    result: dict[str, Any] = {"dry_run": options.dry_run, "upgrade_from": upgrade_from, "plan": plan.items, "unbound": plan.unbound}
+    outcome = "installed" if plan.solution is None else "upgraded" if _changes(plan) else "unchanged"
+    result: dict[str, Any] = {
+        "dry_run": options.dry_run, "outcome": outcome, "upgrade_from": upgrade_from, "plan": plan.items, "unbound": plan.unbound,
+    }
     if options.dry_run:
         result["solution"] = solutions.describe(session, plan.solution) if plan.solution is not None else None
         return result
@@ -736,7 +789,7 @@ def import_solution(
         session=session, actor=actor, action="solution.import", target_kind="solution", target_id=solution.id,
         org_id=solution.org_id, environment_id=environment.id,
         details={"unique_name": solution.unique_name, "version": solution.version, "managed": solution.managed,
-                 "upgrade_from": upgrade_from, "actions": counts, "missing": [u["logical_name"] for u in plan.unbound]},
+                 "upgrade_from": upgrade_from, "outcome": outcome, "actions": counts, "missing": [u["logical_name"] for u in plan.unbound]},
     )
     result["solution"] = solutions.describe(session, solution)
     return result

@@ -134,6 +134,8 @@ class UnboundReference(BaseModel):
 class ImportOut(BaseModel):
     solution: SolutionOut | None
     dry_run: bool
+    outcome: str = Field(description="installed (first import), upgraded (an installed solution changed) or unchanged "
+                                     "(imported again with nothing to change)")
     upgrade_from: str | None
     plan: list[PlanItem]
     unbound: list[UnboundReference]

@@ -202,6 +202,14 @@ def store_value(*, session: Session, actor: Actor, keyring: Keyring, variable: E
     )
 
 
+def current_value(*, session: Session, keyring: Keyring, variable: EnvironmentVariable) -> str | None:
+    """The value set in the environment (not the default); a secret one decrypted, for
+    comparing only (S4: a re-import that gives the same value changes nothing)."""
+    if variable.type != "secret":
+        return variable.value
+    return secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=variable.id).get("value")
+
+
 def list(*, session: Session, environment: Environment) -> builtins.list[EnvironmentVariable]:  # noqa: A001
     return builtins.list(
         session.scalars(
