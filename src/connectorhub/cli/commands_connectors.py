@@ -216,10 +216,13 @@ def show_(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(.
 def delete(
     env: str = typer.Option(..., "-e", "--env"),
     cid: str = typer.Option(..., "-c", "--cid"),
-    force: bool = typer.Option(False, "--force", help="Also delete every connection to it (A8)."),
+    force: bool = typer.Option(
+        False, "--force", help="Confirm: also delete every connection to it and take it out of its unmanaged solutions."
+    ),
     as_json: bool = JsonOption,
 ):
-    """Delete a connector. With connections, exits 5 and lists them unless --force (A8)."""
+    """Delete a connector. When anything depends on it (connections, apps, flows, solutions,
+    connection references), lists it all and exits 5 unless --force."""
     try:
         report = Client().delete(f"/environments/{env}/connectors/{cid}", force=str(force).lower())
     except errors.Conflict as conflict:
@@ -227,13 +230,34 @@ def delete(
         if as_json:
             emit_json({"deleted": False, "dependents": dependents})
         else:
-            table(dependents.get("connections", []), ["id", "display_name", "owner"], title="Connections that would be deleted")
+            print_dependents(dependents)
         raise
     if as_json:
         emit_json(report)
-    else:
-        gone = report["dependents"].get("connections", [])
-        typer.echo(f"Deleted {cid}" + (f" and {len(gone)} connection(s)." if gone else "."))
+        return
+    dependents = report["dependents"]
+    gone = dependents.get("connections", [])
+    typer.echo(f"Deleted {cid}" + (f" and {len(gone)} connection(s)." if gone else "."))
+    left = [s["unique_name"] for s in dependents.get("solutions", [])]
+    if left:
+        typer.echo(f"Removed it from solution(s) {', '.join(left)}.")
+    for reference in dependents.get("connection_references", []):
+        typer.echo(f"Connection reference {reference['logical_name']} is now {reference['becomes']}.")
+
+
+DEPENDENT_TABLES = (
+    ("connections", ["id", "display_name", "owner"], "Connections that would be deleted"),
+    ("assets", ["kind", "id", "name", "slot", "owner"], "App and flow slots that would read missing"),
+    ("solutions", ["unique_name", "display_name", "version"], "Unmanaged solutions it would be removed from"),
+    ("connection_references", ["logical_name", "solution", "connection_id", "becomes"], "Connection references to it (kept)"),
+)
+
+
+def print_dependents(dependents: dict[str, Any]) -> None:
+    """The delete report, printed before the user confirms with --force (A8)."""
+    for key, columns, title in DEPENDENT_TABLES:
+        if dependents.get(key):
+            table(dependents[key], columns, title=title)
 
 
 def principal_body(user: str | None, group: str | None, org: bool) -> dict[str, Any]:

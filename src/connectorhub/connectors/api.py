@@ -143,8 +143,10 @@ def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, c
 @router.delete(BASE + "/{connector}", response_model=schemas.DeleteReport)
 @retried
 def delete_connector(env: str, connector: str, force: bool = False, ctx: Context = Depends(context)):
-    """A8: without ``force``, a connector with connections answers 409 with the dependency
-    report; with ``force`` it is deleted with every connection to it."""
+    """A8: without ``force``, a connector anything depends on (connections, app and flow
+    slots, unmanaged solutions, connection references) answers 409 with the dependency
+    report; with ``force`` it is deleted with every connection to it and leaves its
+    unmanaged solutions."""
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         report = service.delete(session=session, actor=ctx.actor, environment=environment, ref=connector, force=force)

@@ -96,7 +96,10 @@ class ValidateOut(BaseModel):
 
 class DeleteReport(BaseModel):
     deleted: bool
-    dependents: dict[str, Any] = Field(description="What was deleted with it (A8): connections with owners")
+    dependents: dict[str, Any] = Field(
+        description="What depended on it (A8): connections deleted with it (with owners), app and flow slots now "
+        "missing, unmanaged solutions it was removed from, connection references to it (now missing or unbound)"
+    )
 
 
 MAX_IMPORT_ITEMS = 100

@@ -63,7 +63,7 @@ from connectorhub.secrets.keyring import Keyring
 from connectorhub.security import facts as security
 from connectorhub.sharing.models import ConnectorGrant
 from connectorhub.solutions import facts as solutions
-from connectorhub.solutions.models import SolutionComponent
+from connectorhub.solutions.models import KIND_CONNECTOR, SolutionComponent
 from connectorhub.transactions import lock
 
 SECRET_OWNER = "connector"
@@ -337,8 +337,10 @@ def download(*, session: Session, actor: Actor, environment: Environment, ref: s
 
 
 def dependents(session: Session, connector: Connector) -> dict[str, Any]:
-    """What depends on a connector (A8): its connections with their owners, and the app
-    and flow slots that use it (kept on delete; their slots read ``missing``)."""
+    """What depends on a connector (A8): its connections with their owners, the app and
+    flow slots that use it (kept on delete; their slots read ``missing``), the unmanaged
+    solutions it is a component of (it leaves them) and the connection references to it
+    (kept; ``missing`` or ``unbound`` afterwards)."""
     rows = session.execute(
         select(Connection.id, Connection.display_name, User.email)
         .join(User, User.id == Connection.owner_id)
@@ -348,12 +350,36 @@ def dependents(session: Session, connector: Connector) -> dict[str, Any]:
     return {
         "connections": [{"id": cid, "display_name": name, "owner": email} for cid, name, email in rows],
         "assets": assets.dependents_of_connector(session, connector.id),
+        "solutions": solutions.unmanaged_solutions_of(session, KIND_CONNECTOR, connector.id),
+        "connection_references": solutions.references_to_connector(session, connector.id),
     }
+
+
+def _dependents_message(title: str, report: dict[str, Any]) -> str:
+    """The confirmation a delete with dependents answers, in plain words (A8)."""
+    found, consequences = [], []
+    if report["connections"]:
+        found.append(f"has {len(report['connections'])} connection(s)")
+        consequences.append("deletes those connections, whoever owns them")
+    if report["assets"]:
+        found.append(f"is used by {len(report['assets'])} app or flow slot(s)")
+        consequences.append("leaves those slots missing")
+    if report["solutions"]:
+        names = ", ".join(f"'{s['unique_name']}'" for s in report["solutions"])
+        found.append(f"is in unmanaged solution(s) {names}")
+        consequences.append(f"removes it from {names}")
+    if report["connection_references"]:
+        names = ", ".join(f"'{r['logical_name']}'" for r in report["connection_references"])
+        found.append(f"is named by {len(report['connection_references'])} connection reference(s) ({names})")
+        consequences.append("keeps those references, which then read missing (or unbound if they had no connection)")
+    listed = found[0] if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]}"
+    return f"Connector '{title}' {listed}. Deleting it {'; '.join(consequences)}. Repeat with --force to confirm."
 
 
 def delete(*, session: Session, actor: Actor, environment: Environment, ref: str, force: bool = False) -> dict[str, Any]:
     """A8: report what depends on the connector; with ``force`` delete it and **all**
-    connections to it, whoever owns them, in the caller's one transaction."""
+    connections to it, whoever owns them, and take it out of its unmanaged solutions (its
+    connection references stay and read missing), in the caller's one transaction."""
     connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not connector_rules.can_delete_connector(access):
         raise Forbidden("You may use this connector but not delete it (CanEdit is needed).", code="ConnectorDeleteForbidden")
@@ -364,14 +390,8 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     if access.via == "security role":  # A11: S5 has its own delete privilege, beyond write
         security.check(session=session, actor=actor, environment=environment, privilege="delete", table="connector", record_id=connector.id)
     report = dependents(session, connector)
-    if (report["connections"] or report["assets"]) and not force:
-        raise Conflict(
-            f"Connector '{connector.title}' has {len(report['connections'])} connection(s) and is used by "
-            f"{len(report['assets'])} app or flow slot(s); deleting it deletes the connections too and leaves "
-            "those slots missing. Repeat with --force to confirm.",
-            code="ConnectorHasDependents",
-            dependents=report,
-        )
+    if any(report.values()) and not force:
+        raise Conflict(_dependents_message(connector.title, report), code="ConnectorHasDependents", dependents=report)
     for connection in session.scalars(select(Connection).where(Connection.connector_id == connector.id)):
         audit.record(
             session=session, actor=actor, action="connection.delete", target_kind="connection", target_id=connection.id,
@@ -380,11 +400,18 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
         )
         purge_connection(session, connection)
     session.execute(sa_delete(ConnectorGrant).where(ConnectorGrant.connector_id == connector.id))
+    # A8: it leaves the unmanaged solutions it was in (a managed one refused above, S4).
+    session.execute(sa_delete(SolutionComponent).where(
+        SolutionComponent.component_kind == KIND_CONNECTOR, SolutionComponent.component_id == connector.id
+    ))
     secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=connector.id)
     audit.record(
         session=session, actor=actor, action="connector.delete", target_kind="connector", target_id=connector.id,
         org_id=connector.org_id, environment_id=connector.environment_id,
-        details={"title": connector.title, "deleted_connections": [c["id"] for c in report["connections"]]},
+        details={
+            "title": connector.title, "deleted_connections": [c["id"] for c in report["connections"]],
+            "removed_from_solutions": [s["unique_name"] for s in report["solutions"]],
+        },
     )
     session.delete(connector)
     session.flush()

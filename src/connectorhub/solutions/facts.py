@@ -1,5 +1,6 @@
-"""Read-only solution facts other packages consult (DESIGN S4, A11): which solution
-holds a component, and the S4 guard that managed components are read-only. Imported by
+"""Read-only solution facts other packages consult (DESIGN S4, A8, A11): which solution
+holds a component, the S4 guard that managed components are read-only, and what the
+connector delete report lists of solutions and connection references. Imported by
 the services of connectors, variables and assets, which solutions build on."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from connectorhub.solutions.models import (
     KIND_CONNECTION_REFERENCE,
     KIND_CONNECTOR,
     KIND_ENVIRONMENT_VARIABLE,
+    ConnectionReference,
     Solution,
     SolutionComponent,
 )
@@ -66,3 +68,41 @@ def solution_of(session: Session, component_kind: str, component_id: str) -> str
         .where(SolutionComponent.component_kind == component_kind, SolutionComponent.component_id == component_id)
         .order_by(Solution.unique_name).limit(1)
     )
+
+
+def unmanaged_solutions_of(session: Session, component_kind: str, component_id: str) -> list[dict[str, str]]:
+    """A8: the unmanaged solutions holding the component (deleting it removes it from
+    them), by unique name."""
+    rows = session.execute(
+        select(Solution.unique_name, Solution.display_name, Solution.version)
+        .join(SolutionComponent, SolutionComponent.solution_id == Solution.id)
+        .where(
+            SolutionComponent.component_kind == component_kind,
+            SolutionComponent.component_id == component_id,
+            Solution.managed.is_(False),
+        )
+        .order_by(Solution.unique_name)
+    )
+    return [{"unique_name": name, "display_name": display, "version": version} for name, display, version in rows]
+
+
+def references_to_connector(session: Session, connector_id: str) -> list[dict[str, str | None]]:
+    """A8: every connection reference to the connector, with its solution and what it
+    reads once the connector is deleted: ``missing`` when it names a connection (those go
+    with the connector), ``unbound`` when it names none."""
+    rows = session.execute(
+        select(
+            ConnectionReference.id, ConnectionReference.logical_name, ConnectionReference.display_name,
+            ConnectionReference.connection_id, Solution.unique_name,
+        )
+        .outerjoin(Solution, Solution.id == ConnectionReference.solution_id)
+        .where(ConnectionReference.connector_id == connector_id)
+        .order_by(ConnectionReference.logical_name)
+    )
+    return [
+        {
+            "id": rid, "logical_name": logical, "display_name": display, "solution": solution,
+            "connection_id": connection_id, "becomes": "missing" if connection_id else "unbound",
+        }
+        for rid, logical, display, connection_id, solution in rows
+    ]
