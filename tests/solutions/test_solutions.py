@@ -171,9 +171,10 @@ def settings_for(cli, tmp_path, zip_path, host, name="settings.json", connection
     for entry in data["ConnectionReferences"]:
         if entry["LogicalName"] == "cts_weather":
             if connection:
+                entry.pop("Connection", None)
                 entry["ConnectionId"] = connection
             else:
-                del entry["ConnectionId"]
+                entry.pop("ConnectionId", None)
                 entry["Connection"] = {"DisplayName": "test weather", "Parameters": {"api_key": "${SOLUTION_TEST_KEY}"}}
     path.write_text(json.dumps(data))
     return path
@@ -669,6 +670,8 @@ def test_s3_malformed_packages_are_refused_with_the_entry_named(app, cli, maker,
 
 
 def test_s3_create_settings_writes_the_template(cli, maker, dev, tmp_path):
+    """S3: the connector arrives with the solution, so no connection can exist yet: the
+    reference gets the Connection block to create one, the secret as ${NAME}."""
     v1 = export(cli, tmp_path, maker)
     path = tmp_path / "s.json"
     ok(cli("solution", "create-settings", str(v1), "-o", str(path)))
@@ -677,7 +680,10 @@ def test_s3_create_settings_writes_the_template(cli, maker, dev, tmp_path):
         connector_name = json.loads(archive.read("connectionreferences.json"))[0]["connector"]
     assert data == {
         "EnvironmentVariables": [{"SchemaName": "weather_host", "Value": ""}, {"SchemaName": "weather_token", "Value": ""}],
-        "ConnectionReferences": [{"LogicalName": "cts_weather", "ConnectionId": "", "ConnectorId": connector_name}],
+        "ConnectionReferences": [{
+            "LogicalName": "cts_weather", "ConnectorId": connector_name,
+            "Connection": {"DisplayName": "Weather", "Parameters": {"api_key": "${CTS_WEATHER_API_KEY}"}},
+        }],
     }
     assert cli("solution", "create-settings", str(v1), "-o", str(path)).exit_code == 5  # exists: -w to replace
 

@@ -213,15 +213,22 @@ def create_settings(
     output: Path = typer.Option(..., "-o", "--output", help="The settings file to write."),
     overwrite: bool = typer.Option(False, "-w", "--overwrite"),
 ):
-    """Write the deployment settings template of a solution zip (S3): fill in each
-    variable's Value and each reference's ConnectionId, or replace ConnectionId by
-    "Connection": {"DisplayName": …, "Parameters": {…}} to create one during the import
-    (values "${NAME}" are read from the environment of `solution import`)."""
+    """Write the deployment settings template of a solution zip: fill in each variable's
+    Value; a reference to a connector the solution carries gets a "Connection" block that
+    creates the connection during the import (one entry per connection parameter; secret
+    ones as "${NAME}", read from the environment of `solution import`), any other
+    reference a ConnectionId to fill."""
     _, package = _read_package(file)
     if output.exists() and not overwrite:
         raise errors.Conflict(f"{output} exists; pass -w/--overwrite to replace it.", code="DestinationExists")
     output.write_text(json.dumps(pkg.settings_template(package), indent=2) + "\n", encoding="utf-8")
     typer.echo(str(output))
+
+
+def _entry_name(entry: Any) -> str:
+    """The name of a settings entry, so a message says which reference or variable."""
+    name = entry.get("LogicalName") or entry.get("SchemaName") if isinstance(entry, dict) else None
+    return f" ('{name}')" if isinstance(name, str) and name else ""
 
 
 def substitute(value: Any, where: str = "settings") -> Any:
@@ -233,14 +240,15 @@ def substitute(value: Any, where: str = "settings") -> Any:
             name = match.group(1)
             if name not in os.environ:
                 raise errors.InvalidRequest(
-                    f"{where} uses ${{{name}}}, but the environment variable {name} is not set.", code="SettingsVariableNotSet"
+                    f"{where} uses ${{{name}}}, but the environment variable {name} is not set. Set {name} before "
+                    "the import, or write the value in the settings file.", code="SettingsVariableNotSet"
                 )
             return os.environ[name]
         return _VARIABLE.sub(one, value)
     if isinstance(value, dict):
         return {k: substitute(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [substitute(v, f"{where}[{i}]{_entry_name(v)}") for i, v in enumerate(value)]
     return value
 
 

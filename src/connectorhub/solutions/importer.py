@@ -398,7 +398,7 @@ def _bind_reference(p: _Planning, reference: _Reference, index: int | None, entr
     connection the importer may use, or one to create from the entry's parameters; with
     no entry, a binding a previous import made is kept. False when a problem was reported."""
     plan, packaged, target, existing = p.plan, reference.packaged, reference.connector, reference.existing
-    here = f"settings ConnectionReferences[{index}]"
+    here = f"settings ConnectionReferences[{index}] ('{packaged.logical_name}')"
     if entry is not None and entry.ConnectorId and entry.ConnectorId not in {
         packaged.connector, connector_id, target.existing.name if target.existing else None,
     }:

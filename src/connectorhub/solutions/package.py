@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectorhub import jsontext
+from connectorhub.connections import parameters as params
 from connectorhub.errors import InvalidRequest
 from connectorhub.solutions.archive import MAX_ENTRIES as ARCHIVE_MAX_ENTRIES
 from connectorhub.solutions.archive import Archive
@@ -361,11 +362,53 @@ def read(data: bytes, *, max_file_bytes: int, max_icon_bytes: int, max_total_byt
     return package
 
 
+def _example(spec: params.ParameterSpec) -> Any:
+    """An example value for a plain parameter: its default, its first allowed value, or
+    an empty value of its type to fill in."""
+    if spec.default is not None:
+        return spec.default
+    if spec.allowed_values:
+        return spec.allowed_values[0]
+    return {"bool": False, "int": 0}.get(spec.type, "")
+
+
+def _variable_name(*parts: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
+
+
+def _new_connection(reference: PackagedReference, connector: PackagedConnector) -> dict[str, Any]:
+    """S3: the Connection block of a reference whose connector arrives with the package:
+    one entry per connection parameter, secrets as ``${NAME}`` read from the importer's
+    environment, other parameters as example values."""
+    try:
+        properties = json.loads(connector.api_properties) if connector.api_properties else None
+    except json.JSONDecodeError:
+        properties = None
+    sets = params.parameter_sets(properties if isinstance(properties, dict) else None)
+    chosen = sets[0]
+    values = {
+        spec.name: f"${{{_variable_name(reference.logical_name, spec.name)}}}" if spec.secret else _example(spec)
+        for spec in chosen.parameters if spec.type != "oauthSetting"
+    }
+    block: dict[str, Any] = {"DisplayName": connector.title or connector.name, "Parameters": values}
+    if chosen.name is not None:
+        block["ParameterSet"] = chosen.name
+    return block
+
+
 def settings_template(package: Package) -> dict[str, Any]:
-    """S3: the deployment settings file for a package, values left empty to fill in."""
+    """S3: the deployment settings file for a package, values left empty to fill in. A
+    reference whose connector arrives with the package cannot have a connection yet: it
+    gets a Connection block to create one during the import instead of a ConnectionId."""
+    carried = {c.name: c for c in package.connectors}
+    references = []
+    for r in package.references:
+        if r.connector in carried:
+            references.append({"LogicalName": r.logical_name, "ConnectorId": r.connector,
+                               "Connection": _new_connection(r, carried[r.connector])})
+        else:
+            references.append({"LogicalName": r.logical_name, "ConnectionId": "", "ConnectorId": r.connector})
     return {
         "EnvironmentVariables": [{"SchemaName": v.schema_name, "Value": ""} for v in package.variables],
-        "ConnectionReferences": [
-            {"LogicalName": r.logical_name, "ConnectionId": "", "ConnectorId": r.connector} for r in package.references
-        ],
+        "ConnectionReferences": references,
     }
