@@ -38,3 +38,13 @@ def paginate(session: Session, query: Select, id_column, *, limit: int, cursor: 
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, rows[-1].id if more and rows else None)
+
+
+def page_of(rows: list, *, limit: int, cursor: str | None) -> Page:
+    """One page of ``rows`` (already filtered, e.g. by read access) ordered by id,
+    starting after ``cursor``: for the short lists whose filter is not a query."""
+    check_limit(limit)
+    rows = sorted((r for r in rows if not cursor or r.id > cursor), key=lambda r: r.id)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, rows[-1].id if more and rows else None)

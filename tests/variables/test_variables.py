@@ -8,6 +8,7 @@ import json
 from conftest import client_for, make_user
 from sqlalchemy import select
 
+from connectorhub.cli import client as cli_client
 from connectorhub.db import make_engine, make_session_factory
 from connectorhub.secrets.keyring import load_keyring
 from connectorhub.secrets.models import SecretValue
@@ -102,3 +103,27 @@ def test_only_owner_and_admins_change_a_variable_and_other_orgs_see_nothing(app,
     assert hidden.status_code == 404
     assert cli("env-var", "delete", "-e", "default", "host", token=alice).exit_code == 0
     assert json.loads(cli("env-var", "list", "-e", "default", "--json").stdout) == []
+
+
+def test_the_variable_list_pages_through_with_the_cursor_and_the_cli_shows_all(admin, cli, monkeypatch):
+    """Issue 14: the REST list pages with limit and cursor; `env-var list` follows next_cursor."""
+    names = ["echo", "alpha", "delta", "bravo", "charlie"]
+    for name in names:
+        assert cli("env-var", "create", "-e", "default", name, "--type", "string", "--default", "x").exit_code == 0
+    seen, cursor, sizes = [], None, []
+    while True:
+        response = admin.get("/api/v1/environments/default/environment-variables", params={"limit": 2} | ({"cursor": cursor} if cursor else {}))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        sizes.append(len(body["items"]))
+        seen += [v["schema_name"] for v in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert sizes == [2, 2, 1] and sorted(seen) == sorted(names) and len(seen) == len(set(seen))
+    monkeypatch.setattr(cli_client, "PAGE_SIZE", 2)
+    asked, get = [], cli_client.Client.get
+    monkeypatch.setattr(cli_client.Client, "get", lambda self, path, **params: asked.append(params) or get(self, path, **params))
+    listed = json.loads(cli("env-var", "list", "-e", "default", "--json").stdout)
+    assert [v["schema_name"] for v in listed] == sorted(names)
+    assert [bool(p.get("cursor")) for p in asked] == [False, True, True]

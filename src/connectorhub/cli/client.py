@@ -14,6 +14,10 @@ import httpx
 
 from connectorhub import errors
 
+# How many items list_all asks for at a time; it follows next_cursor to the end.
+PAGE_SIZE = 1000
+
+
 class NotConfigured(errors.ConnectorhubError):
     exit_code = errors.EXIT_USAGE
     default_code = "CliNotConfigured"
@@ -130,7 +134,7 @@ class Client:
         items: list[Any] = []
         cursor = None
         while True:
-            page = self.get(path, cursor=cursor, limit=1000, **params)
+            page = self.get(path, cursor=cursor, limit=PAGE_SIZE, **params)
             items.extend(page["items"])
             cursor = page.get("next_cursor")
             if not cursor:

@@ -119,7 +119,7 @@ def remove(
 
 @solution_app.command("list")
 def list_(env: str = EnvOption, as_json: bool = JsonOption):
-    items = Client().get(_base(env))["items"]
+    items = sorted(Client().list_all(_base(env)), key=lambda s: s["unique_name"])
     if as_json:
         emit_json(items)
     else:
@@ -412,7 +412,7 @@ def import_(
 @solution_app.command("references")
 def references(env: str = EnvOption, as_json: bool = JsonOption):
     """Connection references of the environment and what they are bound to."""
-    items = Client().get(f"/environments/{env}/connection-references")["items"]
+    items = sorted(Client().list_all(f"/environments/{env}/connection-references"), key=lambda r: r["logical_name"])
     if as_json:
         emit_json(items)
     else:

@@ -56,7 +56,7 @@ def unset(name: str = typer.Argument(...), env: str = EnvOption):
 
 @variable_app.command("list")
 def list_(env: str = EnvOption, as_json: bool = JsonOption):
-    items = Client().get(_base(env))["items"]
+    items = sorted(Client().list_all(_base(env)), key=lambda v: v["schema_name"])
     if as_json:
         emit_json(items)
     else:

@@ -15,6 +15,7 @@ from connectorhub.api import heavy
 from connectorhub.api.heavy import heavy_context
 from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest
+from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.solutions import budget, importer, schemas, service
 from connectorhub.solutions import package as pkg
 from connectorhub.transactions import retried
@@ -42,11 +43,11 @@ def create_solution(env: str, body: schemas.SolutionCreate, ctx: Context = Depen
 
 
 @router.get(BASE, response_model=schemas.SolutionList)
-def list_solutions(env: str, ctx: Context = Depends(context)):
+def list_solutions(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        items = service.list(session=session, actor=ctx.actor, environment=environment)
-        return schemas.SolutionList(items=[_out(session, s, with_components=False) for s in items])
+        page = service.list_page(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
+        return schemas.SolutionList(items=[_out(session, s, with_components=False) for s in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(ONE, response_model=schemas.SolutionOut)
@@ -134,10 +135,11 @@ def import_solution(env: str, body: schemas.ImportIn, request: Request, ctx: Con
 
 
 @router.get(REFERENCES, response_model=schemas.ReferenceList)
-def list_references(env: str, ctx: Context = Depends(context)):
+def list_references(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        return schemas.ReferenceList(items=service.list_references(session=session, actor=ctx.actor, environment=environment))
+        page = service.list_references(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
+        return schemas.ReferenceList(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.put(REFERENCES + "/{logical_name}/connection")

@@ -61,6 +61,7 @@ class SolutionOut(BaseModel):
 
 class SolutionList(BaseModel):
     items: list[SolutionOut]
+    next_cursor: str | None = None
 
 
 class ComponentChangeOut(BaseModel):
@@ -153,6 +154,7 @@ class ReferenceOut(BaseModel):
 
 class ReferenceList(BaseModel):
     items: list[ReferenceOut]
+    next_cursor: str | None = None
 
 
 class ReferenceBindIn(Strict):

@@ -49,6 +49,7 @@ from connectorhub.errors import (
     not_found,
 )
 from connectorhub.ids import new_id
+from connectorhub.pagination import Page, page_of
 from connectorhub.secrets import service as secret_store
 from connectorhub.security import facts as security_facts
 from connectorhub.security import service as security
@@ -135,6 +136,11 @@ def list(*, session: Session, actor: Actor, environment: Environment) -> builtin
     )
     readable = _readable(session, actor, environment, [s.id for s in rows]) if rows else set()
     return [s for s in rows if s.id in readable]
+
+
+def list_page(*, session: Session, actor: Actor, environment: Environment, limit: int, cursor: str | None) -> Page:
+    """One page of the solutions the caller may read, in the order they were created."""
+    return page_of(list(session=session, actor=actor, environment=environment), limit=limit, cursor=cursor)
 
 
 def components_of(session: Session, solution_id: str) -> builtins.list[SolutionComponent]:
@@ -601,21 +607,23 @@ def get_reference_or_raise(
     return reference
 
 
-def list_references(*, session: Session, actor: Actor, environment: Environment) -> builtins.list[dict[str, Any]]:
-    """Every connection reference of the environment with its status (A8: ``missing``
-    when its connection was deleted)."""
+def list_references(*, session: Session, actor: Actor, environment: Environment, limit: int, cursor: str | None) -> Page:
+    """One page of the environment's connection references the caller may read, in the
+    order they were created, each with its status (A8: ``missing`` when its connection
+    was deleted)."""
     if environment.org_id != actor.org_id:
-        return []
+        return page_of([], limit=limit, cursor=cursor)
     rows = builtins.list(session.scalars(
-        select(ConnectionReference).where(ConnectionReference.environment_id == environment.id).order_by(ConnectionReference.logical_name)
+        select(ConnectionReference).where(ConnectionReference.environment_id == environment.id)
     ))
     readable = security_facts.allowed_ids(  # A11: S5 read decides which references the caller sees
         session=session, actor=actor, environment=environment, privilege="read", table="connectionreference", record_ids=[r.id for r in rows]
     )
-    rows = [r for r in rows if r.id in readable]
+    page = page_of([r for r in rows if r.id in readable], limit=limit, cursor=cursor)
+    rows = page.items
     live = set(session.scalars(select(Connection.id).where(Connection.id.in_([r.connection_id for r in rows if r.connection_id]))))
     solutions = {s.id: s.unique_name for s in session.scalars(select(Solution).where(Solution.environment_id == environment.id))}
-    return [
+    return Page([
         {
             "id": r.id, "logical_name": r.logical_name, "display_name": r.display_name, "connector_id": r.connector_id,
             "connection_id": r.connection_id,
@@ -623,7 +631,7 @@ def list_references(*, session: Session, actor: Actor, environment: Environment)
             "solution": solutions.get(r.solution_id),
         }
         for r in rows
-    ]
+    ], page.next_cursor)
 
 
 def check_binding(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from connectorhub.api.context import Context, context
 from connectorhub.environments import service as environments
+from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.variables import facts, schemas, service
 from connectorhub.transactions import retried
 
@@ -31,12 +32,13 @@ def create_variable(env: str, body: schemas.VariableCreate, ctx: Context = Depen
 
 
 @router.get(BASE, response_model=schemas.VariableList)
-def list_variables(env: str, ctx: Context = Depends(context)):
+def list_variables(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        variables = service.list(session=session, environment=environment)
-        secret_fields = service.secrets_set(session, [v.id for v in variables])
-        return schemas.VariableList(items=[schemas.VariableOut(**service.describe(v, secret_fields[v.id])) for v in variables])
+        page = service.list_page(session=session, environment=environment, limit=limit, cursor=cursor)
+        secret_fields = service.secrets_set(session, [v.id for v in page.items])
+        items = [schemas.VariableOut(**service.describe(v, secret_fields[v.id])) for v in page.items]
+        return schemas.VariableList(items=items, next_cursor=page.next_cursor)
 
 
 @router.get(BASE + "/{name}", response_model=schemas.VariableOut)

@@ -38,3 +38,4 @@ class VariableOut(BaseModel):
 
 class VariableList(BaseModel):
     items: list[VariableOut]
+    next_cursor: str | None = None

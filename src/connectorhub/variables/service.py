@@ -26,6 +26,7 @@ from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import Conflict, Forbidden, InvalidRequest
 from connectorhub.ids import new_id
+from connectorhub.pagination import Page, paginate
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.solutions import facts as solutions
@@ -210,14 +211,10 @@ def current_value(*, session: Session, keyring: Keyring, variable: EnvironmentVa
     return secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=variable.id).get("value")
 
 
-def list(*, session: Session, environment: Environment) -> builtins.list[EnvironmentVariable]:  # noqa: A001
-    return builtins.list(
-        session.scalars(
-            select(EnvironmentVariable)
-            .where(EnvironmentVariable.environment_id == environment.id)
-            .order_by(EnvironmentVariable.schema_name)
-        )
-    )
+def list_page(*, session: Session, environment: Environment, limit: int, cursor: str | None) -> Page:
+    """One page of the environment's variables, in the order they were created."""
+    query = select(EnvironmentVariable).where(EnvironmentVariable.environment_id == environment.id)
+    return paginate(session, query, EnvironmentVariable.id, limit=limit, cursor=cursor)
 
 
 def secrets_set(session: Session, variable_ids: builtins.list[str]) -> dict[str, set[str]]:
