@@ -190,6 +190,13 @@ def test_shells_run_no_sql():
     assert found == []
 
 
+def test_docs_testing_lists_every_test_file():
+    """docs/testing.md names every test module, so a newcomer finds what shows what."""
+    listed = (ROOT / "docs" / "testing.md").read_text()
+    files = sorted(p for p in (ROOT / "tests").rglob("*.py") if "data" not in p.relative_to(ROOT / "tests").parts)
+    assert [str(p.relative_to(ROOT)) for p in files if f"`{p.name}`" not in listed] == []
+
+
 def test_import_linter_contracts_hold():
     command = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     assert command, "import-linter is a test dependency: pip install -e '.[test]'"
