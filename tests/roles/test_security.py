@@ -524,4 +524,8 @@ def test_a_solution_connector_needs_the_delete_privilege_to_be_deleted(app, cli,
     refused = cli("connector", "delete", "-e", "default", "-c", cid, token=world["bob"])
     assert refused.exit_code == 3 and "SecurityPrivilegeMissing" in refused.stderr
     ok(cli("security", "role", "grant", "Editors", "connector", "delete", "organization", "-e", "default"))
-    ok(cli("connector", "delete", "-e", "default", "-c", cid, token=world["bob"]))
+    # A8: the connector is in an unmanaged solution, so the delete first reports it and
+    # waits for confirmation (tests/connectors/test_connector_delete.py).
+    unconfirmed = cli("connector", "delete", "-e", "default", "-c", cid, token=world["bob"])
+    assert unconfirmed.exit_code == 5, (unconfirmed.stdout, unconfirmed.stderr)
+    ok(cli("connector", "delete", "-e", "default", "-c", cid, "--force", token=world["bob"]))
