@@ -216,7 +216,7 @@ ACTIONS = ["create_org", "get_org", "list_orgs", "get_user", "create_user", "cre
 _names = itertools.count()
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=250, deadline=None, derandomize=True)  # a fixed sequence: the coverage check below must not depend on luck
 # The rarest allowed cases, so that every run reaches them (test_the_examples_reach_every_outcome).
 @example(action="remove_environment_admin", who="olga", org="o1", target="erin", env="dev", platform_flag=False)
 @example(action="add_group_member", who="frank", org="o2", target="eve", env="fab", platform_flag=False)
