@@ -528,4 +528,13 @@ def test_a_solution_connector_needs_the_delete_privilege_to_be_deleted(app, cli,
     # waits for confirmation (tests/connectors/test_connector_delete.py).
     unconfirmed = cli("connector", "delete", "-e", "default", "-c", cid, token=world["bob"])
     assert unconfirmed.exit_code == 5, (unconfirmed.stdout, unconfirmed.stderr)
+    # Bob may delete the connector but not read the solution (L6): the report counts it
+    # without naming it, in the table, the message and the REST answer alike.
+    bob = client_for(app, world["bob"])
+    assert bob.get("/api/v1/environments/default/solutions/contoso_core").status_code == 404
+    assert "contoso_core" not in unconfirmed.stdout + unconfirmed.stderr
+    assert "1 unmanaged solution(s) you may not read" in unconfirmed.stderr
+    answer = bob.delete(f"/api/v1/environments/default/connectors/{cid}")
+    assert answer.status_code == 409 and "contoso_core" not in answer.text
+    assert answer.json()["dependents"]["hidden_solutions"] == 1 and answer.json()["dependents"]["solutions"] == []
     ok(cli("connector", "delete", "-e", "default", "-c", cid, "--force", token=world["bob"]))

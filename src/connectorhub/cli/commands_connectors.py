@@ -258,6 +258,13 @@ def print_dependents(dependents: dict[str, Any]) -> None:
     for key, columns, title in DEPENDENT_TABLES:
         if dependents.get(key):
             table(dependents[key], columns, title=title)
+    if dependents.get("hidden_solutions"):
+        console.print(f"Also in {dependents['hidden_solutions']} unmanaged solution(s) you may not read.", highlight=False)
+    if dependents.get("hidden_connection_references"):
+        console.print(
+            f"Also named by {dependents['hidden_connection_references']} connection reference(s) of solutions you may not read.",
+            highlight=False,
+        )
 
 
 def principal_body(user: str | None, group: str | None, org: bool) -> dict[str, Any]:

@@ -336,11 +336,20 @@ def download(*, session: Session, actor: Actor, environment: Environment, ref: s
     return Download(connector, connector.api_definition, connector.api_properties, connector.icon, connector.script)
 
 
-def dependents(session: Session, connector: Connector) -> dict[str, Any]:
+def dependents(session: Session, actor: Actor, environment: Environment, connector: Connector) -> dict[str, Any]:
     """What depends on a connector (A8): its connections with their owners, the app and
     flow slots that use it (kept on delete; their slots read ``missing``), the unmanaged
     solutions it is a component of (it leaves them) and the connection references to it
-    (kept; ``missing`` or ``unbound`` afterwards)."""
+    (kept; ``missing`` or ``unbound`` afterwards). A solution's name and its references'
+    names are shown only to whoever may read the solution (S5, like every solution
+    verb); the others are counted (``hidden_solutions``, ``hidden_connection_references``)."""
+    held = solutions.unmanaged_solutions_of(session, KIND_CONNECTOR, connector.id)
+    references = solutions.references_to_connector(session, connector.id)
+    solution_ids = {s["id"] for s in held} | {r["solution_id"] for r in references if r["solution_id"]}
+    readable = security.allowed_ids(
+        session=session, actor=actor, environment=environment, privilege="read", table="solution", record_ids=solution_ids,
+    ) if solution_ids else set()
+    shown_references = [r for r in references if r["solution_id"] is None or r["solution_id"] in readable]
     rows = session.execute(
         select(Connection.id, Connection.display_name, User.email)
         .join(User, User.id == Connection.owner_id)
@@ -350,8 +359,11 @@ def dependents(session: Session, connector: Connector) -> dict[str, Any]:
     return {
         "connections": [{"id": cid, "display_name": name, "owner": email} for cid, name, email in rows],
         "assets": assets.dependents_of_connector(session, connector.id),
-        "solutions": solutions.unmanaged_solutions_of(session, KIND_CONNECTOR, connector.id),
-        "connection_references": solutions.references_to_connector(session, connector.id),
+        "solutions": [{k: v for k, v in h.items() if k != "id"} for h in held if h["id"] in readable],
+        "hidden_solutions": sum(1 for h in held if h["id"] not in readable),
+        "connection_references": [{k: v for k, v in r.items() if k != "solution_id"} for r in shown_references],
+        "hidden_connection_references": len(references) - len(shown_references),
+        "removed_from": [h["unique_name"] for h in held],  # for the audit record only
     }
 
 
@@ -368,10 +380,17 @@ def _dependents_message(title: str, report: dict[str, Any]) -> str:
         names = ", ".join(f"'{s['unique_name']}'" for s in report["solutions"])
         found.append(f"is in unmanaged solution(s) {names}")
         consequences.append(f"removes it from {names}")
+    if report["hidden_solutions"]:
+        found.append(f"is in {report['hidden_solutions']} unmanaged solution(s) you may not read")
+        consequences.append("removes it from those too")
     if report["connection_references"]:
         names = ", ".join(f"'{r['logical_name']}'" for r in report["connection_references"])
         found.append(f"is named by {len(report['connection_references'])} connection reference(s) ({names})")
         consequences.append("keeps those references, which then read missing (or unbound if they had no connection)")
+    if report["hidden_connection_references"]:
+        found.append(f"is named by {report['hidden_connection_references']} connection reference(s) of solutions you may not read")
+        if not report["connection_references"]:
+            consequences.append("keeps those references, which then read missing (or unbound if they had no connection)")
     listed = found[0] if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]}"
     return f"Connector '{title}' {listed}. Deleting it {'; '.join(consequences)}. Repeat with --force to confirm."
 
@@ -389,7 +408,8 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     solutions.ensure_editable(session, "connector", connector.id, connector.title)  # S4
     if access.via == "security role":  # A11: S5 has its own delete privilege, beyond write
         security.check(session=session, actor=actor, environment=environment, privilege="delete", table="connector", record_id=connector.id)
-    report = dependents(session, connector)
+    report = dependents(session, actor, environment, connector)
+    removed_from = report.pop("removed_from")
     if any(report.values()) and not force:
         raise Conflict(_dependents_message(connector.title, report), code="ConnectorHasDependents", dependents=report)
     for connection in session.scalars(select(Connection).where(Connection.connector_id == connector.id)):
@@ -410,7 +430,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
         org_id=connector.org_id, environment_id=connector.environment_id,
         details={
             "title": connector.title, "deleted_connections": [c["id"] for c in report["connections"]],
-            "removed_from_solutions": [s["unique_name"] for s in report["solutions"]],
+            "removed_from_solutions": removed_from,
         },
     )
     session.delete(connector)

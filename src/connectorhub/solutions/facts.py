@@ -74,7 +74,7 @@ def unmanaged_solutions_of(session: Session, component_kind: str, component_id: 
     """A8: the unmanaged solutions holding the component (deleting it removes it from
     them), by unique name."""
     rows = session.execute(
-        select(Solution.unique_name, Solution.display_name, Solution.version)
+        select(Solution.id, Solution.unique_name, Solution.display_name, Solution.version)
         .join(SolutionComponent, SolutionComponent.solution_id == Solution.id)
         .where(
             SolutionComponent.component_kind == component_kind,
@@ -83,7 +83,10 @@ def unmanaged_solutions_of(session: Session, component_kind: str, component_id: 
         )
         .order_by(Solution.unique_name)
     )
-    return [{"unique_name": name, "display_name": display, "version": version} for name, display, version in rows]
+    return [
+        {"id": sid, "unique_name": name, "display_name": display, "version": version}
+        for sid, name, display, version in rows
+    ]
 
 
 def references_to_connector(session: Session, connector_id: str) -> list[dict[str, str | None]]:
@@ -93,7 +96,7 @@ def references_to_connector(session: Session, connector_id: str) -> list[dict[st
     rows = session.execute(
         select(
             ConnectionReference.id, ConnectionReference.logical_name, ConnectionReference.display_name,
-            ConnectionReference.connection_id, Solution.unique_name,
+            ConnectionReference.connection_id, Solution.unique_name, Solution.id,
         )
         .outerjoin(Solution, Solution.id == ConnectionReference.solution_id)
         .where(ConnectionReference.connector_id == connector_id)
@@ -103,6 +106,7 @@ def references_to_connector(session: Session, connector_id: str) -> list[dict[st
         {
             "id": rid, "logical_name": logical, "display_name": display, "solution": solution,
             "connection_id": connection_id, "becomes": "missing" if connection_id else "unbound",
+            "solution_id": solution_id,
         }
-        for rid, logical, display, connection_id, solution in rows
+        for rid, logical, display, connection_id, solution, solution_id in rows
     ]
