@@ -17,7 +17,7 @@ from connectorhub.connections import facts as connection_facts
 from connectorhub.connections import service as connections
 from connectorhub.connectors import facts as connectors
 from connectorhub.directory import service as directory
-from connectorhub.directory.models import Group, User
+from connectorhub.directory.models import User
 from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
 from connectorhub.ids import new_id
@@ -31,11 +31,8 @@ from connectorhub.transactions import lock
 def _names(session: Session, grants) -> dict[tuple[str, str], str]:
     users = {g.principal_id for g in grants if g.principal_kind == "user"} | {g.granted_by for g in grants if g.granted_by}
     groups = {g.principal_id for g in grants if g.principal_kind == "group"}
-    names: dict[tuple[str, str], str] = {}
-    if users:
-        names.update({("user", uid): email for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(users)))})
-    if groups:
-        names.update({("group", gid): name for gid, name in session.execute(select(Group.id, Group.name).where(Group.id.in_(groups)))})
+    names = {("user", uid): email for uid, email in directory.emails_of(session=session, user_ids=users).items()}
+    names.update({("group", gid): name for gid, name in directory.group_names(session=session, group_ids=groups).items()})
     return names
 
 
