@@ -34,17 +34,17 @@ def paginate(session: Session, query: Select, id_column, *, limit: int, cursor: 
     check_limit(limit)
     if cursor:
         query = query.where(id_column > cursor)
-    rows = list(session.scalars(query.order_by(id_column).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, rows[-1].id if more and rows else None)
+    return _cut(list(session.scalars(query.order_by(id_column).limit(limit + 1))), limit)
 
 
 def page_of(rows: list, *, limit: int, cursor: str | None) -> Page:
     """One page of ``rows`` (already filtered, e.g. by read access) ordered by id,
     starting after ``cursor``: for the short lists whose filter is not a query."""
     check_limit(limit)
-    rows = sorted((r for r in rows if not cursor or r.id > cursor), key=lambda r: r.id)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, rows[-1].id if more and rows else None)
+    return _cut(sorted((r for r in rows if not cursor or r.id > cursor), key=lambda r: r.id), limit)
+
+
+def _cut(rows: list, limit: int) -> Page:
+    """The first ``limit`` of ``rows`` (in id order), with the cursor of the next page when more follow."""
+    page = rows[:limit]
+    return Page(page, page[-1].id if len(rows) > limit and page else None)
