@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
@@ -37,14 +37,19 @@ def paginate(session: Session, query: Select, id_column, *, limit: int, cursor: 
     return _cut(list(session.scalars(query.order_by(id_column).limit(limit + 1))), limit)
 
 
-def page_of(rows: list, *, limit: int, cursor: str | None) -> Page:
+def _id_of(row) -> str:
+    return row.id
+
+
+def page_of(rows: list, *, limit: int, cursor: str | None, key: Callable[[Any], str] = _id_of) -> Page:
     """One page of ``rows`` (already filtered, e.g. by read access) ordered by id,
-    starting after ``cursor``: for the short lists whose filter is not a query."""
+    starting after ``cursor``: for the short lists whose filter is not a query. ``key``
+    reads the id of a row that is not a record (e.g. ``operator.itemgetter("id")``)."""
     check_limit(limit)
-    return _cut(sorted((r for r in rows if not cursor or r.id > cursor), key=lambda r: r.id), limit)
+    return _cut(sorted((r for r in rows if not cursor or key(r) > cursor), key=key), limit, key)
 
 
-def _cut(rows: list, limit: int) -> Page:
+def _cut(rows: list, limit: int, key: Callable[[Any], str] = _id_of) -> Page:
     """The first ``limit`` of ``rows`` (in id order), with the cursor of the next page when more follow."""
     page = rows[:limit]
-    return Page(page, page[-1].id if len(rows) > limit and page else None)
+    return Page(page, key(page[-1]) if len(rows) > limit and page else None)

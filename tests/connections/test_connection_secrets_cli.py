@@ -89,3 +89,41 @@ def test_without_a_terminal_nothing_is_asked(cli, connector, monkeypatch):
 def test_two_parameters_from_standard_input_are_refused(cli, connector):
     out = cli("connection", "create", "-e", "default", "--connector", connector, "--param", "api_key=@-", "--param", "region=@-")
     assert out.exit_code == 1 and "standard input" in out.stderr
+
+
+NEW_SECRET = "n3w-s3cr3t-canary-77c2"
+
+
+def test_update_takes_a_new_secret_from_stdin_a_file_or_a_prompt(cli, backend, connector, monkeypatch, tmp_path):
+    """`connection update` keeps new secrets off the command line like create does:
+    NAME=@-, --param-file, and --ask NAME (typed without echo in a terminal)."""
+    monkeypatch.setattr(parameter_input, "stdin_is_terminal", lambda: False)
+    connection = create(connector, "--param", "api_key=@-", input=SECRET + "\n").stdout.strip()
+
+    def update(*args: str, input: str | None = None):
+        result = CliRunner().invoke(app, ["connection", "update", connection, "-e", "default", *args], input=input)
+        assert result.exit_code == 0, result.output
+        assert NEW_SECRET not in result.output and SECRET not in result.output
+        return result
+
+    def backend_key() -> str:
+        assert cli("invoke", "-e", "default", "--connection", connection, "--operation", "Ping").exit_code == 0
+        return backend.received[-1].headers["X-Api-Key"]
+
+    update("--param", "api_key=@-", input=NEW_SECRET + "\n")
+    assert backend_key() == NEW_SECRET
+    params = tmp_path / "params.env"
+    params.write_text(f"api_key={SECRET}\n")
+    update("--param-file", str(params))
+    assert backend_key() == SECRET
+    monkeypatch.setattr(parameter_input, "stdin_is_terminal", lambda: True)
+    asked = update("--ask", "api_key", input=NEW_SECRET + "\n")
+    assert "api_key, secret" in asked.output
+    assert backend_key() == NEW_SECRET
+
+
+def test_update_ask_without_a_terminal_says_what_to_use_instead(cli, connector, monkeypatch):
+    monkeypatch.setattr(parameter_input, "stdin_is_terminal", lambda: False)
+    connection = create(connector, "--param", "api_key=@-", input=SECRET + "\n").stdout.strip()
+    out = cli("connection", "update", connection, "-e", "default", "--ask", "api_key")
+    assert out.exit_code == 1 and "--param-file" in out.stderr

@@ -11,6 +11,7 @@ import typer
 
 from connectorhub import errors, jsontext
 from connectorhub.cli.app import JsonOption, group
+from connectorhub.cli import names
 from connectorhub.cli.client import Client
 from connectorhub.cli.output import console, emit_json, err_console, table
 from connectorhub.connections.parameters import parse_assignments
@@ -71,12 +72,19 @@ def print_run(run: dict[str, Any]) -> None:
     table(rows, ["step", "status", "http", "ms", "output", "error"])
 
 
+AssetArgument = typer.Argument(..., help="Its id, or its name when no other one you see has that name.")
+
+
 def _register(sub: typer.Typer, kind: str) -> None:
     noun = kind
     plural = f"{kind}s"
 
     def base(env: str) -> str:
         return f"/environments/{env}/{plural}"
+
+    def path(client: Client, env: str, given: str, tail: str = "") -> str:
+        """The asset's path, for an id or a unique name."""
+        return f"{base(env)}/{names.asset_id(client, env, kind, given)}{tail}"
 
     @sub.command("create")
     def create(
@@ -104,9 +112,10 @@ def _register(sub: typer.Typer, kind: str) -> None:
             table(items, ["id", "name", "owner", "role", "via", "trigger"])
 
     @sub.command("show")
-    def show(asset_id: str, env: str = EnvOption, as_json: bool = JsonOption):
+    def show(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
         """The definition and each slot's status (missing: its connection was deleted, A8)."""
-        data = Client().get(f"{base(env)}/{asset_id}")
+        client = Client()
+        data = client.get(path(client, env, asset_id))
         if as_json:
             emit_json(data)
             return
@@ -119,7 +128,8 @@ def _register(sub: typer.Typer, kind: str) -> None:
         console.print_json(json.dumps(data["definition"]))
 
     def _run(env: str, asset_id: str, body: dict[str, Any], as_json: bool) -> None:
-        run = Client().post(f"{base(env)}/{asset_id}/run", body)
+        client = Client()
+        run = client.post(path(client, env, asset_id, "/run"), body)
         if as_json:
             emit_json(run)
         else:
@@ -131,7 +141,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
     if kind == "flow":
 
         @sub.command("run")
-        def run_flow(asset_id: str, env: str = EnvOption, input_: list[str] = InputOption, as_json: bool = JsonOption):
+        def run_flow(asset_id: str = AssetArgument, env: str = EnvOption, input_: list[str] = InputOption, as_json: bool = JsonOption):
             """Run now with trigger inputs; exits 1 when the run fails (its error is printed)."""
             _run(env, asset_id, {"inputs": _pairs(input_, "--input")}, as_json)
 
@@ -139,7 +149,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
         @sub.command("run")
         def run_app(
-            asset_id: str,
+            asset_id: str = AssetArgument,
             env: str = EnvOption,
             form: str = typer.Option(..., "--form", help="The form to submit."),
             input_: list[str] = InputOption,
@@ -149,9 +159,10 @@ def _register(sub: typer.Typer, kind: str) -> None:
             _run(env, asset_id, {"form": form, "inputs": _pairs(input_, "--input")}, as_json)
 
     @sub.command("runs")
-    def runs(asset_id: str, env: str = EnvOption, as_json: bool = JsonOption):
+    def runs(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
         """Runs, newest first: each step's status, duration and output."""
-        items = Client().list_all(f"{base(env)}/{asset_id}/runs")
+        client = Client()
+        items = client.list_all(path(client, env, asset_id, "/runs"))
         if as_json:
             emit_json(items)
             return
@@ -164,7 +175,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("share")
     def share(
-        asset_id: str,
+        asset_id: str = AssetArgument,
         env: str = EnvOption,
         user: str = typer.Option(None, "--user", help="E-mail of a user."),
         group_: str = typer.Option(None, "--group", help="Name of a group."),
@@ -174,7 +185,8 @@ def _register(sub: typer.Typer, kind: str) -> None:
     ):
         """Share with a user or group, choosing per slot whose connection runs use (F3)."""
         body = {"user": user, "group": group_, "role": role, "slots": _pairs(slot, "--slot")}
-        result = Client().post(f"{base(env)}/{asset_id}/share", body)
+        client = Client()
+        result = client.post(path(client, env, asset_id, "/share"), body)
         if as_json:
             emit_json(result)
         else:
@@ -183,17 +195,19 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("unshare")
     def unshare(
-        asset_id: str,
+        asset_id: str = AssetArgument,
         env: str = EnvOption,
         user: str = typer.Option(None, "--user"),
         group_: str = typer.Option(None, "--group"),
     ):
-        Client().post(f"{base(env)}/{asset_id}/unshare", {"user": user, "group": group_})
+        client = Client()
+        client.post(path(client, env, asset_id, "/unshare"), {"user": user, "group": group_})
         typer.echo("Revoked.")
 
     @sub.command("permissions")
-    def permissions(asset_id: str, env: str = EnvOption, as_json: bool = JsonOption):
-        data = Client().get(f"{base(env)}/{asset_id}/permissions")
+    def permissions(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
+        client = Client()
+        data = client.get(path(client, env, asset_id, "/permissions"))
         if as_json:
             emit_json(data)
             return
@@ -204,15 +218,19 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("bind")
     def bind(
-        asset_id: str,
+        asset_id: str = AssetArgument,
         env: str = EnvOption,
-        slot: list[str] = typer.Option(..., "--slot", help="NAME=CONNECTION_ID, repeatable."),
+        slot: list[str] = typer.Option(..., "--slot", help="NAME=CONNECTION (an id or a unique display name), repeatable."),
         as_json: bool = JsonOption,
     ):
         """Bind a connection to a slot: the owner binds the slot's connection, a recipient
         their own for an invoker slot (F3)."""
         client = Client()
-        results = [client.post(f"{base(env)}/{asset_id}/bind", {"slot": name, "connection": cid}) for name, cid in _pairs(slot, "--slot").items()]
+        target = path(client, env, asset_id, "/bind")
+        results = [
+            client.post(target, {"slot": name, "connection": names.connection_id(client, env, cid)})
+            for name, cid in _pairs(slot, "--slot").items()
+        ]
         if as_json:
             emit_json(results)
         else:
@@ -221,7 +239,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("connect")
     def connect(
-        asset_id: str,
+        asset_id: str = AssetArgument,
         env: str = EnvOption,
         slot: str = typer.Option(..., "--slot", help="The slot to create your connection for."),
         param: list[str] = typer.Option(None, "--param", help="NAME=VALUE, repeatable."),
@@ -232,16 +250,18 @@ def _register(sub: typer.Typer, kind: str) -> None:
         """Create a connection scoped to this asset for a slot and bind it for you (A7);
         prints its id."""
         body = {"slot": slot, "parameters": parse_assignments(param or []), "parameter_set": parameter_set, "display_name": display_name}
-        created = Client().post(f"{base(env)}/{asset_id}/connections", body)
+        client = Client()
+        created = client.post(path(client, env, asset_id, "/connections"), body)
         if as_json:
             emit_json({"id": created["id"], "status": created["status"], "scope": created["scope"]})
         else:
             typer.echo(created["id"])
 
     @sub.command("delete")
-    def delete(asset_id: str, env: str = EnvOption, as_json: bool = JsonOption):
+    def delete(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
         """Delete it with its shares and runs; connections scoped to it go too (A7)."""
-        report = Client().delete(f"{base(env)}/{asset_id}")
+        client = Client()
+        report = client.delete(path(client, env, asset_id))
         if as_json:
             emit_json(report)
         else:

@@ -12,25 +12,31 @@ from connectorhub import errors
 from connectorhub.cli.app import JsonOption, group
 from connectorhub.cli.client import Client
 from connectorhub.cli.commands_connectors import principal_body, print_permissions
-from connectorhub.cli import parameter_input
+from connectorhub.cli import names, parameter_input
 from connectorhub.cli.output import console, emit_json, show, table
-from connectorhub.connections.parameters import parse_assignments
 
 connection_app = group("connection", "Connections: a connector plus your credentials.")
 audit_app = group("audit", "The audit log (administrators).")
 
-ParamOption = typer.Option(None, "--param", help="NAME=VALUE, repeatable.")
+ParamOption = typer.Option(None, "--param", help="NAME=VALUE, repeatable; NAME=@- reads the value from standard input.")
+ParamFileOption = typer.Option(None, "--param-file", help="A JSON object or NAME=VALUE lines; --param wins over it.")
+ConnectionArgument = typer.Argument(..., help="Its id, or its display name when no other connection you see has it.")
 SIGN_IN_HOW = ("Open the link in your web browser, sign in to connectorhub there if it asks, then continue to the "
                "provider; the sign-in is finished in that browser.")
 COLUMNS = ["id", "display_name", "connector_id", "status", "role", "via"]
+
+
+def _path(client: Client, env: str, given: str) -> str:
+    """The connection's path, for an id or a unique display name."""
+    return f"/environments/{env}/connections/{names.connection_id(client, env, given)}"
 
 
 @connection_app.command("create")
 def create(
     env: str = typer.Option(..., "-e", "--env"),
     connector: str = typer.Option(..., "--connector", help="Connector id, name or title."),
-    param: list[str] = typer.Option(None, "--param", help="NAME=VALUE, repeatable; NAME=@- reads the value from standard input."),
-    param_file: Path = typer.Option(None, "--param-file", help="A JSON object or NAME=VALUE lines; --param wins over it."),
+    param: list[str] = ParamOption,
+    param_file: Path = ParamFileOption,
     parameter_set: str = typer.Option(None, "--parameter-set", help="The connector's connection parameter set."),
     display_name: str = typer.Option(None, "--display-name"),
     as_json: bool = JsonOption,
@@ -81,7 +87,7 @@ def parameters(
 
 @connection_app.command("sign-in")
 def sign_in(
-    connection_id: str,
+    connection_id: str = ConnectionArgument,
     env: str = typer.Option(..., "-e", "--env"),
     open_: bool = typer.Option(False, "--open", help="Also open the link in this computer's web browser."),
     as_json: bool = JsonOption,
@@ -89,7 +95,8 @@ def sign_in(
     """Print the link that signs an OAuth connection in (R2): connectorhub's sign-in page
     for it, which asks you to sign in to connectorhub first and then sends you on to the
     provider. Finish in that same browser."""
-    started = Client().post(f"/environments/{env}/connections/{connection_id}/sign-in")
+    client = Client()
+    started = client.post(f"{_path(client, env, connection_id)}/sign-in")
     if as_json:
         emit_json(started)
     else:
@@ -109,27 +116,38 @@ def list_(env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOptio
 
 
 @connection_app.command("show")
-def show_(connection_id: str, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
-    show(Client().get(f"/environments/{env}/connections/{connection_id}"), as_json)
+def show_(connection_id: str = ConnectionArgument, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    client = Client()
+    show(client.get(_path(client, env, connection_id)), as_json)
 
 
 @connection_app.command("update")
 def update(
-    connection_id: str,
+    connection_id: str = ConnectionArgument,
     env: str = typer.Option(..., "-e", "--env"),
     param: list[str] = ParamOption,
+    param_file: Path = ParamFileOption,
+    ask: list[str] = typer.Option(
+        None, "--ask", help="NAME of a secret parameter to type in without echo (a terminal is needed), repeatable.",
+    ),
     display_name: str = typer.Option(None, "--display-name"),
     as_json: bool = JsonOption,
 ):
-    """Change parameters or credentials (CanEdit, A6)."""
-    body = {"parameters": parse_assignments(param or []), "display_name": display_name}
-    show(Client().patch(f"/environments/{env}/connections/{connection_id}", body), as_json, ["id", "display_name", "status", "parameters", "secret_parameters"])
+    """Change parameters or credentials (needs CanEdit on the connection). Only what is
+    given changes. Keep secrets off the command line with --param-file, NAME=@- or
+    --ask NAME."""
+    client = Client()
+    parameters = parameter_input.gather(param or [], param_file)
+    parameters.update(parameter_input.ask_named(ask or [], parameters))
+    body = {"parameters": parameters, "display_name": display_name}
+    show(client.patch(_path(client, env, connection_id), body), as_json, ["id", "display_name", "status", "parameters", "secret_parameters"])
 
 
 @connection_app.command("delete")
-def delete(connection_id: str, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+def delete(connection_id: str = ConnectionArgument, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
     """Delete a connection; apps and flows using it are reported (A8)."""
-    report = Client().delete(f"/environments/{env}/connections/{connection_id}")
+    client = Client()
+    report = client.delete(_path(client, env, connection_id))
     if as_json:
         emit_json(report)
     else:
@@ -138,7 +156,7 @@ def delete(connection_id: str, env: str = typer.Option(..., "-e", "--env"), as_j
 
 @connection_app.command("share")
 def share(
-    connection_id: str,
+    connection_id: str = ConnectionArgument,
     env: str = typer.Option(..., "-e", "--env"),
     user: str = typer.Option(None, "--user"),
     group_: str = typer.Option(None, "--group"),
@@ -146,7 +164,8 @@ def share(
     as_json: bool = JsonOption,
 ):
     """Share a connection with a user or group (A6)."""
-    result = Client().post(f"/environments/{env}/connections/{connection_id}/share", {**principal_body(user, group_, False), "role": role})
+    client = Client()
+    result = client.post(f"{_path(client, env, connection_id)}/share", {**principal_body(user, group_, False), "role": role})
     if as_json:
         emit_json(result)
     else:
@@ -155,18 +174,20 @@ def share(
 
 @connection_app.command("unshare")
 def unshare(
-    connection_id: str,
+    connection_id: str = ConnectionArgument,
     env: str = typer.Option(..., "-e", "--env"),
     user: str = typer.Option(None, "--user"),
     group_: str = typer.Option(None, "--group"),
 ):
-    Client().post(f"/environments/{env}/connections/{connection_id}/unshare", principal_body(user, group_, False))
+    client = Client()
+    client.post(f"{_path(client, env, connection_id)}/unshare", principal_body(user, group_, False))
     typer.echo("Revoked.")
 
 
 @connection_app.command("permissions")
-def permissions(connection_id: str, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
-    print_permissions(Client().get(f"/environments/{env}/connections/{connection_id}/permissions"), as_json)
+def permissions(connection_id: str = ConnectionArgument, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    client = Client()
+    print_permissions(client.get(f"{_path(client, env, connection_id)}/permissions"), as_json)
 
 
 @audit_app.command("list")

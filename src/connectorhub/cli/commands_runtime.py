@@ -8,6 +8,7 @@ import typer
 
 from connectorhub import errors, jsontext
 from connectorhub.cli.app import EnvOption, JsonOption, app
+from connectorhub.cli import names
 from connectorhub.cli.client import Client
 from connectorhub.cli.output import console, emit_json
 from connectorhub.connections.parameters import parse_assignments
@@ -37,7 +38,7 @@ def read_body(body: str | None):
 @app.command("invoke")
 def invoke(
     env: str = EnvOption,
-    connection: str = typer.Option(..., "--connection", help="Connection id."),
+    connection: str = typer.Option(..., "--connection", help="Connection id, or its display name when no other connection you see has it."),
     operation: str = typer.Option(..., "--operation", help="The operationId to call."),
     param: list[str] = typer.Option(None, "--param", help="NAME=VALUE, repeatable."),
     body: str = typer.Option(None, "--body", help="Request body: @file.json or inline JSON."),
@@ -45,7 +46,8 @@ def invoke(
 ):
     """Call an operation of a connector through a connection. Exits 7 when the API answers an error status."""
     payload = {"parameters": parse_assignments(param or []), "body": read_body(body)}
-    result = Client().post(f"/environments/{env}/connections/{connection}/invoke/{operation}", payload)
+    client = Client()
+    result = client.post(f"/environments/{env}/connections/{names.connection_id(client, env, connection)}/invoke/{operation}", payload)
     if as_json:
         emit_json(result)
     else:

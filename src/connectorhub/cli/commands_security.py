@@ -91,7 +91,7 @@ def bu_create(
 
 @bu_app.command("list")
 def bu_list(env: str = EnvOption, as_json: bool = JsonOption):
-    items = Client().get(f"{_base(env)}/business-units")["items"]
+    items = Client().list_all(f"{_base(env)}/business-units")
     if as_json:
         emit_json(items)
     else:
@@ -141,7 +141,7 @@ def team_remove_member(name: str = typer.Argument(...), env: str = EnvOption, us
 
 @team_app.command("list")
 def team_list(env: str = EnvOption, as_json: bool = JsonOption):
-    items = Client().get(f"{_base(env)}/teams")["items"]
+    items = sorted(Client().list_all(f"{_base(env)}/teams"), key=lambda t: t["name"].casefold())
     if as_json:
         emit_json(items)
     else:
@@ -178,7 +178,7 @@ def role_show(name: str = typer.Argument(...), env: str = EnvOption, as_json: bo
 
 @role_app.command("list")
 def role_list(env: str = EnvOption, as_json: bool = JsonOption):
-    items = Client().get(f"{_base(env)}/roles")["items"]
+    items = sorted(Client().list_all(f"{_base(env)}/roles"), key=lambda r: (not r["builtin"], r["name"].casefold()))
     if as_json:
         emit_json(items)
     else:

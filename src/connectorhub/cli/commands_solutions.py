@@ -4,7 +4,9 @@ left missing on request), upgrade it, delete it.
 
 `solution import` is interactive when run in a terminal without a settings file: for each
 connection reference without a connection it lists your usable connections to its
-connector and offers to create a new one on the spot. Prompts read standard input (tests
+connector and offers to create a new one on the spot; then it asks a value for each
+environment variable the settings file does not give (Enter keeps the current value or
+the default). Prompts read standard input (tests
 inject it), secret parameters without echo when it is a terminal.
 """
 
@@ -346,6 +348,35 @@ def choose_bindings(unbound: list[dict[str, Any]], stream: TextIO | None) -> lis
     return entries
 
 
+def choose_variable_values(
+    packaged: list[pkg.PackagedVariable], plan: list[dict[str, Any]], given: set[str], env: str, stream: TextIO | None,
+) -> list[dict[str, Any]]:
+    """S3 interactive, R6: a value for each environment variable of the solution that the
+    settings file does not give. Enter keeps what the environment has (a variable it
+    already holds) or the solution's default; a secret is typed without echo and never
+    shown."""
+    existing = {item["name"] for item in plan if item["kind"] == "environment_variable" and item["action"] != "create"}
+    entries = []
+    for variable in packaged:
+        if variable.schema_name in given:
+            continue
+        if variable.schema_name in existing:
+            keep = f"Enter keeps its value in {env}"
+        elif variable.default_value is not None:
+            keep = f"Enter uses the default {variable.default_value}"
+        else:
+            keep = "Enter leaves it without a value"
+        label = variable.display_name if variable.display_name not in ("", variable.schema_name) else ""
+        err_console.print(
+            f"\nEnvironment variable [bold]{variable.schema_name}[/bold]{f' ({label})' if label else ''}, {variable.type}.",
+            highlight=False,
+        )
+        value = _ask(f"  Value ({keep})", stream=stream, password=variable.type == "secret", default="")
+        if value:
+            entries.append({"SchemaName": variable.schema_name, "Value": value})
+    return entries
+
+
 def _print_plan(result: dict[str, Any]) -> None:
     rows = [r for r in result["plan"] if r["action"] != "unchanged"]
     if rows:
@@ -360,7 +391,7 @@ def import_(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
     allow_missing: bool = typer.Option(False, "--allow-missing", help="Leave references without a connection 'missing'."),
     force: bool = typer.Option(False, "--force", help="Import a version that is not higher than the installed one."),
-    interactive: bool = typer.Option(None, "--interactive/--no-interactive", help="Choose connections at prompts (default: in a terminal without --settings-file)."),
+    interactive: bool = typer.Option(None, "--interactive/--no-interactive", help="Choose connections and variable values at prompts (default: in a terminal without --settings-file)."),
     as_json: bool = JsonOption,
 ):
     """Import a solution zip in one transaction (S3): connectors, environment variables,
@@ -375,12 +406,21 @@ def import_(
     body: dict[str, Any] = {"package_base64": base64.b64encode(data).decode(), "settings": settings, "force": force}
     if interactive and not dry_run:
         plan = client.post(path, {**body, "dry_run": True})
+        stream = None if sys.stdin.isatty() else sys.stdin
         if plan["unbound"]:
-            stream = None if sys.stdin.isatty() else sys.stdin
             bound = {e.get("LogicalName") for e in settings.get("ConnectionReferences", [])}
             settings.setdefault("ConnectionReferences", []).extend(
                 e for e in choose_bindings(plan["unbound"], stream) if e["LogicalName"] not in bound
             )
+        entries = settings.setdefault("EnvironmentVariables", [])
+        # An entry the template left empty ("Value": "") is not given: it is asked too.
+        given = {e.get("SchemaName") for e in entries if isinstance(e, dict) and e.get("Value") not in (None, "")}
+        for answer in choose_variable_values(package.variables, plan["plan"], given, env, stream):
+            blank = next((e for e in entries if isinstance(e, dict) and e.get("SchemaName") == answer["SchemaName"]), None)
+            if blank is None:
+                entries.append(answer)
+            else:
+                blank["Value"] = answer["Value"]
     try:
         result = client.post(path, {**body, "settings": settings, "dry_run": dry_run, "allow_missing": allow_missing})
     except errors.NeedsBindings as error:  # exit 8, the class's own exit code

@@ -1,4 +1,5 @@
-"""Connection parameters for `connection create` without putting secrets in argv (K2).
+"""Connection parameters for `connection create` and `connection update` without putting
+secrets in argv (K2).
 
 Three ways besides ``--param NAME=VALUE``:
 
@@ -7,7 +8,8 @@ Three ways besides ``--param NAME=VALUE``:
 * ``--param NAME=@-``: the value is read from standard input (one parameter at most;
   one trailing line break is dropped);
 * when a terminal is attached, each secret parameter of the chosen parameter set that
-  was not given is asked for, without echo.
+  was not given is asked for, without echo (create), or the ones named by ``--ask NAME``
+  (update, which changes only what is given).
 
 ``--param`` wins over the same name in the file. No message ever quotes a value.
 """
@@ -112,4 +114,26 @@ def prompt_secrets(wanted: list[dict[str, Any]]) -> dict[str, str]:
             value = typer.prompt(f"{label}, secret", hide_input=True, err=True)
         if value:
             answers[spec["name"]] = value
+    return answers
+
+
+def ask_named(names: list[str], given: dict[str, str]) -> dict[str, str]:
+    """``--ask NAME`` (connection update): each named value typed in without echo. A
+    terminal is needed; a name also given another way is refused rather than asked twice."""
+    if not names:
+        return {}
+    if not stdin_is_terminal():
+        raise errors.InvalidRequest(
+            "--ask needs a terminal to type the value in; without one, use --param-file FILE or --param NAME=@-.",
+            code="AskNeedsTerminal",
+        )
+    twice = [name for name in names if name in given]
+    if twice:
+        raise errors.InvalidRequest(
+            f"{', '.join(twice)} is given with --param or --param-file and with --ask; give each value one way.",
+            code="ParamGivenTwice",
+        )
+    answers: dict[str, str] = {}
+    for name in names:
+        answers[name] = typer.prompt(f"{name}, secret", hide_input=True, err=True)
     return answers

@@ -3,10 +3,13 @@ assignments, users' units, record owners and shares, and `check`."""
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from fastapi import APIRouter, Depends, Response, status
 
 from connectorhub.api.context import Context, context
 from connectorhub.environments import service as environments
+from connectorhub.pagination import DEFAULT_LIMIT, page_of
 from connectorhub.schemas import PageOut
 from connectorhub.security import explain, facts, schemas, service
 from connectorhub.transactions import retried
@@ -40,10 +43,11 @@ def _role(session, environment, role) -> schemas.RoleOut:
 
 @router.get(BASE + "/business-units", response_model=PageOut[schemas.UnitOut])
 @retried
-def list_business_units(env: str, ctx: Context = Depends(context)):
+def list_business_units(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
-        return PageOut(items=[schemas.UnitOut(**u) for u in service.describe_units(session=session, environment=environment)])
+        page = page_of(service.describe_units(session=session, environment=environment), limit=limit, cursor=cursor, key=itemgetter("id"))
+        return PageOut(items=[schemas.UnitOut(**u) for u in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(BASE + "/business-units", response_model=schemas.UnitOut, status_code=status.HTTP_201_CREATED)
@@ -78,10 +82,11 @@ def delete_business_unit(env: str, bu: str, ctx: Context = Depends(context)):
 
 @router.get(BASE + "/teams", response_model=PageOut[schemas.TeamOut])
 @retried
-def list_teams(env: str, ctx: Context = Depends(context)):
+def list_teams(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
-        return PageOut(items=[schemas.TeamOut(**t) for t in service.describe_teams(session=session, environment=environment)])
+        page = page_of(service.describe_teams(session=session, environment=environment), limit=limit, cursor=cursor, key=itemgetter("id"))
+        return PageOut(items=[schemas.TeamOut(**t) for t in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(BASE + "/teams", response_model=schemas.TeamOut, status_code=status.HTTP_201_CREATED)
@@ -133,10 +138,11 @@ def remove_team_member(env: str, team: str, user: str, ctx: Context = Depends(co
 
 @router.get(BASE + "/roles", response_model=PageOut[schemas.RoleOut])
 @retried
-def list_roles(env: str, ctx: Context = Depends(context)):
+def list_roles(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
-        return PageOut(items=[_role(session, environment, r) for r in service.list_roles(session=session, environment=environment)])
+        page = page_of(service.list_roles(session=session, environment=environment), limit=limit, cursor=cursor)
+        return PageOut(items=[_role(session, environment, r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(BASE + "/roles", response_model=schemas.RoleOut, status_code=status.HTTP_201_CREATED)

@@ -532,7 +532,8 @@ def _plan_assets(p: _Planning) -> None:
                 plan.problem(location, "The slot names no connectionReference; a solution's app or flow reaches connections through references (S1).")
                 bad = True
             elif slot.connectionReference not in references:
-                plan.problem(location, f"Connection reference '{slot.connectionReference}' is not in the solution.")
+                if slot.connectionReference not in {r.logical_name for r in p.package.references}:  # else its problem is reported
+                    plan.problem(location, f"Connection reference '{slot.connectionReference}' is not in the solution.")
                 bad = True
             elif target is not None and references[slot.connectionReference].connector is not target:
                 plan.problem(location, f"Connection reference '{slot.connectionReference}' is for another connector than '{slot.connector}'.")
