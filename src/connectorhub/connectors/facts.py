@@ -125,6 +125,17 @@ def _environment_facts(session: Session, connector: Connector, environment: Envi
     return environments.facts(environment) if environment is not None else None
 
 
+def home_environment_facts(session: Session, connector: Connector, environment: Environment | None):
+    """The facts of the connector's own environment (``environment`` when it is that one,
+    else loaded; ``None`` for a public connector): what A9 decides on when the connector
+    is addressed from another environment of its subscription and region."""
+    return _environment_facts(session, connector, environment)
+
+
+def _here(environment: Environment | None):
+    return environments.facts(environment) if environment is not None else None
+
+
 _ACTOR_GRANTS_OF_ONE = select(*_GRANT_COLUMNS).where(ConnectorGrant.connector_id == bindparam("connector_id"), _ACTOR_PRINCIPALS)
 
 
@@ -140,15 +151,31 @@ def access_for(*, session: Session, actor: Actor, connector: Connector, environm
             rows = session.execute(_ACTOR_GRANTS_OF_ONE, {"connector_id": connector.id, **_actor_params(actor)})
             grants = [decisions.Grant(*row) for row in rows]
     return connector_rules.connector_access(
-        actor, facts(connector, in_solution), grants, _environment_facts(session, connector, environment), solution_access
+        actor, facts(connector, in_solution), grants, _environment_facts(session, connector, environment), solution_access,
+        _here(environment),
     )
 
 
-def _candidates_statement():
+# A9: the environments of the same subscription and region as the one addressed (which is
+# among them): their custom connectors are candidates there too.
+_SUBSCRIPTION_PEERS = select(Environment.id).where(
+    Environment.org_id == bindparam("org_id"),
+    Environment.sharing_model == "subscription",
+    Environment.subscription_id == bindparam("subscription_id"),
+    Environment.region == bindparam("region"),
+)
+
+
+def _candidates_statement(subscription: bool):
     """The connectors of an environment (or public ones) whose id, name or title is the
     reference, each with whether it matched by id or name, and with the actor's grants on
-    each joined in, the files left unloaded: one round trip per access check."""
+    each joined in, the files left unloaded: one round trip per access check. In an
+    environment with the subscription sharing model (``subscription``), the connectors
+    of its peers (same subscription and region, A9) are candidates as well, in the same
+    round trip."""
     in_scope = or_(Connector.environment_id == bindparam("environment_id"), Connector.kind == KIND_PUBLIC)
+    if subscription:
+        in_scope = or_(in_scope, Connector.environment_id.in_(_SUBSCRIPTION_PEERS))
     by_id_or_name = or_(Connector.id == bindparam("ref"), Connector.name == bindparam("ref"))
     return (
         select(Connector, _IN_SOLUTION.label("in_solution"), by_id_or_name.label("by_id_or_name"), *_GRANT_COLUMNS)
@@ -158,7 +185,8 @@ def _candidates_statement():
     )
 
 
-_CANDIDATES_BY_ID_NAME_OR_TITLE = _candidates_statement()
+_CANDIDATES_BY_ID_NAME_OR_TITLE = _candidates_statement(False)
+_CANDIDATES_WITH_PEERS = _candidates_statement(True)
 
 
 _Candidates = dict[str, tuple[Connector, bool, builtins.list]]
@@ -169,7 +197,11 @@ def _candidates_with_grants(session: Session, actor: Actor, environment: Environ
     by_ref: _Candidates = {}
     by_title: _Candidates = {}
     params = {"environment_id": environment.id, "ref": ref, **_actor_params(actor)}
-    for connector, in_solution, by_id_or_name, kind, principal, role, granted_by in session.execute(_CANDIDATES_BY_ID_NAME_OR_TITLE, params):
+    statement = _CANDIDATES_BY_ID_NAME_OR_TITLE
+    if environment.sharing_model == "subscription" and environment.subscription_id is not None:
+        statement = _CANDIDATES_WITH_PEERS
+        params.update(org_id=environment.org_id, subscription_id=environment.subscription_id, region=environment.region)
+    for connector, in_solution, by_id_or_name, kind, principal, role, granted_by in session.execute(statement, params):
         found = by_ref if by_id_or_name else by_title
         _, _, grants = found.setdefault(connector.id, (connector, bool(in_solution), []))
         if kind is not None:
@@ -181,13 +213,15 @@ def _visible_candidates(
     session: Session, actor: Actor, environment: Environment, found: _Candidates
 ) -> tuple[builtins.list[tuple[Connector, Access]], bool]:
     """The candidates the caller may see, and whether security roles were consulted (A11)."""
-    in_solution = [connector for connector, member, _ in found.values() if member]
+    # A connector of a peer environment (A9) in a solution of its own never shows here.
+    in_solution = [connector for connector, member, _ in found.values() if member and connector.environment_id == environment.id]
     solution_access = _solution_access(session, actor, environment, in_solution) if in_solution else {}
+    here = environments.facts(environment)
     visible = []
     for connector, member, grants in found.values():
         access = connector_rules.connector_access(
             actor, facts(connector, member), grants, _environment_facts(session, connector, environment),
-            solution_access.get(connector.id),
+            solution_access.get(connector.id), here,
         )
         if connector_rules.can_view_connector(access):
             visible.append((connector, access))
