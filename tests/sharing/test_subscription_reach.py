@@ -187,3 +187,12 @@ def test_the_list_costs_the_same_queries_whatever_the_number_of_peer_environment
         new_connector(alice, f"la-extra{n}")
     assert len(listed(bob, "la2")) == 5
     assert queries_of_list() == before
+
+
+def test_environment_list_and_show_print_the_region(cli, world):
+    """A9 needs the region: `env create --region` keeps it, `env list` and `env show` print it."""
+    shown = json.loads(cli("env", "show", "la3", "--json").stdout)
+    assert (shown["region"], shown["sharing_model"]) == ("eastus", "subscription")
+    table = cli("env", "list").stdout
+    assert "eastus" in table and "westeurope" in table
+    assert "region" in cli("env", "show", "la1").stdout.lower()

@@ -1,5 +1,5 @@
-"""Connector access facts (DESIGN A1, A2, A3, A10, A11, S5): the grants, solution
-membership and security-role privileges that :mod:`connectorhub.access.decisions` decides
+"""Connector access facts (DESIGN A1, A2, A3, A9, A10, A11, S5): the grants, solution
+membership, security-role privileges and (A9) the connector's own environment that :mod:`connectorhub.access.decisions` decides
 on, and :func:`get_or_raise`, the one way to address a connector the caller may see.
 Read-only: imported by the services of connections, security, sharing, assets and
 solutions, which build on connectors.
