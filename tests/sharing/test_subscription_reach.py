@@ -196,3 +196,57 @@ def test_environment_list_and_show_print_the_region(cli, world):
     table = cli("env", "list").stdout
     assert "eastus" in table and "westeurope" in table
     assert "region" in cli("env", "show", "la1").stdout.lower()
+
+
+def test_a_title_names_the_connector_of_the_environment_addressed_before_a_peers(admin, world):
+    """A9: a peer's connector with the same title does not make a title ambiguous where
+    the environment has its own; two peers' connectors with one title still are."""
+    alice, bob = world["alice"], world["bob"]
+    mine = new_connector(alice, "la1")
+    theirs = new_connector(bob, "la2")
+    assert alice.get("/api/v1/environments/la1/connectors/Weather").json()["id"] == mine
+    assert bob.get("/api/v1/environments/la2/connectors/Weather").json()["id"] == theirs
+    assert bob.get("/api/v1/environments/la1/connectors/Weather").json()["id"] == mine
+    admin.post("/api/v1/environments", json={"name": "la5", "region": "westeurope", "sharing_model": "subscription", "subscription": "s1"})
+    ambiguous = bob.get("/api/v1/environments/la5/connectors/Weather")
+    assert ambiguous.status_code == 422 and ambiguous.json()["code"] == "ConnectorRefAmbiguous"
+
+
+def test_the_pure_decision_knows_region_subscription_organization_and_model():
+    """A9 as a pure function of loaded facts: which environments a connector reaches and
+    what the author, a member, an administrator who is not a member and a stranger get."""
+    from connectorhub.access.connector_rules import ConnectorFacts, connector_access
+    from connectorhub.access.decisions import Actor, EnvironmentFacts, subscription_reaches
+
+    home = EnvironmentFacts("e1", "o1", "subscription", "s1", "westeurope")
+    peer = EnvironmentFacts("e2", "o1", "subscription", "s1", "westeurope")
+    others = [
+        EnvironmentFacts("e3", "o1", "subscription", "s1", "eastus"),
+        EnvironmentFacts("e4", "o1", "subscription", "s2", "westeurope"),
+        EnvironmentFacts("e5", "o1", "explicit", None, "westeurope"),
+        EnvironmentFacts("e6", "o2", "subscription", "s1", "westeurope"),
+    ]
+    assert subscription_reaches(home, peer) and subscription_reaches(home, home)
+    assert not any(subscription_reaches(home, other) for other in others)
+    assert not subscription_reaches(EnvironmentFacts("x", "o1", "explicit", None, "westeurope"), others[2])
+
+    connector = ConnectorFacts("c1", "custom", "o1", "e1", "alice")
+    author = Actor("alice", "o1")
+    member = Actor("bob", "o1", subscription_ids=frozenset({"s1"}))
+    member_admin = Actor("erin", "o1", subscription_ids=frozenset({"s1"}), admin_environment_ids=frozenset({"e1"}))
+    org_admin = Actor("olga", "o1", is_org_admin=True)
+    stranger = Actor("dave", "o1", subscription_ids=frozenset({"s2"}))
+
+    def access(actor, here, in_solution=False):
+        facts = ConnectorFacts("c1", "custom", "o1", "e1", "alice", in_solution=in_solution)
+        return connector_access(actor, facts, (), home, None, here)
+
+    assert (access(author, peer).role, access(author, peer).can_manage) == ("owner", True)
+    assert (access(member, peer).role, access(member, peer).via, access(member, peer).can_manage) == ("CanView", "subscription", False)
+    assert access(member_admin, peer).can_manage
+    assert not access(org_admin, peer).visible and access(org_admin, home).can_manage  # in its own environment only
+    assert not access(stranger, peer).visible
+    assert not access(member, peer, in_solution=True).visible  # A11: stays in its environment
+    for other in others:
+        assert not access(author, other).visible and not access(member, other).visible
+    assert connector_access(member, connector, (), home) == access(member, home)  # ``here`` omitted: its own environment

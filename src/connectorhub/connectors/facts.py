@@ -236,7 +236,8 @@ def get_or_raise(*, session: Session, actor: Actor, environment: Environment, re
 def get_with_access(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
     """A connector of ``environment`` (or a public one) by id, name or title, if the
     caller may see it; otherwise the same not-found as an unknown id (A10). A reference
-    that names no connector the caller sees by id or name is tried as a title, and
+    that names no connector the caller sees by id or name is tried as a title (one of
+    ``environment`` or public before one of a peer environment, A9), and
     whether security roles may hide a connector of the environment is asked; when they
     may, the facts they decide on are read, whether the reference names a hidden
     connector or nothing, so both cost the same queries."""
@@ -252,6 +253,10 @@ def get_with_access(*, session: Session, actor: Actor, environment: Environment,
             _role_privileges(session, actor, environment, [ref])
     if not visible:
         raise not_found("connector", ref)
+    if len(visible) > 1:
+        # A9: a title shared with a peer environment's connector names the one of the
+        # environment addressed (or a public one), as it did before the peer was there.
+        visible = [v for v in visible if v[0].environment_id in (environment.id, None)] or visible
     if len(visible) > 1:
         ids = ", ".join(c.id for c, _ in visible)
         raise InvalidRequest(
