@@ -471,14 +471,16 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
 
 
 @functools.cache
-def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, paged: bool):
+def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, paged: bool, peers: str = ""):
     """The ids of the next page of connectors a caller may see in an environment, as a
     UNION ALL of branches that are each ordered and limited on their own index: public
     connectors (A1), the caller's own (A2), those granted to the caller, a group of theirs
     or the organization (A3), or every connector of the environment for administrators
-    (A10) and subscription members (A9). The database never scans the environment for a
-    caller who sees little of it (docs/benchmarks.md, access). One statement per shape,
-    built once."""
+    (A10) and subscription members (A9). ``peers`` adds the connectors of the other
+    environments of the same subscription and region (A9): ``"all"`` for a member of the
+    subscription, ``"own"`` for a caller who only sees their own there, ``""`` none.
+    The database never scans the environment for a caller who sees little of it
+    (docs/benchmarks.md, access). One statement per shape, built once."""
     limit = bindparam("limit", type_=Integer)
 
     def page(query, column):
@@ -518,19 +520,28 @@ def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, p
                 .where(SolutionComponent.component_kind == "connector", in_env),
                 SolutionComponent.component_id,
             ))
+        if peers:
+            # A9: a connector of a solution stays in its own environment (S5 decides there).
+            in_peers = [Connector.environment_id.in_(bindparam("peer_ids", expanding=True)), ~_IN_SOLUTION]
+            if peers == "own":
+                in_peers.append(Connector.owner_id == bindparam("actor_user"))
+            branches.append(page(select(Connector.id.label("id")).where(*in_peers), Connector.id))
     union = branches[0].union_all(*branches[1:]).subquery()
     return select(union.c.id).distinct().order_by(union.c.id).limit(limit)
 
 
-def _visible_ids(session: Session, actor: Actor, environment: Environment, after: str | None, limit: int) -> builtins.list[str]:
+def _visible_ids(
+    session: Session, actor: Actor, environment: Environment, after: str | None, limit: int, peer_ids: builtins.list[str]
+) -> builtins.list[str]:
     same_org = environment.org_id == actor.org_id
     subscription = environment.sharing_model == "subscription"
-    sees_all = same_org and (
-        decisions.administers(actor, environment.org_id, environment.id)
-        or (subscription and environment.subscription_id in actor.subscription_ids)
-    )
-    statement = _visible_ids_statement(same_org, sees_all, not subscription, after is not None)  # A9: no grants there
+    member = subscription and environment.subscription_id in actor.subscription_ids
+    sees_all = same_org and (decisions.administers(actor, environment.org_id, environment.id) or member)
+    peers = ("all" if member else "own") if same_org and peer_ids else ""
+    statement = _visible_ids_statement(same_org, sees_all, not subscription, after is not None, peers)  # A9: no grants there
     params = {"environment_id": environment.id, "after": after, "limit": limit, **_actor_params(actor)}
+    if peers:
+        params["peer_ids"] = peer_ids
     return session.scalars(statement, params).all()
 
 
@@ -556,10 +567,15 @@ _PAGE_ROWS = (
 def list(  # noqa: A001 - the service vocabulary
     *, session: Session, actor: Actor, environment: Environment, limit: int, cursor: str | None
 ) -> Page[tuple[Connector, Access]]:
-    """What the caller may use in ``environment``: its visible custom connectors and every
-    public connector, with the caller's role and how it was obtained, one page at a time."""
+    """What the caller may use in ``environment``: its visible custom connectors, those of
+    the other environments of its subscription and region (A9) and every public
+    connector, with the caller's role and how it was obtained, one page at a time. The
+    peer environments are one query, whatever their number."""
     check_limit(limit)
-    page_ids = _visible_ids(session, actor, environment, cursor or None, limit + 1)
+    peers = {}
+    if environment.org_id == actor.org_id:
+        peers = {peer.id: environments.facts(peer) for peer in environments.subscription_peers(session, environment)}
+    page_ids = _visible_ids(session, actor, environment, cursor or None, limit + 1, sorted(peers))
     more = len(page_ids) > limit
     ids = page_ids[:limit]
     rows: builtins.list[Connector] = []
@@ -569,13 +585,15 @@ def list(  # noqa: A001 - the service vocabulary
         for connector_id, *grant in session.execute(_GRANTS_OF_MANY, {"connector_ids": ids, **_actor_params(actor)}):
             grants.setdefault(connector_id, []).append(decisions.Grant(*grant))
     in_solution: set[str] = set(session.scalars(_IN_SOLUTION_MANY, {"connector_ids": ids})) if ids else set()
-    solution_access = _solution_access(session, actor, environment, [c for c in rows if c.id in in_solution]) if in_solution else {}
+    here = [c for c in rows if c.id in in_solution and c.environment_id == environment.id]
+    solution_access = _solution_access(session, actor, environment, here) if here else {}
     env_facts = environments.facts(environment)
     items = []
     for connector in rows:
         member = connector.id in in_solution
+        home = peers.get(connector.environment_id, env_facts)  # A9: a peer's connector is decided on its own environment
         access = connector_rules.connector_access(
-            actor, facts(connector, member), grants.get(connector.id, ()), env_facts, solution_access.get(connector.id)
+            actor, facts(connector, member), grants.get(connector.id, ()), home, solution_access.get(connector.id), env_facts
         )
         if connector_rules.can_view_connector(access):
             items.append((connector, access))

@@ -118,7 +118,7 @@ def share_connector(
     connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connector, kind="connector", ref=ref)  # grant changes of one connector one after the other
     _solution_governs(session, connector, ref)
-    env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
+    env_facts = connectors.home_environment_facts(session, connector, environment)  # A9: its own environment decides
     # Rules that hold whatever the principal (A1, A4, A9) are checked before it is resolved.
     precheck = connector_rules.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal_kind, "", role, None)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND) or (precheck.outcome == decisions.FORBIDDEN and connector.kind == "public"):
@@ -139,7 +139,7 @@ def unshare_connector(
     connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connector, kind="connector", ref=ref)
     _solution_governs(session, connector, ref)
-    env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
+    env_facts = connectors.home_environment_facts(session, connector, environment)  # A9: its own environment decides
     principal = resolve_principal(session=session, org_id=connector.org_id or actor.org_id, kind=principal_kind, ref=principal_ref)
     row, grant = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
@@ -161,7 +161,7 @@ def connector_permissions(*, session: Session, actor: Actor, environment: Enviro
         sharing = "A public connector is available to every user of every organization (A1)."
     elif (solution := solutions.solution_of(session, "connector", connector.id)) is not None:
         sharing = security_rules.solution_governs("connector", solution).reason  # A11
-    elif environment.sharing_model == "subscription":
+    elif (home := connectors.home_environment_facts(session, connector, environment)) is not None and home.sharing_model == "subscription":
         sharing = "Sharing does not apply: every member of the environment's subscription uses this connector (A9)."
     return {
         "connector_id": connector.id,
@@ -219,9 +219,7 @@ def connection_permissions(*, session: Session, actor: Actor, keyring: Keyring, 
     connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     owner = session.get(User, connection.owner_id)
     sharing = "applies"
-    if environment.sharing_model == "subscription":
-        sharing = "Sharing does not apply: every member of the environment's subscription uses this connection (A9)."
-    elif not connections.allows_sharing(session, keyring, connection):
+    if not connections.allows_sharing(session, keyring, connection):
         sharing = "This connection cannot be shared: its connector's parameter set says \"allowSharing\": false (A6)."
     return {
         "connection_id": connection.id,

@@ -426,6 +426,7 @@ def _require_connector(session: Session, actor: Actor, environment: Environment,
         raise InvalidRequest(f"{what} uses a connector that was deleted ({connector_id}, A8); bind it to an existing connector first.", code="ConnectorMissing")
     if connector.kind == KIND_PUBLIC or _row(session, solution, KIND_CONNECTOR, connector.id) is not None:
         return connector
+    _refuse_other_environment(connector, environment, what)
     access = connector_facts.access_for(session=session, actor=actor, connector=connector, environment=environment)
     if not connector_rules.can_edit_connector(access):
         raise Forbidden(
@@ -490,6 +491,20 @@ def _rebind_asset(session: Session, actor: Actor, environment: Environment, solu
     return also_added, rebound
 
 
+def _refuse_other_environment(connector: Connector, environment: Environment, what: str | None = None) -> None:
+    """A solution holds components of its own environment (S1). A connector of another
+    environment of the same subscription and region, usable here through A9, is not one:
+    it goes into a solution of its own environment."""
+    if connector.environment_id != environment.id:
+        lead = f"{what} uses connector '{connector.title}', which" if what else f"Connector '{connector.title}'"
+        raise InvalidRequest(
+            f"{lead} belongs to another environment of this subscription ({connector.environment_id}); "
+            "a solution carries only components of its own environment. "
+            "Add the connector to a solution in its own environment, or create a copy of it here.",
+            code="ConnectorOfAnotherEnvironment",
+        )
+
+
 def _resolve_component(session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[str, str, Any]:
     """(id, name, row) of a component the caller may put into a solution (S1)."""
     if kind == KIND_CONNECTOR:
@@ -500,6 +515,7 @@ def _resolve_component(session: Session, actor: Actor, environment: Environment,
                 "references to it are bound to a public connector of the target.",
                 code="PublicConnectorNotSolutionAware",
             )
+        _refuse_other_environment(connector, environment)
         if not connector_rules.can_edit_connector(access):
             raise Forbidden("Adding a connector to a solution needs CanEdit on it (A5).", code="SolutionConnectorForbidden")
         return connector.id, connector.title, connector
