@@ -208,6 +208,8 @@ def test_c4_an_undefined_or_unset_variable_answers_how_to_set_it(app, admin, cli
     assert "`connectorhub env-var set oauth_secret VALUE -e default`" in refused["detail"]
     shown = cli("connection", "sign-in", "-e", "default", created["id"])
     assert shown.exit_code != 0 and "connectorhub env-var set oauth_secret VALUE -e default" in shown.stderr
+    page = browser_for(app).get(f"http://testserver/portal/environments/default/connections/{created['id']}/sign-in")
+    assert page.status_code == 422 and "connectorhub env-var set oauth_secret VALUE -e default" in page.text
 
     set_value(admin, "default", "oauth_secret", CLIENT_SECRET)
     link = admin.post(f"{env_path('default')}/connections/{created['id']}/sign-in").json()
@@ -303,3 +305,16 @@ def test_c4_s3_a_solution_carries_the_reference_and_the_secret_variable_definiti
     set_expiry(app, connection.json()["id"], expires_in=-10, lifetime=3600)
     assert token_now(app, connection.json()["id"], now=dt.datetime.now(dt.UTC)) == provider.latest_access
     assert provider.calls["refresh"] == 1
+
+
+def test_k2_a_url_from_a_secret_variable_is_quoted_as_written(app, admin):
+    """K2: when a provider URL is built from a secret variable, an error about it quotes
+    the setting as written, never the variable's value."""
+    define(admin, "default", "oauth_client_id", CLIENT_ID)
+    define(admin, "default", "oauth_base", "http://idp.canary-internal.net", kind="secret")
+    define(admin, "default", "oauth_secret", CLIENT_SECRET, kind="secret")
+    created = connection_in(admin, "default")
+    refused = admin.post(f"{env_path('default')}/connections/{created['id']}/sign-in")
+    assert refused.status_code == 422 and refused.json()["code"] == "OAuthSettingsNotValid", refused.text
+    assert '@environmentVariables(\\"oauth_base\\")/authorize' in refused.text and "canary-internal" not in refused.text
+    assert "or the environment variable it refers to" in refused.json()["detail"]

@@ -180,7 +180,6 @@ class _References:
 
     def __init__(self, session: Session, keyring: Keyring, connection: Connection, texts: list[Any]) -> None:
         names = {name for text in texts for name in variable_references.names_in(text)}
-        self.environment_id = connection.environment_id
         self.values = variables.named_values(
             session=session, keyring=keyring, environment_id=connection.environment_id, names=names
         ) if names else {}
@@ -319,9 +318,10 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
         secret = stored.get(f"{prefix}/{_escape(name)}/oAuthSettings/clientSecret")
 
     def shown(slot: str) -> str | None:
-        # A URL that came from a secret variable is quoted as written, never as resolved (K2).
+        # When any URL part came from a secret variable, URLs are quoted as written, never
+        # as resolved (K2).
         written = raw.get(f"{slot}Template") or raw.get(slot)
-        return written if slot in refs.secret_used else None
+        return written if refs.secret_used - {"client secret"} else None
 
     refresh_slot = "refreshUrl" if urls["refreshUrl"] else "tokenUrl"
     return ProviderSettings(
