@@ -45,6 +45,7 @@ from connectorhub.connectors.secrets_split import (
     secret_slots,
     split_secrets,
 )
+from connectorhub.connectors.variable_references import client_secret_references
 from connectorhub.db import utcnow
 from connectorhub.directory.models import User
 from connectorhub.environments import facts as environments
@@ -65,6 +66,7 @@ from connectorhub.sharing.models import ConnectorGrant
 from connectorhub.solutions import facts as solutions
 from connectorhub.solutions.models import KIND_CONNECTOR, SolutionComponent
 from connectorhub.transactions import lock
+from connectorhub.variables import facts as variable_facts
 
 SECRET_OWNER = "connector"
 
@@ -174,9 +176,19 @@ def _store_properties(
             )
         return
     stripped, found = split_secrets(parsed)
+    referenced = client_secret_references(stripped)
+    _check_secret_references(session, connector, referenced)
     connector.api_properties = text if not found else json.dumps(stripped, indent=2, ensure_ascii=False)
     if secret:
-        pointers = oauth_parameter_pointers(stripped)
+        pointers = [p for p in oauth_parameter_pointers(stripped) if p not in dict(referenced)]
+        if not pointers and referenced:
+            name = referenced[0][1]
+            raise InvalidRequest(
+                f"--secret is not needed: the connector's clientSecret refers to the environment variable '{name}', "
+                f"which holds the client secret in each environment. Set it there with `connectorhub env-var set {name} "
+                "VALUE -e ENV`, or drop the reference from apiProperties.json to give the secret with --secret.",
+                code="SecretNotApplicable",
+            )
         if not pointers:
             raise InvalidRequest(
                 "--secret is the OAuth client secret, but apiProperties.json has no oauthSetting "
@@ -199,6 +211,33 @@ def _store_properties(
             secret_store.put(
                 session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connector.id, name=pointer, value=value
             )
+
+
+def _check_secret_references(session: Session, connector: Connector, referenced: list[tuple[str, str]]) -> None:
+    """C4: a clientSecret given as ``@environmentVariables("NAME")`` must name a secret
+    variable (encrypted, never shown, K1, K2). A variable the connector's environment
+    does not define yet is accepted (a solution brings its variables after its
+    connectors, S3); using it answers how to define it (:mod:`connectorhub.runtime.oauth_provider`)."""
+    if not referenced:
+        return
+    types = variable_facts.types_of(session, connector.environment_id, {name for _, name in referenced})
+    findings = [
+        validation.Finding(
+            "OAuthClientSecretNotSecret", pointer, "error",
+            f"The clientSecret refers to the environment variable '{name}', which has type '{types[name]}'; a client "
+            f"secret must come from a variable of type secret, so its value is encrypted and never shown. Refer to a "
+            f"secret variable (`connectorhub env-var create NAME --type secret -e ENV`) instead.",
+            validation.API_PROPERTIES_FILE,
+        ).to_dict()
+        for pointer, name in referenced
+        if name in types and types[name] != "secret"
+    ]
+    if findings:
+        raise ValidationFailed(
+            f"The connector files have {len(findings)} error(s); first: {validation.API_PROPERTIES_FILE} at "
+            f"{findings[0]['pointer']}: {findings[0]['message']}",
+            findings=findings,
+        )
 
 
 def create(

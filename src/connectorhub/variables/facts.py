@@ -29,3 +29,16 @@ def get_or_raise(*, session: Session, actor: Actor, environment: Environment, na
     if variable is None or variable.org_id != actor.org_id:
         raise not_found("environment variable", name)
     return variable
+
+
+def types_of(session: Session, environment_id: str | None, names: set[str]) -> dict[str, str]:
+    """The type of each named variable the environment defines (names it does not define
+    are absent): what a connector's OAuth settings may refer to (C4, R6)."""
+    if environment_id is None or not names:
+        return {}
+    rows = session.execute(
+        select(EnvironmentVariable.schema_name, EnvironmentVariable.type).where(
+            EnvironmentVariable.environment_id == environment_id, EnvironmentVariable.schema_name.in_(sorted(names))
+        )
+    )
+    return {name: kind for name, kind in rows}

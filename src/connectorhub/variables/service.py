@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -250,6 +251,35 @@ def effective_values(*, session: Session, keyring: Keyring, environment_id: str)
         if effective is not None:
             out[variable.schema_name] = effective
     out.secret_names = frozenset(v.schema_name for v in secret_ids)
+    return out
+
+
+@dataclass(frozen=True)
+class NamedValue:
+    """One variable as a reference to it needs it: its type and effective value (None
+    when neither a value nor a default is set). ``repr`` never shows the value (K2)."""
+
+    type: str
+    value: str | None = field(repr=False)
+
+
+def named_values(*, session: Session, keyring: Keyring, environment_id: str, names: set[str]) -> dict[str, NamedValue]:
+    """C4, R6: the named variables of the environment (names it does not define are
+    absent), each with its value, else its default. Only these secrets are decrypted,
+    for the one use that asked (an OAuth sign-in or token request)."""
+    out: dict[str, NamedValue] = {}
+    if not names:
+        return out
+    query = select(EnvironmentVariable).where(
+        EnvironmentVariable.environment_id == environment_id, EnvironmentVariable.schema_name.in_(sorted(names))
+    )
+    for variable in session.scalars(query):
+        if variable.type == "secret":
+            stored = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=variable.id)
+            effective = stored.get("value", stored.get("default_value"))
+        else:
+            effective = variable.value if variable.value is not None else variable.default_value
+        out[variable.schema_name] = NamedValue(variable.type, effective)
     return out
 
 
