@@ -24,6 +24,9 @@ from test_solutions import (  # noqa: F401 - the fixtures `settings` and `backen
     settings,
 )
 
+from connectorhub.access import asset_rules, security_rules
+from connectorhub.access.decisions import Actor
+
 BOB = "bob@default.test"
 MAKER = "maker@default.test"
 
@@ -226,3 +229,26 @@ def test_solution_add_names_custom_roles_and_their_depths(app, cli, dev):
     assert "Nobody" not in roles  # held by nobody: it gives no one access
     connector = messages[("SecurityRolesGovern", "Connector 'Weather'")]
     assert "every holder of role 'Sales readers' in this environment can read it" in connector
+
+
+def test_the_pure_decisions_of_a11():
+    """A11 + S5 as pure decisions: an app or flow in a solution is seen and run with read
+    only (the owner too), deleted with delete; administrators of the scope hold every
+    privilege (A10); another organization sees nothing. Who gains access lists only roles
+    someone holds, and says so when none does."""
+    asset = asset_rules.AssetFacts("f1", "flow", "Forecast", "org", "env", owner_id="owner")
+    reader = asset_rules.solution_asset_access(Actor("bob", "org"), asset, frozenset({"read"}))
+    assert asset_rules.can_run_asset(reader) and not asset_rules.can_delete_asset(reader) and not asset_rules.can_share_asset(reader)
+    assert reader.slot_mode("weather") == asset_rules.SLOT_SHARED
+    assert asset_rules.decide_asset_delete(reader, "flow").code == "SecurityPrivilegeMissing"
+    assert not asset_rules.solution_asset_access(Actor("owner", "org"), asset, frozenset({"delete"})).visible
+    owner = asset_rules.solution_asset_access(Actor("owner", "org"), asset, frozenset({"read", "delete"}))
+    assert owner.slot_mode("weather") == asset_rules.SLOT_OWN and asset_rules.can_delete_asset(owner)
+    admin = asset_rules.solution_asset_access(Actor("ann", "org", is_org_admin=True), asset, frozenset())
+    assert asset_rules.can_run_asset(admin) and asset_rules.can_delete_asset(admin) and asset_rules.can_write_asset(admin)
+    assert not asset_rules.solution_asset_access(Actor("eve", "other", is_org_admin=True), asset, frozenset({"read"})).visible
+    reach = [security_rules.RoleReach("Nobody", "organization", 0), security_rules.RoleReach("Sales", "businessunit", 2)]
+    assert security_rules.who_gains_access("flow", reach, "Sales", "a@x.test") == ["every holder of role 'Sales' of business unit 'Sales' can read it"]
+    assert "only administrators" in security_rules.who_gains_access("flow", reach[:1], None, None)[0]
+    hidden = security_rules.solution_governs("flow", "Weather", hidden=True)
+    assert hidden.code == "SolutionSecurityGoverns" and "Weather" not in hidden.reason
