@@ -32,7 +32,7 @@ from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.solutions import facts as solutions
 from connectorhub.transactions import lock
-from connectorhub.variables.facts import facts, get_or_raise
+from connectorhub.variables.facts import facts, get_or_raise, get_with_governed, readable_ids
 from connectorhub.variables.models import VARIABLE_TYPES, EnvironmentVariable
 
 SECRET_OWNER = "envvar"
@@ -117,9 +117,10 @@ def _store(session: Session, keyring: Keyring, variable: EnvironmentVariable, fi
 def set_value(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, name: str, value: str | None
 ) -> EnvironmentVariable:
-    """Give the variable its value in this environment (None: back to the default)."""
-    variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
-    if not variable_rules.can_manage_variable(actor, facts(variable)):
+    """Give the variable its value in this environment (None: back to the default). In
+    a solution it needs S5 write on it (A11), elsewhere its owner or an administrator."""
+    variable, governed = get_with_governed(session=session, actor=actor, environment=environment, name=name, privilege="write")
+    if not governed and not variable_rules.can_manage_variable(actor, facts(variable)):
         raise Forbidden(
             f"Only the variable's owner or an administrator changes '{name}'.", code="VariableForbidden"
         )
@@ -135,8 +136,10 @@ def set_value(
 
 
 def delete(*, session: Session, actor: Actor, environment: Environment, name: str) -> None:
-    variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
-    if not variable_rules.can_manage_variable(actor, facts(variable)):
+    """Delete a variable: in a solution it needs S5 delete on it (A11), elsewhere its
+    owner or an administrator."""
+    variable, governed = get_with_governed(session=session, actor=actor, environment=environment, name=name, privilege="delete")
+    if not governed and not variable_rules.can_manage_variable(actor, facts(variable)):
         raise Forbidden(f"Only the variable's owner or an administrator deletes '{name}'.", code="VariableForbidden")
     lock(session, variable, kind="environment variable", ref=name, deleting=True)  # a second delete answers not found
     solutions.ensure_editable(session, "environment_variable", variable.id, name)  # S4
@@ -212,10 +215,14 @@ def current_value(*, session: Session, keyring: Keyring, variable: EnvironmentVa
     return secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=variable.id).get("value")
 
 
-def list_page(*, session: Session, environment: Environment, limit: int, cursor: str | None) -> Page:
-    """One page of the environment's variables, in the order they were created."""
+def list_page(*, session: Session, actor: Actor, environment: Environment, limit: int, cursor: str | None) -> Page:
+    """One page of the environment's variables the caller may read, in the order they
+    were created: a variable in a solution only with S5 read on it (A11). A page may hold
+    fewer than ``limit`` items when some are hidden; ``next_cursor`` goes on."""
     query = select(EnvironmentVariable).where(EnvironmentVariable.environment_id == environment.id)
-    return paginate(session, query, EnvironmentVariable.id, limit=limit, cursor=cursor)
+    page = paginate(session, query, EnvironmentVariable.id, limit=limit, cursor=cursor)
+    readable = readable_ids(session=session, actor=actor, environment=environment, variable_ids=[v.id for v in page.items])
+    return Page([v for v in page.items if v.id in readable], page.next_cursor)
 
 
 def secrets_set(session: Session, variable_ids: builtins.list[str]) -> dict[str, set[str]]:
