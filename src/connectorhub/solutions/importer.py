@@ -213,14 +213,11 @@ def _check_installed(*, session: Session, actor: Actor, environment: Environment
             raise not_found("environment", environment.name)
         security.check_create(session=session, actor=actor, environment=environment, table="solution")  # S5
         return None
-    decision = solution_rules.decide_solution_manage(actor, solutions.facts(installed), installed.unique_name)
+    decision = solution_rules.decide_solution_manage(actor, solutions.facts_for(session, actor, environment, installed), installed.unique_name)
     if decision.outcome == decisions.NOT_FOUND:
         raise not_found("environment", environment.name)
-    if not decision.allowed:
-        raise Forbidden(
-            f"Solution '{installed.unique_name}' is installed here; only its owner and administrators upgrade it (S4).",
-            code="SolutionForbidden",
-        )
+    if not decision.allowed:  # S5: upgrading is managing the solution record (write on it)
+        raise Forbidden(f"Solution '{installed.unique_name}' is installed here. {decision.reason}", code="SolutionForbidden")
     if installed.managed != package.managed:
         have, got = ("managed", "unmanaged") if installed.managed else ("unmanaged", "managed")
         raise Conflict(
