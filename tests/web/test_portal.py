@@ -507,12 +507,12 @@ def test_an_environment_whose_name_cannot_stand_in_a_path_is_addressed_by_id(app
 
 
 def test_an_unexpected_error_is_an_internal_error_page_without_its_text(app, monkeypatch, caplog):
-    from connectorhub.connectors import service as connectors
+    from connectorhub.connectors import browse
 
     def broken(**kwargs):
         raise RuntimeError(f"leaked {SECRET}")
 
-    monkeypatch.setattr(connectors, "list", broken)
+    monkeypatch.setattr(browse, "catalog", broken)  # what the list page reads
     browser = signed_in(app, ADMIN_TOKEN)
     with caplog.at_level("ERROR"):
         page = browser.get(f"{PORTAL}/environments/default/connectors")
