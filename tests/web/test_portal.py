@@ -557,6 +557,7 @@ def test_running_a_flow_from_its_page_is_the_flow_run_use_case(app, admin, echo,
     assert "Update one" in browser.get(f"{PORTAL}/environments/default/flows").text
     page = browser.get(f"{PORTAL}/environments/default/flows/{flow_id}")
     assert page.status_code == 200 and "bound" in page.text and 'name="p.count"' in page.text and "No runs yet." in page.text
+    assert re.search(r"<title>([^<]*)</title>", page.text).group(1) == "Update one · connectorhub"  # plain text, no markup
     ran = browser.post(f"{PORTAL}/environments/default/flows/{flow_id}/run", headers=HTMX, data={"p.count": "7"})
     assert ran.status_code == 200 and "Run succeeded" in ran.text and "UpdateItem" in ran.text
     got = echo.received[-1]

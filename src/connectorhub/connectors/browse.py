@@ -39,7 +39,7 @@ SORTS = ("title", "updated")
 KINDS = ("custom", "public")
 HOLDINGS = ("mine", "shared")
 # Every visible id: the visibility statement's per-branch limit, set past any real count.
-_ALL = 2**62
+_ALL = 2**31 - 1  # the largest INTEGER PostgreSQL binds
 _BRAND_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 PNG = b"\x89PNG\r\n\x1a\n"
 JPEG = b"\xff\xd8\xff"
@@ -71,6 +71,13 @@ def _description(dialect: str):
     if dialect == "postgresql":
         return func.json_extract_path_text(cast(Connector.api_definition, JSON), "info", "description")
     return func.json_extract(Connector.api_definition, "$.info.description")
+
+
+def _holds(column, words: str, dialect: str):
+    """``column`` contains ``words`` whatever their case, without lowering the column first."""
+    if dialect == "postgresql":
+        return column.icontains(words, autoescape=True)
+    return column.contains(words, autoescape=True)  # SQLite's LIKE ignores ASCII case
 
 
 def _sort_key(sort: str):
@@ -123,12 +130,14 @@ def catalog(
         statement = statement.where(Connector.kind == KIND_CUSTOM, Connector.owner_id != actor.user_id)
     if query.search:
         words = query.search.lower()
-        description = _description(session.get_bind().dialect.name)
+        dialect = session.get_bind().dialect.name
         statement = statement.where(or_(
             func.lower(Connector.title).contains(words, autoescape=True),
-            # The cheap test first: only a definition holding the words is parsed.
-            and_(func.lower(Connector.api_definition).contains(words, autoescape=True),
-                 func.lower(description).contains(words, autoescape=True)),
+            # The cheap test first (no lowered copy of the definition: SQLite's LIKE
+            # ignores ASCII case by itself, PostgreSQL's ILIKE), so only a definition
+            # holding the words is parsed for its description.
+            and_(_holds(Connector.api_definition, words, dialect),
+                 func.lower(_description(dialect)).contains(words, autoescape=True)),
         ))
     if cursor:
         statement = statement.where(_after(cursor, query.sort))
@@ -158,17 +167,19 @@ def catalog(
 
 
 def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str, dict[str, Any]]:
-    """What a list row shows of each connector's files, without loading its definition:
-    whether it has an icon, its brand colour (apiProperties' ``iconBrandColor`` when it is
-    a ``#rgb`` or ``#rrggbb`` colour, else none) and its description."""
+    """What a list row shows of each connector's files, without loading its definition or
+    its icon: whether it has an icon shown as an image (a PNG or JPEG, :func:`icon_type`,
+    judged by its first bytes), its brand colour (apiProperties' ``iconBrandColor`` when it
+    is a ``#rgb`` or ``#rrggbb`` colour, else none) and its description."""
     if not connector_ids:
         return {}
     description = _description(session.get_bind().dialect.name)
-    query = select(Connector.id, Connector.icon.is_not(None), Connector.api_properties, description).where(
+    query = select(Connector.id, func.substr(Connector.icon, 1, len(PNG)), Connector.api_properties, description).where(
         Connector.id.in_(bindparam("ids", expanding=True))
     )
     out = {}
-    for connector_id, has_icon, properties, text in session.execute(query, {"ids": connector_ids}):
+    for connector_id, icon_head, properties, text in session.execute(query, {"ids": connector_ids}):
+        has_icon = icon_head is not None and icon_type(bytes(icon_head)) is not None
         colour = None
         if properties:
             try:
