@@ -139,6 +139,8 @@ def test_icons_are_images_only_when_png_or_jpeg_and_the_brand_colour_is_shown(ap
     listing = browser.get(LIST).text
     assert f'src="{LIST}/{png}/icon"' in listing and 'data-brand="#2c516d"' in listing
     assert f'src="{LIST}/{svg}/icon"' not in listing  # not shown as an image at all
+    assert "not a PNG or JPEG image" in browser.get(f"{LIST}/{svg}").text
+    assert "not a PNG or JPEG image" not in browser.get(f"{LIST}/{png}").text
     hidden = signed_in(app, bob).get(f"{LIST}/{png}/icon")
     assert hidden.status_code == 404 and image.content not in hidden.content  # A10: as an unknown connector
     assert browser.get(f"{LIST}/{create(admin, 'No icon')}/icon").status_code == 404
@@ -313,12 +315,17 @@ def test_templates_name_no_rule_of_the_design_in_what_users_read():
     assert not rule.search(connector_pages.ROLE_HELP)
 
 
-def test_every_control_of_the_connector_pages_has_a_label(app, admin):
+def test_every_control_of_the_portal_pages_has_a_label(app, admin):
     """Each input, select and textarea is inside a <label> or names itself (aria-label)."""
     connector = create(admin, "Labelled")
     browser = signed_in(app, ADMIN_TOKEN)
-    for url in (LIST, f"{LIST}/new", f"{LIST}/{connector}/edit", f"{LIST}/{connector}?tab=share", f"{LIST}/{connector}?tab=connections"):
-        text = browser.get(url).text
+    pages = (LIST, f"{LIST}/new", f"{LIST}/{connector}/edit", f"{LIST}/{connector}?tab=share", f"{LIST}/{connector}?tab=connections",
+             f"{PORTAL}/environments", f"{PORTAL}/account", f"{PORTAL}/environments/default/connections",
+             f"{PORTAL}/environments/default/flows", f"{PORTAL}/environments/default/audit")
+    for url in pages:
+        response = browser.get(url)
+        assert response.status_code == 200, url
+        text = response.text
         for label in re.findall(r"<label.*?</label>", text, re.S):
             text = text.replace(label, "")
         unlabelled = [c for c in re.findall(r"<(?:input|select|textarea)\b[^>]*>", text)

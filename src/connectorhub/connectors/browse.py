@@ -169,7 +169,7 @@ def catalog(
 def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str, dict[str, Any]]:
     """What a list row shows of each connector's files, without loading its definition or
     its icon: whether it has an icon shown as an image (a PNG or JPEG, :func:`icon_type`,
-    judged by its first bytes), its brand colour (apiProperties' ``iconBrandColor`` when it
+    judged by its first bytes) or one that is not shown, its brand colour (apiProperties' ``iconBrandColor`` when it
     is a ``#rgb`` or ``#rrggbb`` colour, else none) and its description."""
     if not connector_ids:
         return {}
@@ -187,7 +187,10 @@ def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str,
             except (ValueError, AttributeError):
                 found = None
             colour = found if isinstance(found, str) and _BRAND_COLOR.match(found) else None
-        out[connector_id] = {"has_icon": bool(has_icon), "brand_color": colour, "description": text if isinstance(text, str) else ""}
+        out[connector_id] = {
+            "has_icon": has_icon, "icon_not_shown": icon_head is not None and not has_icon,
+            "brand_color": colour, "description": text if isinstance(text, str) else "",
+        }
     return out
 
 
