@@ -507,12 +507,12 @@ def test_an_environment_whose_name_cannot_stand_in_a_path_is_addressed_by_id(app
 
 
 def test_an_unexpected_error_is_an_internal_error_page_without_its_text(app, monkeypatch, caplog):
-    from connectorhub.connectors import service as connectors
+    from connectorhub.connectors import browse
 
     def broken(**kwargs):
         raise RuntimeError(f"leaked {SECRET}")
 
-    monkeypatch.setattr(connectors, "list", broken)
+    monkeypatch.setattr(browse, "catalog", broken)  # what the list page reads
     browser = signed_in(app, ADMIN_TOKEN)
     with caplog.at_level("ERROR"):
         page = browser.get(f"{PORTAL}/environments/default/connectors")
@@ -557,6 +557,7 @@ def test_running_a_flow_from_its_page_is_the_flow_run_use_case(app, admin, echo,
     assert "Update one" in browser.get(f"{PORTAL}/environments/default/flows").text
     page = browser.get(f"{PORTAL}/environments/default/flows/{flow_id}")
     assert page.status_code == 200 and "bound" in page.text and 'name="p.count"' in page.text and "No runs yet." in page.text
+    assert re.search(r"<title>([^<]*)</title>", page.text).group(1) == "Update one · connectorhub"  # plain text, no markup
     ran = browser.post(f"{PORTAL}/environments/default/flows/{flow_id}/run", headers=HTMX, data={"p.count": "7"})
     assert ran.status_code == 200 and "Run succeeded" in ran.text and "UpdateItem" in ran.text
     got = echo.received[-1]

@@ -26,7 +26,7 @@ from connectorhub.directory import sessions, signin
 from connectorhub.environments import service as environments
 from connectorhub.errors import NotFound, TooManyAttempts, Unauthenticated
 from connectorhub.transactions import transaction as use_case_transaction
-from connectorhub.web import account, audit, connections, connectors, environments as environment_pages, flows, page
+from connectorhub.web import account, audit, connector_files, connections, connectors, environments as environment_pages, flows, page
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, STATIC, env_url, portal_page
 
 __all__ = ["PREFIX", "STATIC", "router"]
@@ -127,5 +127,14 @@ def _local(target: str) -> str:
     return target if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target else ""
 
 
-for pages in (environment_pages, connectors, connections, flows, audit, account):
+for pages in (environment_pages, connector_files, connectors, connections, flows, audit, account):
     router.include_router(pages.router)
+
+
+@router.api_route("/{unknown:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], response_class=HTMLResponse)
+@portal_page
+async def unknown_address(request: Request, unknown: str) -> Response:
+    """Any other address under the portal: a "not found" page inside the layout (not the
+    REST API's JSON problem)."""
+    raise NotFound("There is no page at this address. It may have moved, or the link may be mistyped.",
+                   code="PageNotFound")

@@ -24,7 +24,7 @@ from connectorhub.web.page import PAGE, env_url, portal_page
 router = APIRouter()
 BASE = "/environments/{env}/connections"
 ROLE_HELP = ("CanUse calls APIs through the connection; CanUseAndShare also shares it as CanUse; CanEdit also "
-             "changes its credentials and shares it (A6). Connections are shared with users and groups.")
+             "changes its credentials and shares it. Connections are shared with users and groups.")
 
 
 @router.get(BASE, response_class=HTMLResponse)

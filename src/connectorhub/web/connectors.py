@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from connectorhub import jsontext
-from connectorhub.access import decisions, offers
+from connectorhub.access import connector_rules, decisions, offers
 from connectorhub.api import context as api_context
 from connectorhub.connections import service as connections
+from connectorhub.connectors import browse
 from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.errors import ConnectorhubError, InvalidRequest, NotFound, Unauthenticated
@@ -26,19 +27,40 @@ from connectorhub.web.page import PAGE, TABS, env_url, portal_page
 router = APIRouter()
 BASE = "/environments/{env}/connectors"
 ROLE_HELP = ("CanView uses the connector; CanViewWithShare also shares it as CanView; CanEdit also changes and "
-             "shares it (A5). The organization can only be given CanView (A4).")
+             "shares it. The whole organization can only be given CanView.")  # A4, A5
+
+
+LIST_PAGE = 48  # cards a list page shows; "Next" reads the following ones (paged in the query)
+
+
+def _list_row(connector, access, session, looks: dict[str, Any]) -> dict[str, Any]:
+    description = " ".join(looks.get("description", "").split())
+    return {
+        "id": connector.id, "title": connector.title, "kind": connector.kind, "role": access.role,
+        "obtained": sharing.describe_access(session, access), "updated_at": connector.updated_at,
+        "has_icon": looks.get("has_icon", False), "brand_color": looks.get("brand_color"),
+        "description": description[:240] + ("…" if len(description) > 240 else ""),
+    }
 
 
 @router.get(BASE, response_class=HTMLResponse)
 @portal_page
-async def connector_list(request: Request, env: str, cursor: str | None = None) -> Response:
+async def connector_list(
+    request: Request, env: str, q: str = "", kind: str = "", holding: str = "", sort: str = "title", cursor: str | None = None,
+) -> Response:
+    """The connectors you may use here (A1, A2, A3): searched in titles and descriptions,
+    filtered, sorted and paged by :func:`connectors.browse.catalog` in the database."""
+    query = browse.Query(search=q, kind=kind, holding=holding, sort=sort)
+
     def view(session, ctx, environment) -> dict[str, Any]:
-        found = connectors.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=cursor)
-        rows = [
-            {"id": c.id, "title": c.title, "kind": c.kind, "role": a.role, "obtained": sharing.describe_access(session, a)}
-            for c, a in found.items
-        ]
-        return {"connectors": rows, "next_cursor": found.next_cursor}
+        found = browse.catalog(session=session, actor=ctx.actor, environment=environment, query=query, limit=LIST_PAGE, cursor=cursor)
+        looks = browse.appearance(session, [c.id for c, _ in found.items])
+        rows = [_list_row(c, a, session, looks.get(c.id, {})) for c, a in found.items]
+        kept = {k: v for k, v in (("q", q.strip()), ("kind", kind), ("holding", holding), ("sort", sort)) if v and not (k == "sort" and v == "title")}
+        return {
+            "connectors": rows, "next_cursor": found.next_cursor, "query": query, "paged": bool(cursor),
+            "kept": kept, "filtered": bool(q.strip() or kind or holding),
+        }
 
     return await page.show(request, env, "connectors.html", view)
 
@@ -76,7 +98,11 @@ def tab_view(ref: str, tab: str, parameter_set: str | None = None) -> page.View:
 
     def view(session, ctx, environment) -> dict[str, Any]:
         connector, access = connector_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=ref)
-        values: dict[str, Any] = {"connector": connector, "access": access, "tab": tab}
+        values: dict[str, Any] = {
+            "connector": connector, "access": access, "tab": tab,
+            "looks": browse.appearance(session, [connector.id]).get(connector.id, {}),
+            "may_edit": connector_rules.can_edit_connector(access), "may_delete": connector_rules.can_delete_connector(access),
+        }
         if tab == "definition":
             files = connectors.download(session=session, actor=ctx.actor, environment=environment, ref=ref)
             values["definition"] = json.dumps(json.loads(files.api_definition), indent=2)

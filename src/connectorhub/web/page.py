@@ -135,12 +135,25 @@ def _same_origin(request: Request) -> None:
         )
 
 
-def _error(request: Request, error: ConnectorhubError) -> Response:
+def _signed_in_email(request: Request) -> str | None:
+    """Who is signed in, for the header of an error page (None when nobody is)."""
+    try:
+        ctx = context(request)
+        with ctx.transaction(write=False):
+            return ctx.actor.email
+    except ConnectorhubError:
+        return None
+
+
+async def _error(request: Request, error: ConnectorhubError) -> Response:
     if isinstance(error, Unauthenticated):
         target = f"{PREFIX}/login?next={quote(request.url.path)}" if request.method == "GET" else f"{PREFIX}/login"
         return redirect(request, target) if is_htmx(request) else RedirectResponse(target, status_code=303)
-    template = "_error.html" if is_htmx(request) else "error.html"
-    response = render(request, template, status=error.status, error=error)
+    if is_htmx(request):
+        response = render(request, "_error.html", status=error.status, error=error)
+    else:  # a page of its own inside the layout, with the header of whoever is signed in
+        me = await run_in_threadpool(_signed_in_email, request)
+        response = render(request, "error.html", status=error.status, error=error, me=me)
     if isinstance(error, TooManyAttempts):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -158,10 +171,10 @@ def portal_page(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Aw
                 _same_origin(request)
             return await handler(request, *args, **kwargs)
         except ConnectorhubError as error:
-            return _error(request, error)
+            return await _error(request, error)
         except Exception as error:  # logged by type and frames only (K2), shown as a page
             _, problem = problem_for(error)
-            return _error(request, ConnectorhubError(problem["detail"]))
+            return await _error(request, ConnectorhubError(problem["detail"]))
 
     return page
 

@@ -21,3 +21,14 @@ document.addEventListener("htmx:afterRequest", (event) => {
   if (!tab.matches || !tab.matches("nav.tabs a")) return;
   document.querySelectorAll("nav.tabs a").forEach((a) => a.setAttribute("aria-selected", a === tab ? "true" : "false"));
 });
+
+// A connector's brand colour (apiProperties' iconBrandColor, checked by the server to be
+// #rgb or #rrggbb) behind its icon: set through the style object, which the policy allows,
+// rather than a style attribute, which it refuses.
+function paintBrands(root) {
+  root.querySelectorAll("[data-brand]").forEach((element) => {
+    if (/^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(element.dataset.brand)) element.style.backgroundColor = element.dataset.brand;
+  });
+}
+document.addEventListener("DOMContentLoaded", () => paintBrands(document));
+document.addEventListener("htmx:afterSwap", (event) => paintBrands(event.detail.target));
