@@ -127,7 +127,9 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     # Outermost first: headers and the last resort for errors, the declared length, the
     # gate of heavy requests, then the checks of what the request holds (api.boundary).
     app.add_middleware(RequestChecks, max_body=max_body)
-    app.add_middleware(HeavyGate, work=app.state.heavy_work, document=app.openapi)  # before any body is read (M6)
+    app.add_middleware(  # before any body is read (M6)
+        HeavyGate, work=app.state.heavy_work, document=app.openapi, cookie=web_page.COOKIE, extra=web_api.HEAVY_ROUTES,
+    )
     app.add_middleware(BodyLimit, max_body=max_body)
     app.add_middleware(BodyGuard, max_body=max_body)
     if settings.trusted_proxies:

@@ -17,10 +17,12 @@ import time
 import pytest
 from conftest import ADMIN_TOKEN, client_for, make_user
 from fastapi.testclient import TestClient
+from test_portal import signed_in
 
 from connectorhub.api.heavy import PER_CALLER_WAITING, HeavyWork
 from connectorhub.serve import prepare
 from connectorhub.connectors import api as connectors_api
+from connectorhub.connectors import service as connectors_service
 from connectorhub.errors import TooManyRequests
 
 DEFINITION = json.dumps({
@@ -153,3 +155,31 @@ def test_a_wait_that_runs_out_or_is_abandoned_leaves_no_trace():
         gate.leave("bob")
 
     run(scenario())
+
+
+def test_the_portal_uploads_pass_the_same_gate(gated, monkeypatch):
+    """M6 for the portal: its connector uploads run the same use case as the REST create,
+    so they wait for the same places; a portal caller is named by its session cookie only
+    (other cookies it adds do not give it a place of its own)."""
+    release, entered = threading.Event(), threading.Event()
+    real = connectors_service.create
+
+    def slow(*args, **kwargs):
+        entered.set()
+        assert release.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(connectors_service, "create", slow)
+    files = {"api_definition": ("apiDefinition.swagger.json", DEFINITION.encode(), "application/json")}
+    with TestClient(gated, raise_server_exceptions=False):
+        browser = signed_in(gated, ADMIN_TOKEN)
+        answers: dict[str, object] = {}
+        first = threading.Thread(target=lambda: answers.setdefault("first", browser.post("/portal/environments/default/connectors/new", files=files)))
+        first.start()
+        assert entered.wait(10)
+        browser.cookies.set("extra", "1", path="/portal")  # another cookie does not make another caller
+        again = browser.post("/portal/environments/default/connectors/new", files=files)
+        release.set()
+        first.join(20)
+    assert answers["first"].status_code in (200, 303), answers["first"].text
+    assert again.status_code == 429 and again.json()["code"] == "TooManyHeavyRequests"

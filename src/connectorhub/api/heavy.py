@@ -175,23 +175,37 @@ async def heavy_context(ctx: Context = Depends(context)) -> Context:
 
 class HeavyGate:
     """Plain ASGI middleware: a heavy request waits for :class:`HeavyWork` to admit its
-    caller (the hash of its Authorization header) before anything reads its body, and
-    leaves when the answer is sent; a refusal is a 429 problem with Retry-After. The
-    heavy operations are those ``document()`` (/openapi.json) marks with :data:`MARK`."""
+    caller (the hash of its credential: the Authorization header, or the portal's
+    session cookie) before anything reads its body, and leaves when the answer is sent; a
+    refusal is a 429 problem with Retry-After. The heavy operations are those
+    ``document()`` (/openapi.json) marks with :data:`MARK`, and ``extra`` (method, path
+    template) pairs for routes outside the document: the portal's pages that run the same
+    use cases, and so cost the same."""
 
-    def __init__(self, app, *, work: HeavyWork, document: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self, app, *, work: HeavyWork, document: Callable[[], dict[str, Any]], cookie: str,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.app = app
         self.work = work
         self.document = document
+        self.extra = extra
         self._routes: tuple[tuple[str, re.Pattern[str]], ...] | None = None
+        # Only the session cookie's value names a portal caller: other cookies a client
+        # adds or varies must not make it a new caller with a place of its own.
+        self._cookie = re.compile(rb"(?:^|;)\s*" + re.escape(cookie.encode()) + rb"=([^;]*)")
 
     def _heavy(self, method: str, path: str) -> bool:
         if self._routes is None:
-            self._routes = tuple(
-                (verb.upper(), re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"))
+            documented = [
+                (verb, template)
                 for template, item in self.document()["paths"].items()
                 for verb, operation in item.items()
                 if isinstance(operation, dict) and operation.get(MARK)
+            ]
+            self._routes = tuple(
+                (verb.upper(), re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"))
+                for verb, template in [*documented, *self.extra]
             )
         return any(method == verb and pattern.match(path) for verb, pattern in self._routes)
 
@@ -199,8 +213,12 @@ class HeavyGate:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or not self._heavy(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
-        authorization = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
-        caller = hashlib.sha256(authorization).hexdigest()  # tokens are not kept, even in memory
+        credential = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
+        if not credential:  # a portal page: its session cookie names the caller
+            cookies = b";".join(value for name, value in scope["headers"] if name == b"cookie")
+            found = self._cookie.search(cookies)
+            credential = b"portal:" + (found.group(1).strip() if found else b"")
+        caller = hashlib.sha256(credential).hexdigest()  # credentials are not kept, even in memory
         try:
             await self.work.enter(caller)
         except TooManyRequests as refused:

@@ -129,6 +129,8 @@ def _local(target: str) -> str:
 
 for pages in (environment_pages, connector_files, connectors, connections, flows, audit, account):
     router.include_router(pages.router)
+# The portal's routes that pass the gate of large requests (api.heavy), as full paths.
+HEAVY_ROUTES = tuple((method, PREFIX + path) for method, path in connector_files.HEAVY_ROUTES)
 
 
 @router.api_route("/{unknown:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], response_class=HTMLResponse)

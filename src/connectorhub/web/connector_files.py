@@ -33,6 +33,9 @@ from connectorhub.web.page import env_url, portal_page
 
 router = APIRouter()
 BASE = "/environments/{env}/connectors"
+# Uploads run the connector create/update use cases: they pass the gate of large requests
+# like the REST routes that run them (api.heavy, M6).
+HEAVY_ROUTES = (("POST", BASE + "/new"), ("POST", BASE + "/{connector}/edit"))
 # The names `connectorhub connector download` writes (cli/commands_connectors.py).
 ICON_FILE = "icon.png"
 SCRIPT_FILE = "script.csx"
