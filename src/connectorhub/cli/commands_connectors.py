@@ -193,9 +193,21 @@ def download(
 
 
 @connector_app.command("list")
-def list_(env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
-    """Connectors you may use in an environment, with your role and how you got it."""
-    items = Client().list_all(f"/environments/{env}/connectors")
+def list_(
+    env: str = typer.Option(..., "-e", "--env"),
+    search: str = typer.Option(None, "--search", help="Words in the title or description, any case."),
+    kind: str = typer.Option(None, "--kind", help="custom or public."),
+    mine: bool = typer.Option(False, "--mine", help="Only custom connectors you own."),
+    shared: bool = typer.Option(False, "--shared", help="Only custom connectors someone else owns that you may use."),
+    sort: str = typer.Option(None, "--sort", help="title (A to Z) or updated (newest first)."),
+    as_json: bool = JsonOption,
+):
+    """Connectors you may use in an environment, with your role and how you got it; the
+    same filters as the portal's list."""
+    if mine and shared:
+        raise errors.InvalidRequest("Give --mine or --shared, not both.", code="ListFilterNotValid")
+    holding = "mine" if mine else "shared" if shared else None
+    items = Client().list_all(f"/environments/{env}/connectors", search=search, kind=kind, holding=holding, sort=sort)
     if as_json:
         emit_json(items)
     else:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 
 from connectorhub.api.context import Context, context
 from connectorhub.api import heavy
 from connectorhub.api.heavy import heavy_context
-from connectorhub.connectors import facts, importing, schemas, service, validation
+from connectorhub.connectors import browse, facts, importing, schemas, service, validation
 from connectorhub.connectors.models import Connector
 from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
@@ -110,10 +110,26 @@ def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(h
 
 
 @router.get(BASE, response_model=PageOut[schemas.ConnectorOut])
-def list_connectors(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
+def list_connectors(
+    env: str,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    search: str | None = Query(None, max_length=200, description="Words in the title or description, any case"),
+    kind: str | None = Query(None, description="custom or public"),
+    holding: str | None = Query(None, description="mine (custom connectors you own) or shared (custom ones you were given)"),
+    sort: str | None = Query(None, description="title (A to Z, the default with a filter) or updated (newest first)"),
+    ctx: Context = Depends(context),
+):
+    """The connectors you may use in the environment. Without a filter, in creation order;
+    with ``search``, ``kind``, ``holding`` or ``sort``, the portal's list (the same
+    connectors, filtered and sorted; follow ``next_cursor`` with the same filters)."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        page = service.list(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
+        if search or kind or holding or sort:
+            wanted = browse.Query(search or "", kind or "", holding or "", sort or "title")
+            page = browse.catalog(session=session, actor=ctx.actor, environment=environment, query=wanted, limit=limit, cursor=cursor)
+        else:
+            page = service.list(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
         flags = service.flags(session, [c.id for c, _ in page.items])
         names = _group_names(session, [a for _, a in page.items])
         return PageOut(items=[_out(c, a, flags[c.id], names) for c, a in page.items], next_cursor=page.next_cursor)

@@ -23,12 +23,11 @@ from sqlalchemy import and_, bindparam, cast, func, or_, select
 from sqlalchemy.orm import Session, load_only
 from sqlalchemy.types import JSON
 
-from connectorhub.access import connector_rules, decisions
+from connectorhub.access import connector_rules
 from connectorhub.access.decisions import Access, Actor
-from connectorhub.connectors.facts import _IN_SOLUTION_MANY, _actor_params, _solution_access, facts, get_with_access
+from connectorhub.connectors.facts import get_with_access
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
-from connectorhub.connectors.service import _GRANTS_OF_MANY, _LIST_COLUMNS, _visible_ids_statement, dependents
-from connectorhub.environments import facts as environments
+from connectorhub.connectors.service import _LIST_COLUMNS, decide_rows, dependents, visibility
 from connectorhub.environments.models import Environment
 from connectorhub.errors import Forbidden, InvalidRequest
 from connectorhub.pagination import Page, check_limit
@@ -112,16 +111,9 @@ def catalog(
     :func:`connectors.service.list`."""
     check_limit(limit)
     query = query.checked()
-    same_org = environment.org_id == actor.org_id
-    subscription = environment.sharing_model == "subscription"
-    sees_all = same_org and (
-        decisions.administers(actor, environment.org_id, environment.id)
-        or (subscription and environment.subscription_id in actor.subscription_ids)
-    )
-    visible = _visible_ids_statement(same_org, sees_all, not subscription, False).subquery()
-    statement = (
-        select(Connector).options(load_only(*_LIST_COLUMNS)).join(visible, visible.c.id == Connector.id)
-    )
+    visible = visibility(session, actor, environment, after=None, limit=_ALL)
+    ids = visible.statement.subquery()
+    statement = select(Connector).options(load_only(*_LIST_COLUMNS)).join(ids, ids.c.id == Connector.id)
     if query.kind:
         statement = statement.where(Connector.kind == (KIND_CUSTOM if query.kind == "custom" else KIND_PUBLIC))
     if query.holding == "mine":
@@ -143,26 +135,10 @@ def catalog(
         statement = statement.where(_after(cursor, query.sort))
     key = _sort_key(query.sort)
     order = (key.desc(), Connector.id.desc()) if query.sort == "updated" else (key, Connector.id)
-    params = {"environment_id": environment.id, "limit": _ALL, **_actor_params(actor)}
-    rows = builtins.list(session.scalars(statement.order_by(*order).limit(limit + 1), params))
+    rows = builtins.list(session.scalars(statement.order_by(*order).limit(limit + 1), visible.params))
     more = len(rows) > limit
     rows = rows[:limit]
-    ids = [c.id for c in rows]
-    grants: dict[str, builtins.list[decisions.Grant]] = {}
-    if ids:
-        for connector_id, *grant in session.execute(_GRANTS_OF_MANY, {"connector_ids": ids, **_actor_params(actor)}):
-            grants.setdefault(connector_id, []).append(decisions.Grant(*grant))
-    in_solution: set[str] = set(session.scalars(_IN_SOLUTION_MANY, {"connector_ids": ids})) if ids else set()
-    solution_access = _solution_access(session, actor, environment, [c for c in rows if c.id in in_solution]) if in_solution else {}
-    env_facts = environments.facts(environment)
-    items = []
-    for connector in rows:
-        access = connector_rules.connector_access(
-            actor, facts(connector, connector.id in in_solution), grants.get(connector.id, ()), env_facts,
-            solution_access.get(connector.id),
-        )
-        if connector_rules.can_view_connector(access):
-            items.append((connector, access))
+    items = decide_rows(session, actor, environment, rows, visible.peers)
     return Page(items, _cursor_of(rows[-1], query.sort) if more and rows else None)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session, load_only
 
 from connectorhub.access import connector_rules, decisions
-from connectorhub.access.decisions import Access, Actor
+from connectorhub.access.decisions import Access, Actor, EnvironmentFacts
 from connectorhub.audit import service as audit
 from connectorhub.config import Limits
 from connectorhub.connections.models import Connection
@@ -569,19 +569,59 @@ def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, p
     return select(union.c.id).distinct().order_by(union.c.id).limit(limit)
 
 
-def _visible_ids(
-    session: Session, actor: Actor, environment: Environment, after: str | None, limit: int, peer_ids: builtins.list[str]
-) -> builtins.list[str]:
+@dataclass(frozen=True)
+class Visibility:
+    """The ids of the connectors a caller may see in an environment (``statement``, with
+    its ``params``), and the facts of the other environments of its subscription and
+    region whose connectors reach it (``peers``, A9)."""
+
+    statement: Any
+    params: dict[str, Any]
+    peers: dict[str, EnvironmentFacts]
+
+
+def visibility(session: Session, actor: Actor, environment: Environment, *, after: str | None, limit: int) -> Visibility:
+    """What :func:`list` and the portal's searched list (``browse.catalog``) both start
+    from, so the two show the same connectors (A1-A3, A9, A10, A11). The peer
+    environments are one query, whatever their number."""
     same_org = environment.org_id == actor.org_id
+    peers = {peer.id: environments.facts(peer) for peer in environments.subscription_peers(session, environment)} if same_org else {}
     subscription = environment.sharing_model == "subscription"
     member = subscription and environment.subscription_id in actor.subscription_ids
     sees_all = same_org and (decisions.administers(actor, environment.org_id, environment.id) or member)
-    peers = ("all" if member else "own") if same_org and peer_ids else ""
-    statement = _visible_ids_statement(same_org, sees_all, not subscription, after is not None, peers)  # A9: no grants there
+    peer_kind = ("all" if member else "own") if same_org and peers else ""
+    statement = _visible_ids_statement(same_org, sees_all, not subscription, after is not None, peer_kind)  # A9: no grants there
     params = {"environment_id": environment.id, "after": after, "limit": limit, **_actor_params(actor)}
-    if peers:
-        params["peer_ids"] = peer_ids
-    return session.scalars(statement, params).all()
+    if peer_kind:
+        params["peer_ids"] = sorted(peers)
+    return Visibility(statement, params, peers)
+
+
+def decide_rows(
+    session: Session, actor: Actor, environment: Environment, rows: builtins.list[Connector], peers: dict[str, EnvironmentFacts],
+) -> builtins.list[tuple[Connector, Access]]:
+    """The caller's access to each of ``rows`` (loaded with the list's columns), the ones
+    they may not view left out: the per-row decision after :func:`visibility` (grants, A11
+    with S5 for connectors in a solution, A9 for a peer's connector on its own environment)."""
+    ids = [c.id for c in rows]
+    grants: dict[str, builtins.list[decisions.Grant]] = {}
+    if ids:
+        for connector_id, *grant in session.execute(_GRANTS_OF_MANY, {"connector_ids": ids, **_actor_params(actor)}):
+            grants.setdefault(connector_id, []).append(decisions.Grant(*grant))
+    in_solution: set[str] = set(session.scalars(_IN_SOLUTION_MANY, {"connector_ids": ids})) if ids else set()
+    here = [c for c in rows if c.id in in_solution and c.environment_id == environment.id]
+    solution_access = _solution_access(session, actor, environment, here) if here else {}
+    env_facts = environments.facts(environment)
+    items = []
+    for connector in rows:
+        home = peers.get(connector.environment_id, env_facts)  # A9: a peer's connector is decided on its own environment
+        access = connector_rules.connector_access(
+            actor, facts(connector, connector.id in in_solution), grants.get(connector.id, ()), home,
+            solution_access.get(connector.id), env_facts,
+        )
+        if connector_rules.can_view_connector(access):
+            items.append((connector, access))
+    return items
 
 
 _GRANTS_OF_MANY = select(ConnectorGrant.connector_id, *_GRANT_COLUMNS).where(
@@ -608,35 +648,14 @@ def list(  # noqa: A001 - the service vocabulary
 ) -> Page[tuple[Connector, Access]]:
     """What the caller may use in ``environment``: its visible custom connectors, those of
     the other environments of its subscription and region (A9) and every public
-    connector, with the caller's role and how it was obtained, one page at a time. The
-    peer environments are one query, whatever their number."""
+    connector, with the caller's role and how it was obtained, one page at a time."""
     check_limit(limit)
-    peers = {}
-    if environment.org_id == actor.org_id:
-        peers = {peer.id: environments.facts(peer) for peer in environments.subscription_peers(session, environment)}
-    page_ids = _visible_ids(session, actor, environment, cursor or None, limit + 1, sorted(peers))
+    visible = visibility(session, actor, environment, after=cursor or None, limit=limit + 1)
+    page_ids = session.scalars(visible.statement, visible.params).all()
     more = len(page_ids) > limit
     ids = page_ids[:limit]
-    rows: builtins.list[Connector] = []
-    grants: dict[str, builtins.list[decisions.Grant]] = {}
-    if ids:
-        rows = session.scalars(_PAGE_ROWS, {"connector_ids": ids}).all()
-        for connector_id, *grant in session.execute(_GRANTS_OF_MANY, {"connector_ids": ids, **_actor_params(actor)}):
-            grants.setdefault(connector_id, []).append(decisions.Grant(*grant))
-    in_solution: set[str] = set(session.scalars(_IN_SOLUTION_MANY, {"connector_ids": ids})) if ids else set()
-    here = [c for c in rows if c.id in in_solution and c.environment_id == environment.id]
-    solution_access = _solution_access(session, actor, environment, here) if here else {}
-    env_facts = environments.facts(environment)
-    items = []
-    for connector in rows:
-        member = connector.id in in_solution
-        home = peers.get(connector.environment_id, env_facts)  # A9: a peer's connector is decided on its own environment
-        access = connector_rules.connector_access(
-            actor, facts(connector, member), grants.get(connector.id, ()), home, solution_access.get(connector.id), env_facts
-        )
-        if connector_rules.can_view_connector(access):
-            items.append((connector, access))
-    return Page(items, ids[-1] if more and ids else None)
+    rows: builtins.list[Connector] = session.scalars(_PAGE_ROWS, {"connector_ids": ids}).all() if ids else []
+    return Page(decide_rows(session, actor, environment, rows, visible.peers), ids[-1] if more and ids else None)
 
 
 def flags(session: Session, connector_ids: builtins.list[str]) -> dict[str, tuple[bool, bool]]:
