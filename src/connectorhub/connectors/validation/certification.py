@@ -50,6 +50,16 @@ def _word(word: str) -> re.Pattern:
 
 
 _API, _CONNECTOR = _word("API"), _word("Connector")
+# The platform's own products may not name a connector or describe it (string guidance).
+_PRODUCTS = re.compile(
+    r"(?<![A-Za-z0-9])(?:Power ?Apps|Power ?Automate|Power ?Platform|Power ?BI|Power Virtual Agents|Logic Apps|"
+    r"Copilot Studio)(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL_IN_TEXT = re.compile(r"https?://", re.IGNORECASE)
+_OPERATION_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_RESERVED_PARAMETERS = frozenset({"connectionid"})
 
 
 def _finding(code: str, pointer: str, message: str) -> Finding:
@@ -78,6 +88,12 @@ def _info_findings(doc: dict) -> Iterator[Finding]:
         if not _ends_well(title):
             yield _finding("TitleEndNotAlphanumeric", "/info/title",
                            f"The title {_q(title)} ends with {_q(title[-1])}; end it with a letter or a digit.")
+        product = _PRODUCTS.search(title)
+        if product:
+            yield _finding("TitleNamesPlatformProduct", "/info/title",
+                           f"The title {_q(title)} names the platform product {_q(product.group(0))}; name your "
+                           "own product or organization instead.")
+    yield from _contact_findings(info, "info" in doc)
     description = info.get("description")
     if not isinstance(description, str) or not description.strip():
         yield _finding("DescriptionMissing", "/info" if "info" in doc else "",
@@ -93,6 +109,25 @@ def _info_findings(doc: dict) -> Iterator[Finding]:
     if _API.search(description):
         yield _finding("DescriptionHasApiWord", "/info/description",
                        'The description contains the word "API"; describe the service instead of its interface.')
+    product = _PRODUCTS.search(description)
+    if product:
+        yield _finding("DescriptionNamesPlatformProduct", "/info/description",
+                       f"The description names the platform product {_q(product.group(0))}; describe what your "
+                       "service does, not where it is used.")
+
+
+def _contact_findings(info: dict, has_info: bool) -> Iterator[Finding]:
+    contact = info.get("contact")
+    if not isinstance(contact, dict) or not any(isinstance(contact.get(k), str) and contact[k].strip()
+                                                for k in ("name", "url", "email")):
+        yield _finding("ContactMissing", "/info" if has_info else "",
+                       'The definition has no info.contact; add {"name": …, "url": "https://…", "email": …} '
+                       "so makers can reach whoever supports the connector.")
+        return
+    email = contact.get("email")
+    if isinstance(email, str) and email.strip() and not _EMAIL.match(email.strip()):
+        yield _finding("ContactEmailNotValid", "/info/contact/email",
+                       f"The contact email {_q(email)} is not an email address; write it as name@example.com.")
 
 
 def _metadata_findings(doc: dict) -> Iterator[Finding]:
@@ -183,6 +218,11 @@ def _operation_findings(doc: dict, path: str, method: str, op: dict) -> Iterator
         # their names and descriptions are not judged, their responses are.
         yield from _response_findings(doc, where, name, op)
         return
+    operation_id = op.get("operationId")
+    if isinstance(operation_id, str) and not _OPERATION_ID.match(operation_id):
+        yield _finding("OperationIdNotPascalCase", _pointer(*where, "operationId"),
+                       f"The operationId {_q(operation_id)} has characters other than letters and digits; write it "
+                       "in PascalCase, such as \"GetContact\".")
     summary = op.get("summary")
     if not isinstance(summary, str) or not summary.strip():
         yield _finding("OperationSummaryMissing", _pointer(*where),
@@ -213,24 +253,44 @@ def _operation_findings(doc: dict, path: str, method: str, op: dict) -> Iterator
             yield _finding("OperationDescriptionNotSentence", _pointer(*where, "description"),
                            f"The description {_q(description)} of {_q(name)} is not a sentence; write one that "
                            "starts with a capital letter.")
-    yield from _parameter_findings(doc, where, name, op.get("parameters"))
+        if _URL_IN_TEXT.search(description):
+            yield _finding("OperationDescriptionHasUrl", _pointer(*where, "description"),
+                           f"The description of {_q(name)} contains a web address; say what the operation does and "
+                           "put links in the readme.")
+    yield from _parameter_findings(doc, where, name, method, op.get("parameters"))
     yield from _response_findings(doc, where, name, op)
 
 
-def _parameter_findings(doc: dict, where: tuple, name: str, parameters: Any) -> Iterator[Finding]:
+def _parameter_findings(doc: dict, where: tuple, name: str, method: str, parameters: Any) -> Iterator[Finding]:
     if not isinstance(parameters, list):
         return
     for index, raw in enumerate(parameters):
+        parameter = _resolve(doc, raw)
+        if not isinstance(parameter, dict):
+            continue
+        label = _q(parameter.get("name"))
+        if isinstance(parameter.get("name"), str) and parameter["name"].lower() in _RESERVED_PARAMETERS:
+            yield _finding("ParameterNameReserved", _pointer(*where, "parameters", index, "name"),
+                           f"The parameter {label} of {_q(name)} has a name the platform reserves for the connection; "
+                           "rename it.")
+        if method == "get" and parameter.get("in") in ("body", "formData"):
+            yield _finding("GetHasBody", _pointer(*where, "parameters", index, "in"),
+                           f"The GET operation {_q(name)} takes {label} in its {parameter['in']}; GET requests carry no "
+                           "body: send it in the query, or make the operation a POST.")
         if isinstance(raw, dict) and "$ref" in raw:
-            continue  # shared parameters are judged once, where they are defined
-        parameter = raw if isinstance(raw, dict) else None
-        if parameter is None or parameter.get("x-ms-visibility") == "internal":
+            continue  # a shared parameter's texts are judged once, where it is defined
+        if parameter.get("x-ms-visibility") == "internal":
             continue
         text = parameter.get("description")
         if not isinstance(text, str) or not text.strip():
             yield _finding("ParameterDescriptionMissing", _pointer(*where, "parameters", index),
-                           f"The parameter {_q(parameter.get('name'))} of {_q(name)} has no description; add one "
-                           "that tells makers what to enter.")
+                           f"The parameter {label} of {_q(name)} has no description; add one that tells makers "
+                           "what to enter.")
+        summary = parameter.get("x-ms-summary")
+        if not isinstance(summary, str) or not summary.strip():
+            yield _finding("ParameterSummaryMissing", _pointer(*where, "parameters", index),
+                           f"The parameter {label} of {_q(name)} has no x-ms-summary; add the label makers see, "
+                           "in Title Case.")
 
 
 def _response_findings(doc: dict, where: tuple, name: str, op: dict) -> Iterator[Finding]:
