@@ -182,6 +182,13 @@ def test_o1_placeholders_and_references_are_not_secrets(value):
         "name": "api_key", "in": "header", "type": "string", "description": "Your key.", "default": "k3y-9f8e7d6c5b4a"}))
 
 
+def test_o1_a_secure_parameter_default_is_a_secret():
+    """O1, K2: a securestring connection parameter's default is what connectorhub stores as a secret."""
+    where = ("properties", "connectionParameters", "api_key", "default")
+    assert "SecretInFile" in codes(properties(where, "s3cr3t"))
+    assert "SecretInFile" not in codes(properties(where, "[[YOUR API KEY]]"))
+
+
 def test_o1_findings_carry_code_severity_file_path_and_a_fix_hint():
     (finding,) = certification_findings(*CASES["TooManyCategories"][0])
     data = finding.to_dict()

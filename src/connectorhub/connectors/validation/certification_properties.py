@@ -3,7 +3,8 @@
 * ``publisher`` and ``stackOwner`` name who built the connector and who runs the service.
 * ``iconBrandColor`` is a ``#RRGGBB`` colour; a verified publisher may not keep the
   defaults ``#007ee5`` / ``#ffffff``; an independent publisher's colour is ``#da3b01``.
-* No secret is published: an OAuth ``clientSecret`` value, a member named like a secret
+* No secret is published: an OAuth ``clientSecret`` value, a ``securestring`` connection
+  parameter's ``default``, a member named like a secret
   (``password``, ``apiKey``, ``accessToken`` …) with a literal value, a parameter named like
   one with a ``default`` or test value, and strings shaped like well-known keys (private
   key blocks, cloud access keys, chat and code-host tokens, signed tokens). Placeholders
@@ -133,6 +134,32 @@ def _scan(doc: Any, file: str) -> Iterator[Finding]:
                                    "and revoke it: each maker enters their own.", file)
 
 
+def _secure_defaults(properties: Any) -> Iterator[Finding]:
+    """A ``securestring`` connection parameter's ``default`` is a secret when written out (K2)."""
+    inner = properties.get("properties") if isinstance(properties, dict) else None
+    if not isinstance(inner, dict):
+        return
+    maps = [(("properties", "connectionParameters"), inner.get("connectionParameters"))]
+    sets = inner.get("connectionParameterSets")
+    if isinstance(sets, dict) and isinstance(sets.get("values"), list):
+        for index, entry in enumerate(sets["values"]):
+            if isinstance(entry, dict):
+                maps.append((("properties", "connectionParameterSets", "values", index, "parameters"), entry.get("parameters")))
+    for where, parameters in maps:
+        if not isinstance(parameters, dict):
+            continue
+        for name, spec in parameters.items():
+            value = spec.get("default") if isinstance(spec, dict) and spec.get("type") == "securestring" else None
+            if isinstance(value, str) and value.strip() and "@environmentVariables" not in value \
+                    and not client_id_placeholder(value):
+                yield _finding("SecretInFile", _pointer(*where, name, "default"),
+                               f"The secure connection parameter {_q(name)} has a default value; remove it (each "
+                               "maker enters their own) and revoke it.")
+
+
 def secret_findings(definition: Any, properties: Any) -> list[Finding]:
     """``SecretInFile`` findings of both files (O1, K2)."""
-    return [*_scan(definition, API_DEFINITION_FILE), *_scan(properties, API_PROPERTIES_FILE)]
+    found = [*_scan(definition, API_DEFINITION_FILE), *_scan(properties, API_PROPERTIES_FILE)]
+    seen = {f.pointer for f in found if f.file == API_PROPERTIES_FILE}
+    found.extend(f for f in _secure_defaults(properties) if f.pointer not in seen)
+    return found
