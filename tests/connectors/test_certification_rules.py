@@ -182,6 +182,14 @@ def test_o1_placeholders_and_references_are_not_secrets(value):
         "name": "api_key", "in": "header", "type": "string", "description": "Your key.", "default": "k3y-9f8e7d6c5b4a"}))
 
 
+def test_o1_a_body_parameter_needs_no_label_of_its_own():
+    """O1: makers see a body's fields, each with its own label, not the body parameter."""
+    body = {"name": "body", "in": "body", "schema": {"type": "object"}}
+    assert codes(definition(("paths", "/notes", "post"), {
+        "operationId": "AddNote", "summary": "Add a note", "description": "Adds a note to the list.",
+        "parameters": [body], "responses": {"200": {"description": "ok", "schema": {"type": "object"}}}})) == []
+
+
 def test_o1_a_secure_parameter_default_is_a_secret():
     """O1, K2: a securestring connection parameter's default is what connectorhub stores as a secret."""
     where = ("properties", "connectionParameters", "api_key", "default")

@@ -279,18 +279,21 @@ def _parameter_findings(doc: dict, where: tuple, name: str, method: str, paramet
                            "body: send it in the query, or make the operation a POST.")
         if isinstance(raw, dict) and "$ref" in raw:
             continue  # a shared parameter's texts are judged once, where it is defined
-        if parameter.get("x-ms-visibility") == "internal":
-            continue
-        text = parameter.get("description")
-        if not isinstance(text, str) or not text.strip():
-            yield _finding("ParameterDescriptionMissing", _pointer(*where, "parameters", index),
-                           f"The parameter {label} of {_q(name)} has no description; add one that tells makers "
-                           "what to enter.")
-        summary = parameter.get("x-ms-summary")
-        if not isinstance(summary, str) or not summary.strip():
-            yield _finding("ParameterSummaryMissing", _pointer(*where, "parameters", index),
-                           f"The parameter {label} of {_q(name)} has no x-ms-summary; add the label makers see, "
-                           "in Title Case.")
+        yield from _parameter_texts(parameter, _pointer(*where, "parameters", index), f"{label} of {_q(name)}")
+
+
+def _parameter_texts(parameter: dict, pointer: str, what: str) -> Iterator[Finding]:
+    """The description and label of a parameter a maker fills in (O1)."""
+    if parameter.get("x-ms-visibility") == "internal" or parameter.get("in") == "body":
+        return  # hidden, or a body: its fields are what makers see, each with its own label
+    text = parameter.get("description")
+    if not isinstance(text, str) or not text.strip():
+        yield _finding("ParameterDescriptionMissing", pointer,
+                       f"The parameter {what} has no description; add one that tells makers what to enter.")
+    summary = parameter.get("x-ms-summary")
+    if not isinstance(summary, str) or not summary.strip():
+        yield _finding("ParameterSummaryMissing", pointer,
+                       f"The parameter {what} has no x-ms-summary; add the label makers see, in Title Case.")
 
 
 def _response_findings(doc: dict, where: tuple, name: str, op: dict) -> Iterator[Finding]:
@@ -333,12 +336,8 @@ def definition_findings(doc: dict, size: int | None) -> list[Finding]:
     shared = doc.get("parameters")
     if isinstance(shared, dict):
         for key, parameter in shared.items():
-            if isinstance(parameter, dict) and parameter.get("x-ms-visibility") != "internal" and not (
-                isinstance(parameter.get("description"), str) and parameter["description"].strip()
-            ):
-                findings.append(_finding("ParameterDescriptionMissing", _pointer("parameters", key),
-                                         f"The shared parameter {_q(key)} has no description; add one that tells "
-                                         "makers what to enter."))
+            if isinstance(parameter, dict):
+                findings.extend(_parameter_texts(parameter, _pointer("parameters", key), f"{_q(key)} (shared)"))
     for path, method, op in _operations(doc):
         findings.extend(_operation_findings(doc, path, method, op))
     return findings

@@ -122,9 +122,10 @@ def _scan(doc: Any, file: str) -> Iterator[Finding]:
                 continue
             if isinstance(key, str) and _normal(key) in _SECRET_NAMES and _literal_secret(value):
                 reported.add(where)
+                instead = (' (leave it empty, or write @environmentVariables("NAME") to take it from a secret variable)'
+                           if file == API_PROPERTIES_FILE else "")
                 yield _finding("SecretInFile", _pointer(*where),
-                               f"{_q(key)} holds a secret value; remove it (leave it empty, or write "
-                               '@environmentVariables("NAME") to take it from a secret variable) and revoke it.', file)
+                               f"{_q(key)} holds a secret value; remove it{instead} and revoke it at its issuer.", file)
         elif isinstance(value, dict) and isinstance(value.get("name"), str) and _normal(value["name"]) in _SECRET_NAMES:
             for example in _EXAMPLE_KEYS:
                 if _literal_secret(value.get(example)) and where + (example,) not in reported:
