@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from conftest import ADMIN_TOKEN, CONNECTORS, client_for
 
 from connectorhub.connectors.validation import CERTIFICATION_RULES, certification_findings, validate_connector
@@ -182,6 +185,45 @@ def test_o1_placeholders_and_references_are_not_secrets(value):
         "name": "api_key", "in": "header", "type": "string", "description": "Your key.", "default": "k3y-9f8e7d6c5b4a"}))
 
 
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
+        ["info", "title", "description", "paths", "/a", "get", "post", "parameters", "responses", "default", "200",
+         "schema", "$ref", "name", "in", "x-ms-connector-metadata", "propertyName", "propertyValue", "properties",
+         "iconBrandColor", "connectionParameters", "type", "oAuthSettings", "clientSecret", "contact", "email"]),
+        inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(_JSON, _JSON)
+def test_o1_the_rules_never_fail_on_odd_shapes(definition_doc, properties_doc):
+    """O1: whatever the parsed files hold, the rules report findings and never raise."""
+    for finding in certification_findings(definition_doc, properties_doc, definition_size=10):
+        assert finding.code in CERTIFICATION_RULES and finding.level in ("error", "warning")
+
+
+def _places(node, where=()):
+    yield where
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _places(value, where + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _places(value, where + (index,))
+
+
+@pytest.mark.parametrize("odd", [None, 7, "", "x", [], {}, [None], {"$ref": "#/nowhere"}, {"$ref": "#/paths"}])
+def test_o1_the_rules_never_fail_when_any_part_of_the_files_is_odd(odd):
+    """O1: every member of the baseline files, replaced by a value of another shape, still gives findings, not a crash."""
+    for doc, other, first in ((DEFINITION, PROPERTIES, True), (PROPERTIES, DEFINITION, False)):
+        for where in list(_places(doc))[1:]:
+            changed = _set(doc, where, odd)
+            pair = (changed, other) if first else (other, changed)
+            certification_findings(*pair, definition_size=100)
+
+
 def test_o1_a_body_parameter_needs_no_label_of_its_own():
     """O1: makers see a body's fields, each with its own label, not the body parameter."""
     body = {"name": "body", "in": "body", "schema": {"type": "object"}}
@@ -292,6 +334,17 @@ def test_o1_calibration_certified_connectors_pass_every_error_rule():
     for code, rule in CERTIFICATION_RULES.items():
         if rule.severity == "error":
             assert len(counts.failing[code]) <= 2, (code, counts.failing[code])
+
+
+@pytest.mark.corpus
+def test_o1_every_corpus_folder_gets_a_report():
+    """O1: every folder of the corpus, custom and malformed ones included, gets findings, not a crash."""
+    folders = sorted({p.parent for p in CONNECTORS.rglob("apiDefinition.swagger.json")})
+    assert folders
+    for folder in folders:
+        props = folder / "apiProperties.json"
+        validate_connector((folder / "apiDefinition.swagger.json").read_bytes(),
+                           props.read_bytes() if props.exists() else None, certification=True)
 
 
 @pytest.mark.corpus
