@@ -13,8 +13,10 @@ Decisions where the public checklist is loose (docs/certification.md has the cal
 * A title may end with ")" when it closes a parenthesis it opened ("Asite (Canada)").
 * Words are matched whole and case-insensitively: "API" fails "Hashtag API", not "Rapid".
 * A response "has a schema" when it, or the response it references, has a non-empty
-  ``schema`` or ``x-ms-dynamic-schema`` (``{}`` describes nothing); an operation whose success responses are all 202/204 (no
-  content) needs none.
+  ``schema`` or ``x-ms-dynamic-schema`` (``{}`` describes nothing); an operation whose
+  success responses are all 202/204 (no content) needs none.
+* Parameters are judged for a description and an ``x-ms-summary`` when a maker fills them
+  in: not a body (its fields carry the labels), not ``x-ms-visibility: internal``.
 * Deprecated operations are not judged; internal ones (``x-ms-visibility: internal``) only
   for their responses.
 """
