@@ -157,12 +157,15 @@ def test_baseline_documents_are_clean():
 
 
 def test_finding_to_dict_omits_missing_line_and_column():
-    """C3: a finding carries code, pointer, level, message and file; line/column only for parse errors."""
+    """C3: a finding carries code, pointer, level, message and file; line/column only for parse errors.
+    O1: ``severity`` and ``path`` repeat level and pointer under the certification report's names."""
     finding = Finding("HostNameNotValid", "/host", "error", "Bad host.", API_DEFINITION_FILE)
     assert finding.to_dict() == {
         "code": "HostNameNotValid",
         "pointer": "/host",
+        "path": "/host",
         "level": "error",
+        "severity": "error",
         "message": "Bad host.",
         "file": API_DEFINITION_FILE,
     }

@@ -347,24 +347,35 @@ def publish(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option
 def validate(
     api_def: Path = typer.Option(..., "--api-def"),
     api_prop: Path = typer.Option(None, "--api-prop"),
+    certification: bool = typer.Option(
+        False, "--certification", help="Also run the certification rules (title, description, metadata, "
+        "summaries, response schemas, brand colour, secrets …; docs/certification.md)."
+    ),
+    independent_publisher: bool = typer.Option(
+        False, "--independent-publisher", help="With --certification: judge the brand colour as an independent "
+        "publisher's (#da3b01)."
+    ),
     as_json: bool = JsonOption,
 ):
-    """Check files offline against the structural rules (C3); exit 1 on errors."""
+    """Check files offline against the structural rules (C3), and with --certification the
+    certification rules (O1); exit 1 on errors."""
     definition = _read(api_def, "API definition")
     properties = _read(api_prop, "API properties") if api_prop is not None else None
-    _, _, findings = validation.validate_connector(definition, properties)
+    _, _, findings = validation.validate_connector(
+        definition, properties, certification=certification, independent_publisher=independent_publisher
+    )
     records = []
     for finding in findings:
         record = finding.to_dict()
         given = api_prop if finding.file == validation.API_PROPERTIES_FILE else api_def
-        record["path"] = str(given)
+        record["local_file"] = str(given)
         records.append(record)
     failed = validation.has_errors(findings)
     if as_json:
         emit_json({"valid": not failed, "findings": records})
     else:
         for record in records:
-            print_finding({**record, "file": record["path"]})
+            print_finding({**record, "file": record["local_file"]})
         errors_count = sum(1 for f in findings if f.level == "error")
         console.print(f"{errors_count} error(s), {len(findings) - errors_count} warning(s).", highlight=False)
     raise typer.Exit(errors.EXIT_VALIDATION if failed else errors.EXIT_OK)

@@ -198,8 +198,12 @@ def publish_connector(env: str, connector: str, ctx: Context = Depends(context))
 
 @router.post("/validate", response_model=schemas.ValidateOut, openapi_extra=heavy.HEAVY)
 def validate_files(body: schemas.ValidateIn, ctx: Context = Depends(heavy_context)):
-    """C3 structural validation without storing anything (same rules as create), for a
-    caller with a valid token, admitted by the gate of heavy requests (M6)."""
+    """C3 structural validation without storing anything (same rules as create), and the
+    certification rules when ``certification`` is true (O1), for a caller with a valid
+    token, admitted by the gate of heavy requests (M6)."""
     files = schemas.ConnectorFilesIn(api_definition=body.api_definition, api_properties=body.api_properties).to_files()
-    _, _, findings = validation.validate_connector(files.api_definition, files.api_properties)
+    _, _, findings = validation.validate_connector(
+        files.api_definition, files.api_properties,
+        certification=body.certification, independent_publisher=body.independent_publisher,
+    )
     return schemas.ValidateOut(valid=not validation.has_errors(findings), findings=[f.to_dict() for f in findings])

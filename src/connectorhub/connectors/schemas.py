@@ -87,6 +87,10 @@ class ConnectorFilesOut(BaseModel):
 class ValidateIn(Strict):
     api_definition: str | dict[str, Any]
     api_properties: str | dict[str, Any] | None = None
+    certification: bool = Field(False, description="Also run the certification rules (O1; docs/certification.md)")
+    independent_publisher: bool = Field(
+        False, description="With certification: judge the brand colour as an independent publisher's (#da3b01)"
+    )
 
 
 class ValidateOut(BaseModel):

@@ -8,7 +8,9 @@ C1, C3); this module runs both files (:func:`validate_connector`) and is the pub
 This package is pure and offline (standard library and :mod:`connectorhub.jsontext`).  It parses the two JSON
 files of the public Power Platform connector format (C1) and runs the
 *structural* checks of rule C3, which block create and update.  Certification
-rules (section 7) live elsewhere.
+rules (section 7, O1) are in :mod:`.certification` and :mod:`.certification_properties`
+with their severities in :mod:`.certification_rules`; they run when asked
+(``validate_connector(..., certification=True)``).
 
 Every problem is a :class:`Finding` with a stable ``code``, an RFC 6901 JSON
 pointer into the file, a level (``"error"`` or ``"warning"``) and a one-sentence
@@ -40,6 +42,8 @@ Decisions where the design is silent (recorded here, see also the test module):
 from __future__ import annotations
 
 from connectorhub.connectors.parameter_types import KNOWN_CONNECTION_PARAMETER_TYPES
+from connectorhub.connectors.validation.certification import certification_findings
+from connectorhub.connectors.validation.certification_rules import RULES as CERTIFICATION_RULES
 from connectorhub.connectors.validation.definition import validate_api_definition
 from connectorhub.connectors.validation.findings import API_DEFINITION_FILE, API_PROPERTIES_FILE, Finding, has_errors
 from connectorhub.connectors.validation.parsing import parse_json_document
@@ -49,8 +53,10 @@ from connectorhub.connectors.validation.properties import validate_api_propertie
 __all__ = [
     "API_DEFINITION_FILE",
     "API_PROPERTIES_FILE",
+    "CERTIFICATION_RULES",
     "KNOWN_CONNECTION_PARAMETER_TYPES",
     "Finding",
+    "certification_findings",
     "has_errors",
     "parse_json_document",
     "validate_api_definition",
@@ -60,9 +66,15 @@ __all__ = [
 
 
 def validate_connector(
-    api_definition: bytes | str, api_properties: bytes | str | None
+    api_definition: bytes | str,
+    api_properties: bytes | str | None,
+    *,
+    certification: bool = False,
+    independent_publisher: bool = False,
 ) -> tuple[dict | None, dict | None, list[Finding]]:
-    """Parse and structurally validate a connector's files (C1, C3).
+    """Parse and structurally validate a connector's files (C1, C3); with
+    ``certification`` also run the certification rules (C3's second level, O1), an
+    independent publisher's brand colour rule when ``independent_publisher``.
 
     Returns the parsed definition and properties (None when a file did not parse
     to a JSON object, or when no properties were given) and all findings.
@@ -80,6 +92,14 @@ def validate_connector(
             findings.extend(validate_api_properties(properties))
     # Placeholders never filled in (an OAuth client id, the host): warnings only.
     findings.extend(placeholder_findings(definition, properties))
+    if certification:
+        size = len(api_definition.encode("utf-8") if isinstance(api_definition, str) else api_definition)
+        findings.extend(certification_findings(
+            definition,
+            properties,
+            definition_size=size,
+            independent_publisher=independent_publisher,
+        ))
     return (
         definition if isinstance(definition, dict) else None,
         properties if isinstance(properties, dict) else None,

@@ -28,12 +28,16 @@ class Finding:
     column: int | None = None
 
     def to_dict(self) -> dict:
+        """The finding as JSON. ``severity`` and ``path`` repeat ``level`` and ``pointer``
+        under the names of the certification report (O1); both pairs stay."""
         result: dict[str, Any] = {
             "code": self.code,
+            "severity": self.level,
+            "file": self.file,
+            "path": self.pointer,
+            "message": self.message,
             "pointer": self.pointer,
             "level": self.level,
-            "message": self.message,
-            "file": self.file,
         }
         if self.line is not None:
             result["line"] = self.line
