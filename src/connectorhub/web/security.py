@@ -45,7 +45,7 @@ PRIVILEGE_NAMES = {
     "appendto": "Append to", "assign": "Assign", "share": "Share",
 }
 DEPTH_NAMES = {
-    "none": "None", "user": "User", "businessunit": "Business unit", "parentchild": "Parent: child business units",
+    "none": "None", "user": "User", "businessunit": "Business unit", "parentchild": "Parent-child",
     "organization": "Organization",
 }
 _RULE = re.compile(r" ?\((?:[A-Z]\d{1,2})(?:, ?[A-Z]\d{1,2})*\)")
