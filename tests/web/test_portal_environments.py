@@ -128,3 +128,27 @@ def test_every_control_of_the_environment_page_has_a_label(app, admin):
         text = text.replace(label, "")
     unlabelled = [c for c in re.findall(r"<(?:input|select|textarea)\b[^>]*>", text) if 'type="hidden"' not in c and "aria-label=" not in c]
     assert unlabelled == []
+
+
+def test_a_variable_in_a_solution_offers_what_security_roles_allow(app, admin, bob):
+    """A11: in a solution, S5 decides: bob lists it only with read, gets the value form
+    only with write and the delete button only with delete — as the use cases decide."""
+    sec = "/api/v1/environments/default/security"
+    assert admin.post(VARS, json={"schema_name": "region", "type": "string"}).status_code == 201
+    assert admin.post("/api/v1/environments/default/solutions", json={"unique_name": "ops", "publisher": "Contoso", "prefix": "ops"}).status_code == 201
+    added = admin.post("/api/v1/environments/default/solutions/ops/components", json={"kind": "environment_variable", "ref": "region"})
+    assert added.status_code == 200, added.text
+    assert admin.post(f"{sec}/roles", json={"name": "Variable readers"}).status_code == 201
+    assert admin.post(f"{sec}/role-assignments", json={"role": "Variable readers", "user": "bob@default.test"}).status_code == 200
+    as_bob = signed_in(app, bob)
+    assert "<code>region</code>" not in as_bob.get(PAGE).text  # no read: not listed
+    grant = {"table": "environmentvariable", "depth": "organization"}
+    assert admin.post(f"{sec}/roles/Variable readers/privileges", json={**grant, "privilege": "read"}).status_code == 200
+    page = as_bob.get(PAGE)
+    assert "<code>region</code>" in page.text and "in a solution" in page.text
+    assert f"{PAGE}/variables/region/value" not in forms_of(page.text) and f"{PAGE}/variables/region/delete" not in forms_of(page.text)
+    assert admin.post(f"{sec}/roles/Variable readers/privileges", json={**grant, "privilege": "write"}).status_code == 200
+    page = as_bob.get(PAGE)
+    assert f"{PAGE}/variables/region/value" in forms_of(page.text) and f"{PAGE}/variables/region/delete" not in forms_of(page.text)
+    done = as_bob.post(f"{PAGE}/variables/region/value", data={"value": "eu-west"})
+    assert done.status_code == 200 and variable(admin, "region")["value"] == "eu-west"

@@ -69,7 +69,7 @@ def manages(ctx: Context, environment: Environment) -> bool:
     return security_rules.can_manage_security(ctx.actor, environment_facts.facts(environment))
 
 
-def _words() -> dict[str, Any]:
+def words() -> dict[str, Any]:
     return {
         "tables": SECURITY_TABLES, "privileges": SECURITY_PRIVILEGES, "table_names": TABLE_NAMES,
         "privilege_names": PRIVILEGE_NAMES, "depth_names": DEPTH_NAMES,
@@ -135,7 +135,7 @@ def overview(session: Session, ctx: Context, environment: Environment) -> dict[s
              for r in service.list_roles(session=session, environment=environment)]
     return {
         "units": units, "tree": tree_of(units), "teams": service.describe_teams(session=session, environment=environment),
-        "roles": roles, "manages": manages(ctx, environment), **_words(),
+        "roles": roles, "manages": manages(ctx, environment), **words(),
     }
 
 
@@ -235,7 +235,7 @@ async def check_page(
 
     def load() -> dict[str, Any]:
         with ctx.transaction(write=False) as session:
-            values = {**page.frame(session, ctx, env), **_words(), "asked": asked}
+            values = {**page.frame(session, ctx, env), **words(), "asked": asked}
             environment = values["environment"]
             values["manages"] = manages(ctx, environment)
             if asked["table"] and asked["record"]:

@@ -26,7 +26,7 @@ from connectorhub.security import service
 from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.page import env_url, portal_page
-from connectorhub.web.security import BASE, _words, act, manages, overview, plain_error, read_page
+from connectorhub.web.security import BASE, words, act, manages, overview, plain_error, read_page
 
 router = APIRouter()
 ROLE = BASE + "/roles/{role}"
@@ -49,7 +49,7 @@ def role_view(ref: str) -> page.View:
             "role": described, "holders": holders, "manages": manages(ctx, environment),
             "grid": [{"table": t, "cells": [{"privilege": p, "field": cell(t, p), "depth": depths.get((t, p), NONE)}
                                             for p in SECURITY_PRIVILEGES]} for t in SECURITY_TABLES],
-            "depth_choices": DEPTH_CHOICES, "role_url": env_url(environment, "security", "roles", role.id), **_words(),
+            "depth_choices": DEPTH_CHOICES, "role_url": env_url(environment, "security", "roles", role.id), **words(),
         }
 
     return view
