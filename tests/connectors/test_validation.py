@@ -66,7 +66,7 @@ def definition() -> dict:
     return {
         "swagger": "2.0",
         "info": {"title": "Contoso Items", "version": "1.0"},
-        "host": "api.contoso.com",
+        "host": "api.tasknotes.io",
         "basePath": "/v1",
         "schemes": ["https"],
         "consumes": ["application/json"],

@@ -484,9 +484,12 @@ def test_a_connector_in_a_solution_is_governed_by_security_roles(app, cli, world
     _put_in_solution(store, cid)
     refused = cli("connector", "share", "-e", "default", "-c", cid, "--user", email("carol"), "--role", "CanView", token=world["alice"])
     assert refused.exit_code == 1 and "SolutionSecurityGoverns" in refused.stderr
-    assert "security roles control access" in refused.stderr and "contoso_core" in refused.stderr
+    # alice may not read the solution (an administrator owns it): it is not named to her (S5).
+    assert "security roles control access" in refused.stderr and "a solution you may not read" in refused.stderr
+    assert "contoso_core" not in refused.stderr
     by_admin = cli("connector", "share", "-e", "default", "-c", cid, "--user", email("carol"), "--role", "CanView")
     assert by_admin.exit_code == 1 and "SolutionSecurityGoverns" in by_admin.stderr  # whatever the caller's rights (A10 invalid)
+    assert "contoso_core" in by_admin.stderr
     unshare = cli("connector", "unshare", "-e", "default", "-c", cid, "--user", email("bob"), token=world["alice"])
     assert unshare.exit_code == 1 and "SolutionSecurityGoverns" in unshare.stderr
     perms = json.loads(ok(cli("connector", "permissions", "-e", "default", "-c", cid, "--json", token=world["alice"])).stdout)

@@ -127,7 +127,7 @@ class World:
             org = directory.get_org_or_raise(session=session, actor=Actor("system", "", is_platform_admin=True), ref=env["org"])
             environments.create(
                 session=session, actor=None, org=org, name=env_name, sharing_model=env.get("sharing_model", "explicit"),
-                subscription=subscriptions.get(env.get("subscription")),
+                subscription=subscriptions.get(env.get("subscription")), region=env.get("region", "local"),  # A9
             )
 
     def _user(self, session, name, org, **flags) -> None:

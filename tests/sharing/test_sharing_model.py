@@ -8,7 +8,10 @@ Besides connectors, connections and their grants, makers create flows and apps w
 slots are bound to their connections, share them (user / co-owner, each slot shared or
 invoker), recipients bind connections scoped to them, and every run's authorisation and
 the connection each slot resolves to are compared (A7); deleting connections and
-connectors leaves slots missing and runs refused naming the connection (A8).
+connectors leaves slots missing and runs refused naming the connection (A8). Three
+subscription environments of one subscription, two in the same region, check A9: a
+connector reaches the other environment of its region (listed, shown, connected to, used
+in apps and flows) and not the third; connections there follow A6 like anywhere else.
 CI runs at least 2,000 steps (CONNECTORHUB_MODEL_EXAMPLES × CONNECTORHUB_MODEL_STEPS);
 the profiles are documented in docs/testing.md.
 """
@@ -55,7 +58,10 @@ ORG_ADMINS = {"olga", "frank"}
 PLATFORM_ADMINS = {"root"}
 ENV_ADMINS = {"dev": {"erin"}}
 GROUPS = {"g1": "o1", "g2": "o1", "g3": "o1", "h1": "o2"}
-ENVS = {"dev": ("o1", "explicit"), "prod": ("o1", "explicit"), "la": ("o1", "subscription"), "fab": ("o2", "explicit")}
+ENVS = {"dev": ("o1", "explicit"), "prod": ("o1", "explicit"), "la": ("o1", "subscription"), "la2": ("o1", "subscription"),
+        "lx": ("o1", "subscription"), "fab": ("o2", "explicit")}
+# A9: la and la2 share the subscription and the region; lx has the subscription in another region.
+REGIONS = {"la": "westeurope", "la2": "westeurope", "lx": "eastus"}
 C_ROLES = ["CanView", "CanViewWithShare", "CanEdit"]
 K_ROLES = ["CanUse", "CanUseAndShare", "CanEdit"]
 RANK = {None: 0, "CanView": 1, "CanViewWithShare": 2, "CanUse": 1, "CanUseAndShare": 2, "CanEdit": 3, "owner": 4}
@@ -198,23 +204,46 @@ class Model:
             return ("CanView" if user in self.subscribers else None), admin
         return self.best(user, c.grants), admin
 
+    @staticmethod
+    def reaches(home: str, here: str) -> bool:
+        """A9: a connector of ``home`` is there in ``here``: the same environment, or both
+        subscription environments of one organization, subscription and region."""
+        if home == here:
+            return True
+        return (ENVS[home][1] == ENVS[here][1] == "subscription" and ENVS[home][0] == ENVS[here][0]
+                and REGIONS[home] == REGIONS[here])
+
+    def connector_role_in(self, user: str, c: MConnector, env: str) -> tuple[str | None, bool]:
+        """(role, manages) of ``user`` on the connector addressed from ``env`` (of the
+        user's organization): its own environment as :meth:`connector_role`; a peer of
+        the same subscription and region (A9) for the author and the members only, an
+        administrator of its environment managing it there if a member; else nothing."""
+        if c.public or c.env == env:
+            return self.connector_role(user, c)
+        if c.org != USERS[user] or not self.reaches(c.env, env):
+            return None, False
+        if c.owner == user:
+            return "owner", True
+        if user in self.subscribers:
+            return "CanView", self.admin_of(user, c.org, c.env)
+        return None, False
+
     def connection_role(self, user: str, k: MConnection) -> tuple[str | None, bool]:
+        """A6 everywhere: in a subscription environment too, members use only their own
+        connections and those shared with them (A9)."""
         if k.org != USERS[user]:
             return None, False
         admin = self.admin_of(user, k.org, k.env)
         if k.owner == user:
             return "owner", True
-        if ENVS[k.env][1] == "subscription":
-            return ("CanUse" if user in self.subscribers else None), admin
         return self.best(user, k.grants, allow_org=False), admin
 
     def visible_connectors(self, user: str, env: str) -> dict[str, str | None]:
         out = {}
         for c in self.connectors.values():
-            if c.public or c.env == env:
-                role, manages = self.connector_role(user, c)
-                if role or manages:
-                    out[c.id] = role
+            role, manages = self.connector_role_in(user, c, env)
+            if role or manages:
+                out[c.id] = role
         return out
 
     def visible_connections(self, user: str, env: str) -> dict[str, str | None]:
@@ -401,7 +430,7 @@ class SharingMachine(RuleBasedStateMachine):
             sub = directory.create_subscription(session=session, actor=system, name="sub", org=orgs["o1"])
             for env, (org, model) in ENVS.items():
                 environments.create(session=session, actor=None, org=orgs[org], name=env, sharing_model=model,
-                                    subscription=sub if model == "subscription" else None)
+                                    subscription=sub if model == "subscription" else None, region=REGIONS.get(env, "local"))
             for env, admins in ENV_ADMINS.items():
                 environment = environments.get_or_raise(session=session, actor=system, ref=env)
                 for name in admins:
@@ -697,9 +726,8 @@ class SharingMachine(RuleBasedStateMachine):
                                       connector_ref=cid, given={}, display_name=name).id
 
         got = self.call(user, act)
-        held, manages = self.model.connector_role(user, c)
-        addressable = ENVS[env][0] == USERS[user] and (c.public or c.env == env)
-        if not addressable or not (held or manages):
+        held, manages = self.model.connector_role_in(user, c, env) if ENVS[env][0] == USERS[user] else (None, False)
+        if not (held or manages):
             # A7: reaching the connector only through apps or flows refuses, naming them;
             # otherwise it is unknown (A10).
             through = ENVS[env][0] == USERS[user] and self.model.reaches_through_assets(user, env, cid)
@@ -730,8 +758,8 @@ class SharingMachine(RuleBasedStateMachine):
         foreign = (USERS[name] if kind == "user" else GROUPS[name]) != k.org
         if not (held or manages):
             expected = "not_found"
-        elif k.scope is not None or ENVS[k.env][1] == "subscription" or not k.allow_sharing:
-            expected = "invalid"  # A7: a scoped connection is shared only through its app or flow; A9; A6
+        elif k.scope is not None or not k.allow_sharing:
+            expected = "invalid"  # A7: a scoped connection is shared only through its app or flow; A6 (A9: in subscription environments too)
         elif foreign:
             expected = "not_found"
         elif key == ("user", k.owner):
@@ -768,7 +796,7 @@ class SharingMachine(RuleBasedStateMachine):
         if not (held or manages) or foreign:
             expected = "not_found"
         else:
-            expected = revoke_outcome(user, held, manages, ENVS[k.env][1], key, k.owner, grant, "CanUseAndShare")
+            expected = revoke_outcome(user, held, manages, "explicit", key, k.owner, grant, "CanUseAndShare")  # A9: connections follow A6
         assert got == expected, (user, kid, principal, got, expected)
         if got == "ok":
             del k.grants[key]
@@ -863,7 +891,7 @@ class SharingMachine(RuleBasedStateMachine):
         problems = []
         for slot, (cid, kid) in slots.items():
             c = self.model.connectors.get(cid)
-            if c is None or not (c.public or c.env == env) or not any(self.model.connector_role(user, c)):
+            if c is None or not any(self.model.connector_role_in(user, c, env)):
                 problems.append((slot, "connector"))
             if kid is not None:
                 k = self.model.connections.get(kid)
@@ -1103,7 +1131,7 @@ class SharingMachine(RuleBasedStateMachine):
             connector_facts.get_or_raise(session=session, actor=actor, environment=self.env(session, actor, env), ref=cid)
 
         got = self.call(user, act)
-        visible = ENVS[env][0] == USERS[user] and (c.public or c.env == env) and any(self.model.connector_role(user, c))
+        visible = ENVS[env][0] == USERS[user] and any(self.model.connector_role_in(user, c, env))
         assert got == ("ok" if visible else "not_found"), (user, cid, env, got)
 
     def a7_probe(self, index, choice, extra):
@@ -1286,7 +1314,7 @@ class SharingMachine(RuleBasedStateMachine):
             cid = first.id if i == 0 else self.pick(in_env, index // 3 + extra)
             digit = (extra // (5 * 4 ** i)) % 4  # none, a usable one (twice as likely), any of the environment
             c = self.model.connectors[cid]
-            if digit in (1, 2) and ENVS[env][0] == USERS[user] and (c.public or c.env == env) and any(self.model.connector_role(user, c)) \
+            if digit in (1, 2) and ENVS[env][0] == USERS[user] and any(self.model.connector_role_in(user, c, env)) \
                     and not any(k.connector == cid and k.env == env and self.model.connection_role(user, k)[0] for k in self.model.connections.values()):
                 self.create_unscoped_connection(user, cid, env)  # as a maker does first
             kid = None if digit == 0 else self.connection_for(user, cid, env, extra // 7 + i, anything=digit == 3)

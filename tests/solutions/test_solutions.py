@@ -752,7 +752,9 @@ def test_s1_s3_apps_travel_like_flows(app, cli, maker, dev, backends, tmp_path):
 
 
 def _share_forecast(cli, dev, maker, email):
-    ok(cli("flow", "share", dev["forecast"], "-e", "dev", "--user", email, "--slot", "weather=shared", token=maker))
+    """A11: a flow in a solution is shared as an S5 record (read), not with `flow share`."""
+    ok(cli("security", "share", "-e", "dev", "--table", "flow", "--record", dev["forecast"], "--user", email,
+           "--privilege", "read", token=maker))
 
 
 def test_a11_a_reference_is_read_used_and_bound_through_security_roles(app, admin, cli, maker, dev):

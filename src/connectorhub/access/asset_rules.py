@@ -22,6 +22,7 @@ from connectorhub.access.decisions import (
     administers,
     connection_rank,
 )
+from connectorhub.access.security_rules import SECURITY_PRIVILEGES, privilege_missing
 
 
 # Asset roles, ordered (F3). OWNER is the maker's implicit role, above co-owner.
@@ -71,15 +72,28 @@ class AssetAccess:
     can_manage: bool = False
     shared_slots: frozenset[str] = frozenset()
     via_name: str | None = None
+    # A11: the S5 privileges the caller holds on an app or flow that is in a solution
+    # (security roles decide, its shares are ignored); None outside solutions.
+    privileges: frozenset[str] | None = None
 
     @property
     def visible(self) -> bool:
         return self.role is not None or self.can_manage
 
+    @property
+    def governed(self) -> bool:
+        """A11: the asset is in a solution, so S5 decides (``privileges``), not its shares."""
+        return self.privileges is not None
+
     def slot_mode(self, slot: str) -> str:
-        """F3: the owner's own connection, else the mode the shares give the caller."""
+        """F3: the owner's own connection, else the mode the shares give the caller. In a
+        solution (A11) every slot names a connection reference, and whoever may run the
+        asset runs through it: the owner as their own, everyone else as ``shared``
+        (the reference's connection, lent on the owner's A6 rights, docs/decisions.md)."""
         if self.role == OWNER:
             return SLOT_OWN
+        if self.governed:
+            return SLOT_SHARED
         return SLOT_SHARED if slot in self.shared_slots else SLOT_INVOKER
 
 
@@ -122,23 +136,62 @@ def asset_access(actor: Actor, asset: AssetFacts, shares: Iterable[AssetShareFac
     return AssetAccess(best, via, can_manage=admin, shared_slots=frozenset(shared), via_name=via_name)
 
 
+def solution_asset_access(actor: Actor, asset: AssetFacts, privileges: frozenset[str]) -> AssetAccess:
+    """A11 + S5 for an app or flow that is a component of a solution: its shares are
+    ignored and the S5 privileges on table ``flow`` / ``app`` decide (``privileges``, from
+    :func:`connectorhub.access.security_rules.allowed`). Read sees and runs it (as in
+    Dataverse, running a flow needs read on it), write changes it, delete deletes it,
+    share shares it as a record. Without read it is not found (A10). Administrators of
+    the scope are implicitly System Administrators (A10, docs/security.md). The owner
+    keeps only what S5 gives owners: user depth reaches their own records (Environment
+    Maker), nothing more."""
+    if asset.org_id != actor.org_id:
+        return NO_ASSET_ACCESS
+    admin = administers(actor, asset.org_id, asset.environment_id)
+    held = frozenset(SECURITY_PRIVILEGES) if admin else frozenset(privileges)
+    if "read" not in held:
+        return NO_ASSET_ACCESS
+    role = OWNER if asset.owner_id == actor.user_id else ASSET_USER
+    return AssetAccess(role, "security role", can_manage=admin, privileges=held)
+
+
 def can_run_asset(access: AssetAccess) -> bool:
-    """F3: the owner, co-owners and users run the asset; administration alone does not."""
+    """F3: the owner, co-owners and users run the asset; administration alone does not.
+    In a solution (A11): read on its S5 table."""
+    if access.governed:
+        return "read" in access.privileges
     return access.role is not None
 
 
 def can_share_asset(access: AssetAccess) -> bool:
-    """F3: the owner, co-owners and administrators share (A10)."""
+    """F3: the owner, co-owners and administrators share (A10). In a solution (A11):
+    the S5 share privilege (record shares; asset shares are refused)."""
+    if access.governed:
+        return "share" in access.privileges
     return access.can_manage or asset_rank(access.role) >= asset_rank(ASSET_CO_OWNER)
 
 
+def can_write_asset(access: AssetAccess) -> bool:
+    """F3: the owner and administrators change the asset (bind its own slots). In a
+    solution (A11): the S5 write privilege."""
+    if access.governed:
+        return "write" in access.privileges
+    return access.role == OWNER or access.can_manage
+
+
 def can_see_all_runs(access: AssetAccess) -> bool:
-    """F1: the owner, co-owners and administrators see every run; a user sees their own."""
+    """F1: the owner, co-owners and administrators see every run; a user sees their own.
+    In a solution (A11): who may write or share it (docs/decisions.md)."""
+    if access.governed:
+        return bool({"write", "share"} & access.privileges)
     return can_share_asset(access)
 
 
 def can_delete_asset(access: AssetAccess) -> bool:
-    """F3: the owner and administrators delete; co-owners do not remove the maker's asset."""
+    """F3: the owner and administrators delete; co-owners do not remove the maker's asset.
+    In a solution (A11): the S5 delete privilege."""
+    if access.governed:
+        return "delete" in access.privileges
     return access.role == OWNER or access.can_manage
 
 
@@ -219,6 +272,8 @@ def decide_asset_unshare(
 def decide_asset_delete(access: AssetAccess, noun: str) -> Decision:
     if not access.visible:
         return Decision(NOT_FOUND)
+    if access.governed and not can_delete_asset(access):
+        return privilege_missing("delete", noun)  # A11, S5
     if not can_delete_asset(access):
         return Decision(FORBIDDEN, f"Only the owner and administrators delete this {noun} (F3).", "AssetDeleteForbidden")
     return ALLOW

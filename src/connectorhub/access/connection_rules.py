@@ -1,6 +1,7 @@
 """Connection access: A6 (owner's credentials, CanUse / CanUseAndShare / CanEdit,
 "allowSharing", creating a connection needs the connector), A7 (a connection scoped to an
-app or flow is not shared), A9 (subscription environments) and A10. Pure functions."""
+app or flow is not shared), A9 (in a subscription environment connections still follow
+A6) and A10. Pure functions."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from connectorhub.access.connector_rules import can_use_connector
 from connectorhub.access.decisions import (
     ALLOW,
     CAN_EDIT,
-    CAN_USE,
     INVALID,
     NO_ACCESS,
     NOT_FOUND,
@@ -22,7 +22,6 @@ from connectorhub.access.decisions import (
     EnvironmentFacts,
     Grant,
     _best_grant,
-    _is_subscription_env,
     administers,
     connection_rank,
 )
@@ -48,20 +47,17 @@ def connection_access(
     """Effective access of ``actor`` to a connection (A6, A9, A10).
 
     The owner holds every right. Otherwise the highest grant to the user or their groups
-    (A3 applied to connections). In a ``subscription`` environment, subscription members
-    use its connections with no sharing step (A9). Administrators see and manage every
-    connection in their scope but use none they were not given (credentials are the
-    owner's, A6).
+    (A3 applied to connections). The same holds in a ``subscription`` environment: its
+    members share the connectors, not each other's connections (A9: those follow A6).
+    Administrators see and manage every connection in their scope but use none they were
+    not given (credentials are the owner's, A6). ``environment`` is kept for callers; no
+    rule of connections depends on the sharing model any more.
     """
     if connection.org_id != actor.org_id:
         return NO_ACCESS
     admin = administers(actor, connection.org_id, connection.environment_id)
     if connection.owner_id == actor.user_id:
         return Access(OWNER, "owner", can_manage=True)
-    if _is_subscription_env(environment):
-        if environment.subscription_id in actor.subscription_ids:
-            return Access(CAN_USE, "subscription", can_manage=admin)
-        return Access(None, "admin", can_manage=True) if admin else NO_ACCESS
     best = _best_grant(actor, (g for g in grants if g.principal_kind != "org"), connection_rank)
     if admin and best.role is None:
         return Access(None, "admin", can_manage=True)
@@ -90,14 +86,9 @@ def decide_create_connection(connector_access_: Access) -> Decision:
     return ALLOW
 
 
-def _connection_sharing_applies(environment: EnvironmentFacts | None, allow_sharing: bool) -> Decision:
-    if _is_subscription_env(environment):
-        return Decision(
-            INVALID,
-            "Sharing does not apply in an environment with the subscription sharing model: "
-            "every member of its subscription already uses its connections (A9).",
-            "SharingNotApplicable",
-        )
+def _connection_sharing_applies(allow_sharing: bool) -> Decision:
+    """A6 (and A9: a subscription environment shares connectors, not connections, so
+    connections are shared there as anywhere else)."""
     if not allow_sharing:
         return Decision(
             INVALID,
@@ -129,7 +120,7 @@ def decide_connection_share(
             "it cannot be shared. Share the app or flow instead.",
             "ScopedConnectionNotShareable",
         )
-    applies = _connection_sharing_applies(environment, allow_sharing)
+    applies = _connection_sharing_applies(allow_sharing)
     if not applies.allowed:
         return applies
     valid = role_valid(CONNECTION_RULES, role)
@@ -151,7 +142,5 @@ def decide_connection_unshare(
 ) -> Decision:
     if not access.visible:
         return Decision(NOT_FOUND)
-    if _is_subscription_env(environment):
-        return _connection_sharing_applies(environment, True)
     return decide_revoke(CONNECTION_RULES, actor, access, connection.owner_id, principal_kind, principal_id, grant)
 

@@ -25,6 +25,7 @@ from connectorhub.access.decisions import (
     _is_subscription_env,
     administers,
     connector_rank,
+    subscription_reaches,
 )
 from connectorhub.access.grant_rules import CONNECTOR_RULES, decide_grant, decide_revoke, role_valid
 
@@ -46,8 +47,12 @@ def connector_access(
     grants: Iterable[Grant] = (),
     environment: EnvironmentFacts | None = None,
     solution_access: Access | None = None,
+    here: EnvironmentFacts | None = None,
 ) -> Access:
     """Effective access of ``actor`` to a connector.
+
+    ``environment`` is the connector's own environment; ``here`` the environment the
+    caller addresses it from (``None``: its own).
 
     - A1: a public connector is usable (CanView) by every user of every organization; only
       a platform administrator manages it.
@@ -57,6 +62,10 @@ def connector_access(
       grants to the user, to any of their (transitive) groups and to the organization.
     - A9: in a ``subscription`` environment, members of its subscription use the
       connector with no grant, and grants do not apply.
+    - A9 across environments: from another environment of the same organization with
+      the subscription sharing model, the same subscription and the same region, the
+      author and the members of the subscription use it (see :func:`_reached_from`);
+      from any other environment it is not there.
     - A11: a connector in a solution is governed by S5: its grants are ignored and
       ``solution_access`` (from :func:`solution_connector_access`) decides.
     """
@@ -64,6 +73,8 @@ def connector_access(
         return Access(CAN_VIEW, "public", can_manage=actor.is_platform_admin)
     if connector.org_id != actor.org_id:
         return NO_ACCESS
+    if here is not None and connector.environment_id != here.id:
+        return _reached_from(actor, connector, environment, here)
     if connector.in_solution:
         return solution_access or NO_ACCESS
     admin = administers(actor, connector.org_id, connector.environment_id)
@@ -77,6 +88,25 @@ def connector_access(
     if admin and best.role is None:
         return Access(None, "admin", can_manage=True)
     return Access(best.role, best.via, can_manage=admin, via_name=best.via_name)
+
+
+def _reached_from(actor: Actor, connector: ConnectorFacts, home: EnvironmentFacts | None, here: EnvironmentFacts) -> Access:
+    """A9: a custom connector addressed from an environment that is not its own. Only a
+    connector of a subscription environment reaches further, into the environments
+    :func:`subscription_reaches` names, and only for its author (who keeps every right)
+    and the members of the subscription (CanView: list, show, connect, use in apps and
+    flows). Administrators of its own environment (A10) who are members manage it from
+    there too; administration alone does not bring it into another environment. A
+    connector in a solution stays in its environment (S5 decides there, A11)."""
+    if connector.in_solution or home is None or home.id != connector.environment_id:
+        return NO_ACCESS
+    if not subscription_reaches(home, here):
+        return NO_ACCESS
+    if connector.owner_id == actor.user_id:
+        return Access(OWNER, "owner", can_manage=True)
+    if home.subscription_id in actor.subscription_ids:
+        return Access(CAN_VIEW, "subscription", can_manage=administers(actor, connector.org_id, connector.environment_id))
+    return NO_ACCESS
 
 
 def solution_connector_access(actor: Actor, connector: ConnectorFacts, privileges: frozenset[str]) -> Access:

@@ -71,6 +71,7 @@ class EnvironmentFacts:
     org_id: str
     sharing_model: str = "explicit"
     subscription_id: str | None = None
+    region: str = "local"
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,24 @@ def administers(actor: Actor, org_id: str | None, environment_id: str | None) ->
 
 def _is_subscription_env(environment: EnvironmentFacts | None) -> bool:
     return environment is not None and environment.sharing_model == "subscription"
+
+
+def subscription_reaches(home: EnvironmentFacts | None, here: EnvironmentFacts | None) -> bool:
+    """A9: does a custom connector of ``home`` reach ``here``? Both environments use the
+    subscription sharing model, in the same organization, with the same subscription and
+    the same region. An environment always reaches itself."""
+    if home is None or here is None:
+        return False
+    if home.id == here.id:
+        return True
+    return (
+        _is_subscription_env(home)
+        and _is_subscription_env(here)
+        and home.org_id == here.org_id
+        and home.subscription_id is not None
+        and home.subscription_id == here.subscription_id
+        and home.region == here.region
+    )
 
 
 def _best_grant(actor: Actor, grants: Iterable[Grant], rank) -> Access:

@@ -216,17 +216,23 @@ def decide_record(actor: Actor, environment: EnvironmentFacts, user: SecurityUse
     if privilege != "create" and not allowed(user, "read", record, tree):
         return Decision(NOT_FOUND)
     if privilege != "read" and not allowed(user, privilege, record, tree):
-        missing = (
-            f"create on {record.table}" if privilege == "create"
-            else f"{privilege} on this {record.table} at a depth that reaches it, and it is not shared with you for {privilege}"
-        )
-        return Decision(
-            FORBIDDEN,
-            f"No security role of yours grants {missing} (S5). Run `connectorhub security check` to see why; "
-            "an administrator assigns roles (`connectorhub security assign`).",
-            "SecurityPrivilegeMissing",
-        )
+        return privilege_missing(privilege, record.table)
     return ALLOW
+
+
+def privilege_missing(privilege: str, table: str) -> Decision:
+    """S5, A10: the forbidden answer for a readable record on which ``privilege`` is not
+    allowed (the same words wherever a record of ``table`` is decided)."""
+    missing = (
+        f"create on {table}" if privilege == "create"
+        else f"{privilege} on this {table} at a depth that reaches it, and it is not shared with you for {privilege}"
+    )
+    return Decision(
+        FORBIDDEN,
+        f"No security role of yours grants {missing} (S5). Run `connectorhub security check` to see why; "
+        "an administrator assigns roles (`connectorhub security assign`).",
+        "SecurityPrivilegeMissing",
+    )
 
 
 def decide_share_record(actor: Actor, environment: EnvironmentFacts, user: SecurityUser, privileges: Iterable[str], record: SecurityRecord, tree: UnitTree) -> Decision:
@@ -245,17 +251,60 @@ def decide_share_record(actor: Actor, environment: EnvironmentFacts, user: Secur
     return ALLOW
 
 
-def solution_governs(noun: str, solution: str | None) -> Decision:
-    """A11: a connector or connection reference that belongs to a solution is governed by
-    S5 instead of sharing: its grants are ignored while it is in a solution, and new
-    grants are refused (invalid whatever the caller's rights, A10) with this reason,
-    which its Share view also shows."""
+def solution_governs(noun: str, solution: str | None, *, hidden: bool = False) -> Decision:
+    """A11: a component of a solution (connector, connection reference, flow, app,
+    environment variable) is governed by S5 instead of sharing: its grants or shares are
+    ignored while it is in a solution, and new ones are refused (invalid whatever the
+    caller's rights, A10) with this reason, which its Share view also shows. ``hidden``:
+    the caller may not read the solution (S5), so it is not named."""
     if solution is None:
         return ALLOW
+    where = "a solution you may not read" if hidden else f"solution '{solution}'"
     return Decision(
         INVALID,
-        f"This {noun} belongs to solution '{solution}', so security roles control access to it, not sharing (A11, S5); "
+        f"This {noun} belongs to {where}, so security roles control access to it, not sharing (A11, S5); "
         "its grants are ignored while it is in a solution. Give people a security role (`connectorhub security assign`) "
         f"or share the record (`connectorhub security share --table {noun.replace(' ', '')}`).",
         "SolutionSecurityGoverns",
     )
+
+
+@dataclass(frozen=True)
+class RoleReach:
+    """One (role, depth) that grants a privilege on a table in an environment, with who
+    holds it (A11 warnings): ``holders`` counts assignments; ``implicit`` is true for the
+    built-in roles every user holds in the default environment."""
+
+    role_name: str
+    depth: str
+    holders: int
+    implicit: bool = False
+
+
+def who_gains_access(table: str, roles: Iterable[RoleReach], record_unit: str | None, record_owner: str | None) -> list[str]:
+    """A11: who reads a record of ``table`` through security roles once it is in a
+    solution, one sentence per role that grants read on the table and is held by someone
+    (by everyone for the implicit roles of the default environment): organization depth
+    reaches every holder, parentchild the holders of the record's business unit and of
+    the units above it, businessunit those of the record's unit, user depth its owner.
+    ``record_unit`` and ``record_owner`` name the record's owning unit and owner."""
+    unit = f"business unit '{record_unit}'" if record_unit else "its owner's business unit"
+    sentences = []
+    order = {depth: index for index, depth in enumerate(reversed(SECURITY_DEPTHS))}
+    for reach in sorted(roles, key=lambda r: (order.get(r.depth, 9), r.role_name)):
+        if not reach.implicit and reach.holders == 0:
+            continue
+        who = f"every {reach.role_name}" if reach.implicit else f"every holder of role '{reach.role_name}'"
+        if reach.depth == DEPTH_ORGANIZATION:
+            sentences.append(f"{who} in this environment can read it")
+        elif reach.depth == DEPTH_PARENT_CHILD:
+            sentences.append(f"{who} of {unit} or of a business unit above it can read it")
+        elif reach.depth == DEPTH_BUSINESS_UNIT:
+            sentences.append(f"{who} of {unit} can read it")
+        else:
+            owner = f"its owner ({record_owner})" if record_owner else "its owner"
+            sentences.append(f"role '{reach.role_name}' lets {owner} read it (user depth)")
+    if not sentences:
+        sentences.append(f"no security role held in this environment grants read on {table}: only administrators "
+                         "and people it is shared with as a record (`connectorhub security share`) can read it")
+    return sentences

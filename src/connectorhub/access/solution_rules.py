@@ -26,6 +26,9 @@ class SolutionFacts:
     environment_id: str
     owner_id: str
     managed: bool = False
+    # S5 (A11): the caller's privileges on the solution record (from ``security.allowed``);
+    # None when not loaded (then only the owner and administrators manage it).
+    privileges: frozenset[str] | None = None
 
 
 def can_create_solution(actor: Actor, environment: EnvironmentFacts) -> bool:
@@ -38,22 +41,36 @@ def can_create_solution(actor: Actor, environment: EnvironmentFacts) -> bool:
 def can_see_solution(actor: Actor, solution: SolutionFacts) -> bool:
     """A10: nobody outside the organization sees its solutions. Inside it, S5 decides
     (A11: the solution record follows its table): a solution's details and component
-    names are read by those :func:`allowed` read on it (``security.allowed_ids``, L6)."""
-    return solution.org_id == actor.org_id
+    names are read by those :func:`allowed` read on it (``security.allowed_ids``, L6);
+    administrators of the scope always (A10)."""
+    if solution.org_id != actor.org_id:
+        return False
+    if solution.privileges is None or administers(actor, solution.org_id, solution.environment_id):
+        return True
+    return "read" in solution.privileges
 
 
-def can_manage_solution(actor: Actor, solution: SolutionFacts) -> bool:
-    """S1-S4: the solution's owner and the administrators of its scope (A10) add and
-    remove components, export, upgrade and delete it."""
-    return solution.org_id == actor.org_id and (
-        solution.owner_id == actor.user_id or administers(actor, solution.org_id, solution.environment_id)
-    )
+def can_manage_solution(actor: Actor, solution: SolutionFacts, privilege: str = "write") -> bool:
+    """S1-S4 with S5 (A11: the solution record follows table ``solution``): managing it
+    (components, version, export) needs write on it, deleting it needs delete; the
+    administrators of its scope (A10) always. The creator owns the record, so user depth
+    (Environment Maker) reaches it. Without S5 facts: its owner and administrators."""
+    if solution.org_id != actor.org_id:
+        return False
+    if administers(actor, solution.org_id, solution.environment_id):
+        return True
+    if solution.privileges is None:
+        return solution.owner_id == actor.user_id
+    return privilege in solution.privileges
 
 
-def decide_solution_manage(actor: Actor, solution: SolutionFacts, name: str, *, changes_components: bool = False) -> Decision:
-    """S1, S4, A10: not found outside the organization; a managed solution's component
-    list is fixed by its publisher (invalid whatever the rights); otherwise the owner
-    and administrators manage it."""
+def decide_solution_manage(
+    actor: Actor, solution: SolutionFacts, name: str, *, changes_components: bool = False, privilege: str = "write"
+) -> Decision:
+    """S1, S4, S5, A10: not found outside the organization or without S5 read; a managed
+    solution's component list is fixed by its publisher (invalid whatever the rights);
+    otherwise ``privilege`` on the solution record decides (write to manage, delete to
+    delete it)."""
     if not can_see_solution(actor, solution):
         return Decision(NOT_FOUND)
     if changes_components and solution.managed:
@@ -63,7 +80,15 @@ def decide_solution_manage(actor: Actor, solution: SolutionFacts, name: str, *, 
             "Change the solution in its source environment and import a new version.",
             "SolutionManaged",
         )
-    if not can_manage_solution(actor, solution):
+    if not can_manage_solution(actor, solution, privilege):
+        if solution.privileges is not None:
+            return Decision(
+                FORBIDDEN,
+                f"No security role of yours grants {privilege} on solution '{name}' (S5). Run `connectorhub security check "
+                f"--table solution --privilege {privilege} --record ID` to see why; an administrator assigns roles "
+                "(`connectorhub security assign`).",
+                "SecurityPrivilegeMissing",
+            )
         return Decision(FORBIDDEN, f"Only the owner of solution '{name}' and administrators manage it (S1).", "SolutionForbidden")
     return ALLOW
 

@@ -21,7 +21,11 @@ from connectorhub.connectors.models import Connector
 from connectorhub.directory.models import User
 from connectorhub.environments.models import Environment
 from connectorhub.errors import Forbidden, InvalidRequest, not_found
-from connectorhub.solutions.models import ConnectionReference
+from connectorhub.security import facts as security
+from connectorhub.solutions.models import ConnectionReference, SolutionComponent
+
+# A11: the S5 privileges an app or flow in a solution is decided on.
+GOVERNED_PRIVILEGES = ("read", "write", "delete", "share")
 
 
 def _check_kind(kind: str) -> str:
@@ -46,7 +50,40 @@ def shares_of(session: Session, asset_id: str) -> builtins.list[AssetShare]:
     return builtins.list(session.scalars(select(AssetShare).where(AssetShare.asset_id == asset_id).order_by(AssetShare.id)))
 
 
+def in_solution(session: Session, asset_ids: builtins.list[str]) -> set[str]:
+    """A11: which of ``asset_ids`` are components of a solution (S5 decides on them)."""
+    if not asset_ids:
+        return set()
+    return set(session.scalars(
+        select(SolutionComponent.component_id).where(
+            SolutionComponent.component_kind.in_(KINDS), SolutionComponent.component_id.in_(sorted(set(asset_ids)))
+        )
+    ))
+
+
+def _governed_access(session: Session, actor: Actor, assets: builtins.list[Asset]) -> dict[str, AssetAccess]:
+    """A11 + S5: the access of ``actor`` to apps and flows that are in a solution, from
+    their S5 privileges on table ``flow`` / ``app`` (facts loaded once per environment
+    and table); their shares are not read."""
+    out: dict[str, AssetAccess] = {}
+    groups: dict[tuple[str, str], builtins.list[Asset]] = {}
+    for asset in assets:
+        groups.setdefault((asset.environment_id, asset.kind), []).append(asset)
+    for (environment_id, kind), group in groups.items():
+        environment = session.get(Environment, environment_id)
+        held = security.allowed_ids_by_privilege(
+            session=session, actor=actor, environment=environment, privileges=GOVERNED_PRIVILEGES, table=kind,
+            record_ids=[a.id for a in group],
+        )
+        for asset in group:
+            privileges = frozenset(p for p, ids in held.items() if asset.id in ids)
+            out[asset.id] = asset_rules.solution_asset_access(actor, facts(asset), privileges)
+    return out
+
+
 def access_for(*, session: Session, actor: Actor, asset: Asset) -> AssetAccess:
+    if in_solution(session, [asset.id]):
+        return _governed_access(session, actor, [asset])[asset.id]
     return asset_rules.asset_access(actor, facts(asset), [_share_facts(s) for s in shares_of(session, asset.id)])
 
 
@@ -61,16 +98,21 @@ def get_with_access(*, session: Session, actor: Actor, environment: Environment,
     asset or not, so a hidden id costs what an unknown one does."""
     asset = session.get(Asset, ref)
     shares = [_share_facts(s) for s in shares_of(session, ref)]
+    governed = in_solution(session, [ref])  # A11: asked for an unknown id too
     if asset is None or asset.kind != _check_kind(kind) or asset.environment_id != environment.id:
         raise not_found(kind, ref)
-    access = asset_rules.asset_access(actor, facts(asset), shares)
+    if asset.id in governed:
+        access = _governed_access(session, actor, [asset])[asset.id]
+    else:
+        access = asset_rules.asset_access(actor, facts(asset), shares)
     if not access.visible:
         raise not_found(kind, ref)
     return asset, access
 
 
 def _visible_in(actor: Actor, environment: Environment):
-    """SQL condition mirroring :func:`asset_rules.asset_access` (F3, A10)."""
+    """SQL condition mirroring :func:`asset_rules.asset_access` (F3, A10); every asset of
+    a solution is a candidate, which :func:`visible_with_access` decides by S5 (A11)."""
     in_env = Asset.environment_id == environment.id
     if environment.org_id != actor.org_id:
         return Asset.id.is_(None)
@@ -82,7 +124,8 @@ def _visible_in(actor: Actor, environment: Environment):
             and_(AssetShare.principal_kind == "group", AssetShare.principal_id.in_(sorted(actor.group_ids))),
         )
     )
-    return and_(in_env, or_(Asset.owner_id == actor.user_id, Asset.id.in_(shared)))
+    governed = select(SolutionComponent.component_id).where(SolutionComponent.component_kind.in_(KINDS))
+    return and_(in_env, or_(Asset.owner_id == actor.user_id, Asset.id.in_(shared), Asset.id.in_(governed)))
 
 
 def slots_of(session: Session, asset_id: str) -> builtins.list[AssetSlot]:
@@ -125,12 +168,14 @@ def visible_with_access(session: Session, actor: Actor, rows) -> builtins.list[t
     """Each of ``rows`` the actor may see, with their access (F3, A10); the shares of all
     are read in one query."""
     shares: dict[str, builtins.list[asset_rules.AssetShareFacts]] = {}
+    governed_ids = in_solution(session, [a.id for a in rows])
+    governed = _governed_access(session, actor, [a for a in rows if a.id in governed_ids])
     if rows:
         for share in session.scalars(select(AssetShare).where(AssetShare.asset_id.in_([a.id for a in rows]))):
             shares.setdefault(share.asset_id, []).append(_share_facts(share))
     items = []
     for asset in rows:
-        access = asset_rules.asset_access(actor, facts(asset), shares.get(asset.id, ()))
+        access = governed[asset.id] if asset.id in governed else asset_rules.asset_access(actor, facts(asset), shares.get(asset.id, ()))
         if access.visible:
             items.append((asset, access))
     return items

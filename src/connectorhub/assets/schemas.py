@@ -199,6 +199,7 @@ class AssetPermissionsOut(BaseModel):
     your_role: str | None
     obtained: str
     you_manage: bool
+    sharing: str = Field("applies", description="'applies', or why sharing does not: the app or flow is in a solution (A11)")
 
 
 class BindIn(Strict):

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Session
 
-from connectorhub.access import asset_rules, connection_rules, connector_rules, decisions
+from connectorhub.access import asset_rules, connection_rules, connector_rules, decisions, security_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.access.asset_rules import AssetAccess
 from connectorhub.access.enforce import enforce
@@ -416,6 +416,8 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
         raise not_found("connection", connection_ref)  # the asset is visible; the connection is what is unknown
     enforce(decision, kind, ref)
     mode = access.slot_mode(slot)
+    if mode == asset_rules.SLOT_OWN and access.governed and not asset_rules.can_write_asset(access):
+        enforce(security_rules.privilege_missing("write", kind), kind, ref)  # A11: changing it needs S5 write
     if mode == asset_rules.SLOT_OWN and slot_row.connection_reference_id is not None:
         solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
         name = reference_names(session, [slot_row]).get(slot_row.connection_reference_id, slot_row.connection_reference_id)

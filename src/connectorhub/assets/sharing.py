@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectorhub.access import asset_rules, decisions
+from connectorhub.access import asset_rules, decisions, security_rules
 from connectorhub.access import lending as lending_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
@@ -36,6 +36,7 @@ from connectorhub.errors import InvalidRequest
 from connectorhub.ids import new_id
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.sharing.facts import resolve_principal
+from connectorhub.solutions import facts as solutions
 from connectorhub.transactions import lock
 
 
@@ -58,6 +59,13 @@ def _unshareable_slots(session: Session, keyring: Keyring, asset: Asset, slots: 
     return out
 
 
+def solution_governs(session: Session, actor: Actor, environment: Environment, asset: Asset) -> decisions.Decision:
+    """A11: an app or flow in a solution is not shared (its shares are ignored there); the
+    refusal names the solution only to those who may read it (S5)."""
+    solution, hidden = solutions.governing_solution(session, actor, environment, asset.kind, asset.id)
+    return security_rules.solution_governs(asset.kind, solution, hidden=hidden)
+
+
 def share(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, kind: str, ref: str,
     principal_kind: str, principal_ref: str | None, role: str, slot_modes: dict[str, str],
@@ -68,6 +76,8 @@ def share(
     its connection, so a co-owner or administrator does it only for a connection they
     may share themselves (``access.lending``)."""
     asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    if access.governed:
+        enforce(solution_governs(session, actor, environment, asset), kind, ref)  # A11
     lock(session, asset, kind=kind, ref=ref)  # shares of one asset change one after the other
     slots = slots_of(session, asset.id)
     names = [s.name for s in slots]
@@ -116,6 +126,8 @@ def unshare(
     """F3: revoke a share. The recipient's bindings stay (their connections are theirs)
     but no longer run anything unless the asset is shared again."""
     asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    if access.governed:
+        enforce(solution_governs(session, actor, environment, asset), kind, ref)  # A11
     lock(session, asset, kind=kind, ref=ref)
     if principal_kind not in ("user", "group"):
         raise InvalidRequest(f"A {kind} is shared with users or groups; name one with --user or --group.", code="PrincipalNotValid")
@@ -137,8 +149,11 @@ def unshare(
 
 
 def permissions(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> dict[str, Any]:
-    """The Share view: owner, every share with its slot modes, the caller's role."""
+    """The Share view: owner, every share with its slot modes, the caller's role, and
+    ``sharing``: ``applies``, or why it does not (A11: the asset is in a solution, its
+    shares are listed but ignored)."""
     asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    sharing = solution_governs(session, actor, environment, asset).reason if access.governed else "applies"
     rows = shares_of(session, asset.id)
     users = {r.principal_id for r in rows if r.principal_kind == "user"} | {r.granted_by for r in rows if r.granted_by}
     groups = {r.principal_id for r in rows if r.principal_kind == "group"}
@@ -160,4 +175,5 @@ def permissions(*, session: Session, actor: Actor, environment: Environment, kin
         "your_role": access.role,
         "obtained": obtained,
         "you_manage": asset_rules.can_share_asset(access),
+        "sharing": sharing,
     }

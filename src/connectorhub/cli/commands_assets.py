@@ -213,6 +213,8 @@ def _register(sub: typer.Typer, kind: str) -> None:
             return
         console.print(f"owner: {data['owner']}", highlight=False)
         console.print(f"your role: {data['your_role'] or 'none'} ({data['obtained']})", highlight=False)
+        if data.get("sharing", "applies") != "applies":
+            console.print(f"sharing: {data['sharing']}", highlight=False)
         table(({**s, "slots": ", ".join(f"{k}={v}" for k, v in s["slots"].items())} for s in data["shares"]),
               ["principal_kind", "principal", "role", "slots", "granted_by"], title="Shares")
 

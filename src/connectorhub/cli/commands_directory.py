@@ -216,7 +216,10 @@ def subscription_remove_member(name: str, user: str = typer.Option(..., "--user"
 @env_app.command("create")
 def env_create(
     name: str,
-    region: str = typer.Option("local", "--region"),
+    region: str = typer.Option(
+        "local", "--region",
+        help="Where the environment runs. A subscription environment's connectors reach the subscription's other environments of the same region.",
+    ),
     type_: str = typer.Option("sandbox", "--type", help="production, sandbox, developer or default."),
     sharing_model: str = typer.Option("explicit", "--sharing-model", help="explicit or subscription (A9)."),
     subscription: str = typer.Option(None, "--subscription", help="Subscription name (with --sharing-model subscription)."),

@@ -102,6 +102,8 @@ def add(
         typer.echo(f"  also added {extra['kind']} {extra['name']} ({extra['id']})")
     for slot in result["references"]:
         typer.echo(f"  slot {slot['slot']} → connection reference {slot['reference']}" + (" (new)" if slot["created"] else ""))
+    for warning in result.get("warnings", []):
+        typer.echo(f"Warning: {warning['message']}")
 
 
 @solution_app.command("remove")

@@ -162,16 +162,13 @@ def create(
 
 
 def _visible_in(actor: Actor, environment: Environment):
-    """SQL condition mirroring :func:`connection_rules.connection_access` (A6, A9, A10)."""
+    """SQL condition mirroring :func:`connection_rules.connection_access` (A6, A10; A9:
+    the same in a subscription environment)."""
     in_env = Connection.environment_id == environment.id
     if environment.org_id != actor.org_id:
         return Connection.id.is_(None)
     if decisions.administers(actor, environment.org_id, environment.id):
         return in_env
-    if environment.sharing_model == "subscription":
-        if environment.subscription_id in actor.subscription_ids:
-            return in_env
-        return and_(in_env, Connection.owner_id == actor.user_id)
     granted = select(ConnectionGrant.connection_id).where(
         or_(
             and_(ConnectionGrant.principal_kind == "user", ConnectionGrant.principal_id == actor.user_id),

@@ -1,5 +1,5 @@
-"""Connector access facts (DESIGN A1, A2, A3, A10, A11, S5): the grants, solution
-membership and security-role privileges that :mod:`connectorhub.access.decisions` decides
+"""Connector access facts (DESIGN A1, A2, A3, A9, A10, A11, S5): the grants, solution
+membership, security-role privileges and (A9) the connector's own environment that :mod:`connectorhub.access.decisions` decides
 on, and :func:`get_or_raise`, the one way to address a connector the caller may see.
 Read-only: imported by the services of connections, security, sharing, assets and
 solutions, which build on connectors.
@@ -125,6 +125,17 @@ def _environment_facts(session: Session, connector: Connector, environment: Envi
     return environments.facts(environment) if environment is not None else None
 
 
+def home_environment_facts(session: Session, connector: Connector, environment: Environment | None):
+    """The facts of the connector's own environment (``environment`` when it is that one,
+    else loaded; ``None`` for a public connector): what A9 decides on when the connector
+    is addressed from another environment of its subscription and region."""
+    return _environment_facts(session, connector, environment)
+
+
+def _here(environment: Environment | None):
+    return environments.facts(environment) if environment is not None else None
+
+
 _ACTOR_GRANTS_OF_ONE = select(*_GRANT_COLUMNS).where(ConnectorGrant.connector_id == bindparam("connector_id"), _ACTOR_PRINCIPALS)
 
 
@@ -140,15 +151,31 @@ def access_for(*, session: Session, actor: Actor, connector: Connector, environm
             rows = session.execute(_ACTOR_GRANTS_OF_ONE, {"connector_id": connector.id, **_actor_params(actor)})
             grants = [decisions.Grant(*row) for row in rows]
     return connector_rules.connector_access(
-        actor, facts(connector, in_solution), grants, _environment_facts(session, connector, environment), solution_access
+        actor, facts(connector, in_solution), grants, _environment_facts(session, connector, environment), solution_access,
+        _here(environment),
     )
 
 
-def _candidates_statement():
+# A9: the environments of the same subscription and region as the one addressed (which is
+# among them): their custom connectors are candidates there too.
+_SUBSCRIPTION_PEERS = select(Environment.id).where(
+    Environment.org_id == bindparam("org_id"),
+    Environment.sharing_model == "subscription",
+    Environment.subscription_id == bindparam("subscription_id"),
+    Environment.region == bindparam("region"),
+)
+
+
+def _candidates_statement(subscription: bool):
     """The connectors of an environment (or public ones) whose id, name or title is the
     reference, each with whether it matched by id or name, and with the actor's grants on
-    each joined in, the files left unloaded: one round trip per access check."""
+    each joined in, the files left unloaded: one round trip per access check. In an
+    environment with the subscription sharing model (``subscription``), the connectors
+    of its peers (same subscription and region, A9) are candidates as well, in the same
+    round trip."""
     in_scope = or_(Connector.environment_id == bindparam("environment_id"), Connector.kind == KIND_PUBLIC)
+    if subscription:
+        in_scope = or_(in_scope, Connector.environment_id.in_(_SUBSCRIPTION_PEERS))
     by_id_or_name = or_(Connector.id == bindparam("ref"), Connector.name == bindparam("ref"))
     return (
         select(Connector, _IN_SOLUTION.label("in_solution"), by_id_or_name.label("by_id_or_name"), *_GRANT_COLUMNS)
@@ -158,7 +185,8 @@ def _candidates_statement():
     )
 
 
-_CANDIDATES_BY_ID_NAME_OR_TITLE = _candidates_statement()
+_CANDIDATES_BY_ID_NAME_OR_TITLE = _candidates_statement(False)
+_CANDIDATES_WITH_PEERS = _candidates_statement(True)
 
 
 _Candidates = dict[str, tuple[Connector, bool, builtins.list]]
@@ -169,7 +197,11 @@ def _candidates_with_grants(session: Session, actor: Actor, environment: Environ
     by_ref: _Candidates = {}
     by_title: _Candidates = {}
     params = {"environment_id": environment.id, "ref": ref, **_actor_params(actor)}
-    for connector, in_solution, by_id_or_name, kind, principal, role, granted_by in session.execute(_CANDIDATES_BY_ID_NAME_OR_TITLE, params):
+    statement = _CANDIDATES_BY_ID_NAME_OR_TITLE
+    if environment.sharing_model == "subscription" and environment.subscription_id is not None:
+        statement = _CANDIDATES_WITH_PEERS
+        params.update(org_id=environment.org_id, subscription_id=environment.subscription_id, region=environment.region)
+    for connector, in_solution, by_id_or_name, kind, principal, role, granted_by in session.execute(statement, params):
         found = by_ref if by_id_or_name else by_title
         _, _, grants = found.setdefault(connector.id, (connector, bool(in_solution), []))
         if kind is not None:
@@ -181,13 +213,15 @@ def _visible_candidates(
     session: Session, actor: Actor, environment: Environment, found: _Candidates
 ) -> tuple[builtins.list[tuple[Connector, Access]], bool]:
     """The candidates the caller may see, and whether security roles were consulted (A11)."""
-    in_solution = [connector for connector, member, _ in found.values() if member]
+    # A connector of a peer environment (A9) in a solution of its own never shows here.
+    in_solution = [connector for connector, member, _ in found.values() if member and connector.environment_id == environment.id]
     solution_access = _solution_access(session, actor, environment, in_solution) if in_solution else {}
+    here = environments.facts(environment)
     visible = []
     for connector, member, grants in found.values():
         access = connector_rules.connector_access(
             actor, facts(connector, member), grants, _environment_facts(session, connector, environment),
-            solution_access.get(connector.id),
+            solution_access.get(connector.id), here,
         )
         if connector_rules.can_view_connector(access):
             visible.append((connector, access))
@@ -202,7 +236,8 @@ def get_or_raise(*, session: Session, actor: Actor, environment: Environment, re
 def get_with_access(*, session: Session, actor: Actor, environment: Environment, ref: str) -> tuple[Connector, Access]:
     """A connector of ``environment`` (or a public one) by id, name or title, if the
     caller may see it; otherwise the same not-found as an unknown id (A10). A reference
-    that names no connector the caller sees by id or name is tried as a title, and
+    that names no connector the caller sees by id or name is tried as a title (one of
+    ``environment`` or public before one of a peer environment, A9), and
     whether security roles may hide a connector of the environment is asked; when they
     may, the facts they decide on are read, whether the reference names a hidden
     connector or nothing, so both cost the same queries."""
@@ -218,6 +253,10 @@ def get_with_access(*, session: Session, actor: Actor, environment: Environment,
             _role_privileges(session, actor, environment, [ref])
     if not visible:
         raise not_found("connector", ref)
+    if len(visible) > 1:
+        # A9: a title shared with a peer environment's connector names the one of the
+        # environment addressed (or a public one), as it did before the peer was there.
+        visible = [v for v in visible if v[0].environment_id in (environment.id, None)] or visible
     if len(visible) > 1:
         ids = ", ".join(c.id for c, _ in visible)
         raise InvalidRequest(

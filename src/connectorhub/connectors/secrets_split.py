@@ -3,7 +3,9 @@
 OAuth client secrets (``oAuthSettings.clientSecret``) and defaults (``default`` or the
 schema's ``defaultValue``) of ``securestring`` and ``clientCertificate`` parameters are write-only: they are taken out of ``apiProperties.json`` before it is
 stored, kept encrypted (K1) under the JSON pointer they were found at, and never
-returned by download, export or the API.
+returned by download, export or the API. A ``clientSecret`` that is one whole
+``@environmentVariables("NAME")`` reference is not a secret: it stays in the file as
+written, and the secret variable it names holds the value (:mod:`.variable_references`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import copy
 from typing import Any
 
 from connectorhub.connectors.parameter_types import SECRET_PARAMETER_TYPES
+from connectorhub.connectors.variable_references import client_secret_references, whole_reference
 
 
 def _escape(token: str) -> str:
@@ -46,8 +49,9 @@ def oauth_parameter_pointers(properties: dict[str, Any]) -> list[str]:
 def secret_slots(properties: dict[str, Any]) -> set[str]:
     """Every pointer where a secret of these properties may live: OAuth client secrets
     and the defaults of secret-typed parameters (so a stored secret is kept across an
-    update that re-sends the file without it)."""
-    slots = set(oauth_parameter_pointers(properties))
+    update that re-sends the file without it). A clientSecret that refers to a variable
+    is no slot: a secret stored there before is dropped."""
+    slots = set(oauth_parameter_pointers(properties)) - {p for p, _ in client_secret_references(properties)}
     for prefix, params in _parameter_maps(properties):
         for name, spec in params.items():
             if isinstance(spec, dict) and spec.get("type") in SECRET_PARAMETER_TYPES:
@@ -65,7 +69,7 @@ def split_secrets(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
                 continue
             base = f"{prefix}/{_escape(name)}"
             oauth = spec.get("oAuthSettings")
-            if isinstance(oauth, dict) and "clientSecret" in oauth:
+            if isinstance(oauth, dict) and "clientSecret" in oauth and whole_reference(oauth["clientSecret"]) is None:
                 value = oauth.pop("clientSecret")
                 if isinstance(value, str) and value:
                     found[f"{base}/oAuthSettings/clientSecret"] = value

@@ -45,6 +45,7 @@ from connectorhub.connectors.secrets_split import (
     secret_slots,
     split_secrets,
 )
+from connectorhub.connectors.variable_references import client_secret_references
 from connectorhub.db import utcnow
 from connectorhub.directory.models import User
 from connectorhub.environments import facts as environments
@@ -65,6 +66,7 @@ from connectorhub.sharing.models import ConnectorGrant
 from connectorhub.solutions import facts as solutions
 from connectorhub.solutions.models import KIND_CONNECTOR, SolutionComponent
 from connectorhub.transactions import lock
+from connectorhub.variables import facts as variable_facts
 
 SECRET_OWNER = "connector"
 
@@ -174,9 +176,19 @@ def _store_properties(
             )
         return
     stripped, found = split_secrets(parsed)
+    referenced = client_secret_references(stripped)
+    _check_secret_references(session, connector, referenced)
     connector.api_properties = text if not found else json.dumps(stripped, indent=2, ensure_ascii=False)
     if secret:
-        pointers = oauth_parameter_pointers(stripped)
+        pointers = [p for p in oauth_parameter_pointers(stripped) if p not in dict(referenced)]
+        if not pointers and referenced:
+            name = referenced[0][1]
+            raise InvalidRequest(
+                f"--secret is not needed: the connector's clientSecret refers to the environment variable '{name}', "
+                f"which holds the client secret in each environment. Set it there with `connectorhub env-var set {name} "
+                "VALUE -e ENV`, or drop the reference from apiProperties.json to give the secret with --secret.",
+                code="SecretNotApplicable",
+            )
         if not pointers:
             raise InvalidRequest(
                 "--secret is the OAuth client secret, but apiProperties.json has no oauthSetting "
@@ -199,6 +211,33 @@ def _store_properties(
             secret_store.put(
                 session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=connector.id, name=pointer, value=value
             )
+
+
+def _check_secret_references(session: Session, connector: Connector, referenced: list[tuple[str, str]]) -> None:
+    """C4: a clientSecret given as ``@environmentVariables("NAME")`` must name a secret
+    variable (encrypted, never shown, K1, K2). A variable the connector's environment
+    does not define yet is accepted (a solution brings its variables after its
+    connectors, S3); using it answers how to define it (:mod:`connectorhub.runtime.oauth_provider`)."""
+    if not referenced:
+        return
+    types = variable_facts.types_of(session, connector.environment_id, {name for _, name in referenced})
+    findings = [
+        validation.Finding(
+            "OAuthClientSecretNotSecret", pointer, "error",
+            f"The clientSecret refers to the environment variable '{name}', which has type '{types[name]}'; a client "
+            f"secret must come from a variable of type secret, so its value is encrypted and never shown. Refer to a "
+            f"secret variable (`connectorhub env-var create NAME --type secret -e ENV`) instead.",
+            validation.API_PROPERTIES_FILE,
+        ).to_dict()
+        for pointer, name in referenced
+        if name in types and types[name] != "secret"
+    ]
+    if findings:
+        raise ValidationFailed(
+            f"The connector files have {len(findings)} error(s); first: {validation.API_PROPERTIES_FILE} at "
+            f"{findings[0]['pointer']}: {findings[0]['message']}",
+            findings=findings,
+        )
 
 
 def create(
@@ -471,14 +510,16 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
 
 
 @functools.cache
-def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, paged: bool):
+def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, paged: bool, peers: str = ""):
     """The ids of the next page of connectors a caller may see in an environment, as a
     UNION ALL of branches that are each ordered and limited on their own index: public
     connectors (A1), the caller's own (A2), those granted to the caller, a group of theirs
     or the organization (A3), or every connector of the environment for administrators
-    (A10) and subscription members (A9). The database never scans the environment for a
-    caller who sees little of it (docs/benchmarks.md, access). One statement per shape,
-    built once."""
+    (A10) and subscription members (A9). ``peers`` adds the connectors of the other
+    environments of the same subscription and region (A9): ``"all"`` for a member of the
+    subscription, ``"own"`` for a caller who only sees their own there, ``""`` none.
+    The database never scans the environment for a caller who sees little of it
+    (docs/benchmarks.md, access). One statement per shape, built once."""
     limit = bindparam("limit", type_=Integer)
 
     def page(query, column):
@@ -518,19 +559,28 @@ def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, p
                 .where(SolutionComponent.component_kind == "connector", in_env),
                 SolutionComponent.component_id,
             ))
+        if peers:
+            # A9: a connector of a solution stays in its own environment (S5 decides there).
+            in_peers = [Connector.environment_id.in_(bindparam("peer_ids", expanding=True)), ~_IN_SOLUTION]
+            if peers == "own":
+                in_peers.append(Connector.owner_id == bindparam("actor_user"))
+            branches.append(page(select(Connector.id.label("id")).where(*in_peers), Connector.id))
     union = branches[0].union_all(*branches[1:]).subquery()
     return select(union.c.id).distinct().order_by(union.c.id).limit(limit)
 
 
-def _visible_ids(session: Session, actor: Actor, environment: Environment, after: str | None, limit: int) -> builtins.list[str]:
+def _visible_ids(
+    session: Session, actor: Actor, environment: Environment, after: str | None, limit: int, peer_ids: builtins.list[str]
+) -> builtins.list[str]:
     same_org = environment.org_id == actor.org_id
     subscription = environment.sharing_model == "subscription"
-    sees_all = same_org and (
-        decisions.administers(actor, environment.org_id, environment.id)
-        or (subscription and environment.subscription_id in actor.subscription_ids)
-    )
-    statement = _visible_ids_statement(same_org, sees_all, not subscription, after is not None)  # A9: no grants there
+    member = subscription and environment.subscription_id in actor.subscription_ids
+    sees_all = same_org and (decisions.administers(actor, environment.org_id, environment.id) or member)
+    peers = ("all" if member else "own") if same_org and peer_ids else ""
+    statement = _visible_ids_statement(same_org, sees_all, not subscription, after is not None, peers)  # A9: no grants there
     params = {"environment_id": environment.id, "after": after, "limit": limit, **_actor_params(actor)}
+    if peers:
+        params["peer_ids"] = peer_ids
     return session.scalars(statement, params).all()
 
 
@@ -556,10 +606,15 @@ _PAGE_ROWS = (
 def list(  # noqa: A001 - the service vocabulary
     *, session: Session, actor: Actor, environment: Environment, limit: int, cursor: str | None
 ) -> Page[tuple[Connector, Access]]:
-    """What the caller may use in ``environment``: its visible custom connectors and every
-    public connector, with the caller's role and how it was obtained, one page at a time."""
+    """What the caller may use in ``environment``: its visible custom connectors, those of
+    the other environments of its subscription and region (A9) and every public
+    connector, with the caller's role and how it was obtained, one page at a time. The
+    peer environments are one query, whatever their number."""
     check_limit(limit)
-    page_ids = _visible_ids(session, actor, environment, cursor or None, limit + 1)
+    peers = {}
+    if environment.org_id == actor.org_id:
+        peers = {peer.id: environments.facts(peer) for peer in environments.subscription_peers(session, environment)}
+    page_ids = _visible_ids(session, actor, environment, cursor or None, limit + 1, sorted(peers))
     more = len(page_ids) > limit
     ids = page_ids[:limit]
     rows: builtins.list[Connector] = []
@@ -569,13 +624,15 @@ def list(  # noqa: A001 - the service vocabulary
         for connector_id, *grant in session.execute(_GRANTS_OF_MANY, {"connector_ids": ids, **_actor_params(actor)}):
             grants.setdefault(connector_id, []).append(decisions.Grant(*grant))
     in_solution: set[str] = set(session.scalars(_IN_SOLUTION_MANY, {"connector_ids": ids})) if ids else set()
-    solution_access = _solution_access(session, actor, environment, [c for c in rows if c.id in in_solution]) if in_solution else {}
+    here = [c for c in rows if c.id in in_solution and c.environment_id == environment.id]
+    solution_access = _solution_access(session, actor, environment, here) if here else {}
     env_facts = environments.facts(environment)
     items = []
     for connector in rows:
         member = connector.id in in_solution
+        home = peers.get(connector.environment_id, env_facts)  # A9: a peer's connector is decided on its own environment
         access = connector_rules.connector_access(
-            actor, facts(connector, member), grants.get(connector.id, ()), env_facts, solution_access.get(connector.id)
+            actor, facts(connector, member), grants.get(connector.id, ()), home, solution_access.get(connector.id), env_facts
         )
         if connector_rules.can_view_connector(access):
             items.append((connector, access))

@@ -29,6 +29,15 @@ Decisions (DESIGN is silent):
   hosts only (local development and tests).
 * Token endpoint error texts are shortened, stripped of control characters and of any
   secret the request carried before they are stored or shown (K2).
+* C4, R6: ``clientId``, ``clientSecret`` and the ``customParameters`` values (URLs,
+  URL templates and the values templates are filled with) may use
+  ``@environmentVariables("NAME")``. They are resolved each time the settings are read
+  (sign-in start, code exchange, refresh) from the variable's current value in the
+  **connection's** environment, the environment R6 resolves a host in when the
+  connection is called. A clientSecret reference must name a ``secret`` variable; its
+  value is decrypted for that request only. A variable that is not defined or has no
+  value answers ``EnvironmentVariableNotSet`` naming it and the ``env-var`` command
+  that fixes it.
 """
 
 from __future__ import annotations
@@ -46,12 +55,15 @@ from multidict import CIMultiDict
 from sqlalchemy.orm import Session
 
 from connectorhub.connections.models import Connection
+from connectorhub.connectors import variable_references
 from connectorhub.connectors.models import Connector
+from connectorhub.environments.models import Environment
 from connectorhub.errors import InvalidRequest, NotSupported, UpstreamError
 from connectorhub.runtime import oauth_templates
 from connectorhub.runtime.http import HttpRequest, HttpResponse
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
+from connectorhub.variables import service as variables
 
 __all__ = [
     "ProviderFailed",
@@ -138,20 +150,80 @@ def _fill_template(template: str, values: dict[str, str], what: str, parameter: 
     return _PLACEHOLDER.sub(replace, template)
 
 
-def _checked_url(url: str, what: str) -> str:
+def _checked_url(url: str, what: str, shown: str | None = None) -> str:
+    """``shown``: how messages quote the URL when its value came from a secret variable
+    (the setting as written, K2)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     fix = "fix oAuthSettings.customParameters of the connector"
+    if shown is not None:
+        fix += " or the environment variable it refers to"
     if parts.scheme not in ("http", "https") or not host or parts.username is not None or parts.password is not None:
         raise InvalidRequest(
-            f"The connector's OAuth {what} '{url}' is not an http(s) URL with a host; {fix}.", code="OAuthSettingsNotValid"
+            f"The connector's OAuth {what} '{shown or url}' is not an http(s) URL with a host; {fix}.",
+            code="OAuthSettingsNotValid",
         )
     if parts.scheme == "http" and host not in _LOOPBACK_HOSTS:
         raise InvalidRequest(
-            f"The connector's OAuth {what} must use https (plain http only for localhost), not '{parts.scheme}://{host}'; {fix}.",
+            f"The connector's OAuth {what} must use https (plain http only for localhost), not "
+            f"'{shown or parts.scheme + '://' + host}'; {fix}.",
             code="OAuthSettingsNotValid",
         )
     return url
+
+
+class _References:
+    """C4, R6: the ``@environmentVariables("NAME")`` references of one connection's OAuth
+    settings, resolved from the variables' current values in the connection's
+    environment, read when the settings are used (sign-in start, code exchange,
+    refresh) and never kept. Secret values are decrypted for this use only."""
+
+    def __init__(self, session: Session, keyring: Keyring, connection: Connection, texts: list[Any]) -> None:
+        names = {name for text in texts for name in variable_references.names_in(text)}
+        self.values = variables.named_values(
+            session=session, keyring=keyring, environment_id=connection.environment_id, names=names
+        ) if names else {}
+        environment = session.get(Environment, connection.environment_id) if names else None
+        self.environment = environment.name if environment is not None else connection.environment_id
+        self.secret_used: set[str] = set()  # settings (by what) whose value came from a secret variable
+
+    def _value(self, name: str, what: str, secret: bool = False) -> str:
+        variable = self.values.get(name)
+        env = self.environment
+        if variable is None:
+            kind = " --type secret" if secret else ""
+            raise InvalidRequest(
+                f"The connector's OAuth {what} refers to the environment variable '{name}', which environment '{env}' "
+                f"does not define. Define it with `connectorhub env-var create {name}{kind} -e {env}`, give it its value "
+                f"with `connectorhub env-var set {name} VALUE -e {env}`, then try again.",
+                code="EnvironmentVariableNotSet", variable=name,
+            )
+        if secret and variable.type != "secret":
+            raise InvalidRequest(
+                f"The connector's OAuth client secret refers to the environment variable '{name}', which has type "
+                f"'{variable.type}' in environment '{env}'; a client secret must come from a variable of type secret. "
+                f"Delete it and define it again with `connectorhub env-var create {name} --type secret -e {env}`.",
+                code="OAuthClientSecretNotSecret", variable=name,
+            )
+        if variable.value is None or not variable.value.strip():
+            raise InvalidRequest(
+                f"The connector's OAuth {what} refers to the environment variable '{name}', which has no value in "
+                f"environment '{env}'. Give it one with `connectorhub env-var set {name} VALUE -e {env}`, then try again.",
+                code="EnvironmentVariableNotSet", variable=name,
+            )
+        if variable.type == "secret":
+            self.secret_used.add(what)
+        return variable.value.strip()
+
+    def resolve(self, text: str | None, what: str) -> str | None:
+        """``text`` with its references replaced (None stays None)."""
+        if not text or "@environmentVariables" not in text:
+            return text
+        names = variable_references.names_in(text)
+        return variable_references.substitute(text, {name: self._value(name, what) for name in names})
+
+    def secret(self, name: str) -> str:
+        return self._value(name, "client secret", secret=True)
 
 
 def provider_settings(*, session: Session, keyring: Keyring, connection: Connection) -> ProviderSettings:
@@ -188,6 +260,21 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
             f"The connector's oAuthSettings of parameter '{name}' have no clientId; set it in apiProperties.json.",
             code="OAuthSettingsNotValid",
         )
+    raw = {k: _custom_value(custom, k) for k in custom}
+    secret_name = variable_references.whole_reference(settings.get("clientSecret"))
+    refs = _References(session, keyring, connection, [client_id, settings.get("clientSecret"), *raw.values()])
+    # Values of customParameters, references resolved; templates are resolved once filled
+    # (below), so a connection value can never bring a reference of its own.
+    resolved = {
+        k: v if k.endswith("UrlTemplate") else refs.resolve(v, k) for k, v in raw.items()
+    }
+    client_id = refs.resolve(client_id, "client id")
+    if not client_id.strip():
+        raise InvalidRequest(
+            f"The connector's clientId refers to environment variables whose values leave it empty in environment "
+            f"'{refs.environment}'; give them values with `connectorhub env-var set NAME VALUE -e {refs.environment}`.",
+            code="OAuthSettingsNotValid",
+        )
     urls: dict[str, str | None] = {}
     if provider == "oauth2generic":
         unsupported = [key for key in UNSUPPORTED_TEMPLATES if key in custom]
@@ -197,22 +284,24 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
                 "only authorizationUrlTemplate, tokenUrlTemplate and refreshUrlTemplate are filled in.",
                 code="OAuthTemplateNotSupported",
             )
-        values = {k.lower(): v for k in custom if (v := _custom_value(custom, k)) is not None}
+        values = {k.lower(): v for k, v in resolved.items() if v is not None}
         connection_values = json.loads(connection.parameters or "{}")
         for key, value in connection_values.items():
             if key.lower().startswith(f"{name.lower()}:") and value is not None and str(value) != "":
                 values[key.split(":", 1)[1].lower()] = str(value)
         for slot in ("authorizationUrl", "tokenUrl", "refreshUrl"):
-            template = _custom_value(custom, f"{slot}Template")
+            template = raw.get(f"{slot}Template")
             if template:
                 oauth_templates.check_host_values(
                     template=template, slot=f"{slot}Template", oauth_parameter=name, properties=properties,
                     parameter_set=connection.parameter_set, connection_values=connection_values,
                 )
-            urls[slot] = _fill_template(template, values, slot, name) if template else _custom_value(custom, slot)
+                urls[slot] = refs.resolve(_fill_template(template, values, slot, name), slot)
+            else:
+                urls[slot] = resolved.get(slot)
     else:
         for slot in ("authorizationUrl", "tokenUrl", "refreshUrl"):
-            urls[slot] = _custom_value(custom, slot)
+            urls[slot] = resolved.get(slot)
     for slot in ("authorizationUrl", "tokenUrl"):
         if not urls[slot]:
             raise InvalidRequest(
@@ -222,18 +311,29 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
             )
     scopes = settings.get("scopes")
     scopes = tuple(s for s in scopes if isinstance(s, str) and s.strip()) if isinstance(scopes, list) else ()
-    stored = secret_store.read(session=session, keyring=keyring, owner_kind="connector", owner_id=connection.connector_id)
-    secret = stored.get(f"{prefix}/{_escape(name)}/oAuthSettings/clientSecret")
+    if secret_name is not None:
+        secret = refs.secret(secret_name)
+    else:
+        stored = secret_store.read(session=session, keyring=keyring, owner_kind="connector", owner_id=connection.connector_id)
+        secret = stored.get(f"{prefix}/{_escape(name)}/oAuthSettings/clientSecret")
+
+    def shown(slot: str) -> str | None:
+        # When any URL part came from a secret variable, URLs are quoted as written, never
+        # as resolved (K2).
+        written = raw.get(f"{slot}Template") or raw.get(slot)
+        return written if refs.secret_used - {"client secret"} else None
+
+    refresh_slot = "refreshUrl" if urls["refreshUrl"] else "tokenUrl"
     return ProviderSettings(
         identity_provider=provider,
         parameter=name,
         client_id=client_id.strip(),
         client_secret=secret or None,
         scopes=scopes,
-        authorization_url=_checked_url(urls["authorizationUrl"], "authorization URL"),
-        token_url=_checked_url(urls["tokenUrl"], "token URL"),
-        refresh_url=_checked_url(urls["refreshUrl"] or urls["tokenUrl"], "refresh URL"),
-        issuer=_custom_value(custom, "issuer"),
+        authorization_url=_checked_url(urls["authorizationUrl"], "authorization URL", shown("authorizationUrl")),
+        token_url=_checked_url(urls["tokenUrl"], "token URL", shown("tokenUrl")),
+        refresh_url=_checked_url(urls[refresh_slot], "refresh URL", shown(refresh_slot)),
+        issuer=resolved.get("issuer"),
     )
 
 

@@ -13,7 +13,7 @@ import builtins
 from collections import defaultdict
 from typing import Iterable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from connectorhub.access import decisions, security_rules
@@ -288,3 +288,35 @@ def _principal_names(session: Session, environment: Environment, principals: Ite
     if teams:
         names.update({("team", tid): name for tid, name in session.execute(select(Team.id, Team.name).where(Team.id.in_(teams)))})
     return names
+
+
+def role_reach(*, session: Session, environment: Environment, table: str, privilege: str = "read") -> builtins.list[security_rules.RoleReach]:
+    """A11: every role of the environment that grants ``privilege`` on ``table``, at
+    which depth, and how many users and teams hold it; in the environment of type
+    ``default`` the built-in roles every user holds implicitly (:func:`load_user`) are
+    included as such, whether or not their rows exist yet."""
+    _check_table(table)
+    _check_privilege(privilege)
+    rows = session.execute(
+        select(SecurityRole.id, SecurityRole.name, RolePrivilege.depth)
+        .join(RolePrivilege, RolePrivilege.role_id == SecurityRole.id)
+        .where(SecurityRole.environment_id == environment.id, RolePrivilege.table_name == table, RolePrivilege.privilege == privilege)
+    ).all()
+    holders = dict(session.execute(
+        select(RoleAssignment.role_id, func.count()).where(RoleAssignment.environment_id == environment.id).group_by(RoleAssignment.role_id)
+    ).all())
+    implicit = (security_rules.ENVIRONMENT_MAKER, security_rules.BASIC_USER) if environment.type == "default" else ()
+    out = [security_rules.RoleReach(name, depth, holders.get(role_id, 0)) for role_id, name, depth in rows if name not in implicit]
+    for name in implicit:
+        out += [
+            security_rules.RoleReach(name, depth, 0, implicit=True)
+            for t, p, depth in sorted(security_rules.builtin_role_privileges()[name]) if t == table and p == privilege
+        ]
+    return out
+
+
+def record_names(*, session: Session, environment: Environment, record: SecurityRecord) -> tuple[str | None, str | None]:
+    """(owning business unit's name, owner's e-mail or team name) of a record, for sentences."""
+    unit = _unit_names(session, environment).get(record.unit_id, record.unit_id) if record.unit_id else None
+    owner = _principal_names(session, environment, [(record.owner_kind, record.owner_id)]).get((record.owner_kind, record.owner_id))
+    return unit, owner

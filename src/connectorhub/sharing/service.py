@@ -106,10 +106,17 @@ def _revoke_grant(session: Session, actor: Actor, model, row, resource, principa
 # --- connectors ----------------------------------------------------------------------
 
 
-def _solution_governs(session: Session, connector, ref: str) -> None:
+def _governing(session: Session, actor: Actor, environment: Environment, connector):
+    """A11: the decision that a connector in a solution is governed by security roles
+    (S5), not sharing; the solution is named only to those who may read it."""
+    solution, hidden = solutions.governing_solution(session, actor, environment, "connector", connector.id)
+    return security_rules.solution_governs("connector", solution, hidden=hidden)
+
+
+def _solution_governs(session: Session, actor: Actor, environment: Environment, connector, ref: str) -> None:
     """A11: a connector in a solution is governed by security roles (S5), not sharing."""
     if connector.kind == "custom":
-        enforce(security_rules.solution_governs("connector", solutions.solution_of(session, "connector", connector.id)), "connector", ref)
+        enforce(_governing(session, actor, environment, connector), "connector", ref)
 
 
 def share_connector(
@@ -117,8 +124,8 @@ def share_connector(
 ) -> dict[str, Any]:
     connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connector, kind="connector", ref=ref)  # grant changes of one connector one after the other
-    _solution_governs(session, connector, ref)
-    env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
+    _solution_governs(session, actor, environment, connector, ref)
+    env_facts = connectors.home_environment_facts(session, connector, environment)  # A9: its own environment decides
     # Rules that hold whatever the principal (A1, A4, A9) are checked before it is resolved.
     precheck = connector_rules.decide_connector_share(actor, access, connectors.facts(connector), env_facts, principal_kind, "", role, None)
     if precheck.outcome in (decisions.INVALID, decisions.NOT_FOUND) or (precheck.outcome == decisions.FORBIDDEN and connector.kind == "public"):
@@ -138,8 +145,8 @@ def unshare_connector(
 ) -> None:
     connector, access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     lock(session, connector, kind="connector", ref=ref)
-    _solution_governs(session, connector, ref)
-    env_facts = environments.facts(environment) if connector.environment_id == environment.id else None
+    _solution_governs(session, actor, environment, connector, ref)
+    env_facts = connectors.home_environment_facts(session, connector, environment)  # A9: its own environment decides
     principal = resolve_principal(session=session, org_id=connector.org_id or actor.org_id, kind=principal_kind, ref=principal_ref)
     row, grant = _find_grant(session, ConnectorGrant, connector.id, principal)
     enforce(
@@ -159,9 +166,9 @@ def connector_permissions(*, session: Session, actor: Actor, environment: Enviro
     sharing = "applies"
     if connector.kind == "public":
         sharing = "A public connector is available to every user of every organization (A1)."
-    elif (solution := solutions.solution_of(session, "connector", connector.id)) is not None:
-        sharing = security_rules.solution_governs("connector", solution).reason  # A11
-    elif environment.sharing_model == "subscription":
+    elif solutions.solution_of(session, "connector", connector.id) is not None:
+        sharing = _governing(session, actor, environment, connector).reason  # A11
+    elif (home := connectors.home_environment_facts(session, connector, environment)) is not None and home.sharing_model == "subscription":
         sharing = "Sharing does not apply: every member of the environment's subscription uses this connector (A9)."
     return {
         "connector_id": connector.id,
@@ -219,9 +226,7 @@ def connection_permissions(*, session: Session, actor: Actor, keyring: Keyring, 
     connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     owner = session.get(User, connection.owner_id)
     sharing = "applies"
-    if environment.sharing_model == "subscription":
-        sharing = "Sharing does not apply: every member of the environment's subscription uses this connection (A9)."
-    elif not connections.allows_sharing(session, keyring, connection):
+    if not connections.allows_sharing(session, keyring, connection):
         sharing = "This connection cannot be shared: its connector's parameter set says \"allowSharing\": false (A6)."
     return {
         "connection_id": connection.id,

@@ -8,8 +8,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectorhub.access.decisions import Actor
 from connectorhub.assets.models import KIND_APP, KIND_FLOW
+from connectorhub.environments.models import Environment
 from connectorhub.errors import InvalidRequest
+from connectorhub.security import facts as security
 from connectorhub.solutions.models import (
     KIND_CONNECTION_REFERENCE,
     KIND_CONNECTOR,
@@ -18,6 +21,16 @@ from connectorhub.solutions.models import (
     Solution,
     SolutionComponent,
 )
+
+
+# S5 table of each component kind (records whose owner S5 security reads, A11).
+SECURITY_TABLE = {
+    KIND_CONNECTOR: "connector",
+    KIND_CONNECTION_REFERENCE: "connectionreference",
+    KIND_FLOW: "flow",
+    KIND_APP: "app",
+    KIND_ENVIRONMENT_VARIABLE: "environmentvariable",
+}
 
 
 KIND_LABELS = {
@@ -68,6 +81,25 @@ def solution_of(session: Session, component_kind: str, component_id: str) -> str
         .where(SolutionComponent.component_kind == component_kind, SolutionComponent.component_id == component_id)
         .order_by(Solution.unique_name).limit(1)
     )
+
+
+def governing_solution(session: Session, actor: Actor, environment: Environment, component_kind: str, component_id: str) -> tuple[str | None, bool]:
+    """A11: (unique name, hidden) of a solution holding the component, preferring one the
+    caller may read (S5 read on ``solution``); ``hidden`` is true when they may read none
+    of them, so the name must not be shown (counted, not named). (None, False) when the
+    component is in no solution."""
+    rows = session.execute(
+        select(Solution.id, Solution.unique_name).join(SolutionComponent, SolutionComponent.solution_id == Solution.id)
+        .where(SolutionComponent.component_kind == component_kind, SolutionComponent.component_id == component_id)
+        .order_by(Solution.unique_name)
+    ).all()
+    if not rows:
+        return None, False
+    readable = security.allowed_ids(
+        session=session, actor=actor, environment=environment, privilege="read", table="solution", record_ids=[sid for sid, _ in rows]
+    )
+    named = [name for sid, name in rows if sid in readable]
+    return (named[0], False) if named else (rows[0][1], True)
 
 
 def unmanaged_solutions_of(session: Session, component_kind: str, component_id: str) -> list[dict[str, str]]:

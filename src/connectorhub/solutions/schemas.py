@@ -72,6 +72,11 @@ class ComponentChangeOut(BaseModel):
     changed: bool = Field(description="False when it was already (or no longer) in the solution")
     also_added: list[ComponentOut] = Field(default_factory=list, description="Connectors and connection references added with an app or flow (S1)")
     references: list[dict[str, Any]] = Field(default_factory=list, description="Slots rebound to connection references (S1)")
+    warnings: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="A11: what changes for what joined the solution, each {code, message}: SharingStopsApplying "
+                    "(its sharing grants or shares stop applying) and SecurityRolesGovern (who reads it through security roles)",
+    )
 
 
 class SolutionDeleted(BaseModel):

@@ -55,7 +55,8 @@ from connectorhub.security import facts as security_facts
 from connectorhub.security import service as security
 from connectorhub.sharing.models import ConnectorGrant
 from connectorhub.solutions import package as pkg
-from connectorhub.solutions.facts import KIND_LABELS
+from connectorhub.solutions import governance
+from connectorhub.solutions.facts import KIND_LABELS, SECURITY_TABLE
 from connectorhub.solutions.models import (
     COMPONENT_KINDS,
     KIND_CONNECTION_REFERENCE,
@@ -72,14 +73,6 @@ from connectorhub.variables.models import EnvironmentVariable
 
 # Import order (S3); removal goes the other way.
 KIND_ORDER = (KIND_CONNECTOR, KIND_ENVIRONMENT_VARIABLE, KIND_CONNECTION_REFERENCE, KIND_APP, KIND_FLOW)
-# S5 table of each component kind (records whose owner S5 security reads).
-SECURITY_TABLE = {
-    KIND_CONNECTOR: "connector",
-    KIND_CONNECTION_REFERENCE: "connectionreference",
-    KIND_FLOW: "flow",
-    KIND_APP: "app",
-    KIND_ENVIRONMENT_VARIABLE: "environmentvariable",
-}
 
 
 def record_owner(session: Session, environment: Environment, kind: str, record_id: str, owner_id: str, *, replace: bool = False) -> None:
@@ -93,10 +86,21 @@ def record_owner(session: Session, environment: Environment, kind: str, record_i
         security.ensure_owner(session=session, environment=environment, table=table, record_id=record_id, owner_id=owner_id)
 
 
-def facts(solution: Solution) -> solution_rules.SolutionFacts:
+def facts(solution: Solution, privileges: frozenset[str] | None = None) -> solution_rules.SolutionFacts:
     return solution_rules.SolutionFacts(
-        org_id=solution.org_id, environment_id=solution.environment_id, owner_id=solution.owner_id, managed=solution.managed
+        org_id=solution.org_id, environment_id=solution.environment_id, owner_id=solution.owner_id, managed=solution.managed,
+        privileges=privileges,
     )
+
+
+def facts_for(session: Session, actor: Actor, environment: Environment, solution: Solution) -> solution_rules.SolutionFacts:
+    """The solution's facts with the caller's S5 privileges on its record (A11: read to
+    see it, write to manage it, delete to delete it)."""
+    held = security_facts.allowed_ids_by_privilege(
+        session=session, actor=actor, environment=environment, privileges=("read", "write", "delete"), table="solution",
+        record_ids=[solution.id],
+    )
+    return facts(solution, frozenset(p for p, ids in held.items() if solution.id in ids))
 
 
 # --- reading --------------------------------------------------------------------------
@@ -244,7 +248,7 @@ def update(
 ) -> Solution:
     """S1, S4: set the version (what the next export carries) or the display name."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(actor, facts_for(session, actor, environment, solution), solution.unique_name, changes_components=True), "solution", ref)
     lock(session, solution, kind="solution", ref=ref, refresh=True)
     changes: dict[str, Any] = {}
     if version is not None:
@@ -340,7 +344,8 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     deleting a managed one deletes them (never a connection, see
     :func:`remove_component_rows`)."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(
+        actor, facts_for(session, actor, environment, solution), solution.unique_name, privilege="delete"), "solution", ref)
     lock(session, solution, kind="solution", ref=ref, deleting=True)  # a second delete answers not found
     rows = components_of(session, solution.id)
     removed: builtins.list[dict[str, str]] = []
@@ -426,6 +431,7 @@ def _require_connector(session: Session, actor: Actor, environment: Environment,
         raise InvalidRequest(f"{what} uses a connector that was deleted ({connector_id}, A8); bind it to an existing connector first.", code="ConnectorMissing")
     if connector.kind == KIND_PUBLIC or _row(session, solution, KIND_CONNECTOR, connector.id) is not None:
         return connector
+    _refuse_other_environment(connector, environment, what)
     access = connector_facts.access_for(session=session, actor=actor, connector=connector, environment=environment)
     if not connector_rules.can_edit_connector(access):
         raise Forbidden(
@@ -490,6 +496,20 @@ def _rebind_asset(session: Session, actor: Actor, environment: Environment, solu
     return also_added, rebound
 
 
+def _refuse_other_environment(connector: Connector, environment: Environment, what: str | None = None) -> None:
+    """A solution holds components of its own environment (S1). A connector of another
+    environment of the same subscription and region, usable here through A9, is not one:
+    it goes into a solution of its own environment."""
+    if connector.environment_id != environment.id:
+        lead = f"{what} uses connector '{connector.title}', which" if what else f"Connector '{connector.title}'"
+        raise InvalidRequest(
+            f"{lead} belongs to another environment of this subscription ({connector.environment_id}); "
+            "a solution carries only components of its own environment. "
+            "Add the connector to a solution in its own environment, or create a copy of it here.",
+            code="ConnectorOfAnotherEnvironment",
+        )
+
+
 def _resolve_component(session: Session, actor: Actor, environment: Environment, kind: str, ref: str) -> tuple[str, str, Any]:
     """(id, name, row) of a component the caller may put into a solution (S1)."""
     if kind == KIND_CONNECTOR:
@@ -500,6 +520,7 @@ def _resolve_component(session: Session, actor: Actor, environment: Environment,
                 "references to it are bound to a public connector of the target.",
                 code="PublicConnectorNotSolutionAware",
             )
+        _refuse_other_environment(connector, environment)
         if not connector_rules.can_edit_connector(access):
             raise Forbidden("Adding a connector to a solution needs CanEdit on it (A5).", code="SolutionConnectorForbidden")
         return connector.id, connector.title, connector
@@ -509,8 +530,8 @@ def _resolve_component(session: Session, actor: Actor, environment: Environment,
             raise Forbidden(f"Only the {kind}'s owner and administrators add it to a solution (F3).", code="SolutionAssetForbidden")
         return asset.id, asset.name, asset
     if kind == KIND_ENVIRONMENT_VARIABLE:
-        variable = variable_facts.get_or_raise(session=session, actor=actor, environment=environment, name=ref)
-        if not variable_rules.can_manage_variable(actor, variable_facts.facts(variable)):
+        variable, governed = variable_facts.get_with_governed(session=session, actor=actor, environment=environment, name=ref, privilege="write")
+        if not governed and not variable_rules.can_manage_variable(actor, variable_facts.facts(variable)):
             raise Forbidden(f"Only the owner of '{ref}' and administrators add it to a solution.", code="VariableForbidden")
         return variable.id, variable.schema_name, variable
     if kind == KIND_CONNECTION_REFERENCE:
@@ -525,9 +546,10 @@ def add_component(*, session: Session, actor: Actor, environment: Environment, r
     """S1: add a component. An app or flow brings the custom connectors it uses and a
     connection reference per connector, and its slots are rebound to them."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(actor, facts_for(session, actor, environment, solution), solution.unique_name, changes_components=True), "solution", ref)
     lock(session, solution, kind="solution", ref=ref)  # components change one after the other
     component_id, name, row = _resolve_component(session, actor, environment, kind, component_ref)
+    was_governed = _in_other_solutions(session, kind, component_id, solution.id)
     changed = _add_row(session, solution, kind, component_id)
     record_owner(session, environment, kind, component_id, getattr(row, "owner_id", None) or actor.user_id)
     also_added: builtins.list[dict[str, str]] = []
@@ -545,15 +567,21 @@ def add_component(*, session: Session, actor: Actor, environment: Environment, r
         details={"kind": kind, "component_id": component_id, "also_added": [(a["kind"], a["id"]) for a in also_added]},
     )
     session.flush()
+    warnings: builtins.list[dict[str, str]] = []
+    if changed and not was_governed:
+        warnings += governance.warnings(session, environment, kind, component_id, name)
+    for extra in also_added:
+        if extra["kind"] == KIND_CONNECTOR and not _in_other_solutions(session, KIND_CONNECTOR, extra["id"], solution.id):
+            warnings += governance.warnings(session, environment, KIND_CONNECTOR, extra["id"], extra["name"])
     return {"solution": solution.unique_name, "kind": kind, "id": component_id, "name": name, "changed": changed or bool(also_added or rebound),
-            "also_added": also_added, "references": rebound}
+            "also_added": also_added, "references": rebound, "warnings": warnings}
 
 
 def remove_component(*, session: Session, actor: Actor, environment: Environment, ref: str, kind: str, component_ref: str) -> dict[str, Any]:
     """S1: take a component out of the solution; it stays in the environment. A
     component deleted since it was added is removed by its id."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name, changes_components=True), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(actor, facts_for(session, actor, environment, solution), solution.unique_name, changes_components=True), "solution", ref)
     lock(session, solution, kind="solution", ref=ref)
     if kind not in COMPONENT_KINDS:
         raise InvalidRequest(f"Unknown component kind '{kind}'; use one of {', '.join(COMPONENT_KINDS)}.", code="ComponentKindNotValid")
@@ -677,7 +705,7 @@ def export(*, session: Session, actor: Actor, environment: Environment, ref: str
     """S2: the zip of an unmanaged solution, as managed or unmanaged. Connections never
     travel: slots name references, references name connectors; no secret value is read."""
     solution = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
-    enforce(solution_rules.decide_solution_manage(actor, facts(solution), solution.unique_name), "solution", ref)
+    enforce(solution_rules.decide_solution_manage(actor, facts_for(session, actor, environment, solution), solution.unique_name), "solution", ref)
     if solution.managed:
         raise InvalidRequest(
             f"Solution '{solution.unique_name}' is managed (imported): export it from its source environment (S4).",

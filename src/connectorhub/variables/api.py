@@ -35,7 +35,7 @@ def create_variable(env: str, body: schemas.VariableCreate, ctx: Context = Depen
 def list_variables(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        page = service.list_page(session=session, environment=environment, limit=limit, cursor=cursor)
+        page = service.list_page(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
         secret_fields = service.secrets_set(session, [v.id for v in page.items])
         items = [schemas.VariableOut(**service.describe(v, secret_fields[v.id])) for v in page.items]
         return schemas.VariableList(items=items, next_cursor=page.next_cursor)

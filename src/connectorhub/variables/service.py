@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -31,7 +32,7 @@ from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.solutions import facts as solutions
 from connectorhub.transactions import lock
-from connectorhub.variables.facts import facts, get_or_raise
+from connectorhub.variables.facts import facts, get_or_raise, get_with_governed, readable_ids
 from connectorhub.variables.models import VARIABLE_TYPES, EnvironmentVariable
 
 SECRET_OWNER = "envvar"
@@ -116,9 +117,10 @@ def _store(session: Session, keyring: Keyring, variable: EnvironmentVariable, fi
 def set_value(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, name: str, value: str | None
 ) -> EnvironmentVariable:
-    """Give the variable its value in this environment (None: back to the default)."""
-    variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
-    if not variable_rules.can_manage_variable(actor, facts(variable)):
+    """Give the variable its value in this environment (None: back to the default). In
+    a solution it needs S5 write on it (A11), elsewhere its owner or an administrator."""
+    variable, governed = get_with_governed(session=session, actor=actor, environment=environment, name=name, privilege="write")
+    if not governed and not variable_rules.can_manage_variable(actor, facts(variable)):
         raise Forbidden(
             f"Only the variable's owner or an administrator changes '{name}'.", code="VariableForbidden"
         )
@@ -134,8 +136,10 @@ def set_value(
 
 
 def delete(*, session: Session, actor: Actor, environment: Environment, name: str) -> None:
-    variable = get_or_raise(session=session, actor=actor, environment=environment, name=name)
-    if not variable_rules.can_manage_variable(actor, facts(variable)):
+    """Delete a variable: in a solution it needs S5 delete on it (A11), elsewhere its
+    owner or an administrator."""
+    variable, governed = get_with_governed(session=session, actor=actor, environment=environment, name=name, privilege="delete")
+    if not governed and not variable_rules.can_manage_variable(actor, facts(variable)):
         raise Forbidden(f"Only the variable's owner or an administrator deletes '{name}'.", code="VariableForbidden")
     lock(session, variable, kind="environment variable", ref=name, deleting=True)  # a second delete answers not found
     solutions.ensure_editable(session, "environment_variable", variable.id, name)  # S4
@@ -211,10 +215,14 @@ def current_value(*, session: Session, keyring: Keyring, variable: EnvironmentVa
     return secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=variable.id).get("value")
 
 
-def list_page(*, session: Session, environment: Environment, limit: int, cursor: str | None) -> Page:
-    """One page of the environment's variables, in the order they were created."""
+def list_page(*, session: Session, actor: Actor, environment: Environment, limit: int, cursor: str | None) -> Page:
+    """One page of the environment's variables the caller may read, in the order they
+    were created: a variable in a solution only with S5 read on it (A11). A page may hold
+    fewer than ``limit`` items when some are hidden; ``next_cursor`` goes on."""
     query = select(EnvironmentVariable).where(EnvironmentVariable.environment_id == environment.id)
-    return paginate(session, query, EnvironmentVariable.id, limit=limit, cursor=cursor)
+    page = paginate(session, query, EnvironmentVariable.id, limit=limit, cursor=cursor)
+    readable = readable_ids(session=session, actor=actor, environment=environment, variable_ids=[v.id for v in page.items])
+    return Page([v for v in page.items if v.id in readable], page.next_cursor)
 
 
 def secrets_set(session: Session, variable_ids: builtins.list[str]) -> dict[str, set[str]]:
@@ -250,6 +258,35 @@ def effective_values(*, session: Session, keyring: Keyring, environment_id: str)
         if effective is not None:
             out[variable.schema_name] = effective
     out.secret_names = frozenset(v.schema_name for v in secret_ids)
+    return out
+
+
+@dataclass(frozen=True)
+class NamedValue:
+    """One variable as a reference to it needs it: its type and effective value (None
+    when neither a value nor a default is set). ``repr`` never shows the value (K2)."""
+
+    type: str
+    value: str | None = field(repr=False)
+
+
+def named_values(*, session: Session, keyring: Keyring, environment_id: str, names: set[str]) -> dict[str, NamedValue]:
+    """C4, R6: the named variables of the environment (names it does not define are
+    absent), each with its value, else its default. Only these secrets are decrypted,
+    for the one use that asked (an OAuth sign-in or token request)."""
+    out: dict[str, NamedValue] = {}
+    if not names:
+        return out
+    query = select(EnvironmentVariable).where(
+        EnvironmentVariable.environment_id == environment_id, EnvironmentVariable.schema_name.in_(sorted(names))
+    )
+    for variable in session.scalars(query):
+        if variable.type == "secret":
+            stored = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=variable.id)
+            effective = stored.get("value", stored.get("default_value"))
+        else:
+            effective = variable.value if variable.value is not None else variable.default_value
+        out[variable.schema_name] = NamedValue(variable.type, effective)
     return out
 
 

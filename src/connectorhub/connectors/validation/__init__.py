@@ -30,6 +30,8 @@ Decisions where the design is silent (recorded here, see also the test module):
 * Shape errors that the C3 list does not name get their own codes:
   ``PathItemNotObject``, ``OperationNotObject``, ``ParameterNotValid``,
   ``ConnectionParametersNotValid``, ``ConnectionParameterSetNotValid``.
+* Placeholders left in the files (``OAuthClientIdPlaceholder``, ``HostPlaceholder``,
+  :mod:`.placeholders`) are warnings: they never block create or update.
 * ``NaN`` and ``Infinity`` (accepted by Python's ``json`` but not JSON) are
   reported as ``JsonMalformed``, and so are a lone surrogate (``\\ud800``) and nesting
   deeper than ``jsontext.MAX_DEPTH`` (findings M5, L3).
@@ -41,6 +43,7 @@ from connectorhub.connectors.parameter_types import KNOWN_CONNECTION_PARAMETER_T
 from connectorhub.connectors.validation.definition import validate_api_definition
 from connectorhub.connectors.validation.findings import API_DEFINITION_FILE, API_PROPERTIES_FILE, Finding, has_errors
 from connectorhub.connectors.validation.parsing import parse_json_document
+from connectorhub.connectors.validation.placeholders import placeholder_findings
 from connectorhub.connectors.validation.properties import validate_api_properties
 
 __all__ = [
@@ -75,6 +78,8 @@ def validate_connector(
         findings.extend(parse_findings)
         if not parse_findings:
             findings.extend(validate_api_properties(properties))
+    # Placeholders never filled in (an OAuth client id, the host): warnings only.
+    findings.extend(placeholder_findings(definition, properties))
     return (
         definition if isinstance(definition, dict) else None,
         properties if isinstance(properties, dict) else None,
