@@ -2,7 +2,7 @@
 layer as the REST API and the CLI. Each page or action is one use case in one
 transaction, exactly like its REST twin; htmx swaps the fragment an action changes.
 This module signs users in and out and gathers the pages of :mod:`.connectors`,
-:mod:`.connections`, :mod:`.flows`, :mod:`.environments` and :mod:`.audit`; :mod:`.page`
+:mod:`.connections`, :mod:`.flows`, :mod:`.solutions`, :mod:`.solutions_import`, :mod:`.environments` and :mod:`.audit`; :mod:`.page`
 holds what they share.
 
 Signing in: with an e-mail address and password, or with a personal access token pasted
@@ -27,6 +27,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import NotFound, TooManyAttempts, Unauthenticated
 from connectorhub.transactions import transaction as use_case_transaction
 from connectorhub.web import account, audit, connector_files, connections, connectors, environments as environment_pages, flows, page
+from connectorhub.web import solutions, solutions_import
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, STATIC, env_url, portal_page
 
 __all__ = ["PREFIX", "STATIC", "router"]
@@ -127,7 +128,7 @@ def _local(target: str) -> str:
     return target if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target else ""
 
 
-for pages in (environment_pages, connector_files, connectors, connections, flows, audit, account):
+for pages in (environment_pages, connector_files, connectors, connections, flows, solutions, solutions_import, audit, account):
     router.include_router(pages.router)
 
 
