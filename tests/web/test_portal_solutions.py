@@ -271,3 +271,24 @@ def test_a_wizard_form_from_another_site_is_refused(app, maker, dev, database_ur
     foreign = TestClient(app, headers={**SAME_ORIGIN, "Origin": "https://evil.example"}, cookies=browser.cookies)
     assert foreign.post(wizard, data={"r.cts_weather": "skip"}).status_code == 403
     assert table_counts(database_url) == counts
+
+
+def test_a_new_oauth_connection_is_signed_in_after_the_import_from_its_page(app, maker, dev, backends):
+    """S3, A6: a reference to an OAuth connector gets a new connection in the wizard; the
+    result page links that connection's page to sign in (the form asks no secret for it)."""
+    notes_flow = {
+        "name": "Notes", "trigger": {"type": "manual", "inputs": {}}, "connections": {"notes": {"connector": dev["notes"]}},
+        "steps": [{"name": "list", "slot": "notes", "operation": "ListNotes"}],
+    }
+    flow = post(app, maker, "/environments/dev/flows", notes_flow)["id"]
+    browser = signed_in(app, maker)
+    assert browser.post(f"{DEV}/Weather/components", data={"kind": "flow", "ref": flow}).status_code == 200
+    wizard = wizard_of(browser, export_zip(browser))
+    plan = browser.get(wizard)
+    assert 'name="r.cts_notes"' in plan.text and "signs in with its provider" in plan.text
+    done = browser.post(wizard, data={"r.cts_weather": "new", "n.cts_weather.0.p.api_key": TEST_KEY, "r.cts_notes": "new",
+                                      "n.cts_notes.name": "test notes"})
+    assert done.status_code == 200, done.text
+    link = re.search(rf'<a href="({PORTAL}/environments/test/connections/\w+)">open its page and sign in</a>', done.text)
+    assert link and "“test notes”" in done.text
+    assert browser.get(link.group(1)).status_code == 200
