@@ -34,7 +34,7 @@ from connectorhub.solutions import service as solutions
 from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.page import env_url, portal_page
-from connectorhub.web.solutions import Refusal, plain, refusal
+from connectorhub.web.solutions import Refusal, refusal
 
 router = APIRouter()
 BASE = "/environments/{env}/solution-import"
@@ -309,4 +309,4 @@ async def cancel(request: Request, env: str, key: str) -> Response:
     return page.redirect(request, f"{page.PREFIX}/environments/{env}/solutions")
 
 
-__all__ = ["Uploads", "plain", "router", "settings_from"]
+__all__ = ["Uploads", "router", "settings_from"]
