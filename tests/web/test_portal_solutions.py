@@ -91,10 +91,15 @@ def test_adding_a_flow_shows_what_joins_and_the_warnings_and_remove_takes_it_out
     other = post(app, maker, "/environments/dev/flows", forecast_flow(dev["weather"], dev["connection"], name="Other"))["id"]
     browser = signed_in(app, maker)
     assert browser.post(DEV, data={"unique_name": "Second", "publisher": "Contoso", "prefix": "snd"}).status_code == 200
+    offered = browser.get(f"{DEV}/Second").text  # the add forms offer what the maker sees, not what is in already
+    assert f'<option value="{other}">Other</option>' in offered and f'<option value="{dev["weather"]}">Weather</option>' in offered
+    weather_adds = browser.get(f"{DEV}/Weather").text.split("Add a component")[1]
+    assert f'value="{dev["forecast"]}"' not in weather_adds and f'value="{other}"' in weather_adds
     added = browser.post(f"{DEV}/Second/components", data={"kind": "flow", "ref": other})
     assert added.status_code == 200, added.text
     assert "Added flow “Other”" in added.text and "Joined with it" in added.text and "connector “Weather”" in added.text
     assert "snd_weather" in added.text and 'data-code="SecurityRolesGovern"' in added.text
+    assert f'<option value="{other}">' not in added.text
     no_rule_codes(added.text)
     shown = client_for(app, maker).get("/api/v1/environments/dev/solutions/Second").json()
     assert {(c["kind"], c["name"]) for c in shown["components"]} >= {("flow", "Other"), ("connector", "Weather")}

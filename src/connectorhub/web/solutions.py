@@ -18,14 +18,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub.assets import service as assets
+from connectorhub.connectors import service as connectors
+from connectorhub.connectors.models import KIND_CUSTOM
 from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError
 from connectorhub.solutions import service as solutions
 from connectorhub.solutions.facts import KIND_LABELS
 from connectorhub.solutions.models import COMPONENT_KINDS
 from connectorhub.transactions import retried
+from connectorhub.variables import service as variables
 from connectorhub.web import page
-from connectorhub.web.page import env_url, portal_page
+from connectorhub.web.page import PAGE, env_url, portal_page
 
 router = APIRouter()
 BASE = "/environments/{env}/solutions"
@@ -127,10 +131,34 @@ async def _reread(ctx, env: str, view: page.View) -> dict[str, Any]:
 # --- a solution ----------------------------------------------------------------------------
 
 
+def _choices(session, ctx, environment, components: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """What the add form offers, per kind, through the same lists as ``connector|flow|app|
+    env-var list`` and ``solution references`` (what the caller may see; the service still
+    decides whether it may be added): the environment's custom connectors, flows, apps,
+    variables and connection references not in the solution yet."""
+    inside = {c["id"] for c in components} | {c["name"] for c in components}
+    found: dict[str, list[tuple[str, str]]] = {}
+    mine = connectors.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
+    found["connector"] = [(c.id, c.title) for c, _ in mine if c.kind == KIND_CUSTOM and c.environment_id == environment.id]
+    for kind in ("flow", "app"):
+        listed = assets.list(session=session, actor=ctx.actor, environment=environment, kind=kind, limit=PAGE, cursor=None).items
+        found[kind] = [(a.id, a.name) for a, _ in listed]
+    listed_variables = variables.list_page(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
+    found["environment_variable"] = [(v.schema_name, v.schema_name) for v in listed_variables]
+    references = solutions.list_references(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
+    found["connection_reference"] = [(r["logical_name"], r["logical_name"]) for r in references]
+    return [
+        {"kind": kind, "label": KIND_LABELS[kind], "options": [o for o in found[kind] if o[0] not in inside]}
+        for kind in COMPONENT_KINDS if any(o[0] not in inside for o in found[kind])
+    ]
+
+
 def _solution_view(ref: str) -> page.View:
     def view(session, ctx, environment) -> dict[str, Any]:
         found = solutions.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
-        return {"solution": solutions.describe(session, found), "kinds": [(k, KIND_LABELS[k], ASKS[k]) for k in COMPONENT_KINDS]}
+        described = solutions.describe(session, found)
+        choices = [] if found.managed else _choices(session, ctx, environment, described["components"])
+        return {"solution": described, "kinds": [(k, KIND_LABELS[k], ASKS[k]) for k in COMPONENT_KINDS], "choices": choices}
 
     return view
 
