@@ -232,6 +232,9 @@ def test_the_wizard_offers_your_connections_and_is_only_yours(app, admin, cli, m
     assert other.get(again).status_code == 404 and other.post(again, data={"r.cts_weather": mine}).status_code == 404
     done = browser.post(again, data={"r.cts_weather": mine})
     assert done.status_code == 200 and 'data-outcome="upgraded"' in done.text, done.text
+    # R6: the empty weather_host field kept the value the first import set (as Enter does at the CLI's prompt).
+    kept = client_for(app, maker).get("/api/v1/environments/test/environment-variables/weather_host").json()
+    assert kept["value"] == backends["test"].host, kept
     references = client_for(app, maker).get("/api/v1/environments/test/connection-references").json()["items"]
     assert {r["logical_name"]: r["connection_id"] for r in references}["cts_weather"] == mine
     assert client_for(app, maker).patch("/api/v1/environments/dev/solutions/Weather", json={"version": "1.2.0.0"}).status_code == 200
