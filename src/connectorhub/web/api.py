@@ -2,8 +2,8 @@
 layer as the REST API and the CLI. Each page or action is one use case in one
 transaction, exactly like its REST twin; htmx swaps the fragment an action changes.
 This module signs users in and out and gathers the pages of :mod:`.connectors`,
-:mod:`.connections`, :mod:`.flows`, :mod:`.environments`, :mod:`.security`,
-:mod:`.security_roles` and :mod:`.audit`; :mod:`.page`
+:mod:`.connections`, :mod:`.flows`, :mod:`.solutions`, :mod:`.solutions_import`, :mod:`.environments`,
+:mod:`.security`, :mod:`.security_roles` and :mod:`.audit`; :mod:`.page`
 holds what they share.
 
 Signing in: with an e-mail address and password, or with a personal access token pasted
@@ -30,6 +30,7 @@ from connectorhub.transactions import transaction as use_case_transaction
 from connectorhub.web import account, audit, connector_files, connections, connectors, environments as environment_pages, flows, page
 from connectorhub.web import security as security_pages
 from connectorhub.web import security_roles
+from connectorhub.web import solutions, solutions_import
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, STATIC, env_url, portal_page
 
 __all__ = ["PREFIX", "STATIC", "router"]
@@ -130,10 +131,13 @@ def _local(target: str) -> str:
     return target if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target else ""
 
 
-for pages in (environment_pages, connector_files, connectors, connections, flows, security_pages, security_roles, audit, account):
+for pages in (environment_pages, connector_files, connectors, connections, flows, solutions, solutions_import, security_pages,
+              security_roles, audit, account):
     router.include_router(pages.router)
 # The portal's routes that pass the gate of large requests (api.heavy), as full paths.
-HEAVY_ROUTES = tuple((method, PREFIX + path) for method, path in connector_files.HEAVY_ROUTES)
+HEAVY_ROUTES = tuple(
+    (method, PREFIX + path) for pages in (connector_files, solutions, solutions_import) for method, path in pages.HEAVY_ROUTES
+)
 
 
 @router.api_route("/{unknown:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], response_class=HTMLResponse)
