@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from connectorhub.api.context import Context, context
 from connectorhub.api import heavy
@@ -204,7 +204,11 @@ def _b64(data: bytes | None) -> str | None:
 
 
 @router.get(BASE + "/{connector}/revisions", response_model=PageOut[schemas.RevisionOut])
-def list_revisions(env: str, connector: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
+def list_revisions(
+    env: str, connector: str, limit: int = DEFAULT_LIMIT,
+    cursor: str | None = Query(None, pattern="^[0-9]{1,9}$", description="The last revision number of the page before"),
+    ctx: Context = Depends(context),
+):
     """C5: the kept revisions of a connector, newest first (whoever may see the connector)."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -213,7 +217,7 @@ def list_revisions(env: str, connector: str, limit: int = DEFAULT_LIMIT, cursor:
 
 
 @router.get(BASE + "/{connector}/revisions/{number}", response_model=schemas.RevisionFilesOut)
-def get_revision(env: str, connector: str, number: int, ctx: Context = Depends(context)):
+def get_revision(env: str, connector: str, number: int = Path(ge=1, le=revisions.MAX_NUMBER), ctx: Context = Depends(context)):
     """C5: one revision with its files, as download gives them (no secret value, C4)."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -226,7 +230,8 @@ def get_revision(env: str, connector: str, number: int, ctx: Context = Depends(c
 
 @router.get(BASE + "/{connector}/diff", response_model=schemas.DiffOut, response_model_by_alias=True)
 def diff_revisions(
-    env: str, connector: str, start: int = Query(alias="from", ge=1), to: int | None = Query(None, ge=1),
+    env: str, connector: str, start: int = Query(alias="from", ge=1, le=revisions.MAX_NUMBER),
+    to: int | None = Query(None, ge=1, le=revisions.MAX_NUMBER),
     ctx: Context = Depends(context),
 ):
     """C5: what changed from revision ``from`` to ``to`` (the current one when not given):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,10 @@ FILE_NAMES = (
     ("icon", "icon.png"),
     ("script", "script.csx"),
 )
+
+
+_NUMBER = re.compile(r"[0-9]{1,9}")
+MAX_NUMBER = 2**31 - 1  # revision numbers are 32-bit integers in the database
 
 
 @dataclass
@@ -67,8 +72,8 @@ def list(  # noqa: A001 - the service vocabulary
         .where(ConnectorRevision.connector_id == connector.id)
     )
     if cursor:
-        if not cursor.isdigit():
-            raise InvalidRequest(f"cursor must be a revision number; got '{cursor}'.", code="CursorNotValid")
+        if not _NUMBER.fullmatch(cursor):
+            raise InvalidRequest(f"cursor must be a revision number; got '{cursor[:40]}'.", code="CursorNotValid")
         query = query.where(ConnectorRevision.number < int(cursor))
     rows = session.execute(query.order_by(ConnectorRevision.number.desc()).limit(limit + 1)).all()
     items = [_revision(connector, actor, *row) for row in rows[:limit]]

@@ -164,7 +164,7 @@ class RevisionFilesOut(RevisionOut):
 
 
 class RestoreIn(Strict):
-    revision: int = Field(ge=1, description="The revision whose files become a new revision")
+    revision: int = Field(ge=1, le=2**31 - 1, description="The revision whose files become a new revision")
 
 
 class DiffOut(BaseModel):
