@@ -280,6 +280,8 @@ def test_restore_makes_a_new_revision_with_the_files_of_the_one_restored(admin, 
     assert json.loads(first["api_definition"]) == DEFINITION and first["current"] is False
     second = admin.get(f"{BASE}/{cid}/revisions/2").json()
     assert second["icon_base64"] == "iVBORw0KGgo=" and "DeleteItem" not in second["api_definition"]
+    assert admin.post(f"{BASE}/{cid}/restore", json={"revision": "1"}).status_code == 422  # a number, not text
+    assert admin.post(f"{BASE}/{cid}/restore", json={"revision": 3.0}).json()["changed"] is False  # 3.0 is the integer 3
     again = ok(cli("connector", "restore", "-e", "default", "-c", cid, "--revision", "3"))
     assert "No file changed" in again.stdout
     assert admin.get(f"{BASE}/{cid}").json()["revision"] == 3

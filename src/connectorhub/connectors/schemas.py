@@ -7,9 +7,9 @@ import base64
 import binascii
 import datetime as dt
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.errors import InvalidRequest
@@ -163,8 +163,13 @@ class RevisionFilesOut(RevisionOut):
     script_base64: str | None
 
 
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (JSON Schema says so), "3" is not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class RestoreIn(Strict):
-    revision: int = Field(ge=1, le=2**31 - 1, description="The revision whose files become a new revision")
+    revision: Annotated[int, BeforeValidator(_whole)] = Field(ge=1, le=2**31 - 1, description="The revision whose files become a new revision")
 
 
 class DiffOut(BaseModel):
