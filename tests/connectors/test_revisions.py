@@ -129,6 +129,19 @@ def test_create_and_each_changing_update_keep_a_revision_and_an_empty_update_kee
     assert icon_update["changed"] and icon_update["revision"] == 3
 
 
+def test_a_folder_import_makes_revisions_named_import_and_a_rerun_none(cli, tmp_path):
+    """C5: `import-dir` creates revision 1 and updates with the next, both made by 'import';
+    running it again with the same files makes none."""
+    root = tmp_path / "folders"
+    write(root / "inventory")
+    cid = json.loads(ok(cli("connector", "import-dir", root, "-e", "default", "--json")).stdout)[0]["id"]
+    write(root / "inventory", changed(summary=_new_summary))
+    ok(cli("connector", "import-dir", root, "-e", "default"))
+    ok(cli("connector", "import-dir", root, "-e", "default"))
+    listed = json.loads(ok(cli("connector", "revisions", "-e", "default", "-c", cid, "--json")).stdout)
+    assert [(r["number"], r["source"]) for r in listed] == [(2, "import"), (1, "import")]
+
+
 def test_a_secret_alone_changes_no_file_and_makes_no_revision(admin):
     """C4, C5: the client secret is no file of a revision; setting it alone makes none."""
     cid = create(admin, properties=OAUTH)
