@@ -30,7 +30,7 @@ from connectorhub.cli.output import (
 )
 from connectorhub.connectors import validation
 
-connector_app = group("connector", "Custom connectors: create, update, download, validate, list, import.")
+connector_app = group("connector", "Custom connectors: create, update, download, validate, list, import, revisions, export-repo.")
 
 ICON_FILE = "icon.png"
 SCRIPT_FILE = "script.csx"
@@ -143,7 +143,8 @@ def update(
     settings: Path = typer.Option(None, "-s", "--settings"),
     as_json: bool = JsonOption,
 ):
-    """Replace the given files of a connector."""
+    """Replace the given files of a connector; a change of any file makes a new revision,
+    and the answer says when the change is breaking for its users, and why."""
     data, base = _settings(settings)
     env = _require_env(_pick(env, data, "environment", base, is_path=False))
     cid = _pick(cid, data, "connectorId", base, is_path=False)
@@ -155,9 +156,25 @@ def update(
     )
     updated = Client().patch(f"/environments/{env}/connectors/{cid}", body)
     if as_json:
-        emit_json({"id": updated["id"], "revision": updated["revision"]})
+        emit_json(revised_json(updated))
     else:
-        typer.echo(f"Updated {updated['id']} (revision {updated['revision']}).")
+        print_revised(updated, "Updated")
+
+
+def print_revised(result: dict[str, Any], verb: str) -> None:
+    """An update's or a restore's answer: the revision made (or none), and why it breaks users."""
+    if not result.get("changed", True):
+        typer.echo(f"No file changed: {result['id']} stays at revision {result['revision']} (no new revision).")
+    else:
+        typer.echo(f"{verb} {result['id']} (revision {result['revision']}).")
+    if result.get("breaking"):
+        console.print("This change is breaking for the connector's users:", highlight=False, markup=False)
+        for reason in result.get("breaking_changes", []):
+            console.print(f"  - {reason}", highlight=False, markup=False)
+
+
+def revised_json(result: dict[str, Any]) -> dict[str, Any]:
+    return {key: result.get(key) for key in ("id", "revision", "changed", "breaking", "breaking_changes")}
 
 
 @connector_app.command("download")

@@ -1,15 +1,15 @@
-"""REST endpoints of connectors (C1–C4, A1)."""
+"""REST endpoints of connectors (C1–C5, A1, O3)."""
 
 from __future__ import annotations
 
 import base64
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from connectorhub.api.context import Context, context
 from connectorhub.api import heavy
 from connectorhub.api.heavy import heavy_context
-from connectorhub.connectors import browse, facts, importing, schemas, service, validation
+from connectorhub.connectors import browse, facts, importing, open_source, revisions, schemas, service, validation
 from connectorhub.connectors.models import Connector
 from connectorhub.directory import service as directory
 from connectorhub.environments import service as environments
@@ -143,17 +143,27 @@ def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
         return _detail(found, access, session)
 
 
-@router.patch(BASE + "/{connector}", response_model=schemas.ConnectorDetail, openapi_extra=heavy.HEAVY)
+@router.patch(BASE + "/{connector}", response_model=schemas.ConnectorUpdateOut, openapi_extra=heavy.HEAVY)
 @retried
 def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(heavy_context)):
+    """Replace the given files. A change of any file makes a new revision (C5); the answer
+    says whether one was made (``changed``) and whether the change is breaking, and why."""
     files = body.to_files()
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        updated = service.update(
+        revised = service.revise(
             session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector, files=files, limits=ctx.limits
         )
-        access = facts.access_for(session=session, actor=ctx.actor, connector=updated, environment=environment)
-        return _detail(updated, access)
+        return _revised(session, ctx, environment, revised)
+
+
+def _revised(session, ctx: Context, environment, revised: service.Revised) -> schemas.ConnectorUpdateOut:
+    """C5: the connector, whether a revision was made, and why the change is breaking."""
+    access = facts.access_for(session=session, actor=ctx.actor, connector=revised.connector, environment=environment)
+    return schemas.ConnectorUpdateOut(
+        **_detail(revised.connector, access).model_dump(), changed=revised.changed,
+        breaking=bool(revised.breaking_changes), breaking_changes=revised.breaking_changes,
+    )
 
 
 @router.delete(BASE + "/{connector}", response_model=schemas.DeleteReport)
@@ -207,3 +217,73 @@ def validate_files(body: schemas.ValidateIn, ctx: Context = Depends(heavy_contex
         certification=body.certification, independent_publisher=body.independent_publisher,
     )
     return schemas.ValidateOut(valid=not validation.has_errors(findings), findings=[f.to_dict() for f in findings])
+
+
+def _b64(data: bytes | None) -> str | None:
+    return base64.b64encode(data).decode() if data is not None else None
+
+
+@router.get(BASE + "/{connector}/revisions", response_model=PageOut[schemas.RevisionOut])
+def list_revisions(
+    env: str, connector: str, limit: int = DEFAULT_LIMIT,
+    cursor: str | None = Query(None, pattern="^[0-9]{1,9}$", description="The last revision number of the page before"),
+    ctx: Context = Depends(context),
+):
+    """C5: the kept revisions of a connector, newest first (whoever may see the connector)."""
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        _, page = revisions.list(session=session, actor=ctx.actor, environment=environment, ref=connector, limit=limit, cursor=cursor)
+        return PageOut(items=[schemas.RevisionOut(**vars(r)) for r in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(BASE + "/{connector}/revisions/{number}", response_model=schemas.RevisionFilesOut)
+def get_revision(env: str, connector: str, number: int = Path(ge=1, le=revisions.MAX_NUMBER), ctx: Context = Depends(context)):
+    """C5: one revision with its files, as download gives them (no secret value, C4)."""
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        found, revision, files = revisions.show(session=session, actor=ctx.actor, environment=environment, ref=connector, number=number)
+        return schemas.RevisionFilesOut(
+            **vars(revision), connector_id=found.id, api_definition=files.api_definition, api_properties=files.api_properties,
+            icon_base64=_b64(files.icon), script_base64=_b64(files.script),
+        )
+
+
+@router.get(BASE + "/{connector}/diff", response_model=schemas.DiffOut, response_model_by_alias=True)
+def diff_revisions(
+    env: str, connector: str, start: int = Query(alias="from", ge=1, le=revisions.MAX_NUMBER),
+    to: int | None = Query(None, ge=1, le=revisions.MAX_NUMBER),
+    ctx: Context = Depends(context),
+):
+    """C5: what changed from revision ``from`` to ``to`` (the current one when not given):
+    operations added, removed and changed, authentication, and whether it is breaking."""
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        return revisions.diff(session=session, actor=ctx.actor, environment=environment, ref=connector, start=start, end=to)
+
+
+@router.post(BASE + "/{connector}/restore", response_model=schemas.ConnectorUpdateOut)
+@retried
+def restore_revision(env: str, connector: str, body: schemas.RestoreIn, ctx: Context = Depends(context)):
+    """C5: make a new revision with the files of an earlier one (the checks of an update)."""
+    with ctx.transaction() as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        revised = revisions.restore(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector, number=body.revision,
+            limits=ctx.limits,
+        )
+        return _revised(session, ctx, environment, revised)
+
+
+@router.get(BASE + "/{connector}/repository", response_model=schemas.RepositoryFolderOut)
+def repository_folder(env: str, connector: str, ctx: Context = Depends(context)):
+    """O3: the connector's folder of the open-source repository layout (what
+    `connector export-repo` writes): the files as download gives them and a readme."""
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        folder = open_source.repository_folder(session=session, actor=ctx.actor, environment=environment, ref=connector)
+        files = [
+            schemas.RepositoryFileOut(name=name, base64=_b64(data)) if isinstance(data, bytes)
+            else schemas.RepositoryFileOut(name=name, text=data)
+            for name, data in folder.files.items()
+        ]
+        return schemas.RepositoryFolderOut(connector_id=folder.connector_id, top=folder.top, folder=folder.folder, files=files)

@@ -123,7 +123,7 @@ def _one(
     if not candidates:
         return "imported", service.create(
             session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits, flush=False,
-            validated=checked,
+            validated=checked, source="import",
         )
     connector, unchanged = _match(session, keyring, candidates, files, checked, title)
     if on_existing == "skip":
@@ -135,7 +135,7 @@ def _one(
     solutions.ensure_editable(session, "connector", connector.id, connector.title)  # S4: managed files are read-only
     updated, _ = service.store_from_solution(
         session=session, actor=actor, keyring=keyring, environment=environment, files=files, existing=connector, limits=limits,
-        validated=checked,
+        validated=checked, source="import",
     )
     service.record_change(session, actor, "connector.update", updated, via="import")
     return "updated", updated

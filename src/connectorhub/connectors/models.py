@@ -60,3 +60,30 @@ class Connector(Base):
         if self._parsed_properties is None:
             self._parsed_properties = json.loads(self.api_properties) if self.api_properties else {}
         return self._parsed_properties
+
+
+class ConnectorRevision(Base):
+    """One revision of a connector's files (C5), numbered like :attr:`Connector.revision`.
+
+    The row of the current revision holds only who made it and when: its files are the
+    connector's own (``api_definition`` is ``None``), so creating a connector writes no
+    second copy of its files. When a newer revision is made, the files it replaces are
+    moved here, compressed (:mod:`connectorhub.connectors.history`). Files are stored as
+    the connector stored them, secret values already split off (C4): a revision never
+    holds a secret. Deleting the connector deletes its revisions (``ON DELETE CASCADE``).
+    """
+
+    __tablename__ = "connector_revisions"
+
+    connector_id: Mapped[str] = mapped_column(ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # create | update | restore | import | solution | publish: what made the revision.
+    source: Mapped[str] = mapped_column(String(20))
+    restored_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a user id; no key: users may go
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # zlib-compressed files of a revision that is no longer current; None while current.
+    api_definition: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    api_properties: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    icon: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    script: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -7,9 +7,9 @@ import base64
 import binascii
 import datetime as dt
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.errors import InvalidRequest
@@ -139,3 +139,67 @@ class ImportResult(BaseModel):
 
 class ImportOut(BaseModel):
     results: list[ImportResult]
+
+
+class ConnectorUpdateOut(ConnectorDetail):
+    """An update's or a restore's answer (C5): whether it made a revision, and why it breaks users."""
+
+    changed: bool = Field(True, description="False when no file changed: no revision was made and the number stayed")
+    breaking: bool = Field(False, description="The change removes an operation, adds a required parameter, changes a "
+                                             "parameter's type or changes authentication")
+    breaking_changes: list[str] = Field(default_factory=list, description="Why the change is breaking, one sentence each")
+
+
+class RevisionOut(BaseModel):
+    number: int
+    source: str = Field(description="What made it: create, update, restore, import, solution, publish, migrated")
+    restored_from: int | None = None
+    created_at: dt.datetime
+    by: str | None = Field(None, description="Who made it (their e-mail), shown within their organization")
+    current: bool
+
+
+class RevisionFilesOut(RevisionOut):
+    connector_id: str
+    api_definition: str
+    api_properties: str | None
+    icon_base64: str | None
+    script_base64: str | None
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (JSON Schema says so), "3" is not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+class RestoreIn(Strict):
+    revision: Annotated[int, BeforeValidator(_whole)] = Field(ge=1, le=2**31 - 1, description="The revision whose files become a new revision")
+
+
+class DiffOut(BaseModel):
+    connector_id: str
+    from_: int = Field(alias="from")
+    to: int
+    breaking: bool
+    breaking_changes: list[str]
+    files_changed: list[str]
+    operations: dict[str, list[dict[str, Any]]] = Field(description="added, removed, changed (each with its changes)")
+    auth: list[dict[str, Any]]
+    general: list[dict[str, Any]] = Field(description="host, base path, title")
+
+    model_config = {"populate_by_name": True}
+
+
+class RepositoryFileOut(BaseModel):
+    name: str
+    text: str | None = Field(None, description="A text file's content (JSON, readme, script)")
+    base64: str | None = Field(None, description="A binary file's content (icon.png)")
+
+
+class RepositoryFolderOut(BaseModel):
+    """One connector in the open-source repository layout (O3)."""
+
+    connector_id: str
+    top: str = Field(description="certified-connectors, independent-publisher-connectors or custom-connectors")
+    folder: str = Field(description="The folder name made from the title, safe on every file system")
+    files: list[RepositoryFileOut]

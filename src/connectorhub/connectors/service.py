@@ -1,8 +1,9 @@
-"""Connector use cases (DESIGN C1–C4, A1, A2, A10).
+"""Connector use cases (DESIGN C1–C5, A1, A2, A10).
 
 Files are validated structurally (C3) before anything is written, kept verbatim (C2),
-and their secret values are split off and encrypted (C4, K1). Access is decided by
-:mod:`connectorhub.access.decisions`; this module only loads the facts.
+and their secret values are split off and encrypted (C4, K1). Every change of the files
+makes a revision (C5, :mod:`.history`); a change that alters no file makes none. Access
+is decided by :mod:`connectorhub.access.decisions`; this module only loads the facts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from connectorhub.config import Limits
 from connectorhub.connections.models import Connection
 from connectorhub.connections.purge import purge as purge_connection
 from connectorhub.assets import facts as assets
-from connectorhub.connectors import validation
+from connectorhub.connectors import history, validation
 from connectorhub.connectors.facts import (
     _ACTOR_PRINCIPALS,
     _FILE_COLUMNS,
@@ -80,6 +81,24 @@ class ConnectorFiles:
     icon: bytes | None = None
     script: bytes | None = None
     secret: str | None = None  # OAuth client secret, --secret (C4)
+
+
+@dataclass
+class Revised:
+    """What an update or a restore did (C5): whether the files changed (else no revision
+    was made) and why the change breaks the connector's users (empty: it does not)."""
+
+    connector: Connector
+    changed: bool
+    breaking_changes: builtins.list[str]
+
+
+def new_revision(
+    session: Session, actor: Actor | None, connector: Connector, replaced: history.Files, source: str, restored_from: int | None = None,
+) -> Revised:
+    """C5: a new revision when the connector's files differ from ``replaced``, else none."""
+    reasons = history.new_revision(session, actor, connector, replaced, source, restored_from)
+    return Revised(connector, reasons is not None, reasons or [])
 
 
 @dataclass
@@ -250,8 +269,10 @@ def create(
     limits: Limits = Limits(),
     flush: bool = True,
     validated: Validated | None = None,
+    source: str = "create",
 ) -> Connector:
-    """Create a custom connector owned by the caller (A2), after structural validation (C3)."""
+    """Create a custom connector owned by the caller (A2), after structural validation (C3),
+    with its first revision (C5; ``source`` says what made it: create, import, solution)."""
     definition_text, definition, properties_text, properties = validated or validate_files(files, limits)
     connector = Connector(
         id=new_id(),
@@ -271,6 +292,7 @@ def create(
     # refused create leaves the session as it was (importing.import_many relies on it).
     _store_properties(session, keyring, connector, properties_text, properties, files.secret, is_new=True)
     session.add(connector)
+    history.start(session, actor, connector, source)
     if flush:
         session.flush()
     record_change(session, actor, "connector.create", connector)
@@ -287,6 +309,21 @@ def record_change(session: Session, actor: Actor, action: str, connector: Connec
     )
 
 
+def editable(*, session: Session, actor: Actor, environment: Environment, ref: str, files_given: bool = True) -> Connector:
+    """The connector ``ref`` if the caller may change it (A5: CanEdit, owner,
+    administrators; A11: write through security roles), locked so revisions follow one
+    another; with ``files_given``, also not a managed solution's component (S4)."""
+    connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
+    if not connector_rules.can_edit_connector(access):
+        raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
+    lock(session, connector, kind="connector", ref=ref, refresh=True)  # revisions one after the other
+    if files_given:
+        # S4: a managed connector's files are read-only; its client secret (--secret
+        # alone, C4) is the target environment's own and may be set.
+        solutions.ensure_editable(session, "connector", connector.id, connector.title)
+    return connector
+
+
 def update(
     *,
     session: Session,
@@ -297,31 +334,62 @@ def update(
     files: ConnectorFiles,
     limits: Limits = Limits(),
 ) -> Connector:
-    """Replace the given files of a connector (A5: CanEdit, owner, administrators)."""
-    connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
-    if not connector_rules.can_edit_connector(access):
-        raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
-    lock(session, connector, kind="connector", ref=ref, refresh=True)  # revisions one after the other
-    if any(f is not None for f in (files.api_definition, files.api_properties, files.icon, files.script)):
-        # S4: a managed connector's files are read-only; its client secret (--secret
-        # alone, C4) is the target environment's own and may be set.
-        solutions.ensure_editable(session, "connector", connector.id, connector.title)
+    """Replace the given files of a connector (:func:`revise`)."""
+    return revise(session=session, actor=actor, keyring=keyring, environment=environment, ref=ref, files=files, limits=limits).connector
+
+
+def revise(
+    *,
+    session: Session,
+    actor: Actor,
+    keyring: Keyring,
+    environment: Environment,
+    ref: str,
+    files: ConnectorFiles,
+    limits: Limits = Limits(),
+) -> Revised:
+    """Replace the given files of a connector (A5: CanEdit, owner, administrators): a new
+    revision when a file changes (C5), with the reasons the change is breaking."""
+    given = any(f is not None for f in (files.api_definition, files.api_properties, files.icon, files.script))
+    connector = editable(session=session, actor=actor, environment=environment, ref=ref, files_given=given)
     check_sizes(files, limits)
     definition_text, definition, properties_text, properties = _validated(files, connector)
+    replaced = history.files_of(connector)
     connector.api_definition = definition_text
     connector._parsed_definition = definition
     connector.title = definition["info"]["title"]
     if files.api_properties is not None or files.secret:
         _store_properties(session, keyring, connector, properties_text, properties, files.secret)
+        connector._parsed_properties = None
     if files.icon is not None:
         connector.icon = files.icon
     if files.script is not None:
         connector.script = files.script
-    connector.revision += 1
-    connector.updated_at = utcnow()
+    revised = new_revision(session, actor, connector, replaced, "update")
     session.flush()
-    record_change(session, actor, "connector.update", connector)
-    return connector
+    record_revision(session, actor, revised)
+    return revised
+
+
+def record_revision(session: Session, actor: Actor, revised: Revised, **details: Any) -> None:
+    """Updates and restores are audited alike (H1), saying whether they changed a file
+    and why the change is breaking."""
+    if not revised.changed:
+        details["unchanged"] = True
+    if revised.breaking_changes:
+        details["breaking_changes"] = revised.breaking_changes
+    record_change(session, actor, "connector.update", revised.connector, **details)
+
+
+def replace_all(session: Session, keyring: Keyring, connector: Connector, checked: Validated, icon: bytes | None, script: bytes | None) -> None:
+    """Every file of the connector becomes the given one (a missing icon or script is removed)."""
+    definition_text, definition, properties_text, properties = checked
+    connector.api_definition = definition_text
+    connector._parsed_definition = definition
+    connector._parsed_properties = None
+    connector.title = definition["info"]["title"]
+    _store_properties(session, keyring, connector, properties_text, properties, None)
+    connector.icon, connector.script = icon, script
 
 
 def store_from_solution(
@@ -335,6 +403,7 @@ def store_from_solution(
     name: str | None = None,
     limits: Limits = Limits(),
     validated: Validated | None = None,
+    source: str = "solution",
 ) -> tuple[Connector, bool]:
     """S3, S4: create a custom connector owned by the importer (``name`` kept when free,
     so names stay stable, section 1), or replace **all** files of the one a previous
@@ -344,29 +413,25 @@ def store_from_solution(
     if existing is None:
         connector = create(
             session=session, actor=actor, keyring=keyring, environment=environment, files=files, limits=limits, flush=False,
-            validated=validated,
+            validated=validated, source=source,
         )
         if name and session.scalar(select(Connector.id).where(Connector.name == name)) is None:
             connector.name = name
         session.flush()
         return connector, True
-    definition_text, definition, properties_text, properties = validated or validate_files(files, limits)
+    checked = validated or validate_files(files, limits)
+    definition_text, _, properties_text, _ = checked
     same = (
         existing.api_definition == definition_text and existing.api_properties == properties_text
         and existing.icon == files.icon and existing.script == files.script
     )
     if same:
         return existing, False
-    existing.api_definition = definition_text
-    existing._parsed_definition = definition
-    existing._parsed_properties = None
-    existing.title = definition["info"]["title"]
-    _store_properties(session, keyring, existing, properties_text, properties, None)
-    existing.icon, existing.script = files.icon, files.script
-    existing.revision += 1
-    existing.updated_at = utcnow()
+    replaced = history.files_of(existing)
+    replace_all(session, keyring, existing, checked, files.icon, files.script)
+    revised = new_revision(session, actor, existing, replaced, source)
     session.flush()
-    return existing, True
+    return existing, revised.changed
 
 
 def download(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Download:
@@ -489,17 +554,27 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     # Read the (deferred) files before a new row is pending, or their load would autoflush it.
     files = {column.key: getattr(source, column.key) for column in _FILE_COLUMNS}
     public = session.scalar(select(Connector).where(Connector.published_from_id == source.id, Connector.kind == KIND_PUBLIC))
+    replaced = None
     if public is None:
         public = Connector(
             id=new_id(), org_id=None, environment_id=None, kind=KIND_PUBLIC, name=new_connector_name(source.title),
             owner_id=actor.user_id, published_from_id=source.id, revision=0,
         )
         session.add(public)
+    else:
+        replaced = history.files_of(public)
     public.title = source.title
     for key, value in files.items():
         setattr(public, key, value)
+    public._parsed_definition = public._parsed_properties = None
     public.revision += 1
     public.updated_at = utcnow()
+    session.flush()
+    # C5: each publication is a version of the public connector, even with the same files.
+    if replaced is None:
+        history.start(session, actor, public, "publish")
+    else:
+        history.advance(session, actor, public, replaced, "publish")
     session.flush()
     values = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=source.id)
     secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=public.id)
