@@ -108,7 +108,7 @@ def test_the_list_pages_in_order_keeping_the_search_and_sorts_by_last_update(app
             assert "q=paged" in url and "cursor=" in url
     assert seen == ["Paged Alpha", "Paged bravo", "Paged charlie", "Paged delta", "Paged echo"] and pages == 3
     assert admin.patch(f"/api/v1/environments/default/connectors/{made[0]}",
-                       json={"api_definition": json.dumps(definition("Paged delta"))}).status_code == 200
+                       json={"api_definition": json.dumps(definition("Paged delta", "Changed."))}).status_code == 200  # a real change (C5)
     newest = titles_on(browser.get(LIST, params={"q": "paged", "sort": "updated"}).text)
     assert newest == ["Paged delta", "Paged echo"]
 
