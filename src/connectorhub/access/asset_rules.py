@@ -203,7 +203,7 @@ def decide_asset_run(access: AssetAccess, noun: str) -> Decision:
     if not can_run_asset(access):
         return Decision(
             FORBIDDEN,
-            f"You manage this {noun} but may not run it: its connections are its owner's (A6). "
+            f"You manage this {noun} but may not run it: its connections are its owner's. "
             f"Share it with yourself to run it.",
             "AssetRunForbidden",
         )
@@ -232,22 +232,22 @@ def decide_asset_share(
     if not access.visible:
         return Decision(NOT_FOUND)
     if role not in ASSET_ROLES:
-        return Decision(INVALID, f"Unknown role '{role}'; share a {noun} as {' or '.join(ASSET_ROLES)} (F3).", "AssetRoleNotValid")
+        return Decision(INVALID, f"Unknown role '{role}'; share a {noun} as {' or '.join(ASSET_ROLES)}.", "AssetRoleNotValid")
     if principal_kind not in ("user", "group"):
-        return Decision(INVALID, f"A {noun} is shared with users or groups, not the whole organization (F3).", "OrgShareNotAllowed")
+        return Decision(INVALID, f"A {noun} is shared with users or groups, not the whole organization.", "OrgShareNotAllowed")
     known = set(slot_names)
     for slot, mode in slot_modes.items():
         if slot not in known:
             listed = ", ".join(sorted(known)) or "none"
             return Decision(INVALID, f"The {noun} has no slot '{slot}'; its slots are: {listed}.", "SlotNotFound")
         if mode not in SLOT_MODES:
-            return Decision(INVALID, f"Slot '{slot}': unknown mode '{mode}'; use shared or invoker (F3).", "SlotModeNotValid")
+            return Decision(INVALID, f"Slot '{slot}': unknown mode '{mode}'; use shared or invoker.", "SlotModeNotValid")
         if mode == SLOT_SHARED and unshareable_slots and slot in unshareable_slots:
             return Decision(INVALID, f"Slot '{slot}' cannot be shared: {unshareable_slots[slot]} Use invoker for it.", "SlotNotShareable")
     if principal_kind == "user" and principal_id == asset.owner_id:
-        return Decision(INVALID, f"The owner already has every right on the {noun}; it cannot be shared with them (F3).", "ShareWithOwner")
+        return Decision(INVALID, f"The owner already has every right on the {noun}; it cannot be shared with them.", "ShareWithOwner")
     if not can_share_asset(access):
-        return Decision(FORBIDDEN, f"Only the owner, co-owners and administrators share this {noun} (F3).", "AssetShareForbidden")
+        return Decision(FORBIDDEN, f"Only the owner, co-owners and administrators share this {noun}.", "AssetShareForbidden")
     return ALLOW
 
 
@@ -259,13 +259,13 @@ def decide_asset_unshare(
     if not access.visible:
         return Decision(NOT_FOUND)
     if principal_kind == "user" and principal_id == asset.owner_id:
-        return Decision(INVALID, f"The owner's rights on the {asset.kind} cannot be revoked (F3).", "OwnerNotRevocable")
+        return Decision(INVALID, f"The owner's rights on the {asset.kind} cannot be revoked.", "OwnerNotRevocable")
     if share is None:
         return Decision(NOT_FOUND, f"That principal has no share of this {asset.kind}.", "ShareNotFound")
     if share.principal_kind == "user" and share.principal_id == actor.user_id:
         return ALLOW
     if not can_share_asset(access):
-        return Decision(FORBIDDEN, f"Only the owner, co-owners and administrators revoke shares of this {asset.kind} (F3).", "AssetUnshareForbidden")
+        return Decision(FORBIDDEN, f"Only the owner, co-owners and administrators revoke shares of this {asset.kind}.", "AssetUnshareForbidden")
     return ALLOW
 
 
@@ -275,7 +275,7 @@ def decide_asset_delete(access: AssetAccess, noun: str) -> Decision:
     if access.governed and not can_delete_asset(access):
         return privilege_missing("delete", noun)  # A11, S5
     if not can_delete_asset(access):
-        return Decision(FORBIDDEN, f"Only the owner and administrators delete this {noun} (F3).", "AssetDeleteForbidden")
+        return Decision(FORBIDDEN, f"Only the owner and administrators delete this {noun}.", "AssetDeleteForbidden")
     return ALLOW
 
 
@@ -295,7 +295,7 @@ def decide_connection_scope(connection_scope: str | None, asset_scope: str | Non
     where = f"through {asset_id}" if asset_scope is None else f"through {asset_id}, not through this {asset_scope.partition(':')[0]}"
     return Decision(
         FORBIDDEN,
-        f"This connection is scoped to {kind} {asset_id}: it can be used only {where} (A7). "
+        f"This connection is scoped to {kind} {asset_id}: it can be used only {where}. "
         "Use a connection of your own that is not scoped, or one scoped to this asset.",
         "ConnectionScopedToAsset",
     )
@@ -326,13 +326,13 @@ def decide_slot_bind(
     if access.slot_mode(slot) == SLOT_SHARED:
         return Decision(
             INVALID,
-            f"Slot '{slot}' is shared with you: runs use the maker's connection, so there is nothing to bind (F3).",
+            f"Slot '{slot}' is shared with you: runs use the maker's connection, so there is nothing to bind.",
             "SlotIsShared",
         )
     if not connection_access.visible:
         return Decision(NOT_FOUND)
     if not can_use_connection(connection_access):
-        return Decision(FORBIDDEN, "You manage this connection but may not use its credentials; bind a connection of your own (A6).", "ConnectionUseForbidden")
+        return Decision(FORBIDDEN, "You manage this connection but may not use its credentials; bind a connection of your own.", "ConnectionUseForbidden")
     if not connector_matches:
         return Decision(INVALID, f"That connection is for another connector than slot '{slot}' expects; create one for the slot's connector.", "SlotConnectorMismatch")
     return decide_connection_scope(connection_scope, asset_scope)
@@ -347,8 +347,8 @@ def decide_slot_use(mode: str, connection_access: Access, connection_scope: str 
         return scope
     if not can_use_connection(connection_access):
         if mode == SLOT_SHARED:
-            return Decision(FORBIDDEN, "The owner can no longer use the connection bound to this slot (A6); the owner must bind another.", "SlotConnectionUnusable")
-        return Decision(FORBIDDEN, "You can no longer use the connection bound to this slot (A6); bind another.", "SlotConnectionUnusable")
+            return Decision(FORBIDDEN, "The owner can no longer use the connection bound to this slot; the owner must bind another.", "SlotConnectionUnusable")
+        return Decision(FORBIDDEN, "You can no longer use the connection bound to this slot; bind another.", "SlotConnectionUnusable")
     return ALLOW
 
 
@@ -359,9 +359,9 @@ def decide_slot_lend(owner_access: Access, allow_sharing: bool) -> Decision:
     each run checks it again: the parameter set must allow sharing, and the owner must own
     the connection or hold CanUseAndShare on it (``owner_access``)."""
     if not allow_sharing:
-        reason = "the connection bound to this slot may not be lent: its parameter set says \"allowSharing\": false (A6)."
+        reason = "the connection bound to this slot may not be lent: its parameter set says \"allowSharing\": false."
     elif not can_lend_connection(owner_access):
-        reason = "the owner may use the connection bound to this slot but not lend it: that needs CanUseAndShare on it (A6)."
+        reason = "the owner may use the connection bound to this slot but not lend it: that needs CanUseAndShare on it."
     else:
         return ALLOW
     return Decision(
@@ -378,7 +378,7 @@ def decide_scoped_connection_create(access: AssetAccess, noun: str, connector_in
     if not run.allowed:
         return run
     if not connector_in_slots:
-        return Decision(INVALID, f"No slot of this {noun} uses that connector; a scoped connection serves the {noun}'s slots only (A7).", "ConnectorNotInSlots")
+        return Decision(INVALID, f"No slot of this {noun} uses that connector; a scoped connection serves the {noun}'s slots only.", "ConnectorNotInSlots")
     return ALLOW
 
 
@@ -391,7 +391,7 @@ def decide_unscoped_connection_via_assets(asset_names: Iterable[str]) -> Decisio
         return Decision(NOT_FOUND)
     return Decision(
         FORBIDDEN,
-        f"You may use this connector only through {', '.join(names)} (A7): create a connection scoped to it "
+        f"You may use this connector only through {', '.join(names)}: create a connection scoped to it "
         "(`connectorhub flow connect` / `app connect`), or ask the connector's owner to share the connector.",
         "ConnectorOnlyThroughAsset",
     )

@@ -92,7 +92,7 @@ def _connection_sharing_applies(allow_sharing: bool) -> Decision:
     if not allow_sharing:
         return Decision(
             INVALID,
-            "This connection cannot be shared: its connector's parameter set says \"allowSharing\": false (A6).",
+            "This connection cannot be shared: its connector's parameter set says \"allowSharing\": false.",
             "ConnectionSharingNotAllowed",
         )
     return ALLOW
@@ -116,7 +116,7 @@ def decide_connection_share(
     if connection.scope:
         return Decision(
             INVALID,
-            f"This connection is scoped to {connection.scope.replace(':', ' ')} and is used only through it (A7); "
+            f"This connection is scoped to {connection.scope.replace(':', ' ')} and is used only through it; "
             "it cannot be shared. Share the app or flow instead.",
             "ScopedConnectionNotShareable",
         )
@@ -127,7 +127,7 @@ def decide_connection_share(
     if not valid.allowed:
         return valid
     if principal_kind == "org":
-        return Decision(INVALID, "A connection is shared with users or groups, not the whole organization (A6).", "OrgShareNotAllowed")
+        return Decision(INVALID, "A connection is shared with users or groups, not the whole organization.", "OrgShareNotAllowed")
     return decide_grant(CONNECTION_RULES, actor, access, connection.owner_id, principal_kind, principal_id, role, existing)
 
 

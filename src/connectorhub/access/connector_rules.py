@@ -155,12 +155,12 @@ def _connector_sharing_applies(connector: ConnectorFacts, environment: Environme
     if connector.kind == "public":
         if access.can_manage:
             return Decision(INVALID, "A public connector is available to every user; sharing does not apply to it.", "PublicConnectorNotShareable")
-        return Decision(FORBIDDEN, "A public connector cannot be shared (A1).", "PublicConnectorNotShareable")
+        return Decision(FORBIDDEN, "A public connector cannot be shared.", "PublicConnectorNotShareable")
     if _is_subscription_env(environment):
         return Decision(
             INVALID,
             "Sharing does not apply in an environment with the subscription sharing model: "
-            "every member of its subscription already uses its connectors (A9).",
+            "every member of its subscription already uses its connectors.",
             "SharingNotApplicable",
         )
     return ALLOW
@@ -192,7 +192,7 @@ def decide_connector_share(
     if not valid.allowed:
         return valid
     if principal_kind == "org" and role != CAN_VIEW:
-        return Decision(INVALID, "Organization sharing only allows use: share with the organization as CanView (A4).", "OrgShareRoleNotAllowed")
+        return Decision(INVALID, "Organization sharing only allows use: share with the organization as CanView.", "OrgShareRoleNotAllowed")
     return decide_grant(CONNECTOR_RULES, actor, access, connector.owner_id, principal_kind, principal_id, role, existing)
 
 

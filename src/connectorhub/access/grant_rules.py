@@ -32,7 +32,7 @@ class GrantRules:
     granting, lowering and revoking (A3–A6) is the same for both."""
 
     noun: str  # "connector" | "connection"
-    rule: str  # the DESIGN rule cited in messages
+    rule: str  # the DESIGN rule these grants follow (for readers of the code; messages do not cite it)
     roles: tuple[str, ...]
     rank: Callable[[str | None], int]
     share_role: str  # the role that may share up to itself
@@ -67,24 +67,24 @@ def decide_grant(
     """The checks common to sharing either resource, after the resource's own
     'does sharing apply' and principal-kind checks."""
     if principal_kind == "user" and principal_id == owner_id:
-        return Decision(INVALID, f"The owner already has every right on the {rules.noun}; it cannot be shared with them (A3).", "ShareWithOwner")
+        return Decision(INVALID, f"The owner already has every right on the {rules.noun}; it cannot be shared with them.", "ShareWithOwner")
     if not may_grant(rules, access, role):
         if access.role == rules.share_role:
             allowed = " or ".join(r for r in rules.roles if rules.rank(r) <= rules.rank(rules.share_role))
-            return Decision(FORBIDDEN, f"{rules.share_role} may share as {allowed}, not {role} ({rules.rule}).", "ShareRoleTooHigh")
-        return Decision(FORBIDDEN, f"You may use this {rules.noun} but not share it ({rules.share_role} is needed, {rules.rule}).", "ShareForbidden")
+            return Decision(FORBIDDEN, f"{rules.share_role} may share as {allowed}, not {role}.", "ShareRoleTooHigh")
+        return Decision(FORBIDDEN, f"You may use this {rules.noun} but not share it ({rules.share_role} is needed).", "ShareForbidden")
     if existing is not None and rules.rank(role) < rules.rank(existing.role) and not may_revoke(rules, actor, access, existing):
-        return Decision(FORBIDDEN, f"Lowering a grant made by someone else needs CanEdit ({rules.rule}).", "RevokeForbidden")
+        return Decision(FORBIDDEN, f"Lowering a grant made by someone else needs CanEdit.", "RevokeForbidden")
     return ALLOW
 
 
 def decide_revoke(rules: GrantRules, actor: Actor, access: Access, owner_id: str, principal_kind: str, principal_id: str, grant: Grant | None) -> Decision:
     if principal_kind == "user" and principal_id == owner_id:
-        return Decision(INVALID, f"The owner's rights on the {rules.noun} cannot be revoked (A3).", "OwnerNotRevocable")
+        return Decision(INVALID, f"The owner's rights on the {rules.noun} cannot be revoked.", "OwnerNotRevocable")
     if grant is None:
         return Decision(NOT_FOUND, f"That principal has no grant on this {rules.noun}.", "GrantNotFound")
     if not may_revoke(rules, actor, access, grant):
-        return Decision(FORBIDDEN, f"Only the owner or a CanEdit holder revokes grants made by others ({rules.rule}).", "RevokeForbidden")
+        return Decision(FORBIDDEN, f"Only the owner or a CanEdit holder revokes grants made by others.", "RevokeForbidden")
     return ALLOW
 
 

@@ -229,7 +229,7 @@ def privilege_missing(privilege: str, table: str) -> Decision:
     )
     return Decision(
         FORBIDDEN,
-        f"No security role of yours grants {missing} (S5). Run `connectorhub security check` to see why; "
+        f"No security role of yours grants {missing}. Run `connectorhub security check` to see why; "
         "an administrator assigns roles (`connectorhub security assign`).",
         "SecurityPrivilegeMissing",
     )
@@ -245,7 +245,7 @@ def decide_share_record(actor: Actor, environment: EnvironmentFacts, user: Secur
     if missing:
         return Decision(
             FORBIDDEN,
-            f"You may share only privileges you hold on this record yourself; you do not hold {', '.join(missing)} (S5).",
+            f"You may share only privileges you hold on this record yourself; you do not hold {', '.join(missing)}.",
             "SharePrivilegeNotHeld",
         )
     return ALLOW
@@ -262,7 +262,7 @@ def solution_governs(noun: str, solution: str | None, *, hidden: bool = False) -
     where = "a solution you may not read" if hidden else f"solution '{solution}'"
     return Decision(
         INVALID,
-        f"This {noun} belongs to {where}, so security roles control access to it, not sharing (A11, S5); "
+        f"This {noun} belongs to {where}, so security roles control access to it, not sharing; "
         "its grants are ignored while it is in a solution. Give people a security role (`connectorhub security assign`) "
         f"or share the record (`connectorhub security share --table {noun.replace(' ', '')}`).",
         "SolutionSecurityGoverns",

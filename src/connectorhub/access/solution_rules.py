@@ -76,7 +76,7 @@ def decide_solution_manage(
     if changes_components and solution.managed:
         return Decision(
             INVALID,
-            f"Solution '{name}' is managed: its components come from its publisher and are read-only here (S4). "
+            f"Solution '{name}' is managed: its components come from its publisher and are read-only here. "
             "Change the solution in its source environment and import a new version.",
             "SolutionManaged",
         )
@@ -84,12 +84,12 @@ def decide_solution_manage(
         if solution.privileges is not None:
             return Decision(
                 FORBIDDEN,
-                f"No security role of yours grants {privilege} on solution '{name}' (S5). Run `connectorhub security check "
+                f"No security role of yours grants {privilege} on solution '{name}'. Run `connectorhub security check "
                 f"--table solution --privilege {privilege} --record ID` to see why; an administrator assigns roles "
                 "(`connectorhub security assign`).",
                 "SecurityPrivilegeMissing",
             )
-        return Decision(FORBIDDEN, f"Only the owner of solution '{name}' and administrators manage it (S1).", "SolutionForbidden")
+        return Decision(FORBIDDEN, f"Only the owner of solution '{name}' and administrators manage it.", "SolutionForbidden")
     return ALLOW
 
 
@@ -106,7 +106,7 @@ def decide_reference_binding(
     if not can_use_connection(connection_access):
         return Decision(
             FORBIDDEN,
-            f"Connection reference '{logical_name}': you may see that connection but not use its credentials (A6); "
+            f"Connection reference '{logical_name}': you may see that connection but not use its credentials; "
             "bind a connection of your own or one shared with you as CanUse.",
             "ConnectionUseForbidden",
         )
@@ -120,7 +120,7 @@ def decide_reference_binding(
     if connection_scope is not None:
         return Decision(
             INVALID,
-            f"Connection reference '{logical_name}': that connection is scoped to {connection_scope} (A7) and cannot serve a reference.",
+            f"Connection reference '{logical_name}': that connection is scoped to {connection_scope} and cannot serve a reference.",
             "ConnectionScopedToAsset",
         )
     return ALLOW

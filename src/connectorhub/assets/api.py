@@ -26,7 +26,7 @@ router = APIRouter()
 
 
 def step_caller(app: FastAPI) -> asset_runs.CallStep:
-    """THE HOOK through which runs reach the runtime (R1): ``app.state.asset_call`` when
+    """THE HOOK through which runs reach the runtime: ``app.state.asset_call`` when
     set (tests set a fake that records what it is asked), else
     ``runtime.service.call`` bound to the ``Runtime`` in ``app.state.runtime``."""
     override = getattr(app.state, "asset_call", None)
@@ -163,7 +163,7 @@ def _register(kind: str) -> None:
     @router.post(one + "/connections", response_model=connections_api.schemas.ConnectionOut, status_code=status.HTTP_201_CREATED, tags=tags, name=f"connect_{kind}_slot")
     @retried
     def connect(env: str, asset: str, body: schemas.ScopedConnectionIn, ctx: Context = Depends(context)):
-        """A7: create a connection scoped to this asset for a slot, and bind it for you."""
+        """Create a connection scoped to this asset for a slot, and bind it for you."""
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             connection = service.create_scoped_connection(

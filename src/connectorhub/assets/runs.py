@@ -264,7 +264,7 @@ def _resolve_for_run(
         raise _SlotProblem(
             "ConnectionMissing",
             f"Slot '{slot.name}' of {noun} is missing its connection '{connection_name or connection_id}' ({connection_id}): "
-            f"it was deleted (A8). {who}: {fix_own}.",
+            f"it was deleted. {who}: {fix_own}.",
         )
     if mode == asset_rules.SLOT_SHARED:
         lender = lending.lender_access(session, asset, connection, environment)
@@ -516,7 +516,7 @@ def _check_reference_use(session: Session, actor: Actor, environment: Environmen
     raise _SlotProblem(
         "ConnectionReferenceForbidden",
         f"Slot '{slot.name}' of {noun} uses connection reference '{name}', and no security role of yours lets you read it "
-        "(S5, A11). An administrator assigns one (Basic User reads the references of your business unit): "
+        ". An administrator assigns one (Basic User reads the references of your business unit): "
         "`connectorhub security assign -e ENV --role 'Basic User' --user EMAIL`.",
     )
 
@@ -537,7 +537,7 @@ def _through_reference(session: Session, slot: AssetSlot, noun: str, mode: str) 
         raise _SlotProblem(
             "ConnectionReferenceUnbound",
             f"Slot '{slot.name}' of {noun} uses connection reference '{reference.logical_name}', which has no connection "
-            f"in this environment (it was imported as missing, S3). {who}: {fix}, or import the solution again with a settings file.",
+            f"in this environment (it was imported as missing). {who}: {fix}, or import the solution again with a settings file.",
         )
     name = slot.connection_name if slot.connection_id == reference.connection_id else None
     return reference.connection_id, name, fix

@@ -48,7 +48,7 @@ class SlotSpec(Strict):
     connector: str = Field(min_length=1, description="Connector id, name or title")
     connection: str | None = Field(None, description="The maker's connection id; bind later with `flow bind` when absent")
     # S1/F3: in a solution a slot names a connection reference (logical name) instead.
-    connectionReference: str | None = Field(None, description="A connection reference's logical name, instead of a connection (S1)")
+    connectionReference: str | None = Field(None, description="A connection reference's logical name, instead of a connection")
 
 
 class StepSpec(Strict):
@@ -90,9 +90,9 @@ class SlotOut(BaseModel):
     name: str
     connector_id: str
     connection_id: str | None = Field(description="The maker's connection (owner and shared recipients)")
-    status: str = Field(description="bound, unbound or missing (its connection or connector was deleted, A8)")
+    status: str = Field(description="bound, unbound or missing (its connection or connector was deleted)")
     detail: str
-    your_mode: str | None = Field(description="own (owner), shared or invoker (F3); none for administrators")
+    your_mode: str | None = Field(description="own (owner), shared or invoker; none for administrators")
     your_connection_id: str | None = Field(description="The connection your runs use in this slot, when known")
     your_status: str | None = Field(description="bound, unbound or missing for your runs")
 
@@ -165,7 +165,7 @@ class AssetShareIn(Strict):
 
     user: str | None = Field(None, description="E-mail or id of a user of the organization")
     group: str | None = Field(None, description="Name or id of a group of the organization")
-    role: str = Field("user", description="user or co-owner (F3)", json_schema_extra=documented(enum=list(ASSET_ROLES)))
+    role: str = Field("user", description="user or co-owner", json_schema_extra=documented(enum=list(ASSET_ROLES)))
     slots: dict[str, str] = Field(default_factory=dict, description="Slot name to shared or invoker; unnamed slots are invoker",
                                   json_schema_extra=documented(additionalProperties={"enum": list(SLOT_MODES)}))
 
@@ -199,7 +199,7 @@ class AssetPermissionsOut(BaseModel):
     your_role: str | None
     obtained: str
     you_manage: bool
-    sharing: str = Field("applies", description="'applies', or why sharing does not: the app or flow is in a solution (A11)")
+    sharing: str = Field("applies", description="'applies', or why sharing does not: the app or flow is in a solution")
 
 
 class BindIn(Strict):
@@ -222,4 +222,4 @@ class BindOut(BaseModel):
 
 class AssetDeleted(BaseModel):
     deleted: bool
-    deleted_connections: list[str] = Field(description="Connections scoped to the asset, deleted with it (A7)")
+    deleted_connections: list[str] = Field(description="Connections scoped to the asset, deleted with it")

@@ -207,7 +207,7 @@ def _resolve_slots(
             try:
                 connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=slot.connection)
                 if not connection_rules.can_use_connection(access):
-                    problems.append({"location": f"{where}.connection", "message": "You manage this connection but may not use its credentials; use a connection of your own (A6)."})
+                    problems.append({"location": f"{where}.connection", "message": "You manage this connection but may not use its credentials; use a connection of your own."})
                 elif connector is not None and connection.connector_id != connector.id:
                     problems.append({"location": f"{where}.connection", "message": f"Connection '{connection.display_name}' is for another connector than '{connector.title}'."})
                 elif connection.scope is not None:
@@ -320,7 +320,7 @@ def _slot_state(connection_id: str | None, connection_name: str | None, connecto
         return "unbound", "No connection is bound to this slot."
     if connection_id not in live_connections:
         gone = "its connector was deleted" if connector_id not in live_connectors else "it was deleted"
-        return "missing", f"Connection '{connection_name or connection_id}' ({connection_id}) is missing: {gone} (A8)."
+        return "missing", f"Connection '{connection_name or connection_id}' ({connection_id}) is missing: {gone}."
     return "bound", ""
 
 
@@ -422,7 +422,7 @@ def bind(*, session: Session, actor: Actor, environment: Environment, kind: str,
         solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
         name = reference_names(session, [slot_row]).get(slot_row.connection_reference_id, slot_row.connection_reference_id)
         raise InvalidRequest(
-            f"Slot '{slot}' of {kind} '{asset.name}' is bound through connection reference '{name}' (S1): bind the "
+            f"Slot '{slot}' of {kind} '{asset.name}' is bound through connection reference '{name}': bind the "
             f"reference instead (`connectorhub solution bind-reference -e ENV {name} CONNECTION_ID`).",
             code="SlotUsesConnectionReference",
         )
@@ -498,7 +498,7 @@ def _resolve_references(
         if connection is not None:
             access = connection_facts.access_for(session=session, actor=actor, connection=connection, environment=environment)
             if not connection_rules.can_use_connection(access):
-                problems.append({"location": where, "message": f"You may not use the connection bound to '{reference.logical_name}' (A6)."})
+                problems.append({"location": where, "message": f"You may not use the connection bound to '{reference.logical_name}'."})
                 continue
         out[name] = (reference, connection)
     return out, problems

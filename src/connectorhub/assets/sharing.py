@@ -51,10 +51,10 @@ def _unshareable_slots(session: Session, keyring: Keyring, asset: Asset, slots: 
         if connection is None:
             continue
         if not connections.allows_sharing(session, keyring, connection):
-            out[slot.name] = f"connection '{connection.display_name}' may not be shared (its parameter set says \"allowSharing\": false, A6)."
+            out[slot.name] = f"connection '{connection.display_name}' may not be shared (its parameter set says \"allowSharing\": false)."
         elif not asset_rules.can_lend_connection(lending.lender_access(session, asset, connection, environment)):
             out[slot.name] = (
-                f"connection '{connection.display_name}' is not the owner's, and lending it needs CanUseAndShare on it (A6)."
+                f"connection '{connection.display_name}' is not the owner's, and lending it needs CanUseAndShare on it."
             )
     return out
 

@@ -16,8 +16,8 @@ from connectorhub.cli.client import Client
 from connectorhub.cli.output import console, emit_json, err_console, table
 from connectorhub.connections.parameters import parse_assignments
 
-flow_app = group("flow", "Flows: a trigger and ordered steps that call connectors through slots (F1).")
-app_app = group("app", "Apps: forms that each call one connector operation through a slot (F2).")
+flow_app = group("flow", "Flows: a trigger and ordered steps that call connectors through slots.")
+app_app = group("app", "Apps: forms that each call one connector operation through a slot.")
 
 EnvOption = typer.Option(..., "-e", "--env", help="Environment name or id.")
 InputOption = typer.Option(None, "--input", help="NAME=VALUE, repeatable.")
@@ -113,7 +113,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("show")
     def show(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
-        """The definition and each slot's status (missing: its connection was deleted, A8)."""
+        """The definition and each slot's status (missing: its connection was deleted)."""
         client = Client()
         data = client.get(path(client, env, asset_id))
         if as_json:
@@ -183,7 +183,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
         slot: list[str] = typer.Option(None, "--slot", help="NAME=shared|invoker, repeatable; unnamed slots are invoker."),
         as_json: bool = JsonOption,
     ):
-        """Share with a user or group, choosing per slot whose connection runs use (F3)."""
+        """Share with a user or group, choosing per slot whose connection runs use."""
         body = {"user": user, "group": group_, "role": role, "slots": _pairs(slot, "--slot")}
         client = Client()
         result = client.post(path(client, env, asset_id, "/share"), body)
@@ -226,7 +226,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
         as_json: bool = JsonOption,
     ):
         """Bind a connection to a slot: the owner binds the slot's connection, a recipient
-        their own for an invoker slot (F3)."""
+        their own for an invoker slot."""
         client = Client()
         target = path(client, env, asset_id, "/bind")
         results = [
@@ -249,7 +249,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
         display_name: str = typer.Option(None, "--display-name"),
         as_json: bool = JsonOption,
     ):
-        """Create a connection scoped to this asset for a slot and bind it for you (A7);
+        """Create a connection scoped to this asset for a slot and bind it for you;
         prints its id."""
         body = {"slot": slot, "parameters": parse_assignments(param or []), "parameter_set": parameter_set, "display_name": display_name}
         client = Client()
@@ -261,7 +261,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("delete")
     def delete(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
-        """Delete it with its shares and runs; connections scoped to it go too (A7)."""
+        """Delete it with its shares and runs; connections scoped to it go too."""
         client = Client()
         report = client.delete(path(client, env, asset_id))
         if as_json:

@@ -82,7 +82,7 @@ def parameters(
         ]
         table(rows, ["name", "type", "required", "secret", "allowed_values", "default", "display_name"], title=title)
         if parameter_set["needs_oauth"]:
-            console.print("Signing in with the provider authorizes connections of this set (R2).")
+            console.print("Signing in with the provider authorizes connections of this set.")
 
 
 @connection_app.command("sign-in")
@@ -92,7 +92,7 @@ def sign_in(
     open_: bool = typer.Option(False, "--open", help="Also open the link in this computer's web browser."),
     as_json: bool = JsonOption,
 ):
-    """Print the link that signs an OAuth connection in (R2): connectorhub's sign-in page
+    """Print the link that signs an OAuth connection in: connectorhub's sign-in page
     for it, which asks you to sign in to connectorhub first and then sends you on to the
     provider. Finish in that same browser."""
     client = Client()
@@ -145,7 +145,7 @@ def update(
 
 @connection_app.command("delete")
 def delete(connection_id: str = ConnectionArgument, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
-    """Delete a connection; apps and flows using it are reported (A8)."""
+    """Delete a connection; apps and flows using it are reported."""
     client = Client()
     report = client.delete(_path(client, env, connection_id))
     if as_json:
@@ -163,7 +163,7 @@ def share(
     role: str = typer.Option(..., "--role", help="CanUse, CanUseAndShare or CanEdit."),
     as_json: bool = JsonOption,
 ):
-    """Share a connection with a user or group (A6)."""
+    """Share a connection with a user or group."""
     client = Client()
     result = client.post(f"{_path(client, env, connection_id)}/share", {**principal_body(user, group_, False), "role": role})
     if as_json:

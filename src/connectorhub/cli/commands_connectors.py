@@ -47,7 +47,7 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _json_text(path: Path, name: str) -> str:
-    """A JSON file's text; bytes that are not UTF-8 are reported like the server would (C3)."""
+    """A JSON file's text; bytes that are not UTF-8 are reported like the server would."""
     data = _read(path, name)
     try:
         return data.decode("utf-8")
@@ -185,7 +185,7 @@ def download(
     overwrite: bool = typer.Option(False, "-w", "--overwrite", help="Replace existing files."),
     as_json: bool = JsonOption,
 ):
-    """Write the connector's files and a settings.json to DEST/<id>/ (C2)."""
+    """Write the connector's files and a settings.json to DEST/<id>/."""
     files = Client().get(f"/environments/{env}/connectors/{cid}/files")
     folder = dest / files["id"]
     if folder.exists() and any(folder.iterdir()) and not overwrite:
@@ -283,7 +283,7 @@ DEPENDENT_TABLES = (
 
 
 def print_dependents(dependents: dict[str, Any]) -> None:
-    """The delete report, printed before the user confirms with --force (A8)."""
+    """The delete report, printed before the user confirms with --force."""
     for key, columns, title in DEPENDENT_TABLES:
         if dependents.get(key):
             table(dependents[key], columns, title=title)
@@ -319,11 +319,11 @@ def share(
     cid: str = typer.Option(..., "-c", "--cid"),
     user: str = typer.Option(None, "--user", help="E-mail of a user."),
     group: str = typer.Option(None, "--group", help="Name of a group."),
-    org: bool = typer.Option(False, "--org", help="The whole organization (CanView only, A4)."),
+    org: bool = typer.Option(False, "--org", help="The whole organization (CanView only)."),
     role: str = typer.Option(..., "--role", help="CanView, CanViewWithShare or CanEdit."),
     as_json: bool = JsonOption,
 ):
-    """Share a connector (A2–A5)."""
+    """Share a connector."""
     result = Client().post(f"/environments/{env}/connectors/{cid}/share", {**principal_body(user, group, org), "role": role})
     if as_json:
         emit_json(result)
@@ -339,7 +339,7 @@ def unshare(
     group: str = typer.Option(None, "--group"),
     org: bool = typer.Option(False, "--org"),
 ):
-    """Revoke a grant (A5: owners and CanEdit revoke any; anyone removes their own)."""
+    """Revoke a grant (owners and CanEdit holders revoke any; anyone removes their own)."""
     Client().post(f"/environments/{env}/connectors/{cid}/unshare", principal_body(user, group, org))
     typer.echo("Revoked.")
 
@@ -352,7 +352,7 @@ def permissions(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Op
 
 @connector_app.command("publish")
 def publish(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(..., "-c", "--cid"), as_json: bool = JsonOption):
-    """Publish a connector to the public catalog (platform administrators, A1)."""
+    """Publish a connector to the public catalog (platform administrators)."""
     public = Client().post(f"/environments/{env}/connectors/{cid}/publish")
     if as_json:
         emit_json({"id": public["id"], "revision": public["revision"]})
@@ -374,8 +374,8 @@ def validate(
     ),
     as_json: bool = JsonOption,
 ):
-    """Check files offline against the structural rules (C3), and with --certification the
-    certification rules (O1); exit 1 on errors."""
+    """Check files offline against the structural rules, and with --certification the
+    certification rules; exit 1 on errors."""
     definition = _read(api_def, "API definition")
     properties = _read(api_prop, "API properties") if api_prop is not None else None
     _, _, findings = validation.validate_connector(

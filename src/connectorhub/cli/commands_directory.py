@@ -16,7 +16,7 @@ org_app = group("org", "Organizations (platform administrators).")
 user_app = group("user", "Users of an organization.")
 token_app = group("token", "Personal access tokens.")
 group_app = group("group", "Groups, with nested membership.")
-subscription_app = group("subscription", "Subscriptions (the Logic Apps sharing scope, A9).")
+subscription_app = group("subscription", "Subscriptions (the Logic Apps sharing scope).")
 env_app = group("env", "Environments.")
 
 
@@ -221,7 +221,7 @@ def env_create(
         help="Where the environment runs. A subscription environment's connectors reach the subscription's other environments of the same region.",
     ),
     type_: str = typer.Option("sandbox", "--type", help="production, sandbox, developer or default."),
-    sharing_model: str = typer.Option("explicit", "--sharing-model", help="explicit or subscription (A9)."),
+    sharing_model: str = typer.Option("explicit", "--sharing-model", help="explicit or subscription."),
     subscription: str = typer.Option(None, "--subscription", help="Subscription name (with --sharing-model subscription)."),
     as_json: bool = JsonOption,
 ):
@@ -242,7 +242,7 @@ def env_show(env: str, as_json: bool = JsonOption):
 
 @env_app.command("add-admin")
 def env_add_admin(env: str, user: str = typer.Option(..., "--user", help="E-mail of the user."), as_json: bool = JsonOption):
-    """Make a user an environment administrator (A10)."""
+    """Make a user an environment administrator."""
     show(Client().post(f"/environments/{env}/admins", {"user": user}), as_json)
 
 

@@ -8,7 +8,7 @@ from connectorhub.cli.app import JsonOption, group
 from connectorhub.cli.client import Client
 from connectorhub.cli.output import console, emit_json, err_console, table
 
-keys_app = group("keys", "Master keys that protect stored secrets (K1): status, rotation, retirement.")
+keys_app = group("keys", "Master keys that protect stored secrets: status, rotation, retirement.")
 
 
 def _print_status(status: dict) -> None:

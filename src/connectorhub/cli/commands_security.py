@@ -16,10 +16,10 @@ from connectorhub.cli.client import Client
 from connectorhub.cli.output import console, emit_json, show, table
 from connectorhub.errors import EXIT_PERMISSION, InvalidRequest
 
-security_app = group("security", "Security roles inside solutions: business units, teams, roles, owners, shares (S5).")
-bu_app = typer.Typer(name="bu", help="Business units: a tree per environment (S5).", no_args_is_help=True)
-team_app = typer.Typer(name="team", help="Owner teams: belong to a business unit, own records, hold roles (S5).", no_args_is_help=True)
-role_app = typer.Typer(name="role", help="Security roles: sets of (table, privilege, depth) (S5).", no_args_is_help=True)
+security_app = group("security", "Security roles inside solutions: business units, teams, roles, owners, shares.")
+bu_app = typer.Typer(name="bu", help="Business units: a tree per environment.", no_args_is_help=True)
+team_app = typer.Typer(name="team", help="Owner teams: belong to a business unit, own records, hold roles.", no_args_is_help=True)
+role_app = typer.Typer(name="role", help="Security roles: sets of (table, privilege, depth).", no_args_is_help=True)
 security_app.add_typer(bu_app, name="bu")
 security_app.add_typer(team_app, name="team")
 security_app.add_typer(role_app, name="role")
@@ -313,7 +313,7 @@ def restrict(
     bu: str = typer.Option(..., "--bu"), team: str = typer.Option(None, "--team", help="A team of that unit to own it."),
     as_json: bool = JsonOption,
 ):
-    """Restrict a connector to a business unit: it is owned there, readers need businessunit depth (S5)."""
+    """Restrict a connector to a business unit: it is owned there, readers need businessunit depth."""
     result = Client().post(f"{_base(env)}/connectors/{_q(connector)}/restrict", {"business_unit": bu, "team": team})
     if as_json:
         emit_json(result)

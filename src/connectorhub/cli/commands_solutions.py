@@ -30,7 +30,7 @@ from connectorhub.cli.output import console, emit_json, err_console, table
 from connectorhub.config import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_ICON_BYTES
 from connectorhub.solutions import package as pkg
 
-solution_app = group("solution", "Solutions: move connectors, references, variables, apps and flows between environments (S1–S4).")
+solution_app = group("solution", "Solutions: move connectors, references, variables, apps and flows between environments.")
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -91,7 +91,7 @@ def add(
     as_json: bool = JsonOption,
 ):
     """Add a component. An app or flow brings its custom connectors, and its slots are
-    rebound to connection references <prefix>_<connector> (created or reused, S1)."""
+    rebound to connection references <prefix>_<connector> (created or reused)."""
     kind, ref = _component(connector, flow, app, env_var, connection_reference)
     result = Client().post(f"{_base(env)}/{name}/components", {"kind": kind, "ref": ref})
     if as_json:
@@ -158,7 +158,7 @@ def update(
 @solution_app.command("delete")
 def delete(name: str = typer.Argument(...), env: str = EnvOption, as_json: bool = JsonOption):
     """Delete a solution. Unmanaged: its components stay. Managed: its components are
-    deleted too, never a connection (a connector that has connections stays, S4)."""
+    deleted too, never a connection (a connector that has connections stays)."""
     report = Client().delete(f"{_base(env)}/{name}")
     if as_json:
         emit_json(report)
@@ -184,12 +184,12 @@ def _download(client: Client, path: str, params: dict[str, Any]) -> bytes:
 @solution_app.command("export")
 def export(
     name: str = typer.Argument(...), env: str = EnvOption,
-    managed: bool = typer.Option(False, "--managed", help="Export as managed: read-only where it is imported (S4)."),
+    managed: bool = typer.Option(False, "--managed", help="Export as managed: read-only where it is imported."),
     output: Path = typer.Option(..., "-o", "--output", help="The zip to write."),
     overwrite: bool = typer.Option(False, "-w", "--overwrite"),
     as_json: bool = JsonOption,
 ):
-    """Write the solution zip (S2): connectors in the public file layout, connection
+    """Write the solution zip: connectors in the public file layout, connection
     references, environment variable definitions, apps and flows. No connection,
     credential, token or secret value is in it."""
     if output.exists() and not overwrite:
@@ -287,7 +287,7 @@ def _ask(question: str, *, stream: TextIO | None, choices: list[str] | None = No
 
 
 def _new_connection(reference: dict[str, Any], stream: TextIO | None) -> dict[str, Any]:
-    """Prompt the connector's connection parameters (A6) for a new connection."""
+    """Prompt the connector's connection parameters for a new connection."""
     sets = reference.get("parameter_sets") or [{"name": None, "parameters": []}]
     chosen = sets[0]
     if len(sets) > 1:
@@ -396,7 +396,7 @@ def import_(
     interactive: bool = typer.Option(None, "--interactive/--no-interactive", help="Choose connections and variable values at prompts (default: in a terminal without --settings-file)."),
     as_json: bool = JsonOption,
 ):
-    """Import a solution zip in one transaction (S3): connectors, environment variables,
+    """Import a solution zip in one transaction: connectors, environment variables,
     connection references (bound to your connections, or to ones created now), then apps
     and flows. Exit 8 when references still need a connection (--json lists them)."""
     data, package = _read_package(file)
@@ -468,7 +468,7 @@ def bind_reference(
     env: str = EnvOption,
     as_json: bool = JsonOption,
 ):
-    """Bind a connection reference (e.g. one imported as missing) to a connection (S3)."""
+    """Bind a connection reference (e.g. one imported as missing) to a connection."""
     result = Client().put(f"/environments/{env}/connection-references/{logical_name}/connection", {"connection": connection_id})
     if as_json:
         emit_json(result)

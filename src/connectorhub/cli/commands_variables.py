@@ -8,7 +8,7 @@ from connectorhub.cli.app import EnvOption, JsonOption, group
 from connectorhub.cli.client import Client
 from connectorhub.cli.output import emit_json, show, table
 
-variable_app = group("env-var", "Environment variables: values that differ per environment (R6).")
+variable_app = group("env-var", "Environment variables: values that differ per environment.")
 COLUMNS = ["schema_name", "type", "value", "default_value", "has_value"]
 
 

@@ -61,8 +61,8 @@ def create_connection(env: str, body: schemas.ConnectionCreate, request: Request
 
 @router.get("/environments/{env}/connectors/{connector}/connection-parameters", response_model=schemas.ConnectionFormOut)
 def connection_form(env: str, connector: str, ctx: Context = Depends(context)):
-    """What creating a connection to the connector asks for (A6): its parameter sets;
-    secret defaults are never shown (C4, K2)."""
+    """What creating a connection to the connector asks for: its parameter sets;
+    secret defaults are never shown."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         found, sets = service.connection_form(

@@ -67,7 +67,7 @@ class ConnectionOut(BaseModel):
     updated_at: dt.datetime
     sign_in_url: str | None = Field(
         None,
-        description="Create only, OAuth connections (R2): connectorhub's sign-in page for the connection; open it in "
+        description="Create only, OAuth connections: connectorhub's sign-in page for the connection; open it in "
         "a browser, sign in to connectorhub there if asked, and continue to the provider",
     )
 

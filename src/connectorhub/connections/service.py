@@ -219,7 +219,7 @@ def update(
     """A6: CanEdit, the owner and administrators change parameters and credentials."""
     connection, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not connection_rules.can_edit_connection(access):
-        raise Forbidden("Changing a connection's parameters needs CanEdit on it (A6).", code="ConnectionEditForbidden")
+        raise Forbidden("Changing a connection's parameters needs CanEdit on it.", code="ConnectionEditForbidden")
     lock(session, connection, kind="connection", ref=ref, refresh=True)
     chosen = parameter_set_of(session, keyring, connection)
     resolved = params.resolve(chosen, given, existing=_existing(session, keyring, connection, replacing=given.keys()))
@@ -246,7 +246,7 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     """A8: delete a connection (its grants and secrets with it) and report its dependents."""
     connection, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not connection_rules.can_delete_connection(access):
-        raise Forbidden("Deleting a connection needs CanEdit on it (A6).", code="ConnectionDeleteForbidden")
+        raise Forbidden("Deleting a connection needs CanEdit on it.", code="ConnectionDeleteForbidden")
     lock(session, connection, kind="connection", ref=ref, deleting=True)  # a second delete answers not found
     report = dependents(session, connection)
     audit.record(
@@ -267,7 +267,7 @@ def use(
     :mod:`connectorhub.runtime.usage`)."""
     connection, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
     if not connection_rules.can_use_connection(access):
-        raise Forbidden("You manage this connection but may not use its credentials; ask its owner to share it (A6).", code="ConnectionUseForbidden")
+        raise Forbidden("You manage this connection but may not use its credentials; ask its owner to share it.", code="ConnectionUseForbidden")
     scoped = asset_rules.decide_connection_scope(connection.scope, None)  # A7: not outside its app or flow
     if not scoped.allowed:
         raise Forbidden(scoped.reason, code=scoped.code)

@@ -23,7 +23,7 @@ BASE = "/environments/{env}/connectors"
 
 
 def _via(access, group_names: dict[str, str]) -> str:
-    """How the role was obtained, naming the group (A3): 'group eng', 'owner', 'public', …"""
+    """How the role was obtained, naming the group: 'group eng', 'owner', 'public', …"""
     if access.via == "group" and access.via_name:
         return f"group {group_names.get(access.via_name, access.via_name)}"
     return access.via
@@ -80,7 +80,7 @@ def import_connectors(env: str, body: schemas.ImportIn, ctx: Context = Depends(h
     each item is validated and created on its own, or matched by title to a connector
     you may edit and updated, left unchanged or skipped (``on_existing``), so running an
     import again duplicates nothing; failures are reported per item and leave nothing
-    behind (C3)."""
+    behind."""
     items = []
     results: list[schemas.ImportResult | None] = []
     for item in body.items:
@@ -146,7 +146,7 @@ def get_connector(env: str, connector: str, ctx: Context = Depends(context)):
 @router.patch(BASE + "/{connector}", response_model=schemas.ConnectorUpdateOut, openapi_extra=heavy.HEAVY)
 @retried
 def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, ctx: Context = Depends(heavy_context)):
-    """Replace the given files. A change of any file makes a new revision (C5); the answer
+    """Replace the given files. A change of any file makes a new revision; the answer
     says whether one was made (``changed``) and whether the change is breaking, and why."""
     files = body.to_files()
     with ctx.transaction() as session:
@@ -158,7 +158,7 @@ def update_connector(env: str, connector: str, body: schemas.ConnectorFilesIn, c
 
 
 def _revised(session, ctx: Context, environment, revised: service.Revised) -> schemas.ConnectorUpdateOut:
-    """C5: the connector, whether a revision was made, and why the change is breaking."""
+    """The connector, whether a revision was made, and why the change is breaking."""
     access = facts.access_for(session=session, actor=ctx.actor, connector=revised.connector, environment=environment)
     return schemas.ConnectorUpdateOut(
         **_detail(revised.connector, access).model_dump(), changed=revised.changed,
@@ -169,7 +169,7 @@ def _revised(session, ctx: Context, environment, revised: service.Revised) -> sc
 @router.delete(BASE + "/{connector}", response_model=schemas.DeleteReport)
 @retried
 def delete_connector(env: str, connector: str, force: bool = False, ctx: Context = Depends(context)):
-    """A8: without ``force``, a connector anything depends on (connections, app and flow
+    """Without ``force``, a connector anything depends on (connections, app and flow
     slots, unmanaged solutions, connection references) answers 409 with the dependency
     report; with ``force`` it is deleted with every connection to it and leaves its
     unmanaged solutions."""
@@ -198,7 +198,7 @@ def download_connector(env: str, connector: str, ctx: Context = Depends(context)
 @router.post(BASE + "/{connector}/publish", response_model=schemas.ConnectorDetail)
 @retried
 def publish_connector(env: str, connector: str, ctx: Context = Depends(context)):
-    """A1: copy the connector into the public catalog (platform administrators)."""
+    """Copy the connector into the public catalog (platform administrators)."""
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         public = service.publish(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector)
@@ -209,7 +209,7 @@ def publish_connector(env: str, connector: str, ctx: Context = Depends(context))
 @router.post("/validate", response_model=schemas.ValidateOut, openapi_extra=heavy.HEAVY)
 def validate_files(body: schemas.ValidateIn, ctx: Context = Depends(heavy_context)):
     """C3 structural validation without storing anything (same rules as create), and the
-    certification rules when ``certification`` is true (O1), for a caller with a valid
+    certification rules when ``certification`` is true, for a caller with a valid
     token, admitted by the gate of heavy requests (M6)."""
     files = schemas.ConnectorFilesIn(api_definition=body.api_definition, api_properties=body.api_properties).to_files()
     _, _, findings = validation.validate_connector(
@@ -229,7 +229,7 @@ def list_revisions(
     cursor: str | None = Query(None, pattern="^[0-9]{1,9}$", description="The last revision number of the page before"),
     ctx: Context = Depends(context),
 ):
-    """C5: the kept revisions of a connector, newest first (whoever may see the connector)."""
+    """The kept revisions of a connector, newest first (whoever may see the connector)."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         _, page = revisions.list(session=session, actor=ctx.actor, environment=environment, ref=connector, limit=limit, cursor=cursor)
@@ -238,7 +238,7 @@ def list_revisions(
 
 @router.get(BASE + "/{connector}/revisions/{number}", response_model=schemas.RevisionFilesOut)
 def get_revision(env: str, connector: str, number: int = Path(ge=1, le=revisions.MAX_NUMBER), ctx: Context = Depends(context)):
-    """C5: one revision with its files, as download gives them (no secret value, C4)."""
+    """One revision with its files, as download gives them (no secret value)."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         found, revision, files = revisions.show(session=session, actor=ctx.actor, environment=environment, ref=connector, number=number)
@@ -254,7 +254,7 @@ def diff_revisions(
     to: int | None = Query(None, ge=1, le=revisions.MAX_NUMBER),
     ctx: Context = Depends(context),
 ):
-    """C5: what changed from revision ``from`` to ``to`` (the current one when not given):
+    """What changed from revision ``from`` to ``to`` (the current one when not given):
     operations added, removed and changed, authentication, and whether it is breaking."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
@@ -264,7 +264,7 @@ def diff_revisions(
 @router.post(BASE + "/{connector}/restore", response_model=schemas.ConnectorUpdateOut)
 @retried
 def restore_revision(env: str, connector: str, body: schemas.RestoreIn, ctx: Context = Depends(context)):
-    """C5: make a new revision with the files of an earlier one (the checks of an update)."""
+    """Make a new revision with the files of an earlier one (the checks of an update)."""
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         revised = revisions.restore(
@@ -276,7 +276,7 @@ def restore_revision(env: str, connector: str, body: schemas.RestoreIn, ctx: Con
 
 @router.get(BASE + "/{connector}/repository", response_model=schemas.RepositoryFolderOut)
 def repository_folder(env: str, connector: str, ctx: Context = Depends(context)):
-    """O3: the connector's folder of the open-source repository layout (what
+    """The connector's folder of the open-source repository layout (what
     `connector export-repo` writes): the files as download gives them and a readme."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)

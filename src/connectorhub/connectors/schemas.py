@@ -38,7 +38,7 @@ class ConnectorFilesIn(Strict):
     api_properties: str | dict[str, Any] | None = Field(None, description="apiProperties.json: text or object")
     icon_base64: str | None = Field(None, description="icon.png, base64")
     script_base64: str | None = Field(None, description="script.csx, base64")
-    secret: str | None = Field(None, description="OAuth client secret (write-only, C4)")
+    secret: str | None = Field(None, description="OAuth client secret (write-only)")
 
     def to_files(self) -> ConnectorFiles:
         return ConnectorFiles(
@@ -87,7 +87,7 @@ class ConnectorFilesOut(BaseModel):
 class ValidateIn(Strict):
     api_definition: str | dict[str, Any]
     api_properties: str | dict[str, Any] | None = None
-    certification: bool = Field(False, description="Also run the certification rules (O1; docs/certification.md)")
+    certification: bool = Field(False, description="Also run the certification rules (docs/certification.md)")
     independent_publisher: bool = Field(
         False, description="With certification: judge the brand colour as an independent publisher's (#da3b01)"
     )
@@ -101,7 +101,7 @@ class ValidateOut(BaseModel):
 class DeleteReport(BaseModel):
     deleted: bool
     dependents: dict[str, Any] = Field(
-        description="What depended on it (A8): connections deleted with it (with owners), app and flow slots now "
+        description="What depended on it: connections deleted with it (with owners), app and flow slots now "
         "missing, unmanaged solutions it was removed from, connection references to it (now missing or unbound)"
     )
 

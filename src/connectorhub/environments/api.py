@@ -67,7 +67,7 @@ def list_environment_admins(env: str, ctx: Context = Depends(context)):
 @router.post("/environments/{env}/admins", response_model=schemas.EnvironmentAdminsOut)
 @retried
 def add_environment_admin(env: str, body: schemas.EnvironmentAdminIn, ctx: Context = Depends(context)):
-    """A10: environment administrators manage everything in their environment."""
+    """Environment administrators manage everything in their environment."""
     with ctx.transaction() as session:
         environment = service.get_or_raise(session=session, actor=ctx.actor, ref=env)
         user = directory.get_user_or_raise(session=session, actor=ctx.actor, ref=body.user)

@@ -156,9 +156,9 @@ class InvokeEndpoint:
     },
 )
 async def invoke(env: str, connection: str, operation_id: str, request: Request):
-    """R1: build the request from the connector's definition, check it, authenticate it
-    with the connection's credentials (R2), run the policies (R3), send it under the
-    outbound rules (R5), and answer the API's status, headers and body (an error status
+    """Build the request from the connector's definition, check it, authenticate it
+    with the connection's credentials, run the policies, send it under the
+    outbound rules, and answer the API's status, headers and body (an error status
     of the API is still a 200 here: the call was made)."""
     token = bearer_token(request.headers.get("authorization", ""))
     parameters, body = _payload(await request.body())

@@ -65,7 +65,7 @@ def redirect_uri(request: Request) -> str:
 @api_router.post("/environments/{env}/connections/{connection}/sign-in", response_model=connection_schemas.SignInOut)
 @retried
 def sign_in_connection(env: str, connection: str, request: Request, ctx: Context = Depends(context)):
-    """R2: the link that signs the connection in (needs the right to edit it, A6): open it
+    """The link that signs the connection in (needs the right to edit it): open it
     in a browser, sign in to connectorhub there if asked, and continue to the provider.
     The sign-in is finished only in that browser; the provider's own address is never
     handed out."""

@@ -198,7 +198,7 @@ def for_operation(properties: Any, operation_id: str) -> OperationPolicies:
     if lowered in plan.script_operations:
         refusal = NotSupported(
             f"Operation {operation_id!r} runs custom code (it is listed in scriptOperations), and custom code "
-            "is not supported by this runtime (R4). Call an operation without custom code, or move that logic "
+            "is not supported by this runtime. Call an operation without custom code, or move that logic "
             "into the API.",
             code="OperationNotSupported",
             operation=operation_id,
@@ -208,7 +208,7 @@ def for_operation(properties: Any, operation_id: str) -> OperationPolicies:
         if broken is not None and broken.unsupported:
             refusal = NotSupported(
                 f"Operation {operation_id!r} uses the policy template {broken.template_id!r} (policy "
-                f"{broken.title!r}), which is not supported by this runtime (R3). Supported templates: "
+                f"{broken.title!r}), which is not supported by this runtime. Supported templates: "
                 f"{', '.join(SUPPORTED_TEMPLATES)}. Remove the policy from apiProperties.json or limit it to "
                 "other operations with x-ms-apimTemplate-operationName.",
                 code="OperationNotSupported",

@@ -345,7 +345,7 @@ def _expand(text: str, env_vars: Mapping[str, Any] | None, field_name: str) -> s
         if value is None or (isinstance(value, str) and not value.strip()):
             raise InvalidRequest(
                 f"The connector's {field_name} uses the environment variable {name!r}, which has no value in this "
-                "environment; give it a value (or a default) in the environment, then call again (R6).",
+                "environment; give it a value (or a default) in the environment, then call again.",
                 code="EnvironmentVariableNotSet",
                 variable=name,
             )
@@ -382,7 +382,7 @@ def server_url(swagger: Mapping[str, Any], env_vars: Mapping[str, Any] | None = 
     if not host or any(c.isspace() for c in host) or "/" in host:
         raise InvalidRequest(
             "The connector's host does not form a host name once its environment variables are expanded; "
-            "give the variable a host name such as api.example.com (R6).",
+            "give the variable a host name such as api.example.com.",
             code="EnvironmentVariableNotValid",
         )
     return scheme, host, _normal_base_path(base)

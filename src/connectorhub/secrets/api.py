@@ -25,7 +25,7 @@ def _admin(ctx: Context = Depends(context)) -> Context:
 
 
 def _status(ctx: Context) -> schemas.KeyStatusOut:
-    """The key status; the use case refuses anyone but a platform administrator (K1)."""
+    """The key status; the use case refuses anyone but a platform administrator."""
     with ctx.services.sessions() as session:
         return schemas.KeyStatusOut.model_validate(service.status(session=session, keyring=ctx.keyring, actor=ctx.actor).as_dict())
 

@@ -284,7 +284,7 @@ def unshare_record(env: str, table: str, record_id: str, body: schemas.UnshareIn
 
 @router.get(BASE + "/check", response_model=schemas.CheckOut)
 def check(env: str, table: str, record_id: str, privilege: str, user: str | None = None, ctx: Context = Depends(context)):
-    """Which role or share allows the privilege on the record, or why none does (S5)."""
+    """Which role or share allows the privilege on the record, or why none does."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         return schemas.CheckOut(**explain.explain(
@@ -295,7 +295,7 @@ def check(env: str, table: str, record_id: str, privilege: str, user: str | None
 @router.post(BASE + "/connectors/{connector}/restrict", response_model=schemas.RestrictOut)
 @retried
 def restrict_connector(env: str, connector: str, body: schemas.RestrictIn, ctx: Context = Depends(context)):
-    """S5: own the connector in a business unit, so readers need businessunit depth there."""
+    """Own the connector in a business unit, so readers need businessunit depth there."""
     with ctx.transaction() as session:
         environment = _environment(session, ctx, env)
         return schemas.RestrictOut(**service.restrict_connector(

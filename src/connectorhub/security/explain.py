@@ -69,7 +69,7 @@ def explain(
     if user_ref is not None:
         target = get_user_or_raise(session=session, environment=environment, ref=user_ref)
         if target.id != actor.user_id and not manager:
-            raise Forbidden("Only administrators of the environment explain another user's access (A10); leave out --user to check your own.",
+            raise Forbidden("Only administrators of the environment explain another user's access; leave out --user to check your own.",
                             code="SecurityAdminRequired")
     else:
         target = session.get(User, actor.user_id)
@@ -90,7 +90,7 @@ def explain(
     via = [s for c, s in zip(found, sentences) if c.covers]
     considered = [s for c, s in zip(found, sentences) if not c.covers]
     if admin:
-        via.insert(0, f"{who} administers environment '{environment.name}' (A10) and so is implicitly a System Administrator")
+        via.insert(0, f"{who} administers environment '{environment.name}' and so is implicitly a System Administrator")
     if is_allowed:
         explanation = f"Allowed: {via[0]}."
     elif considered:

@@ -73,7 +73,7 @@ def _env_facts(environment: Environment) -> decisions.EnvironmentFacts:
 def _check_table(table: str) -> str:
     if table not in SECURITY_TABLES:
         raise InvalidRequest(
-            f"Unknown table '{table}'; security roles cover {', '.join(SECURITY_TABLES)} (S5).", code="SecurityTableNotValid"
+            f"Unknown table '{table}'; security roles cover {', '.join(SECURITY_TABLES)}.", code="SecurityTableNotValid"
         )
     return table
 
@@ -81,7 +81,7 @@ def _check_table(table: str) -> str:
 def _check_privilege(privilege: str) -> str:
     if privilege not in SECURITY_PRIVILEGES:
         raise InvalidRequest(
-            f"Unknown privilege '{privilege}'; use one of {', '.join(SECURITY_PRIVILEGES)} (S5).", code="SecurityPrivilegeNotValid"
+            f"Unknown privilege '{privilege}'; use one of {', '.join(SECURITY_PRIVILEGES)}.", code="SecurityPrivilegeNotValid"
         )
     return privilege
 
@@ -236,7 +236,7 @@ def check_create(*, session: Session, actor: Actor, environment: Environment, ta
     record = SecurityRecord(table, "", "user", actor.user_id, user.unit_id)
     if not security_rules.allowed(user, "create", record, load_tree(session=session, environment=environment)):
         raise Forbidden(
-            f"No security role of yours grants create on {table} in environment '{environment.name}' (S5); "
+            f"No security role of yours grants create on {table} in environment '{environment.name}'; "
             "an administrator assigns one (`connectorhub security assign --role 'Environment Maker'`).",
             code="SecurityPrivilegeMissing",
         )

@@ -145,7 +145,7 @@ class CheckOut(BaseModel):
     owner: str | None
     business_unit: str | None = Field(description="The record's owning business unit (its owner's)")
     user_business_unit: str
-    via: list[str] = Field(description="What allows it: roles whose depth reaches the record, shares, administration (A10)")
+    via: list[str] = Field(description="What allows it: roles whose depth reaches the record, shares, administration")
     considered: list[str] = Field(description="Roles granting the privilege on the table whose depth does not reach the record")
     explanation: str
 

@@ -104,7 +104,7 @@ def require_manager(actor: Actor, environment: Environment) -> None:
     if not security_rules.can_manage_security(actor, _env_facts(environment)):
         raise Forbidden(
             f"Only organization administrators and administrators of environment '{environment.name}' manage its "
-            "security (S5, A10); ask one, or to be named one with `connectorhub env add-admin`.",
+            "security; ask one, or to be named one with `connectorhub env add-admin`.",
             code="SecurityAdminRequired",
         )
 
@@ -119,7 +119,7 @@ def _audit(session: Session, actor: Actor | None, environment: Environment, acti
 def _check_depth(depth: str) -> str:
     if depth not in SECURITY_DEPTHS:
         raise InvalidRequest(
-            f"Unknown depth '{depth}'; use one of {', '.join(SECURITY_DEPTHS)} (S5).", code="SecurityDepthNotValid"
+            f"Unknown depth '{depth}'; use one of {', '.join(SECURITY_DEPTHS)}.", code="SecurityDepthNotValid"
         )
     return depth
 
@@ -179,11 +179,11 @@ def move_unit(*, session: Session, actor: Actor, environment: Environment, ref: 
     unit = get_unit_or_raise(session=session, environment=environment, ref=ref)
     parent = get_unit_or_raise(session=session, environment=environment, ref=parent_ref)
     if unit.parent_id is None:
-        raise InvalidRequest(f"'{unit.name}' is the root business unit of the environment; it has no parent and cannot be moved (S5).", code="RootBusinessUnitFixed")
+        raise InvalidRequest(f"'{unit.name}' is the root business unit of the environment; it has no parent and cannot be moved.", code="RootBusinessUnitFixed")
     if load_tree(session=session, environment=environment).in_subtree(parent.id, unit.id):
         raise InvalidRequest(
             f"Cannot move '{unit.name}' under '{parent.name}': '{parent.name}' is '{unit.name}' or one of its descendants, "
-            "and business units form a tree (S5).",
+            "and business units form a tree.",
             code="BusinessUnitCycle",
         )
     require_manager(actor, environment)
@@ -198,7 +198,7 @@ def delete_unit(*, session: Session, actor: Actor, environment: Environment, ref
     """Delete an empty business unit: no child units, teams or users in it."""
     unit = get_unit_or_raise(session=session, environment=environment, ref=ref)
     if unit.parent_id is None:
-        raise InvalidRequest(f"'{unit.name}' is the root business unit; it cannot be deleted (S5).", code="RootBusinessUnitFixed")
+        raise InvalidRequest(f"'{unit.name}' is the root business unit; it cannot be deleted.", code="RootBusinessUnitFixed")
     require_manager(actor, environment)
     lock(session, unit, kind="business unit", ref=ref, deleting=True)  # a second delete answers not found
     children = session.scalars(select(BusinessUnit.name).where(BusinessUnit.parent_id == unit.id)).all()
@@ -388,7 +388,7 @@ def create_role(*, session: Session, actor: Actor, environment: Environment, nam
 def _editable(role: SecurityRole) -> None:
     if role.builtin:
         raise InvalidRequest(
-            f"'{role.name}' is a built-in role and cannot be changed (S5). Copy it and change the copy: "
+            f"'{role.name}' is a built-in role and cannot be changed. Copy it and change the copy: "
             f"`connectorhub security role create NAME --copy-from '{role.name}'`.",
             code="BuiltInRoleReadOnly",
         )
@@ -521,7 +521,7 @@ def set_owner(*, session: Session, environment: Environment, table: str, record_
     if not record_id or len(record_id) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in record_id):
         raise InvalidRequest("A record id is 1 to 200 printable characters.", code="RecordIdNotValid")
     if owner_kind not in ("user", "team"):
-        raise InvalidRequest("A record is owned by a user or a team (S5).", code="PrincipalNotValid")
+        raise InvalidRequest("A record is owned by a user or a team.", code="PrincipalNotValid")
     row = session.get(RecordOwner, (environment.id, table, record_id))
     if row is None:
         row = RecordOwner(environment_id=environment.id, table_name=table, record_id=record_id, owner_kind=owner_kind, owner_id=owner_id)
@@ -686,7 +686,7 @@ def restrict_connector(
     ensure_defaults(session=session, environment=environment)
     connector = connectors.get_or_raise(session=session, actor=actor, environment=environment, ref=connector_ref)
     if connector.environment_id != environment.id:
-        raise InvalidRequest("A public connector is available to every user (A1); it cannot be restricted to a business unit.",
+        raise InvalidRequest("A public connector is available to every user; it cannot be restricted to a business unit.",
                              code="PublicConnectorNotShareable")
     unit = get_unit_or_raise(session=session, environment=environment, ref=unit_ref)
     require_manager(actor, environment)

@@ -16,7 +16,7 @@ class PrincipalIn(Strict):
 
     user: str | None = Field(None, description="E-mail or id of a user of the organization")
     group: str | None = Field(None, description="Name or id of a group of the organization")
-    org: bool = Field(False, description="The whole organization (connectors only, CanView only: A4)")
+    org: bool = Field(False, description="The whole organization (connectors only, CanView only)")
 
     def principal(self) -> tuple[str, str | None]:
         given = [k for k, v in (("user", self.user), ("group", self.group), ("org", self.org or None)) if v]
@@ -58,5 +58,5 @@ class PermissionsOut(BaseModel):
     your_role: str | None
     obtained: str
     you_manage: bool
-    sharing: str = Field(description="'applies', or why sharing does not apply (A1, A6, A9)")
+    sharing: str = Field(description="'applies', or why sharing does not apply")
     details: dict[str, Any] = {}

@@ -165,11 +165,11 @@ def connector_permissions(*, session: Session, actor: Actor, environment: Enviro
     grants = connectors.grants_of(session, connector.id) if connector.kind == "custom" else []
     sharing = "applies"
     if connector.kind == "public":
-        sharing = "A public connector is available to every user of every organization (A1)."
+        sharing = "A public connector is available to every user of every organization."
     elif solutions.solution_of(session, "connector", connector.id) is not None:
         sharing = _governing(session, actor, environment, connector).reason  # A11
     elif (home := connectors.home_environment_facts(session, connector, environment)) is not None and home.sharing_model == "subscription":
-        sharing = "Sharing does not apply: every member of the environment's subscription uses this connector (A9)."
+        sharing = "Sharing does not apply: every member of the environment's subscription uses this connector."
     return {
         "connector_id": connector.id,
         "title": connector.title,
@@ -227,7 +227,7 @@ def connection_permissions(*, session: Session, actor: Actor, keyring: Keyring, 
     owner = session.get(User, connection.owner_id)
     sharing = "applies"
     if not connections.allows_sharing(session, keyring, connection):
-        sharing = "This connection cannot be shared: its connector's parameter set says \"allowSharing\": false (A6)."
+        sharing = "This connection cannot be shared: its connector's parameter set says \"allowSharing\": false."
     return {
         "connection_id": connection.id,
         "display_name": connection.display_name,

@@ -99,7 +99,7 @@ def remove_component(env: str, solution: str, body: schemas.ComponentIn, ctx: Co
 @router.get(ONE + "/export", response_class=Response, responses={200: {"content": {"application/zip": {}}}}, openapi_extra=heavy.HEAVY)
 @retried
 def export_solution(env: str, solution: str, managed: bool = False, ctx: Context = Depends(heavy_context)):
-    """S2: the solution zip (docs/solutions.md). No connection, secret or token is in it."""
+    """The solution zip (docs/solutions.md). No connection, secret or token is in it."""
     with ctx.transaction() as session:  # writes the audit event (every export is audited)
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         found, data = service.export(session=session, actor=ctx.actor, environment=environment, ref=solution, managed=managed)
@@ -110,7 +110,7 @@ def export_solution(env: str, solution: str, managed: bool = False, ctx: Context
 @router.post("/environments/{env}/solution-imports", response_model=schemas.ImportOut, openapi_extra=heavy.HEAVY)
 @retried
 def import_solution(env: str, body: schemas.ImportIn, request: Request, ctx: Context = Depends(heavy_context)):
-    """S3, S4: import a solution zip in one transaction. 409 ``ConnectionReferencesUnbound``
+    """Import a solution zip in one transaction. 409 ``ConnectionReferencesUnbound``
     (the CLI's exit code 8) lists references that would end without a connection, with
     your usable connections to each; ``dry_run`` answers the plan and writes nothing.
     503 ``ImportsBusy`` when other imports hold this process's memory budget too long
@@ -145,7 +145,7 @@ def list_references(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = N
 @router.put(REFERENCES + "/{logical_name}/connection")
 @retried
 def bind_reference(env: str, logical_name: str, body: schemas.ReferenceBindIn, ctx: Context = Depends(context)):
-    """S3: bind a connection reference to a connection you may use (A6) of its connector."""
+    """Bind a connection reference to a connection you may use of its connector."""
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         return service.bind_reference(

@@ -66,7 +66,7 @@ def ensure_editable(session: Session, kind: str, component_id: str, name: str | 
     label = KIND_LABELS.get(kind, kind)
     raise InvalidRequest(
         f"{label} '{name or component_id}' belongs to managed solution '{solution.unique_name}' "
-        f"(version {solution.version}) and is read-only in this environment (S4). Change it in the "
+        f"(version {solution.version}) and is read-only in this environment. Change it in the "
         "solution's source environment and import a new version, or delete the solution "
         f"(`connectorhub solution delete -e ENV {solution.unique_name}`).",
         code="ManagedComponentReadOnly",

@@ -222,13 +222,13 @@ def _check_installed(*, session: Session, actor: Actor, environment: Environment
         have, got = ("managed", "unmanaged") if installed.managed else ("unmanaged", "managed")
         raise Conflict(
             f"Solution '{installed.unique_name}' is installed here as {have}; the file is {got}. Delete the installed "
-            "solution first, or export the other kind (S4).",
+            "solution first, or export the other kind.",
             code="SolutionManagedMismatch",
         )
     if not options.force and pkg.parse_version(package.version) <= pkg.parse_version(installed.version):
         raise Conflict(
             f"Solution '{installed.unique_name}' version {installed.version} is installed here and the file has "
-            f"version {package.version}; import a higher version to upgrade, or pass --force to import it again (S4).",
+            f"version {package.version}; import a higher version to upgrade, or pass --force to import it again.",
             code="SolutionVersionNotHigher",
             installed=installed.version,
             version=package.version,
@@ -333,7 +333,7 @@ def _plan_variables(p: _Planning, settings: schemas.DeploymentSettings) -> None:
             ))
         if existing is not None and existing.type != packaged.type:
             plan.problem(where, f"The environment's variable '{packaged.schema_name}' is of type {existing.type}; the solution's is "
-                                f"{packaged.type}. Delete or rename one of them (R6).")
+                                f"{packaged.type}. Delete or rename one of them.")
             continue
         default = packaged.default_value
         if default is not None:
@@ -419,7 +419,7 @@ def _bind_reference(p: _Planning, reference: _Reference, index: int | None, entr
         if target.existing is not None and target.packaged is None:
             access = connector_facts.access_for(session=p.session, actor=p.actor, connector=target.existing, environment=p.environment)
             if not connection_rules.decide_create_connection(access).allowed:
-                plan.problem(here, f"You may not create connections to connector '{target.title}' (A6).")
+                plan.problem(here, f"You may not create connections to connector '{target.title}'.")
                 return False
         try:
             chosen = params.choose_set(_parameter_sets(p.session, p.keyring, target), entry.Connection.ParameterSet)
@@ -523,10 +523,10 @@ def _plan_assets(p: _Planning) -> None:
             location = f"{where} connections.{name}"
             target = p.connector_named(slot.connector, location)
             if slot.connection is not None:
-                plan.problem(location, "A solution's app or flow names a connectionReference, never a connection (S2).")
+                plan.problem(location, "A solution's app or flow names a connectionReference, never a connection.")
                 bad = True
             elif slot.connectionReference is None:
-                plan.problem(location, "The slot names no connectionReference; a solution's app or flow reaches connections through references (S1).")
+                plan.problem(location, "The slot names no connectionReference; a solution's app or flow reaches connections through references.")
                 bad = True
             elif slot.connectionReference not in references:
                 if slot.connectionReference not in {r.logical_name for r in p.package.references}:  # else its problem is reported
@@ -776,7 +776,7 @@ def import_solution(
         raise NeedsBindings(
             f"{len(plan.unbound)} connection reference(s) of solution '{package.unique_name}' need a connection in this "
             f"environment: {names}. Nothing was written. Bind them in a settings file (`connectorhub solution "
-            "create-settings`), run the import in a terminal to choose interactively, or pass --allow-missing (S3).",
+            "create-settings`), run the import in a terminal to choose interactively, or pass --allow-missing.",
             references=plan.unbound,
         )
     solution = _apply(session=session, actor=actor, keyring=keyring, environment=environment, plan=plan, limits=limits)

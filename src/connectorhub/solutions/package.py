@@ -63,7 +63,7 @@ def parse_version(text: str, what: str = "The version") -> tuple[int, ...]:
     """S4: ``major.minor[.build[.revision]]``, compared as four numbers (missing parts 0)."""
     if not isinstance(text, str) or not VERSION.fullmatch(text):
         raise InvalidRequest(
-            f"{what} '{text}' is not a version: use numbers separated by dots, like 1.0.0.0 (S4).",
+            f"{what} '{text}' is not a version: use numbers separated by dots, like 1.0.0.0.",
             code="SolutionVersionNotValid",
         )
     parts = tuple(int(p) for p in text.split("."))

@@ -70,18 +70,18 @@ class ComponentChangeOut(BaseModel):
     id: str
     name: str
     changed: bool = Field(description="False when it was already (or no longer) in the solution")
-    also_added: list[ComponentOut] = Field(default_factory=list, description="Connectors and connection references added with an app or flow (S1)")
-    references: list[dict[str, Any]] = Field(default_factory=list, description="Slots rebound to connection references (S1)")
+    also_added: list[ComponentOut] = Field(default_factory=list, description="Connectors and connection references added with an app or flow")
+    references: list[dict[str, Any]] = Field(default_factory=list, description="Slots rebound to connection references")
     warnings: list[dict[str, str]] = Field(
         default_factory=list,
-        description="A11: what changes for what joined the solution, each {code, message}: SharingStopsApplying "
+        description="What changes for what joined the solution, each {code, message}: SharingStopsApplying "
                     "(its sharing grants or shares stop applying) and SecurityRolesGovern (who reads it through security roles)",
     )
 
 
 class SolutionDeleted(BaseModel):
     deleted: bool
-    removed: list[ComponentOut] = Field(description="Components deleted with a managed solution (S4)")
+    removed: list[ComponentOut] = Field(description="Components deleted with a managed solution")
     kept: list[dict[str, Any]] = Field(description="Components kept, with why (connections are never deleted)")
 
 
@@ -153,7 +153,7 @@ class ReferenceOut(BaseModel):
     display_name: str
     connector_id: str
     connection_id: str | None
-    status: str = Field(description="bound, unbound, or missing (its connection was deleted, A8)")
+    status: str = Field(description="bound, unbound, or missing (its connection was deleted)")
     solution: str | None
 
 

@@ -210,7 +210,7 @@ def _check_header(unique_name: str, publisher: str, prefix: str, version: str) -
         raise InvalidRequest("Give the publisher's name (--publisher NAME, at most 200 characters).", code="PublisherNotValid")
     if not pkg.PREFIX.fullmatch(prefix or ""):
         raise InvalidRequest(
-            f"'{prefix}' is not a valid publisher prefix: 2-8 lower-case letters and digits, starting with a letter (S1).",
+            f"'{prefix}' is not a valid publisher prefix: 2-8 lower-case letters and digits, starting with a letter.",
             code="PrefixNotValid",
         )
     pkg.parse_version(version)
@@ -321,7 +321,7 @@ def remove_component_rows(
             if count:
                 kept.append({
                     "kind": kind, "id": component_id, "name": name,
-                    "reason": f"it has {count} connection(s), and connections are never deleted with a solution (S4); "
+                    "reason": f"it has {count} connection(s), and connections are never deleted with a solution; "
                               "it stays as a standalone connector",
                 })
                 continue
@@ -428,14 +428,14 @@ def _require_connector(session: Session, actor: Actor, environment: Environment,
     to edit it. Public connectors stay out: every organization has them (A1)."""
     connector = session.get(Connector, connector_id)
     if connector is None:
-        raise InvalidRequest(f"{what} uses a connector that was deleted ({connector_id}, A8); bind it to an existing connector first.", code="ConnectorMissing")
+        raise InvalidRequest(f"{what} uses a connector that was deleted ({connector_id}); bind it to an existing connector first.", code="ConnectorMissing")
     if connector.kind == KIND_PUBLIC or _row(session, solution, KIND_CONNECTOR, connector.id) is not None:
         return connector
     _refuse_other_environment(connector, environment, what)
     access = connector_facts.access_for(session=session, actor=actor, connector=connector, environment=environment)
     if not connector_rules.can_edit_connector(access):
         raise Forbidden(
-            f"{what} uses connector '{connector.title}', which the solution must carry; adding it needs CanEdit on it (A5). "
+            f"{what} uses connector '{connector.title}', which the solution must carry; adding it needs CanEdit on it. "
             "Ask its owner to add it first (`connectorhub solution add … --connector ID`).",
             code="SolutionConnectorForbidden",
         )
@@ -516,18 +516,18 @@ def _resolve_component(session: Session, actor: Actor, environment: Environment,
         connector, access = connector_facts.get_with_access(session=session, actor=actor, environment=environment, ref=ref)
         if connector.kind == KIND_PUBLIC:
             raise InvalidRequest(
-                f"'{connector.title}' is a public connector: every organization has it (A1), so a solution does not carry it; "
+                f"'{connector.title}' is a public connector: every organization has it, so a solution does not carry it; "
                 "references to it are bound to a public connector of the target.",
                 code="PublicConnectorNotSolutionAware",
             )
         _refuse_other_environment(connector, environment)
         if not connector_rules.can_edit_connector(access):
-            raise Forbidden("Adding a connector to a solution needs CanEdit on it (A5).", code="SolutionConnectorForbidden")
+            raise Forbidden("Adding a connector to a solution needs CanEdit on it.", code="SolutionConnectorForbidden")
         return connector.id, connector.title, connector
     if kind in (KIND_FLOW, KIND_APP):
         asset, access = asset_facts.get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
         if not asset_rules.can_delete_asset(access):
-            raise Forbidden(f"Only the {kind}'s owner and administrators add it to a solution (F3).", code="SolutionAssetForbidden")
+            raise Forbidden(f"Only the {kind}'s owner and administrators add it to a solution.", code="SolutionAssetForbidden")
         return asset.id, asset.name, asset
     if kind == KIND_ENVIRONMENT_VARIABLE:
         variable, governed = variable_facts.get_with_governed(session=session, actor=actor, environment=environment, name=ref, privilege="write")
@@ -708,7 +708,7 @@ def export(*, session: Session, actor: Actor, environment: Environment, ref: str
     enforce(solution_rules.decide_solution_manage(actor, facts_for(session, actor, environment, solution), solution.unique_name), "solution", ref)
     if solution.managed:
         raise InvalidRequest(
-            f"Solution '{solution.unique_name}' is managed (imported): export it from its source environment (S4).",
+            f"Solution '{solution.unique_name}' is managed (imported): export it from its source environment.",
             code="ManagedSolutionNotExportable",
         )
     rows = components_of(session, solution.id)

@@ -85,7 +85,7 @@ page.add_sharing_routes(router, BASE, page.Sharing(
 @router.post(BASE + "/{connection}/delete", response_class=HTMLResponse)
 @portal_page
 async def delete_connection(request: Request, env: str, connection: str) -> Response:
-    """A8: the same use case as ``connection delete``; apps and flows using it keep their
+    """The same use case as ``connection delete``; apps and flows using it keep their
     slots, marked missing."""
     ctx = page.context(request)
 

@@ -70,7 +70,7 @@ def _findings(error: ConnectorhubError) -> list[dict[str, Any]]:
 async def _files_page(request: Request, env: str, change, *, template: str, view: page.View, status: int = 303) -> Response:
     """Apply ``change`` (create or update, returning the connector's page address) in one
     write transaction and go there; a refusal shows the form again with the error and
-    the validation findings, and nothing is written (C3)."""
+    the validation findings, and nothing is written."""
     ctx = page.context(request)
 
     def apply() -> str:
@@ -106,7 +106,7 @@ async def new_connector_form(request: Request, env: str) -> Response:
 @router.post(BASE + "/new", response_class=HTMLResponse)
 @portal_page
 async def create_connector(request: Request, env: str) -> Response:
-    """C1–C4: the same use case as ``connector create`` — validated before anything is
+    """The same use case as ``connector create`` — validated before anything is
     stored, secret values split off and encrypted; the new connector's page follows."""
     files = await _uploaded(request)
 
@@ -136,7 +136,7 @@ async def edit_connector_form(request: Request, env: str, connector: str) -> Res
 @router.post(BASE + "/{connector}/edit", response_class=HTMLResponse)
 @portal_page
 async def update_connector(request: Request, env: str, connector: str) -> Response:
-    """A5, C2–C4: the same use case as ``connector update`` — the files chosen replace the
+    """The same use case as ``connector update`` — the files chosen replace the
     stored ones, the others stay; CanEdit is needed; a new revision."""
     files = await _uploaded(request)
 
@@ -153,7 +153,7 @@ async def update_connector(request: Request, env: str, connector: str) -> Respon
 @router.get(BASE + "/{connector}/download")
 @portal_page
 async def download_connector(request: Request, env: str, connector: str) -> Response:
-    """C2, C4: the files as ``connector download`` writes them (apiDefinition.swagger.json,
+    """The files as ``connector download`` writes them (apiDefinition.swagger.json,
     apiProperties.json without secret values, icon.png, script.csx, settings.json), in one zip."""
     ctx = page.context(request)
 
@@ -188,7 +188,7 @@ async def download_connector(request: Request, env: str, connector: str) -> Resp
 @router.get(BASE + "/{connector}/icon")
 @portal_page
 async def connector_icon(request: Request, env: str, connector: str) -> Response:
-    """The stored icon, to whoever may see the connector (A10). A PNG or JPEG (by its
+    """The stored icon, to whoever may see the connector. A PNG or JPEG (by its
     bytes, whatever its name) is an image; anything else is only downloaded."""
     ctx = page.context(request)
 
@@ -223,7 +223,7 @@ def _delete_view(ref: str) -> page.View:
 @router.get(BASE + "/{connector}/delete", response_class=HTMLResponse)
 @portal_page
 async def delete_form(request: Request, env: str, connector: str) -> Response:
-    """A8: what deleting would delete and leave missing, then a button to confirm."""
+    """What deleting would delete and leave missing, then a button to confirm."""
     return await page.show(request, env, "connector_delete.html", _delete_view(connector))
 
 

@@ -48,7 +48,7 @@ def _list_row(connector, access, session, looks: dict[str, Any]) -> dict[str, An
 async def connector_list(
     request: Request, env: str, q: str = "", kind: str = "", holding: str = "", sort: str = "title", cursor: str | None = None,
 ) -> Response:
-    """The connectors you may use here (A1, A2, A3): searched in titles and descriptions,
+    """The connectors you may use here: searched in titles and descriptions,
     filtered, sorted and paged by :func:`connectors.browse.catalog` in the database."""
     query = browse.Query(search=q, kind=kind, holding=holding, sort=sort)
 
@@ -157,7 +157,7 @@ page.add_sharing_routes(router, BASE, page.Sharing(
 async def create_connection(request: Request, env: str, connector: str) -> Response:
     """A6 from the Connections tab: the same use case as ``connection create`` (the
     parameters checked against the definition, every problem at once); an OAuth
-    connection answers its sign-in link (R2). Secret values are never sent back (K2)."""
+    connection answers its sign-in link. Secret values are never sent back."""
     form = await page.form_of(request)
     parameter_set = form.get("parameter_set") or None
     given = page.named_values(form)

@@ -89,7 +89,7 @@ async def create_environment(request: Request) -> Response:
 def _variable_rows(session, ctx, environment) -> tuple[list[dict[str, Any]], set[str], set[str]]:
     """The variables the caller may read (``env-var list``), and which of them the
     caller may change and delete, by the rules the use cases enforce: R6's owner or
-    administrator, or S5 write and delete for a variable in a solution (A11)."""
+    administrator, or S5 write and delete for a variable in a solution."""
     found = variables.list_page(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
     secret_fields = variables.secrets_set(session, [v.id for v in found])
     governed = variable_facts.in_solution(session, [v.id for v in found])
@@ -168,8 +168,8 @@ router.post("/environments/{env}/admins/remove", response_class=HTMLResponse)(po
 @router.post("/environments/{env}/variables", response_class=HTMLResponse)
 @portal_page
 async def create_variable(request: Request, env: str) -> Response:
-    """R6: ``env-var create NAME [--type T] [--default V]``. A secret default is encrypted
-    and never shown again (K2)."""
+    """``env-var create NAME [--type T] [--default V]``. A secret default is encrypted
+    and never shown again."""
     form = await page.form_of(request)
     name = form.get("schema_name", "").strip()
     default = form.get("default_value", "")
@@ -188,7 +188,7 @@ async def create_variable(request: Request, env: str) -> Response:
 @router.post("/environments/{env}/variables/{name}/value", response_class=HTMLResponse)
 @portal_page
 async def set_variable(request: Request, env: str, name: str) -> Response:
-    """R6: ``env-var set NAME VALUE``; a secret value is written only, never shown (K2)."""
+    """``env-var set NAME VALUE``; a secret value is written only, never shown."""
     form = await page.form_of(request)
     value = form.get("value", "")
 
@@ -201,7 +201,7 @@ async def set_variable(request: Request, env: str, name: str) -> Response:
 @router.post("/environments/{env}/variables/{name}/unset", response_class=HTMLResponse)
 @portal_page
 async def unset_variable(request: Request, env: str, name: str) -> Response:
-    """R6: ``env-var unset NAME``: back to the default."""
+    """``env-var unset NAME``: back to the default."""
 
     def change(session, ctx, environment):
         return variables.set_value(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, name=name, value=None)
@@ -212,7 +212,7 @@ async def unset_variable(request: Request, env: str, name: str) -> Response:
 @router.post("/environments/{env}/variables/{name}/delete", response_class=HTMLResponse)
 @portal_page
 async def delete_variable(request: Request, env: str, name: str) -> Response:
-    """R6, A11, S4: ``env-var delete NAME``."""
+    """``env-var delete NAME``."""
 
     def change(session, ctx, environment):
         variables.delete(session=session, actor=ctx.actor, environment=environment, name=name)

@@ -52,7 +52,7 @@ _RULE = re.compile(r" ?\((?:[A-Z]\d{1,2})(?:, ?[A-Z]\d{1,2})*\)")
 
 
 def plain(text: str) -> str:
-    """A service sentence without the specification's rule numbers ("… (S5)"): users read
+    """A service sentence without the specification's rule numbers ("…"): users read
     plain words; the REST answer and the CLI keep the sentence as it is."""
     return _RULE.sub("", text)
 
@@ -64,7 +64,7 @@ def plain_error(error: ConnectorhubError) -> ConnectorhubError:
 
 
 def manages(ctx: Context, environment: Environment) -> bool:
-    """S5 with A10: organization and environment administrators manage security; the
+    """Organization and environment administrators manage security; the
     same decision ``service.require_manager`` enforces."""
     return security_rules.can_manage_security(ctx.actor, environment_facts.facts(environment))
 
@@ -229,7 +229,7 @@ async def check_page(
 ) -> Response:
     """``security check`` as a question: which role or share allows the privilege on the
     record, or why none does, in sentences (``explain.explain``: administrators explain
-    anyone's access, others their own; a record the asker cannot read is not found, A10)."""
+    anyone's access, others their own; a record the asker cannot read is not found)."""
     asked = {"table": table, "record": record.strip(), "privilege": privilege, "user": user.strip()}
     ctx = page.context(request)
 

@@ -88,14 +88,14 @@ def _list_view(cursor: str | None) -> page.View:
 @router.get(BASE, response_class=HTMLResponse)
 @portal_page
 async def solution_list(request: Request, env: str, cursor: str | None = None) -> Response:
-    """S5: the solutions you may read, a page at a time, as ``solution list``."""
+    """The solutions you may read, a page at a time, as ``solution list``."""
     return await page.show(request, env, "solutions.html", _list_view(cursor))
 
 
 @router.post(BASE, response_class=HTMLResponse)
 @portal_page
 async def create_solution(request: Request, env: str) -> Response:
-    """S1: the same use case as ``solution create``; the new solution's page follows. A
+    """The same use case as ``solution create``; the new solution's page follows. A
     refusal shows the list again with the sentence and what was typed."""
     form = await page.form_of(request)
     ctx = page.context(request)
@@ -167,7 +167,7 @@ def _solution_view(ref: str) -> page.View:
 @router.get(BASE + "/{solution}", response_class=HTMLResponse)
 @portal_page
 async def solution_page(request: Request, env: str, solution: str) -> Response:
-    """S1: the solution and its components (kind, name, present or missing), as ``solution show``."""
+    """The solution and its components (kind, name, present or missing), as ``solution show``."""
     return await page.show(request, env, "solution.html", _solution_view(solution))
 
 
@@ -198,7 +198,7 @@ async def _change_component(request: Request, env: str, solution: str, use_case)
 @router.post(BASE + "/{solution}/components", response_class=HTMLResponse)
 @portal_page
 async def add_component(request: Request, env: str, solution: str) -> Response:
-    """S1, A11: ``solution add`` — an app or flow brings its custom connectors and a
+    """``solution add`` — an app or flow brings its custom connectors and a
     connection reference per connector; the page says what joined and the warnings
     (sharing stops applying, who reads it through security roles)."""
     return await _change_component(request, env, solution, solutions.add_component)
@@ -207,14 +207,14 @@ async def add_component(request: Request, env: str, solution: str) -> Response:
 @router.post(BASE + "/{solution}/components/remove", response_class=HTMLResponse)
 @portal_page
 async def remove_component(request: Request, env: str, solution: str) -> Response:
-    """S1: ``solution remove`` — the component leaves the solution and stays in the environment."""
+    """``solution remove`` — the component leaves the solution and stays in the environment."""
     return await _change_component(request, env, solution, solutions.remove_component)
 
 
 @router.get(BASE + "/{solution}/export")
 @portal_page
 async def export_solution(request: Request, env: str, solution: str, managed: bool = False) -> Response:
-    """S2: the solution zip as ``solution export [--managed]`` writes it (audited, so a
+    """The solution zip as ``solution export [--managed]`` writes it (audited, so a
     write transaction); no connection, secret or token is in it. A solution that cannot be
     exported says why on its page."""
     ctx = page.context(request)
@@ -240,14 +240,14 @@ async def export_solution(request: Request, env: str, solution: str, managed: bo
 @router.get(BASE + "/{solution}/delete", response_class=HTMLResponse)
 @portal_page
 async def delete_form(request: Request, env: str, solution: str) -> Response:
-    """S4: what deleting does (a managed solution's components go with it; connections never), then a button."""
+    """What deleting does (a managed solution's components go with it; connections never), then a button."""
     return await page.show(request, env, "solution_delete.html", _solution_view(solution))
 
 
 @router.post(BASE + "/{solution}/delete", response_class=HTMLResponse)
 @portal_page
 async def delete_solution(request: Request, env: str, solution: str) -> Response:
-    """S4, S5: ``solution delete`` (the delete privilege on the solution record)."""
+    """``solution delete`` (the delete privilege on the solution record)."""
     ctx = page.context(request)
 
     def apply() -> dict[str, Any]:

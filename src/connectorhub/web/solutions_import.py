@@ -116,7 +116,7 @@ def _largest(ctx) -> int:
 
 
 def _variables(package: pkg.Package, plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """R6: each variable of the solution, and what leaving its field empty does (as the
+    """Each variable of the solution, and what leaving its field empty does (as the
     CLI's interactive import says: keeps the environment's value, or the default)."""
     existing = {i["name"] for i in plan if i["kind"] == "environment_variable" and i["action"] != "create"}
     rows = []
@@ -143,7 +143,7 @@ def _where(location: str) -> str:
 
 
 async def _dry_run(request: Request, ctx, env: str, data: bytes, force: bool) -> dict[str, Any]:
-    """S3: the plan of importing ``data`` (a dry run: nothing is written), with the frame."""
+    """The plan of importing ``data`` (a dry run: nothing is written), with the frame."""
     size = pkg.unpacked_size(data, max_file_bytes=ctx.limits.max_file_bytes)
 
     def load() -> dict[str, Any]:
@@ -174,7 +174,7 @@ async def upload_form(request: Request, env: str) -> Response:
 @router.post(BASE, response_class=HTMLResponse)
 @portal_page
 async def upload(request: Request, env: str) -> Response:
-    """S3: the zip is read and planned (a dry run) before it is kept for the wizard; a
+    """The zip is read and planned (a dry run) before it is kept for the wizard; a
     file that is not a solution, or that cannot be imported here, says why on the upload
     page and nothing is kept or written."""
     ctx = page.context(request)
@@ -225,7 +225,7 @@ async def _wizard(request: Request, ctx, env: str, upload: Upload, *, status: in
 @router.get(BASE + "/{key}", response_class=HTMLResponse)
 @portal_page
 async def wizard(request: Request, env: str, key: str) -> Response:
-    """S3: the plan, then one row per connection reference without a connection (your
+    """The plan, then one row per connection reference without a connection (your
     usable connections, or a new one from the connector's parameter form), the
     environment variable values, and the button that imports."""
     ctx = page.context(request)
@@ -261,7 +261,7 @@ def settings_from(form: dict[str, str]) -> tuple[schemas.DeploymentSettings, boo
 @router.post(BASE + "/{key}", response_class=HTMLResponse)
 @portal_page
 async def confirm(request: Request, env: str, key: str) -> Response:
-    """S3, S4: the import itself, with the bindings and values of the form, in one
+    """The import itself, with the bindings and values of the form, in one
     transaction; the result page follows (installed, upgraded or unchanged, and what
     changed). A refusal writes nothing and shows the form again, every problem listed."""
     ctx = page.context(request)
