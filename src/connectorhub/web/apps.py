@@ -26,6 +26,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, portal_page
+from connectorhub.web.security import plain
 
 router = APIRouter()
 BASE = "/environments/{env}/apps"
@@ -77,7 +78,7 @@ def app_view(ref: str) -> page.View:
                   **form_fields(f, operations.get(rows.get(f.slot, ""), {}).get(f.operation, {}))} for f in spec.forms]
         return {
             "app": found, "access": access, "spec": spec, "forms": forms,
-            "slots": assets.slot_views(session=session, actor=ctx.actor, asset=found, access=access),
+            "slots": [{**v, "detail": plain(v["detail"])} for v in assets.slot_views(session=session, actor=ctx.actor, asset=found, access=access)],
             "can_run": asset_rules.can_run_asset(access), "can_edit": asset_rules.can_edit_asset(access),
         }
 

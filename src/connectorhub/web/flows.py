@@ -24,6 +24,7 @@ from connectorhub.errors import InvalidRequest
 from connectorhub.solutions import service as solution_service
 from connectorhub.web import apps, flows_editor, page
 from connectorhub.web.page import PAGE, portal_page
+from connectorhub.web.security import plain
 
 router = APIRouter()
 router.include_router(flows_editor.router)
@@ -61,6 +62,7 @@ def flow_view(ref: str) -> page.View:
         mine = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
         scope = f"{assets.KIND_FLOW}:{found.id}"
         for slot in slots:
+            slot["detail"] = plain(slot["detail"])
             # A slot bound through a connection reference (S1) is bound by binding the
             # reference (`solution bind-reference`), not the slot: no Bind form here.
             slot["reference"] = by_slot.get(slot["name"])
