@@ -94,3 +94,33 @@ def test_f1_one_run_on_its_own_only_to_whom_the_list_shows_it(app, cli, admin, f
     assert client_for(app, alice).post(f"{URL}/{flow}/share", json={"user": "bob@default.test", "role": "user", "slots": {"weather": "shared"}}).status_code == 200
     assert client_for(app, bob).get(f"{URL}/{flow}/runs/{run['id']}").status_code == 404  # a user sees their own runs
     assert client_for(app, alice).get(f"{URL}/{flow}/runs/nope").status_code == 404
+
+
+def test_f3_a_dropped_slot_loses_its_recipients_bindings_a_kept_one_keeps_them(app, admin, fake_api):  # noqa: F811
+    """F3, A7: bob's own connections (scoped to the flow) bound to invoker slots survive an
+    edit that keeps their slots; a slot dropped from the file takes his binding with it."""
+    alice = make_user(admin, "alice@default.test")
+    bob = make_user(admin, "bob@default.test")
+    cid = make_connector(app, alice)
+    conn = make_connection(app, alice, cid)
+    flow = create_flow(app, alice, forecast_flow(cid, conn))
+    owner, bobs = client_for(app, alice), client_for(app, bob)
+    file = owner.get(f"{URL}/{flow}").json()["definition"]
+    file["connections"]["extra"] = {"connector": cid}
+    assert owner.put(f"{URL}/{flow}", json=file).status_code == 200
+    assert owner.post(f"{URL}/{flow}/share", json={"user": "bob@default.test", "role": "user"}).status_code == 200
+    for slot in ("weather", "extra"):
+        made = bobs.post(f"{URL}/{flow}/connections", json={"slot": slot, "parameters": {"api_key": f"bob-key-{slot}"}})
+        assert made.status_code == 201, made.text
+
+    def bobs_status() -> dict[str, str]:
+        return {s["name"]: s["your_status"] for s in bobs.get(f"{URL}/{flow}").json()["slots"]}
+
+    assert bobs_status() == {"weather": "bound", "extra": "bound"}
+    del file["connections"]["extra"]
+    file["description"] = "extra dropped"
+    assert owner.put(f"{URL}/{flow}", json=file).status_code == 200
+    assert bobs_status() == {"weather": "bound"}
+    file["connections"]["extra"] = {"connector": cid}
+    assert owner.put(f"{URL}/{flow}", json=file).status_code == 200
+    assert bobs_status() == {"weather": "bound", "extra": "unbound"}

@@ -165,6 +165,18 @@ def test_apps_list_new_and_each_form_run_as_a_page(app, admin, echo, echo_connec
     got = echo.received[-1]
     assert got.path == "/api/items/w-2" and got.query == [("limit", "3")] and json.loads(got.body) == {"name": "w"}
     assert app_id in browser.get(APPS).text
+    # The rows work for apps too: forms instead of steps, with a fixed body read from an input.
+    in_rows = browser.post(APPS + "/new", data={
+        "action": "save", "name": "Row desk", "slot.0.name": "echo", "slot.0.connector": connector, "slot.0.connection": connection,
+        "call.0.name": "note", "call.0.slot": "echo", "call.0.operation": "UpdateItem", "call.0.description": "Leave a note",
+        "call.0.parameters": "id = n-1\nlimit = 1", "call.0.body": '{"text": "=inputs.text"}'}, follow_redirects=False)
+    assert in_rows.status_code == 303, in_rows.text
+    row_app = in_rows.headers["location"].rsplit("/", 1)[1]
+    assert admin.get(f"{API}/apps/{row_app}").json()["definition"]["forms"][0]["parameters"] == {"id": "n-1", "limit": 1}
+    note = browser.get(f"{APPS}/{row_app}")
+    assert 'name="p.text"' in note.text and 'name="p.body"' not in note.text and "Leave a note" in note.text
+    assert "Run succeeded" in browser.post(f"{APPS}/{row_app}/forms/note", headers=HTMX, data={"p.text": "hello"}).text
+    assert json.loads(echo.received[-1].body) == {"text": "hello"}
     assert client_for(app, make_user(admin, "bob@default.test")).get(f"{API}/apps/{app_id}").status_code == 404
     assert signed_in(app, make_user(admin, "carol@default.test")).get(f"{APPS}/{app_id}").status_code == 404
 

@@ -26,7 +26,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, portal_page
-from connectorhub.web.security import plain
+from connectorhub.web.security import plain, plain_error
 
 router = APIRouter()
 BASE = "/environments/{env}/apps"
@@ -108,5 +108,6 @@ async def run_form(request: Request, env: str, app: str, form: str) -> Response:
     try:
         run = await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
     except InvalidRequest as error:
-        return page.render(request, "_run_refused.html", status=error.status, error=error, problems=error.extra.get("errors") or [])
-    return page.render(request, "_run.html", run=run)
+        return page.render(request, "_run_refused.html", status=error.status, error=plain_error(error),
+                           problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
+    return page.render(request, "_run.html", run={**run, "error": plain(run["error"] or "")})

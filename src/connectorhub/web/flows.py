@@ -24,7 +24,7 @@ from connectorhub.errors import InvalidRequest
 from connectorhub.solutions import service as solution_service
 from connectorhub.web import apps, flows_editor, page
 from connectorhub.web.page import PAGE, portal_page
-from connectorhub.web.security import plain
+from connectorhub.web.security import plain, plain_error
 
 router = APIRouter()
 router.include_router(flows_editor.router)
@@ -160,9 +160,10 @@ async def run_flow(request: Request, env: str, flow: str) -> Response:
     try:
         run = await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
     except InvalidRequest as error:  # every problem of the inputs, each with its input
-        return page.render(request, "_run_refused.html", status=error.status, error=error, problems=error.extra.get("errors") or [])
+        return page.render(request, "_run_refused.html", status=error.status, error=plain_error(error),
+                           problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
     values = await run_in_threadpool(_recent, ctx, env, flow)
-    return page.render(request, "_run.html", run=run, refresh_runs=True, **values)
+    return page.render(request, "_run.html", run={**run, "error": plain(run["error"] or "")}, refresh_runs=True, **values)
 
 
 def _recent(ctx, env: str, flow: str) -> dict[str, Any]:
@@ -192,6 +193,6 @@ async def run_page(request: Request, env: str, flow: str, run: str) -> Response:
     def view(session, ctx, environment) -> dict[str, Any]:
         found = asset_facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow)
         one = asset_runs.get_run(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow, run_id=run)
-        return {"flow": found, "run": one}
+        return {"flow": found, "run": {**one, "error": plain(one["error"] or "")}}
 
     return await page.show(request, env, "flow_run.html", view)

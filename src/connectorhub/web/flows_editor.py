@@ -30,6 +30,7 @@ from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import schemas as asset_schemas
 from connectorhub.assets import service as assets
 from connectorhub.connections import service as connections
+from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError, InvalidRequest, Unauthenticated
@@ -209,9 +210,22 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
         kept = {c.id: c for c in asset_facts.slot_connectors(session, asset.id)}
     usable = [(c, a) for c, a in connectors.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
               if connector_rules.can_use_connector(a)]
-    by_id = {c.id: c for c, _ in usable}
     mine = [(c, a) for c, a in connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
             if offers.may_invoke(a, c.scope)]
+    # The list is one page; connectors of your connections and those the slots name are
+    # offered even when they are further on (each decided as `connector show` decides).
+    listed = {c.id for c, _ in usable}
+    for ref in dict.fromkeys([c.connector_id for c, _ in mine] + [s["connector"] for s in rows["slots"] if s["connector"]]):
+        if ref in listed:
+            continue
+        try:
+            connector, access = connector_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        except ConnectorhubError:
+            continue
+        if connector.id not in listed and connector_rules.can_use_connector(access):
+            usable.append((connector, access))
+            listed.add(connector.id)
+    by_id = {c.id: c for c, _ in usable}
     operations: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     for slot in rows["slots"]:
         given = slot["connector"]
