@@ -165,6 +165,10 @@ def test_apps_list_new_and_each_form_run_as_a_page(app, admin, echo, echo_connec
     got = echo.received[-1]
     assert got.path == "/api/items/w-2" and got.query == [("limit", "3")] and json.loads(got.body) == {"name": "w"}
     assert app_id in browser.get(APPS).text
+    assert f"{app_id}/edit" in page.text and "Item desk" in browser.get(f"{APPS}/{app_id}/edit").text
+    renamed = browser.post(f"{APPS}/{app_id}/edit", data={"action": "save_json", "file": json.dumps({**file, "name": "Item desk 2"})},
+                           follow_redirects=False)
+    assert renamed.status_code == 303 and admin.get(f"{API}/apps/{app_id}").json()["name"] == "Item desk 2"
     # The rows work for apps too: forms instead of steps, with a fixed body read from an input.
     in_rows = browser.post(APPS + "/new", data={
         "action": "save", "name": "Row desk", "slot.0.name": "echo", "slot.0.connector": connector, "slot.0.connection": connection,
