@@ -396,3 +396,22 @@ def decide_unscoped_connection_via_assets(asset_names: Iterable[str]) -> Decisio
         "ConnectorOnlyThroughAsset",
     )
 
+
+
+def can_edit_asset(access: AssetAccess) -> bool:
+    """F1, F2, F3: the owner, co-owners and administrators change the file of an app or
+    flow (a co-owner "also edits and shares it"). In a solution (A11): S5 write."""
+    if access.governed:
+        return "write" in access.privileges
+    return access.can_manage or asset_rank(access.role) >= asset_rank(ASSET_CO_OWNER)
+
+
+def decide_asset_edit(access: AssetAccess, noun: str) -> Decision:
+    """May the caller replace the app's or flow's file (``flow update``)?"""
+    if not access.visible:
+        return Decision(NOT_FOUND)
+    if access.governed and not can_edit_asset(access):
+        return privilege_missing("write", noun)  # A11, S5
+    if not can_edit_asset(access):
+        return Decision(FORBIDDEN, f"Only the owner, co-owners and administrators change this {noun} (F3).", "AssetEditForbidden")
+    return ALLOW

@@ -95,6 +95,16 @@ def _register(kind: str) -> None:
             found, access = facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
             return _out(session, ctx.actor, found, access)
 
+    @router.put(one, response_model=schemas.AssetOut, tags=tags, name=f"update_{kind}")
+    @retried
+    def update(env: str, asset: str, body: dict[str, Any] = Body(..., description=f"The whole new {kind} file (docs/flows.md)"),
+               ctx: Context = Depends(context)):
+        """F1, F2: replace the file (owner, co-owners, administrators; S5 write in a solution)."""
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            found = service.update(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, data=body)
+            return _out(session, ctx.actor, found, facts.access_for(session=session, actor=ctx.actor, asset=found))
+
     @router.delete(one, response_model=schemas.AssetDeleted, tags=tags, name=f"delete_{kind}")
     @retried
     def delete(env: str, asset: str, ctx: Context = Depends(context)):
@@ -127,6 +137,13 @@ def _register(kind: str) -> None:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             page = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, limit=limit, cursor=cursor)
             return PageOut(items=page.items, next_cursor=page.next_cursor)
+
+    @router.get(one + "/runs/{run}", response_model=schemas.RunOut, tags=tags, name=f"get_{kind}_run")
+    def get_run(env: str, asset: str, run: str, ctx: Context = Depends(context)):
+        """F1: one run with its steps (to whom the run list shows it)."""
+        with ctx.transaction(write=False) as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            return asset_runs.get_run(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, run_id=run)
 
     @router.post(one + "/share", response_model=schemas.AssetShareOut, tags=tags, name=f"share_{kind}")
     @retried

@@ -132,6 +132,12 @@ def slots_of(session: Session, asset_id: str) -> builtins.list[AssetSlot]:
     return builtins.list(session.scalars(select(AssetSlot).where(AssetSlot.asset_id == asset_id).order_by(AssetSlot.position)))
 
 
+def slot_connectors(session: Session, asset_id: str) -> builtins.list[Connector]:
+    """The connectors an asset's slots name (what its editor offers operations of)."""
+    ids = select(AssetSlot.connector_id).where(AssetSlot.asset_id == asset_id)
+    return builtins.list(session.scalars(select(Connector).where(Connector.id.in_(ids))))
+
+
 def connector_for_scoped_connection(*, session: Session, actor: Actor, environment: Environment, scope: str, connector_ref: str) -> Connector:
     """A7: the connector a connection scoped to ``scope`` ("flow:<id>" / "app:<id>") may
     be created for: one of that asset's slot connectors, for anyone who may run it, with

@@ -57,7 +57,7 @@ from connectorhub.db import utcnow
 from connectorhub.directory import service as directory
 from connectorhub.directory.models import User
 from connectorhub.environments.models import Environment
-from connectorhub.errors import ConnectorhubError, InvalidRequest
+from connectorhub.errors import ConnectorhubError, InvalidRequest, not_found
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, check_limit
 from connectorhub.runtime import masking
@@ -467,6 +467,17 @@ def list_runs(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page([run_view(session, r) for r in rows], rows[-1].id if more and rows else None)
+
+
+def get_run(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str, run_id: str) -> dict[str, Any]:
+    """F1: one run of the asset, to whom :func:`list_runs` shows it (else not found)."""
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    found = session.get(AssetRun, run_id)
+    if found is None or found.asset_id != asset.id or (
+        not asset_rules.can_see_all_runs(access) and found.actor_id != actor.user_id
+    ):
+        raise not_found("run", run_id)
+    return run_view(session, found)
 
 
 def claim_due(*, session: Session, now: dt.datetime, limit: int = 50) -> builtins.list[tuple[str, dt.datetime]]:

@@ -188,22 +188,36 @@ def _check_calls(
 
 def _resolve_slots(
     *, session: Session, actor: Actor, environment: Environment, spec: schemas.FlowFile | schemas.AppFile,
+    kept: dict[str, tuple[str, str | None]] | None = None,
 ) -> tuple[dict[str, tuple[Connector | None, Connection | None]], builtins.list[dict[str, str]]]:
     """The maker's view of each slot (A5, A6, A7): a connector they may use and, when
-    given, a connection they may use, for that connector, not scoped to another asset."""
+    given, a connection they may use, for that connector, not scoped to another asset.
+    ``kept`` (an update) maps slots to the connector and connection they have: giving
+    them again keeps them without asking the editor's own right to use them (a
+    co-owner's edit keeps the owner's connections, F3)."""
     resolved: dict[str, tuple[Connector | None, Connection | None]] = {}
     problems: builtins.list[dict[str, str]] = []
     for name, slot in spec.connections.items():
         where = f"connections.{name}"
         connector = connection = None
+        kept_connector, kept_connection = (kept or {}).get(name, (None, None))
         try:
-            connector, connector_access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=slot.connector)
-            if not connector_rules.can_use_connector(connector_access):
-                raise not_found("connector", slot.connector)
+            if kept_connector is not None and slot.connector == kept_connector:
+                connector = session.get(Connector, kept_connector)
+                if connector is None:
+                    raise not_found("connector", slot.connector)
+            else:
+                connector, connector_access = connectors.get_with_access(session=session, actor=actor, environment=environment, ref=slot.connector)
+                if not connector_rules.can_use_connector(connector_access):
+                    raise not_found("connector", slot.connector)
         except ConnectorhubError as error:
             problems.append({"location": f"{where}.connector", "message": error.detail})
             connector = None
-        if slot.connection is not None:
+        if slot.connection is not None and kept_connection == slot.connection:
+            connection = session.get(Connection, slot.connection)
+            if connection is not None and connector is not None and connection.connector_id != connector.id:
+                problems.append({"location": f"{where}.connection", "message": f"Connection '{connection.display_name}' is for another connector than '{connector.title}'."})
+        elif slot.connection is not None:
             try:
                 connection, access = connection_facts.get_with_access(session=session, actor=actor, environment=environment, ref=slot.connection)
                 if not connection_rules.can_use_connection(access):
@@ -273,6 +287,72 @@ def create(*, session: Session, actor: Actor, environment: Environment, kind: st
     )
     session.flush()
     return asset
+
+
+def update(*, session: Session, actor: Actor, environment: Environment, kind: str, ref: str, data: Any) -> Asset:
+    """F1, F2: replace the file of a flow or app, with the checks of :func:`create`, by
+    its owner, a co-owner or an administrator (F3), or by whoever holds S5 write on one
+    in a solution (A11); a managed solution's is read-only (S4). A slot given its current
+    connector, connection or reference keeps it without the editor's own right to use it;
+    a slot whose connector changes loses its recipients' bindings, a slot removed loses
+    them too. Shares, runs and the id stay; an unchanged schedule keeps its next due time."""
+    asset, access = get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)
+    enforce(asset_rules.decide_asset_edit(access, kind), kind, ref)
+    lock(session, asset, kind=kind, ref=ref)
+    solutions.ensure_editable(session, kind, asset.id, asset.name)  # S4
+    spec = parse_file(kind, data)
+    rows = {row.name: row for row in slots_of(session, asset.id)}
+    names = reference_names(session, builtins.list(rows.values()))
+    kept = {name: (row.connector_id, row.connection_id) for name, row in rows.items()}
+    kept_references = {name: names.get(row.connection_reference_id, "") for name, row in rows.items() if row.connection_reference_id}
+    slots, problems = _resolve_slots(session=session, actor=actor, environment=environment, spec=spec, kept=kept)
+    references, reference_problems = _resolve_references(
+        session=session, actor=actor, environment=environment, spec=spec, slots=slots, kept=kept_references)
+    problems += reference_problems
+    problems += _check_calls(kind, spec, {name: connector for name, (connector, _) in slots.items()})
+    if problems:
+        raise _file_error(kind, problems)
+    now = utcnow()
+    if kind == KIND_FLOW and not _same_schedule(asset, spec):
+        _apply_trigger(asset, spec, now)
+    elif kind == KIND_FLOW:
+        asset.trigger_type = spec.trigger.type
+    asset.name, asset.updated_at = spec.name.strip(), now
+    asset.definition = json.dumps(_normalised(kind, spec, slots), sort_keys=True)
+    for position, (name, (connector, connection)) in enumerate(slots.items()):
+        reference, through_reference = references.get(name, (None, None))
+        row = rows.pop(name, None)
+        if row is None:
+            row = AssetSlot(asset_id=asset.id, name=name)
+            session.add(row)
+        elif row.connector_id != connector.id:
+            session.execute(sa_delete(AssetBinding).where(AssetBinding.asset_id == asset.id, AssetBinding.slot == name))
+        given = spec.connections[name].connection
+        keep = row.connection_id is not None and given == row.connection_id and row.connector_id == connector.id
+        connection = connection or through_reference
+        row.position, row.connector_id = position, connector.id
+        row.connection_reference_id = reference.id if reference else None
+        if not keep:
+            row.connection_id = connection.id if connection else None
+            row.connection_name = connection.display_name if connection else None
+    for name, row in rows.items():  # slots the new file dropped
+        session.execute(sa_delete(AssetBinding).where(AssetBinding.asset_id == asset.id, AssetBinding.slot == name))
+        session.delete(row)
+    audit.record(
+        session=session, actor=actor, action=f"{kind}.update", target_kind=kind, target_id=asset.id,
+        org_id=asset.org_id, environment_id=environment.id,
+        details={"name": asset.name, "slots": {n: c.id for n, (c, _) in slots.items()}},
+    )
+    session.flush()
+    return asset
+
+
+def _same_schedule(asset: Asset, spec: schemas.FlowFile) -> bool:
+    """An unchanged recurrence (same interval, no new start) keeps its next due time (F1)."""
+    if asset.trigger_type != spec.trigger.type:
+        return False
+    return not isinstance(spec.trigger, schemas.RecurrenceTrigger) or (
+        spec.trigger.interval_seconds == asset.interval_seconds and spec.trigger.start is None)
 
 
 # --- access --------------------------------------------------------------------------
@@ -468,11 +548,12 @@ def create_scoped_connection(
 
 def _resolve_references(
     *, session: Session, actor: Actor, environment: Environment, spec: schemas.FlowFile | schemas.AppFile,
-    slots: dict[str, tuple[Connector | None, Connection | None]],
+    slots: dict[str, tuple[Connector | None, Connection | None]], kept: dict[str, str] | None = None,
 ) -> tuple[dict[str, tuple[ConnectionReference, Connection | None]], builtins.list[dict[str, str]]]:
     """S1, F3: slots naming ``connectionReference`` (a logical name of the environment)
     instead of a connection; the reference must be for the slot's connector, and its
-    connection, when bound, one the maker may use (A6)."""
+    connection, when bound, one the maker may use (A6) — unless an update keeps the
+    slot's reference (``kept``: slot → logical name)."""
     out: dict[str, tuple[ConnectionReference, Connection | None]] = {}
     problems: builtins.list[dict[str, str]] = []
     for name, slot in spec.connections.items():
@@ -495,7 +576,7 @@ def _resolve_references(
             problems.append({"location": where, "message": f"Connection reference '{reference.logical_name}' is for another connector than '{connector.title}'."})
             continue
         connection = session.get(Connection, reference.connection_id) if reference.connection_id else None
-        if connection is not None:
+        if connection is not None and (kept or {}).get(name) != reference.logical_name:
             access = connection_facts.access_for(session=session, actor=actor, connection=connection, environment=environment)
             if not connection_rules.can_use_connection(access):
                 problems.append({"location": where, "message": f"You may not use the connection bound to '{reference.logical_name}'."})

@@ -102,6 +102,21 @@ def _register(sub: typer.Typer, kind: str) -> None:
                 if slot["status"] != "bound":
                     err_console.print(f"slot {slot['name']}: {slot['status']}: {slot['detail']}", highlight=False)
 
+    @sub.command("update")
+    def update(
+        asset_id: str = AssetArgument,
+        env: str = EnvOption,
+        file: Path = typer.Option(..., "--file", "-f", help=f"The whole new {noun} file (docs/flows.md)."),
+        as_json: bool = JsonOption,
+    ):
+        """Replace the file (owner, co-owners, administrators); shares and runs stay."""
+        client = Client()
+        updated = client.put(path(client, env, asset_id), read_json_file(file, f"the {noun} file"))
+        if as_json:
+            emit_json({"id": updated["id"]})
+        else:
+            typer.echo(f"Updated {noun} {updated['id']}.")
+
     @sub.command("list")
     def list_(env: str = EnvOption, as_json: bool = JsonOption):
         """Those you own, were given, or administer."""
@@ -159,10 +174,18 @@ def _register(sub: typer.Typer, kind: str) -> None:
             _run(env, asset_id, {"form": form, "inputs": _pairs(input_, "--input")}, as_json)
 
     @sub.command("runs")
-    def runs(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
+    def runs(
+        asset_id: str = AssetArgument,
+        env: str = EnvOption,
+        run: str = typer.Option(None, "--run", help="Show only this run (its id)."),
+        as_json: bool = JsonOption,
+    ):
         """Runs, newest first: each step's status, duration and output."""
         client = Client()
-        items = client.list_all(path(client, env, asset_id, "/runs"))
+        if run:
+            items = [client.get(path(client, env, asset_id, f"/runs/{run}"))]
+        else:
+            items = client.list_all(path(client, env, asset_id, "/runs"))
         if as_json:
             emit_json(items)
             return

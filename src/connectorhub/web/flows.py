@@ -1,5 +1,8 @@
 """Portal: flows — the list and a flow's page: slots and their state (A8), what your runs
-use (F3), run now with the trigger's inputs (F1) and the recent runs."""
+use (F3), run now with the trigger's inputs (F1), the recent runs (refreshed in place
+after "Run now", and every half minute for a recurrence) and each run on its own page.
+The editor (new flow, edit) is :mod:`.flows_editor`, apps are :mod:`.apps`; their routes
+are included here, the editor's first so ``…/flows/new`` is not read as a flow's id."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import asset_rules, offers
 from connectorhub.assets import api as assets_api
@@ -16,10 +20,15 @@ from connectorhub.assets import service as assets
 from connectorhub.assets import sharing as asset_sharing
 from connectorhub.connections import service as connections
 from connectorhub.environments import service as environments
-from connectorhub.web import page
+from connectorhub.errors import InvalidRequest
+from connectorhub.solutions import service as solution_service
+from connectorhub.web import apps, flows_editor, page
 from connectorhub.web.page import PAGE, portal_page
+from connectorhub.web.security import plain, plain_error
 
 router = APIRouter()
+router.include_router(flows_editor.router)
+router.include_router(apps.router)
 BASE = "/environments/{env}/flows"
 RECENT_RUNS = 20
 
@@ -47,15 +56,27 @@ def flow_view(ref: str) -> page.View:
         runs = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
                                 limit=RECENT_RUNS, cursor=None)
         slots = assets.slot_views(session=session, actor=ctx.actor, asset=found, access=access)
+        rows = asset_facts.slots_of(session, found.id)
+        names = asset_facts.reference_names(session, rows)
+        by_slot = {r.name: names.get(r.connection_reference_id, r.connection_reference_id) for r in rows if r.connection_reference_id}
         mine = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
         scope = f"{assets.KIND_FLOW}:{found.id}"
         for slot in slots:
-            slot["bindable"] = [
+            slot["detail"] = plain(slot["detail"])
+            # A slot bound through a connection reference (S1) is bound by binding the
+            # reference (`solution bind-reference`), not the slot: no Bind form here.
+            slot["reference"] = by_slot.get(slot["name"])
+            slot["reference_bindable"] = [
+                {"id": c.id, "name": c.display_name} for c, a in mine
+                if slot["reference"] and c.connector_id == slot["connector_id"] and offers.may_invoke(a, c.scope)
+            ] if asset_rules.can_edit_asset(access) else []
+            slot["bindable"] = [] if slot["reference"] and slot["your_mode"] == asset_rules.SLOT_OWN else [
                 {"id": c.id, "name": c.display_name} for c, a in mine
                 if offers.may_bind(access, assets.KIND_FLOW, slot["name"], slot["connector_id"], c.connector_id, a, c.scope, scope)
             ]
         return {
             "flow": found, "access": access, "spec": spec, "can_run": asset_rules.can_run_asset(access),
+            "can_edit": asset_rules.can_edit_asset(access),
             "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
             "slots": slots, "runs": runs.items,
             "permissions": asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
@@ -99,6 +120,28 @@ async def bind_slot(request: Request, env: str, flow: str) -> Response:
     return await page.act(request, env, "_flow_slots.html", change, flow_view(flow))
 
 
+@router.post(BASE + "/{flow}/bind-reference", response_class=HTMLResponse)
+@portal_page
+async def bind_reference(request: Request, env: str, flow: str) -> Response:
+    """S1, S3: a slot bound through a connection reference is bound by binding the
+    reference, the same use case as ``solution bind-reference`` (write on the reference
+    decides); every flow and app that uses the reference follows."""
+    form = await page.form_of(request)
+
+    def change(session, ctx, environment) -> None:
+        found = asset_facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow)
+        rows = asset_facts.slots_of(session, found.id)
+        names = asset_facts.reference_names(session, rows)
+        wanted = form.get("slot", "")
+        row = next((r for r in rows if r.name == wanted and r.connection_reference_id), None)
+        if row is None:
+            raise InvalidRequest(f"Slot '{wanted}' is not bound through a connection reference.", code="SlotHasNoReference")
+        solution_service.bind_reference(session=session, actor=ctx.actor, environment=environment,
+                                        logical_name=names.get(row.connection_reference_id, ""), connection_ref=form.get("connection", ""))
+
+    return await page.act(request, env, "_flow_slots.html", change, flow_view(flow))
+
+
 @router.post(BASE + "/{flow}/run", response_class=HTMLResponse)
 @portal_page
 async def run_flow(request: Request, env: str, flow: str) -> Response:
@@ -114,5 +157,42 @@ async def run_flow(request: Request, env: str, flow: str) -> Response:
             inputs=inputs,
         )
 
-    run = await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
-    return page.render(request, "_run.html", run=run)
+    try:
+        run = await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
+    except InvalidRequest as error:  # every problem of the inputs, each with its input
+        return page.render(request, "_run_refused.html", status=error.status, error=plain_error(error),
+                           problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
+    values = await run_in_threadpool(_recent, ctx, env, flow)
+    return page.render(request, "_run.html", run={**run, "error": plain(run["error"] or "")}, refresh_runs=True, **values)
+
+
+def _recent(ctx, env: str, flow: str) -> dict[str, Any]:
+    """The "Recent runs" table's values (``flow runs``)."""
+    with ctx.transaction(write=False) as session:
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        found = asset_facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow)
+        runs = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow,
+                                    limit=RECENT_RUNS, cursor=None)
+        return {"environment": environment, "flow": found, "runs": runs.items}
+
+
+@router.get(BASE + "/{flow}/runs", response_class=HTMLResponse)
+@portal_page
+async def recent_runs(request: Request, env: str, flow: str) -> Response:
+    """The "Recent runs" table alone (what the page polls for a recurrence)."""
+    values = await run_in_threadpool(_recent, page.context(request), env, flow)
+    return page.render(request, "_flow_runs.html", **values)
+
+
+@router.get(BASE + "/{flow}/runs/{run}", response_class=HTMLResponse)
+@portal_page
+async def run_page(request: Request, env: str, flow: str, run: str) -> Response:
+    """One run with each step's request and answer (``flow runs --run``; the record
+    masks secret values already, K2)."""
+
+    def view(session, ctx, environment) -> dict[str, Any]:
+        found = asset_facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow)
+        one = asset_runs.get_run(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow, run_id=run)
+        return {"flow": found, "run": {**one, "error": plain(one["error"] or "")}}
+
+    return await page.show(request, env, "flow_run.html", view)

@@ -1,0 +1,399 @@
+"""Portal: the editor of flows and apps — a new one and changing one, over the same use
+cases as ``flow|app create --file`` and ``flow|app update ID --file`` (F1, F2, F3, A5,
+A6, A7, A11).
+
+The editor has two views of one file, each a form of its own: rows (the trigger and its
+typed inputs or recurrence, the slots with a connector and a connection you may use, the
+steps or forms with their operation and ``NAME = value`` parameters) and the JSON text of
+the file. Either may be saved; "Update" turns one into the other on the server without
+saving (no script needed, the Content-Security-Policy allows none inline). The use case
+reports every problem of the file at once with its location (``steps.1.parameters.city``);
+the editor shows each one at the row it belongs to, and nothing is written.
+
+What a row offers (connectors and connections) comes from the lists REST and the CLI
+show (``connector list``, ``connection list``) filtered by the rules the use case applies
+when the file is sent (:mod:`connectorhub.access.offers`); the portal decides nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from connectorhub import jsontext
+from connectorhub.access import connector_rules, offers
+from connectorhub.assets import facts as asset_facts
+from connectorhub.assets import schemas as asset_schemas
+from connectorhub.assets import service as assets
+from connectorhub.connections import service as connections
+from connectorhub.connectors import facts as connector_facts
+from connectorhub.connectors import service as connectors
+from connectorhub.environments import service as environments
+from connectorhub.errors import ConnectorhubError, InvalidRequest, Unauthenticated
+from connectorhub.transactions import retried
+from connectorhub.web import page
+from connectorhub.web.page import PAGE, env_url, portal_page
+from connectorhub.web.security import plain, plain_error
+
+router = APIRouter()
+CALLS = {assets.KIND_FLOW: "steps", assets.KIND_APP: "forms"}
+NON_TEXT = {"integer", "number", "boolean", "array", "object"}
+
+
+# --- rows <-> file ---------------------------------------------------------------------------
+
+
+def _rows(form: dict[str, str], prefix: str) -> list[dict[str, str]]:
+    """The ``prefix.N.field`` fields as rows in the order of N; rows without a name are dropped."""
+    found: dict[int, dict[str, str]] = {}
+    for key, value in form.items():
+        parts = key.split(".", 2)
+        if len(parts) == 3 and parts[0] == prefix and parts[1].isdigit():
+            found.setdefault(int(parts[1]), {})[parts[2]] = value
+    return [row for _, row in sorted(found.items()) if row.get("name", "").strip()]
+
+
+def _literal(text: str, type_: str | None, where: str, problems: list[dict[str, str]]) -> Any:
+    """A typed value from its text: JSON for non-text types (an ``=expression`` stays text)."""
+    if type_ not in NON_TEXT or text.startswith("="):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        problems.append({"location": where, "message": f"'{text}' is not a {type_}; write it as JSON (for example 3, true or [1, 2])."})
+        return text
+
+
+def _parameters(text: str, known: dict[str, dict[str, Any]], where: str, problems: list[dict[str, str]]) -> dict[str, Any]:
+    """``NAME = value`` lines (a value starting with ``=`` is an expression, docs/flows.md)."""
+    out: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            problems.append({"location": where, "message": f"Line {number} is not of the form NAME = value."})
+            continue
+        name, value = name.strip(), value.strip()
+        out[name] = _literal(value, (known.get(name) or {}).get("type"), f"{where}.{name}", problems)
+    return out
+
+
+def file_from_rows(kind: str, form: dict[str, str], operations: dict[str, dict[str, dict[str, dict[str, Any]]]]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The file the rows describe, and the problems only the rows can have (a line that
+    is not ``NAME = value``, a default or body that is not JSON). ``operations`` is, per
+    connector id, what :func:`assets.operations_of` says, to type parameter values."""
+    problems: list[dict[str, str]] = []
+    data: dict[str, Any] = {"name": form.get("name", "").strip()}
+    if form.get("description", "").strip():
+        data["description"] = form["description"].strip()
+    if kind == assets.KIND_FLOW:
+        if form.get("trigger_type") == "recurrence":
+            trigger: dict[str, Any] = {"type": "recurrence", "unit": form.get("unit", "")}
+            interval = form.get("interval", "").strip()
+            trigger["interval"] = int(interval) if interval.isdigit() else interval
+            if form.get("start", "").strip():
+                trigger["start"] = form["start"].strip()
+        else:
+            inputs: dict[str, Any] = {}
+            for row in _rows(form, "input"):
+                name = row["name"].strip()
+                spec: dict[str, Any] = {"type": row.get("type") or "string"}
+                if row.get("required"):
+                    spec["required"] = True
+                if row.get("default", "") != "":
+                    spec["default"] = _literal(row["default"], spec["type"], f"trigger.inputs.{name}.default", problems)
+                if row.get("description", "").strip():
+                    spec["description"] = row["description"].strip()
+                inputs[name] = spec
+            trigger = {"type": "manual", "inputs": inputs}
+        data["trigger"] = trigger
+    slots: dict[str, Any] = {}
+    for row in _rows(form, "slot"):
+        slot: dict[str, Any] = {"connector": row.get("connector", "")}
+        if row.get("reference"):
+            slot["connectionReference"] = row["reference"]
+        elif row.get("connection"):
+            slot["connection"] = row["connection"]
+        slots[row["name"].strip()] = slot
+    data["connections"] = slots
+    calls = []
+    noun = CALLS[kind]
+    for index, row in enumerate(_rows(form, "call")):
+        where = f"{noun}.{index}"
+        connector = (slots.get(row.get("slot", "").strip()) or {}).get("connector", "")
+        known = operations.get(connector, {}).get(row.get("operation", ""), {})
+        call: dict[str, Any] = {"name": row["name"].strip(), "slot": row.get("slot", "").strip(), "operation": row.get("operation", "").strip()}
+        if kind == assets.KIND_APP and row.get("description", "").strip():
+            call["description"] = row["description"].strip()
+        parameters = _parameters(row.get("parameters", ""), known, f"{where}.parameters", problems)
+        if parameters:
+            call["parameters"] = parameters
+        body = row.get("body", "").strip()
+        if body:
+            call["body"] = _literal(body, "object", f"{where}.body", problems)
+        calls.append(call)
+    data[noun] = calls
+    return data, problems
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def rows_from_file(kind: str, data: Any) -> dict[str, Any]:
+    """What the rows show for a file (as much of it as has the expected shape)."""
+    data = data if isinstance(data, dict) else {}
+    trigger = data.get("trigger") if isinstance(data.get("trigger"), dict) else {"type": "manual"}
+    inputs = trigger.get("inputs") if isinstance(trigger.get("inputs"), dict) else {}
+    slots = data.get("connections") if isinstance(data.get("connections"), dict) else {}
+    calls = data.get(CALLS[kind]) if isinstance(data.get(CALLS[kind]), list) else []
+    return {
+        "name": data.get("name", ""), "description": data.get("description", ""),
+        "trigger_type": trigger.get("type", "manual"), "interval": trigger.get("interval", ""), "unit": trigger.get("unit", "minute"),
+        "start": trigger.get("start") or "",
+        "inputs": [
+            {"name": name, "type": spec.get("type", "string"), "required": bool(spec.get("required")),
+             "default": "" if spec.get("default") is None else _text(spec["default"]), "description": spec.get("description", "")}
+            for name, spec in inputs.items() if isinstance(spec, dict)
+        ],
+        "slots": [
+            {"name": name, "connector": slot.get("connector", ""), "connection": slot.get("connection") or "",
+             "reference": slot.get("connectionReference") or ""}
+            for name, slot in slots.items() if isinstance(slot, dict)
+        ],
+        "calls": [
+            {"name": call.get("name", ""), "slot": call.get("slot", ""), "operation": call.get("operation", ""),
+             "description": call.get("description", ""),
+             "parameters": "\n".join(f"{k} = {_text(v)}" for k, v in (call.get("parameters") or {}).items()),
+             "body": "" if call.get("body") is None else json.dumps(call["body"], indent=2)}
+            for call in calls if isinstance(call, dict)
+        ],
+    }
+
+
+def place(kind: str, problems: list[dict[str, str]], rows: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """Each problem under the key of the row or field it belongs to (``name``,
+    ``trigger``, ``input:NAME``, ``slot:NAME``, ``call:N``); the rest under ``file``."""
+    placed: dict[str, list[dict[str, str]]] = {}
+    inputs = {i["name"] for i in rows["inputs"]}
+    for problem in problems:
+        parts = problem.get("location", "").split(".")
+        if parts[:1] == ["trigger"] and len(parts) > 1 and parts[1] in ("manual", "recurrence"):
+            parts = parts[:1] + parts[2:]  # the union's tag in the file model's locations
+        key = "file"
+        if parts[0] in ("name", "description"):
+            key = parts[0]
+        elif parts[0] == "trigger":
+            key = f"input:{parts[2]}" if len(parts) > 2 and parts[1] == "inputs" and parts[2] in inputs else "trigger"
+        elif parts[0] == "connections" and len(parts) > 1:
+            key = f"slot:{parts[1]}"
+        elif parts[0] == CALLS[kind] and len(parts) > 1 and parts[1].isdigit():
+            key = f"call:{parts[1]}"
+        placed.setdefault(key, []).append({"where": ".".join(parts[1:]) if key != "file" else problem.get("location", ""),
+                                           "location": problem.get("location", ""), "message": plain(problem.get("message", ""))})
+    return placed
+
+
+# --- what the rows offer ----------------------------------------------------------------------
+
+
+def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict[str, Any]:
+    """Connectors the caller may use, connections they may put in a file (A6, A7: usable
+    and not scoped), and the operations of the connectors the slots name."""
+    kept = {}
+    if asset is not None:
+        kept = {c.id: c for c in asset_facts.slot_connectors(session, asset.id)}
+    usable = [(c, a) for c, a in connectors.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
+              if connector_rules.can_use_connector(a)]
+    mine = [(c, a) for c, a in connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
+            if offers.may_invoke(a, c.scope)]
+    # The list is one page; connectors of your connections and those the slots name are
+    # offered even when they are further on (each decided as `connector show` decides).
+    listed = {c.id for c, _ in usable}
+    for ref in dict.fromkeys([c.connector_id for c, _ in mine] + [s["connector"] for s in rows["slots"] if s["connector"]]):
+        if ref in listed:
+            continue
+        try:
+            connector, access = connector_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=ref)
+        except ConnectorhubError:
+            continue
+        if connector.id not in listed and connector_rules.can_use_connector(access):
+            usable.append((connector, access))
+            listed.add(connector.id)
+    by_id = {c.id: c for c, _ in usable}
+    operations: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    for slot in rows["slots"]:
+        given = slot["connector"]
+        # By id, name or title as the file may say; a connector only the owner may use
+        # (a co-owner's edit) is read through the asset's own slot.
+        connector = by_id.get(given) or next((c for c, _ in usable if given in (c.name, c.title)), None)
+        if connector is None and given in kept:
+            connector = kept[given]
+        if connector is not None:
+            slot["connector"] = connector.id
+            operations[given] = operations[connector.id] = assets.operations_of(connector)
+    return {
+        "connector_choices": sorted(({"id": c.id, "title": c.title} for c, _ in usable), key=lambda c: c["title"].lower()),
+        "connection_choices": sorted(({"id": c.id, "name": c.display_name, "connector_id": c.connector_id} for c, _ in mine),
+                                     key=lambda c: c["name"].lower()),
+        "operations": operations,
+        "slot_connectors": {s["name"]: s["connector"] for s in rows["slots"]},
+    }
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+def _json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def editor_values(session, ctx, environment, kind: str, rows: dict[str, Any], text: str,
+                  problems: list[dict[str, str]], asset=None) -> dict[str, Any]:
+    values = choices(session, ctx, environment, rows, asset)
+    values.update({
+        "kind": kind, "noun": CALLS[kind], "rows": rows, "file_text": text, "asset": asset,
+        "problems": place(kind, problems, rows), "problem_count": len(problems),
+        "input_types": asset_schemas.INPUT_TYPES, "units": tuple(asset_schemas.UNIT_SECONDS),
+        "list_url": env_url(environment, f"{kind}s"),
+        "action_url": env_url(environment, f"{kind}s", asset.id, "edit") if asset else env_url(environment, f"{kind}s", "new"),
+    })
+    return values
+
+
+BLANK = {
+    assets.KIND_FLOW: {"name": "", "trigger": {"type": "manual", "inputs": {}}, "connections": {}, "steps": []},
+    assets.KIND_APP: {"name": "", "connections": {}, "forms": []},
+}
+
+
+async def show_editor(request: Request, env: str, kind: str, ref: str | None) -> Response:
+    """The editor with a blank file, or the asset's file as ``flow show`` gives it (the
+    use case's own check of who may change it answers when it is saved)."""
+    ctx = page.context(request)
+
+    def load() -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            values = page.frame(session, ctx, env)
+            environment = values["environment"]
+            asset = None
+            data: Any = BLANK[kind]
+            if ref is not None:
+                asset, _ = asset_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=ref)
+                slots = asset_facts.slots_of(session, asset.id)
+                data = assets.definition_of(asset, slots, asset_facts.reference_names(session, slots))
+            values.update(editor_values(session, ctx, environment, kind, rows_from_file(kind, data), _json_text(data), [], asset))
+            return values
+
+    return page.render(request, "flow_edit.html", **await run_in_threadpool(load))
+
+
+def _parse_text(text: str) -> tuple[Any, list[dict[str, str]]]:
+    try:
+        return jsontext.loads(text), []
+    except jsontext.JsonRefused as refused:
+        return None, [{"location": "(file)", "message": str(refused)}]
+    except json.JSONDecodeError as error:
+        return None, [{"location": "(file)", "message": f"Not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."}]
+
+
+async def post_editor(request: Request, env: str, kind: str, ref: str | None) -> Response:
+    """Save (from the rows or from the JSON text) through the create or update use case,
+    then go to the page of the flow or app; or, for "Update", show the other view of what
+    was sent. A refusal shows the problems in place; nothing is written."""
+    ctx = page.context(request)
+    form = await page.form_of(request)
+    action = form.get("action", "save")
+    from_json = action in ("save_json", "load_json")
+
+    def build(session, environment) -> tuple[Any, dict[str, Any], str, list[dict[str, str]]]:
+        if from_json:
+            text = form.get("file", "")
+            data, problems = _parse_text(text)
+            return data, rows_from_file(kind, data), text, problems
+        sent = rows_from_file(kind, {})
+        sent["slots"] = [{"name": r["name"].strip(), "connector": r.get("connector", "")} for r in _rows(form, "slot")]
+        operations = choices(session, ctx, environment, sent, asset_of(session, environment))["operations"]
+        data, problems = file_from_rows(kind, form, operations)
+        return data, rows_from_file(kind, data), _json_text(data), problems
+
+    def asset_of(session, environment):
+        if ref is None:
+            return None
+        return asset_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=ref)[0]
+
+    def apply() -> str:
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            data, _, _, problems = build(session, environment)
+            if data is None:
+                raise InvalidRequest(f"The {kind} file is not valid JSON.", code=f"{kind.title()}FileNotValid", errors=problems)
+            try:  # the use case's problems and the rows' own, all at once; none written
+                if ref is None:
+                    made = assets.create(session=session, actor=ctx.actor, environment=environment, kind=kind, data=data)
+                else:
+                    made = assets.update(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=ref, data=data)
+            except InvalidRequest as refused:
+                if not problems or not refused.extra.get("errors"):
+                    raise
+                problems = problems + list(refused.extra["errors"])
+            if problems:  # raised inside the transaction: it is rolled back
+                raise InvalidRequest(f"The {kind} file has {len(problems)} problem(s).", code=f"{kind.title()}FileNotValid", errors=problems)
+            return env_url(environment, f"{kind}s", made.id)
+
+    def again(error: ConnectorhubError | None) -> dict[str, Any]:
+        with ctx.transaction(write=False) as session:
+            values = page.frame(session, ctx, env)
+            environment = values["environment"]
+            asset = asset_of(session, environment)
+            data, rows, text, problems = build(session, environment)
+            if error is not None and error.extra.get("errors"):
+                problems = list(error.extra["errors"])
+            values.update(editor_values(session, ctx, environment, kind, rows, text if from_json else _json_text(data), problems, asset))
+            if error is not None and not error.extra.get("errors"):
+                values["error"] = plain_error(error)
+            return values
+
+    if action in ("preview", "load_json"):
+        return page.render(request, "flow_edit.html", **await run_in_threadpool(again, None))
+    try:
+        return page.redirect(request, await run_in_threadpool(retried(apply)))
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        values = await run_in_threadpool(again, error)
+        return page.render(request, "flow_edit.html", status=error.status, **values)
+
+
+def add_routes(kind: str) -> None:
+    """``GET|POST …/{kind}s/new`` and ``…/{kind}s/{id}/edit`` for one kind."""
+    base = f"/environments/{{env}}/{kind}s"
+
+    @router.get(base + "/new", response_class=HTMLResponse, name=f"new_{kind}_form")
+    @portal_page
+    async def new_form(request: Request, env: str) -> Response:
+        return await show_editor(request, env, kind, None)
+
+    @router.post(base + "/new", response_class=HTMLResponse, name=f"create_{kind}")
+    @portal_page
+    async def create(request: Request, env: str) -> Response:
+        return await post_editor(request, env, kind, None)
+
+    @router.get(base + "/{ref}/edit", response_class=HTMLResponse, name=f"edit_{kind}_form")
+    @portal_page
+    async def edit_form(request: Request, env: str, ref: str) -> Response:
+        return await show_editor(request, env, kind, ref)
+
+    @router.post(base + "/{ref}/edit", response_class=HTMLResponse, name=f"update_{kind}")
+    @portal_page
+    async def update(request: Request, env: str, ref: str) -> Response:
+        return await post_editor(request, env, kind, ref)
+
+
+for _kind in (assets.KIND_FLOW, assets.KIND_APP):
+    add_routes(_kind)
