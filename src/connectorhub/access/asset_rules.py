@@ -413,5 +413,5 @@ def decide_asset_edit(access: AssetAccess, noun: str) -> Decision:
     if access.governed and not can_edit_asset(access):
         return privilege_missing("write", noun)  # A11, S5
     if not can_edit_asset(access):
-        return Decision(FORBIDDEN, f"Only the owner, co-owners and administrators change this {noun} (F3).", "AssetEditForbidden")
+        return Decision(FORBIDDEN, f"Only the owner, co-owners and administrators change this {noun}.", "AssetEditForbidden")
     return ALLOW

@@ -99,7 +99,7 @@ def _register(kind: str) -> None:
     @retried
     def update(env: str, asset: str, body: dict[str, Any] = Body(..., description=f"The whole new {kind} file (docs/flows.md)"),
                ctx: Context = Depends(context)):
-        """F1, F2: replace the file (owner, co-owners, administrators; S5 write in a solution)."""
+        """Replace the file (owner, co-owners, administrators; S5 write in a solution)."""
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             found = service.update(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, data=body)
@@ -140,7 +140,7 @@ def _register(kind: str) -> None:
 
     @router.get(one + "/runs/{run}", response_model=schemas.RunOut, tags=tags, name=f"get_{kind}_run")
     def get_run(env: str, asset: str, run: str, ctx: Context = Depends(context)):
-        """F1: one run with its steps (to whom the run list shows it)."""
+        """One run with its steps (to whom the run list shows it)."""
         with ctx.transaction(write=False) as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             return asset_runs.get_run(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, run_id=run)

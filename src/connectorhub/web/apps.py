@@ -94,7 +94,7 @@ async def app_page(request: Request, env: str, app: str) -> Response:
 @router.post(BASE + "/{app}/forms/{form}", response_class=HTMLResponse)
 @portal_page
 async def run_form(request: Request, env: str, app: str, form: str) -> Response:
-    """F2: one form submitted, the same use case as ``app run --form``; its answer below it."""
+    """One form submitted, the same use case as ``app run --form``; its answer below it."""
     ctx = page.context(request)
     values = page.named_values(await page.form_of(request))  # "body": the request body, JSON or text
 

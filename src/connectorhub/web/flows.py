@@ -123,7 +123,7 @@ async def bind_slot(request: Request, env: str, flow: str) -> Response:
 @router.post(BASE + "/{flow}/bind-reference", response_class=HTMLResponse)
 @portal_page
 async def bind_reference(request: Request, env: str, flow: str) -> Response:
-    """S1, S3: a slot bound through a connection reference is bound by binding the
+    """A slot bound through a connection reference is bound by binding the
     reference, the same use case as ``solution bind-reference`` (write on the reference
     decides); every flow and app that uses the reference follows."""
     form = await page.form_of(request)
@@ -188,7 +188,7 @@ async def recent_runs(request: Request, env: str, flow: str) -> Response:
 @portal_page
 async def run_page(request: Request, env: str, flow: str, run: str) -> Response:
     """One run with each step's request and answer (``flow runs --run``; the record
-    masks secret values already, K2)."""
+    masks secret values already)."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
         found = asset_facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow)
