@@ -99,7 +99,7 @@ def test_a_maker_shares_a_connector_from_the_portal(served, page, admin):
     page.get_by_label("Share with").select_option("org")
     page.get_by_label("Role").select_option("CanEdit")
     page.get_by_role("button", name="Share", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("A4")
+    expect(page.get_by_role("alert")).to_contain_text("Organization sharing only allows use")
     expect(page.locator("#share")).to_contain_text("Not shared with anyone")
 
     page.get_by_label("Share with").select_option("user")
