@@ -195,6 +195,14 @@ def test_o1_c4_the_public_copy_carries_no_secret(admin, cli, people, tmp_path):
     supplied = cli("connector", "update", "-e", "default", "-c", public_id, "--secret", "platform-secret")
     assert supplied.exit_code == 0, supplied.stderr
     assert len(_secret_names(admin, public_id)) == 1
+    # A later approval keeps the platform's secret.
+    changed = _definition()
+    changed["info"]["description"] = "Task Notes keeps the notes, tasks and lists of your team in one place."
+    _update(admin, mia, cid, changed)
+    resubmitted = json.loads(_submit(cli, tmp_path, mia, cid).stdout)
+    again = client_for(admin.app, rita).post(f"/api/v1/certifications/{resubmitted['id']}/approve", json={}).json()
+    assert (again["public_connector_id"], again["public_version"]) == (public_id, 2)
+    assert len(_secret_names(admin, public_id)) == 1
 
 
 def _secret_names(admin, owner_id: str) -> list[str]:
