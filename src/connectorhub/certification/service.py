@@ -116,6 +116,11 @@ def get(*, session: Session, actor: Actor, ref: str) -> CertificationSubmission:
     return facts.get_or_raise(session=session, actor=actor, ref=ref)[0]
 
 
+def may_review(*, session: Session, actor: Actor, submission: CertificationSubmission) -> bool:
+    """What a page offers: approve and reject, to a reviewer, on a submission in review."""
+    return facts.reviewer(session, actor) and rules.reviewable(submission.state)
+
+
 def list(*, session: Session, actor: Actor, state: str | None, limit: int, cursor: str | None) -> Page:  # noqa: A001
     """Submissions, oldest first: every one for a reviewer, the caller's own otherwise."""
     query = select(CertificationSubmission)
