@@ -147,6 +147,7 @@ def test_o1_a10_refusals(admin, cli, people, tmp_path):
     assert hidden.status_code == unknown.status_code == 404
     assert hidden.json()["code"] == unknown.json()["code"] == "CertificationSubmissionNotFound"
     assert fred_client.get("/api/v1/certifications").json()["items"] == []
+    assert fred_client.get("/api/v1/certifications", params={"state": "waiting"}).status_code == 422
     assert fred_client.post(f"/api/v1/certifications/{waiting['id']}/approve", json={}).status_code == 404
     # Submitting needs the right to edit the connector: another user of mia's organization is refused.
     olga = make_user(admin, "olga@contoso.test")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Query, status
 
 from connectorhub.api.context import Context, context
@@ -56,7 +58,8 @@ def submit(body: schemas.SubmitIn, ctx: Context = Depends(context)):
 
 @router.get(BASE, response_model=PageOut[schemas.SubmissionOut])
 def list_submissions(
-    state: str | None = Query(None, description="validation_failed, in_review, approved or rejected"),
+    state: Literal["submitted", "validation_failed", "in_review", "approved", "rejected"] | None = Query(
+        None, description="Only the submissions in this state (a stored one is never 'submitted')"),
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
     ctx: Context = Depends(context),
