@@ -29,7 +29,7 @@ SOURCE = ROOT / "src" / "connectorhub"
 # imports use cases only of packages to its left. The audit log sits below them all.
 USE_CASE_ORDER = (
     "audit", "directory", "environments", "secrets", "variables", "connectors", "connections",
-    "security", "sharing", "assets", "runtime", "solutions", "bootstrap",
+    "security", "sharing", "assets", "runtime", "solutions", "certification", "bootstrap",
 )
 GROUND = {"errors", "ids", "jsontext", "schemas", "private_files", "config", "db", "pagination"}
 SHELL_PACKAGES = {"api", "web", "cli", "app", "serve", "migrations"}

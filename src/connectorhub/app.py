@@ -18,6 +18,7 @@ from connectorhub.api.heavy import HeavyGate, HeavyWork
 from connectorhub.assets import api as assets_api
 from connectorhub.assets.scheduler import Scheduler
 from connectorhub.audit import api as audit_api
+from connectorhub.certification import api as certification_api
 from connectorhub.config import Limits, Settings
 from connectorhub.connections import api as connections_api
 from connectorhub.connectors import api as connectors_api
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
         security_api.router,
         assets_api.router,
         solutions_api.router,
+        certification_api.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     # R2: the OAuth redirect endpoint lives outside /api/v1 (no bearer token; the state

@@ -3,6 +3,7 @@
 from connectorhub.assets import models as _assets  # noqa: F401
 from connectorhub import changes as _changes  # noqa: F401
 from connectorhub.audit import models as _audit  # noqa: F401
+from connectorhub.certification import models as _certification  # noqa: F401
 from connectorhub.connections import models as _connections  # noqa: F401
 from connectorhub.connectors import models as _connectors  # noqa: F401
 from connectorhub.db import Base

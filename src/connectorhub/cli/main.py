@@ -9,6 +9,7 @@ import typer
 from connectorhub import errors
 from connectorhub.cli import (  # noqa: F401 - each module registers its commands
     commands_assets,
+    commands_certification,
     commands_connections,
     commands_connectors,
     commands_directory,

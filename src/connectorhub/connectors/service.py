@@ -553,17 +553,31 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     lock(session, source, kind="connector", ref=ref)  # one public copy, however many publish at once
     # Read the (deferred) files before a new row is pending, or their load would autoflush it.
     files = {column.key: getattr(source, column.key) for column in _FILE_COLUMNS}
-    public = session.scalar(select(Connector).where(Connector.published_from_id == source.id, Connector.kind == KIND_PUBLIC))
+    public = publish_files(session=session, actor=actor, source_id=source.id, title=source.title, files=files)
+    values = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=source.id)
+    secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=public.id)
+    for pointer, value in values.items():
+        secret_store.put(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=public.id, name=pointer, value=value)
+    record_change(session, actor, "connector.publish", public, source_id=source.id, source_environment_id=source.environment_id)
+    return public
+
+
+def publish_files(*, session: Session, actor: Actor, source_id: str, title: str, files: dict[str, Any]) -> Connector:
+    """A1, O1: create or update the public copy of connector ``source_id`` with ``files``
+    (the download's, no secret value, C4), a new version each time (C5). The one way into
+    the public catalog, for `connector publish` and certification approval alike; the
+    caller decided access and copies any secret."""
+    public = session.scalar(select(Connector).where(Connector.published_from_id == source_id, Connector.kind == KIND_PUBLIC))
     replaced = None
     if public is None:
         public = Connector(
-            id=new_id(), org_id=None, environment_id=None, kind=KIND_PUBLIC, name=new_connector_name(source.title),
-            owner_id=actor.user_id, published_from_id=source.id, revision=0,
+            id=new_id(), org_id=None, environment_id=None, kind=KIND_PUBLIC, name=new_connector_name(title),
+            owner_id=actor.user_id, published_from_id=source_id, revision=0,
         )
         session.add(public)
     else:
         replaced = history.files_of(public)
-    public.title = source.title
+    public.title = title
     for key, value in files.items():
         setattr(public, key, value)
     public._parsed_definition = public._parsed_properties = None
@@ -576,11 +590,6 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     else:
         history.advance(session, actor, public, replaced, "publish")
     session.flush()
-    values = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=source.id)
-    secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=public.id)
-    for pointer, value in values.items():
-        secret_store.put(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=public.id, name=pointer, value=value)
-    record_change(session, actor, "connector.publish", public, source_id=source.id, source_environment_id=source.environment_id)
     return public
 
 
