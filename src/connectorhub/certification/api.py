@@ -48,7 +48,7 @@ def _detail(found: service.Detail) -> schemas.SubmissionDetail:
 @router.post(BASE, response_model=schemas.SubmitOut, status_code=status.HTTP_201_CREATED)
 @retried
 def submit(body: schemas.SubmitIn, ctx: Context = Depends(context)):
-    """O1: submit a connector you may edit, with its readme. The certification rules run at
+    """Submit a connector you may edit, with its readme. The certification rules run at
     once: ``validation_failed`` with the findings, or ``in_review``."""
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=body.environment)
@@ -80,7 +80,7 @@ def show(submission: str, ctx: Context = Depends(context)):
 @router.post(BASE + "/{submission}/approve", response_model=schemas.SubmissionDetail)
 @retried
 def approve(submission: str, body: schemas.ReviewIn | None = None, ctx: Context = Depends(context)):
-    """O1, A1: approve a submission in review; its files become a version of the public connector."""
+    """Approve a submission in review; its files become a version of the public connector."""
     with ctx.transaction() as session:
         service.approve(session=session, actor=ctx.actor, ref=submission, note=body.note if body else None)
         return _detail(service.detail(session=session, actor=ctx.actor, ref=submission))
@@ -89,7 +89,7 @@ def approve(submission: str, body: schemas.ReviewIn | None = None, ctx: Context 
 @router.post(BASE + "/{submission}/reject", response_model=schemas.SubmissionDetail)
 @retried
 def reject(submission: str, body: schemas.ReviewIn, ctx: Context = Depends(context)):
-    """O1: reject a submission in review, with a note that says what to fix."""
+    """Reject a submission in review, with a note that says what to fix."""
     with ctx.transaction() as session:
         service.reject(session=session, actor=ctx.actor, ref=submission, note=body.note)
         return _detail(service.detail(session=session, actor=ctx.actor, ref=submission))

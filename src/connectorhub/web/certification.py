@@ -62,14 +62,14 @@ def _detail_view(ref: str) -> page.View:
 @router.get(BASE, response_class=HTMLResponse)
 @portal_page
 async def queue(request: Request, env: str, state: str = "", cursor: str | None = None) -> Response:
-    """O1: the certification queue, as ``certification list``."""
+    """The certification queue, as ``certification list``."""
     return await page.show(request, env, "certification.html", _queue_view(state, cursor))
 
 
 @router.get(BASE + "/{submission}", response_class=HTMLResponse)
 @portal_page
 async def submission_page(request: Request, env: str, submission: str) -> Response:
-    """O1: a submission, as ``certification show``."""
+    """A submission, as ``certification show``."""
     return await page.show(request, env, "certification_submission.html", _detail_view(submission))
 
 
@@ -104,14 +104,14 @@ async def _review(request: Request, env: str, submission: str, approving: bool) 
 @router.post(BASE + "/{submission}/approve", response_class=HTMLResponse)
 @portal_page
 async def approve(request: Request, env: str, submission: str) -> Response:
-    """O1, A1: approve into the public catalog, as ``certification approve``."""
+    """Approve into the public catalog, as ``certification approve``."""
     return await _review(request, env, submission, approving=True)
 
 
 @router.post(BASE + "/{submission}/reject", response_class=HTMLResponse)
 @portal_page
 async def reject(request: Request, env: str, submission: str) -> Response:
-    """O1: reject with a note, as ``certification reject``."""
+    """Reject with a note, as ``certification reject``."""
     return await _review(request, env, submission, approving=False)
 
 
@@ -136,14 +136,14 @@ def _submit_view(ref: str) -> page.View:
 @router.get("/environments/{env}/connectors/{connector}/certify", response_class=HTMLResponse)
 @portal_page
 async def submit_form(request: Request, env: str, connector: str) -> Response:
-    """O1: the "Submit for certification" form of a connector."""
+    """The "Submit for certification" form of a connector."""
     return await page.show(request, env, "certification_submit.html", _submit_view(connector))
 
 
 @router.post("/environments/{env}/connectors/{connector}/certify", response_class=HTMLResponse)
 @portal_page
 async def submit(request: Request, env: str, connector: str) -> Response:
-    """O1: the same use case as ``certification submit``; the submission's page follows
+    """The same use case as ``certification submit``; the submission's page follows
     (with its findings when validation failed). A refusal keeps the readme typed."""
     form = await page.form_of(request)
     ctx = page.context(request)
