@@ -238,6 +238,23 @@ def test_certification_rules_are_pure_decisions():
     assert rules.review(user, False, "n", True).outcome == "forbidden"
     assert rules.review(user, True, None, False).code == "ReviewNoteRequired"
     assert rules.review(user, True, None, True).allowed
+    assert rules.review(user, True, None, True, submitted_by="u").code == "CertificationOwnReview"
+    assert rules.review(admin, True, None, True, submitted_by="p").allowed
     assert rules.manage_reviewers(user).outcome == "forbidden" and rules.manage_reviewers(admin).allowed
     assert [rules.reviewable(s) for s in rules.STATES] == [False, False, True, False, False]
     assert rules.state_after_validation(True) == rules.VALIDATION_FAILED
+
+
+def test_o1_a_named_reviewer_does_not_review_their_own_submission(admin, cli, people, tmp_path):
+    """O1: a second pair of eyes before a connector reaches every organization: a named
+    reviewer's own submission is reviewed by another reviewer or a platform
+    administrator (who may publish directly anyway)."""
+    rita = people["rita"]
+    cid = _create(admin, rita, _definition())
+    waiting = json.loads(_submit(cli, tmp_path, rita, cid).stdout)
+    assert waiting["state"] == "in_review"
+    own = client_for(admin.app, rita).post(f"/api/v1/certifications/{waiting['id']}/approve", json={})
+    assert own.status_code == 403 and own.json()["code"] == "CertificationOwnReview"
+    assert cli("certification", "reject", waiting["id"], "--note", "mine", token=rita).exit_code == 3
+    approved = json.loads(cli("certification", "approve", waiting["id"], "--json").stdout)  # the platform administrator
+    assert approved["state"] == "approved"

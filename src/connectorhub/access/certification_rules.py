@@ -58,11 +58,17 @@ def sees_all(actor: Actor, reviewer: bool) -> bool:
     return is_reviewer(actor, reviewer)
 
 
-def review(actor: Actor, reviewer: bool, note: str | None, approving: bool) -> Decision:
-    """O1: a reviewer approves or rejects; a rejection needs a note saying why."""
+def review(actor: Actor, reviewer: bool, note: str | None, approving: bool, submitted_by: str | None = None) -> Decision:
+    """O1: a reviewer approves or rejects; a rejection needs a note saying why. A named
+    reviewer does not review their own submission (a second pair of eyes before a
+    connector reaches every organization); a platform administrator, who may publish
+    directly (A1), may."""
     if not reviewer:
         return Decision(FORBIDDEN, "Only a certification reviewer or a platform administrator approves or rejects submissions.",
                         "CertificationReviewerRequired")
+    if submitted_by == actor.user_id and not actor.is_platform_admin:
+        return Decision(FORBIDDEN, "You submitted this connector: another reviewer or a platform administrator reviews it.",
+                        "CertificationOwnReview")
     if not approving and not (note or "").strip():
         return Decision(INVALID, "A rejection needs a note that tells the submitter what to fix (--note).", "ReviewNoteRequired")
     return ALLOW

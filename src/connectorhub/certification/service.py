@@ -172,7 +172,7 @@ def detail(*, session: Session, actor: Actor, ref: str) -> Detail:
 
 def _reviewable(session: Session, actor: Actor, ref: str, note: str | None, approving: bool) -> CertificationSubmission:
     submission, is_reviewer = facts.get_or_raise(session=session, actor=actor, ref=ref)
-    enforce(rules.review(actor, is_reviewer, note, approving))
+    enforce(rules.review(actor, is_reviewer, note, approving, submission.submitted_by))
     lock(session, submission, kind=facts.NOUN, ref=ref, refresh=True)  # one review, however many click
     if not rules.reviewable(submission.state):
         raise Conflict(f"Submission {submission.id} is {submission.state.replace('_', ' ')}; only a submission in review "
