@@ -85,7 +85,6 @@ PAGES: tuple[Shot, ...] = (
     Shot("connector-operations", "Connector › Operations", "/environments/{env}/connectors/{connector}?tab=operations"),
     Shot("connector-share", "Connector › Share", "/environments/{env}/connectors/{connector}?tab=share"),
     Shot("connector-connections", "Connector › Connections", "/environments/{env}/connectors/{connector}?tab=connections"),
-    Shot("connector-test-operation", "Connector › Test an operation", "/environments/{env}/connectors/{connector}/operations/{operation_id}"),
     Shot("connector-edit", "Connector › Replace files", "/environments/{env}/connectors/{connector}/edit"),
     Shot("connector-delete", "Connector › Delete…", "/environments/{env}/connectors/{connector}/delete"),
     Shot("connector-certify", "Connector › Submit for certification", "/environments/{env}/connectors/{connector}/certify"),
@@ -118,6 +117,7 @@ SKIPPED: dict[str, str] = {
     "/environments/{env}/connectors/{connector}/download": "a zip download",
     "/environments/{env}/connectors/{connector}/icon": "the connector's icon image",
     "/environments/{env}/connectors/{connector}/tabs/{tab}": "a tab's fragment, loaded in place on the connector's page",
+    "/environments/{env}/connectors/{connector}/operations/{operation_id}": "an operation's test form, loaded in place under Operations",
     "/environments/{env}/connections/{connection}/sign-in": "an OAuth connection's sign-in page (the demo has none)",
     "/environments/{env}/flows/{flow}/runs": "the Recent runs fragment, loaded in place on the flow's page",
     "/environments/{env}/solutions/{solution}/export": "a zip download",
@@ -149,19 +149,27 @@ class _Backend(BaseHTTPRequestHandler):
 def demo_definition(host: str) -> dict:
     return {
         "swagger": "2.0",
-        "info": {"title": "Weather demo", "version": "1.0", "description": "Forecasts for a city, from a small local API."},
+        "info": {"title": "Weather demo", "version": "1.0", "description": "Forecasts for a city, from a small local service.",
+                 "contact": {"name": "Contoso", "url": "https://contoso.example", "email": "support@contoso.example"}},
+        "x-ms-connector-metadata": [{"propertyName": "Website", "propertyValue": "https://contoso.example"},
+                                    {"propertyName": "Privacy policy", "propertyValue": "https://contoso.example/privacy"},
+                                    {"propertyName": "Categories", "propertyValue": "Data"}],
         "host": host, "basePath": "/api", "schemes": ["http"],
         "securityDefinitions": {"key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
         "security": [{"key": []}],
         "paths": {"/forecast/{city}": {"get": {
             "operationId": "GetForecast", "summary": "The forecast for a city",
-            "parameters": [{"name": "city", "in": "path", "required": True, "type": "string"},
-                           {"name": "days", "in": "query", "type": "integer"}],
-            "responses": {"200": {"description": "The forecast"}}}}},
+            "description": "Reads the temperature forecast for a city.",
+            "parameters": [{"name": "city", "in": "path", "required": True, "type": "string",
+                            "description": "The city's name", "x-ms-summary": "City"},
+                           {"name": "days", "in": "query", "type": "integer",
+                            "description": "How many days ahead", "x-ms-summary": "Days"}],
+            "responses": {"200": {"description": "The forecast", "schema": {"type": "object", "properties": {
+                "city": {"type": "string"}, "temperature": {"type": "number"}}}}}}}},
     }
 
 
-DEMO_PROPERTIES = {"properties": {"iconBrandColor": "#2a6f97", "connectionParameters": {
+DEMO_PROPERTIES = {"properties": {"iconBrandColor": "#2a6f97", "publisher": "Contoso", "stackOwner": "Contoso", "connectionParameters": {
     "api_key": {"type": "securestring", "uiDefinition": {"displayName": "API key", "constraints": {"required": "true"}}}}}}
 
 
@@ -223,7 +231,7 @@ def make_demo(admin: TestClient, backend_host: str) -> dict[str, str]:
     submission = _ok(admin.post("/api/v1/certifications", json={
         "environment": env, "connector": connector,
         "readme": "# Weather demo\n\nForecasts for a city.\n\n## Prerequisites\n\nAn API key.\n"}), "a certification submission")["id"]
-    return {"env": env, "connector": connector, "operation_id": "GetForecast", "connection": connection, "flow": flow,
+    return {"env": env, "connector": connector, "connection": connection, "flow": flow,
             "ref": flow, "run": run, "app": app, "solution": "weather", "role": role, "submission": submission,
             "unknown:path": "no/such/page"}
 
