@@ -154,3 +154,50 @@ def test_links_from_the_solution_and_the_check_page_and_labels(app, admin, world
         assert unlabelled == [], unlabelled
     bad = browser.get(f"{PAGE}/records/spaceship/x")
     assert bad.status_code == 422 and "Sign out" in bad.text
+
+
+def test_giving_a_record_away_stands_though_the_giver_no_longer_reads_it(app, admin, world):
+    """S5: alice (read and assign at user depth) makes bob the owner; she no longer reads
+    the record, the change stands and the page says so (as the REST answer gives only the id)."""
+    connector = solution_connector(app, admin, world)
+    url = f"{PAGE}/records/connector/{connector}"
+    assert admin.post(f"{SEC}/roles", json={"name": "Givers"}).status_code == 201
+    for privilege in ("read", "assign"):
+        granted = admin.post(f"{SEC}/roles/Givers/privileges", json={"table": "connector", "privilege": privilege, "depth": "user"})
+        assert granted.status_code == 200
+    assert admin.post(f"{SEC}/role-assignments", json={"role": "Givers", "user": "alice@default.test"}).status_code == 200
+    alice = signed_in(app, world["alice"])
+    assert forms_of(alice.get(url).text)[1:] == [f"{url}/owner"]  # assign, no share
+    given = alice.post(f"{url}/owner", data={"kind": "user", "principal": "bob@default.test"})
+    assert given.status_code == 200, given.text
+    assert notice(given.text) == "The user bob@default.test owns the record now."
+    assert "You can no longer read this record." in given.text
+    assert record_of(admin, connector)["owner"] == "user bob@default.test"
+    assert alice.get(url).status_code == 404
+
+
+def test_a_user_stops_a_share_made_to_them_and_only_that_one(app, admin, world):
+    """S5: whoever a record is shared with may take the share back; other rows offer nothing."""
+    connector = solution_connector(app, admin, world)
+    url = f"{PAGE}/records/connector/{connector}"
+    assert admin.post(f"{SEC}/teams", json={"name": "Field", "business_unit": "Sales"}).status_code == 201
+    for principal in ({"user": "bob@default.test"}, {"team": "Field"}):
+        assert admin.post(f"{SEC}/records/connector/{connector}/share", json={**principal, "privileges": ["read"]}).status_code == 200
+    bob = signed_in(app, world["bob"])
+    shown = bob.get(url)
+    assert shown.status_code == 200, shown.text
+    assert forms_of(shown.text)[1:] == [f"{url}/unshare"] and "Stop sharing with bob@default.test" in shown.text
+    forged = bob.post(f"{url}/unshare", data={"kind": "team", "principal": "Field"})
+    assert forged.status_code == 403 and alert(forged.text).startswith("SecurityPrivilegeMissing")
+    assert len(record_of(admin, connector)["shares"]) == 2
+    left = bob.post(f"{url}/unshare", data={"kind": "user", "principal": "bob@default.test"})
+    assert left.status_code == 200 and "You can no longer read this record." in left.text
+    assert record_of(admin, connector)["shares"] == [{"principal": "team Field", "privileges": ["read"]}]
+
+
+def test_an_administrator_reads_a_record_with_no_owner_yet_and_may_give_it_one(app, admin, world):
+    url = f"{PAGE}/records/flow/no-owner-yet"
+    shown = signed_in(app, ADMIN_TOKEN).get(url)
+    assert shown.status_code == 200, shown.text
+    assert "nobody recorded yet" in shown.text and forms_of(shown.text)[1:] == [f"{url}/owner"]
+    assert signed_in(app, world["alice"]).get(url).status_code == 404  # others: not found, like an unknown id
