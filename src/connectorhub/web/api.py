@@ -3,7 +3,7 @@ layer as the REST API and the CLI. Each page or action is one use case in one
 transaction, exactly like its REST twin; htmx swaps the fragment an action changes.
 This module signs users in and out and gathers the pages of :mod:`.connectors`,
 :mod:`.connections`, :mod:`.flows`, :mod:`.solutions`, :mod:`.solutions_import`, :mod:`.environments`,
-:mod:`.security`, :mod:`.security_roles`, :mod:`.certification` and :mod:`.audit`; :mod:`.page`
+:mod:`.security`, :mod:`.security_roles`, :mod:`.security_records`, :mod:`.certification` and :mod:`.audit`; :mod:`.page`
 holds what they share.
 
 Signing in: with an e-mail address and password, or with a personal access token pasted
@@ -29,7 +29,7 @@ from connectorhub.errors import NotFound, TooManyAttempts, Unauthenticated
 from connectorhub.transactions import transaction as use_case_transaction
 from connectorhub.web import account, audit, certification, connector_files, connections, connectors, environments as environment_pages, flows, page
 from connectorhub.web import security as security_pages
-from connectorhub.web import security_roles
+from connectorhub.web import security_records, security_roles
 from connectorhub.web import solutions, solutions_import
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, STATIC, env_url, portal_page
 
@@ -132,7 +132,7 @@ def _local(target: str) -> str:
 
 
 for pages in (environment_pages, connector_files, connectors, connections, flows, solutions, solutions_import, security_pages,
-              security_roles, certification, audit, account):
+              security_roles, security_records, certification, audit, account):
     router.include_router(pages.router)
 # The portal's routes that pass the gate of large requests (api.heavy), as full paths.
 HEAVY_ROUTES = tuple(
