@@ -106,6 +106,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("security", "Security", "/environments/{env}/security"),
     Shot("role-editor", "Security › a role (the role editor)", "/environments/{env}/security/roles/{role}", phone=True),
     Shot("security-check", "Security › Why can this user…?", "/environments/{env}/security/check"),
+    Shot("security-record", "Security › a record's owner and shares", "/environments/{env}/security/records/flow/{flow}"),
     Shot("certification", "Certification queue", "/environments/{env}/certification"),
     Shot("certification-submission", "A certification submission", "/environments/{env}/certification/{submission}"),
     Shot("audit", "Audit log", "/environments/{env}/audit"),
