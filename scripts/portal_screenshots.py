@@ -106,7 +106,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("security", "Security", "/environments/{env}/security"),
     Shot("role-editor", "Security › a role (the role editor)", "/environments/{env}/security/roles/{role}", phone=True),
     Shot("security-check", "Security › Why can this user…?", "/environments/{env}/security/check"),
-    Shot("security-record", "Security › a record's owner and shares", "/environments/{env}/security/records/flow/{flow}"),
+    Shot("security-record", "Security › a record's owner and shares", "/environments/{env}/security/records/{table}/{record_id}"),
     Shot("certification", "Certification queue", "/environments/{env}/certification"),
     Shot("certification-submission", "A certification submission", "/environments/{env}/certification/{submission}"),
     Shot("audit", "Audit log", "/environments/{env}/audit"),
@@ -234,6 +234,7 @@ def make_demo(admin: TestClient, backend_host: str) -> dict[str, str]:
         "readme": "# Weather demo\n\nForecasts for a city.\n\n## Prerequisites\n\nAn API key.\n"}), "a certification submission")["id"]
     return {"env": env, "connector": connector, "connection": connection, "flow": flow,
             "ref": flow, "run": run, "app": app, "solution": "weather", "role": role, "submission": submission,
+            "table": "flow", "record_id": flow,
             "unknown:path": "no/such/page"}
 
 
