@@ -33,11 +33,13 @@ Exit status: 0 done (--check makes a FAIL exit 1), 2 when the benchmark could no
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import html
 import json
 import random
 import re
+import secrets
 import statistics
 import sys
 import tempfile
@@ -254,10 +256,7 @@ def run(args: argparse.Namespace) -> int:
             url = pg.engine_url if pg else f"sqlite:///{Path(home) / 'bench.db'}"
             settings_kwargs: dict[str, Any] = {"home": Path(home), "database_url": url, "admin_token": ADMIN_TOKEN}
             if pg:
-                import base64
-                import secrets as _secrets
-
-                settings_kwargs["master_key"] = base64.b64encode(_secrets.token_bytes(32)).decode()
+                settings_kwargs["master_key"] = base64.b64encode(secrets.token_bytes(32)).decode()
             app, _ = prepare(Settings(**settings_kwargs))
             engine = app.state.engine
             timer = Timed(app)
