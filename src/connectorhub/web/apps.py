@@ -26,7 +26,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, portal_page
-from connectorhub.web.security import plain, plain_error
+from connectorhub.web.page import plain, plain_error
 
 router = APIRouter()
 BASE = "/environments/{env}/apps"

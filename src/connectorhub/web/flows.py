@@ -24,7 +24,7 @@ from connectorhub.errors import InvalidRequest
 from connectorhub.solutions import service as solution_service
 from connectorhub.web import apps, flows_editor, page
 from connectorhub.web.page import PAGE, portal_page
-from connectorhub.web.security import plain, plain_error
+from connectorhub.web.page import plain, plain_error
 
 router = APIRouter()
 router.include_router(flows_editor.router)

@@ -37,7 +37,7 @@ from connectorhub.errors import ConnectorhubError, InvalidRequest, Unauthenticat
 from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, env_url, portal_page
-from connectorhub.web.security import plain, plain_error
+from connectorhub.web.page import plain, plain_error
 
 router = APIRouter()
 CALLS = {assets.KIND_FLOW: "steps", assets.KIND_APP: "forms"}

@@ -14,6 +14,8 @@ endpoints call.
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -279,3 +281,20 @@ def add_sharing_routes(router: APIRouter, base: str, section: Sharing) -> None:
     @portal_page
     async def unshare(request: Request, env: str, ref: str) -> Response:
         return await change(request, env, ref, section.unshare)
+
+
+# A safety net: the services' sentences carry no rule numbers (tests/test_plain_words.py);
+# one built from a maker's own text (a flow file, a definition) might still quote one.
+_RULE = re.compile(r"\s*\((?:[A-Z]\d{1,2})(?:[,–-] ?[A-Z]?\d{1,2})*\)")
+
+
+def plain(text: str | None) -> str:
+    """A service sentence as users read it: without the specification's rule numbers."""
+    return _RULE.sub("", text or "")
+
+
+def plain_error(error: ConnectorhubError) -> ConnectorhubError:
+    """``error`` with its sentence in plain words (its code and status unchanged)."""
+    shown = copy.copy(error)
+    shown.detail = plain(error.detail)
+    return shown

@@ -12,8 +12,6 @@ the rule the use cases enforce; everyone else of the organization reads the page
 
 from __future__ import annotations
 
-import copy
-import re
 from typing import Any, Callable
 
 from fastapi import APIRouter, Request
@@ -30,7 +28,7 @@ from connectorhub.errors import ConnectorhubError, Unauthenticated
 from connectorhub.security import explain, service
 from connectorhub.transactions import retried
 from connectorhub.web import page
-from connectorhub.web.page import portal_page
+from connectorhub.web.page import plain, plain_error, portal_page
 
 router = APIRouter()
 BASE = "/environments/{env}/security"
@@ -48,21 +46,6 @@ DEPTH_NAMES = {
     "none": "None", "user": "User", "businessunit": "Business unit", "parentchild": "Parent-child",
     "organization": "Organization",
 }
-_RULE = re.compile(r" ?\((?:[A-Z]\d{1,2})(?:, ?[A-Z]\d{1,2})*\)")
-
-
-def plain(text: str) -> str:
-    """A service sentence without the specification's rule numbers ("…"): users read
-    plain words; the REST answer and the CLI keep the sentence as it is."""
-    return _RULE.sub("", text)
-
-
-def plain_error(error: ConnectorhubError) -> ConnectorhubError:
-    shown = copy.copy(error)
-    shown.detail = plain(error.detail)
-    return shown
-
-
 def manages(ctx: Context, environment: Environment) -> bool:
     """Organization and environment administrators manage security; the
     same decision ``service.require_manager`` enforces."""

@@ -26,7 +26,8 @@ from connectorhub.security import service
 from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.page import env_url, portal_page
-from connectorhub.web.security import BASE, act, manages, overview, plain_error, read_page, words
+from connectorhub.web.page import plain_error
+from connectorhub.web.security import BASE, act, manages, overview, read_page, words
 
 router = APIRouter()
 ROLE = BASE + "/roles/{role}"

@@ -10,7 +10,6 @@ another organization, or one the caller may not read, is "not found" as over RES
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,24 +28,18 @@ from connectorhub.solutions.models import COMPONENT_KINDS
 from connectorhub.transactions import retried
 from connectorhub.variables import service as variables
 from connectorhub.web import page
-from connectorhub.web.page import PAGE, env_url, portal_page
+from connectorhub.web.page import PAGE, env_url, plain, portal_page
 
 router = APIRouter()
 BASE = "/environments/{env}/solutions"
 HEAVY_ROUTES = (("GET", BASE + "/{solution}/export"),)  # the export use case passes the gate of large requests (M6)
 LIST_PAGE = 50
 # A rule of the design quoted in a service's sentence, "(A6)" or "(S1, S3)": users read plain words.
-RULE = re.compile(r"\s*\((?:[A-Z]\d{1,2})(?:[,–-] ?[A-Z]?\d{1,2})*\)")
 # What the add form asks for each kind (the reference the service resolves).
 ASKS = {
     "connector": "the connector's id, name or title", "flow": "the flow's id", "app": "the app's id",
     "environment_variable": "the variable's schema name", "connection_reference": "the reference's logical name",
 }
-
-
-def plain(text: str) -> str:
-    """A service's sentence without the design's rule numbers."""
-    return RULE.sub("", text or "")
 
 
 @dataclass
