@@ -106,7 +106,10 @@ def test_a_maker_finds_uploads_replaces_downloads_and_deletes_a_connector(served
     icon = page.locator(".connector-head .icon")
     expect(icon).to_have_css("background-color", "rgb(44, 81, 109)")  # iconBrandColor #2c516d
     expect(icon.locator("img")).to_be_visible()
-    assert page.evaluate("document.querySelector('.connector-head img').naturalWidth") > 0
+    # The icon decodes (a broken image has naturalWidth 0); wait for the load rather than race it.
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.connector-head img'); return i.complete && i.naturalWidth > 0; }"
+    )
     fits(page)
     connector = page.url.rsplit("/", 1)[1]
 
