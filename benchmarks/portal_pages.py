@@ -55,7 +55,7 @@ from sqlalchemy import event, insert, select, text
 
 from connectorhub import __version__
 from connectorhub.config import Settings
-from connectorhub.connectors.models import KIND_CUSTOM, Connector
+from connectorhub.connectors.models import KIND_CUSTOM, Connector, description_of
 from connectorhub.directory.models import User
 from connectorhub.environments.models import Environment
 from connectorhub.serve import prepare
@@ -101,7 +101,7 @@ def corpus_definitions() -> list[tuple[str, str, str]]:
             info = json.loads(raw).get("info") or {}
         except ValueError:
             continue
-        out.append((str(info.get("title") or path.parent.name), str(info.get("description") or ""), raw))
+        out.append((str(info.get("title") or path.parent.name), description_of(json.loads(raw)), raw))
     if not out:
         raise BenchmarkError(f"No connector definitions found under {CORPUS}")
     return out
@@ -133,7 +133,7 @@ def seed_connectors(engine, n: int, maker_id: str, maker_owns: int, seed: int) -
     with engine.begin() as connection:
         batch: list[dict[str, Any]] = []
         for i in range(n):
-            title, _, definition = corpus[i % len(corpus)]
+            title, description, definition = corpus[i % len(corpus)]
             cid = ids()
             mine = i % maker_every == 0 and len(maker_ids) < maker_owns
             if mine:
@@ -145,7 +145,8 @@ def seed_connectors(engine, n: int, maker_id: str, maker_owns: int, seed: int) -
             total_bytes += len(definition)
             batch.append({
                 "id": cid, "org_id": env.org_id, "environment_id": env.id, "kind": KIND_CUSTOM, "name": f"bench-{i}",
-                "title": f"{title} {i}", "owner_id": maker_id if mine else admin_id, "api_definition": definition,
+                "title": f"{title} {i}", "description": description, "owner_id": maker_id if mine else admin_id,
+                "api_definition": definition,
                 "api_properties": None, "icon": None, "script": None, "revision": 1, "published_from_id": None,
                 "created_at": now - dt.timedelta(days=400), "updated_at": now - dt.timedelta(seconds=rng.randrange(365 * 86400)),
             })
