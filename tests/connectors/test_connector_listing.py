@@ -144,7 +144,7 @@ def test_every_page_to_the_end_shows_what_the_decision_shows_of_every_row(app, a
     engine = app.state.engine
     sessions = make_session_factory(engine)
 
-    @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
     @given(world_rows=connectors_strategy, limit=st.integers(1, 4), search=st.sampled_from(WORDS), data=st.data())
     def check(world_rows, limit, search, data):
         with sessions() as session:
