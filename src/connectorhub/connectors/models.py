@@ -34,8 +34,9 @@ class Connector(Base):
         Index("ix_connectors_kind_id", "kind", "id"),
         Index("ix_connectors_environment_owner_id", "environment_id", "owner_id", "id"),
         # The portal's sorted list reads a page in index order and stops (docs/benchmarks.md,
-        # portal pages): newest first, and title A to Z.
-        Index("ix_connectors_environment_updated_id", "environment_id", "updated_at", "id"),
+        # portal pages): newest first (with the kind and owner the filters and a maker's own
+        # branch read, so SQLite need not read rows to skip others'), and title A to Z.
+        Index("ix_connectors_environment_updated_id", "environment_id", "updated_at", "id", "kind", "owner_id"),
         Index("ix_connectors_environment_title_id", "environment_id", func.lower(text("title")), "id").ddl_if(dialect="postgresql"),
         # SQLite keeps a row's columns in table order, so a column stored after the
         # definition is read by following the definition's overflow pages; this index holds
