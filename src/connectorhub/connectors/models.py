@@ -34,9 +34,10 @@ class Connector(Base):
         Index("ix_connectors_kind_id", "kind", "id"),
         Index("ix_connectors_environment_owner_id", "environment_id", "owner_id", "id"),
         # The portal's sorted list reads a page in index order and stops (docs/benchmarks.md,
-        # portal pages): newest first (with the kind and owner the filters and a maker's own
-        # branch read, so SQLite need not read rows to skip others'), and title A to Z.
-        Index("ix_connectors_environment_updated_id", "environment_id", "updated_at", "id", "kind", "owner_id"),
+        # portal pages): newest first (with the owner a maker's own branch reads, so SQLite
+        # need not read rows to skip others'; not the kind, or SQLite scans this whole index
+        # for the public connectors instead of ix_connectors_kind_id), and title A to Z.
+        Index("ix_connectors_environment_updated_id", "environment_id", "updated_at", "id", "owner_id"),
         Index("ix_connectors_environment_title_id", "environment_id", func.lower(text("title")), "id").ddl_if(dialect="postgresql"),
         # SQLite keeps a row's columns in table order, so a column stored after the
         # definition is read by following the definition's overflow pages; this index holds

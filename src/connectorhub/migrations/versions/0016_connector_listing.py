@@ -8,7 +8,7 @@ last update (docs/benchmarks.md, portal pages). The description was read out of 
 stored definition, so a search decompressed (PostgreSQL) or walked (SQLite) all of them.
 It becomes a column, filled here for the existing connectors with the same function the
 use cases call when they store a definition. The indexes let a page be read in sort
-order and stop: (environment_id, updated_at, id, kind, owner_id) on both databases, (environment_id,
+order and stop: (environment_id, updated_at, id, owner_id) on both databases, (environment_id,
 lower(title), id) on PostgreSQL, and on SQLite one index holding every column the list
 filters and searches on (see ``Connector.__table_args__``).
 """
@@ -55,7 +55,7 @@ def upgrade() -> None:
                 described,
             )
         after = rows[-1][0]
-    op.create_index('ix_connectors_environment_updated_id', 'connectors', ['environment_id', 'updated_at', 'id', 'kind', 'owner_id'])
+    op.create_index('ix_connectors_environment_updated_id', 'connectors', ['environment_id', 'updated_at', 'id', 'owner_id'])
     if bind.dialect.name == "sqlite":
         op.create_index(
             'ix_connectors_listing', 'connectors',
