@@ -52,7 +52,7 @@ ApiName = Annotated[str, Path(max_length=200, description="The connector's id (o
 UPLOAD_HOST = "icons-and-scripts-are-set-with-connectorhub.blob.invalid"
 UPLOAD_MESSAGE = (
     "connectorhub keeps no blob storage for icons and scripts: set them with "
-    "connectorhub connector update CONNECTOR -e ENVIRONMENT --icon icon.png --script script.csx."
+    "connectorhub connector update -e ENVIRONMENT -c CONNECTOR --icon icon.png --script script.csx."
 )
 
 
