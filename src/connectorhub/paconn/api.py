@@ -44,9 +44,9 @@ router = APIRouter(prefix=translate.PREFIX, tags=["paconn"])
 ApiVersion = Annotated[str | None, Query(
     alias="api-version", max_length=40, description="Accepted as the incumbent's clients send it; not needed",
 )]
-EnvironmentFilter = Annotated[str | None, Query(
-    alias="$filter", max_length=300, description="environment eq '<environment name or id>'",
-)]
+FILTER_HELP = "environment eq '<environment name or id>', as paconn sends it"
+EnvironmentFilter = Annotated[str | None, Query(alias="$filter", pattern=translate.FILTER_PATTERN, description=FILTER_HELP)]
+RequiredFilter = Annotated[str, Query(alias="$filter", pattern=translate.FILTER_PATTERN, description=FILTER_HELP)]
 ObjectId = Annotated[str, Path(max_length=200, description="Your own user id (paconn reads it from its token file)")]
 ApiName = Annotated[str, Path(max_length=200, description="The connector's id (or name)")]
 UPLOAD_HOST = "icons-and-scripts-are-set-with-connectorhub.blob.invalid"
@@ -143,7 +143,7 @@ def generate_resource_storage(oid: ObjectId, body: schemas.StorageIn, api_versio
 @router.get("/apis", response_model=schemas.RegistrationList)
 def list_apis(
     request: Request,
-    filter_: EnvironmentFilter = None,
+    filter_: RequiredFilter,
     top: int = Query(DEFAULT_LIMIT, alias="$top", ge=1, le=MAX_LIMIT),
     skiptoken: str | None = Query(None, alias="$skiptoken", max_length=200),
     api_version: ApiVersion = None,
@@ -163,7 +163,7 @@ def list_apis(
 
 
 @router.get("/apis/{api}", response_model=schemas.RegistrationOut)
-def get_api(request: Request, api: ApiName, filter_: EnvironmentFilter = None, api_version: ApiVersion = None,
+def get_api(request: Request, api: ApiName, filter_: RequiredFilter, api_version: ApiVersion = None,
             ctx: Context = Depends(context)):
     """One connector as an API registration (what paconn download reads)."""
     ref = _environment_ref(filter_)

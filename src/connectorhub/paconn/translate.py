@@ -40,7 +40,9 @@ REGISTRATION_ONLY = frozenset({
     "scriptDefinitionUrl", "apiDefinitions", "isCustomApi", "createdBy", "createdTime", "changedTime",
     "swagger", "wadlUrl", "runtimeUrls", "primaryRuntimeUrl", "tier", "apiEnvironment",
 })
-_FILTER = re.compile(r"^\s*environment\s+eq\s+'([^']{1,200})'\s*$")
+# $filter as paconn sends it; also the pattern /openapi.json states (JSON Schema reads it alike).
+FILTER_PATTERN = r"^ *environment +eq +'([^'\x00-\x1f]{1,200})' *$"
+_FILTER = re.compile(FILTER_PATTERN)
 
 
 def environment_from_filter(value: str | None) -> str | None:
