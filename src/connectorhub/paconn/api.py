@@ -112,8 +112,7 @@ def validate_api_swagger(
     """Validate a definition (paconn validate; paconn create and update call it first):
     the structural checks of create, and the certification rules with
     ``enableConnectorCertificationRules=true``. Errors answer 422 with every finding."""
-    with ctx.transaction(write=False):
-        _own_object_id(ctx, oid)
+    _own_object_id(ctx, oid)  # heavy_context authenticated the caller
     text = json.dumps(definition, indent=2, ensure_ascii=False)
     _, _, findings = validation.validate_connector(text, None, certification=enable_certification_rules)
     if validation.has_errors(findings):
