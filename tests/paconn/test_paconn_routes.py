@@ -255,7 +255,7 @@ def test_resource_storage_names_the_command_for_icons_and_scripts(admin):
     assert unknown.status_code == 404
 
 
-def test_paconn_login_writes_paconns_token_file(cli, admin, tmp_path):
+def test_paconn_login_writes_paconns_token_file(cli, admin, tmp_path, monkeypatch):
     """`connectorhub paconn-login` writes ~/.paconn/accessTokens.json as paconn reads it:
     the caller's token, its user id as oid, an expiry paconn accepts; mode 600."""
     folder = tmp_path / "paconn-home" / ".paconn"
@@ -270,4 +270,9 @@ def test_paconn_login_writes_paconns_token_file(cli, admin, tmp_path):
     other = make_user(admin, "paconn-login@example.com")
     assert cli("paconn-login", "--folder", folder, "--token", other).exit_code == 0
     assert json.loads(path.read_text())["access_token"] == other
+    # Without a server configured, --url and --token are enough.
+    monkeypatch.delenv("CONNECTORHUB_URL")
+    assert cli("paconn-login", "--folder", folder, "--token", ADMIN_TOKEN).exit_code != 0
+    assert cli("paconn-login", "--folder", folder, "--url", "http://testserver", "--token", ADMIN_TOKEN).exit_code == 0
+    assert json.loads(path.read_text())["access_token"] == ADMIN_TOKEN
     assert os.stat(folder).st_mode & 0o777 == 0o700

@@ -43,15 +43,18 @@ def write_token_file(folder: Path, content: dict) -> Path:
 
 @app.command("paconn-login")
 def paconn_login(
+    url: str = typer.Option(None, "--url", help="The server, as paconn's --pau will name it; default: the one you logged in to."),
     token: str = typer.Option(None, "--token", help="A personal access token; default: the token you logged in with."),
     folder: Path = typer.Option(None, "--folder", help="paconn's folder; default: ~/.paconn."),
     as_json: bool = JsonOption,
 ):
     """Write paconn's token file for a connectorhub token, so paconn create, update,
     download and validate work against this server (give it with --pau URL)."""
-    profile = load_profile()
-    if token:
-        profile = Profile(profile.url, token.strip())
+    if url and token:
+        profile = Profile(url.rstrip("/"), token.strip())
+    else:
+        stored = load_profile()
+        profile = Profile(url.rstrip("/") if url else stored.url, token.strip() if token else stored.token)
     me = Client(profile).get("/me")
     path = write_token_file(folder or paconn_folder(), token_file_content(profile.token, me["id"], time.time()))
     if as_json:
