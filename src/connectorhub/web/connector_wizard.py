@@ -315,7 +315,8 @@ async def _step(request: Request, env: str, ref: str | None) -> Response:
         raise  # a page of its own: who may not edit sees no wizard
     except ConnectorhubError as error:
         return await _render(request, env, ref=ref, step=step, found=found, status=error.status,
-                             error=page.plain_error(error), findings=_error_findings(error))
+                             error=error, error_detail=page.plain(error.detail),
+                             findings=_error_findings(error))
 
 
 @router.post(BASE + "/wizard/validate", response_class=HTMLResponse)
