@@ -43,7 +43,7 @@ def textarea(page: str, name: str) -> str:
 def carried(page: str) -> dict[str, str]:
     """What a browser sends back from the page's wizard form as shown: every field with
     its value (ticked boxes and radios, chosen options, text areas; no file)."""
-    form = re.search(r'<form class="stacked wizard".*?</form>', page, re.S).group(0)
+    form = re.search(r'<form class="wizard.*?</form>', page, re.S).group(0)
     values: dict[str, str] = {}
     for tag in re.findall(r"<input\b[^>]*>", form):
         name = re.search(r'name="([^"]+)"', tag)
@@ -163,6 +163,8 @@ def test_a_bad_definition_saved_shows_every_finding_and_writes_nothing(app, admi
     shown = re.findall(r'<li data-code="([A-Za-z]+)"', refused.text.split('id="live-findings"')[0])
     assert sorted(shown) == sorted(f.code for f in expected if True) and len([f for f in expected if f.level == "error"]) >= 2
     assert textarea(refused.text, "api_definition") == json.dumps(broken)  # what was typed stays, to fix
+    laid_out = browser.post(f"{LIST}/wizard", data={**carried(page.text), "api_definition": json.dumps(broken), "format": "1"})
+    assert textarea(laid_out.text, "api_definition") == json.dumps(broken, indent=2) + "\n" and rest_count(admin) == before
     not_json = browser.post(f"{LIST}/wizard", data={**carried(page.text), "api_definition": "{ nope", "go": "save"})
     assert not_json.status_code == 422 and "JsonMalformed" in not_json.text
     assert rest_count(admin) == before

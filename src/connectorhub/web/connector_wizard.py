@@ -287,6 +287,8 @@ async def _step(request: Request, env: str, ref: str | None) -> Response:
     step = step if step in draft.STEPS else "general"
     go = fields.get("go", step)
     found = _apply(step, fields, ticked, _draft_of(fields, uploads))
+    if fields.get("format") and found.definition is not None:  # "Lay out the JSON": indented, one member a line
+        found.definition_text = _dumps(found.definition)
     secret = fields.get("client_secret", "") if step == "security" and fields.get("auth") == "oauth2" else ""
     if go != "save":
         notice = ("The client secret you typed was not kept: it is never put back into a page. Type it again on this "
