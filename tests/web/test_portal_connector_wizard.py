@@ -115,9 +115,11 @@ def test_from_a_pasted_corpus_file_the_definition_is_kept_as_it_was_until_a_step
     page = browser.post(f"{LIST}/wizard/start", data={"openapi_text": text})
     assert page.status_code == 200 and carried(page.text)["api_definition"] == text
     assert 'value="HVI Vehicle Inspection"' in page.text  # General shows the file's title
-    # Through Security and Definition without changing anything: the text is the file's.
-    page = browser.post(f"{LIST}/wizard", data={**carried(page.text), "go": "definition"})
-    assert textarea(page.text, "api_definition") == text
+    # Through every step without changing anything: the text is the file's.
+    for go in ("security", "definition", "code", "test", "definition"):
+        page = browser.post(f"{LIST}/wizard", data={**carried(page.text), "go": go})
+        assert page.status_code == 200, page.text
+    assert textarea(page.text, "api_definition") == text and carried(page.text)["api_properties"] == ""
     saved = browser.post(f"{LIST}/wizard", data={**carried(page.text), "go": "save"}, follow_redirects=False)
     assert saved.status_code == 303, saved.text
     connector = saved.headers["location"].split("/connectors/")[1].split("/")[0]

@@ -116,21 +116,27 @@ def _apply(step: str, fields: dict[str, str], ticked: list[str], found: Draft) -
     definition, properties = found.definition, found.properties
     if definition is None:
         return found
-    if step == "general":
+    if step == "general" and _changed(fields, draft.general_of(definition, properties)):
         definition, properties = draft.apply_general(definition, properties, fields)
-    elif step == "security":
+    elif step == "security" and _changed(fields, draft.security_of(definition, properties)):
         definition, properties = draft.apply_security(definition, properties, fields)
-    elif step == "definition":
+    elif step == "definition" and "op.0.path" in fields:
         rows = draft.rows_from_form(fields)
         if draft.rows_digest(rows) != fields.get("rows_shown", ""):
             definition = draft.apply_operations(definition, rows)
-    elif step == "code":
+    elif step == "code" and sorted(set(ticked)) != sorted(set(draft.script_operations_of(properties))):
         properties = draft.apply_code(properties, ticked)
     return Draft(
         definition_text=found.definition_text if definition == found.definition else _dumps(definition),
         properties_text=found.properties_text if properties == found.properties else (_dumps(properties) if properties is not None else ""),
         icon=found.icon, script=found.script, definition=definition, properties=properties,
     )
+
+
+def _changed(fields: dict[str, str], shown: dict[str, str]) -> bool:
+    """Whether the step's fields say something else than the documents did (a step only
+    looked at leaves the files as they were, C2)."""
+    return any(fields.get(key, value).strip() != value.strip() for key, value in shown.items())
 
 
 def _findings(definition_text: str, properties_text: str) -> list[dict[str, Any]]:
