@@ -26,6 +26,7 @@ REST = "/api/v1/environments/default/connectors"
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus" / "connectors" / "certified-connectors"
 SAMPLE = CORPUS / "HVI Vehicle Inspection" / "apiDefinition.swagger.json"
 SECRET = "wizard-canary-secret-91d2"
+ICON = (CORPUS / "HVI Vehicle Inspection" / "icon.png").read_bytes()
 
 
 def hidden(page: str, name: str) -> str:
@@ -78,8 +79,12 @@ def test_start_blank_walk_every_step_and_create(app, admin):
     before = rest_count(admin)
     page = browser.get(f"{LIST}/wizard")
     assert page.status_code == 200 and 'aria-current="step"' in page.text
-    page = browser.post(f"{LIST}/wizard", data={**carried(page.text), **GENERAL, "go": "security"})
+    page = browser.post(f"{LIST}/wizard", data={**carried(page.text), **GENERAL, "go": "security"},
+                        files={"icon": ("icon.png", ICON)})
     assert page.status_code == 200, page.text
+    page = browser.post(f"{LIST}/wizard", data={**carried(page.text), "go": "general"})  # back and forth: the icon travels
+    assert "An icon is chosen" in page.text
+    page = browser.post(f"{LIST}/wizard", data={**carried(page.text), "go": "security"})
     made = definition_of(page.text)
     assert made["info"]["title"] == "Harbour Tides" and made["host"] == "tides.example.org" and made["basePath"] == "/api"
     assert json.loads(carried(page.text)["api_properties"])["properties"]["iconBrandColor"] == "#1f6f8b"
@@ -102,9 +107,10 @@ def test_start_blank_walk_every_step_and_create(app, admin):
     connector = page.headers["location"].split("/connectors/")[1].split("/")[0]
     assert page.headers["location"].endswith("/wizard?step=test&saved=1")
     rest = admin.get(f"{REST}/{connector}").json()
-    assert rest["title"] == "Harbour Tides" and rest["revision"] == 1 and rest["has_script"] is True and rest_count(admin) == before + 1
+    assert rest["title"] == "Harbour Tides" and rest["revision"] == 1 and rest["has_script"] is True and rest["has_icon"] is True and rest_count(admin) == before + 1
     files = admin.get(f"{REST}/{connector}/files").json()
     assert json.loads(files["api_properties"])["properties"]["scriptOperations"] == ["GetTides"]
+    assert browser.get(f"{LIST}/{connector}/icon").content == ICON
     test_step = browser.get(page.headers["location"])
     assert "Saved: revision 1." in test_step.text and "Test GetTides" in test_step.text
 
