@@ -135,7 +135,7 @@ def _apply(step: str, fields: dict[str, str], ticked: list[str], found: Draft) -
 
 def _changed(fields: dict[str, str], shown: dict[str, str]) -> bool:
     """Whether the step's fields say something else than the documents did (a step only
-    looked at leaves the files as they were, C2)."""
+    looked at leaves the files as they were)."""
     return any(fields.get(key, value).strip() != value.strip() for key, value in shown.items())
 
 
