@@ -289,3 +289,29 @@ def test_every_control_of_the_wizard_has_a_label(app, admin, step):
         unlabelled = [c for c in re.findall(r"<(?:input|select|textarea)\b[^>]*>", text)
                       if 'type="hidden"' not in c and "aria-label=" not in c]
         assert unlabelled == [], (url, unlabelled)
+
+
+def test_bad_general_fields_are_refused_at_the_save_with_every_finding_and_kept_to_fix(app, admin):
+    browser = signed_in(app, ADMIN_TOKEN)
+    before = rest_count(admin)
+    page = browser.get(f"{LIST}/wizard")
+    bad = {**GENERAL, "title": "", "host": "http://bad host", "base_path": "v1"}
+    refused = browser.post(f"{LIST}/wizard", data={**carried(page.text), **bad, "go": "save"})
+    assert refused.status_code == 422 and "Nothing was saved." in refused.text
+    shown = re.findall(r'<li data-code="([A-Za-z]+)"', refused.text)
+    assert {"InfoTitleMissing", "HostNameNotValid", "BasePathNotValid"} <= set(shown)
+    assert 'value="http://bad host"' in refused.text and 'aria-current="step">1. General' in refused.text
+    assert rest_count(admin) == before
+
+
+def test_a_client_secret_typed_for_another_kind_of_security_is_neither_stored_nor_shown(app, admin):
+    connector = oauth_connector(admin)
+    browser = signed_in(app, ADMIN_TOKEN)
+    page = browser.get(f"{LIST}/{connector}/wizard", params={"step": "security"})
+    saved = browser.post(f"{LIST}/{connector}/wizard", data={
+        **carried(page.text), "auth": "apiKey", "key_name": "X-Key", "client_secret": SECRET, "go": "save"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    assert stored_secrets(app, connector) == {} and SECRET not in browser.get(saved.headers["location"]).text
+    files = admin.get(f"{REST}/{connector}/files").json()
+    assert json.loads(files["api_definition"])["securityDefinitions"] == {"api_key": {"type": "apiKey", "in": "header", "name": "X-Key"}}
+    assert json.loads(files["api_properties"])["properties"]["connectionParameters"]["api_key"]["type"] == "securestring"
