@@ -111,6 +111,12 @@ def test_start_blank_walk_every_step_and_create(app, admin):
     files = admin.get(f"{REST}/{connector}/files").json()
     assert json.loads(files["api_properties"])["properties"]["scriptOperations"] == ["GetTides"]
     assert browser.get(f"{LIST}/{connector}/icon").content == ICON
+    # Stored, not executed: the operation the script is on for is refused, as the Code step says.
+    connection = admin.post("/api/v1/environments/default/connections", json={"connector": connector, "parameters": {"api_key": "k"}})
+    assert connection.status_code == 201, connection.text
+    called = admin.post(f"/api/v1/environments/default/connections/{connection.json()['id']}/invoke/GetTides",
+                        json={"parameters": {"port": "Oslo"}})
+    assert called.status_code == 501 and called.json()["code"] == "OperationNotSupported"
     test_step = browser.get(page.headers["location"])
     assert "Saved: revision 1." in test_step.text and "Test GetTides" in test_step.text
 
