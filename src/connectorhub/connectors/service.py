@@ -36,6 +36,7 @@ from connectorhub.connectors.facts import (
     _IN_SOLUTION_MANY,
     _actor_params,
     _solution_access,
+    ensure_may_edit,
     facts,
     get_or_raise,
     get_with_access,
@@ -314,8 +315,7 @@ def editable(*, session: Session, actor: Actor, environment: Environment, ref: s
     administrators; A11: write through security roles), locked so revisions follow one
     another; with ``files_given``, also not a managed solution's component (S4)."""
     connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
-    if not connector_rules.can_edit_connector(access):
-        raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
+    ensure_may_edit(access)
     lock(session, connector, kind="connector", ref=ref, refresh=True)  # revisions one after the other
     if files_given:
         # S4: a managed connector's files are read-only; its client secret (--secret
