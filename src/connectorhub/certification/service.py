@@ -10,8 +10,8 @@ review it, approve it into the public catalog or reject it with a note.
   the reviewer would otherwise approve files the maker has replaced.
 - Approval publishes the snapshot through :func:`connectors.service.publish_files`, the
   function `connector publish` uses: the public connector (A1) is created or gets a new
-  version. No secret is copied: a platform administrator supplies an OAuth client secret
-  for the public connector (`connector update --secret`).
+  version. No secret is copied: a platform administrator supplies the OAuth client
+  secret of the public connector (:mod:`.public_secret`, `certification set-secret`).
 - Every step is audited: submit, approve, reject, reviewer changes.
 """
 
@@ -29,7 +29,7 @@ from connectorhub.access import certification_rules as rules
 from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
-from connectorhub.certification import facts
+from connectorhub.certification import facts, public_secret
 from connectorhub.certification.models import CertificationReviewer, CertificationSubmission
 from connectorhub.connectors import open_source, revision_diff, service as connectors, validation
 from connectorhub.connectors.models import KIND_PUBLIC
@@ -143,6 +143,7 @@ class Detail:
     reviewed_by_email: str | None
     published_version: int | None
     changes: dict[str, Any] | None
+    client_secret: public_secret.ClientSecretStatus | None = None  # of the public connector, once published
 
 
 def _parsed(text: str | None) -> dict[str, Any] | None:
@@ -167,6 +168,7 @@ def detail(*, session: Session, actor: Actor, ref: str) -> Detail:
     return Detail(
         submission, emails.get(submission.submitted_by), emails.get(submission.reviewed_by or ""),
         public.revision if public is not None else None, changes,
+        public_secret.status_of(session, public) if public is not None else None,
     )
 
 
