@@ -59,7 +59,7 @@ def submit(body: schemas.SubmitIn, ctx: Context = Depends(context)):
     once: ``validation_failed`` with the findings, or ``in_review``."""
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=body.environment)
-        submission = service.submit(session=session, actor=ctx.actor, environment=environment, ref=body.connector, readme=body.readme)
+        submission = service.submit(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=body.connector, readme=body.readme)
         return _submitted(submission)
 
 

@@ -152,7 +152,7 @@ async def submit(request: Request, env: str, connector: str) -> Response:
     def apply() -> str:
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            made = certification.submit(session=session, actor=ctx.actor, environment=environment, ref=connector,
+            made = certification.submit(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector,
                                         readme=form.get("readme", ""))
             return env_url(environment, "certification", made.id)
 
