@@ -30,10 +30,10 @@ SUBMITTERS = "submitters-own-secret-Qx81"
 SLOT = "/properties/connectionParameters/token/oAuthSettings/clientSecret"
 
 
-def _oauth(provider, secret: str = SUBMITTERS) -> dict:
+def _oauth(server, secret: str = SUBMITTERS) -> dict:
     """Properties that pass certification, signing in with OAuth at the test provider."""
     props = copy.deepcopy(PROPERTIES)
-    props["properties"]["connectionParameters"] = oauth_properties(provider)["properties"]["connectionParameters"]
+    props["properties"]["connectionParameters"] = oauth_properties(server)["properties"]["connectionParameters"]
     props["properties"]["connectionParameters"]["token"]["oAuthSettings"]["clientSecret"] = secret
     return props
 
