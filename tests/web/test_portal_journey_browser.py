@@ -1,7 +1,7 @@
 """The seed's journeys end to end in a real browser, as two users in two environments
 (issue 15, "what must be shown"; DESIGN section 8, A4–A7, F2, S2–S5):
 
-alice creates a connector in ``dev`` from a corpus file → shares it with bob on the Share
+alice creates a connector in ``dev`` by the wizard from a corpus file → shares it with bob on the Share
 tab → bob creates a connection of his own and tests an operation → alice builds a flow in
 the editor and shares it with bob, lending her connection ("shared") → bob runs it and the
 API sees alice's key → alice puts the flow in a solution, exports it, and imports it into
@@ -59,16 +59,6 @@ def world(app, admin, echo):  # noqa: F811
     return tokens
 
 
-def corpus_files(tmp_path: Path, host: str) -> tuple[Path, Path]:
-    """The corpus connector's two files, its host pointed at the local backend (plain
-    HTTP on loopback, which the tests' outbound allow-list opens)."""
-    definition = json.loads((IBAN / "apiDefinition.swagger.json").read_text())
-    definition.update(host=host, schemes=["http"])
-    api_def = tmp_path / "apiDefinition.swagger.json"
-    api_def.write_text(json.dumps(definition))
-    return api_def, IBAN / "apiProperties.json"
-
-
 def open_as(browser, served: str, token: str, size: tuple[int, int]):
     page = browser.new_context(viewport={"width": size[0], "height": size[1]}, accept_downloads=True).new_page()
     page.violations = []
@@ -104,16 +94,27 @@ def test_the_seed_journeys_as_two_users_in_two_environments(served, app, admin, 
             alice = open_as(browser, served, world["alice"], size)
             bob = open_as(browser, served, world["bob"], size)
 
-            # 1. alice creates the connector in dev from the corpus files.
+            # 1. alice creates the connector in dev by the wizard from the corpus file,
+            #    pointing it at the local backend on the General step.
             alice.goto(served + "/portal/environments/dev/connectors")
             alice.get_by_role("link", name="New custom connector").click()
-            api_def, api_prop = corpus_files(tmp_path, echo.host)
-            alice.get_by_label("API definition").set_input_files(str(api_def))
-            alice.get_by_label("API properties").set_input_files(str(api_prop))
-            alice.get_by_role("button", name="Create connector").click()
-            expect(alice.get_by_role("heading", name=title)).to_be_visible()
+            alice.get_by_label("OpenAPI 2.0 file").set_input_files(str(IBAN / "apiDefinition.swagger.json"))
+            alice.get_by_role("button", name="Open in the wizard").click()
+            expect(alice.get_by_role("heading", name="General")).to_be_visible()
+            expect(alice.get_by_label("Connector title")).to_have_value(title)
+            alice.get_by_label("Scheme").select_option("http")
+            alice.get_by_label("Host").fill(echo.host)
+            alice.get_by_role("button", name="Next: Security").click()
+            expect(alice.get_by_role("heading", name="Security")).to_be_visible()
+            expect(alice.get_by_label("API key", exact=True)).to_be_checked()  # read from the file
+            alice.get_by_role("button", name="Next: Definition").click()
+            expect(alice.get_by_label("Operation ID").first).to_have_value("Validate")
             fits(alice)
-            connector_url = alice.url.split("?")[0]
+            alice.get_by_role("button", name="Create connector").click()
+            expect(alice.get_by_role("status")).to_have_text("Saved: revision 1.")
+            connector_url = alice.url.split("/wizard")[0].split("?")[0]
+            alice.goto(connector_url)
+            expect(alice.get_by_role("heading", name=title)).to_be_visible()
 
             # 2. … and shares it with bob on the Share tab.
             alice.get_by_role("tab", name="Share").click()
@@ -129,7 +130,7 @@ def test_the_seed_journeys_as_two_users_in_two_environments(served, app, admin, 
             expect(bob.get_by_role("heading", name=title)).to_be_visible()
             bob.get_by_role("tab", name="Connections").click()
             bob.get_by_label("Display name").fill("bob's IBAN key")
-            bob.get_by_label("API Key").fill(BOB_KEY)
+            bob.get_by_label(re.compile(r"^API key", re.I)).fill(BOB_KEY)
             bob.get_by_role("button", name="Create connection").click()
             expect(bob.get_by_role("table", name="Your connections")).to_contain_text("bob's IBAN key")
             bob.get_by_role("tab", name="Operations").click()
@@ -144,7 +145,7 @@ def test_the_seed_journeys_as_two_users_in_two_environments(served, app, admin, 
             #    with bob, lending her connection.
             alice.goto(connector_url + "?tab=connections")
             alice.get_by_label("Display name").fill("alice's IBAN key")
-            alice.get_by_label("API Key").fill(ALICE_KEY)
+            alice.get_by_label(re.compile(r"^API key", re.I)).fill(ALICE_KEY)
             alice.get_by_role("button", name="Create connection").click()
             expect(alice.get_by_role("table", name="Your connections")).to_contain_text("alice's IBAN key")
             main_nav(alice, "Flows")
@@ -211,7 +212,7 @@ def test_the_seed_journeys_as_two_users_in_two_environments(served, app, admin, 
             expect(alice.get_by_role("heading", name=re.compile("Import Banking"))).to_be_visible()
             alice.get_by_label("Create a new connection").check()
             alice.get_by_label("Display name").fill("test IBAN key")
-            alice.get_by_label("API Key").fill(TEST_KEY)
+            alice.get_by_label(re.compile(r"^API key", re.I)).fill(TEST_KEY)
             alice.get_by_role("button", name="Import Banking").click()
             expect(alice.get_by_text("was installed in test")).to_be_visible()
             assert TEST_KEY not in alice.content()
