@@ -138,6 +138,25 @@ def test_from_a_pasted_corpus_file_the_definition_is_kept_as_it_was_until_a_step
     assert admin.get(f"{REST}/{connector}/files").json()["api_definition"] == text  # C2: verbatim
 
 
+def test_an_openapi_file_with_an_api_key_gets_the_connection_parameter_to_hold_it(app, admin):
+    """A file without apiProperties.json whose security scheme asks for an API key: the
+    wizard writes the connection parameter for it from the start (as its Security step
+    would), so connections to the saved connector can hold the key; the definition stays
+    as it was."""
+    browser = signed_in(app, ADMIN_TOKEN)
+    text = (CORPUS.parent / "independent-publisher-connectors" / "Abstract IBAN Validator" / "apiDefinition.swagger.json").read_text(encoding="utf-8-sig")
+    page = browser.post(f"{LIST}/wizard/start", data={"openapi_text": text})
+    assert page.status_code == 200
+    properties = json.loads(carried(page.text)["api_properties"])
+    assert properties["properties"]["connectionParameters"]["api_key"]["type"] == "securestring"
+    saved = browser.post(f"{LIST}/wizard", data={**carried(page.text), "go": "save"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    connector = saved.headers["location"].split("/connectors/")[1].split("/")[0]
+    assert admin.get(f"{REST}/{connector}/files").json()["api_definition"] == text
+    form = admin.get(f"{REST}/{connector}/connection-parameters").json()
+    assert "api_key" in json.dumps(form)
+
+
 def test_an_openapi_file_that_is_not_json_or_not_openapi_2_is_refused_with_its_finding(app, admin):
     browser = signed_in(app, ADMIN_TOKEN)
     before = rest_count(admin)

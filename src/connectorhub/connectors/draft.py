@@ -215,6 +215,17 @@ def apply_security(definition: dict[str, Any], properties: dict[str, Any] | None
     return definition, properties
 
 
+def derived_properties(definition: dict[str, Any]) -> dict[str, Any] | None:
+    """For a definition that comes without ``apiProperties.json`` (the wizard started from
+    an OpenAPI file): the connection parameters its security scheme needs, as the Security
+    step writes them, so that a connection can hold the credential (Power Platform's
+    wizard does the same on import). None when the definition asks for no credential."""
+    fields = security_of(definition, None)
+    if fields["auth"] == "none":
+        return None
+    return apply_security(definition, None, fields)[1]
+
+
 # --- Definition: operations as rows -------------------------------------------------------------
 
 

@@ -239,7 +239,9 @@ async def start_from_openapi(request: Request, env: str) -> Response:
         if isinstance(error, Unauthenticated):
             raise
         return await _start_refused(request, env, error, fields.get("openapi_text", ""))
-    return await _render(request, env, ref=None, step="general", found=Draft(definition_text=definition_text).parse())
+    derived = draft.derived_properties(parsed)
+    found = Draft(definition_text=definition_text, properties_text=_dumps(derived) if derived is not None else "").parse()
+    return await _render(request, env, ref=None, step="general", found=found)
 
 
 async def _start_refused(request: Request, env: str, error: ConnectorhubError, pasted: str) -> Response:
