@@ -32,3 +32,29 @@ function paintBrands(root) {
 }
 document.addEventListener("DOMContentLoaded", () => paintBrands(document));
 document.addEventListener("htmx:afterSwap", (event) => paintBrands(event.detail.target));
+
+// A box that scrolls (a long definition, a wide table on a phone) can be scrolled with
+// the keyboard: it is a tab stop while, and only while, its content overflows it. A
+// tabindex written in the page (the role grid's box) is left as it is.
+function scrolls(box) {
+  const style = getComputedStyle(box);
+  const across = /(auto|scroll)/.test(style.overflowX) && box.scrollWidth > box.clientWidth + 1;
+  const down = /(auto|scroll)/.test(style.overflowY) && box.scrollHeight > box.clientHeight + 1;
+  return across || down;
+}
+function reachScrollers() {
+  document.querySelectorAll("main pre, main table, main .table-wrap").forEach((box) => {
+    const added = "scrollStop" in box.dataset;
+    if (box.hasAttribute("tabindex") && !added) return;
+    if (scrolls(box)) {
+      if (!added) { box.tabIndex = 0; box.dataset.scrollStop = ""; }
+    } else if (added) {
+      box.removeAttribute("tabindex");
+      delete box.dataset.scrollStop;
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", reachScrollers);
+window.addEventListener("load", reachScrollers);
+window.addEventListener("resize", reachScrollers);
+document.addEventListener("htmx:afterSettle", reachScrollers);

@@ -1,0 +1,133 @@
+"""Accessibility of every portal page (issue 15 item 7): axe-core, injected into Debian's
+Chromium by Playwright, checks every GET page of scripts/portal_screenshots.py's PAGES —
+filled with the same demo data as the screenshots (its ``make_demo``) — at 1366×768 and
+375×812 against WCAG 2.0 and 2.1, levels A and AA; no serious or critical violation is
+allowed, and a failure lists each one (page, rule, element). A page added to PAGES is
+checked without touching this file. Besides, the keyboard: tabbing through a page reaches
+its links, fields and buttons in order, each with a visible focus ring.
+
+axe-core is the npm package (never a CDN): ``CONNECTORHUB_AXE`` names its ``axe.min.js``,
+else ``.ci/node/node_modules/axe-core/axe.min.js`` in the repository is used (.ci/run
+installs it there: ``npm install --prefix .ci/node axe-core@4.14.1``). Without it the
+check is skipped, saying so, except under .ci/run (CONNECTORHUB_REQUIRE_BROWSER=1),
+where it must run. The portal's Content-Security-Policy forbids injected scripts, so the
+test's browser context alone bypasses it (Playwright's ``bypass_csp``); the application
+serves its usual header.
+
+Needs what test_portal_browser.py needs (Chromium at /usr/bin/chromium and playwright).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import ADMIN_TOKEN
+from test_portal_browser import CHROMIUM, REQUIRED, playwright_api, served  # noqa: F401 - served is a fixture
+from test_portal_screenshots_script import load_script
+
+from connectorhub.config import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+SIZES = ((1366, 768), (375, 812))
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+BLOCKING = ("serious", "critical")
+
+
+def axe_script() -> Path | None:
+    configured = os.environ.get("CONNECTORHUB_AXE")
+    if configured:
+        return Path(configured) if Path(configured).is_file() else None
+    local = REPO / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+    return local if local.is_file() else None
+
+
+AXE = axe_script()
+_NO_AXE = (
+    (f"CONNECTORHUB_AXE={os.environ['CONNECTORHUB_AXE']} is no file. " if os.environ.get("CONNECTORHUB_AXE") else "")
+    + "axe-core not found: run `npm install --prefix .ci/node axe-core@4.14.1` in the repository "
+    "or set CONNECTORHUB_AXE to its axe.min.js."
+)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not REQUIRED and not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt install chromium)"),
+]
+needs_axe = pytest.mark.skipif(AXE is None and not REQUIRED, reason=_NO_AXE)
+script = load_script()
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    """The demo's flow run calls a backend on this machine: let the application call it."""
+    return Settings(home=tmp_path / "home", database_url=database_url, admin_token=ADMIN_TOKEN, outbound_allow=("127.0.0.1",))
+
+
+@pytest.fixture
+def demo(admin):
+    """The screenshot script's demo data (an environment, connectors, a connection, a
+    flow with a run, an app, a solution, a role, a certification submission), made
+    through the REST API; its values fill the PAGES' paths."""
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), script._Backend)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    try:
+        yield script.make_demo(admin, f"127.0.0.1:{backend.server_address[1]}")
+    finally:
+        backend.shutdown()
+        backend.server_close()
+
+
+def sign_in(page, served: str) -> None:
+    page.goto(served + "/portal/login")
+    page.get_by_label("E-mail address").fill(script.ADMIN_EMAIL)
+    page.get_by_label("Password", exact=True).fill(script.PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_load_state("networkidle")
+
+
+def violations(page, where: str) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is, one line each
+    (page, rule, element, what is wrong)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})"
+                          ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+                          " nodes: v.nodes.map(n => ({target: n.target.join(' '), impact: n.impact, summary: n.failureSummary}))})))",
+                          TAGS)
+    lines = []
+    for rule in found:
+        for node in rule["nodes"]:
+            if (node["impact"] or rule["impact"]) in BLOCKING:
+                summary = " ".join((node["summary"] or "").split())
+                lines.append(f"{where}: {rule['id']} ({node['impact'] or rule['impact']}) at {node['target']}: {rule['help']}. {summary}")
+    return lines
+
+
+@needs_axe
+def test_every_portal_page_has_no_serious_or_critical_accessibility_violation(served, demo):
+    assert AXE is not None, _NO_AXE
+    paths = [(shot.file, script.PREFIX + script.fill(shot.path, demo)) for shot in script.PAGES]
+    assert paths[0] == ("sign-in", "/portal/login")
+    problems: list[str] = []
+    checked = 0
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for width, height in SIZES:
+                page = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True).new_page()
+                page.goto(served + paths[0][1])
+                problems += violations(page, f"{paths[0][0]} at {width}×{height}")
+                sign_in(page, served)
+                for name, path in paths[1:]:
+                    page.goto(served + path)
+                    page.wait_for_load_state("networkidle")
+                    assert page.locator("#main").count() == 1, f"{path} is not a page of the portal's layout"
+                    problems += violations(page, f"{name} ({path}) at {width}×{height}")
+                    checked += 1
+                page.context.close()
+        finally:
+            browser.close()
+    assert checked == 2 * (len(paths) - 1)
+    assert not problems, f"{len(problems)} serious or critical accessibility violations:\n" + "\n".join(problems)
