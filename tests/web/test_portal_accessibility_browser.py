@@ -131,3 +131,79 @@ def test_every_portal_page_has_no_serious_or_critical_accessibility_violation(se
             browser.close()
     assert checked == 2 * (len(paths) - 1)
     assert not problems, f"{len(problems)} serious or critical accessibility violations:\n" + "\n".join(problems)
+
+
+# One Tab press: the element that has the focus now, whether it was reached before (the
+# walk went round), whether a focus ring shows (an outline of 2px or more, or the skip
+# link moved into view), and its place on the screen.
+STEP = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return {end: true};
+  const again = e.dataset.tabbed === "1";
+  e.dataset.tabbed = "1";
+  const style = getComputedStyle(e);
+  const box = e.getBoundingClientRect();
+  return {end: false, again, name: e.tagName.toLowerCase() + " " + (e.getAttribute("aria-label") || e.textContent || e.name || "").trim().slice(0, 60),
+          ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2 && e.matches(":focus-visible"),
+          shown: box.width > 0 && box.height > 0 && box.bottom > 0 && box.top < innerHeight && box.right > 0 && box.left < innerWidth};
+}"""
+# What a keyboard must reach: every link, button and field the page shows (a radio group
+# is one stop, so radios are left out; what a closed <details> holds is not shown).
+REACHABLE = """() => [...document.querySelectorAll("a[href], button, input:not([type=hidden]):not([type=radio]), select, textarea")]
+  .filter(e => !e.disabled && e.tabIndex >= 0 && e.checkVisibility({visibilityProperty: true}))
+  .filter(e => e.dataset.tabbed !== "1")
+  .map(e => e.tagName.toLowerCase() + " " + (e.getAttribute("aria-label") || e.textContent || e.name || "").trim().slice(0, 60))"""
+
+
+def tab_through(page, where: str) -> tuple[int, list[str]]:
+    """Presses Tab until the focus comes round again; returns the stops and the problems."""
+    problems, stops = [], 0
+    for _ in range(400):
+        page.keyboard.press("Tab")
+        step = page.evaluate(STEP)
+        if step["end"] or step["again"]:
+            break
+        stops += 1
+        if not step["ring"]:
+            problems.append(f"{where}: no visible focus ring on {step['name']!r}")
+        if not step["shown"]:
+            problems.append(f"{where}: {step['name']!r} has the focus but is not on the screen")
+    else:
+        problems.append(f"{where}: the focus never came round after 400 Tab presses")
+    problems += [f"{where}: {name!r} is not reached with Tab" for name in page.evaluate(REACHABLE)]
+    return stops, problems
+
+
+def test_the_keyboard_reaches_every_control_of_every_page_with_a_visible_focus_ring(served, demo):
+    """Tab from the top of each page (at 1366×768, and at 375×812 for the pages the
+    gallery shows on a phone): the skip link first, then every link, button and field in
+    turn, each with its focus ring and scrolled into view; Enter on the skip link moves
+    the focus into the content."""
+    problems: list[str] = []
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for width, height in SIZES:
+                page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+                sign_in(page, served)
+                for shot in script.PAGES[1:]:
+                    if width < 1000 and not shot.phone:
+                        continue
+                    path = script.PREFIX + script.fill(shot.path, demo)
+                    page.goto(served + path)
+                    page.wait_for_load_state("networkidle")
+                    stops, found = tab_through(page, f"{shot.file} ({path}) at {width}×{height}")
+                    assert stops >= 2, f"{path}: only {stops} stops with Tab"
+                    problems += found
+                page.goto(served + script.PREFIX + script.fill("/environments/{env}/connectors", demo))
+                page.keyboard.press("Tab")
+                skip = page.get_by_role("link", name="Skip to the content")
+                playwright_api.expect(skip).to_be_focused()
+                assert page.evaluate(STEP)["ring"]
+                page.keyboard.press("Enter")
+                page.keyboard.press("Tab")
+                assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
+                page.context.close()
+        finally:
+            browser.close()
+    assert not problems, f"{len(problems)} keyboard problems:\n" + "\n".join(problems)
