@@ -3,7 +3,9 @@ Chromium by Playwright, checks every GET page of scripts/portal_screenshots.py's
 filled with the same demo data as the screenshots (its ``make_demo``) — at 1366×768 and
 375×812 against WCAG 2.0 and 2.1, levels A and AA; no serious or critical violation is
 allowed, and a failure lists each one (page, rule, element). A page added to PAGES is
-checked without touching this file. Besides, the keyboard: tabbing through a page reaches
+checked without touching this file. So are a few states after an action: the operation
+test panel and its answer, a refused form's error, a change's notice, the yes and no of
+"why can this user …?". Besides, the keyboard: tabbing through a page reaches
 its links, fields and buttons in order, each with a visible focus ring.
 
 axe-core is the npm package (never a CDN): ``CONNECTORHUB_AXE`` names its ``axe.min.js``,
@@ -130,6 +132,56 @@ def test_every_portal_page_has_no_serious_or_critical_accessibility_violation(se
         finally:
             browser.close()
     assert checked == 2 * (len(paths) - 1)
+    assert not problems, f"{len(problems)} serious or critical accessibility violations:\n" + "\n".join(problems)
+
+
+def after_actions(page, served: str, demo: dict[str, str], where: str) -> list[str]:
+    """What pages show after something is done on them — a panel loaded in place, an
+    operation's answer, a refusal's error box, a change's notice, yes and no answers —
+    checked by axe-core like the pages themselves."""
+    expect = playwright_api.expect
+    base = served + script.PREFIX + script.fill("/environments/{env}", demo)
+    problems = []
+    page.goto(base + script.fill("/connectors/{connector}?tab=operations", demo))
+    page.get_by_role("button", name="Test GetForecast").click()
+    expect(page.get_by_role("form", name="Test GetForecast")).to_be_visible()
+    problems += violations(page, f"the operation test panel at {where}")
+    page.locator('[name="p.city"]').fill("Oslo")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#test-result")).to_contain_text("Oslo")
+    problems += violations(page, f"an operation's answer at {where}")
+
+    page.goto(base)
+    new = page.get_by_role("form", name="New environment variable")
+    new.get_by_role("textbox", name="Name (a connector").fill("9 lives")
+    new.get_by_role("button", name="Create variable").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    problems += violations(page, f"a refused form's error on the environment page at {where}")
+    page.get_by_role("form", name="New environment variable").get_by_role("textbox", name="Name (a connector").fill("region_" + str(len(where)))
+    page.get_by_role("form", name="New environment variable").get_by_role("button", name="Create variable").click()
+    expect(page.get_by_role("status")).to_be_visible()
+    problems += violations(page, f"a change's notice on the environment page at {where}")
+
+    for user, answer in (("alice@default.test", "Yes"), ("bob@default.test", "No")):
+        page.goto(base + script.fill(f"/security/check?table=flow&record={{flow}}&privilege=read&user={user}", demo))
+        expect(page.get_by_role("region", name="The answer")).to_contain_text(answer)
+        problems += violations(page, f"the answer {answer} of \"why can this user …?\" at {where}")
+    return problems
+
+
+@needs_axe
+def test_what_pages_show_after_an_action_has_no_serious_or_critical_violation(served, demo):
+    problems: list[str] = []
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for width, height in SIZES:
+                page = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True).new_page()
+                sign_in(page, served)
+                problems += after_actions(page, served, demo, f"{width}×{height}")
+                page.context.close()
+        finally:
+            browser.close()
     assert not problems, f"{len(problems)} serious or critical accessibility violations:\n" + "\n".join(problems)
 
 
