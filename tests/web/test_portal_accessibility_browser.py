@@ -21,6 +21,7 @@ Needs what test_portal_browser.py needs (Chromium at /usr/bin/chromium and playw
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from http.server import ThreadingHTTPServer
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ADMIN_TOKEN
+from test_connectors import MINIMAL
 from test_portal_browser import CHROMIUM, REQUIRED, playwright_api, served  # noqa: F401 - served is a fixture
 from test_portal_screenshots_script import load_script
 
@@ -259,3 +261,39 @@ def test_the_keyboard_reaches_every_control_of_every_page_with_a_visible_focus_r
         finally:
             browser.close()
     assert not problems, f"{len(problems)} keyboard problems:\n" + "\n".join(problems)
+
+
+# The contrast of an element's text on its background, as WCAG computes it.
+CONTRAST = """element => {
+  const channels = value => value.match(/[\\d.]+/g).slice(0, 3).map(Number).map(c => c / 255)
+    .map(c => c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
+  const luminance = value => { const [r, g, b] = channels(value); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const style = getComputedStyle(element);
+  const [a, b] = [luminance(style.color), luminance(style.backgroundColor)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("brand", ["#ffd700", "#fff", "#2a6f97"])
+def test_a_connector_initial_contrasts_with_its_brand_colour(served, admin, brand):
+    """A connector without an icon shows its initial on its brand colour: white on a dark
+    colour, dark on a light one (4.5:1 at least; the demo's colours are all dark, so axe-core
+    alone would not see a light one)."""
+    properties = {"properties": {"iconBrandColor": brand}}
+    made = admin.post("/api/v1/environments/default/connectors",
+                      json={"api_definition": json.dumps(MINIMAL), "api_properties": json.dumps(properties)})
+    assert made.status_code == 201, made.text
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_context(viewport={"width": 375, "height": 812}).new_page()
+            page.goto(served + "/portal/login")
+            page.get_by_label("Personal access token").fill(ADMIN_TOKEN)
+            page.get_by_role("button", name="Sign in with the token").click()
+            page.goto(served + "/portal/environments/default/connectors")
+            icon = page.locator("ul.cards .icon").first
+            playwright_api.expect(icon).to_have_text("W")
+            assert icon.evaluate("element => element.style.backgroundColor") != ""
+            assert icon.evaluate(CONTRAST) >= 4.5
+        finally:
+            browser.close()

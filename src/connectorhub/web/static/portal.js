@@ -25,9 +25,25 @@ document.addEventListener("htmx:afterRequest", (event) => {
 // A connector's brand colour (apiProperties' iconBrandColor, checked by the server to be
 // #rgb or #rrggbb) behind its icon: set through the style object, which the policy allows,
 // rather than a style attribute, which it refuses.
+// The initial on it is white, or dark on a light colour, whichever contrasts more
+// (relative luminance as WCAG defines it).
+function luminance(hex) {
+  const digits = hex.length === 4 ? hex.slice(1).split("").map((d) => d + d) : [hex.slice(1, 3), hex.slice(3, 5), hex.slice(5, 7)];
+  const [r, g, b] = digits.map((d) => {
+    const c = parseInt(d, 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+const DARK_TEXT = "#1b1f24";  // --text
 function paintBrands(root) {
   root.querySelectorAll("[data-brand]").forEach((element) => {
-    if (/^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(element.dataset.brand)) element.style.backgroundColor = element.dataset.brand;
+    const brand = element.dataset.brand;
+    if (!/^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(brand)) return;
+    const light = luminance(brand);
+    const onWhite = 1.05 / (light + 0.05), onDark = (light + 0.05) / (luminance(DARK_TEXT) + 0.05);
+    element.style.backgroundColor = brand;
+    element.style.color = onWhite >= onDark ? "#ffffff" : DARK_TEXT;
   });
 }
 document.addEventListener("DOMContentLoaded", () => paintBrands(document));
