@@ -253,7 +253,7 @@ def test_the_keyboard_reaches_every_control_of_every_page_with_a_visible_focus_r
                 page.keyboard.press("Tab")
                 skip = page.get_by_role("link", name="Skip to the content")
                 playwright_api.expect(skip).to_be_focused()
-                assert page.evaluate(STEP)["ring"]
+                assert page.evaluate(STEP)["ring"], f"the skip link shows no focus ring at {width}×{height}"
                 page.keyboard.press("Enter")
                 page.keyboard.press("Tab")
                 assert page.evaluate("document.querySelector('main').contains(document.activeElement)")
