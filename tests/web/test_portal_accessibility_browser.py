@@ -21,6 +21,7 @@ Needs what test_portal_browser.py needs (Chromium at /usr/bin/chromium and playw
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -64,9 +65,9 @@ script = load_script()
 
 
 @pytest.fixture
-def settings(database_url, tmp_path) -> Settings:
+def settings(settings) -> Settings:
     """The demo's flow run calls a backend on this machine: let the application call it."""
-    return Settings(home=tmp_path / "home", database_url=database_url, admin_token=ADMIN_TOKEN, outbound_allow=("127.0.0.1",))
+    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
 
 
 @pytest.fixture
