@@ -110,6 +110,8 @@ PAGES: tuple[Shot, ...] = (
     Shot("certification", "Certification queue", "/environments/{env}/certification"),
     Shot("certification-submission", "A certification submission", "/environments/{env}/certification/{submission}"),
     Shot("audit", "Audit log", "/environments/{env}/audit"),
+    Shot("help", "Help: the pages an error's \"Why?\" link leads to", "/help"),
+    Shot("help-sharing", "A help page (sharing)", "/help/{topic}"),
     Shot("not-found", "Not found (404)", "/{unknown:path}"),
 )
 
@@ -234,7 +236,7 @@ def make_demo(admin: TestClient, backend_host: str) -> dict[str, str]:
         "readme": "# Weather demo\n\nForecasts for a city.\n\n## Prerequisites\n\nAn API key.\n"}), "a certification submission")["id"]
     return {"env": env, "connector": connector, "connection": connection, "flow": flow,
             "ref": flow, "run": run, "app": app, "solution": "weather", "role": role, "submission": submission,
-            "table": "flow", "record_id": flow,
+            "table": "flow", "record_id": flow, "topic": "sharing",
             "unknown:path": "no/such/page"}
 
 

@@ -28,6 +28,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import NotFound, TooManyAttempts, Unauthenticated
 from connectorhub.transactions import transaction as use_case_transaction
 from connectorhub.web import account, audit, certification, connector_files, connections, connectors, environments as environment_pages, flows, page
+from connectorhub.web import help as help_pages
 from connectorhub.web import security as security_pages
 from connectorhub.web import security_records, security_roles
 from connectorhub.web import solutions, solutions_import
@@ -132,7 +133,7 @@ def _local(target: str) -> str:
 
 
 for pages in (environment_pages, connector_files, connectors, connections, flows, solutions, solutions_import, security_pages,
-              security_roles, security_records, certification, audit, account):
+              security_roles, security_records, certification, audit, account, help_pages):
     router.include_router(pages.router)
 # The portal's routes that pass the gate of large requests (api.heavy), as full paths.
 HEAVY_ROUTES = tuple(
