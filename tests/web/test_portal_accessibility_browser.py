@@ -58,6 +58,7 @@ _NO_AXE = (
 )
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.markup_only,
     pytest.mark.skipif(not REQUIRED and not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt install chromium)"),
 ]
 needs_axe = pytest.mark.skipif(AXE is None and not REQUIRED, reason=_NO_AXE)
