@@ -14,6 +14,7 @@ from conftest import client_for, make_user
 from test_certification_rules import DEFINITION, PROPERTIES
 
 from test_invoke import backend, settings  # noqa: F401 - fixtures: loopback allowed, a backend
+from test_portal import signed_in
 
 from connectorhub.access import certification_rules as rules
 from connectorhub.access.decisions import Actor
@@ -273,3 +274,30 @@ def test_o1_a_named_reviewer_does_not_review_their_own_submission(admin, cli, pe
     assert cli("certification", "reject", waiting["id"], "--note", "mine", token=rita).exit_code == 3
     approved = json.loads(cli("certification", "approve", waiting["id"], "--json").stdout)  # the platform administrator
     assert approved["state"] == "approved"
+
+
+def test_o1_the_certified_filter_lists_public_connectors_that_passed_certification(admin, cli, people, tmp_path):
+    """The connector list's "certified" kind (portal filter, REST ``kind=certified``, CLI
+    ``--kind certified``): public connectors published by an approved certification, not
+    those a platform administrator copied with ``connector publish``, nor custom ones."""
+    mia, rita, fred = people["mia"], people["rita"], people["fred"]
+    cid = _create(admin, mia, _definition())
+    assert _submit(cli, tmp_path, mia, cid).exit_code == 0
+    submission = json.loads(cli("certification", "list", "--state", "in_review", "--json", token=rita).stdout)[0]["id"]
+    certified = json.loads(cli("certification", "approve", submission, "--json", token=rita).stdout)["public_connector_id"]
+    other = _create(admin, mia, dict(_definition(), info={"title": "Copied Notes", "version": "1.0", "description": "Notes."}))
+    published = admin.post(f"{ENV}/connectors/{other}/publish")
+    assert published.status_code in (200, 201), published.text
+    copied = published.json()["id"]
+
+    def kinds(kind: str) -> set[str]:
+        listed = client_for(admin.app, fred).get("/api/v1/environments/fab/connectors", params={"kind": kind})
+        assert listed.status_code == 200, listed.text
+        return {c["id"] for c in listed.json()["items"]}
+
+    assert kinds("public") == {certified, copied}
+    assert kinds("certified") == {certified}
+    assert json.loads(cli("connector", "list", "-e", "default", "--kind", "certified", "--json", token=mia).stdout)[0]["id"] == certified
+    assert cid not in kinds("certified")
+    page = signed_in(admin.app, fred).get("/portal/environments/fab/connectors", params={"kind": "certified"})
+    assert page.status_code == 200 and "Task Notes" in page.text and "Copied Notes" not in page.text

@@ -213,7 +213,7 @@ def download(
 def list_(
     env: str = typer.Option(..., "-e", "--env"),
     search: str = typer.Option(None, "--search", help="Words in the title or description, any case."),
-    kind: str = typer.Option(None, "--kind", help="custom or public."),
+    kind: str = typer.Option(None, "--kind", help="custom, public, or certified (public connectors that passed certification)."),
     mine: bool = typer.Option(False, "--mine", help="Only custom connectors you own."),
     shared: bool = typer.Option(False, "--shared", help="Only custom connectors someone else owns that you may use."),
     sort: str = typer.Option(None, "--sort", help="title (A to Z) or updated (newest first)."),

@@ -115,7 +115,7 @@ def list_connectors(
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
     search: str | None = Query(None, max_length=200, description="Words in the title or description, any case"),
-    kind: str | None = Query(None, description="custom or public"),
+    kind: str | None = Query(None, description="custom, public, or certified (public connectors that passed certification)"),
     holding: str | None = Query(None, description="mine (custom connectors you own) or shared (custom ones you were given)"),
     sort: str | None = Query(None, description="title (A to Z, the default with a filter) or updated (newest first)"),
     ctx: Context = Depends(context),

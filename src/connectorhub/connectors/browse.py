@@ -35,7 +35,7 @@ from connectorhub.security import facts as security
 from connectorhub.solutions import facts as solutions
 
 SORTS = ("title", "updated")
-KINDS = ("custom", "public")
+KINDS = ("custom", "public", "certified")
 HOLDINGS = ("mine", "shared")
 _BRAND_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -45,7 +45,7 @@ JPEG = b"\xff\xd8\xff"
 @dataclass(frozen=True)
 class Query:
     """What the list shows: ``search`` in titles and descriptions (case-insensitive),
-    ``kind`` (custom or public), ``holding`` (``mine``: custom connectors you own;
+    ``kind`` (custom, public, or certified: public through an approved certification), ``holding`` (``mine``: custom connectors you own;
     ``shared``: custom connectors someone else owns that you may use), ``sort`` (``title``
     A to Z, or ``updated``, newest first)."""
 
@@ -91,7 +91,7 @@ def catalog(
     page one row short, as in :func:`connectors.service.list`."""
     check_limit(limit)
     query = query.checked()
-    kind = {"custom": KIND_CUSTOM, "public": KIND_PUBLIC}.get(query.kind, "")
+    kind = {"custom": KIND_CUSTOM, "public": KIND_PUBLIC, "certified": listing.CERTIFIED}.get(query.kind, "")
     listed = listing.page(
         session=session, actor=actor, environment=environment, order=query.sort,
         narrowing=listing.Narrowing(kind, query.holding, query.search), after=_after(cursor, query.sort) if cursor else None,

@@ -25,7 +25,8 @@ from typing import Any
 from sqlalchemy import Integer, String, and_, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session, load_only
 
-from connectorhub.access import connector_rules, decisions
+from connectorhub.access import certification_rules, connector_rules, decisions
+from connectorhub.certification.models import CertificationSubmission
 from connectorhub.access.decisions import Access, Actor, EnvironmentFacts
 from connectorhub.connectors.facts import (
     _ACTOR_PRINCIPALS,
@@ -36,7 +37,7 @@ from connectorhub.connectors.facts import (
     _solution_access,
     facts,
 )
-from connectorhub.connectors.models import KIND_CUSTOM, Connector
+from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
 from connectorhub.db import UtcDateTime
 from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
@@ -44,13 +45,15 @@ from connectorhub.pagination import check_limit
 from connectorhub.sharing.models import ConnectorGrant
 from connectorhub.solutions.models import SolutionComponent
 
+CERTIFIED = "certified"  # a narrowing of kind: public connectors with an approved certification
+
 ORDERS = ("id", "title", "updated")  # id: creation order (ids are time-ordered); title A to Z; updated: newest first
 SEARCH_INDEX = "ix_connectors_listing"  # SQLite: every column the list filters and searches on
 
 
 @dataclass(frozen=True)
 class Narrowing:
-    """What a list is narrowed to: ``kind`` (custom or public), ``holding`` (``mine``:
+    """What a list is narrowed to: ``kind`` (custom, public or CERTIFIED), ``holding`` (``mine``:
     custom connectors the caller owns; ``shared``: custom ones someone else owns) and
     ``search``, words in the title or the description whatever their case."""
 
@@ -110,7 +113,11 @@ def _ids_statement(
     key_type = UtcDateTime() if order == "updated" else String()
     after = (bindparam("after_key", type_=key_type), bindparam("after_id", type_=String()))
     narrowing = []
-    if kind:
+    if kind == CERTIFIED:  # public connectors that came through an approved certification (O1)
+        approved = select(CertificationSubmission.public_connector_id).where(
+            CertificationSubmission.state == certification_rules.APPROVED, CertificationSubmission.public_connector_id.is_not(None))
+        narrowing += [Connector.kind == KIND_PUBLIC, Connector.id.in_(approved)]
+    elif kind:
         narrowing.append(Connector.kind == kind)
     if holding:
         owned = Connector.owner_id == bindparam("actor_user")
