@@ -123,6 +123,7 @@ SKIPPED: dict[str, str] = {
     "/environments/{env}/flows/{flow}/runs": "the Recent runs fragment, loaded in place on the flow's page",
     "/environments/{env}/solutions/{solution}/export": "a zip download",
     "/environments/{env}/solution-import/{key}": "the wizard's later steps, which need an uploaded zip",
+    "/environments/{env}/solution-import/{key}/connect/{logical}": "the wizard's sign-in window, which needs an uploaded zip",
     "/environments/{env}/apps/{ref}/edit": "the same editor as the flow editor",
 }
 

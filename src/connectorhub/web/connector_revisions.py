@@ -105,7 +105,7 @@ def _view(ref: str, query: Mapping[str, str], env: str | None = None) -> page.Vi
 @router.post(BASE + "/{connector}/revisions/restore", response_class=HTMLResponse)
 @portal_page
 async def restore(request: Request, env: str, connector: str) -> Response:
-    """C5: the same use case as ``connector restore --revision N`` (CanEdit; a new
+    """The same use case as ``connector restore --revision N`` (CanEdit; a new
     revision with the files of revision N, validated again); the tab shows what happened."""
     form = await page.form_of(request)
     chosen = {"from": "", "cursor": ""}
