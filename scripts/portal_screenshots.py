@@ -85,6 +85,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("connector-operations", "Connector › Operations", "/environments/{env}/connectors/{connector}?tab=operations"),
     Shot("connector-share", "Connector › Share", "/environments/{env}/connectors/{connector}?tab=share"),
     Shot("connector-connections", "Connector › Connections", "/environments/{env}/connectors/{connector}?tab=connections"),
+    Shot("connector-revisions", "Connector › Revisions", "/environments/{env}/connectors/{connector}?tab=revisions&from=1", phone=True),
     Shot("connector-edit", "Connector › Replace files", "/environments/{env}/connectors/{connector}/edit"),
     Shot("connector-delete", "Connector › Delete…", "/environments/{env}/connectors/{connector}/delete"),
     Shot("connector-certify", "Connector › Submit for certification", "/environments/{env}/connectors/{connector}/certify"),
@@ -96,6 +97,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("flow-new", "New flow (the editor)", "/environments/{env}/flows/new"),
     Shot("flow-editor", "Flow editor", "/environments/{env}/flows/{ref}/edit", phone=True),
     Shot("run", "A run", "/environments/{env}/flows/{flow}/runs/{run}"),
+    Shot("flow-connect", "A flow › a connection of your own for a slot", "/environments/{env}/flows/{flow}/connect/{slot}"),
     Shot("apps", "Apps", "/environments/{env}/apps"),
     Shot("app", "An app", "/environments/{env}/apps/{app}"),
     Shot("app-new", "New app", "/environments/{env}/apps/new"),
@@ -235,7 +237,7 @@ def make_demo(admin: TestClient, backend_host: str) -> dict[str, str]:
         "readme": "# Weather demo\n\nForecasts for a city.\n\n## Prerequisites\n\nAn API key.\n"}), "a certification submission")["id"]
     return {"env": env, "connector": connector, "connection": connection, "flow": flow,
             "ref": flow, "run": run, "app": app, "solution": "weather", "role": role, "submission": submission,
-            "table": "flow", "record_id": flow,
+            "table": "flow", "record_id": flow, "slot": "weather",
             "unknown:path": "no/such/page"}
 
 

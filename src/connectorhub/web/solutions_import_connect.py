@@ -96,7 +96,7 @@ async def connect(request: Request, env: str, key: str, logical: str) -> Respons
             raise
         secret = {p["name"] for s in reference["parameter_sets"] for p in s["parameters"] if p["secret"]}
         typed = {k: v for k, v in given.items() if k not in secret}
-        return await _page(request, env, key, logical, status=error.status, error=page.plain_error(error), typed=typed,
+        return await _page(request, env, key, logical, status=error.status, error=error, typed=typed,
                            typed_set=form.get("set", ""), typed_name=form.get("name", ""))
     upload.made[logical] = made
     return page.redirect(request, target)
