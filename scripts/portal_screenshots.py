@@ -105,6 +105,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("solution", "A solution", "/environments/{env}/solutions/{solution}"),
     Shot("solution-delete", "A solution › Delete…", "/environments/{env}/solutions/{solution}/delete"),
     Shot("solution-import", "Import wizard, first step", "/environments/{env}/solution-import"),
+    Shot("connection-references", "Connection references", "/environments/{env}/connection-references"),
     Shot("security", "Security", "/environments/{env}/security"),
     Shot("role-editor", "Security › a role (the role editor)", "/environments/{env}/security/roles/{role}", phone=True),
     Shot("security-check", "Security › Why can this user…?", "/environments/{env}/security/check"),

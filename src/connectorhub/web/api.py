@@ -30,7 +30,7 @@ from connectorhub.transactions import transaction as use_case_transaction
 from connectorhub.web import account, audit, certification, connector_files, connector_revisions, connections, connectors, environments as environment_pages, flows, page
 from connectorhub.web import security as security_pages
 from connectorhub.web import security_records, security_roles
-from connectorhub.web import flows_connect, solutions, solutions_import, solutions_import_connect
+from connectorhub.web import flows_connect, solutions, solutions_import, solutions_import_connect, solutions_settings
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, STATIC, env_url, portal_page
 
 __all__ = ["PREFIX", "STATIC", "router"]
@@ -131,8 +131,9 @@ def _local(target: str) -> str:
     return target if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target else ""
 
 
-for pages in (environment_pages, connector_files, connector_revisions, connectors, connections, flows, flows_connect, solutions, solutions_import, solutions_import_connect, security_pages,
-              security_roles, security_records, certification, audit, account):
+for pages in (environment_pages, connector_files, connector_revisions, connectors, connections, flows, flows_connect, solutions,
+              solutions_import, solutions_import_connect, solutions_settings, security_pages, security_roles, security_records,
+              certification, audit, account):
     router.include_router(pages.router)
 # The portal's routes that pass the gate of large requests (api.heavy), as full paths.
 HEAVY_ROUTES = tuple(
