@@ -128,6 +128,7 @@ SKIPPED: dict[str, str] = {
     "/environments/{env}/solution-import/{key}": "the wizard's later steps, which need an uploaded zip",
     "/environments/{env}/solution-import/{key}/connect/{logical}": "the wizard's sign-in window, which needs an uploaded zip",
     "/environments/{env}/apps/{ref}/edit": "the same editor as the flow editor",
+    "/environments/{env}/apps/{app}/connect/{slot}": "the same form as a flow's connection for a slot",
 }
 
 

@@ -116,3 +116,24 @@ def test_an_app_is_shared_and_unshared_from_its_page(app, admin, echo, echo_conn
     gone = browser.post(f"{APPS}/{app_id}/unshare", headers=HTMX, data={"kind": "user", "principal": user_id})
     assert gone.status_code == 200 and "Not shared with anyone." in gone.text
     assert signed_in(app, bob).get(f"{APPS}/{app_id}").status_code == 404
+
+
+def test_a_recipient_creates_a_connection_scoped_to_an_app_from_its_page(app, admin, echo, echo_connection):  # noqa: F811
+    connector, connection = echo_connection
+    app_id = admin.post(f"{API}/apps", json={
+        "name": "Item desk", "connections": {"echo": {"connector": connector, "connection": connection}},
+        "forms": [{"name": "update", "slot": "echo", "operation": "UpdateItem", "parameters": {"id": "w-2", "limit": 1}}],
+    }).json()["id"]
+    bob = make_user(admin, "bob@default.test")
+    assert admin.post(f"{API}/apps/{app_id}/share", json={"user": "bob@default.test", "role": "user",
+                                                          "slots": {"echo": "invoker"}}).status_code == 200
+    browser = signed_in(app, bob)
+    link = f"{APPS}/{app_id}/connect/echo"
+    assert f'href="{link}"' in browser.get(f"{APPS}/{app_id}").text
+    assert "through this app only" in browser.get(link).text
+    made = browser.post(link, data={"p.api_key": BOBS_KEY}, follow_redirects=False)
+    assert made.status_code == 303 and made.headers["location"] == f"{APPS}/{app_id}"
+    mine = client_for(app, bob).get(f"{API}/connections").json()["items"]
+    assert [(c["display_name"], c["scope"]) for c in mine] == [("Item desk · echo", f"app:{app_id}")]
+    sent = browser.post(f"{APPS}/{app_id}/forms/update", headers=HTMX, data={})
+    assert "Run succeeded" in sent.text and echo.received[-1].headers.get("X-Api-Key") == BOBS_KEY
