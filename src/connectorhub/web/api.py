@@ -2,7 +2,8 @@
 layer as the REST API and the CLI. Each page or action is one use case in one
 transaction, exactly like its REST twin; htmx swaps the fragment an action changes.
 This module signs users in and out and gathers the pages of :mod:`.connectors`,
-:mod:`.connections`, :mod:`.flows`, :mod:`.solutions`, :mod:`.solutions_import`, :mod:`.environments`,
+:mod:`.connector_revisions`, :mod:`.connections`, :mod:`.flows`, :mod:`.flows_connect`, :mod:`.solutions`,
+:mod:`.solutions_settings`, :mod:`.solutions_import`, :mod:`.solutions_import_connect`, :mod:`.environments`,
 :mod:`.security`, :mod:`.security_roles`, :mod:`.security_records`, :mod:`.certification` and :mod:`.audit`; :mod:`.page`
 holds what they share.
 
