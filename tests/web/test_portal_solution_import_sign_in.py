@@ -18,6 +18,7 @@ import pytest
 from conftest import ADMIN_TOKEN, client_for, make_user
 from test_connectors import MINIMAL
 from test_oauth import browser_for, oauth_properties, provider, start, to_callback  # noqa: F401 - provider is a fixture
+from test_portal_solution_settings import unlabelled
 
 API = "/api/v1/environments"
 WIZARD = "/portal/environments/second/solution-import"
@@ -67,6 +68,7 @@ def test_a_new_oauth_connection_is_signed_in_from_the_wizard_before_the_import(a
 
     form = browser.get(link)
     assert form.status_code == 200 and "Create it and sign in" in form.text and "data-sign-in-window-page" in form.text
+    assert unlabelled(form.text) == [] and unlabelled(plan) == []
     created = browser.post(link, data={"name": "second notes"}, follow_redirects=False)
     assert created.status_code == 303, created.text
     sign_in_page = created.headers["location"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pytest
 from conftest import ADMIN_TOKEN, client_for, make_user
@@ -92,3 +93,19 @@ def test_the_references_page_lists_and_binds_as_the_cli_does(app, admin, world):
     assert "<select" not in seen.split("<tbody>", 1)[1]
     assert bob.post(f"{REFERENCES}/{logical}/bind", data={"connection": world["first"]}).status_code in (403, 404)
     assert admin.get(f"{API}/connection-references").json()["items"][0]["connection_id"] == world["second"]
+
+
+def unlabelled(text: str) -> list[str]:
+    """The form controls of a page that have no label (nor aria-label)."""
+    for label in re.findall(r"<label.*?</label>", text, re.S):
+        text = text.replace(label, "")
+    return [c for c in re.findall(r"<(?:input|select|textarea)\b[^>]*>", text) if 'type="hidden"' not in c and "aria-label=" not in c]
+
+
+def test_every_control_of_the_new_pages_has_a_label(app, admin, world):
+    browser = signed_in(app, ADMIN_TOKEN)
+    for url in (SOLUTION, REFERENCES, f"{PORTAL}/environments/default/flows/{world['flow']}/connect/weather",
+                f"{PORTAL}/environments/default/connectors/{world['connector']}?tab=revisions&from=1"):
+        response = browser.get(url)
+        assert response.status_code == 200, url
+        assert unlabelled(response.text) == [], url
