@@ -15,6 +15,7 @@ from connectorhub.cli import (  # noqa: F401 - each module registers its command
     commands_directory,
     commands_identity,
     commands_keys,
+    commands_paconn,
     commands_revisions,
     commands_runtime,
     commands_security,

@@ -36,6 +36,7 @@ from connectorhub.connectors.facts import (
     _IN_SOLUTION_MANY,
     _actor_params,
     _solution_access,
+    ensure_may_edit,
     facts,
     get_or_raise,
     get_with_access,
@@ -314,8 +315,7 @@ def editable(*, session: Session, actor: Actor, environment: Environment, ref: s
     administrators; A11: write through security roles), locked so revisions follow one
     another; with ``files_given``, also not a managed solution's component (S4)."""
     connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
-    if not connector_rules.can_edit_connector(access):
-        raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
+    ensure_may_edit(access)
     lock(session, connector, kind="connector", ref=ref, refresh=True)  # revisions one after the other
     if files_given:
         # S4: a managed connector's files are read-only; its client secret (--secret
@@ -542,9 +542,11 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     return report
 
 
-def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str) -> Connector:
+def publish(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Connector:
     """A1: a platform administrator copies a connector into the public catalog; publishing
-    the same connector again updates its public copy (a new revision)."""
+    the same connector again updates its public copy (a new revision). Like certification
+    approval (O1), it copies no secret: the source's OAuth client secret is its
+    organization's; the platform supplies the public connector's own (docs/decisions.md)."""
     if not connector_rules.can_publish_public(actor):
         raise Forbidden("Only a platform administrator publishes connectors to the public catalog.", code="PlatformAdminRequired")
     source = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
@@ -554,10 +556,6 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     # Read the (deferred) files before a new row is pending, or their load would autoflush it.
     files = {column.key: getattr(source, column.key) for column in _FILE_COLUMNS}
     public = publish_files(session=session, actor=actor, source_id=source.id, title=source.title, files=files)
-    values = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=source.id)
-    secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=public.id)
-    for pointer, value in values.items():
-        secret_store.put(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=public.id, name=pointer, value=value)
     record_change(session, actor, "connector.publish", public, source_id=source.id, source_environment_id=source.environment_id)
     return public
 
@@ -566,7 +564,8 @@ def publish_files(*, session: Session, actor: Actor, source_id: str, title: str,
     """A1, O1: create or update the public copy of connector ``source_id`` with ``files``
     (the download's, no secret value, C4), a new version each time (C5). The one way into
     the public catalog, for `connector publish` and certification approval alike; the
-    caller decided access and copies any secret."""
+    caller decided access. No secret is copied (O1): a client secret the platform set
+    for the public connector is kept while its slot is still in the new files."""
     public = session.scalar(select(Connector).where(Connector.published_from_id == source_id, Connector.kind == KIND_PUBLIC))
     replaced = None
     if public is None:
@@ -589,6 +588,11 @@ def publish_files(*, session: Session, actor: Actor, source_id: str, title: str,
         history.start(session, actor, public, "publish")
     else:
         history.advance(session, actor, public, replaced, "publish")
+        slots = secret_slots(public.properties())
+        stored = secret_store.names(session=session, owner_kind=SECRET_OWNER, owner_ids=[public.id]).get(public.id, [])
+        for name in stored:
+            if name not in slots:
+                secret_store.delete_one(session=session, owner_kind=SECRET_OWNER, owner_id=public.id, name=name)
     session.flush()
     return public
 
