@@ -17,7 +17,7 @@ import re
 import pytest
 from conftest import ADMIN_TOKEN, client_for, make_user
 from test_connectors import MINIMAL
-from test_oauth import browser_for, oauth_properties, provider, start, to_callback  # noqa: F401 - provider is a fixture
+from test_oauth import CLIENT_SECRET, browser_for, oauth_properties, provider, start, to_callback  # noqa: F401 - provider is a fixture
 from test_portal_solution_settings import unlabelled
 
 API = "/api/v1/environments"
@@ -39,6 +39,8 @@ def notes_solution(app, admin, cli, provider, tmp_path) -> bytes:
     assert made.status_code == 201, made.text
     public = admin.post(f"{API}/default/connectors/{made.json()['id']}/publish")
     assert public.status_code == 200, public.text
+    secret = admin.put(f"/api/v1/public-connectors/{public.json()['id']}/client-secret", json={"client_secret": CLIENT_SECRET})
+    assert secret.status_code == 200, secret.text  # publishing copies no secret: the platform sets its own
     flow = admin.post(f"{API}/default/flows", json={
         "name": "Notes", "trigger": {"type": "manual", "inputs": {}},
         "connections": {"notes": {"connector": public.json()["id"]}},
