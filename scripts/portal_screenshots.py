@@ -85,6 +85,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("connector-operations", "Connector › Operations", "/environments/{env}/connectors/{connector}?tab=operations"),
     Shot("connector-share", "Connector › Share", "/environments/{env}/connectors/{connector}?tab=share"),
     Shot("connector-connections", "Connector › Connections", "/environments/{env}/connectors/{connector}?tab=connections"),
+    Shot("connector-revisions", "Connector › Revisions", "/environments/{env}/connectors/{connector}?tab=revisions&from=1", phone=True),
     Shot("connector-edit", "Connector › Replace files", "/environments/{env}/connectors/{connector}/edit"),
     Shot("connector-delete", "Connector › Delete…", "/environments/{env}/connectors/{connector}/delete"),
     Shot("connector-certify", "Connector › Submit for certification", "/environments/{env}/connectors/{connector}/certify"),
@@ -102,6 +103,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("flow-new", "New flow (the editor)", "/environments/{env}/flows/new"),
     Shot("flow-editor", "Flow editor", "/environments/{env}/flows/{ref}/edit", phone=True),
     Shot("run", "A run", "/environments/{env}/flows/{flow}/runs/{run}"),
+    Shot("flow-connect", "A flow › a connection of your own for a slot", "/environments/{env}/flows/{flow}/connect/{slot}"),
     Shot("apps", "Apps", "/environments/{env}/apps"),
     Shot("app", "An app", "/environments/{env}/apps/{app}"),
     Shot("app-new", "New app", "/environments/{env}/apps/new"),
@@ -109,6 +111,7 @@ PAGES: tuple[Shot, ...] = (
     Shot("solution", "A solution", "/environments/{env}/solutions/{solution}"),
     Shot("solution-delete", "A solution › Delete…", "/environments/{env}/solutions/{solution}/delete"),
     Shot("solution-import", "Import wizard, first step", "/environments/{env}/solution-import"),
+    Shot("connection-references", "Connection references", "/environments/{env}/connection-references"),
     Shot("security", "Security", "/environments/{env}/security"),
     Shot("role-editor", "Security › a role (the role editor)", "/environments/{env}/security/roles/{role}", phone=True),
     Shot("security-check", "Security › Why can this user…?", "/environments/{env}/security/check"),
@@ -131,7 +134,9 @@ SKIPPED: dict[str, str] = {
     "/environments/{env}/flows/{flow}/runs": "the Recent runs fragment, loaded in place on the flow's page",
     "/environments/{env}/solutions/{solution}/export": "a zip download",
     "/environments/{env}/solution-import/{key}": "the wizard's later steps, which need an uploaded zip",
+    "/environments/{env}/solution-import/{key}/connect/{logical}": "the wizard's sign-in window, which needs an uploaded zip",
     "/environments/{env}/apps/{ref}/edit": "the same editor as the flow editor",
+    "/environments/{env}/apps/{app}/connect/{slot}": "the same form as a flow's connection for a slot",
 }
 
 
@@ -242,7 +247,7 @@ def make_demo(admin: TestClient, backend_host: str) -> dict[str, str]:
         "readme": "# Weather demo\n\nForecasts for a city.\n\n## Prerequisites\n\nAn API key.\n"}), "a certification submission")["id"]
     return {"env": env, "connector": connector, "connection": connection, "flow": flow,
             "ref": flow, "run": run, "app": app, "solution": "weather", "role": role, "submission": submission,
-            "table": "flow", "record_id": flow, "topic": "sharing",
+            "table": "flow", "record_id": flow, "slot": "weather", "topic": "sharing",
             "unknown:path": "no/such/page"}
 
 

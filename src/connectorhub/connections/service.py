@@ -85,6 +85,19 @@ def connection_form(
     return connector, _parameter_sets(session, keyring, connector)
 
 
+def scoped_connection_form(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, scope: str, connector_ref: str
+) -> tuple[Connector, builtins.list[params.ParameterSet]]:
+    """A7: what creating a connection scoped to an app or flow (``scope``) asks for: the
+    parameter sets of one of its slot connectors, for whoever may create such a connection
+    (who may run the asset), with no right to the connector itself; the same check as
+    :func:`create` with a scope. Secret defaults are never shown (C4, K2)."""
+    connector = assets.connector_for_scoped_connection(
+        session=session, actor=actor, environment=environment, scope=scope, connector_ref=connector_ref
+    )
+    return connector, _parameter_sets(session, keyring, connector)
+
+
 def parameter_set_of(session: Session, keyring: Keyring, connection: Connection) -> params.ParameterSet:
     connector = session.get(Connector, connection.connector_id)
     return params.choose_set(_parameter_sets(session, keyring, connector), connection.parameter_set)

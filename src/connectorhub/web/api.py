@@ -2,7 +2,8 @@
 layer as the REST API and the CLI. Each page or action is one use case in one
 transaction, exactly like its REST twin; htmx swaps the fragment an action changes.
 This module signs users in and out and gathers the pages of :mod:`.connectors`,
-:mod:`.connections`, :mod:`.flows`, :mod:`.solutions`, :mod:`.solutions_import`, :mod:`.environments`,
+:mod:`.connector_revisions`, :mod:`.connections`, :mod:`.flows`, :mod:`.flows_connect`, :mod:`.solutions`,
+:mod:`.solutions_settings`, :mod:`.solutions_import`, :mod:`.solutions_import_connect`, :mod:`.environments`,
 :mod:`.security`, :mod:`.security_roles`, :mod:`.security_records`, :mod:`.certification` and :mod:`.audit`; :mod:`.page`
 holds what they share.
 
@@ -27,11 +28,11 @@ from connectorhub.directory import sessions, signin
 from connectorhub.environments import service as environments
 from connectorhub.errors import NotFound, TooManyAttempts, Unauthenticated
 from connectorhub.transactions import transaction as use_case_transaction
-from connectorhub.web import account, audit, certification, connector_files, connector_wizard, connections, connectors, environments as environment_pages, flows, page
+from connectorhub.web import account, audit, certification, connector_files, connector_revisions, connector_wizard, connections, connectors, environments as environment_pages, flows, page
 from connectorhub.web import help as help_pages
 from connectorhub.web import security as security_pages
 from connectorhub.web import security_records, security_roles
-from connectorhub.web import solutions, solutions_import
+from connectorhub.web import flows_connect, solutions, solutions_import, solutions_import_connect, solutions_settings
 from connectorhub.web.page import COOKIE, PAGE, PREFIX, STATIC, env_url, portal_page
 
 __all__ = ["PREFIX", "STATIC", "router"]
@@ -132,8 +133,9 @@ def _local(target: str) -> str:
     return target if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target else ""
 
 
-for pages in (environment_pages, connector_files, connector_wizard, connectors, connections, flows, solutions, solutions_import, security_pages,
-              security_roles, security_records, certification, audit, account, help_pages):
+for pages in (environment_pages, connector_files, connector_revisions, connector_wizard, connectors, connections, flows, flows_connect,
+              solutions, solutions_import, solutions_import_connect, solutions_settings, security_pages, security_roles,
+              security_records, certification, audit, account, help_pages):
     router.include_router(pages.router)
 # The portal's routes that pass the gate of large requests (api.heavy), as full paths.
 HEAVY_ROUTES = tuple(

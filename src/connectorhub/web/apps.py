@@ -22,6 +22,7 @@ from connectorhub.assets import api as assets_api
 from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
+from connectorhub.assets import sharing as asset_sharing
 from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest
 from connectorhub.web import page
@@ -67,7 +68,8 @@ def form_fields(form: Any, operation: dict[str, dict[str, Any]]) -> dict[str, An
 
 
 def app_view(ref: str) -> page.View:
-    """An app's page: the reads of ``app show`` and, per form, the fields it asks."""
+    """An app's page: the reads of ``app show`` and ``app permissions`` and, per form, the
+    fields it asks."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
         found, access = asset_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_APP, ref=ref)
@@ -80,6 +82,8 @@ def app_view(ref: str) -> page.View:
             "app": found, "access": access, "spec": spec, "forms": forms,
             "slots": [{**v, "detail": plain(v["detail"])} for v in assets.slot_views(session=session, actor=ctx.actor, asset=found, access=access)],
             "can_run": asset_rules.can_run_asset(access), "can_edit": asset_rules.can_edit_asset(access),
+            "permissions": asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_APP, ref=ref),
+            "asset_roles": asset_rules.ASSET_ROLES, "slot_modes": asset_rules.SLOT_MODES,
         }
 
     return view
@@ -89,6 +93,19 @@ def app_view(ref: str) -> page.View:
 @portal_page
 async def app_page(request: Request, env: str, app: str) -> Response:
     return await page.show(request, env, "app.html", app_view(app))
+
+
+# F3 from the app's page, as from a flow's: the same use cases as ``app share|unshare``.
+page.add_sharing_routes(router, BASE, page.Sharing(
+    template="_flow_share.html",
+    view_for=app_view,
+    share=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.share(
+        session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_APP, ref=ref,
+        principal_kind=kind, principal_ref=principal, role=form.get("role", ""), slot_modes=page.named_values(form)),
+    unshare=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.unshare(
+        session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_APP, ref=ref,
+        principal_kind=kind, principal_ref=principal),
+))
 
 
 @router.post(BASE + "/{app}/forms/{form}", response_class=HTMLResponse)

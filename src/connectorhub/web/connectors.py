@@ -4,7 +4,7 @@ Share, Connections with a new connection), over the same use cases as REST and t
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,7 +22,7 @@ from connectorhub.runtime.invoke import invoke
 from connectorhub.runtime import request as runtime_request
 from connectorhub.runtime import sign_in
 from connectorhub.sharing import service as sharing
-from connectorhub.web import page
+from connectorhub.web import connector_revisions, page
 from connectorhub.web.page import PAGE, TABS, env_url, portal_page
 
 router = APIRouter()
@@ -100,9 +100,10 @@ def _platform_secret(session, ctx, connector) -> public_secret.ClientSecretStatu
     return found if found.needed else None
 
 
-def tab_view(ref: str, tab: str, parameter_set: str | None = None) -> page.View:
+def tab_view(ref: str, tab: str, parameter_set: str | None = None, query: Mapping[str, str] | None = None) -> page.View:
     """The values of one tab of a connector's page; each reads through the same use case
-    as the REST API (so the same access rules decide what it shows)."""
+    as the REST API (so the same access rules decide what it shows). ``query`` is the
+    page's query (the Revisions tab's page and comparison)."""
     tab = tab if tab in TABS else "definition"
 
     def view(session, ctx, environment) -> dict[str, Any]:
@@ -118,6 +119,8 @@ def tab_view(ref: str, tab: str, parameter_set: str | None = None) -> page.View:
             values["definition"] = json.dumps(json.loads(files.api_definition), indent=2)
         elif tab == "operations":
             values["operations"] = _operations(connector.definition())
+        elif tab == "revisions":
+            values.update(connector_revisions.values(session, ctx, environment, ref, values["may_edit"], query or {}))
         elif tab == "share":
             values.update(
                 permissions=sharing.connector_permissions(session=session, actor=ctx.actor, environment=environment, ref=ref),
@@ -141,13 +144,13 @@ def tab_view(ref: str, tab: str, parameter_set: str | None = None) -> page.View:
 @router.get(BASE + "/{connector}", response_class=HTMLResponse)
 @portal_page
 async def connector_page(request: Request, env: str, connector: str, tab: str = "definition") -> Response:
-    return await page.show(request, env, "connector.html", tab_view(connector, tab))
+    return await page.show(request, env, "connector.html", tab_view(connector, tab, query=request.query_params))
 
 
 @router.get(BASE + "/{connector}/tabs/{tab}", response_class=HTMLResponse)
 @portal_page
 async def connector_tab(request: Request, env: str, connector: str, tab: str, set: str | None = None) -> Response:
-    return await page.show(request, env, "_tab_{tab}.html", tab_view(connector, tab, set), whole=False)
+    return await page.show(request, env, "_tab_{tab}.html", tab_view(connector, tab, set, request.query_params), whole=False)
 
 
 # A2–A5 from the Share tab: the same use cases as `connector share|unshare`.

@@ -45,16 +45,17 @@ async def flow_list(request: Request, env: str, cursor: str | None = None) -> Re
     return await page.show(request, env, "flows.html", view)
 
 
-def flow_view(ref: str) -> page.View:
-    """A flow's page: the same reads as ``flow show``, ``flow runs`` and ``flow permissions``,
-    and for each slot you bind yourself (``own``, or ``invoker`` of a shared flow) the
-    connections you may bind (A6, A7: unscoped or scoped to this flow)."""
+def flow_view(ref: str, runs_cursor: str | None = None) -> page.View:
+    """A flow's page: the same reads as ``flow show``, ``flow runs`` (the page of runs
+    after ``runs_cursor``) and ``flow permissions``, and for each slot you bind yourself
+    (``own``, or ``invoker`` of a shared flow) the connections you may bind (A6, A7:
+    unscoped or scoped to this flow)."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
         found, access = asset_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
         spec = asset_runs.load_definition(found)
         runs = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
-                                limit=RECENT_RUNS, cursor=None)
+                                limit=RECENT_RUNS, cursor=runs_cursor)
         slots = assets.slot_views(session=session, actor=ctx.actor, asset=found, access=access)
         rows = asset_facts.slots_of(session, found.id)
         names = asset_facts.reference_names(session, rows)
@@ -78,7 +79,7 @@ def flow_view(ref: str) -> page.View:
             "flow": found, "access": access, "spec": spec, "can_run": asset_rules.can_run_asset(access),
             "can_edit": asset_rules.can_edit_asset(access),
             "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
-            "slots": slots, "runs": runs.items,
+            "slots": slots, "runs": runs.items, "runs_next": runs.next_cursor, "runs_paged": bool(runs_cursor),
             "permissions": asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
             "asset_roles": asset_rules.ASSET_ROLES, "slot_modes": asset_rules.SLOT_MODES,
         }
@@ -88,8 +89,10 @@ def flow_view(ref: str) -> page.View:
 
 @router.get(BASE + "/{flow}", response_class=HTMLResponse)
 @portal_page
-async def flow_page(request: Request, env: str, flow: str) -> Response:
-    return await page.show(request, env, "flow.html", flow_view(flow))
+async def flow_page(request: Request, env: str, flow: str, runs: str | None = None) -> Response:
+    """The flow's page; ``runs`` is the cursor of an older page of runs (a link that works
+    without script)."""
+    return await page.show(request, env, "flow.html", flow_view(flow, runs or None))
 
 
 # F3 from the flow's page: share with a user or group as user or co-owner with a mode per
@@ -166,21 +169,23 @@ async def run_flow(request: Request, env: str, flow: str) -> Response:
     return page.render(request, "_run.html", run={**run, "error": plain(run["error"] or "")}, refresh_runs=True, **values)
 
 
-def _recent(ctx, env: str, flow: str) -> dict[str, Any]:
-    """The "Recent runs" table's values (``flow runs``)."""
+def _recent(ctx, env: str, flow: str, cursor: str | None = None) -> dict[str, Any]:
+    """The "Recent runs" table's values (``flow runs``): the newest page, or the one after
+    ``cursor``."""
     with ctx.transaction(write=False) as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
         found = asset_facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow)
         runs = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow,
-                                    limit=RECENT_RUNS, cursor=None)
-        return {"environment": environment, "flow": found, "runs": runs.items}
+                                    limit=RECENT_RUNS, cursor=cursor)
+        return {"environment": environment, "flow": found, "runs": runs.items, "runs_next": runs.next_cursor, "runs_paged": bool(cursor)}
 
 
 @router.get(BASE + "/{flow}/runs", response_class=HTMLResponse)
 @portal_page
-async def recent_runs(request: Request, env: str, flow: str) -> Response:
-    """The "Recent runs" table alone (what the page polls for a recurrence)."""
-    values = await run_in_threadpool(_recent, page.context(request), env, flow)
+async def recent_runs(request: Request, env: str, flow: str, cursor: str | None = None) -> Response:
+    """The "Recent runs" table alone (what the page polls for a recurrence), or an older
+    page of it ("Older runs")."""
+    values = await run_in_threadpool(_recent, page.context(request), env, flow, cursor or None)
     return page.render(request, "_flow_runs.html", **values)
 
 

@@ -45,7 +45,7 @@ PREFIX = PORTAL_PREFIX
 COOKIE = "connectorhub_portal"
 PAGE = 200  # rows a list page shows; more are reached with "Next"
 FIELD = "p."  # form fields holding named values (parameters, inputs) are "p.<name>", apart from the form's own
-TABS = ("definition", "operations", "share", "connections")
+TABS = ("definition", "operations", "share", "connections", "revisions")
 STATIC = Path(__file__).parent / "static"
 
 # A view reads what a page shows: (session, context, environment) -> template values.

@@ -108,11 +108,11 @@ async def create_solution(request: Request, env: str) -> Response:
     except ConnectorhubError as error:
         if error.status == 401:
             raise
-        values = await _reread(ctx, env, _list_view(None))
+        values = await reread(ctx, env, _list_view(None))
         return page.render(request, "solutions.html", status=error.status, **values, refused=refusal(error), form=form)
 
 
-async def _reread(ctx, env: str, view: page.View) -> dict[str, Any]:
+async def reread(ctx, env: str, view: page.View) -> dict[str, Any]:
     def load() -> dict[str, Any]:
         with ctx.transaction(write=False) as session:
             values = page.frame(session, ctx, env)
@@ -147,7 +147,7 @@ def _choices(session, ctx, environment, components: list[dict[str, str]]) -> lis
     ]
 
 
-def _solution_view(ref: str) -> page.View:
+def solution_view(ref: str) -> page.View:
     def view(session, ctx, environment) -> dict[str, Any]:
         found = solutions.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=ref)
         described = solutions.describe(session, found)
@@ -161,7 +161,7 @@ def _solution_view(ref: str) -> page.View:
 @portal_page
 async def solution_page(request: Request, env: str, solution: str) -> Response:
     """The solution and its components (kind, name, present or missing), as ``solution show``."""
-    return await page.show(request, env, "solution.html", _solution_view(solution))
+    return await page.show(request, env, "solution.html", solution_view(solution))
 
 
 async def _change_component(request: Request, env: str, solution: str, use_case) -> Response:
@@ -176,14 +176,14 @@ async def _change_component(request: Request, env: str, solution: str, use_case)
             changed = use_case(session=session, actor=ctx.actor, environment=environment, ref=solution, kind=kind, component_ref=ref)
             changed["warnings"] = [{**w, "message": plain(w["message"])} for w in changed.get("warnings", [])]
             changed["action"] = "add" if use_case is solutions.add_component else "remove"
-            return {**values, **_solution_view(solution)(session, ctx, environment), "changed": changed}
+            return {**values, **solution_view(solution)(session, ctx, environment), "changed": changed}
 
     try:
         values = await run_in_threadpool(retried(apply))
     except ConnectorhubError as error:
         if error.status == 401:
             raise
-        values = await _reread(ctx, env, _solution_view(solution))
+        values = await reread(ctx, env, solution_view(solution))
         return page.render(request, "solution.html", status=error.status, **values, refused=refusal(error), form=form)
     return page.render(request, "solution.html", **values)
 
@@ -223,7 +223,7 @@ async def export_solution(request: Request, env: str, solution: str, managed: bo
     except ConnectorhubError as error:
         if error.status == 401:
             raise
-        values = await _reread(ctx, env, _solution_view(solution))
+        values = await reread(ctx, env, solution_view(solution))
         return page.render(request, "solution.html", status=error.status, **values, refused=refusal(error))
     return Response(data, media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store",
@@ -234,7 +234,7 @@ async def export_solution(request: Request, env: str, solution: str, managed: bo
 @portal_page
 async def delete_form(request: Request, env: str, solution: str) -> Response:
     """What deleting does (a managed solution's components go with it; connections never), then a button."""
-    return await page.show(request, env, "solution_delete.html", _solution_view(solution))
+    return await page.show(request, env, "solution_delete.html", solution_view(solution))
 
 
 @router.post(BASE + "/{solution}/delete", response_class=HTMLResponse)
@@ -257,6 +257,6 @@ async def delete_solution(request: Request, env: str, solution: str) -> Response
     except ConnectorhubError as error:
         if error.status == 401:
             raise
-        values = await _reread(ctx, env, _solution_view(solution))
+        values = await reread(ctx, env, solution_view(solution))
         return page.render(request, "solution_delete.html", status=error.status, **values, refused=refusal(error))
     return page.render(request, "solution_deleted.html", **values)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -58,6 +58,9 @@ class Upload:
     data: bytes
     stored: float
     force: bool = False  # S4: import a version that is not higher than the installed one
+    # Connections made (and signed in) for a reference from the wizard's sign-in window,
+    # by logical name: the wizard offers each as that reference's choice.
+    made: dict[str, str] = field(default_factory=dict)
 
 
 class Uploads:
@@ -142,7 +145,7 @@ def _where(location: str) -> str:
     return location
 
 
-async def _dry_run(request: Request, ctx, env: str, data: bytes, force: bool) -> dict[str, Any]:
+async def dry_run(request: Request, ctx, env: str, data: bytes, force: bool) -> dict[str, Any]:
     """The plan of importing ``data`` (a dry run: nothing is written), with the frame."""
     size = pkg.unpacked_size(data, max_file_bytes=ctx.limits.max_file_bytes)
 
@@ -187,7 +190,7 @@ async def upload(request: Request, env: str) -> Response:
         if len(data) > _largest(ctx):
             raise InvalidRequest(f"The file is larger than this server accepts ({_largest(ctx) // (1024 * 1024)} MiB).",
                                  code="SolutionFileTooLarge")
-        planned = await _dry_run(request, ctx, env, data, force)
+        planned = await dry_run(request, ctx, env, data, force)
     except ConnectorhubError as error:
         if error.status == 401:
             raise
@@ -208,7 +211,7 @@ def _frame_only(ctx, env: str) -> dict[str, Any]:
 # --- 2-4. the plan, connections, values, confirm -------------------------------------------------
 
 
-async def _upload_of(request: Request, ctx, env: str, key: str) -> Upload:
+async def open_upload(request: Request, ctx, env: str, key: str) -> Upload:
     def who() -> tuple[str, str]:
         with ctx.transaction(write=False) as session:
             return ctx.actor.user_id, environments.get_or_raise(session=session, actor=ctx.actor, ref=env).id
@@ -218,8 +221,9 @@ async def _upload_of(request: Request, ctx, env: str, key: str) -> Upload:
 
 
 async def _wizard(request: Request, ctx, env: str, upload: Upload, *, status: int = 200, **extra: Any) -> Response:
-    planned = await _dry_run(request, ctx, env, upload.data, upload.force)
-    return page.render(request, "solution_import_plan.html", status=status, upload=upload, skip=SKIP, new=NEW, **planned, **extra)
+    planned = await dry_run(request, ctx, env, upload.data, upload.force)
+    return page.render(request, "solution_import_plan.html", status=status, upload=upload, skip=SKIP, new=NEW, made=upload.made,
+                       **planned, **extra)
 
 
 @router.get(BASE + "/{key}", response_class=HTMLResponse)
@@ -229,7 +233,7 @@ async def wizard(request: Request, env: str, key: str) -> Response:
     usable connections, or a new one from the connector's parameter form), the
     environment variable values, and the button that imports."""
     ctx = page.context(request)
-    return await _wizard(request, ctx, env, await _upload_of(request, ctx, env, key))
+    return await _wizard(request, ctx, env, await open_upload(request, ctx, env, key))
 
 
 def settings_from(form: dict[str, str]) -> tuple[schemas.DeploymentSettings, bool, list[str]]:
@@ -265,7 +269,7 @@ async def confirm(request: Request, env: str, key: str) -> Response:
     transaction; the result page follows (installed, upgraded or unchanged, and what
     changed). A refusal writes nothing and shows the form again, every problem listed."""
     ctx = page.context(request)
-    upload = await _upload_of(request, ctx, env, key)
+    upload = await open_upload(request, ctx, env, key)
     form = await page.form_of(request)
     settings, allow_missing, created = settings_from(form)
     size = pkg.unpacked_size(upload.data, max_file_bytes=ctx.limits.max_file_bytes)
@@ -307,9 +311,9 @@ async def confirm(request: Request, env: str, key: str) -> Response:
 async def cancel(request: Request, env: str, key: str) -> Response:
     """Forget the uploaded file; nothing was written."""
     ctx = page.context(request)
-    upload = await _upload_of(request, ctx, env, key)
+    upload = await open_upload(request, ctx, env, key)
     uploads_of(request).drop(upload.id)
     return page.redirect(request, f"{page.PREFIX}/environments/{env}/solutions")
 
 
-__all__ = ["Uploads", "router", "settings_from"]
+__all__ = ["Upload", "Uploads", "dry_run", "open_upload", "router", "settings_from"]

@@ -74,3 +74,47 @@ document.addEventListener("DOMContentLoaded", reachScrollers);
 window.addEventListener("load", reachScrollers);
 window.addEventListener("resize", reachScrollers);
 document.addEventListener("htmx:afterSettle", reachScrollers);
+
+// The import wizard's "Sign in with the provider" opens the new connection's form and
+// sign-in in a window of its own. When that window closes, or "Refresh" is pressed, the
+// reference's row is read again from the server, so the connection signed in there shows,
+// chosen, without losing what was typed in the other rows. Without script the link opens
+// a new tab and "Refresh" reloads the page.
+async function refreshReference(logical) {
+  const old = document.querySelector(`fieldset[data-reference="${CSS.escape(logical)}"]`);
+  if (!old) return;
+  const response = await fetch(location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } });
+  if (!response.ok) return;
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html")
+    .querySelector(`fieldset[data-reference="${CSS.escape(logical)}"]`);
+  if (fresh) old.replaceWith(document.importNode(fresh, true));
+}
+document.addEventListener("click", (event) => {
+  const link = event.target.closest ? event.target.closest("a[data-sign-in-window], a[data-refresh-reference]") : null;
+  if (!link) return;
+  if (link.dataset.refreshReference !== undefined) {
+    event.preventDefault();
+    refreshReference(link.dataset.refreshReference);
+    return;
+  }
+  const opened = window.open(link.href, "connectorhub-sign-in", "popup,width=640,height=760");
+  if (!opened) return; // a blocked popup: the link opens its new tab as without script
+  event.preventDefault();
+  const logical = link.dataset.signInWindow;
+  const watch = setInterval(() => {
+    if (opened.closed) {
+      clearInterval(watch);
+      refreshReference(logical);
+    }
+  }, 400);
+});
+// In that window: the form remembers it was opened by the wizard, and the connection's
+// page, once connected, closes the window (the wizard then reads the row again).
+document.addEventListener("DOMContentLoaded", () => {
+  if (document.querySelector("[data-sign-in-window-page]") && window.opener) {
+    sessionStorage.setItem("connectorhub-sign-in-window", "1");
+  } else if (sessionStorage.getItem("connectorhub-sign-in-window") && document.querySelector('[data-connection-status="connected"]')) {
+    sessionStorage.removeItem("connectorhub-sign-in-window");
+    window.close();
+  }
+});
