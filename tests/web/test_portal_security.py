@@ -52,7 +52,8 @@ def grid_of(admin, name: str) -> set[tuple[str, str, str]]:
 
 
 def alert(page_text: str) -> str:
-    found = re.search(r'<div class="error" role="alert" data-code="([^"]+)">(.*?)</div>', page_text, re.S)
+    """The code and sentence of the page's error, without its "Why?" link to the help pages."""
+    found = re.search(r'<div class="error" role="alert" data-code="([^"]+)">(.*?)(?: <a href="[^"]*"[^>]*>Why\?</a>)?</div>', page_text, re.S)
     assert found, page_text[:2000]
     return f"{found.group(1)}: {html.unescape(found.group(2))}"
 
