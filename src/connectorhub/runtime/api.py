@@ -24,7 +24,7 @@ from connectorhub.api.boundary import API_HEADERS
 from connectorhub.api.context import bearer_token
 from connectorhub.api.problems import PROBLEM_JSON, problem_for, problem_headers
 from connectorhub.errors import InvalidRequest, PayloadTooLarge
-from connectorhub.runtime import schemas
+from connectorhub.runtime import dynamic, schemas
 from connectorhub.runtime.invoke import invoke as invoke_operation
 
 router = APIRouter(tags=["runtime"])
@@ -167,3 +167,31 @@ async def invoke(env: str, connection: str, operation_id: str, request: Request)
         env=env, connection=connection, operation_id=operation_id, parameters=parameters, body=body,
     )
     return Response(_json_bytes(answer), media_type="application/json")
+
+
+DYNAMIC_PATH = "/environments/{env}/connections/{connection}"
+
+
+@router.post(DYNAMIC_PATH + "/dynamic-values", response_model=schemas.DynamicValuesOut, summary="List a parameter's values")
+async def dynamic_values(env: str, connection: str, body: schemas.DynamicIn, request: Request):
+    """The values a parameter may take, listed by calling the operation its definition
+    names (x-ms-dynamic-values or x-ms-dynamic-list) through the connection, exactly as
+    an invocation: same access, credentials and outbound rules."""
+    if not body.parameter:
+        raise InvalidRequest("Name the parameter whose values to list ('parameter').", code="ParameterMissing")
+    return await dynamic.values(
+        request.app.state.runtime, token=bearer_token(request.headers.get("authorization", "")), env=env,
+        connection=connection, operation_id=body.operation, parameter=body.parameter, given=body.parameters,
+    )
+
+
+@router.post(DYNAMIC_PATH + "/dynamic-schema", response_model=schemas.DynamicSchemaOut, response_model_by_alias=True,
+             summary="Read a dynamic schema")
+async def dynamic_schema(env: str, connection: str, body: schemas.DynamicIn, request: Request):
+    """The schema of a body parameter (or of the answer, when no parameter is named) that
+    the definition declares dynamic (x-ms-dynamic-schema or x-ms-dynamic-properties),
+    read by calling the operation it names through the connection."""
+    return await dynamic.schema(
+        request.app.state.runtime, token=bearer_token(request.headers.get("authorization", "")), env=env,
+        connection=connection, operation_id=body.operation, parameter=body.parameter, given=body.parameters,
+    )
