@@ -12,7 +12,8 @@ import json
 import pytest
 from aiohttp import web
 from backends import Backend
-from conftest import client_for, make_user
+from conftest import ADMIN_TOKEN, SAME_ORIGIN, client_for, make_user
+from fastapi.testclient import TestClient
 
 from test_runtime_backend import ENV, create_connection, swagger
 
@@ -170,3 +171,21 @@ def test_cli_connection_values_and_schema(cli, backend, connection):
     assert json.loads(out.stdout)["properties"] == {"Name": {"type": "string"}}
     missing = cli("connection", "values", "-e", "default", connection, "--operation", "AddEntry", "--parameter", "field")
     assert missing.exit_code != 0 and "form_id" in missing.stderr
+
+
+def test_portal_test_panel_lists_choices(app, backend, connection, admin):
+    """The Test panel offers "List values" for a dynamic parameter; the choices come from
+    the same lookup, with the other values typed in the form; a failed lookup says why
+    and keeps the field."""
+    browser = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
+    assert browser.post("/portal/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
+    connector = admin.get(f"{ENV}/connections/{connection}").json()["connector_id"]
+    base = f"/portal/environments/default/connectors/{connector}/operations/AddEntry"
+    form = browser.get(base)
+    assert form.status_code == 200 and "List values of form_id" in form.text and "List values of plain" not in form.text
+    choices = browser.post(f"{base}/choices?parameter=field", data={"connection": connection, "p.form_id": "7", "p.field": "f2"})
+    assert choices.status_code == 200, choices.text
+    assert '<option value="f1" >Name</option>' in choices.text.replace("  ", " ") or ">Name</option>" in choices.text
+    assert 'value="f2" selected' in choices.text
+    missing = browser.post(f"{base}/choices?parameter=field", data={"connection": connection})
+    assert 'name="p.field"' in missing.text and "form_id" in missing.text and 'role="alert"' in missing.text

@@ -102,6 +102,11 @@ def lookup_of(definition: Mapping[str, Any], keys: tuple[str, ...]) -> Lookup | 
     return None
 
 
+def has_values(definition: Mapping[str, Any]) -> bool:
+    """Whether a parameter's choices come from an operation (the portal offers to list them)."""
+    return any(isinstance(definition.get(key), dict) and definition[key].get("operationId") for key in VALUES_KEYS)
+
+
 def target_definition(swagger: Mapping[str, Any], operation: Operation, parameter: str) -> Mapping[str, Any]:
     """The object a parameter name points at: a parameter of ``operation`` by its name, or
     a property of its body by path (``body/listId``: the body parameter's name, then
