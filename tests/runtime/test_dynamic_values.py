@@ -189,3 +189,27 @@ def test_portal_test_panel_lists_choices(app, backend, connection, admin):
     assert 'value="f2" selected' in choices.text
     missing = browser.post(f"{base}/choices?parameter=field", data={"connection": connection})
     assert 'name="p.field"' in missing.text and "form_id" in missing.text and 'role="alert"' in missing.text
+
+
+def test_flow_check_values_warns_about_a_value_the_api_does_not_list(admin, cli, backend, connection):
+    """Flow validation: literal values of dynamic parameters are checked against the
+    API's list through the step's connection; expressions are not; a lookup that fails
+    is a warning too. REST and `flow check-values`."""
+    connector = admin.get(f"{ENV}/connections/{connection}").json()["connector_id"]
+    flow = {"name": "Entries", "trigger": {"type": "manual", "inputs": {"f": {"type": "string"}}},
+            "connections": {"api": {"connector": connector, "connection": connection}},
+            "steps": [{"name": "good", "slot": "api", "operation": "AddEntry", "parameters": {"form_id": 7, "field": "f2"}},
+                      {"name": "bad", "slot": "api", "operation": "AddEntry", "parameters": {"form_id": 8, "status": "x"}},
+                      {"name": "expr", "slot": "api", "operation": "AddEntry", "parameters": {"form_id": "=trigger.inputs.f"}}]}
+    created = admin.post(f"{ENV}/flows", json=flow)
+    assert created.status_code == 201, created.text
+    found = admin.post(f"{ENV}/flows/{created.json()['id']}/check-values")
+    assert found.status_code == 200, found.text
+    by_location = {f["location"]: f for f in found.json()["findings"]}
+    assert set(by_location) == {"steps.1.parameters.form_id", "steps.1.parameters.status"}, by_location
+    assert by_location["steps.1.parameters.form_id"]["code"] == "ValueNotListed"
+    assert "7" in by_location["steps.1.parameters.form_id"]["message"]
+    assert by_location["steps.1.parameters.status"]["code"] == "ValuesNotListed"
+    out = cli("flow", "check-values", "-e", "default", "Entries", "--json")
+    assert out.exit_code == 0, out.stderr
+    assert {f["location"] for f in json.loads(out.stdout)} == set(by_location)

@@ -10,6 +10,7 @@ import typer
 from connectorhub.cli import names
 from connectorhub.cli.app import JsonOption
 from connectorhub.cli.client import Client
+from connectorhub.cli.commands_assets import flow_app
 from connectorhub.cli.commands_connections import ConnectionArgument, connection_app
 from connectorhub.cli.output import emit_json, table
 from connectorhub.connections.parameters import parse_assignments
@@ -56,3 +57,21 @@ def schema(
     """Show the schema the API gives for a dynamic body or answer, as JSON."""
     found = _post(env, connection_id, "dynamic-schema", operation, parameter, param)
     emit_json(found["schema"] if not as_json else found)
+
+
+@flow_app.command("check-values")
+def check_values(
+    flow: str = typer.Argument(..., help="The flow's id or name."),
+    env: str = typer.Option(..., "-e", "--env"),
+    as_json: bool = JsonOption,
+):
+    """Check the values a flow's steps give against the lists the APIs answer through
+    the steps' connections. Findings are warnings; prints none when all are listed."""
+    client = Client()
+    found = client.post(f"/environments/{env}/flows/{names.asset_id(client, env, 'flow', flow)}/check-values")["findings"]
+    if as_json:
+        emit_json(found)
+    elif found:
+        table(found, ["location", "code", "message"])
+    else:
+        typer.echo("Every value that the APIs list is among their values.")

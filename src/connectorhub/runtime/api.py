@@ -24,7 +24,7 @@ from connectorhub.api.boundary import API_HEADERS
 from connectorhub.api.context import bearer_token
 from connectorhub.api.problems import PROBLEM_JSON, problem_for, problem_headers
 from connectorhub.errors import InvalidRequest, PayloadTooLarge
-from connectorhub.runtime import dynamic, schemas
+from connectorhub.runtime import dynamic, dynamic_check, schemas
 from connectorhub.runtime.invoke import invoke as invoke_operation
 
 router = APIRouter(tags=["runtime"])
@@ -195,3 +195,13 @@ async def dynamic_schema(env: str, connection: str, body: schemas.DynamicIn, req
         request.app.state.runtime, token=bearer_token(request.headers.get("authorization", "")), env=env,
         connection=connection, operation_id=body.operation, parameter=body.parameter, given=body.parameters,
     )
+
+
+@router.post("/environments/{env}/flows/{flow}/check-values", response_model=schemas.ValueFindingsOut,
+             summary="Check a flow's values against the APIs' lists")
+async def check_flow_values(env: str, flow: str, request: Request):
+    """Each literal value a step gives a parameter whose values the API lists is checked
+    against that list, through the step's connection; findings are warnings (a value
+    not listed, or a list that could not be read)."""
+    token = bearer_token(request.headers.get("authorization", ""))
+    return {"findings": await dynamic_check.check_flow(request.app.state.runtime, token=token, env=env, flow=flow)}

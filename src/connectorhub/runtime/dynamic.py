@@ -26,10 +26,10 @@ def _defaults(operation: Operation) -> dict[str, Any]:
 
 async def _lookup_call(
     rt: service.Runtime, *, token: str, env: str, connection: str, swagger: Mapping[str, Any], operation: Operation,
-    lookup: dynamic_spec.Lookup, given: Mapping[str, Any],
+    lookup: dynamic_spec.Lookup, given: Mapping[str, Any], target: str | None,
 ) -> Any:
     lookup_operation = request.find_operation(swagger, lookup.operation_id)
-    parameters, body = dynamic_spec.arguments(lookup, lookup_operation, given, _defaults(operation))
+    parameters, body = dynamic_spec.arguments(lookup, lookup_operation, given, _defaults(operation), target)
     answer = await invoke.invoke(
         rt, token=token, env=env, connection=connection, operation_id=lookup_operation.operation_id,
         parameters=parameters, body=body,
@@ -67,7 +67,7 @@ async def values(
             "x-ms-dynamic-list); its allowed values, if any, are in the definition.", code="NoDynamicValues",
         )
     answer = await _lookup_call(rt, token=token, env=env, connection=connection, swagger=swagger, operation=operation,
-                                lookup=lookup, given=given or {})
+                                lookup=lookup, given=given or {}, target=parameter)
     return {
         "operation": operation.operation_id, "parameter": parameter, "lookup_operation": lookup.operation_id,
         "values": dynamic_spec.choices(lookup, answer),
@@ -96,7 +96,7 @@ async def schema(
             code="NoDynamicSchema",
         )
     answer = await _lookup_call(rt, token=token, env=env, connection=connection, swagger=swagger, operation=operation,
-                                lookup=lookup, given=given or {})
+                                lookup=lookup, given=given or {}, target=parameter)
     return {
         "operation": operation.operation_id, "parameter": parameter, "lookup_operation": lookup.operation_id,
         "schema": dynamic_spec.schema(lookup, answer),

@@ -164,20 +164,33 @@ def read_path(document: Any, path: str | None) -> Any:
     return node
 
 
-def _given(given: Mapping[str, Any], reference: str) -> Any:
+def _given(given: Mapping[str, Any], reference: str, near: str | None) -> Any:
     if reference in given:
         return given[reference]
     head, _, rest = reference.partition("/")
     if rest and head in given:
-        return read_path(given[head], rest)
+        found = read_path(given[head], rest)
+        if found is not MISSING:
+            return found
+    if near:  # a property's lookup may name a sibling property of the same object
+        if f"{near}/{reference}" in given:
+            return given[f"{near}/{reference}"]
+        head, _, rest = near.partition("/")
+        if head in given:
+            return read_path(given[head], f"{rest}/{reference}" if rest else reference)
     return MISSING
 
 
-def arguments(lookup: Lookup, lookup_operation: Operation, given: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+def arguments(
+    lookup: Lookup, lookup_operation: Operation, given: Mapping[str, Any], defaults: Mapping[str, Any], target: str | None = None,
+) -> tuple[dict[str, Any], Any]:
     """(parameters, body) of the lookup call. A reference takes what the caller gave for
-    that parameter, else its default; a required one with neither raises
-    ``InvalidRequest`` naming what to give. An argument naming a property of the lookup
-    operation's body (``body/field``, or a name its body schema has) goes into the body."""
+    that parameter (for a body property's lookup, a sibling property of the same object
+    too: ``target`` is the property's path, ``body/Record/Uri``), else its default; one
+    with neither raises ``InvalidRequest`` naming what to give. An argument naming a
+    property of the lookup operation's body (``body/field``, or a name its body schema
+    has) goes into the body."""
+    near = target.rpartition("/")[0] if target and "/" in target else None
     parameters: dict[str, Any] = {}
     body: Any = None
     body_parameter = lookup_operation.body
@@ -186,7 +199,7 @@ def arguments(lookup: Lookup, lookup_operation: Operation, given: Mapping[str, A
         if argument.reference is None:
             value = argument.literal
         else:
-            value = _given(given, argument.reference)
+            value = _given(given, argument.reference, near)
             if value is MISSING:
                 value = defaults.get(argument.reference, MISSING)
             if value is MISSING:

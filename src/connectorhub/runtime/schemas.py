@@ -49,3 +49,14 @@ class DynamicSchemaOut(BaseModel):
     parameter: str | None
     lookup_operation: str = Field(description="The operation that was called to read the schema")
     schema_: dict[str, Any] = Field(alias="schema", serialization_alias="schema")
+
+
+class ValueFinding(BaseModel):
+    location: str = Field(description="Where in the flow file, e.g. steps.0.parameters.form_id")
+    level: str = Field(description="warning")
+    code: str = Field(description="ValueNotListed or ValuesNotListed")
+    message: str
+
+
+class ValueFindingsOut(BaseModel):
+    findings: list[ValueFinding]
