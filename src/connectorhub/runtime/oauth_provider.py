@@ -16,7 +16,8 @@ Outbound safety (R5)
 
 Decisions (DESIGN is silent):
 
-* Providers ``oauth2`` and ``oauth2generic`` are supported. ``oauth2generic`` URL
+* Providers ``oauth2``, ``oauth2generic`` and the named ones of :mod:`.identity_providers`
+  (``aad``) are supported. ``oauth2generic`` URL
   templates (``authorizationUrlTemplate`` …) are filled from the connection's
   ``token:<name>`` parameters and the other ``customParameters`` (names compared
   without case); body and query-string templates are not supported and say so. A
