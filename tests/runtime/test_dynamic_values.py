@@ -46,6 +46,10 @@ def backend():
         return web.json_response({"result": {"schema": {"type": "object", "properties": {"Name": {"type": "string"}}},
                                              "asked": body}})
 
+    @server.route("GET", "/api/echo")
+    async def echo_key(request):
+        return web.json_response([{"id": "k", "name": "key is " + request.headers.get("X-Key", "")}])
+
     @server.route("GET", "/api/broken")
     async def broken(request):
         return web.json_response({"error": "down"}, status=503)
@@ -68,6 +72,9 @@ def definition(host: str) -> dict:
             {"name": "form_id", "in": "path", "required": True, "type": "integer"},
             {"name": "body", "in": "body", "schema": {"type": "object", "properties": {"format": {"type": "string"}}}}]}},
         "/broken": {"get": {"operationId": "Broken", "responses": OK, "parameters": []}},
+        "/echo": {"get": {"operationId": "Echo", "responses": OK, "parameters": [
+            {"name": "pick", "in": "query", "type": "string",
+             "x-ms-dynamic-values": {"operationId": "Echo", "value-path": "id", "value-title": "name"}}]}},
         "/forms/{form_id}/entries": {"post": {"operationId": "AddEntry", "responses": OK, "parameters": [
             form_id,
             {"name": "field", "in": "query", "type": "string",
@@ -151,11 +158,19 @@ def test_outbound_rules_apply_to_lookups(admin, backend):
     assert API_KEY not in answer.text
 
 
-def test_only_those_who_may_use_the_connection_list_values(app, admin, backend, connection):
+def test_only_those_who_may_use_the_connection_list_values_and_secrets_stay_masked(app, admin, backend, connection):
+    """A6 as for invoke; K2: a secret the API echoes into the list is masked for a user
+    of the connection who is not its owner."""
     token = make_user(admin, "mallory@example.com")
     answer = values(client_for(app, token), connection, operation="AddEntry", parameter="form_id")
     assert answer.status_code == 404
     assert backend.received == []
+    granted = admin.post(f"{ENV}/connections/{connection}/share", json={"user": "mallory@example.com", "role": "CanUse"})
+    assert granted.status_code in (200, 201), granted.text
+    listed = values(client_for(app, token), connection, operation="Echo", parameter="pick")
+    assert listed.status_code == 200, listed.text
+    assert API_KEY not in listed.text and listed.json()["values"][0]["title"].startswith("key is ")
+    assert values(admin, connection, operation="Echo", parameter="pick").json()["values"][0]["title"] == "key is " + API_KEY
 
 
 def test_cli_connection_values_and_schema(cli, backend, connection):
