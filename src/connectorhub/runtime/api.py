@@ -172,7 +172,8 @@ async def invoke(env: str, connection: str, operation_id: str, request: Request)
 DYNAMIC_PATH = "/environments/{env}/connections/{connection}"
 
 
-@router.post(DYNAMIC_PATH + "/dynamic-values", response_model=schemas.DynamicValuesOut, summary="List a parameter's values")
+@router.post(DYNAMIC_PATH + "/dynamic-values", response_model=schemas.DynamicValuesOut, summary="List a parameter's values",
+             openapi_extra={"security": [{"HTTPBearer": []}]})
 async def dynamic_values(env: str, connection: str, body: schemas.DynamicIn, request: Request):
     """The values a parameter may take, listed by calling the operation its definition
     names (x-ms-dynamic-values or x-ms-dynamic-list) through the connection, exactly as
@@ -186,7 +187,7 @@ async def dynamic_values(env: str, connection: str, body: schemas.DynamicIn, req
 
 
 @router.post(DYNAMIC_PATH + "/dynamic-schema", response_model=schemas.DynamicSchemaOut, response_model_by_alias=True,
-             summary="Read a dynamic schema")
+             summary="Read a dynamic schema", openapi_extra={"security": [{"HTTPBearer": []}]})
 async def dynamic_schema(env: str, connection: str, body: schemas.DynamicIn, request: Request):
     """The schema of a body parameter (or of the answer, when no parameter is named) that
     the definition declares dynamic (x-ms-dynamic-schema or x-ms-dynamic-properties),
@@ -198,7 +199,7 @@ async def dynamic_schema(env: str, connection: str, body: schemas.DynamicIn, req
 
 
 @router.post("/environments/{env}/flows/{flow}/check-values", response_model=schemas.ValueFindingsOut,
-             summary="Check a flow's values against the APIs' lists")
+             summary="Check a flow's values against the APIs' lists", openapi_extra={"security": [{"HTTPBearer": []}]})
 async def check_flow_values(env: str, flow: str, request: Request):
     """Each literal value a step gives a parameter whose values the API lists is checked
     against that list, through the step's connection; findings are warnings (a value
