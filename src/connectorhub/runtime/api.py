@@ -174,12 +174,10 @@ DYNAMIC_PATH = "/environments/{env}/connections/{connection}"
 
 @router.post(DYNAMIC_PATH + "/dynamic-values", response_model=schemas.DynamicValuesOut, summary="List a parameter's values",
              openapi_extra={"security": [{"HTTPBearer": []}]})
-async def dynamic_values(env: str, connection: str, body: schemas.DynamicIn, request: Request):
+async def dynamic_values(env: str, connection: str, body: schemas.DynamicValuesIn, request: Request):
     """The values a parameter may take, listed by calling the operation its definition
     names (x-ms-dynamic-values or x-ms-dynamic-list) through the connection, exactly as
     an invocation: same access, credentials and outbound rules."""
-    if not body.parameter:
-        raise InvalidRequest("Name the parameter whose values to list ('parameter').", code="ParameterMissing")
     return await dynamic.values(
         request.app.state.runtime, token=bearer_token(request.headers.get("authorization", "")), env=env,
         connection=connection, operation_id=body.operation, parameter=body.parameter, given=body.parameters,

@@ -32,6 +32,10 @@ class DynamicIn(Strict):
     )
 
 
+class DynamicValuesIn(DynamicIn):
+    parameter: str = Field(min_length=1, description="The parameter's name, or a body property's path (body/field)")
+
+
 class DynamicValue(BaseModel):
     value: Any
     title: Any
