@@ -228,3 +228,18 @@ def test_flow_check_values_warns_about_a_value_the_api_does_not_list(admin, cli,
     out = cli("flow", "check-values", "-e", "default", "Entries", "--json")
     assert out.exit_code == 0, out.stderr
     assert {f["location"] for f in json.loads(out.stdout)} == set(by_location)
+
+
+def test_portal_flow_page_checks_values(app, admin, backend, connection):
+    connector = admin.get(f"{ENV}/connections/{connection}").json()["connector_id"]
+    flow = {"name": "Entries", "trigger": {"type": "manual", "inputs": {}},
+            "connections": {"api": {"connector": connector, "connection": connection}},
+            "steps": [{"name": "bad", "slot": "api", "operation": "AddEntry", "parameters": {"form_id": 8}}]}
+    flow_id = admin.post(f"{ENV}/flows", json=flow).json()["id"]
+    browser = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
+    assert browser.post("/portal/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
+    shown = browser.get(f"/portal/environments/default/flows/{flow_id}")
+    assert "Check the values of Entries" in shown.text
+    checked = browser.post(f"/portal/environments/default/flows/{flow_id}/check-values")
+    assert checked.status_code == 200 and "steps.0.parameters.form_id" in checked.text and "Survey" not in checked.text
+    assert "not among the values" in checked.text
