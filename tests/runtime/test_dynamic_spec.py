@@ -77,6 +77,9 @@ def test_a_next_link_keeps_the_origin():
         with pytest.raises(InvalidRequest) as refused:
             runtime_paging.follow(request, bad)
         assert refused.value.code == "NextLinkNotAllowed"
+    relative = HttpRequest("GET", "https", "api.example.com", "/v1", "/items")
+    runtime_paging.follow(relative, "/items?page=3")  # updatenextlink's operation-relative form
+    assert relative.url == "https://api.example.com/v1/items?page=3"
     same = HttpRequest("GET", "https", "api.example.com:443", "", "/items")
     runtime_paging.follow(same, "https://API.example.com/items?p=2")
     assert same.query == [("p", "2")]

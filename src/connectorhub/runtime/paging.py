@@ -8,8 +8,9 @@ A flow step asks for the pages with ``"paginate": {"max_items": N}``
 connection (:func:`.service.call` with ``next_link``), so credentials, policies and the
 outbound rules (R5: private addresses, redirects) apply to it like to any request.
 
-A next link may be relative (resolved against the first page's URL) or absolute; it
-must keep the first request's scheme and host. One to another host is refused
+A next link may be relative (resolved against the first page's URL; a path without the
+basePath, the operation-relative form the ``updatenextlink`` policy writes, gets it in
+front) or absolute; it must keep the first request's scheme and host. One to another host is refused
 (``NextLinkNotAllowed``): following it would hand the connection's credentials to
 whoever the API (or whoever can write into its answers) names.
 """
@@ -33,7 +34,11 @@ def _origin(scheme: str, host: str) -> tuple[str, str]:
 def follow(outgoing: HttpRequest, next_link: str) -> None:
     """Turn the first page's request into the request for ``next_link``: a GET of that
     URL, no body, the same headers (credentials are added after this, as for any call)."""
-    absolute = urljoin(outgoing.url, next_link.strip())
+    link = next_link.strip()
+    base = outgoing.base_path
+    if base and link.startswith("/") and not link.startswith("//") and link.split("?", 1)[0] != base and not link.startswith(base + "/"):
+        link = base + link  # the operation-relative form ``updatenextlink`` writes (no basePath)
+    absolute = urljoin(outgoing.url, link)
     parts = urlsplit(absolute)
     if parts.scheme.lower() not in ("http", "https") or _origin(parts.scheme, parts.netloc) != _origin(outgoing.scheme, outgoing.host):
         raise InvalidRequest(
