@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from connectorhub import __version__
 from connectorhub.access import connector_rules, decisions
 from connectorhub.connectors import facts as connector_facts
+from connectorhub.connectors import listing
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.models import KIND_CUSTOM, Connector
 from connectorhub.db import make_engine, make_session_factory, migrate
@@ -354,7 +355,7 @@ def measure(engine: Engine, store: Store, samples: int, warmup: int, seed: int) 
 
 def explain(engine: Engine, actor, environment, ref: str) -> list[tuple[str, str]]:
     """Query plans of the list page and the single-connector look-up, for the report."""
-    list_query = connectors._visible_ids_statement(True, False, True, False).params(
+    list_query = listing._ids_statement(True, False, True, "", "id", "", "", False, False, engine.dialect.name).params(
         environment_id=environment.id, limit=101, **connector_facts._actor_params(actor))
     get_query = connector_facts._CANDIDATES_BY_ID_NAME_OR_TITLE.params(
         environment_id=environment.id, ref=ref, **connector_facts._actor_params(actor))

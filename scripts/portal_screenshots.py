@@ -89,6 +89,12 @@ PAGES: tuple[Shot, ...] = (
     Shot("connector-delete", "Connector › Delete…", "/environments/{env}/connectors/{connector}/delete"),
     Shot("connector-certify", "Connector › Submit for certification", "/environments/{env}/connectors/{connector}/certify"),
     Shot("connector-new", "New custom connector", "/environments/{env}/connectors/new"),
+    Shot("connector-wizard", "Connector wizard › General (start blank)", "/environments/{env}/connectors/wizard", phone=True),
+    Shot("connector-wizard-security", "Connector wizard › Security", "/environments/{env}/connectors/{connector}/wizard?step=security"),
+    Shot("connector-wizard-definition", "Connector wizard › Definition (rows, and the JSON checked as you type)",
+         "/environments/{env}/connectors/{connector}/wizard?step=definition", phone=True),
+    Shot("connector-wizard-code", "Connector wizard › Code", "/environments/{env}/connectors/{connector}/wizard?step=code"),
+    Shot("connector-wizard-test", "Connector wizard › Test", "/environments/{env}/connectors/{connector}/wizard?step=test"),
     Shot("connections", "Connections", "/environments/{env}/connections"),
     Shot("connection", "A connection", "/environments/{env}/connections/{connection}"),
     Shot("flows", "Flows", "/environments/{env}/flows"),
@@ -110,6 +116,8 @@ PAGES: tuple[Shot, ...] = (
     Shot("certification", "Certification queue", "/environments/{env}/certification"),
     Shot("certification-submission", "A certification submission", "/environments/{env}/certification/{submission}"),
     Shot("audit", "Audit log", "/environments/{env}/audit"),
+    Shot("help", "Help: the pages an error's \"Why?\" link leads to", "/help"),
+    Shot("help-sharing", "A help page (sharing)", "/help/{topic}"),
     Shot("not-found", "Not found (404)", "/{unknown:path}"),
 )
 
@@ -234,7 +242,7 @@ def make_demo(admin: TestClient, backend_host: str) -> dict[str, str]:
         "readme": "# Weather demo\n\nForecasts for a city.\n\n## Prerequisites\n\nAn API key.\n"}), "a certification submission")["id"]
     return {"env": env, "connector": connector, "connection": connection, "flow": flow,
             "ref": flow, "run": run, "app": app, "solution": "weather", "role": role, "submission": submission,
-            "table": "flow", "record_id": flow,
+            "table": "flow", "record_id": flow, "topic": "sharing",
             "unknown:path": "no/such/page"}
 
 
@@ -269,8 +277,9 @@ def _shoot(page, path: Path) -> None:
     page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})
 
 
-def take(base: str, values: dict[str, str], out: Path) -> list[tuple[Shot, list[str]]]:
-    """Every page of PAGES, signed in as the administrator (the sign-in page before)."""
+def take(base: str, values: dict[str, str], out: Path, only: set[str] | None = None) -> list[tuple[Shot, list[str]]]:
+    """Every page of PAGES (or those whose file is in ``only``), signed in as the
+    administrator (the sign-in page before); the list returned names every page."""
     out.mkdir(parents=True, exist_ok=True)
     taken: list[tuple[Shot, list[str]]] = []
     with sync_playwright() as playwright:
@@ -279,7 +288,9 @@ def take(base: str, values: dict[str, str], out: Path) -> list[tuple[Shot, list[
             for size, suffix in ((WIDE, ""), (PHONE, "-phone")):
                 page = browser.new_context(viewport={"width": size[0], "height": size[1]}).new_page()
                 page.goto(base + PREFIX + "/login")
-                if suffix and PAGES[0].phone:
+                if only and PAGES[0].file not in only:
+                    pass
+                elif suffix and PAGES[0].phone:
                     _shoot(page, out / f"{PAGES[0].file}{suffix}.png")
                 elif not suffix:
                     _shoot(page, out / f"{PAGES[0].file}.png")
@@ -288,7 +299,7 @@ def take(base: str, values: dict[str, str], out: Path) -> list[tuple[Shot, list[
                 page.get_by_role("button", name="Sign in", exact=True).click()
                 page.wait_for_load_state("networkidle")
                 for shot in PAGES[1:]:
-                    if suffix and not shot.phone:
+                    if (suffix and not shot.phone) or (only and shot.file not in only):
                         continue
                     page.goto(base + PREFIX + fill(shot.path, values))
                     page.wait_for_load_state("networkidle")
@@ -323,7 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "portal", help="where the PNG files go")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "portal.md", help="the page whose gallery is rewritten")
+    parser.add_argument("--only", action="append", metavar="FILE",
+                        help="take only this page (its file name without .png, e.g. connector-wizard); repeat for more. "
+                             "The gallery still lists every page")
     args = parser.parse_args(argv)
+    unknown = set(args.only or ()) - {shot.file for shot in PAGES}
+    if unknown:
+        raise SystemExit(f"No page named {', '.join(sorted(unknown))}; the names are the file names of PAGES.")
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"No Chromium at {CHROMIUM}: install it (apt install chromium) or name it in CONNECTORHUB_CHROMIUM.")
     backend = ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
@@ -337,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             values = make_demo(admin, f"127.0.0.1:{backend.server_address[1]}")
             server, thread, base = _serve(app)
             try:
-                taken = take(base, values, args.out)
+                taken = take(base, values, args.out, set(args.only or ()) or None)
             finally:
                 server.should_exit = True
                 thread.join(10)
@@ -346,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             backend.shutdown()
     folder = os.path.relpath(args.out, args.doc.parent)
     write_gallery(args.doc, gallery_lines(taken, folder))
-    print(f"{sum(len(f) for _, f in taken)} screenshots in {args.out}; gallery written to {args.doc}")
+    count = sum(len(f) for s, f in taken if not args.only or s.file in args.only)
+    print(f"{count} screenshots in {args.out}; gallery written to {args.doc}")
     return 0
 
 

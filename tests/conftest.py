@@ -208,7 +208,9 @@ def corpus_operation_count() -> int:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test that touches the store is a storage test (run again on PostgreSQL in CI)."""
+    """Every test that touches the store is a storage test (run again on PostgreSQL in CI),
+    except those marked ``markup_only``: they check what pages look like (accessibility,
+    keyboard, contrast), which the store does not change, so one run is enough."""
     for item in items:
-        if "database_url" in getattr(item, "fixturenames", ()):
+        if "database_url" in getattr(item, "fixturenames", ()) and item.get_closest_marker("markup_only") is None:
             item.add_marker(pytest.mark.storage)

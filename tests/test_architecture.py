@@ -32,7 +32,7 @@ USE_CASE_ORDER = (
     "security", "sharing", "assets", "runtime", "solutions", "certification", "bootstrap",
 )
 GROUND = {"errors", "ids", "jsontext", "schemas", "private_files", "config", "db", "pagination"}
-SHELL_PACKAGES = {"api", "web", "cli", "app", "serve", "migrations"}
+SHELL_PACKAGES = {"api", "web", "cli", "app", "serve", "migrations", "paconn"}
 FLOORS = ("ground", "decisions", "records", "facts", "use cases", "shells")
 MAX_UP = 15
 MAX_LINES = 800

@@ -27,6 +27,7 @@ from connectorhub.directory import api as directory_api
 from connectorhub.directory import sessions
 from connectorhub.environments import api as environments_api
 from connectorhub.errors import PayloadTooLarge
+from connectorhub.paconn import api as paconn_api
 from connectorhub.runtime import api as runtime_api
 from connectorhub.runtime import oauth_api
 from connectorhub.runtime.outbound import OutboundPolicy
@@ -168,6 +169,9 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     app.state.public_url = settings.public_url
     app.state.oauth_error_page = web_page.error_page  # a browser's callback error is a portal page
     app.include_router(oauth_api.router)
+    # The incumbent's connector API for the public connector CLI (paconn): at the root,
+    # as that client builds its addresses (docs/paconn.md).
+    app.include_router(paconn_api.router)
     # The maker portal (DESIGN section 8): server-rendered pages over the same services.
     app.mount(web_api.PREFIX + "/static", StaticFiles(directory=web_api.STATIC), name="portal-static")
     app.include_router(web_api.router)

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from conftest import client_for, make_user
 from test_certification_rules import DEFINITION, PROPERTIES
 
+from test_invoke import backend, settings  # noqa: F401 - fixtures: loopback allowed, a backend
+
 from connectorhub.access import certification_rules as rules
 from connectorhub.access.decisions import Actor
 from connectorhub.secrets.models import SecretValue
@@ -24,8 +26,13 @@ SECOND_OP = {"post": {
 }}
 
 
-def _definition(*, description: bool = True, second_operation: bool = True) -> dict:
+def _definition(*, description: bool = True, second_operation: bool = True, host: str | None = None) -> dict:
+    """The certification rules' passing definition, with a second operation; ``host``: the
+    API is the tests' backend (http on loopback), reached with the connection's API key."""
     doc = copy.deepcopy(DEFINITION)
+    if host is not None:
+        doc.update(host=host, schemes=["http"], securityDefinitions={
+            "key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}}, security=[{"key": []}])
     if not description:
         del doc["info"]["description"]
     if second_operation:
@@ -65,19 +72,20 @@ def _submit(cli, tmp_path, token: str, cid: str):
     return cli("certification", "submit", "-e", "default", "-c", cid, "--readme", readme, "--json", token=token)
 
 
-def test_o1_submit_fix_resubmit_approve_and_another_organization_uses_it(admin, cli, people, tmp_path):
+def test_o1_submit_fix_resubmit_approve_and_another_organization_uses_it(admin, cli, people, tmp_path, backend):  # noqa: F811
     """O1 end to end: validation fails with findings; fixed and resubmitted it waits for a
     reviewer; approval makes public version 1 (A1), which a user of another organization
-    lists and connects to; a second version removing an operation is shown breaking (C5)."""
+    lists, connects to with an API key (nothing from the platform needed) and calls an
+    operation of; a second version removing an operation is shown breaking (C5)."""
     mia, rita, fred = people["mia"], people["rita"], people["fred"]
-    cid = _create(admin, mia, _definition(description=False))
+    cid = _create(admin, mia, _definition(description=False, host=backend.host))
     failed = _submit(cli, tmp_path, mia, cid)
     assert failed.exit_code == 1, failed.stderr
     first = json.loads(failed.stdout)
     assert set(first) == {"id", "state", "findings"} and first["state"] == "validation_failed"
     assert any(f["code"] == "DescriptionMissing" and f["severity"] == "error" for f in first["findings"])
 
-    _update(admin, mia, cid, _definition())
+    _update(admin, mia, cid, _definition(host=backend.host))
     passed = _submit(cli, tmp_path, mia, cid)
     assert passed.exit_code == 0, passed.stderr
     second = json.loads(passed.stdout)
@@ -102,9 +110,15 @@ def test_o1_submit_fix_resubmit_approve_and_another_organization_uses_it(admin, 
     connection = fred_client.post("/api/v1/environments/fab/connections",
                                   json={"connector": public_id, "parameters": {"api_key": "fred-key"}})
     assert connection.status_code == 201, connection.text
+    assert connection.json()["status"] == "connected"
+    called = cli("invoke", "-e", "fab", "--connection", connection.json()["id"], "--operation", "ListNotes",
+                 "--param", "top=3", "--json", token=fred)
+    assert called.exit_code == 0, called.stderr
+    assert (backend.received[-1].method, backend.received[-1].path) == ("GET", "/notes")
+    assert backend.received[-1].headers["X-Api-Key"] == "fred-key" and ("top", "3") in backend.received[-1].query
 
     # A second version removes an operation: the reviewer sees it is breaking.
-    _update(admin, mia, cid, _definition(second_operation=False))
+    _update(admin, mia, cid, _definition(second_operation=False, host=backend.host))
     third = json.loads(_submit(cli, tmp_path, mia, cid).stdout)
     assert third["state"] == "in_review"
     detail = json.loads(cli("certification", "show", third["id"], "--json", token=rita).stdout)
@@ -169,7 +183,7 @@ def test_o1_a10_refusals(admin, cli, people, tmp_path):
 
 def test_o1_c4_the_public_copy_carries_no_secret(admin, cli, people, tmp_path):
     """C4: the submission and the public copy hold no OAuth client secret; a platform
-    administrator supplies one for the public connector with `connector update --secret`;
+    administrator supplies one for the public connector with `certification set-secret`;
     an independent publisher's published name carries '(Independent Publisher)'."""
     mia, rita, fred = people["mia"], people["rita"], people["fred"]
     oauth = copy.deepcopy(PROPERTIES)
@@ -193,7 +207,8 @@ def test_o1_c4_the_public_copy_carries_no_secret(admin, cli, people, tmp_path):
     assert "canary-client-secret" not in files.text
     assert _secret_names(admin, public_id) == [] and _secret_names(admin, cid) == ["/properties/connectionParameters/token/oAuthSettings/clientSecret"]
     # The platform administrator supplies the public connector's own client secret (C4).
-    supplied = cli("connector", "update", "-e", "default", "-c", public_id, "--secret", "platform-secret")
+    (tmp_path / "platform-secret").write_text("platform-secret\n")
+    supplied = cli("certification", "set-secret", public_id, "--secret-file", tmp_path / "platform-secret")
     assert supplied.exit_code == 0, supplied.stderr
     assert len(_secret_names(admin, public_id)) == 1
     # A later approval keeps the platform's secret.

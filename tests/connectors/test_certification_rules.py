@@ -360,3 +360,47 @@ def test_o1_the_counting_script_runs_on_the_sample():
     done = subprocess.run([sys.executable, str(BENCHMARK), "--markdown"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "| `TitleTooLong` | error |" in done.stdout and "pass every error-level rule" in done.stdout
+
+
+def _documented_rules() -> dict[str, list[str]]:
+    """The rule table of docs/certification.md: code → [severity, file, what, certified full,
+    independent full, certified sample, independent sample]."""
+    rows = {}
+    for line in (Path(__file__).resolve().parents[2] / "docs" / "certification.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+def test_o1_docs_list_every_rule_with_its_severity_and_the_samples_pass_counts():
+    """O1: docs/certification.md lists each rule with its severity and its pass counts;
+    the sample's columns are recounted here on the repository's sample (tests/data/corpus,
+    whatever CONNECTORHUB_CORPUS says), so a rule change that moves a count must update
+    the page. Every error-level rule that fails a certified connector is explained there."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "corpus" / "connectors"
+    documented = _documented_rules()
+    assert set(documented) == set(CERTIFICATION_RULES)
+    counted = {}
+    for group in ("certified-connectors", "independent-publisher-connectors"):
+        items = []
+        for api_def in sorted((sample / group).glob("*/apiDefinition.swagger.json")):
+            props = api_def.parent / "apiProperties.json"
+            items.append((api_def.parent.name, api_def.read_bytes(), props.read_bytes() if props.exists() else None,
+                          group == "independent-publisher-connectors"))
+        counted[group] = calibration.count(items)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "certification.md").read_text()
+    why = page.split("## Why the error rules with failures stay errors", 1)[1].split("\n## ", 1)[0]
+    for code, rule in CERTIFICATION_RULES.items():
+        severity, _, _, _, _, certified, independent = documented[code]
+        assert severity == rule.severity, code
+        for cell, group, other_kind in ((certified, "certified-connectors", "IndependentPublisherBrandColor"),
+                                        (independent, "independent-publisher-connectors", "BrandColorReserved")):
+            counts = counted[group]
+            expected = "n/a" if code == other_kind else f"{counts.parsed - len(counts.failing[code])}/{counts.parsed}"
+            assert cell == expected, (code, group, cell, expected)
+        if rule.severity == "error" and counted["certified-connectors"].failing[code]:
+            assert f"`{code}`" in why, f"{code} fails certified connectors; docs/certification.md must say why it stays an error"
+    certified = counted["certified-connectors"]
+    share = len(certified.error_free) / certified.parsed
+    assert f"Sample: {len(certified.error_free)} of {certified.parsed} certified ({share * 100:.1f} %)" in page

@@ -62,6 +62,8 @@ def test_corpus_connectors_round_trip_through_the_repository_layout(cli, admin, 
                 original = strip_client_secrets(json.loads((source / name).read_text(encoding="utf-8-sig")))
                 assert json.loads((folder / name).read_text(encoding="utf-8")) == original, (source, name)
         assert (folder / "icon.png").exists() == (source / "icon.png").exists()
+        if (source / "icon.png").exists():
+            assert (folder / "icon.png").read_bytes() == (source / "icon.png").read_bytes(), source
         readme = (folder / "readme.md").read_text(encoding="utf-8")
         for heading in ("## Publisher:", "## Prerequisites", "## Supported Operations", "## Obtaining Credentials",
                         "## Known Issues and Limitations"):
@@ -76,6 +78,8 @@ def test_corpus_connectors_round_trip_through_the_repository_layout(cli, admin, 
         assert json.loads(files["api_definition"]) == json.loads((folder / "apiDefinition.swagger.json").read_text(encoding="utf-8"))
         if (folder / "apiProperties.json").exists():
             assert json.loads(files["api_properties"]) == json.loads((folder / "apiProperties.json").read_text(encoding="utf-8"))
+        if (folder / "icon.png").exists():
+            assert base64.b64decode(files["icon_base64"]) == (folder / "icon.png").read_bytes(), folder
 
     # Nothing changed: exporting again writes the same bytes, into a fresh folder or over the old one.
     before = tree(out)

@@ -33,6 +33,9 @@ HEAVY = {
     ("patch", "/api/v1/environments/{env}/connectors/{connector}"),
     ("post", "/api/v1/environments/{env}/solution-imports"),
     ("get", "/api/v1/environments/{env}/solutions/{solution}/export"),
+    ("post", "/providers/Microsoft.PowerApps/objectIds/{oid}/validateApiSwagger"),
+    ("post", "/providers/Microsoft.PowerApps/apis"),
+    ("patch", "/providers/Microsoft.PowerApps/apis/{api}"),
 }
 EXAMPLES = int(os.environ.get("CONNECTORHUB_CONFORMANCE_EXAMPLES", "10"))
 SEED = int(os.environ.get("CONNECTORHUB_CONFORMANCE_SEED", "20260601"))
@@ -46,6 +49,10 @@ SEMANTIC_OPERATIONS = {
     "POST /api/v1/environments/{env}/connectors": "connector files are validated (C3)",
     "POST /api/v1/environments/{env}/connectors/import": "connector files are validated (C3)",
     "PATCH /api/v1/environments/{env}/connectors/{connector}": "connector files are validated (C3)",
+    # the same files as paconn sends them (docs/paconn.md)
+    "POST /providers/Microsoft.PowerApps/objectIds/{oid}/validateApiSwagger": "connector files are validated (C3)",
+    "POST /providers/Microsoft.PowerApps/apis": "connector files are validated (C3)",
+    "PATCH /providers/Microsoft.PowerApps/apis/{api}": "connector files are validated (C3)",
     # flow and app files name steps, slots and expressions that must fit together (F1, F2)
     "POST /api/v1/environments/{env}/flows": "flow files are validated (F1)",
     "POST /api/v1/environments/{env}/apps": "app files are validated (F2)",

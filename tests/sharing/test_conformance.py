@@ -221,7 +221,7 @@ class World:
         elif action == "delete_connector":
             connectors.delete(session=session, actor=actor, environment=env, ref=connector_id, force=step.get("force", False))
         elif action == "publish_public":
-            public = connectors.publish(session=session, actor=actor, keyring=self.keyring, environment=env, ref=connector_id)
+            public = connectors.publish(session=session, actor=actor, environment=env, ref=connector_id)
             self.connectors[step["connector"]] = (public.id, env_name)
         elif action == "share":
             kind, ref = self.principal(step["to"])

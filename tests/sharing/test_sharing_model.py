@@ -586,7 +586,7 @@ class SharingMachine(RuleBasedStateMachine):
         c = self.model.connectors[source]
 
         def act(session, actor):
-            return connectors.publish(session=session, actor=actor, keyring=self.keyring, environment=self.env(session, actor, c.env), ref=source).id
+            return connectors.publish(session=session, actor=actor, environment=self.env(session, actor, c.env), ref=source).id
 
         got = self.call("root", act)
         assert got not in ("not_found", "forbidden", "invalid"), got

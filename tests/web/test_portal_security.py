@@ -242,7 +242,7 @@ def test_roles_are_copied_assigned_unassigned_and_deleted(app, admin, world):
     to_team = browser.post(f"{url}/assign", data={"kind": "team", "principal": "Field"})
     assert to_team.status_code == 200
     assert role_of(admin, "My basic")["holders"] == ["team Field", "user bob@default.test"]
-    assert "Take the role from bob@default.test" in to_team.text
+    assert "Remove the role from bob@default.test" in to_team.text
     nobody = browser.post(f"{url}/assign", data={"kind": "user", "principal": "ghost@default.test"})
     assert nobody.status_code == 404 and 'value="ghost@default.test"' in nobody.text
     taken = browser.post(f"{url}/unassign", data={"kind": "user", "principal": "bob@default.test"})

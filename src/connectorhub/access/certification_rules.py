@@ -7,6 +7,8 @@
 - Submitting needs the right to edit the connector (A5: owner, CanEdit, administrators),
   decided by the connector's own rules before this module is asked.
 - Only a submission in review is approved or rejected; a rejection says why (a note).
+- Publishing copies no secret (O1, C4): only a platform administrator supplies a public
+  connector's OAuth client secret, the platform's own.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ def manage_reviewers(actor: Actor) -> Decision:
     if actor.is_platform_admin:
         return ALLOW
     return Decision(FORBIDDEN, "Only a platform administrator names certification reviewers.", "PlatformAdminRequired")
+
+
+def set_public_secret(actor: Actor) -> Decision:
+    """O1, C4: only a platform administrator sets a public connector's OAuth client secret
+    (the platform's app registration, never the submitter's)."""
+    if actor.is_platform_admin:
+        return ALLOW
+    return Decision(FORBIDDEN, "Only a platform administrator sets the client secret of a public connector.",
+                    "PlatformAdminRequired")
 
 
 def see_submission(actor: Actor, submission: SubmissionFacts, reviewer: bool) -> Decision:

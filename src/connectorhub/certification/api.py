@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, status
 
 from connectorhub.api.context import Context, context
-from connectorhub.certification import facts, schemas, service
+from connectorhub.certification import facts, public_secret, schemas, service
 from connectorhub.certification.models import CertificationSubmission
 from connectorhub.environments import service as environments
 from connectorhub.pagination import DEFAULT_LIMIT
@@ -35,13 +35,20 @@ def _submitted(submission: CertificationSubmission) -> schemas.SubmitOut:
     return schemas.SubmitOut(**_out(submission), findings=facts.findings_of(submission))
 
 
+def _secret_out(found: public_secret.ClientSecretStatus | None) -> schemas.ClientSecretOut | None:
+    if found is None:
+        return None
+    return schemas.ClientSecretOut(connector_id=found.connector_id, title=found.title, needed=found.needed, set=found.ready,
+                                   parameters=found.parameters, missing=found.missing)
+
+
 def _detail(found: service.Detail) -> schemas.SubmissionDetail:
     submission = found.submission
     return schemas.SubmissionDetail(
         **_out(submission), findings=facts.findings_of(submission), readme=submission.readme,
         submitted_by_email=found.submitted_by_email, reviewed_by=submission.reviewed_by,
         reviewed_by_email=found.reviewed_by_email, review_note=submission.review_note, reviewed_at=submission.reviewed_at,
-        published_version=found.published_version, changes=found.changes,
+        published_version=found.published_version, changes=found.changes, client_secret=_secret_out(found.client_secret),
     )
 
 
@@ -52,7 +59,7 @@ def submit(body: schemas.SubmitIn, ctx: Context = Depends(context)):
     once: ``validation_failed`` with the findings, or ``in_review``."""
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=body.environment)
-        submission = service.submit(session=session, actor=ctx.actor, environment=environment, ref=body.connector, readme=body.readme)
+        submission = service.submit(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=body.connector, readme=body.readme)
         return _submitted(submission)
 
 
@@ -93,6 +100,26 @@ def reject(submission: str, body: schemas.ReviewIn, ctx: Context = Depends(conte
     with ctx.transaction() as session:
         service.reject(session=session, actor=ctx.actor, ref=submission, note=body.note)
         return _detail(service.detail(session=session, actor=ctx.actor, ref=submission))
+
+
+@router.get("/public-connectors/{connector}/client-secret", response_model=schemas.ClientSecretOut)
+def client_secret_status(connector: str, ctx: Context = Depends(context)):
+    """Whether a public connector has the platform's OAuth client secret (platform
+    administrators). Never the value: it is write-only."""
+    with ctx.transaction(write=False) as session:
+        return _secret_out(public_secret.status(session=session, actor=ctx.actor, ref=connector))
+
+
+@router.put("/public-connectors/{connector}/client-secret", response_model=schemas.ClientSecretOut)
+@retried
+def set_client_secret(connector: str, body: schemas.ClientSecretIn, ctx: Context = Depends(context)):
+    """Set the platform's OAuth client secret of a public connector (platform
+    administrators). Publishing copies no secret from the submitter; until this is set,
+    signing in to the connector is refused. Write-only; audited without the value."""
+    with ctx.transaction() as session:
+        found = public_secret.set_client_secret(session=session, actor=ctx.actor, keyring=ctx.keyring, ref=connector,
+                                                secret=body.client_secret, parameter=body.parameter)
+        return _secret_out(found)
 
 
 @router.get("/certification-reviewers", response_model=list[schemas.ReviewerOut])

@@ -13,7 +13,7 @@ from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
 from connectorhub.certification.models import CertificationReviewer, CertificationSubmission
 from connectorhub.connectors.models import KIND_PUBLIC, Connector
-from connectorhub.errors import not_found
+from connectorhub.errors import InvalidRequest, not_found
 
 NOUN = "certification submission"
 
@@ -50,6 +50,22 @@ def findings_of(submission: CertificationSubmission) -> list[dict[str, Any]]:
 def published_copy(session: Session, connector_id: str) -> Connector | None:
     """The public connector an earlier publication of ``connector_id`` made (A1), if any."""
     return session.scalar(select(Connector).where(Connector.published_from_id == connector_id, Connector.kind == KIND_PUBLIC))
+
+
+def public_connector_or_raise(session: Session, ref: str) -> Connector:
+    """A public connector (A1) by id, name or title; public connectors are everyone's,
+    so an unknown one is simply not found. A title two public connectors share names
+    neither (use the id)."""
+    by_key = session.scalar(select(Connector).where(
+        Connector.kind == KIND_PUBLIC, (Connector.id == ref) | (Connector.name == ref)))
+    if by_key is not None:
+        return by_key
+    titled = session.scalars(select(Connector).where(Connector.kind == KIND_PUBLIC, Connector.title == ref).limit(2)).all()
+    if len(titled) == 1:
+        return titled[0]
+    if titled:
+        raise InvalidRequest(f"Several public connectors are titled '{ref}'; address one by its id.", code="ConnectorRefAmbiguous")
+    raise not_found("public connector", ref)
 
 
 def in_review_of(session: Session, connector_id: str) -> CertificationSubmission | None:

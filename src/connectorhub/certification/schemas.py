@@ -55,6 +55,23 @@ class SubmissionDetail(SubmitOut):
     changes: dict[str, Any] | None = Field(
         None, description="What changed against the published version: breaking, breaking_changes, operations, auth, general",
     )
+    client_secret: ClientSecretOut | None = Field(
+        None, description="Once published: whether the public connector still waits for the platform's OAuth client secret",
+    )
+
+
+class ClientSecretIn(Strict):
+    client_secret: str = Field(description="The OAuth client secret the identity provider issued to the platform (write-only)")
+    parameter: str | None = Field(None, description="Only this OAuth parameter (by name); every one when left out")
+
+
+class ClientSecretOut(BaseModel):
+    connector_id: str
+    title: str
+    needed: bool = Field(description="Whether the public connector signs in with OAuth through a client secret of its own")
+    set: bool = Field(description="Whether the platform's client secret is set for every OAuth parameter (never the value)")
+    parameters: list[str] = Field(description="The OAuth parameters that take the platform's client secret")
+    missing: list[str] = Field(description="Those without one yet: signing in through them is refused until it is set")
 
 
 class ReviewerOut(BaseModel):

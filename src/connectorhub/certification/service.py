@@ -10,8 +10,8 @@ review it, approve it into the public catalog or reject it with a note.
   the reviewer would otherwise approve files the maker has replaced.
 - Approval publishes the snapshot through :func:`connectors.service.publish_files`, the
   function `connector publish` uses: the public connector (A1) is created or gets a new
-  version. No secret is copied: a platform administrator supplies an OAuth client secret
-  for the public connector (`connector update --secret`).
+  version. No secret is copied: a platform administrator supplies the OAuth client
+  secret of the public connector (:mod:`.public_secret`, `certification set-secret`).
 - Every step is audited: submit, approve, reject, reviewer changes.
 """
 
@@ -29,16 +29,19 @@ from connectorhub.access import certification_rules as rules
 from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
-from connectorhub.certification import facts
+from connectorhub.certification import facts, public_secret
 from connectorhub.certification.models import CertificationReviewer, CertificationSubmission
 from connectorhub.connectors import open_source, revision_diff, service as connectors, validation
+from connectorhub.connectors.validation.certification_properties import text_secret_findings
 from connectorhub.connectors.models import KIND_PUBLIC
 from connectorhub.db import utcnow
 from connectorhub.directory import service as directory
 from connectorhub.environments.models import Environment
-from connectorhub.errors import Conflict, InvalidRequest, PayloadTooLarge
+from connectorhub.errors import Conflict, InvalidRequest, PayloadTooLarge, ValidationFailed
 from connectorhub.ids import new_id
 from connectorhub.pagination import Page, paginate
+from connectorhub.secrets import service as secret_store
+from connectorhub.secrets.keyring import Keyring
 from connectorhub.transactions import lock
 
 MAX_README = 100_000  # characters: the public readmes are a few kilobytes
@@ -77,15 +80,27 @@ def _record(session: Session, actor: Actor, action: str, submission: Certificati
     )
 
 
-def submit(*, session: Session, actor: Actor, environment: Environment, ref: str, readme: str) -> CertificationSubmission:
+def submit(
+    *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str, readme: str,
+) -> CertificationSubmission:
     """O1: submit connector ``ref`` with a readme. Needs the right to edit it (A5, as
-    update decides); runs the certification rules; the state is validation_failed on
-    any error finding (the findings are kept), else in_review."""
+    update decides); a readme holding a secret (K2: a key-shaped value, or the connector's
+    own stored secret, decrypted for this comparison only) is refused and nothing is
+    kept; runs the certification rules; the state is validation_failed on any error
+    finding (the findings are kept), else in_review."""
     text = check_readme(readme)
     connector = connectors.editable(session=session, actor=actor, environment=environment, ref=ref, files_given=False)
     if connector.kind == KIND_PUBLIC:
         raise InvalidRequest("This connector is already public; submit the custom connector it was published from.",
                              code="ConnectorAlreadyPublic")
+    own = secret_store.read(session=session, keyring=keyring, owner_kind=connectors.SECRET_OWNER, owner_id=connector.id)
+    leaked = text_secret_findings(text, own.values())
+    if leaked:
+        raise ValidationFailed(
+            "The readme holds a secret (see the findings): remove it and submit again. Nothing was submitted, so "
+            "reviewers never see it; revoke the secret at its issuer if it was shared anywhere else.",
+            findings=[f.to_dict() for f in leaked], code="ReadmeHasSecret",
+        )
     waiting = facts.in_review_of(session, connector.id)
     if waiting is not None:
         raise Conflict(f"Submission {waiting.id} of this connector is still in review. Wait for the review, or ask a "
@@ -143,6 +158,7 @@ class Detail:
     reviewed_by_email: str | None
     published_version: int | None
     changes: dict[str, Any] | None
+    client_secret: public_secret.ClientSecretStatus | None = None  # of the public connector, once published
 
 
 def _parsed(text: str | None) -> dict[str, Any] | None:
@@ -167,6 +183,7 @@ def detail(*, session: Session, actor: Actor, ref: str) -> Detail:
     return Detail(
         submission, emails.get(submission.submitted_by), emails.get(submission.reviewed_by or ""),
         public.revision if public is not None else None, changes,
+        public_secret.status_of(session, public) if public is not None else None,
     )
 
 

@@ -1,16 +1,22 @@
-"""`connectorhub certification submit|list|show|approve|reject|reviewers`: the
-certification workflow (O1), over the REST API like every verb."""
+"""`connectorhub certification submit|list|show|approve|reject|reviewers|set-secret|
+secret-status`: the certification workflow (O1), over the REST API like every verb.
+`set-secret` reads the public connector's OAuth client secret from a file, standard input
+or a prompt without echo, never from the command line."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import sys
+from urllib.parse import quote
+
 import typer
 
 from connectorhub import errors
 from connectorhub.cli.app import EnvOption, JsonOption, group
 from connectorhub.cli.client import Client
+from connectorhub.cli import parameter_input
 from connectorhub.cli.output import console, emit_json, print_finding, table
 
 certification_app = group("certification", "Certification: submit a connector, review it, publish it to every organization.")
@@ -86,6 +92,11 @@ def _print_detail(item: dict[str, Any]) -> None:
     if item["findings"]:
         _say("Findings:")
         _print_findings(item["findings"])
+    secret = item.get("client_secret")
+    if secret and secret["missing"]:
+        _say(f"The public connector signs in with OAuth and has no client secret of the platform yet "
+             f"({', '.join(secret['missing'])}): a platform administrator sets it with "
+             f"`connectorhub certification set-secret {secret['connector_id']}`.")
     changes = item.get("changes")
     if changes is not None:
         verdict = "breaking" if changes["breaking"] else "not breaking"
@@ -120,6 +131,10 @@ def approve(
         emit_json(item)
     else:
         _say(f"Approved: public connector {item['public_connector_id']}, version {item['public_version']}.")
+        secret = item.get("client_secret")
+        if secret and secret["missing"]:
+            _say("It signs in with OAuth: no secret was copied from the submitter. Set the platform's client secret with "
+                 f"`connectorhub certification set-secret {item['public_connector_id']}`; until then signing in is refused.")
 
 
 @certification_app.command("reject")
@@ -164,3 +179,68 @@ def reviewers_list(as_json: bool = JsonOption):
         emit_json(items)
         return
     table(items, ["email", "user_id", "added_at"])
+
+
+def _without_line_end(text: str) -> str:
+    return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+
+
+def _client_secret(secret_file: Path | None) -> str:
+    """The secret from ``--secret-file`` (``-``: standard input), else typed in without
+    echo at a terminal, else read from standard input. Never a command-line argument."""
+    if secret_file is not None and str(secret_file) != "-":
+        try:
+            return _without_line_end(secret_file.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            raise errors.NotFound(f"secret file '{secret_file}' does not exist.", code="FileNotFound") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise errors.InvalidRequest(f"secret file '{secret_file}' cannot be read ({type(error).__name__}).",
+                                        code="FileNotValid") from None
+    if secret_file is None and parameter_input.stdin_is_terminal():
+        return typer.prompt("Client secret", hide_input=True, confirmation_prompt=True, err=True)
+    return _without_line_end(sys.stdin.read())
+
+
+def _print_secret_status(item: dict[str, Any]) -> None:
+    if not item["needed"]:
+        _say(f"{item['title']} needs no client secret from the platform: its users connect with their own credentials.")
+    elif item["missing"]:
+        _say(f"{item['title']}: the platform's client secret is not set for {', '.join(item['missing'])}; signing in is "
+             f"refused until it is (`connectorhub certification set-secret {item['connector_id']}`).")
+    else:
+        _say(f"{item['title']}: the platform's client secret is set ({', '.join(item['parameters'])}).")
+
+
+@certification_app.command("set-secret")
+def set_secret(
+    connector: str = typer.Argument(..., help="The public connector: id, name or title."),
+    secret_file: Path = typer.Option(
+        None, "--secret-file", help="Read the client secret from this file ('-': standard input). Without it the "
+        "secret is asked for without echo, or read from standard input when no terminal is attached."),
+    parameter: str = typer.Option(None, "--parameter", help="Only this OAuth parameter (default: every one)."),
+    as_json: bool = JsonOption,
+):
+    """Set the platform's OAuth client secret of a public connector (platform
+    administrators). Publishing copies no secret; until it is set, signing in is refused.
+    The secret is never shown again."""
+    body: dict[str, Any] = {"client_secret": _client_secret(secret_file)}
+    if parameter is not None:
+        body["parameter"] = parameter
+    item = Client().put(f"/public-connectors/{quote(connector, safe='')}/client-secret", body)
+    if as_json:
+        emit_json(item)
+    else:
+        _print_secret_status(item)
+
+
+@certification_app.command("secret-status")
+def secret_status(
+    connector: str = typer.Argument(..., help="The public connector: id, name or title."),
+    as_json: bool = JsonOption,
+):
+    """Whether a public connector has the platform's OAuth client secret (platform administrators)."""
+    item = Client().get(f"/public-connectors/{quote(connector, safe='')}/client-secret")
+    if as_json:
+        emit_json(item)
+    else:
+        _print_secret_status(item)

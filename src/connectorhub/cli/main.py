@@ -16,6 +16,7 @@ from connectorhub.cli import (  # noqa: F401 - each module registers its command
     commands_dynamic,
     commands_identity,
     commands_keys,
+    commands_paconn,
     commands_revisions,
     commands_runtime,
     commands_security,

@@ -201,7 +201,7 @@ def publish_connector(env: str, connector: str, ctx: Context = Depends(context))
     """Copy the connector into the public catalog (platform administrators)."""
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        public = service.publish(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector)
+        public = service.publish(session=session, actor=ctx.actor, environment=environment, ref=connector)
         access = facts.access_for(session=session, actor=ctx.actor, connector=public, environment=environment)
         return _detail(public, access)
 

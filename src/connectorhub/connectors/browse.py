@@ -5,7 +5,7 @@ connector's icon, and the dependency report a delete would answer (A8) before th
 confirms it.
 
 Who sees what is decided exactly as :func:`connectors.service.list` decides it (A1, A2,
-A3, A9, A10, A11): the same statement of visible ids, then the same decision per row.
+A3, A9, A10, A11): both are :func:`connectors.listing.page`.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, cast, func, or_, select
-from sqlalchemy.orm import Session, load_only
-from sqlalchemy.types import JSON
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
 
 from connectorhub.access import connector_rules
 from connectorhub.access.decisions import Access, Actor
 from connectorhub.connectors.facts import get_with_access
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
-from connectorhub.connectors.service import _LIST_COLUMNS, decide_rows, dependents, visibility
+from connectorhub.connectors import listing
+from connectorhub.connectors.service import dependents
 from connectorhub.environments.models import Environment
 from connectorhub.errors import Forbidden, InvalidRequest
 from connectorhub.pagination import Page, check_limit
@@ -37,8 +37,6 @@ from connectorhub.solutions import facts as solutions
 SORTS = ("title", "updated")
 KINDS = ("custom", "public")
 HOLDINGS = ("mine", "shared")
-# Every visible id: the visibility statement's per-branch limit, set past any real count.
-_ALL = 2**31 - 1  # the largest INTEGER PostgreSQL binds
 _BRAND_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 PNG = b"\x89PNG\r\n\x1a\n"
 JPEG = b"\xff\xd8\xff"
@@ -65,81 +63,41 @@ class Query:
         return Query(self.search.strip()[:200], self.kind, self.holding, self.sort or "title")
 
 
-def _description(dialect: str):
-    """info.description of the stored definition, as text."""
-    if dialect == "postgresql":
-        return func.json_extract_path_text(cast(Connector.api_definition, JSON), "info", "description")
-    return func.json_extract(Connector.api_definition, "$.info.description")
+def _cursor_of(last: tuple[Any, str], sort: str) -> str:
+    key, connector_id = last
+    value = key.isoformat() if sort == "updated" else key
+    return base64.urlsafe_b64encode(json.dumps([value, connector_id]).encode()).decode()
 
 
-def _holds(column, words: str, dialect: str):
-    """``column`` contains ``words`` whatever their case, without lowering the column first."""
-    if dialect == "postgresql":
-        return column.icontains(words, autoescape=True)
-    return column.contains(words, autoescape=True)  # SQLite's LIKE ignores ASCII case
-
-
-def _sort_key(sort: str):
-    return Connector.updated_at if sort == "updated" else func.lower(Connector.title)
-
-
-def _cursor_of(connector: Connector, sort: str) -> str:
-    value = connector.updated_at.isoformat() if sort == "updated" else connector.title.lower()
-    return base64.urlsafe_b64encode(json.dumps([value, connector.id]).encode()).decode()
-
-
-def _after(cursor: str, sort: str):
-    """The keyset condition of the page after ``cursor`` (title A to Z, or newest first)."""
+def _after(cursor: str, sort: str) -> tuple[Any, str]:
+    """The position (sort key, id) a page address stands for (title A to Z, or newest first)."""
     try:
         value, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         key_value = dt.datetime.fromisoformat(value) if sort == "updated" else str(value)
-    except (ValueError, TypeError, binascii.Error):
+        if not isinstance(last_id, str) or (sort == "updated" and key_value.tzinfo is None):
+            raise ValueError(last_id)
+    except (ValueError, TypeError, AttributeError, binascii.Error):
         raise InvalidRequest("The page address is not one this list gave; start again from the first page.",
                              code="CursorNotValid") from None
-    key = _sort_key(sort)
-    if sort == "updated":
-        return or_(key < key_value, and_(key == key_value, Connector.id < last_id))
-    return or_(key > key_value, and_(key == key_value, Connector.id > last_id))
+    return key_value, last_id
 
 
 def catalog(
     *, session: Session, actor: Actor, environment: Environment, query: Query = Query(), limit: int, cursor: str | None = None,
 ) -> Page[tuple[Connector, Access]]:
     """One page of the connectors the caller may use in ``environment`` (those of
-    :func:`connectors.service.list`), searched, filtered and sorted in the database.
-    A connector the per-row decision hides (A11, S5) leaves its page one row short, as in
-    :func:`connectors.service.list`."""
+    :func:`connectors.service.list`: the same :func:`listing.page`), searched, filtered and
+    sorted in the database. A connector the per-row decision hides (A11, S5) leaves its
+    page one row short, as in :func:`connectors.service.list`."""
     check_limit(limit)
     query = query.checked()
-    visible = visibility(session, actor, environment, after=None, limit=_ALL)
-    ids = visible.statement.subquery()
-    statement = select(Connector).options(load_only(*_LIST_COLUMNS)).join(ids, ids.c.id == Connector.id)
-    if query.kind:
-        statement = statement.where(Connector.kind == (KIND_CUSTOM if query.kind == "custom" else KIND_PUBLIC))
-    if query.holding == "mine":
-        statement = statement.where(Connector.kind == KIND_CUSTOM, Connector.owner_id == actor.user_id)
-    elif query.holding == "shared":
-        statement = statement.where(Connector.kind == KIND_CUSTOM, Connector.owner_id != actor.user_id)
-    if query.search:
-        words = query.search.lower()
-        dialect = session.get_bind().dialect.name
-        statement = statement.where(or_(
-            func.lower(Connector.title).contains(words, autoescape=True),
-            # The cheap test first (no lowered copy of the definition: SQLite's LIKE
-            # ignores ASCII case by itself, PostgreSQL's ILIKE), so only a definition
-            # holding the words is parsed for its description.
-            and_(_holds(Connector.api_definition, words, dialect),
-                 func.lower(_description(dialect)).contains(words, autoescape=True)),
-        ))
-    if cursor:
-        statement = statement.where(_after(cursor, query.sort))
-    key = _sort_key(query.sort)
-    order = (key.desc(), Connector.id.desc()) if query.sort == "updated" else (key, Connector.id)
-    rows = builtins.list(session.scalars(statement.order_by(*order).limit(limit + 1), visible.params))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = decide_rows(session, actor, environment, rows, visible.peers)
-    return Page(items, _cursor_of(rows[-1], query.sort) if more and rows else None)
+    kind = {"custom": KIND_CUSTOM, "public": KIND_PUBLIC}.get(query.kind, "")
+    listed = listing.page(
+        session=session, actor=actor, environment=environment, order=query.sort,
+        narrowing=listing.Narrowing(kind, query.holding, query.search), after=_after(cursor, query.sort) if cursor else None,
+        limit=limit,
+    )
+    return Page(listed.items, _cursor_of(listed.last, query.sort) if listed.last else None)
 
 
 def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str, dict[str, Any]]:
@@ -149,8 +107,7 @@ def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str,
     is a ``#rgb`` or ``#rrggbb`` colour, else none) and its description."""
     if not connector_ids:
         return {}
-    description = _description(session.get_bind().dialect.name)
-    query = select(Connector.id, func.substr(Connector.icon, 1, len(PNG)), Connector.api_properties, description).where(
+    query = select(Connector.id, func.substr(Connector.icon, 1, len(PNG)), Connector.api_properties, Connector.description).where(
         Connector.id.in_(bindparam("ids", expanding=True))
     )
     out = {}
@@ -165,7 +122,7 @@ def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str,
             colour = found if isinstance(found, str) and _BRAND_COLOR.match(found) else None
         out[connector_id] = {
             "has_icon": has_icon, "icon_not_shown": icon_head is not None and not has_icon,
-            "brand_color": colour, "description": text if isinstance(text, str) else "",
+            "brand_color": colour, "description": text or "",
         }
     return out
 

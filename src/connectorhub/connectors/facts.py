@@ -18,7 +18,7 @@ from connectorhub.access.decisions import Access, Actor
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
 from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
-from connectorhub.errors import InvalidRequest, not_found
+from connectorhub.errors import Forbidden, InvalidRequest, not_found
 from connectorhub.security import facts as security
 from connectorhub.sharing.models import ConnectorGrant
 from connectorhub.solutions.models import Solution, SolutionComponent
@@ -263,3 +263,10 @@ def get_with_access(*, session: Session, actor: Actor, environment: Environment,
             f"Several connectors are titled '{ref}' ({ids}); address one by its id.", code="ConnectorRefAmbiguous"
         )
     return visible[0]
+
+
+def ensure_may_edit(access: Access) -> None:
+    """A5, A11: changing a connector's files needs CanEdit (owner, administrators, or
+    write through security roles); the same refusal for every interface."""
+    if not connector_rules.can_edit_connector(access):
+        raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")

@@ -9,37 +9,25 @@ is decided by :mod:`connectorhub.access.decisions`; this module only loads the f
 from __future__ import annotations
 
 import builtins
-import functools
 import json
 import re
 import secrets as pysecrets
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import Integer, and_, bindparam, select
+from sqlalchemy import select
 from sqlalchemy import delete as sa_delete
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
-from connectorhub.access import connector_rules, decisions
-from connectorhub.access.decisions import Access, Actor, EnvironmentFacts
+from connectorhub.access import connector_rules
+from connectorhub.access.decisions import Access, Actor
 from connectorhub.audit import service as audit
 from connectorhub.config import Limits
 from connectorhub.connections.models import Connection
 from connectorhub.connections.purge import purge as purge_connection
 from connectorhub.assets import facts as assets
-from connectorhub.connectors import history, validation
-from connectorhub.connectors.facts import (
-    _ACTOR_PRINCIPALS,
-    _FILE_COLUMNS,
-    _GRANT_COLUMNS,
-    _IN_SOLUTION,
-    _IN_SOLUTION_MANY,
-    _actor_params,
-    _solution_access,
-    facts,
-    get_or_raise,
-    get_with_access,
-)
+from connectorhub.connectors import history, listing, validation
+from connectorhub.connectors.facts import _FILE_COLUMNS, ensure_may_edit, get_or_raise, get_with_access
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
 from connectorhub.connectors.secrets_split import (
     oauth_parameter_pointers,
@@ -49,7 +37,6 @@ from connectorhub.connectors.secrets_split import (
 from connectorhub.connectors.variable_references import client_secret_references
 from connectorhub.db import utcnow
 from connectorhub.directory.models import User
-from connectorhub.environments import facts as environments
 from connectorhub.environments.models import Environment
 from connectorhub.errors import (
     Conflict,
@@ -59,7 +46,7 @@ from connectorhub.errors import (
     ValidationFailed,
 )
 from connectorhub.ids import new_id
-from connectorhub.pagination import Page, check_limit
+from connectorhub.pagination import Page
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.security import facts as security
@@ -288,6 +275,7 @@ def create(
     )
     connector.name = new_connector_name(connector.title)
     connector._parsed_definition = definition
+    connector.describe()
     # Every check that can refuse runs before anything is added to the session, so a
     # refused create leaves the session as it was (importing.import_many relies on it).
     _store_properties(session, keyring, connector, properties_text, properties, files.secret, is_new=True)
@@ -314,8 +302,7 @@ def editable(*, session: Session, actor: Actor, environment: Environment, ref: s
     administrators; A11: write through security roles), locked so revisions follow one
     another; with ``files_given``, also not a managed solution's component (S4)."""
     connector, access = get_with_access(session=session, actor=actor, environment=environment, ref=ref)
-    if not connector_rules.can_edit_connector(access):
-        raise Forbidden("You may use this connector but not edit it (CanEdit is needed).", code="ConnectorEditForbidden")
+    ensure_may_edit(access)
     lock(session, connector, kind="connector", ref=ref, refresh=True)  # revisions one after the other
     if files_given:
         # S4: a managed connector's files are read-only; its client secret (--secret
@@ -358,6 +345,7 @@ def revise(
     connector.api_definition = definition_text
     connector._parsed_definition = definition
     connector.title = definition["info"]["title"]
+    connector.describe()
     if files.api_properties is not None or files.secret:
         _store_properties(session, keyring, connector, properties_text, properties, files.secret)
         connector._parsed_properties = None
@@ -388,6 +376,7 @@ def replace_all(session: Session, keyring: Keyring, connector: Connector, checke
     connector._parsed_definition = definition
     connector._parsed_properties = None
     connector.title = definition["info"]["title"]
+    connector.describe()
     _store_properties(session, keyring, connector, properties_text, properties, None)
     connector.icon, connector.script = icon, script
 
@@ -542,9 +531,11 @@ def delete(*, session: Session, actor: Actor, environment: Environment, ref: str
     return report
 
 
-def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: Environment, ref: str) -> Connector:
+def publish(*, session: Session, actor: Actor, environment: Environment, ref: str) -> Connector:
     """A1: a platform administrator copies a connector into the public catalog; publishing
-    the same connector again updates its public copy (a new revision)."""
+    the same connector again updates its public copy (a new revision). Like certification
+    approval (O1), it copies no secret: the source's OAuth client secret is its
+    organization's; the platform supplies the public connector's own (docs/decisions.md)."""
     if not connector_rules.can_publish_public(actor):
         raise Forbidden("Only a platform administrator publishes connectors to the public catalog.", code="PlatformAdminRequired")
     source = get_or_raise(session=session, actor=actor, environment=environment, ref=ref)
@@ -554,10 +545,6 @@ def publish(*, session: Session, actor: Actor, keyring: Keyring, environment: En
     # Read the (deferred) files before a new row is pending, or their load would autoflush it.
     files = {column.key: getattr(source, column.key) for column in _FILE_COLUMNS}
     public = publish_files(session=session, actor=actor, source_id=source.id, title=source.title, files=files)
-    values = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=source.id)
-    secret_store.delete_all(session=session, owner_kind=SECRET_OWNER, owner_id=public.id)
-    for pointer, value in values.items():
-        secret_store.put(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=public.id, name=pointer, value=value)
     record_change(session, actor, "connector.publish", public, source_id=source.id, source_environment_id=source.environment_id)
     return public
 
@@ -566,7 +553,8 @@ def publish_files(*, session: Session, actor: Actor, source_id: str, title: str,
     """A1, O1: create or update the public copy of connector ``source_id`` with ``files``
     (the download's, no secret value, C4), a new version each time (C5). The one way into
     the public catalog, for `connector publish` and certification approval alike; the
-    caller decided access and copies any secret."""
+    caller decided access. No secret is copied (O1): a client secret the platform set
+    for the public connector is kept while its slot is still in the new files."""
     public = session.scalar(select(Connector).where(Connector.published_from_id == source_id, Connector.kind == KIND_PUBLIC))
     replaced = None
     if public is None:
@@ -581,6 +569,7 @@ def publish_files(*, session: Session, actor: Actor, source_id: str, title: str,
     for key, value in files.items():
         setattr(public, key, value)
     public._parsed_definition = public._parsed_properties = None
+    public.describe()
     public.revision += 1
     public.updated_at = utcnow()
     session.flush()
@@ -589,142 +578,13 @@ def publish_files(*, session: Session, actor: Actor, source_id: str, title: str,
         history.start(session, actor, public, "publish")
     else:
         history.advance(session, actor, public, replaced, "publish")
+        slots = secret_slots(public.properties())
+        stored = secret_store.names(session=session, owner_kind=SECRET_OWNER, owner_ids=[public.id]).get(public.id, [])
+        for name in stored:
+            if name not in slots:
+                secret_store.delete_one(session=session, owner_kind=SECRET_OWNER, owner_id=public.id, name=name)
     session.flush()
     return public
-
-
-@functools.cache
-def _visible_ids_statement(same_org: bool, sees_all: bool, grants_apply: bool, paged: bool, peers: str = ""):
-    """The ids of the next page of connectors a caller may see in an environment, as a
-    UNION ALL of branches that are each ordered and limited on their own index: public
-    connectors (A1), the caller's own (A2), those granted to the caller, a group of theirs
-    or the organization (A3), or every connector of the environment for administrators
-    (A10) and subscription members (A9). ``peers`` adds the connectors of the other
-    environments of the same subscription and region (A9): ``"all"`` for a member of the
-    subscription, ``"own"`` for a caller who only sees their own there, ``""`` none.
-    The database never scans the environment for a caller who sees little of it
-    (docs/benchmarks.md, access). One statement per shape, built once."""
-    limit = bindparam("limit", type_=Integer)
-
-    def page(query, column):
-        if paged:
-            query = query.where(column > bindparam("after"))
-        # Wrapped: SQLite refuses ORDER BY/LIMIT directly inside a compound select's member.
-        branch = query.order_by(column).limit(limit).subquery()
-        return select(branch.c.id)
-
-    branches = [page(select(Connector.id.label("id")).where(Connector.kind == KIND_PUBLIC), Connector.id)]
-    if same_org:
-        in_env = Connector.environment_id == bindparam("environment_id")
-        if sees_all:
-            branches.append(page(select(Connector.id.label("id")).where(in_env), Connector.id))
-        else:
-            mine = Connector.owner_id == bindparam("actor_user")
-            branches.append(page(select(Connector.id.label("id")).where(in_env, mine), Connector.id))
-            if grants_apply:
-                # One branch per principal kind, so each reads ix_connector_grants_principal
-                # in connector order (one OR'ed branch made PostgreSQL fetch every grant).
-                principals = (
-                    and_(ConnectorGrant.principal_kind == "user", ConnectorGrant.principal_id == bindparam("actor_user")),
-                    and_(ConnectorGrant.principal_kind == "group", ConnectorGrant.principal_id.in_(bindparam("actor_groups", expanding=True))),
-                    and_(ConnectorGrant.principal_kind == "org", ConnectorGrant.principal_id == bindparam("actor_org")),
-                )
-                for principal in principals:
-                    branches.append(page(
-                        select(ConnectorGrant.connector_id.label("id"))
-                        .join(Connector, Connector.id == ConnectorGrant.connector_id)
-                        .where(principal, in_env, ~_IN_SOLUTION),  # A11: grants of solution connectors do not apply
-                        ConnectorGrant.connector_id,
-                    ))
-            # A11: connectors in a solution, for S5 to decide on (security roles).
-            branches.append(page(
-                select(SolutionComponent.component_id.label("id"))
-                .join(Connector, Connector.id == SolutionComponent.component_id)
-                .where(SolutionComponent.component_kind == "connector", in_env),
-                SolutionComponent.component_id,
-            ))
-        if peers:
-            # A9: a connector of a solution stays in its own environment (S5 decides there).
-            in_peers = [Connector.environment_id.in_(bindparam("peer_ids", expanding=True)), ~_IN_SOLUTION]
-            if peers == "own":
-                in_peers.append(Connector.owner_id == bindparam("actor_user"))
-            branches.append(page(select(Connector.id.label("id")).where(*in_peers), Connector.id))
-    union = branches[0].union_all(*branches[1:]).subquery()
-    return select(union.c.id).distinct().order_by(union.c.id).limit(limit)
-
-
-@dataclass(frozen=True)
-class Visibility:
-    """The ids of the connectors a caller may see in an environment (``statement``, with
-    its ``params``), and the facts of the other environments of its subscription and
-    region whose connectors reach it (``peers``, A9)."""
-
-    statement: Any
-    params: dict[str, Any]
-    peers: dict[str, EnvironmentFacts]
-
-
-def visibility(session: Session, actor: Actor, environment: Environment, *, after: str | None, limit: int) -> Visibility:
-    """What :func:`list` and the portal's searched list (``browse.catalog``) both start
-    from, so the two show the same connectors (A1-A3, A9, A10, A11). The peer
-    environments are one query, whatever their number."""
-    same_org = environment.org_id == actor.org_id
-    peers = {peer.id: environments.facts(peer) for peer in environments.subscription_peers(session, environment)} if same_org else {}
-    subscription = environment.sharing_model == "subscription"
-    member = subscription and environment.subscription_id in actor.subscription_ids
-    sees_all = same_org and (decisions.administers(actor, environment.org_id, environment.id) or member)
-    peer_kind = ("all" if member else "own") if same_org and peers else ""
-    statement = _visible_ids_statement(same_org, sees_all, not subscription, after is not None, peer_kind)  # A9: no grants there
-    params = {"environment_id": environment.id, "after": after, "limit": limit, **_actor_params(actor)}
-    if peer_kind:
-        params["peer_ids"] = sorted(peers)
-    return Visibility(statement, params, peers)
-
-
-def decide_rows(
-    session: Session, actor: Actor, environment: Environment, rows: builtins.list[Connector], peers: dict[str, EnvironmentFacts],
-) -> builtins.list[tuple[Connector, Access]]:
-    """The caller's access to each of ``rows`` (loaded with the list's columns), the ones
-    they may not view left out: the per-row decision after :func:`visibility` (grants, A11
-    with S5 for connectors in a solution, A9 for a peer's connector on its own environment)."""
-    ids = [c.id for c in rows]
-    grants: dict[str, builtins.list[decisions.Grant]] = {}
-    if ids:
-        for connector_id, *grant in session.execute(_GRANTS_OF_MANY, {"connector_ids": ids, **_actor_params(actor)}):
-            grants.setdefault(connector_id, []).append(decisions.Grant(*grant))
-    in_solution: set[str] = set(session.scalars(_IN_SOLUTION_MANY, {"connector_ids": ids})) if ids else set()
-    here = [c for c in rows if c.id in in_solution and c.environment_id == environment.id]
-    solution_access = _solution_access(session, actor, environment, here) if here else {}
-    env_facts = environments.facts(environment)
-    items = []
-    for connector in rows:
-        home = peers.get(connector.environment_id, env_facts)  # A9: a peer's connector is decided on its own environment
-        access = connector_rules.connector_access(
-            actor, facts(connector, connector.id in in_solution), grants.get(connector.id, ()), home,
-            solution_access.get(connector.id), env_facts,
-        )
-        if connector_rules.can_view_connector(access):
-            items.append((connector, access))
-    return items
-
-
-_GRANTS_OF_MANY = select(ConnectorGrant.connector_id, *_GRANT_COLUMNS).where(
-    ConnectorGrant.connector_id.in_(bindparam("connector_ids", expanding=True)), _ACTOR_PRINCIPALS
-)
-
-
-_LIST_COLUMNS = (
-    Connector.id, Connector.org_id, Connector.environment_id, Connector.kind, Connector.name, Connector.title,
-    Connector.owner_id, Connector.revision, Connector.published_from_id, Connector.created_at, Connector.updated_at,
-)
-
-
-_PAGE_ROWS = (
-    select(Connector)
-    .options(load_only(*_LIST_COLUMNS))
-    .where(Connector.id.in_(bindparam("connector_ids", expanding=True)))
-    .order_by(Connector.id)
-)
 
 
 def list(  # noqa: A001 - the service vocabulary
@@ -732,14 +592,10 @@ def list(  # noqa: A001 - the service vocabulary
 ) -> Page[tuple[Connector, Access]]:
     """What the caller may use in ``environment``: its visible custom connectors, those of
     the other environments of its subscription and region (A9) and every public
-    connector, with the caller's role and how it was obtained, one page at a time."""
-    check_limit(limit)
-    visible = visibility(session, actor, environment, after=cursor or None, limit=limit + 1)
-    page_ids = session.scalars(visible.statement, visible.params).all()
-    more = len(page_ids) > limit
-    ids = page_ids[:limit]
-    rows: builtins.list[Connector] = session.scalars(_PAGE_ROWS, {"connector_ids": ids}).all() if ids else []
-    return Page(decide_rows(session, actor, environment, rows, visible.peers), ids[-1] if more and ids else None)
+    connector, with the caller's role and how it was obtained, one page at a time, in id
+    (creation) order: :func:`listing.page`, as the portal's sorted list."""
+    listed = listing.page(session=session, actor=actor, environment=environment, after=(cursor, cursor) if cursor else None, limit=limit)
+    return Page(listed.items, listed.last[1] if listed.last else None)
 
 
 def flags(session: Session, connector_ids: builtins.list[str]) -> dict[str, tuple[bool, bool]]:

@@ -25,7 +25,9 @@ Decisions (DESIGN is silent):
   allowed values (:mod:`connectorhub.runtime.oauth_templates`).
 * The client authenticates with ``client_secret_post`` (id and secret in the form
   body), what connectors in this format are written for; without a stored secret only
-  the client id is sent (a public client). PKCE (S256) is always used.
+  the client id is sent (a public client). PKCE (S256) is always used. A *public
+  connector* (A1) without a stored secret is refused instead (``PublicClientSecretNotSet``):
+  publishing copies no secret (O1), and the platform has not supplied its own yet.
 * Token and authorization URLs must be https; plain http is accepted for loopback
   hosts only (local development and tests).
 * Token endpoint error texts are shortened, stripped of control characters and of any
@@ -58,9 +60,9 @@ from sqlalchemy.orm import Session
 
 from connectorhub.connections.models import Connection
 from connectorhub.connectors import variable_references
-from connectorhub.connectors.models import Connector
+from connectorhub.connectors.models import KIND_PUBLIC, Connector
 from connectorhub.environments.models import Environment
-from connectorhub.errors import InvalidRequest, NotSupported, UpstreamError
+from connectorhub.errors import Conflict, InvalidRequest, NotSupported, UpstreamError
 from connectorhub.runtime import identity_providers, oauth_templates
 from connectorhub.runtime.http import HttpRequest, HttpResponse
 from connectorhub.secrets import service as secret_store
@@ -325,6 +327,14 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
     else:
         stored = secret_store.read(session=session, keyring=keyring, owner_kind="connector", owner_id=connection.connector_id)
         secret = stored.get(f"{prefix}/{_escape(name)}/oAuthSettings/clientSecret")
+        if not secret and connector.kind == KIND_PUBLIC:
+            # O1, C4: publishing copied no secret; the platform supplies the public connector's own.
+            raise Conflict(
+                f"Signing in with '{connector.title}' is not possible yet: the platform has not set up this public "
+                "connector's sign-in (its OAuth client secret). Ask a platform administrator to set it up, then sign "
+                "in again.",
+                code="PublicClientSecretNotSet",
+            )
 
     def shown(slot: str) -> str | None:
         # When any URL part came from a secret variable, URLs are quoted as written, never

@@ -27,7 +27,8 @@ from connectorhub.directory import sessions, signin
 from connectorhub.environments import service as environments
 from connectorhub.errors import NotFound, TooManyAttempts, Unauthenticated
 from connectorhub.transactions import transaction as use_case_transaction
-from connectorhub.web import account, audit, certification, connector_files, connections, connectors, environments as environment_pages, flows, page
+from connectorhub.web import account, audit, certification, connector_files, connector_wizard, connections, connectors, environments as environment_pages, flows, page
+from connectorhub.web import help as help_pages
 from connectorhub.web import security as security_pages
 from connectorhub.web import security_records, security_roles
 from connectorhub.web import solutions, solutions_import
@@ -131,12 +132,12 @@ def _local(target: str) -> str:
     return target if target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target else ""
 
 
-for pages in (environment_pages, connector_files, connectors, connections, flows, solutions, solutions_import, security_pages,
-              security_roles, security_records, certification, audit, account):
+for pages in (environment_pages, connector_files, connector_wizard, connectors, connections, flows, solutions, solutions_import, security_pages,
+              security_roles, security_records, certification, audit, account, help_pages):
     router.include_router(pages.router)
 # The portal's routes that pass the gate of large requests (api.heavy), as full paths.
 HEAVY_ROUTES = tuple(
-    (method, PREFIX + path) for pages in (connector_files, solutions, solutions_import) for method, path in pages.HEAVY_ROUTES
+    (method, PREFIX + path) for pages in (connector_files, connector_wizard, solutions, solutions_import) for method, path in pages.HEAVY_ROUTES
 )
 
 

@@ -13,12 +13,13 @@ from markdown_it import MarkdownIt
 from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import certification_rules as rules
-from connectorhub.certification import facts, service as certification
+from connectorhub.certification import facts, public_secret, service as certification
 from connectorhub.connectors import facts as connector_facts
 from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError
 from connectorhub.transactions import retried
 from connectorhub.web import page
+from connectorhub.web.connectors import tab_view
 from connectorhub.web.page import PAGE, env_url, portal_page
 
 router = APIRouter()
@@ -151,7 +152,7 @@ async def submit(request: Request, env: str, connector: str) -> Response:
     def apply() -> str:
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-            made = certification.submit(session=session, actor=ctx.actor, environment=environment, ref=connector,
+            made = certification.submit(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, ref=connector,
                                         readme=form.get("readme", ""))
             return env_url(environment, "certification", made.id)
 
@@ -163,3 +164,27 @@ async def submit(request: Request, env: str, connector: str) -> Response:
         values = await _reread(ctx, env, _submit_view(connector))
         return page.render(request, "certification_submit.html", status=error.status, **values, error=error,
                            readme=form.get("readme", ""))
+
+
+@router.post("/environments/{env}/connectors/{connector}/client-secret", response_class=HTMLResponse)
+@portal_page
+async def set_client_secret(request: Request, env: str, connector: str) -> Response:
+    """The platform's OAuth client secret of a public connector, as ``certification
+    set-secret`` (platform administrators). The value is never shown back."""
+    form = await page.form_of(request)
+    ctx = page.context(request)
+
+    def apply() -> str:
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            public_secret.set_client_secret(session=session, actor=ctx.actor, keyring=ctx.keyring, ref=connector,
+                                            secret=form.get("client_secret", ""))
+            return env_url(environment, "connectors", connector)
+
+    try:
+        return page.redirect(request, await run_in_threadpool(retried(apply)))
+    except ConnectorhubError as error:
+        if error.status in (401, 404):
+            raise
+        values = await _reread(ctx, env, tab_view(connector, "definition"))
+        return page.render(request, "connector.html", status=error.status, **values, error=error)

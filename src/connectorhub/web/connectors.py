@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from connectorhub import jsontext
-from connectorhub.access import connector_rules, decisions, offers
+from connectorhub.access import certification_rules, connector_rules, decisions, offers
 from connectorhub.api import context as api_context
+from connectorhub.certification import public_secret
 from connectorhub.connections import service as connections
 from connectorhub.connectors import browse
 from connectorhub.connectors import facts as connector_facts
@@ -95,6 +96,14 @@ def _connection_form(session, ctx, environment, ref: str) -> list[dict[str, Any]
     return [s.to_dict() for s in sets]
 
 
+def _platform_secret(session, ctx, connector) -> public_secret.ClientSecretStatus | None:
+    """On a public OAuth connector, a platform administrator's form for the platform's client secret."""
+    if connector.kind != "public" or not certification_rules.set_public_secret(ctx.actor).allowed:
+        return None
+    found = public_secret.status_of(session, connector)
+    return found if found.needed else None
+
+
 def tab_view(ref: str, tab: str, parameter_set: str | None = None) -> page.View:
     """The values of one tab of a connector's page; each reads through the same use case
     as the REST API (so the same access rules decide what it shows)."""
@@ -106,6 +115,7 @@ def tab_view(ref: str, tab: str, parameter_set: str | None = None) -> page.View:
             "connector": connector, "access": access, "tab": tab,
             "looks": browse.appearance(session, [connector.id]).get(connector.id, {}),
             "may_edit": connector_rules.can_edit_connector(access), "may_delete": connector_rules.can_delete_connector(access),
+            "platform_secret": _platform_secret(session, ctx, connector),
         }
         if tab == "definition":
             files = connectors.download(session=session, actor=ctx.actor, environment=environment, ref=ref)

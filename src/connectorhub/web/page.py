@@ -39,6 +39,7 @@ from connectorhub.environments.facts import env_ref
 from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, Forbidden, TooManyAttempts, Unauthenticated
 from connectorhub.transactions import retried
+from connectorhub.web.help_topics import why_link
 
 PREFIX = PORTAL_PREFIX
 COOKIE = "connectorhub_portal"
@@ -57,7 +58,7 @@ def env_url(environment: Environment, *parts: str) -> str:
 
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals.update(prefix=PREFIX, tabs=TABS, env_ref=env_ref)
+templates.env.globals.update(prefix=PREFIX, tabs=TABS, env_ref=env_ref, why_link=why_link)
 
 
 def is_htmx(request: Request) -> bool:
@@ -137,7 +138,7 @@ def _same_origin(request: Request) -> None:
         )
 
 
-def _signed_in_email(request: Request) -> str | None:
+def signed_in_email(request: Request) -> str | None:
     """Who is signed in, for the header of an error page (None when nobody is)."""
     try:
         ctx = context(request)
@@ -154,7 +155,7 @@ async def _error(request: Request, error: ConnectorhubError) -> Response:
     if is_htmx(request):
         response = render(request, "_error.html", status=error.status, error=error)
     else:  # a page of its own inside the layout, with the header of whoever is signed in
-        me = await run_in_threadpool(_signed_in_email, request)
+        me = await run_in_threadpool(signed_in_email, request)
         response = render(request, "error.html", status=error.status, error=error, me=me)
     if isinstance(error, TooManyAttempts):
         response.headers["Retry-After"] = str(error.retry_after)

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from connectorhub.connectors.validation.certification_rules import severity
 from connectorhub.connectors.validation.findings import API_DEFINITION_FILE, API_PROPERTIES_FILE, Finding, _pointer, _q
@@ -156,6 +156,27 @@ def _secure_defaults(properties: Any) -> Iterator[Finding]:
                 yield _finding("SecretInFile", _pointer(*where, name, "default"),
                                f"The secure connection parameter {_q(name)} has a default value; remove it (each "
                                "maker enters their own) and revoke it.")
+
+
+README_FILE = "readme.md"
+_MIN_KNOWN = 6  # a stored secret shorter than this would match ordinary words
+
+
+def text_secret_findings(text: str, known: Iterable[str] = (), file: str = README_FILE) -> list[Finding]:
+    """``SecretInFile`` findings of a text file, the readme of a certification submission
+    (O1, K2): a line with a key-shaped value, or with one of ``known`` (the connector's own
+    stored secrets: its client secret, secure defaults). The line is named, never the value."""
+    known = [k for k in known if isinstance(k, str) and len(k.strip()) >= _MIN_KNOWN]
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        what = next((w for w, shape in _KEY_SHAPES if shape.search(line)), None)
+        if what is None and any(k in line for k in known):
+            what = "the connector's own secret (its client secret or a secure default)"
+        if what is not None:
+            found.append(Finding("SecretInFile", "", severity("SecretInFile"),
+                                 f"Line {number} of the readme holds what looks like {what}; remove it (the readme is "
+                                 "shown to reviewers) and revoke it at its issuer.", file, line=number))
+    return found
 
 
 def secret_findings(definition: Any, properties: Any) -> list[Finding]:

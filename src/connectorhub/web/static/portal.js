@@ -25,10 +25,52 @@ document.addEventListener("htmx:afterRequest", (event) => {
 // A connector's brand colour (apiProperties' iconBrandColor, checked by the server to be
 // #rgb or #rrggbb) behind its icon: set through the style object, which the policy allows,
 // rather than a style attribute, which it refuses.
+// The initial on it is white, or dark on a light colour, whichever contrasts more
+// (relative luminance as WCAG defines it).
+function luminance(hex) {
+  const digits = hex.length === 4 ? hex.slice(1).split("").map((d) => d + d) : [hex.slice(1, 3), hex.slice(3, 5), hex.slice(5, 7)];
+  const [r, g, b] = digits.map((d) => {
+    const c = parseInt(d, 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+const DARK_TEXT = "#1b1f24";  // --text
 function paintBrands(root) {
   root.querySelectorAll("[data-brand]").forEach((element) => {
-    if (/^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(element.dataset.brand)) element.style.backgroundColor = element.dataset.brand;
+    const brand = element.dataset.brand;
+    if (!/^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(brand)) return;
+    const light = luminance(brand);
+    const onWhite = 1.05 / (light + 0.05), onDark = (light + 0.05) / (luminance(DARK_TEXT) + 0.05);
+    element.style.backgroundColor = brand;
+    element.style.color = onWhite >= onDark ? "#ffffff" : DARK_TEXT;
   });
 }
 document.addEventListener("DOMContentLoaded", () => paintBrands(document));
 document.addEventListener("htmx:afterSwap", (event) => paintBrands(event.detail.target));
+
+// A box that scrolls (a long definition, a wide table on a phone) can be scrolled with
+// the keyboard: it is a tab stop while, and only while, its content overflows it. A
+// tabindex written in the page (the role grid's box) is left as it is.
+function scrolls(box) {
+  const style = getComputedStyle(box);
+  const across = /(auto|scroll)/.test(style.overflowX) && box.scrollWidth > box.clientWidth + 1;
+  const down = /(auto|scroll)/.test(style.overflowY) && box.scrollHeight > box.clientHeight + 1;
+  return across || down;
+}
+function reachScrollers() {
+  document.querySelectorAll("main pre, main table, main .table-wrap").forEach((box) => {
+    const added = "scrollStop" in box.dataset;
+    if (box.hasAttribute("tabindex") && !added) return;
+    if (scrolls(box)) {
+      if (!added) { box.tabIndex = 0; box.dataset.scrollStop = ""; }
+    } else if (added) {
+      box.removeAttribute("tabindex");
+      delete box.dataset.scrollStop;
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", reachScrollers);
+window.addEventListener("load", reachScrollers);
+window.addEventListener("resize", reachScrollers);
+document.addEventListener("htmx:afterSettle", reachScrollers);
