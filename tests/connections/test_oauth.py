@@ -425,18 +425,18 @@ def test_r2_state_is_spent_once_and_expires(app, admin, provider):
     assert browser.get(late_location).json()["code"] == "OAuthStateNotValid"
 
 
-def test_r2_unsupported_identity_providers_and_templates_say_so(app, admin):
-    """R2: `aad` (corpus: CompanyConnect) and oauth2generic body/query templates (corpus:
-    NetDocuments) answer a clear not-supported error at sign-in; the connection is still
-    created, unauthenticated, without a sign-in link."""
-    for folder, code in (("certified-connectors/CompanyConnect", "OAuthProviderNotSupported"),
-                         ("certified-connectors/NetDocuments", "OAuthTemplateNotSupported")):
+def test_r2_unsupported_templates_say_so(app, admin):
+    """R2: oauth2generic body/query templates (corpus: NetDocuments) answer a clear
+    not-supported error at sign-in; the connection is still created, unauthenticated,
+    without a sign-in link. (`aad`, refused here before, is supported:
+    test_named_providers.py and the corpus case below.)"""
+    for folder, code in (("certified-connectors/NetDocuments", "OAuthTemplateNotSupported"),):
         files = CONNECTORS / folder
         connector = admin.post(f"{ENV}/connectors", json={
             "api_definition": json.dumps(MINIMAL),  # the properties matter here; some corpus definitions are malformed
             "api_properties": (files / "apiProperties.json").read_text(encoding="utf-8-sig")})
         assert connector.status_code == 201, connector.text
-        params = {"token:TenantId": "common"} if "CompanyConnect" in folder else {"token:apiRegion": "US"}
+        params = {"token:apiRegion": "US"}
         created = admin.post(f"{ENV}/connections", json={"connector": connector.json()["id"], "parameters": params})
         assert created.status_code == 201, created.text
         assert created.json()["status"] == "unauthenticated" and created.json()["sign_in_url"] is None
@@ -449,6 +449,8 @@ def test_r2_unsupported_identity_providers_and_templates_say_so(app, admin):
     "folder, params, authorize",
     [
         ("certified-connectors/Redque", {}, "https://demoidentity.redque.com/connect/authorize"),
+        ("certified-connectors/CompanyConnect", {"token:TenantId": "contoso.example"},
+         "https://login.windows.net/contoso.example/oauth2/authorize"),
         ("certified-connectors/ZohoSign", {"token:customHost": "eu"}, "https://accounts.zoho.eu/oauth/v2/auth"),
         ("certified-connectors/Tribal - Maytas", {"token:environment": ".tribaledge.com", "token:region": "emea", "token:tenantId": "t 1"},
          "https://identity.tribaledge.com/emea/ids/t%201/connect/authorize"),

@@ -81,6 +81,8 @@ RETRY_AFTER = {
 # Operations that call the APIs behind connectors or an OAuth provider, by (method, path).
 EXTRAS: tuple[tuple[str, re.Pattern[str], tuple[int, ...]], ...] = (
     ("post", re.compile(r"/connections/\{connection\}/invoke/\{operation_id\}$"), (501, 502, 503)),
+    ("post", re.compile(r"/connections/\{connection\}/dynamic-(values|schema)$"), (501, 502, 503)),
+    ("post", re.compile(r"/flows/\{flow\}/check-values$"), (503,)),
     ("post", re.compile(r"/(flows|apps)/\{asset\}/run$"), (501, 502, 503)),
     ("post", re.compile(r"/connections/\{connection\}/sign-in$"), (502,)),
     ("get", re.compile(r"^/oauth/callback$"), (404, 409, 502)),

@@ -29,7 +29,7 @@ from connectorhub.access import asset_rules
 from connectorhub.access.decisions import Actor
 from connectorhub.access.asset_rules import AssetAccess
 from connectorhub.access.enforce import enforce
-from connectorhub.assets import expressions, lending, schemas
+from connectorhub.assets import expressions, lending, paging, schemas
 from connectorhub.assets.facts import (
     _slot,
     get_with_access,
@@ -89,6 +89,7 @@ class PreparedStep:
     parameters: dict[str, Any]  # literals and '=' expressions, evaluated at execution
     body: Any = None
     has_body: bool = False
+    max_items: int | None = None  # paginate: follow next page links up to this many items
 
 
 @dataclass
@@ -300,7 +301,11 @@ def prepare_run(
         if form is not None:
             raise InvalidRequest("Flows have no forms; give inputs only.", code="FormNotApplicable")
         values = _flow_inputs(spec, inputs)
-        steps = [PreparedStep(s.name, s.slot, s.operation, s.parameters, s.body, "body" in s.model_fields_set) for s in spec.steps]
+        steps = [
+            PreparedStep(s.name, s.slot, s.operation, s.parameters, s.body, "body" in s.model_fields_set,
+                         s.paginate.max_items if s.paginate is not None else None)
+            for s in spec.steps
+        ]
         context = {"trigger": {"inputs": values, "time": (due_at or now).isoformat()}, "steps": {}}
         label = trigger
     else:
@@ -373,10 +378,19 @@ async def execute(prepared: PreparedRun, call: CallStep) -> RunOutcome:
             continue
         record["request"] = {"parameters": parameters, **({"body": body} if step.has_body else {})}
         started = time.perf_counter()
+        output_body: Any = None
         try:
             result = await call(
                 usable=usable, environment_id=prepared.environment_id, operation_id=step.operation, parameters=parameters, body=body,
             )
+            output_body = result.body
+            if step.max_items is not None and result.status < 400:
+                output_body, record["pages"] = await paging.follow_pages(
+                    max_items=step.max_items, operation_id=step.operation, first=result.body, usable=usable,
+                    environment_id=prepared.environment_id, parameters=parameters, body=body, call=call,
+                )
+        except paging.PageFailed as error:
+            failure = (error.code, f"Step '{step.name}' ({step.operation}): {error.message}.")
         except ConnectorhubError as error:
             failure = (error.code, f"Step '{step.name}' ({step.operation}): {error.detail}")
         except Exception as error:  # noqa: BLE001 - a step's failure is recorded, never the message (K2)
@@ -386,7 +400,7 @@ async def execute(prepared: PreparedRun, call: CallStep) -> RunOutcome:
         if failure is not None:
             records.append({**record, "status": "failed", "error": {"code": failure[0], "message": failure[1]}})
             continue
-        output = {"status": result.status, "headers": _headers(result.headers), "body": result.body}
+        output = {"status": result.status, "headers": _headers(result.headers), "body": output_body}
         if getattr(result, "body_encoding", "json") != "json":
             output["body_encoding"] = result.body_encoding
         context.setdefault("steps", {})[step.name] = output

@@ -51,12 +51,17 @@ class SlotSpec(Strict):
     connectionReference: str | None = Field(None, description="A connection reference's logical name, instead of a connection")
 
 
+class PaginateSpec(Strict):
+    max_items: int = Field(ge=1, le=100_000, description="Stop following next page links once this many items are read")
+
+
 class StepSpec(Strict):
     name: Name
     slot: Name
     operation: str = Field(min_length=1)
     parameters: dict[str, Any] = Field(default_factory=dict)
     body: Any = None
+    paginate: PaginateSpec | None = Field(None, description="Follow the operation's next page links (x-ms-pageable)")
 
 
 class FlowFile(Strict):
@@ -142,6 +147,7 @@ class StepOut(BaseModel):
     response_status: int | None = None
     output: dict[str, Any] | None = None
     duration_ms: float | None = None
+    pages: int | None = Field(None, description="Pages read when the step follows next page links (paginate)")
     error: dict[str, Any] | None = None
 
 

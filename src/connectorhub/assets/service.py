@@ -28,7 +28,7 @@ from connectorhub.access import asset_rules, connection_rules, connector_rules, 
 from connectorhub.access.decisions import Actor
 from connectorhub.access.asset_rules import AssetAccess
 from connectorhub.access.enforce import enforce
-from connectorhub.assets import expressions, schemas
+from connectorhub.assets import expressions, paging, schemas
 from connectorhub.assets.facts import (
     _check_kind,
     _visible_in,
@@ -172,6 +172,7 @@ def _check_calls(
                         problems.append({"location": f"{where}.parameters.{name}", "message": f"Operation '{call.operation}' has no parameter '{name}' (parameters: {listed})."})
                     elif known[name]["in"] == "body":
                         problems.append({"location": f"{where}.parameters.{name}", "message": f"'{name}' is the request body; give it as the {noun[:-1]}'s \"body\"."})
+                problems += paging.check_step(call, connector, where)
         if kind == KIND_FLOW:
             trigger = spec.trigger
             inputs = set(trigger.inputs) if isinstance(trigger, schemas.ManualTrigger) else set()

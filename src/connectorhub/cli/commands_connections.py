@@ -80,7 +80,8 @@ def parameters(
             {**p, "allowed_values": ", ".join(p["allowed_values"]), "default": "(set)" if p["secret"] and p["has_default"] else p.get("default")}
             for p in parameter_set["parameters"] if not p["hidden"]
         ]
-        table(rows, ["name", "type", "required", "secret", "allowed_values", "default", "display_name"], title=title)
+        rows.sort(key=lambda p: p.get("visibility") == "advanced")  # advanced ones last, as the portal shows them
+        table(rows, ["name", "type", "required", "secret", "allowed_values", "default", "visibility", "display_name"], title=title)
         if parameter_set["needs_oauth"]:
             console.print("Signing in with the provider authorizes connections of this set.")
 

@@ -13,6 +13,7 @@ from connectorhub.cli import (  # noqa: F401 - each module registers its command
     commands_connections,
     commands_connectors,
     commands_directory,
+    commands_dynamic,
     commands_identity,
     commands_keys,
     commands_paconn,

@@ -94,6 +94,8 @@ class ParameterSpec:
     default: object | None
     allowed_values: tuple[str, ...]
     secret: bool
+    # x-ms-visibility: "important", "advanced" (shown collapsed), "internal" (hidden) or "" (not said).
+    visibility: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The form description; a secret default is only ``"has_default": true`` (C4, K2)."""
@@ -107,6 +109,7 @@ class ParameterSpec:
             "secret": self.secret,
             "allowed_values": list(self.allowed_values),
             "has_default": self.default is not None,
+            "visibility": self.visibility,
         }
         if self.default is not None and not self.secret:
             out["default"] = self.default
@@ -288,6 +291,7 @@ def _spec(name: str, parameter: dict, pointer: str, secret_defaults: dict[str, s
         "AzureActiveDirectoryTenant"
     ):
         display = "Tenant"  # the claim parameter token:TenantId, named so by the public schema
+    visibility = _visibility(parameter.get("x-ms-visibility", _get_ci(ui, "x-ms-visibility")))
     description = _get_ci(ui, "description")
     if not isinstance(description, str) or not description:
         description = _get_ci(ui, "tooltip")
@@ -297,11 +301,21 @@ def _spec(name: str, parameter: dict, pointer: str, secret_defaults: dict[str, s
         display_name=display if isinstance(display, str) and display else name,
         description=_text(description),
         required=_truthy(constraints.get("required")),
-        hidden=_truthy(constraints.get("hidden")),
+        hidden=_truthy(constraints.get("hidden")) or visibility == "internal",
         default=default,
         allowed_values=_allowed_values(parameter, constraints),
         secret=secret,
+        visibility=visibility,
     )
+
+
+VISIBILITIES = ("important", "advanced", "internal")
+
+
+def _visibility(value: Any) -> str:
+    """``x-ms-visibility`` as one of :data:`VISIBILITIES`, or "" when not said (or unknown)."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    return text if text in VISIBILITIES else ""
 
 
 def _specs(parameters: Any, prefix: str, secret_defaults: dict[str, str]) -> tuple[ParameterSpec, ...]:

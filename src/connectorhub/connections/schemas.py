@@ -29,6 +29,7 @@ class ParameterOut(BaseModel):
     allowed_values: list[str]
     has_default: bool
     default: Any = None
+    visibility: str = Field("", description="important, advanced (offered collapsed), internal (hidden) or empty")
 
 
 class ParameterSetOut(BaseModel):

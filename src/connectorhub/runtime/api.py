@@ -24,7 +24,7 @@ from connectorhub.api.boundary import API_HEADERS
 from connectorhub.api.context import bearer_token
 from connectorhub.api.problems import PROBLEM_JSON, problem_for, problem_headers
 from connectorhub.errors import InvalidRequest, PayloadTooLarge
-from connectorhub.runtime import schemas
+from connectorhub.runtime import dynamic, dynamic_check, schemas
 from connectorhub.runtime.invoke import invoke as invoke_operation
 
 router = APIRouter(tags=["runtime"])
@@ -167,3 +167,40 @@ async def invoke(env: str, connection: str, operation_id: str, request: Request)
         env=env, connection=connection, operation_id=operation_id, parameters=parameters, body=body,
     )
     return Response(_json_bytes(answer), media_type="application/json")
+
+
+DYNAMIC_PATH = "/environments/{env}/connections/{connection}"
+
+
+@router.post(DYNAMIC_PATH + "/dynamic-values", response_model=schemas.DynamicValuesOut, summary="List a parameter's values",
+             openapi_extra={"security": [{"HTTPBearer": []}]})
+async def dynamic_values(env: str, connection: str, body: schemas.DynamicValuesIn, request: Request):
+    """The values a parameter may take, listed by calling the operation its definition
+    names (x-ms-dynamic-values or x-ms-dynamic-list) through the connection, exactly as
+    an invocation: same access, credentials and outbound rules."""
+    return await dynamic.values(
+        request.app.state.runtime, token=bearer_token(request.headers.get("authorization", "")), env=env,
+        connection=connection, operation_id=body.operation, parameter=body.parameter, given=body.parameters,
+    )
+
+
+@router.post(DYNAMIC_PATH + "/dynamic-schema", response_model=schemas.DynamicSchemaOut, response_model_by_alias=True,
+             summary="Read a dynamic schema", openapi_extra={"security": [{"HTTPBearer": []}]})
+async def dynamic_schema(env: str, connection: str, body: schemas.DynamicIn, request: Request):
+    """The schema of a body parameter (or of the answer, when no parameter is named) that
+    the definition declares dynamic (x-ms-dynamic-schema or x-ms-dynamic-properties),
+    read by calling the operation it names through the connection."""
+    return await dynamic.schema(
+        request.app.state.runtime, token=bearer_token(request.headers.get("authorization", "")), env=env,
+        connection=connection, operation_id=body.operation, parameter=body.parameter, given=body.parameters,
+    )
+
+
+@router.post("/environments/{env}/flows/{flow}/check-values", response_model=schemas.ValueFindingsOut,
+             summary="Check a flow's values against the APIs' lists", openapi_extra={"security": [{"HTTPBearer": []}]})
+async def check_flow_values(env: str, flow: str, request: Request):
+    """Each literal value a step gives a parameter whose values the API lists is checked
+    against that list, through the step's connection; findings are warnings (a value
+    not listed, or a list that could not be read)."""
+    token = bearer_token(request.headers.get("authorization", ""))
+    return {"findings": await dynamic_check.check_flow(request.app.state.runtime, token=token, env=env, flow=flow)}

@@ -51,6 +51,17 @@ def _authorized(rt: service.Runtime, token: str, env: str, connection: str) -> s
     )
 
 
+async def authorize(rt: service.Runtime, *, token: str, env: str, connection: str) -> service.Authorized:
+    """The caller, the connection and its secrets after the access check (A6), from the
+    cache when an entry is still valid (the first half of :func:`invoke`)."""
+    if rt.changes.due():  # other processes' writes are seen before an entry is trusted
+        await rt.changes.confirm()
+    return await rt.authorizations.lookup(
+        (token, env, connection), write_epoch(),
+        lambda: run_in_threadpool(_authorized, rt, token, env, connection),
+    )
+
+
 async def invoke(
     rt: service.Runtime, *, token: str, env: str, connection: str, operation_id: str, parameters: dict[str, Any], body: Any
 ) -> dict[str, Any]:
@@ -60,12 +71,7 @@ async def invoke(
     (:class:`~.schemas.InvokeOut`); an error status of the API is still an answer (the
     call was made). Secrets the API echoes are masked for everyone but the connection's
     owner (:mod:`.masking`)."""
-    if rt.changes.due():  # other processes' writes are seen before an entry is trusted
-        await rt.changes.confirm()
-    authorized = await rt.authorizations.lookup(
-        (token, env, connection), write_epoch(),
-        lambda: run_in_threadpool(_authorized, rt, token, env, connection),
-    )
+    authorized = await authorize(rt, token=token, env=env, connection=connection)
     usable = authorized.usable
     result = await service.call(
         rt, usable=usable, environment_id=authorized.environment_id, operation_id=operation_id,

@@ -16,7 +16,8 @@ Outbound safety (R5)
 
 Decisions (DESIGN is silent):
 
-* Providers ``oauth2`` and ``oauth2generic`` are supported. ``oauth2generic`` URL
+* Providers ``oauth2``, ``oauth2generic`` and the named ones of :mod:`.identity_providers`
+  (``aad``) are supported. ``oauth2generic`` URL
   templates (``authorizationUrlTemplate`` …) are filled from the connection's
   ``token:<name>`` parameters and the other ``customParameters`` (names compared
   without case); body and query-string templates are not supported and say so. A
@@ -44,6 +45,7 @@ Decisions (DESIGN is silent):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -61,7 +63,7 @@ from connectorhub.connectors import variable_references
 from connectorhub.connectors.models import KIND_PUBLIC, Connector
 from connectorhub.environments.models import Environment
 from connectorhub.errors import Conflict, InvalidRequest, NotSupported, UpstreamError
-from connectorhub.runtime import oauth_templates
+from connectorhub.runtime import identity_providers, oauth_templates
 from connectorhub.runtime.http import HttpRequest, HttpResponse
 from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
@@ -79,7 +81,7 @@ __all__ = [
 ]
 
 Sender = Callable[[HttpRequest], Awaitable[HttpResponse]]
-SUPPORTED_PROVIDERS = ("oauth2", "oauth2generic")
+SUPPORTED_PROVIDERS = ("oauth2", "oauth2generic", *identity_providers.NAMED)
 TOKEN_TIMEOUT_SECONDS = 15.0
 MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
 
@@ -106,6 +108,8 @@ class ProviderSettings:
     refresh_url: str
     # The provider's issuer identifier when the connector declares it (RFC 9207).
     issuer: str | None = None
+    # Sent with every token request (code and refresh): aad's resource.
+    token_parameters: tuple[tuple[str, str], ...] = ()
 
 
 def _escape(token: str) -> str:
@@ -301,6 +305,9 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
                 urls[slot] = refs.resolve(_fill_template(template, values, slot, name), slot)
             else:
                 urls[slot] = resolved.get(slot)
+    elif provider in identity_providers.NAMED:
+        named = _named_endpoints(provider, name, settings, resolved, connection)
+        urls.update(authorizationUrl=named.authorization_url, tokenUrl=named.token_url, refreshUrl=named.token_url)
     else:
         for slot in ("authorizationUrl", "tokenUrl", "refreshUrl"):
             urls[slot] = resolved.get(slot)
@@ -311,8 +318,10 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
                 "set the provider's URL in apiProperties.json.",
                 code="OAuthSettingsNotValid",
             )
-    scopes = settings.get("scopes")
-    scopes = tuple(s for s in scopes if isinstance(s, str) and s.strip()) if isinstance(scopes, list) else ()
+    scopes = _scopes(settings)
+    token_parameters: tuple[tuple[str, str], ...] = ()
+    if provider in identity_providers.NAMED:
+        scopes, token_parameters = named.scopes, named.token_parameters
     if secret_name is not None:
         secret = refs.secret(secret_name)
     else:
@@ -344,7 +353,30 @@ def provider_settings(*, session: Session, keyring: Keyring, connection: Connect
         token_url=_checked_url(urls["tokenUrl"], "token URL", shown("tokenUrl")),
         refresh_url=_checked_url(urls[refresh_slot], "refresh URL", shown(refresh_slot)),
         issuer=resolved.get("issuer"),
+        token_parameters=token_parameters,
     )
+
+
+def _scopes(settings: dict) -> tuple[str, ...]:
+    scopes = settings.get("scopes")
+    return tuple(s for s in scopes if isinstance(s, str) and s.strip()) if isinstance(scopes, list) else ()
+
+
+def _named_endpoints(
+    provider: str, name: str, settings: dict, resolved: dict[str, str | None], connection: Connection
+) -> identity_providers.Endpoints:
+    """A named provider's endpoints (:mod:`.identity_providers`); the authorization
+    request's extra parameters go into its URL's query. The tenant a connection chose
+    (``<parameter>:TenantId``) wins over the connector's."""
+    values = json.loads(connection.parameters or "{}")
+    tenant = next((str(v) for k, v in values.items() if k.lower() == f"{name.lower()}:tenantid" and v), None)
+    named = identity_providers.endpoints(provider, resolved, _scopes(settings), tenant)
+    if named.authorization_parameters:
+        glue = "&" if "?" in named.authorization_url else "?"
+        named = dataclasses.replace(
+            named, authorization_url=named.authorization_url + glue + urlencode(named.authorization_parameters)
+        )
+    return named
 
 
 class ProviderRefused(Exception):
@@ -473,6 +505,7 @@ async def token_request(sender: Sender, url: str, settings: ProviderSettings, fo
     """POST a token request (RFC 6749 4.1.3 / 6) with client_secret_post authentication."""
     method = "client_secret_post" if settings.client_secret else "none"
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    form = [*form, *settings.token_parameters]
     url, headers, body = ClientAuth(settings.client_id, settings.client_secret, method).prepare(
         "POST", url, headers, urlencode(form)
     )

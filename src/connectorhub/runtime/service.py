@@ -32,7 +32,7 @@ from connectorhub.changes import read as read_generation
 from connectorhub.connections import service as connections
 from connectorhub.connections.service import UsableConnection
 from connectorhub.environments import service as environments
-from connectorhub.runtime import auth, masking, oauth, outbound, policies, request
+from connectorhub.runtime import auth, masking, oauth, outbound, paging, policies, request
 from connectorhub.errors import ConnectorhubError, InvalidRequest
 from connectorhub.runtime.call_limits import CallLimits
 from connectorhub.runtime.http import HttpRequest, HttpResponse, loads_exact
@@ -248,6 +248,7 @@ async def call(
     body: Any = None,
     env_vars: Mapping[str, str] | None = None,
     reveal_secrets: bool = False,
+    next_link: str | None = None,
 ) -> InvocationResult:
     """Build, authenticate, run policies, send (R1–R6). Every check that can fail on the
     caller's input runs before anything is sent. ``env_vars``: the environment's values
@@ -257,7 +258,11 @@ async def call(
     (:mod:`.masking`, K2) unless ``reveal_secrets``: the caller is the connection's owner,
     whose own secrets they are. Secret environment variables are masked for everyone,
     and errors never carry a secret. The call takes a place in its connection's and its
-    organization's share of the calls in progress (:mod:`.call_limits`) while it is sent."""
+    organization's share of the calls in progress (:mod:`.call_limits`) while it is sent.
+
+    ``next_link``: a page after the first of a pageable operation (``x-ms-pageable``):
+    the request is built as for the first page, then sent as a GET to that link
+    (:func:`.paging.follow`), which must stay on the first page's scheme and host."""
     started = time.perf_counter()
     connector = usable.connector
     plan = _plan(usable, operation_id)
@@ -273,6 +278,8 @@ async def call(
     token = outgoing = None
     try:
         outgoing = request.build(swagger, operation, parameters or {}, body, env_vars=env_vars)
+        if next_link is not None:
+            paging.follow(outgoing, next_link)
         if usable.uses_oauth:
             token = await oauth.access_token(
                 sessions=rt.sessions, keyring=rt.keyring, connection_id=usable.connection.id, http=rt.send_token_request

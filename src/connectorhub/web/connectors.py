@@ -19,6 +19,7 @@ from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.errors import ConnectorhubError, InvalidRequest, NotFound, Unauthenticated
 from connectorhub.runtime.invoke import invoke
+from connectorhub.runtime import dynamic, dynamic_spec
 from connectorhub.runtime import request as runtime_request
 from connectorhub.runtime import sign_in
 from connectorhub.sharing import service as sharing
@@ -73,9 +74,12 @@ def _operations(definition: dict[str, Any]) -> list[dict[str, str]]:
             continue
         for method, operation in item.items():
             if method in runtime_request.METHODS and isinstance(operation, dict):
+                visibility = str(operation.get("x-ms-visibility") or "").strip().lower()
+                if visibility == "internal":  # x-ms-visibility: internal operations are not offered to makers
+                    continue
                 rows.append({
                     "id": str(operation.get("operationId") or ""), "method": method.upper(), "path": path,
-                    "summary": str(operation.get("summary") or ""),
+                    "summary": str(operation.get("summary") or ""), "advanced": visibility == "advanced",
                 })
     return rows
 
@@ -206,9 +210,12 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
         found = connector_facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
         operation = runtime_request.find_operation(found.definition(), operation_id)
         mine = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None)
+        shown = [p for p in operation.parameters if not p.internal and p.location != "body"]
         return {
             "connector": found, "operation": operation,
-            "parameters": [p for p in operation.parameters if not p.internal and p.location != "body"],
+            "parameters": [p for p in shown if not _advanced(p)],
+            "advanced_parameters": [p for p in shown if _advanced(p)],
+            "dynamic": {p.name for p in shown if dynamic_spec.has_values(p.definition)},
             "takes_body": operation.body is not None and not operation.body.internal,
             "connections": [
                 {"id": c.id, "name": c.display_name or c.id, "status": c.status}
@@ -218,6 +225,33 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
         }
 
     return await page.show(request, env, "_operation_test.html", view, whole=False)
+
+
+@router.post(BASE + "/{connector}/operations/{operation_id}/choices", response_class=HTMLResponse)
+@portal_page
+async def operation_choices(request: Request, env: str, connector: str, operation_id: str, parameter: str) -> Response:
+    """The Test panel's choices of a parameter whose values an operation lists
+    (x-ms-dynamic-values, x-ms-dynamic-list): the same lookup as ``POST
+    …/dynamic-values`` and ``connectorhub connection values``, through the connection
+    chosen in the form and with the other values typed there."""
+    ctx = page.context(request)
+    form = await page.form_of(request)
+    given = {k: v for k, v in page.named_values(form).items() if v != ""}
+    current = str(given.pop(parameter, ""))
+    try:
+        found = await dynamic.values(
+            request.app.state.runtime, token=ctx.token, env=env, connection=form.get("connection", ""),
+            operation_id=operation_id, parameter=parameter, given=given,
+        )
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        return page.render(request, "_dynamic_choices.html", parameter=parameter, current=current, error=error)
+    return page.render(request, "_dynamic_choices.html", parameter=parameter, current=current, values=found["values"], error=None)
+
+
+def _advanced(parameter) -> bool:
+    return str(parameter.definition.get("x-ms-visibility") or "").strip().lower() == "advanced"
 
 
 @router.post(BASE + "/{connector}/operations/{operation_id}/test", response_class=HTMLResponse)

@@ -20,7 +20,8 @@ from connectorhub.assets import service as assets
 from connectorhub.assets import sharing as asset_sharing
 from connectorhub.connections import service as connections
 from connectorhub.environments import service as environments
-from connectorhub.errors import InvalidRequest
+from connectorhub.errors import ConnectorhubError, InvalidRequest, Unauthenticated
+from connectorhub.runtime import dynamic_check
 from connectorhub.solutions import service as solution_service
 from connectorhub.web import apps, flows_editor, page
 from connectorhub.web.page import PAGE, portal_page
@@ -167,6 +168,21 @@ async def run_flow(request: Request, env: str, flow: str) -> Response:
                            problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
     values = await run_in_threadpool(_recent, ctx, env, flow)
     return page.render(request, "_run.html", run={**run, "error": plain(run["error"] or "")}, refresh_runs=True, **values)
+
+
+@router.post(BASE + "/{flow}/check-values", response_class=HTMLResponse)
+@portal_page
+async def check_values(request: Request, env: str, flow: str) -> Response:
+    """The same check as ``flow check-values``: the steps' literal values against the
+    lists the APIs answer through the steps' connections."""
+    ctx = page.context(request)
+    try:
+        findings = await dynamic_check.check_flow(request.app.state.runtime, token=ctx.token, env=env, flow=flow)
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        return page.render(request, "_error.html", status=error.status, error=plain_error(error))
+    return page.render(request, "_flow_check_values.html", findings=[{**f, "message": plain(f["message"])} for f in findings])
 
 
 def _recent(ctx, env: str, flow: str, cursor: str | None = None) -> dict[str, Any]:
