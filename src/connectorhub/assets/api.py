@@ -19,6 +19,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest, Unavailable
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.runtime import service as runtime_service
+from connectorhub.runtime import subscriptions
 from connectorhub.schemas import PageOut
 from connectorhub.transactions import retried
 
@@ -40,6 +41,19 @@ def step_caller(app: FastAPI) -> asset_runs.CallStep:
             code="RuntimeNotAvailable",
         )
     return functools.partial(call, runtime)
+
+
+def url_caller(app: FastAPI):
+    """How trigger jobs reach a URL an API answered (a subscription's or a poll's
+    ``Location``): ``app.state.trigger_url_call`` when set (tests), else
+    ``runtime.subscriptions.send`` bound to the app's ``Runtime``."""
+    override = getattr(app.state, "trigger_url_call", None)
+    if override is not None:
+        return override
+    runtime = getattr(app.state, "runtime", None)
+    if runtime is None:
+        raise Unavailable("This server cannot run triggers yet: its runtime is not configured. Ask its operator.", code="RuntimeNotAvailable")
+    return functools.partial(subscriptions.send, runtime)
 
 
 def _summary(asset: Asset, access, owners: dict[str, str]) -> schemas.AssetSummaryOut:
