@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, FastAPI, Request, status
 
 from connectorhub.api.context import Context, context
-from connectorhub.assets import facts, schemas, service
+from connectorhub.assets import facts, schemas, service, triggers
 from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import sharing as asset_sharing
 from connectorhub.assets.models import KIND_APP, KIND_FLOW, Asset
@@ -70,6 +70,7 @@ def _out(session, actor, asset: Asset, access) -> schemas.AssetOut:
         owner=service.owner_email(session, asset), role=access.role, via=access.via, trigger=asset.trigger_type,
         next_due_at=asset.next_due_at, definition=service.definition_of(asset, slots, service.reference_names(session, slots)),
         slots=[schemas.SlotOut(**v) for v in service.slot_views(session=session, actor=actor, asset=asset, access=access)],
+        subscription=triggers.view(session=session, asset=asset) if asset.kind == KIND_FLOW else None,
         created_at=asset.created_at, updated_at=asset.updated_at,
     )
 

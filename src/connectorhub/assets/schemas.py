@@ -126,6 +126,9 @@ class AssetOut(BaseModel):
     next_due_at: dt.datetime | None
     definition: dict[str, Any]
     slots: list[SlotOut]
+    subscription: dict[str, Any] | None = Field(
+        None, description="A connector trigger's subscription: kind (webhook or polling), state, the API's Location, "
+        "expiry or next poll, the last error and the latest queued jobs with what each attempt did")
     created_at: dt.datetime
     updated_at: dt.datetime
 

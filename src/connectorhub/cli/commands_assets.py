@@ -136,6 +136,12 @@ def _register(sub: typer.Typer, kind: str) -> None:
             return
         for key in ("id", "name", "owner", "role", "via", "trigger", "next_due_at"):
             console.print(f"[bold]{key}[/bold]: {data.get(key)}", highlight=False)
+        subscription = data.get("subscription")
+        if subscription:
+            where = subscription.get("location") or "no location"
+            console.print(f"[bold]subscription[/bold]: {subscription['kind']}, {subscription['state']} ({where})", highlight=False)
+            if subscription.get("error"):
+                console.print(f"[bold]subscription error[/bold]: {subscription['error']}", highlight=False)
         table(data["slots"], ["name", "connector_id", "connection_id", "status", "your_mode", "your_connection_id", "your_status"], title="Slots")
         for slot in data["slots"]:
             if slot["detail"]:

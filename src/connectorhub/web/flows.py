@@ -18,6 +18,7 @@ from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
 from connectorhub.assets import sharing as asset_sharing
+from connectorhub.assets import triggers
 from connectorhub.connections import service as connections
 from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest
@@ -78,7 +79,7 @@ def flow_view(ref: str) -> page.View:
             "flow": found, "access": access, "spec": spec, "can_run": asset_rules.can_run_asset(access),
             "can_edit": asset_rules.can_edit_asset(access),
             "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
-            "slots": slots, "runs": runs.items,
+            "slots": slots, "runs": runs.items, "subscription": triggers.view(session=session, asset=found),
             "permissions": asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
             "asset_roles": asset_rules.ASSET_ROLES, "slot_modes": asset_rules.SLOT_MODES,
         }
