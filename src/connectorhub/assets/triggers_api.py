@@ -25,7 +25,14 @@ class CallbackAccepted(BaseModel):
     duplicate: bool = Field(description="A delivery with the same body and delivery id came within the last minutes: no second run")
 
 
-@router.post(triggers.CALLBACK_PREFIX + "{token}", status_code=status.HTTP_202_ACCEPTED, response_model=CallbackAccepted)
+@router.post(
+    triggers.CALLBACK_PREFIX + "{token}", status_code=status.HTTP_202_ACCEPTED, response_model=CallbackAccepted,
+    responses={
+        404: {"description": "No subscription issued this callback URL (a forged one, or its flow was deleted)"},
+        409: {"description": "The delivery collided with concurrent writes; send it again"},
+        413: {"description": "The delivery is over the body limit"},
+    },
+)
 async def callback(token: str, request: Request) -> CallbackAccepted:
     """A webhook delivery: queued as a run of the subscribed flow before it is answered."""
     body = await request.body()
