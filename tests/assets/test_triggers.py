@@ -20,12 +20,14 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 from backends import Backend
-from conftest import client_for, make_user
+from conftest import SAME_ORIGIN, client_for, make_user
+from fastapi.testclient import TestClient
 
 from connectorhub.assets import queue
 from connectorhub.assets.models import JOB_DONE, JOB_QUEUED, JOB_RUN, JOB_RUNNING, TriggerJob
 from connectorhub.db import utcnow
 from connectorhub.transactions import unit_of_work
+from connectorhub.web import flows_editor
 
 ENV = "/api/v1/environments/default"
 
@@ -296,3 +298,49 @@ def test_claims_from_several_threads_take_each_job_exactly_once(app):
     for thread in threads:
         thread.join(120)
     assert len(taken) == 200 and len(set(taken)) == 200
+
+
+def test_update_keeps_the_subscription_for_new_steps_and_subscribes_anew_for_a_new_trigger(app, alice, backend):
+    locations = iter(["/hooks/1", "/hooks/2"])
+
+    @backend.route("POST", "/hooks")
+    async def subscribe(request):
+        return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}{next(locations)}"})
+
+    flow_id = setup_flow(app, alice, backend, {"operation": "WhenCreated", "body": {"event": "created"}})
+    turn(app)
+    client = client_for(app, alice)
+    file = client.get(f"{ENV}/flows/{flow_id}").json()["definition"]
+    file["steps"][0]["body"] = {"changed": "=trigger.body"}
+    assert client.put(f"{ENV}/flows/{flow_id}", json=file).status_code == 200
+    assert turn(app) == []  # nothing to do: the same trigger keeps its subscription
+    assert client.get(f"{ENV}/flows/{flow_id}").json()["subscription"]["location"].endswith("/hooks/1")
+    file["trigger"]["body"] = {"event": "updated"}
+    assert client.put(f"{ENV}/flows/{flow_id}", json=file).status_code == 200
+    assert sorted(turn(app)) == [JOB_DONE, JOB_DONE]  # unsubscribe the old, subscribe the new
+    assert len(recorded(backend, "DELETE", "/hooks/1")) == 1
+    assert [json.loads(r.body)["event"] for r in recorded(backend, "POST", "/hooks")] == ["created", "updated"]
+    assert client.get(f"{ENV}/flows/{flow_id}").json()["subscription"]["location"].endswith("/hooks/2")
+
+
+def test_cli_and_portal_show_the_subscription_state_and_the_editor_keeps_the_trigger(app, alice, backend, cli):
+    @backend.route("POST", "/hooks")
+    async def subscribe(request):
+        return web.json_response({}, status=503)
+
+    flow_id = setup_flow(app, alice, backend, {"operation": "WhenCreated"})
+    assert turn(app) == [JOB_QUEUED]  # 503: tried again later
+    shown = cli("flow", "show", flow_id, "-e", "default", token=alice)
+    assert shown.exit_code == 0, shown.stderr
+    assert "subscription: webhook, pending (no location)" in shown.stdout
+    assert "The subscription call answered HTTP 503." in shown.stdout
+    browser = TestClient(app, headers=SAME_ORIGIN)
+    assert browser.post("/portal/login", data={"token": alice}, follow_redirects=False).status_code == 303
+    page = browser.get(f"/portal/environments/default/flows/{flow_id}")
+    assert page.status_code == 200
+    assert "Trigger" in page.text and "WhenCreated through slot events (webhook)" in page.text and "pending" in page.text
+
+    data = client_for(app, alice).get(f"{ENV}/flows/{flow_id}").json()["definition"]
+    rows = flows_editor.rows_from_file("flow", data)
+    back, problems = flows_editor.file_from_rows("flow", {"name": "x", "trigger_type": rows["trigger_type"], "connector_trigger": rows["connector_trigger"]}, {})
+    assert problems == [] and back["trigger"] == data["trigger"]
