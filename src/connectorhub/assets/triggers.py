@@ -99,7 +99,11 @@ def _notification_path(document: dict[str, Any], schema: Any, depth: int = 0) ->
 
 def trigger_operations(connector: Connector) -> dict[str, TriggerOperation]:
     """The connector's operations marked ``x-ms-trigger``, by operationId."""
-    document = connector.definition()
+    return trigger_operations_in(connector.definition())
+
+
+def trigger_operations_in(document: dict[str, Any]) -> dict[str, TriggerOperation]:
+    """The operations of a definition marked ``x-ms-trigger``, by operationId."""
     out: dict[str, TriggerOperation] = {}
     for item in (document.get("paths") or {}).values():
         if not isinstance(item, dict):
@@ -163,6 +167,26 @@ def check(spec: schemas.FlowFile, slot_connectors: dict[str, Connector | None]) 
             if isinstance(value, str) and value.startswith("=") and not value.startswith("=="):
                 problems.append({"location": f"trigger.parameters.{name}", "message": "Trigger parameters are literal values; expressions are not evaluated here."})
     return problems
+
+
+def subscription_request(operation: TriggerOperation, parameters: dict[str, Any], body: Any, url: str) -> tuple[dict[str, Any], Any]:
+    """The parameters and body of the subscription call: the trigger's own, with the
+    callback ``url`` where the definition marks ``x-ms-notification-url`` (a parameter,
+    or a property of the body at any depth)."""
+    parameters = dict(parameters)
+    body = json.loads(json.dumps(body)) if body is not None else None
+    where, name = operation.notification
+    if where == "parameter":
+        parameters[name] = url
+        return parameters, body
+    body = body if isinstance(body, dict) else {}
+    target = body
+    for part in name[:-1]:
+        if not isinstance(target.get(part), dict):
+            target[part] = {}
+        target = target[part]
+    target[name[-1]] = url
+    return parameters, body
 
 
 def _token_hash(token: str) -> str:

@@ -127,21 +127,6 @@ def _owner_usable(session: Session, keyring: Keyring, asset: Asset, slot_name: s
         raise _Problem(problem.message) from None
 
 
-def _with_notification(operation: triggers.TriggerOperation, trigger: schemas.ConnectorTrigger, url: str) -> tuple[dict, Any]:
-    parameters = dict(trigger.parameters)
-    body = json.loads(json.dumps(trigger.body)) if trigger.body is not None else None
-    where, name = operation.notification
-    if where == "parameter":
-        parameters[name] = url
-    else:
-        body = body if isinstance(body, dict) else {}
-        target = body
-        for part in name[:-1]:
-            target = target.setdefault(part, {}) if isinstance(target.get(part), dict) or part not in target else target[part]
-        target[name[-1]] = url
-    return parameters, body
-
-
 def _items(body: Any) -> list[Any]:
     if body is None or body == "":
         return []
@@ -299,7 +284,7 @@ class Worker:
         if prepared is None:
             return await self._in_tx(lambda s: queue.finish(session=s, job=job, worker=self.name, outcome="skipped", detail="The flow or its trigger is gone."))
         environment_id, trigger, operation, usable, previous, token = prepared
-        parameters, body = _with_notification(operation, trigger, triggers.callback_url(base, token))
+        parameters, body = triggers.subscription_request(operation, trigger.parameters, trigger.body, triggers.callback_url(base, token))
         result = await call(usable=usable, environment_id=environment_id, operation_id=operation.operation_id, parameters=parameters, body=body)
         if result.status >= 300:
             raise _Problem(f"The subscription call answered HTTP {result.status}.", retry=retryable_status(result.status))
