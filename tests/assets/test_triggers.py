@@ -344,3 +344,52 @@ def test_cli_and_portal_show_the_subscription_state_and_the_editor_keeps_the_tri
     rows = flows_editor.rows_from_file("flow", data)
     back, problems = flows_editor.file_from_rows("flow", {"name": "x", "trigger_type": rows["trigger_type"], "connector_trigger": rows["connector_trigger"]}, {})
     assert problems == [] and back["trigger"] == data["trigger"]
+
+
+def test_disable_unsubscribes_and_refuses_callbacks_enable_subscribes_anew_in_rest_cli_and_portal(app, alice, backend, cli, admin):
+    hooks = iter(["/hooks/1", "/hooks/2", "/hooks/3"])
+
+    @backend.route("POST", "/hooks")
+    async def subscribe(request):
+        return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}{next(hooks)}"})
+
+    flow_id = setup_flow(app, alice, backend, {"operation": "WhenCreated"})
+    turn(app)
+    first = urlsplit(json.loads(recorded(backend, "POST", "/hooks")[0].body)["callback"]["url"]).path
+    client = client_for(app, alice)
+    disabled = client.post(f"{ENV}/flows/{flow_id}/disable")
+    assert disabled.status_code == 200 and disabled.json()["enabled"] is False and disabled.json()["subscription"] is None
+    assert client_for(app, "x").post(first, json={"late": True}).status_code == 404
+    assert turn(app) == [JOB_DONE] and len(recorded(backend, "DELETE", "/hooks/1")) == 1
+    assert client.get(f"{ENV}/flows/{flow_id}").json()["enabled"] is False
+    bob = make_user(admin, "bob@default.test")
+    assert client_for(app, bob).post(f"{ENV}/flows/{flow_id}/enable").status_code == 404  # not his to see
+
+    enabled = cli("flow", "enable", flow_id, "-e", "default", token=alice)
+    assert enabled.exit_code == 0 and "is enabled" in enabled.stdout, enabled.stderr
+    assert turn(app) == [JOB_DONE]
+    second = urlsplit(json.loads(recorded(backend, "POST", "/hooks")[1].body)["callback"]["url"]).path
+    assert second != first and client_for(app, "x").post(second, json={"n": 1}).status_code == 202
+
+    browser = TestClient(app, headers=SAME_ORIGIN)
+    assert browser.post("/portal/login", data={"token": alice}, follow_redirects=False).status_code == 303
+    page = browser.post(f"/portal/environments/default/flows/{flow_id}/enabled", data={"enabled": "false"}, headers={"HX-Request": "true"})
+    assert page.status_code == 200 and "no: the trigger does not fire" in page.text and ">Enable<" in page.text
+    assert client.get(f"{ENV}/flows/{flow_id}").json()["enabled"] is False
+    assert client_for(app, "x").post(second, json={"n": 2}).status_code == 404
+
+
+def test_a_disabled_recurrence_does_not_come_due_and_starts_again_when_enabled(app, alice, backend):
+    client = client_for(app, alice)
+    connector = client.post(f"{ENV}/connectors", json={
+        "api_definition": json.dumps(definition(backend.host)), "api_properties": json.dumps(PROPERTIES)}).json()["id"]
+    flow = client.post(f"{ENV}/flows", json={
+        "name": "Every minute", "trigger": {"type": "recurrence", "interval": 1, "unit": "minute"},
+        "connections": {"events": {"connector": connector}},
+        "steps": [{"name": "keep", "slot": "events", "operation": "Record", "body": {}}],
+    }).json()
+    assert flow["next_due_at"] is not None
+    off = client.post(f"{ENV}/flows/{flow['id']}/disable").json()
+    assert off["enabled"] is False and off["next_due_at"] is None
+    on = client.post(f"{ENV}/flows/{flow['id']}/enable").json()
+    assert on["enabled"] is True and on["next_due_at"] is not None

@@ -55,6 +55,8 @@ class Asset(Base):
     interval_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     anchor_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     next_due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # A disabled flow's trigger does not fire: no recurrence, webhook unsubscribed, no polls.
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -124,6 +124,7 @@ class AssetOut(BaseModel):
     via: str
     trigger: str | None
     next_due_at: dt.datetime | None
+    enabled: bool = Field(True, description="A disabled flow's trigger does not fire (no recurrence, webhook unsubscribed, no polls)")
     definition: dict[str, Any]
     slots: list[SlotOut]
     subscription: dict[str, Any] | None = Field(

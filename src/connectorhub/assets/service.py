@@ -325,6 +325,8 @@ def update(*, session: Session, actor: Actor, environment: Environment, kind: st
         _apply_trigger(asset, spec, now)
     elif kind == KIND_FLOW:
         asset.trigger_type = spec.trigger.type
+    if asset.disabled_at is not None:
+        asset.next_due_at = None  # a disabled flow's recurrence starts again when it is enabled
     asset.name, asset.updated_at = spec.name.strip(), now
     asset.definition = json.dumps(_normalised(kind, spec, slots), sort_keys=True)
     for position, (name, (connector, connection)) in enumerate(slots.items()):

@@ -226,7 +226,7 @@ def arm(*, session: Session, asset: Asset, spec: schemas.FlowFile, previous: dic
         return  # the same trigger: its subscription stays
     if current is not None:
         disarm(session=session, asset=asset, now=now)
-    if new is None:
+    if new is None or asset.disabled_at is not None:  # a disabled flow subscribes when enabled
         return
     operation = _operation_for(session, asset, trigger)
     if operation is None:

@@ -166,6 +166,25 @@ def _register(sub: typer.Typer, kind: str) -> None:
             """Run now with trigger inputs; exits 1 when the run fails (its error is printed)."""
             _run(env, asset_id, {"inputs": _pairs(input_, "--input")}, as_json)
 
+        @sub.command("disable")
+        def disable_flow(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
+            """Stop the trigger: no recurrence, no polls, a webhook is unsubscribed (manual runs still work)."""
+            _switch(env, asset_id, "disable", as_json)
+
+        @sub.command("enable")
+        def enable_flow(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
+            """Start the trigger again: the recurrence from now on, a webhook subscribes anew."""
+            _switch(env, asset_id, "enable", as_json)
+
+        def _switch(env: str, asset_id: str, verb: str, as_json: bool) -> None:
+            client = Client()
+            data = client.post(path(client, env, asset_id, f"/{verb}"), {})
+            if as_json:
+                emit_json(data)
+            else:
+                state = "enabled" if data["enabled"] else "disabled"
+                console.print(f"Flow '{data['name']}' ({data['id']}) is {state}.", highlight=False)
+
     else:
 
         @sub.command("run")

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import asset_rules, offers
 from connectorhub.assets import api as assets_api
+from connectorhub.assets import enabling
 from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
@@ -141,6 +142,19 @@ async def bind_reference(request: Request, env: str, flow: str) -> Response:
                                         logical_name=names.get(row.connection_reference_id, ""), connection_ref=form.get("connection", ""))
 
     return await page.act(request, env, "_flow_slots.html", change, flow_view(flow))
+
+
+@router.post(BASE + "/{flow}/enabled", response_class=HTMLResponse)
+@portal_page
+async def enable_flow(request: Request, env: str, flow: str) -> Response:
+    """Enable or disable the flow's trigger: the same use case as ``flow enable`` /
+    ``flow disable``."""
+    form = await page.form_of(request)
+
+    def change(session, ctx, environment) -> None:
+        enabling.set_enabled(session=session, actor=ctx.actor, environment=environment, ref=flow, enabled=form.get("enabled") == "true")
+
+    return await page.act(request, env, "_flow_trigger.html", change, flow_view(flow))
 
 
 @router.post(BASE + "/{flow}/run", response_class=HTMLResponse)

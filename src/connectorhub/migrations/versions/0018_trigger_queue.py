@@ -61,9 +61,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column('job_id', sa.String(length=40), nullable=True))
         batch.add_column(sa.Column('attempt', sa.Integer(), nullable=True))
         batch.create_index(op.f('ix_asset_runs_job_id'), ['job_id'])
+    with op.batch_alter_table('assets') as batch:
+        batch.add_column(sa.Column('disabled_at', UtcDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('assets') as batch:
+        batch.drop_column('disabled_at')
     with op.batch_alter_table('asset_runs') as batch:
         batch.drop_index(op.f('ix_asset_runs_job_id'))
         batch.drop_column('attempt')
