@@ -128,6 +128,17 @@ def claim(
     return claimed
 
 
+def anything_due(*, session: Session, now: dt.datetime | None = None) -> bool:
+    """A read-only look before a claim: whether any job is due (so an idle worker takes
+    no write lock; SQLite has one for the whole store)."""
+    now = now or utcnow()
+    due = or_(
+        and_(TriggerJob.state == JOB_QUEUED, TriggerJob.available_at <= now),
+        and_(TriggerJob.state == JOB_RUNNING, TriggerJob.lease_until < now),
+    )
+    return session.scalar(select(TriggerJob.id).where(due).limit(1)) is not None
+
+
 def extend(*, session: Session, job_ids: list[str], worker: str, lease: dt.timedelta = DEFAULT_LEASE) -> None:
     """Keep the lease of jobs this worker is still running (a long run)."""
     if job_ids:

@@ -292,6 +292,14 @@ def _parsed(body: bytes, content_type: str) -> Any:
     return text
 
 
+def anything_due(*, session: Session, now: dt.datetime | None = None) -> bool:
+    """A read-only look before :func:`claim_due`: whether a poll or a renewal is due."""
+    now = now or utcnow()
+    return session.scalar(
+        select(TriggerSubscription.asset_id).where(TriggerSubscription.next_at.is_not(None), TriggerSubscription.next_at <= now).limit(1)
+    ) is not None
+
+
 def claim_due(*, session: Session, now: dt.datetime | None = None, limit: int = 50) -> int:
     """Polls that are due and webhook subscriptions about to expire: each due time is
     moved on by compare-and-set (exactly one process wins it) and becomes a queued job.

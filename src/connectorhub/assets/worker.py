@@ -188,9 +188,17 @@ class Worker:
     async def _in_tx(self, work: Callable[[Session], Any]) -> Any:
         return await anyio.to_thread.run_sync(self._tx, work)
 
+    def _read(self, work: Callable[[Session], Any]) -> Any:
+        with unit_of_work(self.sessions, write=False) as session:
+            return work(session)
+
     def _claim(self, room: int) -> list[queue.ClaimedJob]:
+        """Queue the due polls and renewals, then claim jobs; an idle turn only reads."""
         now = self.clock()
-        self._tx(lambda s: triggers.claim_due(session=s, now=now))
+        if self._read(lambda s: triggers.anything_due(session=s, now=now)):
+            self._tx(lambda s: triggers.claim_due(session=s, now=now))
+        if not self._read(lambda s: queue.anything_due(session=s, now=now)):
+            return []
         return self._tx(lambda s: queue.claim(session=s, worker=self.name, now=now, limit=room, lease=self.lease))
 
     # --- one job -------------------------------------------------------------------------
