@@ -276,7 +276,8 @@ class Worker:
     async def _subscribe(self, job: queue.ClaimedJob) -> str:
         base = self.public_url()
         if not base:
-            raise _Problem("This server has no public URL for callbacks: set CONNECTORHUB_PUBLIC_URL.")
+            # Another process (a serve with its URL) may take it: tried again after a backoff.
+            raise _Problem("This process has no public URL for callbacks: set CONNECTORHUB_PUBLIC_URL.", retry=True)
         call = self.call_provider()
 
         def prepare(session: Session):
