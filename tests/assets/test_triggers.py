@@ -393,3 +393,33 @@ def test_a_disabled_recurrence_does_not_come_due_and_starts_again_when_enabled(a
     assert off["enabled"] is False and off["next_due_at"] is None
     on = client.post(f"{ENV}/flows/{flow['id']}/enable").json()
     assert on["enabled"] is True and on["next_due_at"] is not None
+
+
+def test_a_subscription_the_api_says_expires_is_renewed_before_and_the_old_one_unsubscribed(app, alice, backend):
+    hooks = iter(["/hooks/1", "/hooks/2"])
+
+    @backend.route("POST", "/hooks")
+    async def subscribe(request):
+        expires = (utcnow() + dt.timedelta(minutes=30)).isoformat().replace("+00:00", "Z")
+        return web.json_response({"expirationDateTime": expires}, status=201, headers={"Location": f"http://{backend.host}{next(hooks)}"})
+
+    flow_id = setup_flow(app, alice, backend, {"operation": "WhenCreated"})
+    turn(app)
+    shown = client_for(app, alice).get(f"{ENV}/flows/{flow_id}").json()["subscription"]
+    expires, renewal = (dt.datetime.fromisoformat(shown[k].replace("Z", "+00:00")) for k in ("expires_at", "next_at"))
+    assert dt.timedelta(minutes=9) < expires - renewal <= dt.timedelta(minutes=10)
+    assert turn(app) == []  # not yet
+    worker = app.state.worker
+    worker.clock = lambda: utcnow() + dt.timedelta(minutes=21)
+    try:
+        assert turn(app) == [JOB_DONE]  # subscribed again, with a new callback URL
+        assert turn(app) == [JOB_DONE]  # the old subscription is deleted
+    finally:
+        worker.clock = utcnow
+    urls = [json.loads(r.body)["callback"]["url"] for r in recorded(backend, "POST", "/hooks")]
+    assert len(urls) == 2 and urls[0] != urls[1]
+    assert len(recorded(backend, "DELETE", "/hooks/1")) == 1
+    shown = client_for(app, alice).get(f"{ENV}/flows/{flow_id}").json()["subscription"]
+    assert shown["location"].endswith("/hooks/2") and shown["state"] == "subscribed"
+    assert client_for(app, "x").post(urlsplit(urls[0]).path, json={}).status_code == 404
+    assert client_for(app, "x").post(urlsplit(urls[1]).path, json={}).status_code == 202
