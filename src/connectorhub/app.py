@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -16,7 +17,9 @@ from connectorhub.api.body_guard import BodyGuard
 from connectorhub.api.context import Services
 from connectorhub.api.heavy import HeavyGate, HeavyWork
 from connectorhub.assets import api as assets_api
+from connectorhub.assets import triggers_api
 from connectorhub.assets.scheduler import Scheduler
+from connectorhub.assets.worker import Worker
 from connectorhub.audit import api as audit_api
 from connectorhub.certification import api as certification_api
 from connectorhub.config import Limits, Settings
@@ -102,7 +105,10 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # F1: every serve process polls for due recurrence flows; each due time is claimed once.
         await app.state.scheduler.start()
+        # Issue 17: every serve process also takes runs and trigger calls from the durable queue.
+        await app.state.worker.start()
         yield
+        await app.state.worker.stop()
         await app.state.scheduler.stop()
         await runtime.close()
 
@@ -119,6 +125,11 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     app.state.oauth_sender = runtime.send_token_request  # R2 token calls under the R5 checks
     # Runs reach the runtime through assets_api.step_caller (tests set app.state.asset_call).
     app.state.scheduler = Scheduler(services.sessions, services.keyring, call_provider=lambda: assets_api.step_caller(app))
+    app.state.worker = Worker(
+        services.sessions, services.keyring, call_provider=lambda: assets_api.step_caller(app),
+        url_provider=lambda: assets_api.url_caller(app), public_url=lambda: app.state.public_url,
+        lease=dt.timedelta(seconds=settings.queue_lease_seconds),
+    )
     app.state.engine = engine
     app.state.heavy_work = HeavyWork(workers=settings.heavy_workers, wait=settings.heavy_wait)  # M6, per process
     problems.install(app)
@@ -172,6 +183,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     # The incumbent's connector API for the public connector CLI (paconn): at the root,
     # as that client builds its addresses (docs/paconn.md).
     app.include_router(paconn_api.router)
+    app.include_router(triggers_api.router)  # webhook callbacks: the token in the path authenticates them
     # The maker portal (DESIGN section 8): server-rendered pages over the same services.
     app.mount(web_api.PREFIX + "/static", StaticFiles(directory=web_api.STATIC), name="portal-static")
     app.include_router(web_api.router)

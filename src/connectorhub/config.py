@@ -46,6 +46,7 @@ DEFAULT_OUTBOUND_QUEUE_TIMEOUT = 5.0
 MIN_ADMIN_TOKEN_LENGTH = 32
 DEFAULT_HEAVY_WORKERS = 2
 DEFAULT_HEAVY_WAIT = 30.0
+DEFAULT_QUEUE_LEASE = 60.0  # seconds
 # Where the maker portal is served, under the public URL (DESIGN section 8).
 PORTAL_PREFIX = "/portal"
 
@@ -94,6 +95,9 @@ class Settings:
     # The gate of CPU-heavy requests, per process (api.heavy, M6).
     heavy_workers: int = DEFAULT_HEAVY_WORKERS
     heavy_wait: float = DEFAULT_HEAVY_WAIT
+    # The durable trigger queue (issue 17): how long a worker holds a job before another
+    # may take it again (a worker that died, kill -9).
+    queue_lease_seconds: float = DEFAULT_QUEUE_LEASE
 
     def __post_init__(self) -> None:
         if self.admin_token is not None:
@@ -137,6 +141,7 @@ class Settings:
             allow_impersonation=_flag_from_env("CONNECTORHUB_ALLOW_IMPERSONATION", True),
             heavy_workers=_number_from_env("CONNECTORHUB_HEAVY_WORKERS", DEFAULT_HEAVY_WORKERS, int),
             heavy_wait=_number_from_env("CONNECTORHUB_HEAVY_WAIT", DEFAULT_HEAVY_WAIT, float),
+            queue_lease_seconds=_number_from_env("CONNECTORHUB_QUEUE_LEASE", DEFAULT_QUEUE_LEASE, float),
         )
 
     @property

@@ -7,7 +7,9 @@ alembic take about two seconds to import, which no other command should pay.
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import signal
 import socket
 
 import uvicorn
@@ -123,3 +125,25 @@ def run(application: FastAPI, *, sockets: list[socket.socket], host: str, port: 
         pass
     if not server.started:
         raise ConnectorhubError("The service stopped before it started; the lines above say why.", code="StartFailed")
+
+
+def run_worker(application: FastAPI) -> None:
+    """``connectorhub worker``: take runs and trigger calls from the durable queue (and
+    fire recurrences) without serving HTTP, until SIGTERM or Ctrl-C. Callbacks still
+    arrive at a ``serve`` process; any number of workers share the queue (issue 17)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await application.state.scheduler.start()
+        await application.state.worker.start()
+        try:
+            await stop.wait()
+        finally:
+            await application.state.worker.stop()
+            await application.state.scheduler.stop()
+            await application.state.runtime.close()
+
+    asyncio.run(main())

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, FastAPI, Request, status
 
 from connectorhub.api.context import Context, context
-from connectorhub.assets import facts, schemas, service
+from connectorhub.assets import enabling, facts, schemas, service, triggers
 from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import sharing as asset_sharing
 from connectorhub.assets.models import KIND_APP, KIND_FLOW, Asset
@@ -19,6 +19,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest, Unavailable
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.runtime import service as runtime_service
+from connectorhub.runtime import subscriptions
 from connectorhub.schemas import PageOut
 from connectorhub.transactions import retried
 
@@ -42,6 +43,19 @@ def step_caller(app: FastAPI) -> asset_runs.CallStep:
     return functools.partial(call, runtime)
 
 
+def url_caller(app: FastAPI):
+    """How trigger jobs reach a URL an API answered (a subscription's or a poll's
+    ``Location``): ``app.state.trigger_url_call`` when set (tests), else
+    ``runtime.subscriptions.send`` bound to the app's ``Runtime``."""
+    override = getattr(app.state, "trigger_url_call", None)
+    if override is not None:
+        return override
+    runtime = getattr(app.state, "runtime", None)
+    if runtime is None:
+        raise Unavailable("This server cannot run triggers yet: its runtime is not configured. Ask its operator.", code="RuntimeNotAvailable")
+    return functools.partial(subscriptions.send, runtime)
+
+
 def _summary(asset: Asset, access, owners: dict[str, str]) -> schemas.AssetSummaryOut:
     return schemas.AssetSummaryOut(
         id=asset.id, kind=asset.kind, name=asset.name, owner=owners.get(asset.owner_id), role=access.role, via=access.via,
@@ -54,8 +68,9 @@ def _out(session, actor, asset: Asset, access) -> schemas.AssetOut:
     return schemas.AssetOut(
         id=asset.id, kind=asset.kind, name=asset.name, environment_id=asset.environment_id,
         owner=service.owner_email(session, asset), role=access.role, via=access.via, trigger=asset.trigger_type,
-        next_due_at=asset.next_due_at, definition=service.definition_of(asset, slots, service.reference_names(session, slots)),
+        next_due_at=asset.next_due_at, enabled=asset.disabled_at is None, definition=service.definition_of(asset, slots, service.reference_names(session, slots)),
         slots=[schemas.SlotOut(**v) for v in service.slot_views(session=session, actor=actor, asset=asset, access=access)],
+        subscription=triggers.view(session=session, asset=asset) if asset.kind == KIND_FLOW else None,
         created_at=asset.created_at, updated_at=asset.updated_at,
     )
 
@@ -64,6 +79,20 @@ def _principal(user: str | None, group: str | None) -> tuple[str, str | None]:
     if bool(user) == bool(group):
         raise InvalidRequest("Name exactly one principal: --user EMAIL or --group NAME.", code="PrincipalNotValid")
     return ("user", user) if user else ("group", group)
+
+
+def _switch(enabled: bool):
+    def switch(env: str, asset: str, ctx: Context = Depends(context)):
+        with ctx.transaction() as session:
+            environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            found = enabling.set_enabled(session=session, actor=ctx.actor, environment=environment, ref=asset, enabled=enabled)
+            return _out(session, ctx.actor, found, facts.access_for(session=session, actor=ctx.actor, asset=found))
+
+    switch.__doc__ = (
+        "Enable the flow: its recurrence starts again and a webhook trigger subscribes anew." if enabled else
+        "Disable the flow: its trigger stops (no recurrence, no polls; a webhook is unsubscribed). Manual runs still work."
+    )
+    return switch
 
 
 def _register(kind: str) -> None:
@@ -112,6 +141,10 @@ def _register(kind: str) -> None:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             gone = service.delete(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
             return schemas.AssetDeleted(deleted=True, deleted_connections=gone)
+
+    if kind == KIND_FLOW:
+        for verb, enabled in (("enable", True), ("disable", False)):
+            router.post(one + f"/{verb}", response_model=schemas.AssetOut, tags=tags, name=f"{verb}_flow")(retried(_switch(enabled)))
 
     run_body = schemas.RunIn if kind == KIND_FLOW else schemas.FormRunIn
 

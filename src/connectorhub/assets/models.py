@@ -24,6 +24,7 @@ KINDS = (KIND_FLOW, KIND_APP)
 
 TRIGGER_MANUAL = "manual"
 TRIGGER_RECURRENCE = "recurrence"
+TRIGGER_CONNECTOR = "connector"
 
 RUN_RUNNING = "running"
 RUN_SUCCEEDED = "succeeded"
@@ -54,6 +55,8 @@ class Asset(Base):
     interval_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     anchor_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     next_due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # A disabled flow's trigger does not fire: no recurrence, webhook unsubscribed, no polls.
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -137,3 +140,86 @@ class AssetRun(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # A run of the durable queue (connector triggers): its job and which attempt it was.
+    job_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+# --- connector triggers and the durable run queue (issue 17) ------------------------
+# Tables of connector triggers and the durable run queue (issue 17, DESIGN F1, K3).
+#
+# - :class:`TriggerJob`: the queue. A run that a callback or a poll starts, and each
+#   network call a trigger needs (subscribe, unsubscribe, poll), is a row here before
+#   anything is acknowledged; every ``serve`` process and ``connectorhub worker`` claims
+#   rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, under SQLite's single write lock on
+#   SQLite) and holds them for a lease; a row whose worker died is claimed again once the
+#   lease has run out. ``history`` says what each attempt did.
+# - :class:`TriggerSubscription`: one per flow whose trigger is a connector operation: the
+#   webhook's callback token (its hash only) and the ``Location`` the API answered, or a
+#   polling trigger's next poll time and state.
+#
+# Neither references ``assets`` by foreign key: an unsubscribe job outlives its flow.
+
+JOB_RUN = "run"  # a flow run with trigger data
+JOB_SUBSCRIBE = "subscribe"
+JOB_UNSUBSCRIBE = "unsubscribe"
+JOB_POLL = "poll"
+JOB_KINDS = (JOB_RUN, JOB_SUBSCRIBE, JOB_UNSUBSCRIBE, JOB_POLL)
+
+JOB_QUEUED = "queued"
+JOB_RUNNING = "running"
+JOB_DONE = "done"
+JOB_FAILED = "failed"
+
+SUB_WEBHOOK = "webhook"
+SUB_POLLING = "polling"
+
+SUB_PENDING = "pending"
+SUB_SUBSCRIBED = "subscribed"
+SUB_ACTIVE = "active"  # a polling trigger
+SUB_FAILED = "failed"
+
+
+class TriggerJob(Base):
+    __tablename__ = "trigger_jobs"
+    __table_args__ = (
+        # Duplicate deliveries (same body and id header within a window) start one run.
+        UniqueConstraint("asset_id", "dedupe_key"),
+        # The claim's one query: queued jobs that are due, and running ones whose lease ran out.
+        Index("ix_trigger_jobs_state_available", "state", "available_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    asset_id: Mapped[str] = mapped_column(String(40), index=True)
+    state: Mapped[str] = mapped_column(String(20), default=JOB_QUEUED)
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    dedupe_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    available_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    history: Mapped[str] = mapped_column(Text, default="[]")
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class TriggerSubscription(Base):
+    __tablename__ = "trigger_subscriptions"
+    __table_args__ = (Index("ix_trigger_subscriptions_kind_due", "kind", "next_at"),)
+
+    asset_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # webhook | polling
+    state: Mapped[str] = mapped_column(String(20), default=SUB_PENDING)
+    # Webhooks: SHA-256 of the callback URL's secret part (the URL itself is a credential).
+    token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    location: Mapped[str | None] = mapped_column(Text, nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Polling: the next poll (claimed by compare-and-set) or a webhook's renewal time.
+    next_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    interval_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    state_data: Mapped[str] = mapped_column(Text, default="{}")  # polling: next Location / watermark
+    error: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

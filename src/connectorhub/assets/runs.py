@@ -288,6 +288,7 @@ def load_definition(asset: Asset) -> schemas.FlowFile | schemas.AppFile:
 def prepare_run(
     *, session: Session, actor: Actor, keyring: Keyring, environment: Environment, kind: str, ref: str,
     inputs: dict[str, Any], form: str | None = None, trigger: str = TRIGGER_MANUAL, due_at: dt.datetime | None = None,
+    trigger_data: dict[str, Any] | None = None, job: tuple[str, int] | None = None,
 ) -> PreparedRun:
     """First transaction of a run: authorise (F3, A7), check the inputs, resolve and
     decrypt each slot the run uses and record the run as ``running``. A slot that cannot
@@ -300,13 +301,16 @@ def prepare_run(
     if kind == KIND_FLOW:
         if form is not None:
             raise InvalidRequest("Flows have no forms; give inputs only.", code="FormNotApplicable")
-        values = _flow_inputs(spec, inputs)
+        # A connector trigger's run (a callback or a poll, through the queue) reads
+        # trigger.body / trigger.headers instead of inputs.
+        values = dict(trigger_data) if trigger_data is not None else _flow_inputs(spec, inputs)
         steps = [
             PreparedStep(s.name, s.slot, s.operation, s.parameters, s.body, "body" in s.model_fields_set,
                          s.paginate.max_items if s.paginate is not None else None)
             for s in spec.steps
         ]
-        context = {"trigger": {"inputs": values, "time": (due_at or now).isoformat()}, "steps": {}}
+        given = values if trigger_data is not None else {"inputs": values}
+        context = {"trigger": {**given, "time": (due_at or now).isoformat()}, "steps": {}}
         label = trigger
     else:
         chosen = next((f for f in spec.forms if f.name == form), None)
@@ -321,6 +325,7 @@ def prepare_run(
     run = AssetRun(
         id=new_id(), asset_id=asset.id, actor_id=actor.user_id, trigger=label, status=RUN_RUNNING,
         inputs=json.dumps(values, sort_keys=True, default=str), steps="[]", due_at=due_at, started_at=now,
+        job_id=job[0] if job else None, attempt=job[1] if job else None,
     )
     prepared = PreparedRun(run.id, asset.id, kind, environment.id, context, steps)
     slots = {s.name: s for s in slots_of(session, asset.id)}
@@ -437,6 +442,7 @@ def run_view(session: Session, run: AssetRun) -> dict[str, Any]:
         "trigger": run.trigger, "status": run.status, "error": run.error, "error_code": run.error_code,
         "inputs": json.loads(run.inputs or "{}"), "steps": json.loads(run.steps or "[]"),
         "due_at": run.due_at, "started_at": run.started_at, "finished_at": run.finished_at,
+        "job_id": run.job_id, "attempt": run.attempt,
     }
 
 
@@ -526,6 +532,24 @@ def prepare_recurrence(*, session: Session, keyring: Keyring, asset_id: str, due
     return prepare_run(
         session=session, actor=actor, keyring=keyring, environment=environment, kind=KIND_FLOW, ref=asset.id,
         inputs={}, trigger=TRIGGER_RECURRENCE, due_at=due_at,
+    )
+
+
+def prepare_triggered(
+    *, session: Session, keyring: Keyring, asset_id: str, trigger_data: dict[str, Any], label: str, job: tuple[str, int],
+) -> PreparedRun | None:
+    """A run of a connector trigger (a callback or a poll, taken from the queue) runs
+    as the flow's owner, with ``trigger.body`` / ``trigger.headers``; None when the flow
+    has gone."""
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        return None
+    owner = session.get(User, asset.owner_id)
+    actor = directory.actor_for_user(session=session, user=owner)
+    environment = session.get(Environment, asset.environment_id)
+    return prepare_run(
+        session=session, actor=actor, keyring=keyring, environment=environment, kind=KIND_FLOW, ref=asset.id,
+        inputs={}, trigger=label, trigger_data=trigger_data, job=job,
     )
 
 

@@ -44,6 +44,23 @@ class RecurrenceTrigger(Strict):
         return self.interval * UNIT_SECONDS[self.unit]
 
 
+class ConnectorTrigger(Strict):
+    """A connector's trigger operation (``x-ms-trigger``): a webhook when the operation
+    has a parameter marked ``x-ms-notification-url``, else polled (docs/flows.md)."""
+
+    type: Literal["connector"]
+    slot: Name
+    operation: str = Field(min_length=1)
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Literal values of the operation's parameters")
+    body: Any = None
+    interval: int | None = Field(None, ge=1, le=1_000_000, description="Polling: every this many units (default 3 minutes)")
+    unit: Literal["second", "minute", "hour", "day", "week"] = "minute"
+
+    @property
+    def interval_seconds(self) -> int | None:
+        return None if self.interval is None else self.interval * UNIT_SECONDS[self.unit]
+
+
 class SlotSpec(Strict):
     connector: str = Field(min_length=1, description="Connector id, name or title")
     connection: str | None = Field(None, description="The maker's connection id; bind later with `flow bind` when absent")
@@ -67,7 +84,7 @@ class StepSpec(Strict):
 class FlowFile(Strict):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
-    trigger: Annotated[ManualTrigger | RecurrenceTrigger, Field(discriminator="type")]
+    trigger: Annotated[ManualTrigger | RecurrenceTrigger | ConnectorTrigger, Field(discriminator="type")]
     connections: dict[Name, SlotSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(min_length=1)
 
@@ -112,8 +129,12 @@ class AssetOut(BaseModel):
     via: str
     trigger: str | None
     next_due_at: dt.datetime | None
+    enabled: bool = Field(True, description="A disabled flow's trigger does not fire (no recurrence, webhook unsubscribed, no polls)")
     definition: dict[str, Any]
     slots: list[SlotOut]
+    subscription: dict[str, Any] | None = Field(
+        None, description="A connector trigger's subscription: kind (webhook or polling), state, the API's Location, "
+        "expiry or next poll, the last error and the latest queued jobs with what each attempt did")
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -164,6 +185,8 @@ class RunOut(BaseModel):
     due_at: dt.datetime | None
     started_at: dt.datetime
     finished_at: dt.datetime | None
+    job_id: str | None = Field(None, description="The queued job of a connector trigger's run")
+    attempt: int | None = Field(None, description="Which attempt of that job this run was (from 1)")
 
 
 class AssetShareIn(Strict):

@@ -28,7 +28,7 @@ from connectorhub.access import asset_rules, connection_rules, connector_rules, 
 from connectorhub.access.decisions import Actor
 from connectorhub.access.asset_rules import AssetAccess
 from connectorhub.access.enforce import enforce
-from connectorhub.assets import expressions, paging, schemas
+from connectorhub.assets import expressions, paging, schemas, triggers
 from connectorhub.assets.facts import (
     _check_kind,
     _visible_in,
@@ -176,7 +176,9 @@ def _check_calls(
         if kind == KIND_FLOW:
             trigger = spec.trigger
             inputs = set(trigger.inputs) if isinstance(trigger, schemas.ManualTrigger) else set()
-            roots = {"trigger": {"inputs", "time"}, "trigger.inputs": inputs, "steps": set(seen)}
+            # A connector trigger's run reads what the callback or the poll brought.
+            fields = {"body", "headers", "time"} if isinstance(trigger, schemas.ConnectorTrigger) else {"inputs", "time"}
+            roots = {"trigger": fields, "trigger.inputs": inputs, "steps": set(seen)}
         else:
             roots = {"inputs": None}
         for problem in expressions.check(call.parameters, f"{where}.parameters", roots=roots) + expressions.check(
@@ -184,6 +186,8 @@ def _check_calls(
         ):
             problems.append({"location": problem.location, "message": problem.message})
         seen.append(call.name)
+    if kind == KIND_FLOW:
+        problems += triggers.check(spec, slot_connectors)
     return problems
 
 
@@ -281,6 +285,9 @@ def create(*, session: Session, actor: Actor, environment: Environment, kind: st
             connection_id=connection.id if connection else None, connection_name=connection.display_name if connection else None,
             connection_reference_id=reference.id if reference else None,
         ))
+    session.flush()
+    if kind == KIND_FLOW:
+        triggers.arm(session=session, asset=asset, spec=spec, previous=None, now=now)
     audit.record(
         session=session, actor=actor, action=f"{kind}.create", target_kind=kind, target_id=asset.id,
         org_id=asset.org_id, environment_id=environment.id,
@@ -314,10 +321,13 @@ def update(*, session: Session, actor: Actor, environment: Environment, kind: st
     if problems:
         raise _file_error(kind, problems)
     now = utcnow()
+    previous = json.loads(asset.definition)
     if kind == KIND_FLOW and not _same_schedule(asset, spec):
         _apply_trigger(asset, spec, now)
     elif kind == KIND_FLOW:
         asset.trigger_type = spec.trigger.type
+    if asset.disabled_at is not None:
+        asset.next_due_at = None  # a disabled flow's recurrence starts again when it is enabled
     asset.name, asset.updated_at = spec.name.strip(), now
     asset.definition = json.dumps(_normalised(kind, spec, slots), sort_keys=True)
     for position, (name, (connector, connection)) in enumerate(slots.items()):
@@ -339,6 +349,9 @@ def update(*, session: Session, actor: Actor, environment: Environment, kind: st
     for name, row in rows.items():  # slots the new file dropped
         session.execute(sa_delete(AssetBinding).where(AssetBinding.asset_id == asset.id, AssetBinding.slot == name))
         session.delete(row)
+    session.flush()
+    if kind == KIND_FLOW:
+        triggers.arm(session=session, asset=asset, spec=spec, previous=previous, now=now)
     audit.record(
         session=session, actor=actor, action=f"{kind}.update", target_kind=kind, target_id=asset.id,
         org_id=asset.org_id, environment_id=environment.id,
@@ -450,6 +463,7 @@ def remove(*, session: Session, actor: Actor, asset: Asset) -> builtins.list[str
     """Delete an asset the caller was authorised to delete (by :func:`delete`, or a
     managed solution's delete or upgrade, S4), as :func:`delete` describes."""
     kind = asset.kind
+    triggers.disarm(session=session, asset=asset)  # unsubscribes a webhook (a queued job)
     scoped = builtins.list(session.scalars(select(Connection).where(Connection.scope == asset.scope)))
     for connection in scoped:
         audit.record(
@@ -628,6 +642,7 @@ def put_from_solution(
     now = utcnow()
     text = solution_definition(spec, {name: connector.id for name, (connector, _) in slots.items()})
     asset = existing
+    previous_text = existing.definition if existing is not None else None
     if asset is None:
         asset = Asset(
             id=new_id(), org_id=environment.org_id, environment_id=environment.id, kind=kind, owner_id=actor.user_id,
@@ -670,6 +685,9 @@ def put_from_solution(
         session.execute(sa_delete(AssetBinding).where(AssetBinding.asset_id == asset.id, AssetBinding.slot == name))
         session.delete(row)
         changed = True
+    if changed and kind == KIND_FLOW:
+        session.flush()
+        triggers.arm(session=session, asset=asset, spec=spec, previous=json.loads(previous_text) if previous_text else None, now=now)
     if changed:
         audit.record(
             session=session, actor=actor, action=f"{kind}.{'create' if existing is None else 'update'}", target_kind=kind,

@@ -136,6 +136,12 @@ def _register(sub: typer.Typer, kind: str) -> None:
             return
         for key in ("id", "name", "owner", "role", "via", "trigger", "next_due_at"):
             console.print(f"[bold]{key}[/bold]: {data.get(key)}", highlight=False)
+        subscription = data.get("subscription")
+        if subscription:
+            where = subscription.get("location") or "no location"
+            console.print(f"[bold]subscription[/bold]: {subscription['kind']}, {subscription['state']} ({where})", highlight=False)
+            if subscription.get("error"):
+                console.print(f"[bold]subscription error[/bold]: {subscription['error']}", highlight=False)
         table(data["slots"], ["name", "connector_id", "connection_id", "status", "your_mode", "your_connection_id", "your_status"], title="Slots")
         for slot in data["slots"]:
             if slot["detail"]:
@@ -159,6 +165,25 @@ def _register(sub: typer.Typer, kind: str) -> None:
         def run_flow(asset_id: str = AssetArgument, env: str = EnvOption, input_: list[str] = InputOption, as_json: bool = JsonOption):
             """Run now with trigger inputs; exits 1 when the run fails (its error is printed)."""
             _run(env, asset_id, {"inputs": _pairs(input_, "--input")}, as_json)
+
+        @sub.command("disable")
+        def disable_flow(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
+            """Stop the trigger: no recurrence, no polls, a webhook is unsubscribed (manual runs still work)."""
+            _switch(env, asset_id, "disable", as_json)
+
+        @sub.command("enable")
+        def enable_flow(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
+            """Start the trigger again: the recurrence from now on, a webhook subscribes anew."""
+            _switch(env, asset_id, "enable", as_json)
+
+        def _switch(env: str, asset_id: str, verb: str, as_json: bool) -> None:
+            client = Client()
+            data = client.post(path(client, env, asset_id, f"/{verb}"), {})
+            if as_json:
+                emit_json(data)
+            else:
+                state = "enabled" if data["enabled"] else "disabled"
+                console.print(f"Flow '{data['name']}' ({data['id']}) is {state}.", highlight=False)
 
     else:
 

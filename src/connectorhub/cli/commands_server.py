@@ -60,6 +60,24 @@ def serve(
 
 
 @app.command()
+def worker(
+    db: str = typer.Option(None, "--db", help="Database URL (default: SQLite in $CONNECTORHUB_HOME, ./.connectorhub)."),
+    home: Path = typer.Option(None, "--home", help="Data folder (default: $CONNECTORHUB_HOME or ./.connectorhub)."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+):
+    """Run flows from the queue (callbacks, polls, retries) and on their schedules, without serving HTTP."""
+    # Imported here for the reason serve gives: only the commands that run the service pay for it.
+    from connectorhub import serve as server
+
+    logging.config.dictConfig(log_config(log_level))
+    settings = Settings.from_env(database_url=db, home=home)
+    application, _ = server.prepare(settings)
+    console.print("connectorhub worker taking runs from the queue; stop it with Ctrl-C.", highlight=False)
+    sys.stdout.flush()
+    server.run_worker(application)
+
+
+@app.command()
 def login(
     url: str = typer.Option(..., "--url", help="Server URL, e.g. http://127.0.0.1:8080"),
     token: str = typer.Option(..., "--token", help="A personal access token."),

@@ -14,10 +14,12 @@ from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import asset_rules, offers
 from connectorhub.assets import api as assets_api
+from connectorhub.assets import enabling
 from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
 from connectorhub.assets import sharing as asset_sharing
+from connectorhub.assets import triggers
 from connectorhub.connections import service as connections
 from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError, InvalidRequest, Unauthenticated
@@ -81,6 +83,7 @@ def flow_view(ref: str, runs_cursor: str | None = None) -> page.View:
             "can_edit": asset_rules.can_edit_asset(access),
             "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
             "slots": slots, "runs": runs.items, "runs_next": runs.next_cursor, "runs_paged": bool(runs_cursor),
+            "subscription": triggers.view(session=session, asset=found),
             "permissions": asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
             "asset_roles": asset_rules.ASSET_ROLES, "slot_modes": asset_rules.SLOT_MODES,
         }
@@ -144,6 +147,19 @@ async def bind_reference(request: Request, env: str, flow: str) -> Response:
                                         logical_name=names.get(row.connection_reference_id, ""), connection_ref=form.get("connection", ""))
 
     return await page.act(request, env, "_flow_slots.html", change, flow_view(flow))
+
+
+@router.post(BASE + "/{flow}/enabled", response_class=HTMLResponse)
+@portal_page
+async def enable_flow(request: Request, env: str, flow: str) -> Response:
+    """Enable or disable the flow's trigger: the same use case as ``flow enable`` /
+    ``flow disable``."""
+    form = await page.form_of(request)
+
+    def change(session, ctx, environment) -> None:
+        enabling.set_enabled(session=session, actor=ctx.actor, environment=environment, ref=flow, enabled=form.get("enabled") == "true")
+
+    return await page.act(request, env, "_flow_trigger.html", change, flow_view(flow))
 
 
 @router.post(BASE + "/{flow}/run", response_class=HTMLResponse)

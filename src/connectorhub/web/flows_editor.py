@@ -92,7 +92,14 @@ def file_from_rows(kind: str, form: dict[str, str], operations: dict[str, dict[s
     if form.get("description", "").strip():
         data["description"] = form["description"].strip()
     if kind == assets.KIND_FLOW:
-        if form.get("trigger_type") == "recurrence":
+        if form.get("trigger_type") == "connector":
+            # A connector trigger is edited in the file view; the rows keep it as it is.
+            try:
+                trigger = json.loads(form.get("connector_trigger") or "{}")
+            except ValueError:
+                trigger = {}
+                problems.append({"location": "trigger", "message": "The connector trigger is not valid JSON; edit it in the file view."})
+        elif form.get("trigger_type") == "recurrence":
             trigger: dict[str, Any] = {"type": "recurrence", "unit": form.get("unit", "")}
             interval = form.get("interval", "").strip()
             trigger["interval"] = int(interval) if interval.isdigit() else interval
@@ -156,6 +163,7 @@ def rows_from_file(kind: str, data: Any) -> dict[str, Any]:
         "name": data.get("name", ""), "description": data.get("description", ""),
         "trigger_type": trigger.get("type", "manual"), "interval": trigger.get("interval", ""), "unit": trigger.get("unit", "minute"),
         "start": trigger.get("start") or "",
+        "connector_trigger": json.dumps(trigger) if trigger.get("type") == "connector" else "",
         "inputs": [
             {"name": name, "type": spec.get("type", "string"), "required": bool(spec.get("required")),
              "default": "" if spec.get("default") is None else _text(spec["default"]), "description": spec.get("description", "")}
