@@ -1,7 +1,7 @@
 """connector triggers and the durable run queue (issue 17)
 
 Revision ID: 0018_trigger_queue
-Revises: 0015_certification
+Revises: 0016_connector_listing
 
 The queue of runs and trigger calls (``trigger_jobs``), the subscriptions of webhook and
 polling triggers (``trigger_subscriptions``), and on each run its job and attempt.
@@ -12,9 +12,9 @@ from alembic import op
 from connectorhub.db import UtcDateTime
 
 revision = '0018_trigger_queue'
-down_revision = '0015_certification'
+down_revision = '0016_connector_listing'
 branch_labels = None
-depends_on = '0006'  # the table it changes (asset_runs)
+depends_on = '0006'  # the table it changes (asset_runs), on another branch of the history
 
 
 def upgrade() -> None:
