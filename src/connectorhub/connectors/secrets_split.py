@@ -59,8 +59,29 @@ def secret_slots(properties: dict[str, Any]) -> set[str]:
     return slots
 
 
+def not_text_secrets(properties: dict[str, Any]) -> list[str]:
+    """Pointers of secret slots that hold something other than text (an object, a list,
+    a number): no secret value can be such, and :func:`split_secrets` drops them. The
+    use case refuses them rather than store or drop them silently (C4)."""
+    out = []
+    for prefix, params in _parameter_maps(properties):
+        for name, spec in params.items():
+            if not isinstance(spec, dict):
+                continue
+            base = f"{prefix}/{_escape(name)}"
+            oauth = spec.get("oAuthSettings")
+            if isinstance(oauth, dict) and oauth.get("clientSecret") is not None and not isinstance(oauth["clientSecret"], str):
+                out.append(f"{base}/oAuthSettings/clientSecret")
+            if spec.get("type") in SECRET_PARAMETER_TYPES:
+                out.extend(f"{base}/{key}" for key in ("default", "defaultValue")
+                           if key in spec and spec[key] is not None and not isinstance(spec[key], str))
+    return out
+
+
 def split_secrets(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Return (properties without secret values, {pointer: secret value})."""
+    """Return (properties without secret values, {pointer: secret value}). Every value of
+    a secret slot is taken out, text or not (a value that is not text is no secret the
+    store keeps, but it may still be one: it is never kept in the file)."""
     stripped = copy.deepcopy(properties)
     found: dict[str, str] = {}
     for prefix, params in _parameter_maps(stripped):
