@@ -90,13 +90,13 @@ def split_secrets(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
                 continue
             base = f"{prefix}/{_escape(name)}"
             oauth = spec.get("oAuthSettings")
-            if isinstance(oauth, dict) and "clientSecret" in oauth and whole_reference(oauth["clientSecret"]) is None:
+            if isinstance(oauth, dict) and oauth.get("clientSecret") is not None and whole_reference(oauth["clientSecret"]) is None:
                 value = oauth.pop("clientSecret")
                 if isinstance(value, str) and value:
                     found[f"{base}/oAuthSettings/clientSecret"] = value
             if spec.get("type") in SECRET_PARAMETER_TYPES:
                 for key in ("default", "defaultValue"):
-                    if key in spec:
+                    if spec.get(key) is not None:  # a null is no secret: it stays as written
                         value = spec.pop(key)
                         if isinstance(value, str) and value:
                             found[f"{base}/{key}"] = value
