@@ -62,3 +62,19 @@ def test_a_definition_over_one_mebibyte_is_carried_and_a_field_over_the_limit_is
     assert page.status_code == 200, page.text[:500]
     huge = browser.post(f"{LIST}/wizard", data={**start, "go": "security", "icon_b64": "A" * (12 * 1024 * 1024)})
     assert huge.status_code == 413 and 'data-code="FileTooLarge"' in huge.text
+
+
+def test_lay_out_the_json_of_a_deep_definition_is_no_amplifier(app, admin):
+    """"Lay out the JSON" (and any step that changes the definition) indented it whatever
+    its depth: 600 KB nested 95 levels became a page of 60 MB. Beyond the file limit
+    laid out, the text stays compact."""
+    browser = signed_in(app, ADMIN_TOKEN)
+    start = carried(browser.get(f"{LIST}/wizard").text)
+    value: list = [0] * 200_000
+    for _ in range(95):
+        value = [value]
+    sent = json.dumps({**json.loads(start["api_definition"]), "x-notes": value})
+    page = browser.post(f"{LIST}/wizard", data={**start, "api_definition": sent, "format": "1", "step": "definition",
+                                                "go": "definition"})
+    assert page.status_code == 200 and len(page.text) < 3 * len(sent)
+    assert json.loads(carried(page.text)["api_definition"])["x-notes"] == value

@@ -115,7 +115,8 @@ def validate_api_swagger(
     the structural checks of create, and the certification rules with
     ``enableConnectorCertificationRules=true``. Errors answer 422 with every finding."""
     _own_object_id(ctx, oid)  # heavy_context authenticated the caller
-    text = json.dumps(definition, indent=2, ensure_ascii=False)
+    text = translate.text_of(definition, ctx.limits.max_file_bytes)
+    service.check_sizes(service.ConnectorFiles(api_definition=text), ctx.limits)  # as create measures it
     _, _, findings = validation.validate_connector(text, None, certification=enable_certification_rules)
     if validation.has_errors(findings):
         errors = [f for f in findings if f.level == "error"]
@@ -181,7 +182,7 @@ def create_api(request: Request, body: schemas.RegistrationIn, filter_: Environm
     """Create a connector from paconn's registration (paconn create); an OAuth client
     secret in it is kept encrypted and never answered."""
     ref = _environment_ref(filter_, translate.environment_name(body.properties))
-    files = translate.files_from_registration(body.properties)
+    files = translate.files_from_registration(body.properties, ctx.limits.max_file_bytes)
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=ref)
         connector = service.create(
@@ -197,7 +198,7 @@ def update_api(request: Request, api: ApiName, body: schemas.RegistrationIn, fil
     """Replace a connector's definition and properties (paconn update): a new revision
     when they change; a stored OAuth client secret is kept unless a new one is sent."""
     ref = _environment_ref(filter_, translate.environment_name(body.properties))
-    files = translate.files_from_registration(body.properties)
+    files = translate.files_from_registration(body.properties, ctx.limits.max_file_bytes)
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=ref)
         revised = service.revise(

@@ -26,7 +26,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from connectorhub import jsontext
-from connectorhub.config import Limits
+from connectorhub.config import DEFAULT_MAX_FILE_BYTES, Limits
 from connectorhub.connectors import browse, draft, validation, wizard
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.service import ConnectorFiles
@@ -78,7 +78,10 @@ def _object(text: str) -> dict[str, Any] | None:
 
 
 def _dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """A document laid out one member a line, unless that passes the file limit (a deep
+    document grows a hundredfold laid out): then compact."""
+    laid_out = jsontext.dumps_within(document, DEFAULT_MAX_FILE_BYTES)
+    return (laid_out if laid_out is not None else json.dumps(document, ensure_ascii=False)) + "\n"
 
 
 def _b64(data: bytes | None) -> str:
