@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from connectorhub import jsontext
 from connectorhub.connectors.parameter_types import SECRET_PARAMETER_TYPES
 from connectorhub.connectors.variable_references import client_secret_references, whole_reference
 
@@ -101,3 +102,10 @@ def split_secrets(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
                         if isinstance(value, str) and value:
                             found[f"{base}/{key}"] = value
     return stripped, found
+
+
+def stored_properties_text(text: str | None, parsed: dict[str, Any], stripped: dict[str, Any]) -> str | None:
+    """The apiProperties text to store: as sent when nothing was taken out, else the
+    properties without their secret values, laid out (never a hundredfold: deep
+    nesting stays compact, :func:`connectorhub.jsontext.lay_out`)."""
+    return text if stripped == parsed else jsontext.lay_out(stripped)

@@ -47,6 +47,7 @@ from connectorhub.connectors.secrets_split import (
     oauth_parameter_pointers,
     secret_slots,
     split_secrets,
+    stored_properties_text,
 )
 from connectorhub.connectors.variable_references import client_secret_references
 from connectorhub.db import utcnow
@@ -206,7 +207,7 @@ def _store_properties(
     referenced = client_secret_references(stripped)
     _check_secret_references(session, connector, referenced)
     # Whatever was taken out (a value kept encrypted, or an empty one) is not in the text stored.
-    connector.api_properties = text if stripped == parsed else json.dumps(stripped, indent=2, ensure_ascii=False)
+    connector.api_properties = stored_properties_text(text, parsed, stripped)
     if secret:
         pointers = [p for p in oauth_parameter_pointers(stripped) if p not in dict(referenced)]
         if not pointers and referenced:

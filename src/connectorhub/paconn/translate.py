@@ -21,7 +21,6 @@ This module is part of the shell: pure functions, no database.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -87,8 +86,7 @@ def text_of(document: Any, limit: int) -> str:
     """A document sent as an object, as text: indented, unless that would pass ``limit``
     (a deep document grows a hundredfold laid out); then compact, which the file limit
     then measures as sent."""
-    laid_out = jsontext.dumps_within(document, limit)
-    return laid_out if laid_out is not None else json.dumps(document, ensure_ascii=False)
+    return jsontext.lay_out(document, limit=limit)
 
 
 def environment_out(environment: Environment | None) -> dict[str, str] | None:

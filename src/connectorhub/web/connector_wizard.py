@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +79,7 @@ def _object(text: str) -> dict[str, Any] | None:
 def _dumps(document: dict[str, Any]) -> str:
     """A document laid out one member a line, unless that passes the file limit (a deep
     document grows a hundredfold laid out): then compact."""
-    laid_out = jsontext.dumps_within(document, DEFAULT_MAX_FILE_BYTES)
-    return (laid_out if laid_out is not None else json.dumps(document, ensure_ascii=False)) + "\n"
+    return jsontext.lay_out(document, limit=DEFAULT_MAX_FILE_BYTES) + "\n"
 
 
 def _b64(data: bytes | None) -> str:
