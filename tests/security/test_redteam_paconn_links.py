@@ -8,19 +8,26 @@
   its user and the environment it was read in, and reads only what that user still may;
 - a link's user field swapped for another's (to ride on their access) is refused;
 - an icon that is no image (an SVG or HTML page given as icon.png) was answered as
-  image/png from this server's origin: now as bytes to save, in a sandbox.
+  image/png from this server's origin: now as bytes to save, in a sandbox;
+- ``paconn-login`` wrote the token into an existing (mode 644) token file before making
+  it private, and followed a link put in its place.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 import urllib.parse
 from pathlib import Path
 
+import pytest
 from conftest import client_for, make_user
 from fastapi.testclient import TestClient
+
+from connectorhub.cli import commands_paconn
+from connectorhub.errors import InvalidRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "paconn"))
 from test_paconn_routes import NO_AUTH, P, Q, create, fetch, read  # noqa: E402
@@ -79,3 +86,32 @@ def test_an_icon_that_is_no_image_is_answered_as_bytes_to_save(app, admin):
     assert icon.headers["content-type"] == "application/octet-stream"
     assert icon.headers["content-disposition"].startswith("attachment")
     assert "sandbox" in icon.headers["content-security-policy"] and icon.headers["x-content-type-options"] == "nosniff"
+
+
+def test_paconn_login_makes_an_existing_token_file_private_before_writing_the_token(tmp_path, monkeypatch):
+    """paconn's own token file is mode 644: the token was written into it and only then
+    the file made private, so for that moment anyone on the machine could read it. A link
+    put in its place is not followed."""
+    folder = tmp_path / ".paconn"
+    folder.mkdir()
+    path = folder / commands_paconn.TOKEN_FILE
+    path.write_text("{}")
+    os.chmod(path, 0o644)
+    modes = []
+    real = commands_paconn.json.dump
+
+    def dump(content, handle):
+        modes.append(os.fstat(handle.fileno()).st_mode & 0o777)
+        real(content, handle)
+
+    monkeypatch.setattr(commands_paconn.json, "dump", dump)
+    commands_paconn.write_token_file(folder, {"access_token": "chp_secret"})
+    assert modes == [0o600] and os.stat(path).st_mode & 0o777 == 0o600
+    path.unlink()
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("{}")
+    path.symlink_to(elsewhere)
+    with pytest.raises(InvalidRequest) as refused:
+        commands_paconn.write_token_file(folder, {"access_token": "chp_secret"})
+    assert refused.value.code == "TokenFileIsALink"
+    assert elsewhere.read_text() == "{}"
