@@ -1,14 +1,16 @@
-"""Red team, the portal's JSON views: a connector's Definition tab and the answer of
-"Test an operation" (the loopback test API allowed, as in test_portal) indented what
-they showed whatever its depth. A definition stored
+"""Red team, JSON laid out for people: a connector's Definition tab, the answer of
+"Test an operation" (the loopback test API allowed, as in test_portal) and a solution
+export's flow and app files indented what they held whatever its depth. A definition stored
 compact (600 KB, nested 95 levels; anyone it is shared with opens the tab) or an answer
 of a hostile API became a page a hundredfold larger (60 MB). Both are laid out at most
 fourfold now (``jsontext.lay_out``), compact beyond."""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 from aiohttp import web
@@ -18,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 from test_portal import HTMX, MINIMAL, connector_url, create_connector, echo, echo_connection, settings, signed_in  # noqa: E402,F401
 
 from connectorhub import jsontext  # noqa: E402
+from connectorhub.solutions import package  # noqa: E402
 
 
 def deep(depth: int = 95, width: int = 200_000):
@@ -54,3 +57,15 @@ def test_a_deep_answer_of_an_api_is_no_amplifier(app, admin, echo, echo_connecti
         "connection": connection, "p.id": "a", "p.limit": "5", "p.X-Trace": "", "body": "{}"})
     assert sent.status_code == 200 and "HTTP 200" in sent.text, sent.text[:500]
     assert len(sent.text) < 4 * len(json.dumps(answer))
+
+
+def test_a_solution_export_of_a_deep_flow_is_no_amplifier():
+    """A solution export indented each flow or app definition whatever its depth: a flow
+    stored compact and nested deep became an entry a hundredfold larger (3 GB for a
+    definition at the body limit), built in memory by the export."""
+    definition = {"trigger": {"kind": "manual"}, "x-notes": deep()}
+    flow = package.PackagedAsset(source_id="f1", kind="flow", name="Deep", definition=definition)
+    written = package.write(package.Package("Deep", "Deep", "1.0.0.0", "Contoso", "cts", False, assets=[flow]))
+    with zipfile.ZipFile(io.BytesIO(written)) as archive:
+        entry = archive.read(flow.path)
+    assert len(entry) < 4 * len(json.dumps(definition)) + 64 * 1024 and json.loads(entry) == definition
