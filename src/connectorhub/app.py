@@ -15,7 +15,7 @@ from connectorhub.api import docs_page, openapi_document, problems
 from connectorhub.api.boundary import RequestChecks, ResponseGuard
 from connectorhub.api.body_guard import BodyGuard
 from connectorhub.api.context import Services
-from connectorhub.api.heavy import HeavyGate, HeavyWork
+from connectorhub.api.heavy import HeavyGate, HeavyWork, known_credential
 from connectorhub.assets import api as assets_api
 from connectorhub.assets import triggers_api
 from connectorhub.assets.scheduler import Scheduler
@@ -142,6 +142,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     app.add_middleware(RequestChecks, max_body=max_body)
     app.add_middleware(  # before any body is read (M6)
         HeavyGate, work=app.state.heavy_work, document=app.openapi, cookie=web_page.COOKIE, extra=web_api.HEAVY_ROUTES,
+        known=lambda token: known_credential(services, token),
     )
     app.add_middleware(BodyLimit, max_body=max_body)
     app.add_middleware(BodyGuard, max_body=max_body)

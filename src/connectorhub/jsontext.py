@@ -102,6 +102,31 @@ def loads(data: bytes | str, *, locate: bool = True, **options: Any) -> Any:
     return value
 
 
+def dumps_within(document: Any, limit: int, *, indent: int = 2, ensure_ascii: bool = False) -> str | None:
+    """``document`` as indented JSON text, or None as soon as the text passes ``limit``
+    characters, before more is built. Laying out a document multiplies its size by its
+    depth (one nested 95 levels, 400 KB compact, was 39 MB laid out): a document from a
+    client, a stored file or an upstream answer is laid out only as far as a limit."""
+    parts: list[str] = []
+    size = 0
+    for chunk in json.JSONEncoder(indent=indent, ensure_ascii=ensure_ascii).iterencode(document):
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def lay_out(document: Any, *, limit: int | None = None, ensure_ascii: bool = False) -> str:
+    """``document`` indented (two spaces) when that is at most ``limit`` characters
+    (default: four times its compact text and 64 KiB more), else compact: what the
+    service shows or stores laid out never grows a hundredfold (:func:`dumps_within`)."""
+    compact = json.dumps(document, ensure_ascii=ensure_ascii)
+    bound = limit if limit is not None else 4 * len(compact) + 64 * 1024
+    laid_out = dumps_within(document, bound, ensure_ascii=ensure_ascii)
+    return laid_out if laid_out is not None else compact
+
+
 def check(data: bytes, *, locate: bool = False) -> None:
     """Refuse ``data`` (a JSON document as bytes, not parsed here) when it holds a lone
     surrogate or nests deeper than :data:`MAX_DEPTH`; valid or not otherwise is left to

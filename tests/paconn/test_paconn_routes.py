@@ -218,9 +218,10 @@ def test_signed_links_are_checked(app, admin):
         from connectorhub.connectors.models import Connector
 
         connector = session.get(Connector, made.json()["id"])
-        old = links.sign(services.keyring, connector, "apiDefinition", now=0)
+        old = links.sign(services.keyring, connector, "apiDefinition", user_id=query["user"], environment_id=query["env"], now=0)
     expired = admin.get(parts.path, params={"revision": old.revision, "expires": old.expires, "kv": old.key_version,
-                                            "signature": old.signature}, headers={"Authorization": ""})
+                                            "user": old.user_id, "env": old.environment_id, "signature": old.signature},
+                        headers={"Authorization": ""})
     assert expired.status_code == 403 and expired.json()["code"] == "LinkExpired"
     # A new revision: the old link named other content.
     body = registration(NO_AUTH, update=True)

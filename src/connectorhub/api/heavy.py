@@ -30,9 +30,10 @@ from typing import Any
 from fastapi import Depends
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub import transactions
 from connectorhub.api import problems
-from connectorhub.api.context import Context, context
-from connectorhub.errors import TooManyRequests
+from connectorhub.api.context import Context, Services, context
+from connectorhub.errors import TooManyRequests, Unauthenticated
 
 PER_CALLER_RUNNING = 1
 PER_CALLER_WAITING = 8  # a waiting request has not been read yet: it holds next to no memory
@@ -166,6 +167,19 @@ def _authenticate(ctx: Context) -> None:
         pass  # entering the transaction authenticated the token
 
 
+def known_credential(services: Services, token: str) -> bool:
+    """Whether ``token`` (a personal access token or a portal session's value) is
+    someone's valid credential, checked as a request's transaction checks it (one read)."""
+    if not token:
+        return False
+    try:
+        with transactions.transaction(services.sessions, write=False) as session:
+            services.authenticate(session=session, token=token)
+    except Unauthenticated:
+        return False
+    return True
+
+
 async def heavy_context(ctx: Context = Depends(context)) -> Context:
     """The :class:`Context` of a heavy request, its token checked first (M6: a valid
     token, not merely one that is present); :class:`HeavyGate` admitted the request."""
@@ -173,21 +187,40 @@ async def heavy_context(ctx: Context = Depends(context)) -> Context:
     return ctx
 
 
+def _without_body(receive):
+    """``receive`` that gives an empty body first (the real one is never read), then
+    whatever comes (the client's disconnect)."""
+    given = False
+
+    async def empty():
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return empty
+
+
 class HeavyGate:
     """Plain ASGI middleware: a heavy request waits for :class:`HeavyWork` to admit its
     caller (the hash of its credential: the Authorization header, or the portal's
     session cookie) before anything reads its body, and leaves when the answer is sent; a
-    refusal is a 429 problem with Retry-After. The heavy operations are those
+    refusal is a 429 problem with Retry-After. An admitted request's credential is checked
+    first (``known``, in its place, so checks never outnumber the workers): one that is no
+    one's gives its place back at once and the application answers it without its body,
+    which is never read (a slow body would otherwise hold a worker). The heavy operations are those
     ``document()`` (/openapi.json) marks with :data:`MARK`, and ``extra`` (method, path
     template) pairs for routes outside the document: the portal's pages that run the same
     use cases, and so cost the same."""
 
     def __init__(
         self, app, *, work: HeavyWork, document: Callable[[], dict[str, Any]], cookie: str,
-        extra: tuple[tuple[str, str], ...] = (),
+        extra: tuple[tuple[str, str], ...] = (), known: Callable[[str], bool] | None = None,
     ) -> None:
         self.app = app
         self.work = work
+        self.known = known
         self.document = document
         self.extra = extra
         self._routes: tuple[tuple[str, re.Pattern[str]], ...] | None = None
@@ -209,16 +242,24 @@ class HeavyGate:
             )
         return any(method == verb and pattern.match(path) for verb, pattern in self._routes)
 
+    def _token(self, headers) -> bytes:
+        """The caller's credential: the token of ``Authorization: Bearer`` (the scheme in
+        any case and the spaces around the token are the same caller, as authentication
+        reads them), else the portal's session cookie."""
+        value = next((value for name, value in headers if name == b"authorization"), b"")
+        if value:
+            scheme, _, token = value.partition(b" ")
+            return token.strip() if scheme.lower() == b"bearer" else value
+        cookies = b";".join(value for name, value in headers if name == b"cookie")
+        found = self._cookie.search(cookies)
+        return found.group(1).strip() if found else b""
+
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or not self._heavy(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
-        credential = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
-        if not credential:  # a portal page: its session cookie names the caller
-            cookies = b";".join(value for name, value in scope["headers"] if name == b"cookie")
-            found = self._cookie.search(cookies)
-            credential = b"portal:" + (found.group(1).strip() if found else b"")
-        caller = hashlib.sha256(credential).hexdigest()  # credentials are not kept, even in memory
+        token = self._token(scope["headers"])
+        caller = hashlib.sha256(token).hexdigest()  # credentials are not kept, even in memory
         try:
             await self.work.enter(caller)
         except TooManyRequests as refused:
@@ -226,7 +267,16 @@ class HeavyGate:
             response.headers["Retry-After"] = str(refused.retry_after)
             await response(scope, receive, send)
             return
+        admitted = True
         try:
+            if self.known is not None and not await run_in_threadpool(self.known, token.decode("latin-1")):
+                # No one's credential: its place is given back at once, and the application
+                # answers it (401, or the portal's sign-in) without its body, never read.
+                self.work.leave(caller)
+                admitted = False
+                await self.app(scope, _without_body(receive), send)
+                return
             await self.app(scope, receive, send)
         finally:
-            self.work.leave(caller)
+            if admitted:
+                self.work.leave(caller)

@@ -3,6 +3,7 @@ connectorhub token, without its device-code sign-in (docs/paconn.md)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -13,6 +14,7 @@ import typer
 from connectorhub.cli.app import JsonOption, app
 from connectorhub.cli.client import Client, Profile, load_profile
 from connectorhub.cli.output import console, emit_json
+from connectorhub.errors import InvalidRequest
 
 TOKEN_FILE = "accessTokens.json"
 # paconn wants an expiry and asks for a new sign-in ten minutes before it: the file says
@@ -34,10 +36,18 @@ def write_token_file(folder: Path, content: dict) -> Path:
     """Write the file readable by this account only (it holds a token)."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / TOKEN_FILE
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Not through a link someone put there; an existing file (say, paconn's own, mode 644)
+    # is made private before the token is written into it, not after.
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise InvalidRequest(f"{path} is a link to another file; remove it and run paconn-login again.",
+                             code="TokenFileIsALink") from None
+    os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump(content, handle)
-    os.chmod(path, 0o600)
     return path
 
 

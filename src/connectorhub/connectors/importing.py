@@ -26,7 +26,6 @@ behind (create and update refuse before changing anything).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -38,7 +37,7 @@ from connectorhub.access.decisions import Actor
 from connectorhub.config import Limits
 from connectorhub.connectors import facts, service
 from connectorhub.connectors.models import KIND_CUSTOM, Connector
-from connectorhub.connectors.secrets_split import split_secrets
+from connectorhub.connectors.secrets_split import split_secrets, stored_properties_text
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.environments.models import Environment
 from connectorhub.errors import ConnectorhubError, InvalidRequest
@@ -68,7 +67,7 @@ def _unchanged(session: Session, keyring: Keyring, connector: Connector, files: 
     if properties is None:
         return connector.api_properties == properties_text
     stripped, found = split_secrets(properties)
-    if connector.api_properties != (properties_text if not found else json.dumps(stripped, indent=2, ensure_ascii=False)):
+    if connector.api_properties != stored_properties_text(properties_text, properties, stripped):
         return False
     if not found:
         return True

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from connectorhub import jsontext
 from connectorhub.connectors.parameter_types import SECRET_PARAMETER_TYPES
 from connectorhub.connectors.variable_references import client_secret_references, whole_reference
 
@@ -59,8 +60,29 @@ def secret_slots(properties: dict[str, Any]) -> set[str]:
     return slots
 
 
+def not_text_secrets(properties: dict[str, Any]) -> list[str]:
+    """Pointers of secret slots that hold something other than text (an object, a list,
+    a number): no secret value can be such, and :func:`split_secrets` drops them. The
+    use case refuses them rather than store or drop them silently (C4)."""
+    out = []
+    for prefix, params in _parameter_maps(properties):
+        for name, spec in params.items():
+            if not isinstance(spec, dict):
+                continue
+            base = f"{prefix}/{_escape(name)}"
+            oauth = spec.get("oAuthSettings")
+            if isinstance(oauth, dict) and oauth.get("clientSecret") is not None and not isinstance(oauth["clientSecret"], str):
+                out.append(f"{base}/oAuthSettings/clientSecret")
+            if spec.get("type") in SECRET_PARAMETER_TYPES:
+                out.extend(f"{base}/{key}" for key in ("default", "defaultValue")
+                           if key in spec and spec[key] is not None and not isinstance(spec[key], str))
+    return out
+
+
 def split_secrets(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Return (properties without secret values, {pointer: secret value})."""
+    """Return (properties without secret values, {pointer: secret value}). Every value of
+    a secret slot is taken out, text or not (a value that is not text is no secret the
+    store keeps, but it may still be one: it is never kept in the file)."""
     stripped = copy.deepcopy(properties)
     found: dict[str, str] = {}
     for prefix, params in _parameter_maps(stripped):
@@ -69,14 +91,21 @@ def split_secrets(properties: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
                 continue
             base = f"{prefix}/{_escape(name)}"
             oauth = spec.get("oAuthSettings")
-            if isinstance(oauth, dict) and "clientSecret" in oauth and whole_reference(oauth["clientSecret"]) is None:
+            if isinstance(oauth, dict) and oauth.get("clientSecret") is not None and whole_reference(oauth["clientSecret"]) is None:
                 value = oauth.pop("clientSecret")
                 if isinstance(value, str) and value:
                     found[f"{base}/oAuthSettings/clientSecret"] = value
             if spec.get("type") in SECRET_PARAMETER_TYPES:
                 for key in ("default", "defaultValue"):
-                    if key in spec:
+                    if spec.get(key) is not None:  # a null is no secret: it stays as written
                         value = spec.pop(key)
                         if isinstance(value, str) and value:
                             found[f"{base}/{key}"] = value
     return stripped, found
+
+
+def stored_properties_text(text: str | None, parsed: dict[str, Any], stripped: dict[str, Any]) -> str | None:
+    """The apiProperties text to store: as sent when nothing was taken out, else the
+    properties without their secret values, laid out (never a hundredfold: deep
+    nesting stays compact, :func:`connectorhub.jsontext.lay_out`)."""
+    return text if stripped == parsed else jsontext.lay_out(stripped)

@@ -30,9 +30,11 @@ from connectorhub.connectors import history, listing, validation
 from connectorhub.connectors.facts import _FILE_COLUMNS, ensure_may_edit, get_or_raise, get_with_access
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
 from connectorhub.connectors.secrets_split import (
+    not_text_secrets,
     oauth_parameter_pointers,
     secret_slots,
     split_secrets,
+    stored_properties_text,
 )
 from connectorhub.connectors.variable_references import client_secret_references
 from connectorhub.db import utcnow
@@ -181,10 +183,17 @@ def _store_properties(
                 code="SecretNotApplicable",
             )
         return
+    if misplaced := not_text_secrets(parsed):
+        raise InvalidRequest(
+            f"apiProperties.json holds a secret value that is not text at {misplaced[0]}: a client secret or the default "
+            "of a secret parameter is a string. Give it as a string (or leave it out and give the secret with --secret).",
+            code="SecretNotText", file="apiProperties.json",
+        )
     stripped, found = split_secrets(parsed)
     referenced = client_secret_references(stripped)
     _check_secret_references(session, connector, referenced)
-    connector.api_properties = text if not found else json.dumps(stripped, indent=2, ensure_ascii=False)
+    # Whatever was taken out (a value kept encrypted, or an empty one) is not in the text stored.
+    connector.api_properties = stored_properties_text(text, parsed, stripped)
     if secret:
         pointers = [p for p in oauth_parameter_pointers(stripped) if p not in dict(referenced)]
         if not pointers and referenced:

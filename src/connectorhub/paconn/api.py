@@ -79,13 +79,15 @@ def _base(request: Request) -> str:
     return (public_url(request) or str(request.base_url)).rstrip("/")
 
 
-def _links(request: Request, ctx: Context, connector: Connector) -> dict[str, str]:
-    """Signed download addresses of the files the connector has."""
+def _links(request: Request, ctx: Context, connector: Connector, environment) -> dict[str, str]:
+    """Signed download addresses of the files the connector has, for the caller, who read
+    it in ``environment`` (a link reads only what its user still may)."""
     out = {}
     for kind in links.KINDS:
         if links.has_file(connector, kind):
-            link = links.sign(ctx.keyring, connector, kind)
-            query = urlencode({"revision": link.revision, "expires": link.expires, "kv": link.key_version, "signature": link.signature})
+            link = links.sign(ctx.keyring, connector, kind, user_id=ctx.actor.user_id, environment_id=environment.id)
+            query = urlencode({"revision": link.revision, "expires": link.expires, "kv": link.key_version,
+                               "user": link.user_id, "env": link.environment_id, "signature": link.signature})
             out[kind] = f"{_base(request)}{translate.PREFIX}/apis/{connector.id}/files/{kind}?{query}"
     return out
 
@@ -94,7 +96,7 @@ def _registration(request: Request, ctx: Context, session, connector: Connector,
     emails = directory.emails_of(session=session, user_ids=[connector.owner_id])
     home = environment if connector.environment_id == environment.id else None
     return schemas.RegistrationOut(**translate.registration(
-        connector, environment=home, links=_links(request, ctx, connector), owner_email=emails.get(connector.owner_id),
+        connector, environment=home, links=_links(request, ctx, connector, environment), owner_email=emails.get(connector.owner_id),
     ))
 
 
@@ -113,7 +115,8 @@ def validate_api_swagger(
     the structural checks of create, and the certification rules with
     ``enableConnectorCertificationRules=true``. Errors answer 422 with every finding."""
     _own_object_id(ctx, oid)  # heavy_context authenticated the caller
-    text = json.dumps(definition, indent=2, ensure_ascii=False)
+    text = translate.text_of(definition, ctx.limits.max_file_bytes)
+    service.check_sizes(service.ConnectorFiles(api_definition=text), ctx.limits)  # as create measures it
     _, _, findings = validation.validate_connector(text, None, certification=enable_certification_rules)
     if validation.has_errors(findings):
         errors = [f for f in findings if f.level == "error"]
@@ -179,7 +182,7 @@ def create_api(request: Request, body: schemas.RegistrationIn, filter_: Environm
     """Create a connector from paconn's registration (paconn create); an OAuth client
     secret in it is kept encrypted and never answered."""
     ref = _environment_ref(filter_, translate.environment_name(body.properties))
-    files = translate.files_from_registration(body.properties)
+    files = translate.files_from_registration(body.properties, ctx.limits.max_file_bytes)
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=ref)
         connector = service.create(
@@ -195,7 +198,7 @@ def update_api(request: Request, api: ApiName, body: schemas.RegistrationIn, fil
     """Replace a connector's definition and properties (paconn update): a new revision
     when they change; a stored OAuth client secret is kept unless a new one is sent."""
     ref = _environment_ref(filter_, translate.environment_name(body.properties))
-    files = translate.files_from_registration(body.properties)
+    files = translate.files_from_registration(body.properties, ctx.limits.max_file_bytes)
     with ctx.transaction() as session:
         environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=ref)
         revised = service.revise(
@@ -204,12 +207,13 @@ def update_api(request: Request, api: ApiName, body: schemas.RegistrationIn, fil
         return _registration(request, ctx, session, revised.connector, environment)
 
 
+ID_PATTERN = "^[0-9A-Za-z_-]{1,100}$"
 FILE_ANSWER = {
     200: {"description": "The file as stored", "content": {
         "application/json": {"schema": {"type": "object"}}, "image/png": {}, "text/plain": {},
     }},
     403: {"description": "The link is not valid or has expired"},
-    404: {"description": "The connector, or that revision of it, is gone"},
+    404: {"description": "The connector, or that revision of it, is gone, or the link's user may no longer read it"},
 }
 
 
@@ -221,13 +225,21 @@ def signed_file(
     revision: int = Query(ge=1, le=2_000_000_000),
     expires: int = Query(ge=0, le=2**53),
     kv: int = Query(ge=1, le=2_000_000_000),
+    user: str = Query(pattern=ID_PATTERN),
+    env: str = Query(pattern=ID_PATTERN),
     signature: str = Query(max_length=128),
 ):
     """A connector file by a link this server signed a few minutes ago (no token: the
-    link is the credential, for that file of that revision only)."""
+    link is the credential, for that file of that revision only, and only while the user
+    it was signed for may still read the connector)."""
     services = request.app.state.services
     data, media_type = links.open_link(
         sessions=services.sessions, keyring=services.keyring, connector_id=api, kind=kind,
-        link=links.Link(revision, expires, kv, signature),
+        link=links.Link(revision, expires, kv, signature, user, env),
     )
-    return Response(data, media_type=media_type, headers={"Cache-Control": "no-store"})
+    # A file, never a page: nothing in it runs even when the link is opened in a browser
+    # (an icon that is no image is answered as bytes to save).
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; sandbox"}
+    if media_type == links.OTHER_BYTES:
+        headers["Content-Disposition"] = 'attachment; filename="icon.bin"'
+    return Response(data, media_type=media_type, headers=headers)

@@ -21,10 +21,10 @@ This module is part of the shell: pure functions, no database.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from connectorhub import jsontext
 from connectorhub.connectors.models import KIND_CUSTOM, Connector
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.connectors.validation import Finding
@@ -64,8 +64,9 @@ def environment_name(payload: Any) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def files_from_registration(properties: Any) -> ConnectorFiles:
-    """The connector files of a registration's ``properties`` (see the module)."""
+def files_from_registration(properties: Any, limit: int) -> ConnectorFiles:
+    """The connector files of a registration's ``properties`` (see the module), laid out
+    as text while that stays within ``limit`` (the file limit), compact beyond."""
     if not isinstance(properties, dict):
         raise InvalidRequest("properties must be an object.", code="RegistrationNotValid")
     definition = properties.get("openApiDefinition")
@@ -76,13 +77,16 @@ def files_from_registration(properties: Any) -> ConnectorFiles:
         )
     kept = {key: value for key, value in properties.items() if key not in REGISTRATION_ONLY}
     return ConnectorFiles(
-        api_definition=_text(definition),
-        api_properties=_text({"properties": kept}),
+        api_definition=text_of(definition, limit),
+        api_properties=text_of({"properties": kept}, limit),
     )
 
 
-def _text(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False)
+def text_of(document: Any, limit: int) -> str:
+    """A document sent as an object, as text: indented, unless that would pass ``limit``
+    (a deep document grows a hundredfold laid out); then compact, which the file limit
+    then measures as sent."""
+    return jsontext.lay_out(document, limit=limit)
 
 
 def environment_out(environment: Environment | None) -> dict[str, str] | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +22,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from connectorhub import jsontext
-from connectorhub.connectors import draft, validation, wizard
+from connectorhub.config import DEFAULT_MAX_FILE_BYTES, Limits
+from connectorhub.connectors import browse, draft, validation, wizard
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.environments import service as environments
-from connectorhub.errors import ConnectorhubError, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from connectorhub.errors import ConnectorhubError, Forbidden, InvalidRequest, NotFound, PayloadTooLarge, Unauthenticated
 from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.connector_files import SCRIPT_FILE
@@ -44,6 +45,8 @@ HEAVY_ROUTES = (
     ("POST", BASE + "/wizard"), ("POST", BASE + "/wizard/start"), ("POST", BASE + "/wizard/validate"),
     ("POST", BASE + "/{connector}/wizard"),
 )
+# A definition's operations travel as rows of fields (a few per operation and parameter).
+MAX_FIELDS = 20_000
 TITLES = {"general": "General", "security": "Security", "definition": "Definition", "code": "Code", "test": "Test"}
 
 
@@ -74,7 +77,9 @@ def _object(text: str) -> dict[str, Any] | None:
 
 
 def _dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """A document laid out one member a line, unless that passes the file limit (a deep
+    document grows a hundredfold laid out): then compact."""
+    return jsontext.lay_out(document, limit=DEFAULT_MAX_FILE_BYTES) + "\n"
 
 
 def _b64(data: bytes | None) -> str:
@@ -88,9 +93,27 @@ def _unb64(text: str) -> bytes | None:
         raise InvalidRequest("A file carried by the wizard was damaged; choose it again.", code="WizardFileNotValid") from None
 
 
+def _field_limit(limits: Limits) -> int:
+    """The largest text field the wizard carries: a document at the file limit, or a
+    script at that limit as base64 (four characters for three bytes)."""
+    return (limits.max_file_bytes + 2) // 3 * 4
+
+
 async def _read_form(request: Request) -> tuple[dict[str, str], list[str], dict[str, bytes]]:
-    """The form's text fields, the ticked script operations and the files chosen."""
-    form = await request.form()
+    """The form's text fields, the ticked script operations and the files chosen. A text
+    field may hold a whole document: up to the file limit, not the form parser's 1 MiB
+    default; one over it is refused in plain words (the parser's refusal was a 500)."""
+    limits = request.app.state.services.limits
+    try:
+        form = await request.form(max_part_size=_field_limit(limits), max_fields=MAX_FIELDS)
+    except HTTPException as refused:
+        if "size" not in str(refused.detail):
+            raise InvalidRequest(f"The wizard's form has over {MAX_FIELDS:,} fields or is damaged; reload the page.",
+                                 code="FormNotValid") from refused
+        raise PayloadTooLarge(
+            f"A field of the wizard's form is over {_field_limit(limits):,} characters: a document, icon or script over "
+            f"the file limit of {limits.max_file_bytes:,} bytes. Shrink it and try again.", code="FileTooLarge",
+        ) from refused
     fields: dict[str, str] = {}
     uploads: dict[str, bytes] = {}
     for key, value in form.multi_items():
@@ -103,11 +126,18 @@ async def _read_form(request: Request) -> tuple[dict[str, str], list[str], dict[
     return fields, ticked, uploads
 
 
-def _draft_of(fields: dict[str, str], uploads: dict[str, bytes]) -> Draft:
+def _draft_of(fields: dict[str, str], uploads: dict[str, bytes], limits: Limits) -> Draft:
+    """The draft the form carries. The icon and script are measured and the icon sniffed
+    when they arrive, at every step (what a field or a file says of itself is not
+    trusted): a page never carries a file the save would refuse."""
+    icon = uploads.get("icon") or _unb64(fields.get("icon_b64", ""))
+    script = uploads.get("script") or _unb64(fields.get("script_b64", ""))
+    connectors.check_sizes(ConnectorFiles(icon=icon, script=script), limits)
+    if icon is not None and browse.icon_type(icon) is None:
+        raise InvalidRequest("The icon is not a PNG or JPEG image; choose a PNG or JPEG file.", code="IconNotAnImage")
     return Draft(
         definition_text=fields.get("api_definition", ""), properties_text=fields.get("api_properties", ""),
-        icon=uploads.get("icon") or _unb64(fields.get("icon_b64", "")),
-        script=uploads.get("script") or _unb64(fields.get("script_b64", "")),
+        icon=icon, script=script,
     ).parse()
 
 
@@ -294,7 +324,13 @@ async def _step(request: Request, env: str, ref: str | None) -> Response:
     step = fields.get("step", "general")
     step = step if step in draft.STEPS else "general"
     go = fields.get("go", step)
-    found = _apply(step, fields, ticked, _draft_of(fields, uploads))
+    try:
+        carried = _draft_of(fields, uploads, request.app.state.services.limits)
+    except InvalidRequest as error:  # the documents stay; the refused file is dropped
+        without_files = Draft(definition_text=fields.get("api_definition", ""), properties_text=fields.get("api_properties", ""))
+        return await _render(request, env, ref=ref, step=step, found=without_files.parse(), status=error.status,
+                             error=error, error_detail=page.plain(error.detail), findings=[])
+    found = _apply(step, fields, ticked, carried)
     if fields.get("format") and found.definition is not None:  # "Lay out the JSON": indented, one member a line
         found.definition_text = _dumps(found.definition)
     secret = fields.get("client_secret", "") if step == "security" and fields.get("auth") == "oauth2" else ""

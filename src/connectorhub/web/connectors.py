@@ -120,7 +120,8 @@ def tab_view(ref: str, tab: str, parameter_set: str | None = None, query: Mappin
         }
         if tab == "definition":
             files = connectors.download(session=session, actor=ctx.actor, environment=environment, ref=ref)
-            values["definition"] = json.dumps(json.loads(files.api_definition), indent=2)
+            # Laid out at most fourfold: a deep stored definition would grow a hundredfold.
+            values["definition"] = jsontext.lay_out(json.loads(files.api_definition), ensure_ascii=True)
         elif tab == "operations":
             values["operations"] = _operations(connector.definition())
         elif tab == "revisions":
@@ -280,5 +281,6 @@ async def test_operation(request: Request, env: str, connector: str, operation_i
         if isinstance(error, Unauthenticated):
             raise
         return page.render(request, "_error.html", status=error.status, error=error)
-    shown = json.dumps(answer["body"], indent=2) if answer["body_encoding"] == "json" else answer["body"]
+    # An upstream answer (possibly hostile) is laid out at most fourfold, never a hundredfold.
+    shown = jsontext.lay_out(answer["body"], ensure_ascii=True) if answer["body_encoding"] == "json" else answer["body"]
     return page.render(request, "_operation_result.html", answer=answer, body=shown)
