@@ -69,3 +69,14 @@ def test_a_solution_export_of_a_deep_flow_is_no_amplifier():
     with zipfile.ZipFile(io.BytesIO(written)) as archive:
         entry = archive.read(flow.path)
     assert len(entry) < 4 * len(json.dumps(definition)) + 64 * 1024 and json.loads(entry) == definition
+
+
+def test_the_flow_editor_lays_out_a_deep_flow_file_within_a_bound(app, admin):
+    """The flow editor's JSON view ("Update" from the JSON form) shows the file sent back
+    laid out: a step body nested 95 levels came back a hundredfold larger."""
+    file = {"name": "Deep", "trigger": {"type": "manual", "inputs": {}}, "connections": {},
+            "steps": [{"name": "s", "slot": "x", "operation": "Op", "body": deep(width=50_000)}]}
+    sent = json.dumps(file)
+    page = signed_in(app, ADMIN_TOKEN).post("/portal/environments/default/flows/new", data={"action": "load_json", "file": sent})
+    assert page.status_code in (200, 422), page.text[:500]
+    assert len(page.text) < 8 * len(sent)

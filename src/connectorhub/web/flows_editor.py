@@ -178,7 +178,7 @@ def rows_from_file(kind: str, data: Any) -> dict[str, Any]:
             {"name": call.get("name", ""), "slot": call.get("slot", ""), "operation": call.get("operation", ""),
              "description": call.get("description", ""),
              "parameters": "\n".join(f"{k} = {_text(v)}" for k, v in (call.get("parameters") or {}).items()),
-             "body": "" if call.get("body") is None else json.dumps(call["body"], indent=2)}
+             "body": "" if call.get("body") is None else jsontext.lay_out(call["body"])}
             for call in calls if isinstance(call, dict)
         ],
     }
@@ -258,7 +258,9 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
 
 
 def _json_text(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    """The flow file laid out for people: indented only as far as a bound (a deep file
+    sent to the editor would otherwise come back a hundredfold larger)."""
+    return jsontext.lay_out(data)
 
 
 def editor_values(session, ctx, environment, kind: str, rows: dict[str, Any], text: str,
