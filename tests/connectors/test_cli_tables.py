@@ -80,3 +80,18 @@ def test_piped_at_80_columns_connector_show_and_connection_parameters_print_ever
     assert form.exit_code == 0, form.stderr
     for name in PROPERTIES["properties"]["connectionParameters"]:
         assert whole_on_one_line(form.stdout, name)
+
+
+def test_piped_at_80_columns_a_wide_table_keeps_every_row_on_one_line(monkeypatch):
+    """Rich caps a table at its console's width: the connection list (two ids) came out piped
+    with its display name one character wide, a letter per line."""
+    screen = io.StringIO()
+    monkeypatch.setattr(output, "console", Console(file=screen, color_system=None, width=80, soft_wrap=True))
+    ids = [f"019aee3f1c2b{n:04d}7e9a4d4c1e8b2f" for n in range(2)]
+    rows = [{"id": i, "display_name": "Chuck Norris IO", "connector_id": i.replace("3f", "c0"),
+             "status": "connected", "role": "owner", "via": "owner"} for i in ids]
+    output.table(rows, ["id", "display_name", "connector_id", "status", "role", "via"])
+    lines = screen.getvalue().splitlines()
+    for row in rows:
+        assert any(row["id"] in line and "Chuck Norris IO" in line and row["connector_id"] in line for line in lines)
+    assert "Left out" not in screen.getvalue()
