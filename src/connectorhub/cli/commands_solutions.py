@@ -24,6 +24,7 @@ import typer
 from rich.prompt import Prompt
 
 from connectorhub import errors, jsontext
+from connectorhub.cli import names
 from connectorhub.cli.app import EnvOption, JsonOption, group
 from connectorhub.cli.client import Client, error_from_response
 from connectorhub.cli.output import console, emit_json, err_console, table
@@ -51,9 +52,14 @@ def _component(connector: str | None, flow: str | None, app: str | None, env_var
     return given[0]
 
 
+def _component_ref(client: Client, env: str, kind: str, ref: str) -> str:
+    """A flow or app may be given by its name, as everywhere else in the CLI."""
+    return names.asset_id(client, env, kind, ref) if kind in ("flow", "app") else ref
+
+
 ConnectorOpt = typer.Option(None, "--connector", help="Connector id, name or title.")
-FlowOpt = typer.Option(None, "--flow", help="Flow id.")
-AppOpt = typer.Option(None, "--app", help="App id.")
+FlowOpt = typer.Option(None, "--flow", help="Flow id or name.")
+AppOpt = typer.Option(None, "--app", help="App id or name.")
 VarOpt = typer.Option(None, "--env-var", help="Environment variable schema name.")
 RefOpt = typer.Option(None, "--connection-reference", help="Connection reference logical name.")
 
@@ -93,7 +99,8 @@ def add(
     """Add a component. An app or flow brings its custom connectors, and its slots are
     rebound to connection references <prefix>_<connector> (created or reused)."""
     kind, ref = _component(connector, flow, app, env_var, connection_reference)
-    result = Client().post(f"{_base(env)}/{name}/components", {"kind": kind, "ref": ref})
+    client = Client()
+    result = client.post(f"{_base(env)}/{name}/components", {"kind": kind, "ref": _component_ref(client, env, kind, ref)})
     if as_json:
         emit_json(result)
         return
@@ -114,7 +121,8 @@ def remove(
 ):
     """Take a component out of the solution; it stays in the environment."""
     kind, ref = _component(connector, flow, app, env_var, connection_reference)
-    result = Client().post(f"{_base(env)}/{name}/components/remove", {"kind": kind, "ref": ref})
+    client = Client()
+    result = client.post(f"{_base(env)}/{name}/components/remove", {"kind": kind, "ref": _component_ref(client, env, kind, ref)})
     if as_json:
         emit_json(result)
     else:
