@@ -9,7 +9,7 @@ import json
 
 from rich.console import Console
 
-from connectorhub.cli import output
+from connectorhub.cli import commands_solutions, output
 
 LONG_OPERATION = "ListEveryWidgetRevisionWithItsAttachmentsAndComments"
 SUMMARY = "Lists every revision of every widget, with the attachments and comments of each, newest first. " * 2
@@ -95,3 +95,15 @@ def test_piped_at_80_columns_a_wide_table_keeps_every_row_on_one_line(monkeypatc
     for row in rows:
         assert any(row["id"] in line and "Chuck Norris IO" in line and row["connector_id"] in line for line in lines)
     assert "Left out" not in screen.getvalue()
+
+
+def test_an_import_plan_of_new_components_has_no_empty_id_column(monkeypatch):
+    """A first import's plan had an "id" column with nothing in it (what it creates has no id yet)."""
+    screen = terminal(monkeypatch, 200)
+    monkeypatch.setattr(commands_solutions, "table", output.table)
+    plan = [{"action": "create", "kind": "flow", "name": "Daily fact", "id": None, "detail": ""}]
+    commands_solutions._print_plan({"plan": plan, "dry_run": True})
+    assert "Daily fact" in screen.getvalue() and " id " not in screen.getvalue()
+    plan.append({"action": "upgrade", "kind": "connector", "name": "Chuck", "id": "019aee3f1c2b00017e9a4d4c1e8b2f", "detail": ""})
+    commands_solutions._print_plan({"plan": plan, "dry_run": True})
+    assert " id " in screen.getvalue() and "019aee3f1c2b00017e9a4d4c1e8b2f" in screen.getvalue()

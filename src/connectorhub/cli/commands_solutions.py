@@ -390,7 +390,9 @@ def choose_variable_values(
 def _print_plan(result: dict[str, Any]) -> None:
     rows = [r for r in result["plan"] if r["action"] != "unchanged"]
     if rows:
-        table(rows, ["action", "kind", "name", "id", "detail"], title="Plan" if result["dry_run"] else "Changes")
+        # Components the import creates have no id in the plan: an empty column only puzzles.
+        columns = ["action", "kind", "name"] + (["id"] if any(r.get("id") for r in rows) else []) + ["detail"]
+        table(rows, columns, title="Plan" if result["dry_run"] else "Changes")
 
 
 @solution_app.command("import")
