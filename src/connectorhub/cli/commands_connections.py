@@ -108,6 +108,7 @@ def sign_in(
 
 @connection_app.command("list")
 def list_(env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    """Connections you may see in an environment: yours and those shared with you."""
     items = Client().list_all(f"/environments/{env}/connections")
     if as_json:
         emit_json(items)
@@ -117,6 +118,7 @@ def list_(env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOptio
 
 @connection_app.command("show")
 def show_(connection_id: str = ConnectionArgument, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    """A connection: its connector, status and parameters (secret ones only as set)."""
     client = Client()
     show(client.get(_path(client, env, connection_id)), as_json)
 
@@ -179,6 +181,7 @@ def unshare(
     user: str = typer.Option(None, "--user"),
     group_: str = typer.Option(None, "--group"),
 ):
+    """Stop sharing a connection with a user or group."""
     client = Client()
     client.post(f"{_path(client, env, connection_id)}/unshare", principal_body(user, group_, False))
     typer.echo("Revoked.")
@@ -186,6 +189,7 @@ def unshare(
 
 @connection_app.command("permissions")
 def permissions(connection_id: str = ConnectionArgument, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    """Who a connection is shared with, and in which role."""
     client = Client()
     print_permissions(client.get(f"{_path(client, env, connection_id)}/permissions"), as_json)
 

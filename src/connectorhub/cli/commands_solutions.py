@@ -131,6 +131,7 @@ def remove(
 
 @solution_app.command("list")
 def list_(env: str = EnvOption, as_json: bool = JsonOption):
+    """Solutions you may read in an environment."""
     items = sorted(Client().list_all(_base(env)), key=lambda s: s["unique_name"])
     if as_json:
         emit_json(items)
