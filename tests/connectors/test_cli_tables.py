@@ -107,3 +107,12 @@ def test_an_import_plan_of_new_components_has_no_empty_id_column(monkeypatch):
     plan.append({"action": "upgrade", "kind": "connector", "name": "Chuck", "id": "019aee3f1c2b00017e9a4d4c1e8b2f", "detail": ""})
     commands_solutions._print_plan({"plan": plan, "dry_run": True})
     assert " id " in screen.getvalue() and "019aee3f1c2b00017e9a4d4c1e8b2f" in screen.getvalue()
+
+
+def test_connection_parameters_of_a_connector_that_needs_none_says_so(cli, admin):
+    """An empty table with seven headings was all a newcomer saw for a connector without parameters."""
+    created = admin.post("/api/v1/environments/default/connectors", json={"api_definition": json.dumps(DEFINITION)})
+    assert created.status_code == 201, created.text
+    form = cli("connection", "parameters", "-e", "default", "--connector", created.json()["id"])
+    assert form.exit_code == 0, form.stderr
+    assert "No parameters to give" in form.stdout and "allowed_values" not in form.stdout

@@ -74,13 +74,19 @@ def parameters(
     if as_json:
         emit_json(form)
         return
+    nothing = f"No parameters to give: connectorhub connection create -e {env} --connector CONNECTOR needs nothing more."
+    if not form["parameter_sets"]:
+        console.print(nothing, highlight=False)
     for parameter_set in form["parameter_sets"]:
         title = f"--parameter-set {parameter_set['name']}" if parameter_set["name"] else None
         rows = [
             {**p, "allowed_values": ", ".join(p["allowed_values"]), "default": "(set)" if p["secret"] and p["has_default"] else p.get("default")}
             for p in parameter_set["parameters"] if not p["hidden"]
         ]
-        table(rows, ["name", "type", "required", "secret", "allowed_values", "default", "display_name"], title=title)
+        if rows:
+            table(rows, ["name", "type", "required", "secret", "allowed_values", "default", "display_name"], title=title)
+        elif not parameter_set["needs_oauth"]:
+            console.print(f"{title}: {nothing[0].lower()}{nothing[1:]}" if title else nothing, highlight=False)
         if parameter_set["needs_oauth"]:
             console.print("Signing in with the provider authorizes connections of this set.")
 
