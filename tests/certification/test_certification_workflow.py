@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -301,6 +302,10 @@ def test_o1_the_certified_filter_lists_public_connectors_that_passed_certificati
     assert cid not in kinds("certified")
     page = signed_in(admin.app, fred).get("/portal/environments/fab/connectors", params={"kind": "certified"})
     assert page.status_code == 200 and "Task Notes" in page.text and "Copied Notes" not in page.text
+    # Each card says which: the certified one "Certified", the copied one only "Public".
+    everything = signed_in(admin.app, fred).get("/portal/environments/fab/connectors").text
+    badges = dict(re.findall(r'class="title" href="[^"]*">([^<]+)</a>.*?<span class="badge">([^<]+)</span>', everything, re.S))
+    assert badges["Task Notes"] == "Certified" and badges["Copied Notes"] == "Public"
 
 
 def test_o1_a_connector_without_api_properties_fails_validation_on_submit(admin, cli, people, tmp_path):

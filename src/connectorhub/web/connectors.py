@@ -40,7 +40,7 @@ def _list_row(connector, access, session, looks: dict[str, Any]) -> dict[str, An
         "id": connector.id, "title": connector.title, "kind": connector.kind, "role": access.role,
         "obtained": sharing.describe_access(session, access), "updated_at": connector.updated_at,
         "has_icon": looks.get("has_icon", False), "brand_color": looks.get("brand_color"),
-        "description": description[:240] + ("…" if len(description) > 240 else ""),
+        "certified": looks.get("certified", False), "description": description[:240] + ("…" if len(description) > 240 else ""),
     }
 
 
