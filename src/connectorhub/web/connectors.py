@@ -27,7 +27,7 @@ from connectorhub.web.page import PAGE, TABS, env_url, portal_page
 
 router = APIRouter()
 BASE = "/environments/{env}/connectors"
-ROLE_HELP = ("CanView uses the connector; CanViewWithShare also shares it as CanView; CanEdit also changes and "
+ROLE_HELP = ("CanView uses the connector; CanViewWithShare also shares it as CanView or CanViewWithShare; CanEdit also changes and "
              "shares it. The whole organization can only be given CanView.")  # A4, A5
 
 
