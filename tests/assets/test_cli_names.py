@@ -69,3 +69,18 @@ def test_pick_by_name_prefers_the_exact_spelling():
         names.pick_by_name(items, "FORECAST", "name", "flow", "dev")  # two match ignoring case, none exactly
     assert names.pick_by_name(items, "Nightly", "name", "flow", "dev") is None
     assert names.looks_like_id("0193ab12cd34" + "0" * 16) and not names.looks_like_id("Forecast")
+
+
+def test_solution_add_and_remove_take_a_flow_by_name(app, cli, admin):
+    """`solution add … --flow "Forecast"` answered "not found": only the id was accepted there."""
+    alice = make_user(admin, "alice@default.test")
+    connector = make_connector(app, alice)
+    flow_id = create_flow(app, alice, forecast_flow(connector, make_connection(app, alice, connector)))
+    created = cli("solution", "create", "weather", "-e", "default", "--publisher", "Contoso", "--prefix", "cnt", token=alice)
+    assert created.exit_code == 0, created.stderr
+    added = cli("solution", "add", "weather", "-e", "default", "--flow", "Forecast", "--json", token=alice)
+    assert added.exit_code == 0, added.stderr
+    assert json.loads(added.stdout)["id"] == flow_id
+    removed = cli("solution", "remove", "weather", "-e", "default", "--flow", "Forecast", "--json", token=alice)
+    assert removed.exit_code == 0, removed.stderr
+    assert json.loads(removed.stdout)["id"] == flow_id and json.loads(removed.stdout)["changed"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -301,3 +302,17 @@ def test_o1_the_certified_filter_lists_public_connectors_that_passed_certificati
     assert cid not in kinds("certified")
     page = signed_in(admin.app, fred).get("/portal/environments/fab/connectors", params={"kind": "certified"})
     assert page.status_code == 200 and "Task Notes" in page.text and "Copied Notes" not in page.text
+    # Each card says which: the certified one "Certified", the copied one only "Public".
+    everything = signed_in(admin.app, fred).get("/portal/environments/fab/connectors").text
+    badges = dict(re.findall(r'class="title" href="[^"]*">([^<]+)</a>.*?<span class="badge">([^<]+)</span>', everything, re.S))
+    assert badges["Task Notes"] == "Certified" and badges["Copied Notes"] == "Public"
+
+
+def test_o1_a_connector_without_api_properties_fails_validation_on_submit(admin, cli, people, tmp_path):
+    created = client_for(admin.app, people["mia"]).post(f"{ENV}/connectors", json={"api_definition": json.dumps(DEFINITION)})
+    assert created.status_code == 201, created.text
+    submitted = _submit(cli, tmp_path, people["mia"], created.json()["id"])
+    assert submitted.exit_code == 1, submitted.stderr
+    answer = json.loads(submitted.stdout)
+    assert answer["state"] == "validation_failed"
+    assert [f["code"] for f in answer["findings"]] == ["BrandColorMissing"]

@@ -404,3 +404,15 @@ def test_o1_docs_list_every_rule_with_its_severity_and_the_samples_pass_counts()
     certified = counted["certified-connectors"]
     share = len(certified.error_free) / certified.parsed
     assert f"Sample: {len(certified.error_free)} of {certified.parsed} certified ({share * 100:.1f} %)" in page
+
+
+def test_o1_a_connector_without_api_properties_fails_the_brand_colour_rule(cli, tmp_path):
+    """No apiProperties.json at all (a connector made in the wizard from its definition
+    alone) passed certification with no finding; the brand colour is required (error)."""
+    found = validate_connector(json.dumps(DEFINITION), None, certification=True)[2]
+    assert [(f.code, f.level, f.file) for f in found] == [("BrandColorMissing", "error", "apiProperties.json")]
+    assert "There is no apiProperties.json" in found[0].message
+    assert validate_connector(json.dumps(DEFINITION), None)[2] == []  # structural validation does not ask for it
+    (tmp_path / "def.json").write_text(json.dumps(DEFINITION))
+    shown = cli("connector", "validate", "--api-def", tmp_path / "def.json", "--certification", "--json")
+    assert shown.exit_code == 1 and [f["code"] for f in json.loads(shown.stdout)["findings"]] == ["BrandColorMissing"]

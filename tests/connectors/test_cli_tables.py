@@ -9,7 +9,7 @@ import json
 
 from rich.console import Console
 
-from connectorhub.cli import output
+from connectorhub.cli import commands_solutions, output
 
 LONG_OPERATION = "ListEveryWidgetRevisionWithItsAttachmentsAndComments"
 SUMMARY = "Lists every revision of every widget, with the attachments and comments of each, newest first. " * 2
@@ -80,3 +80,39 @@ def test_piped_at_80_columns_connector_show_and_connection_parameters_print_ever
     assert form.exit_code == 0, form.stderr
     for name in PROPERTIES["properties"]["connectionParameters"]:
         assert whole_on_one_line(form.stdout, name)
+
+
+def test_piped_at_80_columns_a_wide_table_keeps_every_row_on_one_line(monkeypatch):
+    """Rich caps a table at its console's width: the connection list (two ids) came out piped
+    with its display name one character wide, a letter per line."""
+    screen = io.StringIO()
+    monkeypatch.setattr(output, "console", Console(file=screen, color_system=None, width=80, soft_wrap=True))
+    ids = [f"019aee3f1c2b{n:04d}7e9a4d4c1e8b2f" for n in range(2)]
+    rows = [{"id": i, "display_name": "Chuck Norris IO", "connector_id": i.replace("3f", "c0"),
+             "status": "connected", "role": "owner", "via": "owner"} for i in ids]
+    output.table(rows, ["id", "display_name", "connector_id", "status", "role", "via"])
+    lines = screen.getvalue().splitlines()
+    for row in rows:
+        assert any(row["id"] in line and "Chuck Norris IO" in line and row["connector_id"] in line for line in lines)
+    assert "Left out" not in screen.getvalue()
+
+
+def test_an_import_plan_of_new_components_has_no_empty_id_column(monkeypatch):
+    """A first import's plan had an "id" column with nothing in it (what it creates has no id yet)."""
+    screen = terminal(monkeypatch, 200)
+    monkeypatch.setattr(commands_solutions, "table", output.table)
+    plan = [{"action": "create", "kind": "flow", "name": "Daily fact", "id": None, "detail": ""}]
+    commands_solutions._print_plan({"plan": plan, "dry_run": True})
+    assert "Daily fact" in screen.getvalue() and " id " not in screen.getvalue()
+    plan.append({"action": "upgrade", "kind": "connector", "name": "Chuck", "id": "019aee3f1c2b00017e9a4d4c1e8b2f", "detail": ""})
+    commands_solutions._print_plan({"plan": plan, "dry_run": True})
+    assert " id " in screen.getvalue() and "019aee3f1c2b00017e9a4d4c1e8b2f" in screen.getvalue()
+
+
+def test_connection_parameters_of_a_connector_that_needs_none_says_so(cli, admin):
+    """An empty table with seven headings was all a newcomer saw for a connector without parameters."""
+    created = admin.post("/api/v1/environments/default/connectors", json={"api_definition": json.dumps(DEFINITION)})
+    assert created.status_code == 201, created.text
+    form = cli("connection", "parameters", "-e", "default", "--connector", created.json()["id"])
+    assert form.exit_code == 0, form.stderr
+    assert "No parameters to give" in form.stdout and "allowed_values" not in form.stdout

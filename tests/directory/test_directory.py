@@ -183,3 +183,10 @@ def test_login_stores_a_profile_that_later_commands_use(cli, monkeypatch, tmp_pa
     monkeypatch.delenv("CONNECTORHUB_TOKEN")
     assert run(["env", "list", "--json"]) == 0
     assert cli("login", "--url", "http://testserver", "--token", "chp_bad-token-000000000").exit_code == 3
+
+
+def test_a_wrong_token_says_where_a_good_one_comes_from(cli):
+    """`login` with a mistyped token was told to run `connectorhub token create`, which needs a good token."""
+    refused = cli("whoami", token="not-a-token")
+    assert refused.exit_code == 3
+    assert "copied whole" in refused.stderr and "admin-token" in refused.stderr

@@ -166,6 +166,9 @@ def test_an_openapi_file_that_is_not_json_or_not_openapi_2_is_refused_with_its_f
     assert three.status_code == 422 and 'data-code="OpenApiVersionNotSupported"' in three.text and "openapi" in three.text
     empty = browser.post(f"{LIST}/wizard/start", data={"openapi_text": "  "})
     assert empty.status_code == 422 and 'data-code="ApiDefinitionRequired"' in empty.text
+    yaml = browser.post(f"{LIST}/wizard/start", data={"openapi_text": "swagger: '2.0'\ninfo:\n  title: Pets\n"})
+    assert yaml.status_code == 422 and "This looks like YAML" in yaml.text and "convert the file to JSON" in yaml.text
+    assert "This looks like YAML" not in broken.text
     assert rest_count(admin) == before
 
 

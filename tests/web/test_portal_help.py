@@ -15,6 +15,7 @@ from test_portal import HTMX, PORTAL, connector, connector_url, signed_in  # noq
 from test_plain_words import CITED
 
 import connectorhub
+from connectorhub.web import connectors as connector_pages
 from connectorhub.web.help_topics import TOPIC_TITLES, TOPICS, topic_for, why_link, words_of
 
 HELP = Path(connectorhub.__file__).parent / "web" / "help"
@@ -85,3 +86,13 @@ def test_a_page_that_is_not_found_links_to_nothing_wrong_and_help_is_open_to_eve
         assert anonymous.get(f"{PORTAL}/help/{topic}").status_code == 200
     unknown = anonymous.get(f"{PORTAL}/help/nothing-here")
     assert unknown.status_code == 404 and "<header" in unknown.text and "help index" in unknown.text
+
+
+def test_the_share_roles_are_explained_as_the_rules_grant_them(app):
+    """CanViewWithShare shares at CanView or CanViewWithShare (A5); the Share tab's note and
+    the help page said only CanView, and the help page named no role the CLI takes."""
+    assert "CanViewWithShare also shares it as CanView or CanViewWithShare" in connector_pages.ROLE_HELP
+    page = TestClient(app).get("/portal/help/sharing").text
+    assert "<em>Can view</em> or <em>Can view and share</em>" in page
+    for role in ("CanView", "CanViewWithShare", "CanEdit", "CanUse", "CanUseAndShare"):
+        assert f"<code>{role}</code>" in page

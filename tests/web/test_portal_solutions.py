@@ -300,3 +300,14 @@ def test_a_new_oauth_connection_is_signed_in_after_the_import_from_its_page(app,
     link = re.search(rf'<a href="({PORTAL}/environments/test/connections/\w+)">open its page and sign in</a>', done.text)
     assert link and "“test notes”" in done.text
     assert browser.get(link.group(1)).status_code == 200
+
+
+def test_a_maker_who_reads_no_solution_is_not_told_there_are_none(app, admin):
+    """"No solutions yet." was shown to a maker while another user's solution existed."""
+    owner = make_user(admin, "sol-owner@default.test", org_admin=True)
+    created = client_for(app, owner).post("/api/v1/environments/default/solutions",
+                                          json={"unique_name": "hidden", "publisher": "Contoso", "prefix": "cnt"})
+    assert created.status_code == 201, created.text
+    maker = make_user(admin, "sol-maker@default.test")
+    page = signed_in(app, maker).get(f"{PORTAL}/environments/default/solutions")
+    assert page.status_code == 200 and "No solution here that you may read." in page.text and "hidden" not in page.text

@@ -248,12 +248,14 @@ def _register(sub: typer.Typer, kind: str) -> None:
         user: str = typer.Option(None, "--user"),
         group_: str = typer.Option(None, "--group"),
     ):
+        """Stop sharing an app or flow with a user or group."""
         client = Client()
         client.post(path(client, env, asset_id, "/unshare"), {"user": user, "group": group_})
         typer.echo("Revoked.")
 
     @sub.command("permissions")
     def permissions(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
+        """Who an app or flow is shared with, in which role, and the mode of each slot."""
         client = Client()
         data = client.get(path(client, env, asset_id, "/permissions"))
         if as_json:

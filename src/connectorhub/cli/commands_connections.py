@@ -74,6 +74,9 @@ def parameters(
     if as_json:
         emit_json(form)
         return
+    nothing = f"No parameters to give: connectorhub connection create -e {env} --connector CONNECTOR needs nothing more."
+    if not form["parameter_sets"]:
+        console.print(nothing, highlight=False)
     for parameter_set in form["parameter_sets"]:
         title = f"--parameter-set {parameter_set['name']}" if parameter_set["name"] else None
         rows = [
@@ -81,7 +84,10 @@ def parameters(
             for p in parameter_set["parameters"] if not p["hidden"]
         ]
         rows.sort(key=lambda p: p.get("visibility") == "advanced")  # advanced ones last, as the portal shows them
-        table(rows, ["name", "type", "required", "secret", "allowed_values", "default", "visibility", "display_name"], title=title)
+        if rows:
+            table(rows, ["name", "type", "required", "secret", "allowed_values", "default", "visibility", "display_name"], title=title)
+        elif not parameter_set["needs_oauth"]:
+            console.print(f"{title}: {nothing[0].lower()}{nothing[1:]}" if title else nothing, highlight=False)
         if parameter_set["needs_oauth"]:
             console.print("Signing in with the provider authorizes connections of this set.")
 
@@ -109,6 +115,7 @@ def sign_in(
 
 @connection_app.command("list")
 def list_(env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    """Connections you may see in an environment: yours and those shared with you."""
     items = Client().list_all(f"/environments/{env}/connections")
     if as_json:
         emit_json(items)
@@ -118,6 +125,7 @@ def list_(env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOptio
 
 @connection_app.command("show")
 def show_(connection_id: str = ConnectionArgument, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    """A connection: its connector, status and parameters (secret ones only as set)."""
     client = Client()
     show(client.get(_path(client, env, connection_id)), as_json)
 
@@ -180,6 +188,7 @@ def unshare(
     user: str = typer.Option(None, "--user"),
     group_: str = typer.Option(None, "--group"),
 ):
+    """Stop sharing a connection with a user or group."""
     client = Client()
     client.post(f"{_path(client, env, connection_id)}/unshare", principal_body(user, group_, False))
     typer.echo("Revoked.")
@@ -187,6 +196,7 @@ def unshare(
 
 @connection_app.command("permissions")
 def permissions(connection_id: str = ConnectionArgument, env: str = typer.Option(..., "-e", "--env"), as_json: bool = JsonOption):
+    """Who a connection is shared with, and in which role."""
     client = Client()
     print_permissions(client.get(f"{_path(client, env, connection_id)}/permissions"), as_json)
 

@@ -233,6 +233,7 @@ def list_(
 
 @connector_app.command("show")
 def show_(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(..., "-c", "--cid"), as_json: bool = JsonOption):
+    """A connector: title, host, your role, its connection parameters and operations."""
     detail = Client().get(f"/environments/{env}/connectors/{cid}")
     if as_json:
         emit_json(detail)

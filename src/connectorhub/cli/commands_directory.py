@@ -39,6 +39,7 @@ def org_create(name: str, as_json: bool = JsonOption):
 
 @org_app.command("list")
 def org_list(as_json: bool = JsonOption):
+    """Organizations (platform administrators)."""
     _list("/orgs", ["id", "name"], as_json)
 
 
@@ -84,11 +85,13 @@ def user_set_password(
 
 @user_app.command("list")
 def user_list(org: str = typer.Option(None, "--org"), as_json: bool = JsonOption):
+    """Users of your organization (a platform administrator names another with --org)."""
     _list("/users", ["id", "email", "display_name", "is_org_admin", "is_platform_admin"], as_json, org=org)
 
 
 @user_app.command("show")
 def user_show(user: str, as_json: bool = JsonOption):
+    """A user, by e-mail address or id."""
     show(Client().get(f"/users/{user}"), as_json)
 
 
@@ -150,11 +153,13 @@ def _member_body(user: str | None, member_group: str | None) -> dict:
 
 @group_app.command("create")
 def group_create(name: str, org: str = typer.Option(None, "--org"), as_json: bool = JsonOption):
+    """Create a group of users (and other groups)."""
     show(Client().post("/groups", {"name": name, "org": org}), as_json, ["id", "name"])
 
 
 @group_app.command("list")
 def group_list(org: str = typer.Option(None, "--org"), as_json: bool = JsonOption):
+    """Groups of your organization."""
     items = Client().list_all("/groups", org=org)
     if as_json:
         emit_json(items)
@@ -164,6 +169,7 @@ def group_list(org: str = typer.Option(None, "--org"), as_json: bool = JsonOptio
 
 @group_app.command("show")
 def group_show(name: str, as_json: bool = JsonOption):
+    """A group and its members."""
     show(Client().get(f"/groups/{name}"), as_json)
 
 
@@ -174,6 +180,7 @@ def group_add_member(
     member_group: str = typer.Option(None, "--group", help="Name of a group (nested membership)."),
     as_json: bool = JsonOption,
 ):
+    """Add a user or a group to a group (cycles are refused)."""
     show(Client().post(f"/groups/{name}/members", _member_body(user, member_group)), as_json, ["name", "members"])
 
 
@@ -184,6 +191,7 @@ def group_remove_member(
     member_group: str = typer.Option(None, "--group"),
     as_json: bool = JsonOption,
 ):
+    """Take a user or a group out of a group."""
     show(Client().post(f"/groups/{name}/members/remove", _member_body(user, member_group)), as_json, ["name", "members"])
 
 
@@ -192,21 +200,25 @@ def group_remove_member(
 
 @subscription_app.command("create")
 def subscription_create(name: str, org: str = typer.Option(None, "--org"), as_json: bool = JsonOption):
+    """Create a subscription, the sharing scope of subscription environments."""
     show(Client().post("/subscriptions", {"name": name, "org": org}), as_json, ["id", "name"])
 
 
 @subscription_app.command("list")
 def subscription_list(org: str = typer.Option(None, "--org"), as_json: bool = JsonOption):
+    """Subscriptions of your organization."""
     _list("/subscriptions", ["id", "name", "members"], as_json, org=org)
 
 
 @subscription_app.command("add-member")
 def subscription_add_member(name: str, user: str = typer.Option(..., "--user"), as_json: bool = JsonOption):
+    """Add a user to a subscription."""
     show(Client().post(f"/subscriptions/{name}/members", {"user": user}), as_json, ["name", "members"])
 
 
 @subscription_app.command("remove-member")
 def subscription_remove_member(name: str, user: str = typer.Option(..., "--user"), as_json: bool = JsonOption):
+    """Take a user out of a subscription."""
     show(Client().post(f"/subscriptions/{name}/members/remove", {"user": user}), as_json, ["name", "members"])
 
 
@@ -232,11 +244,13 @@ def env_create(
 
 @env_app.command("list")
 def env_list(as_json: bool = JsonOption):
+    """Environments of your organization, with their type and region."""
     _list("/environments", ["id", "name", "region", "type", "sharing_model"], as_json)
 
 
 @env_app.command("show")
 def env_show(env: str, as_json: bool = JsonOption):
+    """An environment, by name or id."""
     show(Client().get(f"/environments/{env}"), as_json)
 
 
@@ -248,9 +262,11 @@ def env_add_admin(env: str, user: str = typer.Option(..., "--user", help="E-mail
 
 @env_app.command("remove-admin")
 def env_remove_admin(env: str, user: str = typer.Option(..., "--user"), as_json: bool = JsonOption):
+    """Take a user's administration of an environment away."""
     show(Client().post(f"/environments/{env}/admins/remove", {"user": user}), as_json)
 
 
 @env_app.command("admins")
 def env_admins(env: str, as_json: bool = JsonOption):
+    """The administrators of an environment."""
     show(Client().get(f"/environments/{env}/admins"), as_json)

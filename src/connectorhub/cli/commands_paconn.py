@@ -58,8 +58,10 @@ def paconn_login(
     folder: Path = typer.Option(None, "--folder", help="paconn's folder; default: ~/.paconn."),
     as_json: bool = JsonOption,
 ):
-    """Write paconn's token file for a connectorhub token, so paconn create, update,
-    download and validate work against this server (give it with --pau URL)."""
+    """Sign the public connector CLI (paconn) in with a connectorhub token.
+
+    Writes paconn's token file, so paconn create, update, download and validate work
+    against this server (give it with --pau URL)."""
     if url and token:
         profile = Profile(url.rstrip("/"), token.strip())
     else:

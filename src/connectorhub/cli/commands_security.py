@@ -91,6 +91,7 @@ def bu_create(
 
 @bu_app.command("list")
 def bu_list(env: str = EnvOption, as_json: bool = JsonOption):
+    """The business units of an environment, each with its parent."""
     items = Client().list_all(f"{_base(env)}/business-units")
     if as_json:
         emit_json(items)
@@ -122,6 +123,7 @@ def team_create(
     bu: str = typer.Option(None, "--bu", help="The team's business unit; the root by default."),
     as_json: bool = JsonOption,
 ):
+    """Create an owner team in a business unit."""
     team = Client().post(f"{_base(env)}/teams", {"name": name, "business_unit": bu})
     if as_json:
         emit_json(team)
@@ -131,16 +133,19 @@ def team_create(
 
 @team_app.command("add-member")
 def team_add_member(name: str = typer.Argument(...), env: str = EnvOption, user: str = typer.Option(..., "--user")):
+    """Add a user to a team."""
     Client().post(f"{_base(env)}/teams/{_q(name)}/members", {"user": user})
 
 
 @team_app.command("remove-member")
 def team_remove_member(name: str = typer.Argument(...), env: str = EnvOption, user: str = typer.Option(..., "--user")):
+    """Take a user out of a team."""
     Client().delete(f"{_base(env)}/teams/{_q(name)}/members/{_q(user)}")
 
 
 @team_app.command("list")
 def team_list(env: str = EnvOption, as_json: bool = JsonOption):
+    """Teams of an environment, with their unit, members and roles."""
     items = sorted(Client().list_all(f"{_base(env)}/teams"), key=lambda t: t["name"].casefold())
     if as_json:
         emit_json(items)
@@ -164,6 +169,7 @@ def role_create(
     copy_from: str = typer.Option(None, "--copy-from", help="Start from another role's entries."),
     as_json: bool = JsonOption,
 ):
+    """Create a security role, empty or as a copy of another."""
     role = Client().post(f"{_base(env)}/roles", {"name": name, "copy_from": copy_from})
     if as_json:
         emit_json(role)
@@ -173,11 +179,13 @@ def role_create(
 
 @role_app.command("show")
 def role_show(name: str = typer.Argument(...), env: str = EnvOption, as_json: bool = JsonOption):
+    """A security role's privileges (table, privilege, depth) and who holds it."""
     _show_role(Client().get(f"{_base(env)}/roles/{_q(name)}"), as_json)
 
 
 @role_app.command("list")
 def role_list(env: str = EnvOption, as_json: bool = JsonOption):
+    """Security roles of an environment, the built-in ones included."""
     items = sorted(Client().list_all(f"{_base(env)}/roles"), key=lambda r: (not r["builtin"], r["name"].casefold()))
     if as_json:
         emit_json(items)

@@ -24,6 +24,7 @@ import typer
 from rich.prompt import Prompt
 
 from connectorhub import errors, jsontext
+from connectorhub.cli import names
 from connectorhub.cli.app import EnvOption, JsonOption, group
 from connectorhub.cli.client import Client, error_from_response
 from connectorhub.cli.output import console, emit_json, err_console, table
@@ -51,9 +52,14 @@ def _component(connector: str | None, flow: str | None, app: str | None, env_var
     return given[0]
 
 
+def _component_ref(client: Client, env: str, kind: str, ref: str) -> str:
+    """A flow or app may be given by its name, as everywhere else in the CLI."""
+    return names.asset_id(client, env, kind, ref) if kind in ("flow", "app") else ref
+
+
 ConnectorOpt = typer.Option(None, "--connector", help="Connector id, name or title.")
-FlowOpt = typer.Option(None, "--flow", help="Flow id.")
-AppOpt = typer.Option(None, "--app", help="App id.")
+FlowOpt = typer.Option(None, "--flow", help="Flow id or name.")
+AppOpt = typer.Option(None, "--app", help="App id or name.")
 VarOpt = typer.Option(None, "--env-var", help="Environment variable schema name.")
 RefOpt = typer.Option(None, "--connection-reference", help="Connection reference logical name.")
 
@@ -93,7 +99,8 @@ def add(
     """Add a component. An app or flow brings its custom connectors, and its slots are
     rebound to connection references <prefix>_<connector> (created or reused)."""
     kind, ref = _component(connector, flow, app, env_var, connection_reference)
-    result = Client().post(f"{_base(env)}/{name}/components", {"kind": kind, "ref": ref})
+    client = Client()
+    result = client.post(f"{_base(env)}/{name}/components", {"kind": kind, "ref": _component_ref(client, env, kind, ref)})
     if as_json:
         emit_json(result)
         return
@@ -114,7 +121,8 @@ def remove(
 ):
     """Take a component out of the solution; it stays in the environment."""
     kind, ref = _component(connector, flow, app, env_var, connection_reference)
-    result = Client().post(f"{_base(env)}/{name}/components/remove", {"kind": kind, "ref": ref})
+    client = Client()
+    result = client.post(f"{_base(env)}/{name}/components/remove", {"kind": kind, "ref": _component_ref(client, env, kind, ref)})
     if as_json:
         emit_json(result)
     else:
@@ -123,6 +131,7 @@ def remove(
 
 @solution_app.command("list")
 def list_(env: str = EnvOption, as_json: bool = JsonOption):
+    """Solutions you may read in an environment."""
     items = sorted(Client().list_all(_base(env)), key=lambda s: s["unique_name"])
     if as_json:
         emit_json(items)
@@ -382,7 +391,9 @@ def choose_variable_values(
 def _print_plan(result: dict[str, Any]) -> None:
     rows = [r for r in result["plan"] if r["action"] != "unchanged"]
     if rows:
-        table(rows, ["action", "kind", "name", "id", "detail"], title="Plan" if result["dry_run"] else "Changes")
+        # Components the import creates have no id in the plan: an empty column only puzzles.
+        columns = ["action", "kind", "name"] + (["id"] if any(r.get("id") for r in rows) else []) + ["detail"]
+        table(rows, columns, title="Plan" if result["dry_run"] else "Changes")
 
 
 @solution_app.command("import")

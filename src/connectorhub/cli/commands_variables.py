@@ -56,6 +56,7 @@ def unset(name: str = typer.Argument(...), env: str = EnvOption):
 
 @variable_app.command("list")
 def list_(env: str = EnvOption, as_json: bool = JsonOption):
+    """Environment variables you may read, with their value here (a secret one only as set)."""
     items = sorted(Client().list_all(_base(env)), key=lambda v: v["schema_name"])
     if as_json:
         emit_json(items)
@@ -65,9 +66,11 @@ def list_(env: str = EnvOption, as_json: bool = JsonOption):
 
 @variable_app.command("show")
 def show_(name: str = typer.Argument(...), env: str = EnvOption, as_json: bool = JsonOption):
+    """An environment variable: type, default, value here (a secret one only as set)."""
     show(Client().get(f"{_base(env)}/{name}"), as_json)
 
 
 @variable_app.command("delete")
 def delete(name: str = typer.Argument(...), env: str = EnvOption):
+    """Delete an environment variable and its value."""
     Client().delete(f"{_base(env)}/{name}")

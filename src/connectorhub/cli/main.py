@@ -24,14 +24,14 @@ from connectorhub.cli import (  # noqa: F401 - each module registers its command
     commands_solutions,
     commands_variables,
 )
-from connectorhub.cli.app import app
+from connectorhub.cli.app import command
 from connectorhub.cli.output import report_error
 
 
 def run(argv: list[str]) -> int:
     """Run one CLI invocation and return its exit code (tests call this directly)."""
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="connectorhub")
+        result = command()(args=argv, standalone_mode=False, prog_name="connectorhub")
     except errors.ConnectorhubError as error:
         report_error(error)
         return error.exit_code

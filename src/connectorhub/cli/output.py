@@ -73,7 +73,11 @@ def table(rows: Iterable[dict[str, Any]], columns: Sequence[str], title: str | N
     positions = [columns.index(c) for c in shown]
     for row in cells:
         view.add_row(*(Text(row[i]) for i in positions))
-    console.print(view, width=width)
+    # Rich never prints wider than its console, whatever `width` says: a wider table gets a
+    # console of its own on the same output, so piped rows stay whole instead of squeezed.
+    target = console if width <= console.width else Console(
+        file=console.file, width=width, soft_wrap=True, force_terminal=console.is_terminal, no_color=console.no_color)
+    target.print(view, width=width)
     left_out = [c for c in columns if c not in shown]
     if left_out:
         console.print(f"Left out to fit the terminal: {', '.join(left_out)} (widen the terminal, or use --json).",

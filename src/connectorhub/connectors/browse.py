@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from connectorhub.access import connector_rules
+from connectorhub.access import certification_rules, connector_rules
 from connectorhub.access.decisions import Access, Actor
+from connectorhub.certification.models import CertificationSubmission
 from connectorhub.connectors.facts import get_with_access
 from connectorhub.connectors.models import KIND_CUSTOM, KIND_PUBLIC, Connector
 from connectorhub.connectors import listing
@@ -104,9 +105,14 @@ def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str,
     """What a list row shows of each connector's files, without loading its definition or
     its icon: whether it has an icon shown as an image (a PNG or JPEG, :func:`icon_type`,
     judged by its first bytes) or one that is not shown, its brand colour (apiProperties' ``iconBrandColor`` when it
-    is a ``#rgb`` or ``#rrggbb`` colour, else none) and its description."""
+    is a ``#rgb`` or ``#rrggbb`` colour, else none), its description, and whether it is
+    ``certified`` (a public connector an approved certification published, O1: what the
+    list's Certified kind finds, so its card says so instead of only "Public")."""
     if not connector_ids:
         return {}
+    certified = set(session.scalars(select(CertificationSubmission.public_connector_id).where(
+        CertificationSubmission.state == certification_rules.APPROVED,
+        CertificationSubmission.public_connector_id.in_(bindparam("ids", expanding=True))), {"ids": connector_ids}))
     query = select(Connector.id, func.substr(Connector.icon, 1, len(PNG)), Connector.api_properties, Connector.description).where(
         Connector.id.in_(bindparam("ids", expanding=True))
     )
@@ -122,7 +128,7 @@ def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str,
             colour = found if isinstance(found, str) and _BRAND_COLOR.match(found) else None
         out[connector_id] = {
             "has_icon": has_icon, "icon_not_shown": icon_head is not None and not has_icon,
-            "brand_color": colour, "description": text or "",
+            "brand_color": colour, "description": text or "", "certified": connector_id in certified,
         }
     return out
 

@@ -125,7 +125,9 @@ def authenticate(*, session: Session, token: str) -> Actor:
     )
     if user is None:
         raise Unauthenticated(
-            "The access token is unknown, revoked or expired; create one with `connectorhub token create`.",
+            "The access token is unknown, revoked or expired. Check that it was copied whole; a new one comes from "
+            "`connectorhub token create` or your account page in the portal (the first administrator's is in the "
+            "admin-token file of the server's data folder).",
             code="TokenInvalid",
         )
     return actor_for_user(session=session, user=user)

@@ -84,7 +84,9 @@ def with_token(
         )
         if row is None:
             raise Unauthenticated(
-                "The access token is unknown, revoked or expired; create one with `connectorhub token create`.",
+                "The access token is unknown, revoked or expired. Check that it was copied whole; a new one comes from "
+                "`connectorhub token create` or your account page in the portal (the first administrator's is in the "
+                "admin-token file of the server's data folder).",
                 code="TokenInvalid",
             )
         throttle.succeeded(session=session, keys=keys, now=now, remember=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,6 +244,9 @@ async def blank_wizard(request: Request, env: str, step: str = "general") -> Res
     return await _render(request, env, ref=None, step=step, found=Draft(definition_text=_dumps(draft.blank())).parse())
 
 
+_YAML_START = re.compile(r"^\s*(?:swagger|openapi)\s*:", re.MULTILINE)  # a YAML definition's first keys
+
+
 @router.post(BASE + "/wizard/start", response_class=HTMLResponse)
 @portal_page
 async def start_from_openapi(request: Request, env: str) -> Response:
@@ -258,7 +262,10 @@ async def start_from_openapi(request: Request, env: str) -> Response:
         connectors.check_sizes(ConnectorFiles(api_definition=text), ctx.limits)
         parsed, problems = validation.parse_json_document(text, validation.API_DEFINITION_FILE)
         if problems:
-            raise InvalidRequest("The OpenAPI text is not JSON; fix it and try again.", code=problems[0].code,
+            yaml = _YAML_START.search(text.decode("utf-8", "replace")) and not text.lstrip().startswith(b"{")
+            raise InvalidRequest("This looks like YAML: connectors are described in JSON; convert the file to JSON and "
+                                 "try again." if yaml else "The OpenAPI text is not JSON; fix it and try again.",
+                                 code=problems[0].code,
                                  findings=[f.to_dict() for f in problems])
         if not isinstance(parsed, dict) or parsed.get("swagger") != "2.0":
             raise InvalidRequest(

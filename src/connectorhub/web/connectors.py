@@ -28,7 +28,7 @@ from connectorhub.web.page import PAGE, TABS, env_url, portal_page
 
 router = APIRouter()
 BASE = "/environments/{env}/connectors"
-ROLE_HELP = ("CanView uses the connector; CanViewWithShare also shares it as CanView; CanEdit also changes and "
+ROLE_HELP = ("CanView uses the connector; CanViewWithShare also shares it as CanView or CanViewWithShare; CanEdit also changes and "
              "shares it. The whole organization can only be given CanView.")  # A4, A5
 
 
@@ -41,7 +41,7 @@ def _list_row(connector, access, session, looks: dict[str, Any]) -> dict[str, An
         "id": connector.id, "title": connector.title, "kind": connector.kind, "role": access.role,
         "obtained": sharing.describe_access(session, access), "updated_at": connector.updated_at,
         "has_icon": looks.get("has_icon", False), "brand_color": looks.get("brand_color"),
-        "description": description[:240] + ("…" if len(description) > 240 else ""),
+        "certified": looks.get("certified", False), "description": description[:240] + ("…" if len(description) > 240 else ""),
     }
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from connectorhub.connectors.parameter_types import KNOWN_CONNECTION_PARAMETER_TYPES
 from connectorhub.connectors.validation.certification import certification_findings
+from connectorhub.connectors.validation.certification_properties import missing_properties_findings
 from connectorhub.connectors.validation.certification_rules import RULES as CERTIFICATION_RULES
 from connectorhub.connectors.validation.definition import validate_api_definition
 from connectorhub.connectors.validation.findings import API_DEFINITION_FILE, API_PROPERTIES_FILE, Finding, has_errors
@@ -100,6 +101,8 @@ def validate_connector(
             definition_size=size,
             independent_publisher=independent_publisher,
         ))
+        if api_properties is None:
+            findings.extend(missing_properties_findings(independent_publisher=independent_publisher))
     return (
         definition if isinstance(definition, dict) else None,
         properties if isinstance(properties, dict) else None,

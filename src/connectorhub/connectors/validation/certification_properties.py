@@ -81,6 +81,17 @@ def properties_findings(doc: dict, *, independent_publisher: bool = False) -> li
     return findings
 
 
+def missing_properties_findings(*, independent_publisher: bool = False) -> list[Finding]:
+    """No apiProperties.json at all: the brand colour rule fails (an error), as it does for a
+    file without ``iconBrandColor`` (O1); without this a connector made from its definition
+    alone passed certification with no finding."""
+    want = INDEPENDENT_COLOUR if independent_publisher else "your brand's colour"
+    return [_finding("BrandColorMissing", "",
+                     f'There is no apiProperties.json; a certified connector needs one with "iconBrandColor": {want} '
+                     'as "#RRGGBB" (and "publisher", "stackOwner") in its "properties". In the portal\'s wizard, '
+                     'the General step\'s icon background colour writes it.')]
+
+
 def _normal(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
