@@ -282,3 +282,7 @@ def test_flow_editor_lists_values_of_a_step_parameter_through_the_slot_connectio
     refused = browser.post(f"{choices_url}?parameter=field&step=0&slot=0", data={**form, "call.0.parameters": "form_id = =trigger.inputs.f"})
     assert refused.status_code == 200 and 'role="alert"' in refused.text and "form_id" in refused.text
     assert "data-parameter-line" not in refused.text
+    app_id = admin.post(f"{ENV}/apps", json={"name": "Entry desk", "connections": {"api": {"connector": connector, "connection": connection}},
+                                             "forms": [{"name": "add", "slot": "api", "operation": "AddEntry"}]}).json()["id"]
+    app_editor = browser.get(f"/portal/environments/default/apps/{app_id}/edit").text.replace("&amp;", "&")
+    assert f'{choices_url}?parameter=form_id&step=0&slot=0"' in app_editor and "List values of form_id for form add" in app_editor
