@@ -74,6 +74,15 @@ class PayloadTooLarge(InvalidRequest):
     title = "Payload too large"
 
 
+class MalformedRequest(InvalidRequest):
+    """A request whose body is not in the shape it must have, e.g. a webhook delivery
+    that is not JSON when the trigger's notification schema says it is (issue 17)."""
+
+    status = 400
+    default_code = "MalformedRequest"
+    title = "Bad request"
+
+
 class UnsupportedMediaType(InvalidRequest):
     """A request body in a form the service does not take, e.g. compressed
     (``Content-Encoding``): request bodies are never inflated (docs/security.md)."""

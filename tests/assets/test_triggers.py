@@ -23,7 +23,7 @@ from backends import Backend
 from conftest import SAME_ORIGIN, client_for, make_user
 from fastapi.testclient import TestClient
 
-from connectorhub.assets import queue
+from connectorhub.assets import queue, trigger_content, triggers
 from connectorhub.assets.models import JOB_DONE, JOB_QUEUED, JOB_RUN, JOB_RUNNING, TriggerJob
 from connectorhub.db import utcnow
 from connectorhub.transactions import unit_of_work
@@ -52,6 +52,7 @@ def definition(host: str) -> dict:
         "securityDefinitions": {"key": {"type": "apiKey", "in": "header", "name": "X-Key"}},
         "security": [{"key": []}],
         "definitions": {
+            "Order": {"type": "object", "properties": {"id": {"type": "string"}, "total": {"type": "number"}}},
             "HookRequest": {"type": "object", "properties": {
                 "callback": {"type": "object", "properties": {"url": {"type": "string", "x-ms-notification-url": True}}},
                 "event": {"type": "string"},
@@ -63,6 +64,15 @@ def definition(host: str) -> dict:
                 "parameters": [{"name": "body", "in": "body", "required": True, "schema": {"$ref": "#/definitions/HookRequest"}}],
                 "responses": {"201": {"description": "Subscribed"}},
             }},
+            "/typed-hooks": {
+                "x-ms-notification-content": {"description": "The new order", "schema": {"$ref": "#/definitions/Order"},
+                                               "headers": {"X-Attempt": {"type": "integer"}}},
+                "post": {
+                    "operationId": "WhenOrdered", "summary": "When an order comes", "x-ms-trigger": "single",
+                    "parameters": [{"name": "body", "in": "body", "required": True, "schema": {"$ref": "#/definitions/HookRequest"}}],
+                    "responses": {"201": {"description": "Subscribed"}},
+                },
+            },
             "/items": {"get": {
                 "operationId": "NewItems", "summary": "New items", "x-ms-trigger": "single",
                 "parameters": [{"name": "folder", "in": "query", "type": "string"}],
@@ -177,7 +187,7 @@ def test_a_trigger_must_name_a_trigger_operation_and_its_steps_read_trigger_body
     assert answer.status_code == 422 and answer.json()["code"] == "FlowFileNotValid", answer.text
     problems = {p["location"]: p["message"] for p in answer.json()["errors"]}
     assert "unknown (body, headers, time)" in problems["steps.0.body"]
-    assert "trigger operations: NewBatch, NewItems, WhenCreated" in problems["trigger.operation"]
+    assert "trigger operations: NewBatch, NewItems, WhenCreated, WhenOrdered" in problems["trigger.operation"]
 
 
 def test_a_step_answered_503_is_tried_again_and_the_history_says_which_attempt_did_what(app, alice, backend):
@@ -423,3 +433,55 @@ def test_a_subscription_the_api_says_expires_is_renewed_before_and_the_old_one_u
     assert shown["location"].endswith("/hooks/2") and shown["state"] == "subscribed"
     assert client_for(app, "x").post(urlsplit(urls[0]).path, json={}).status_code == 404
     assert client_for(app, "x").post(urlsplit(urls[1]).path, json={}).status_code == 202
+
+
+def test_the_notification_content_shapes_the_delivery_refuses_a_body_that_is_not_json_and_warns_of_unknown_properties(
+        app, alice, backend, cli):
+    @backend.route("POST", "/typed-hooks")
+    async def subscribe(request):
+        return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}/typed-hooks/7"})
+
+    steps = [{"name": "keep", "slot": "events", "operation": "Record",
+              "body": {"id": "=trigger.body.id", "colour": "=trigger.body.colour", "attempt": "=trigger.headers.\"x-attempt\""}}]
+    flow_id = setup_flow(app, alice, backend, {"operation": "WhenOrdered"}, steps)
+    client = client_for(app, alice)
+    shown = client.get(f"{ENV}/flows/{flow_id}").json()
+    [warning] = shown["warnings"]  # trigger.body.id is declared, colour is not
+    assert warning["location"] == "steps.0.body.colour" and warning["code"] == "UnknownTriggerProperty"
+    assert "trigger.body.colour" in warning["message"] and "declares id, total" in warning["message"]
+    assert shown["subscription"]["delivery"] == "The new order"
+    assert "warning: steps.0.body.colour" in cli("flow", "show", flow_id, "-e", "default", token=alice).stderr
+
+    assert turn(app) == [JOB_DONE]
+    callback = urlsplit(json.loads(recorded(backend, "POST", "/typed-hooks")[0].body)["callback"]["url"]).path
+    hook = client_for(app, "nobody")
+    # The schema says object: a body that is not JSON, or JSON of another type, is refused and starts nothing.
+    for bad in ("id=1&total=2", "[1, 2]", ""):
+        refused = hook.post(callback, content=bad, headers={"content-type": "text/plain"})
+        assert refused.status_code == 400 and refused.json()["code"] == "CallbackBodyNotValid", refused.text
+        assert "declares a JSON object" in refused.json()["detail"]
+    with unit_of_work(app.state.services.sessions) as session:
+        assert session.query(TriggerJob).filter(TriggerJob.kind == JOB_RUN).count() == 0
+    # JSON without a JSON content type is still the object; the declared integer header is a number.
+    accepted = hook.post(callback, content=json.dumps({"id": "o-1", "total": 3}), headers={"content-type": "text/plain", "x-attempt": "2"})
+    assert accepted.status_code == 202, accepted.text
+    assert turn(app) == [JOB_DONE]
+    [kept] = recorded(backend, "POST", "/record")
+    assert json.loads(kept.body) == {"id": "o-1", "colour": None, "attempt": 2}
+
+    browser = TestClient(app, headers=SAME_ORIGIN)
+    assert browser.post("/portal/login", data={"token": alice}, follow_redirects=False).status_code == 303
+    page = browser.get(f"/portal/environments/default/flows/{flow_id}").text
+    assert "The new order" in page and 'data-code="UnknownTriggerProperty"' in page and "trigger.body.colour" in page
+
+
+def test_notification_content_is_read_from_the_path_item_and_a_string_schema_keeps_the_text():
+    document = definition("127.0.0.1:1")
+    document["paths"]["/typed-hooks"]["x-ms-notification-content"] = {"schema": {"type": "string"}}
+    content = triggers.trigger_operations_in(document)["WhenOrdered"].content
+    assert content.body_type == "string" and content.known_properties() is None
+    body, _ = trigger_content.shape(content, b'{"a": 1}', {})
+    assert body == '{"a": 1}'
+    assert triggers.trigger_operations_in(document)["WhenCreated"].content is None
+    open_schema = trigger_content.NotificationContent("", {"type": "object", "properties": {"a": {}}, "additionalProperties": True}, {})
+    assert trigger_content.body_warnings(open_schema, [{"body": "=trigger.body.zzz"}]) == []

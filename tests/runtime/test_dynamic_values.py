@@ -243,3 +243,46 @@ def test_portal_flow_page_checks_values(app, admin, backend, connection):
     checked = browser.post(f"/portal/environments/default/flows/{flow_id}/check-values")
     assert checked.status_code == 200 and "steps.0.parameters.form_id" in checked.text and "Survey" not in checked.text
     assert "not among the values" in checked.text
+
+
+def test_flow_editor_lists_values_of_a_step_parameter_through_the_slot_connection(app, admin, backend, connection):
+    """The flow editor offers "List values" beside a step's parameters whose values its
+    operation lists, when the step's slot has a connection the editor may use; the button
+    asks the Test panel's endpoint with the slot's connection and the step's literal
+    lines, and answers a list that writes ``NAME = value`` (portal.js). A slot without a
+    usable connection offers no button; a failed lookup says why."""
+    connector = admin.get(f"{ENV}/connections/{connection}").json()["connector_id"]
+    flow = {"name": "Entries", "trigger": {"type": "manual", "inputs": {"f": {"type": "string"}}},
+            "connections": {"api": {"connector": connector, "connection": connection}, "bare": {"connector": connector}},
+            "steps": [{"name": "add", "slot": "api", "operation": "AddEntry", "parameters": {"form_id": 7, "plain": "=trigger.inputs.f"}},
+                      {"name": "other", "slot": "bare", "operation": "AddEntry"}]}
+    flow_id = admin.post(f"{ENV}/flows", json=flow).json()["id"]
+    browser = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
+    assert browser.post("/portal/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
+    editor = browser.get(f"/portal/environments/default/flows/{flow_id}/edit")
+    assert editor.status_code == 200, editor.text
+    text = editor.text.replace("&amp;", "&")
+    choices_url = f"/portal/environments/default/connectors/{connector}/operations/AddEntry/choices"
+    for name in ("form_id", "field", "status"):
+        assert f'{choices_url}?parameter={name}&step=0&slot=0"' in text, name
+        assert f"List values of {name} for step add" in text
+    assert "List values of plain" not in text  # no dynamic values
+    assert "for step other" not in text  # its slot has no connection
+
+    form = {"slot.0.name": "api", "slot.0.connector": connector, "slot.0.connection": connection,
+            "call.0.name": "add", "call.0.slot": "api", "call.0.operation": "AddEntry",
+            "call.0.parameters": "form_id = 7\nplain = =trigger.inputs.f\nfield = f2"}
+    listed = browser.post(f"{choices_url}?parameter=field&step=0&slot=0", data=form)
+    assert listed.status_code == 200, listed.text
+    assert 'data-parameter-line="field"' in listed.text and 'data-lines="call.0.parameters"' in listed.text
+    assert ">Name</option>" in listed.text and 'value="f2" selected' in listed.text
+    got = backend.received[-1]
+    assert (got.path, got.query) == ("/api/forms/7/fields", [("kind", "text")]) and got.headers["X-Key"] == API_KEY
+    # The expression line is not a value; without form_id the lookup cannot be made and says so.
+    refused = browser.post(f"{choices_url}?parameter=field&step=0&slot=0", data={**form, "call.0.parameters": "form_id = =trigger.inputs.f"})
+    assert refused.status_code == 200 and 'role="alert"' in refused.text and "form_id" in refused.text
+    assert "data-parameter-line" not in refused.text
+    app_id = admin.post(f"{ENV}/apps", json={"name": "Entry desk", "connections": {"api": {"connector": connector, "connection": connection}},
+                                             "forms": [{"name": "add", "slot": "api", "operation": "AddEntry"}]}).json()["id"]
+    app_editor = browser.get(f"/portal/environments/default/apps/{app_id}/edit").text.replace("&amp;", "&")
+    assert f'{choices_url}?parameter=form_id&step=0&slot=0"' in app_editor and "List values of form_id for form add" in app_editor

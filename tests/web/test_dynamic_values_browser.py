@@ -59,3 +59,33 @@ def test_a_maker_lists_values_in_the_test_panel(served, page, admin, backend):  
     sent = backend.received[-1]
     assert (sent.method, sent.path, sent.query) == ("POST", "/api/forms/7/entries", [("field", "f1")])
     assert sent.headers["X-Key"] == API_KEY
+
+
+def test_a_maker_lists_values_in_the_flow_editor_and_the_choice_becomes_a_parameter_line(served, page, admin, backend):  # noqa: F811
+    connection = create_connection(admin, definition(backend.host), properties=PROPERTIES, parameters={"api_key": API_KEY})
+    connector = admin.get(f"{ENV}/connections/{connection}").json()["connector_id"]
+    flow = admin.post(f"{ENV}/flows", json={
+        "name": "Entries", "trigger": {"type": "manual", "inputs": {}},
+        "connections": {"api": {"connector": connector, "connection": connection}},
+        "steps": [{"name": "add", "slot": "api", "operation": "AddEntry", "parameters": {"plain": "x"}}]})
+    assert flow.status_code == 201, flow.text
+    expect = playwright_api.expect
+
+    page.goto(served + "/portal/login")
+    page.get_by_label("Personal access token").fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Sign in with the token").click()
+    expect(page.get_by_role("heading", name=re.compile("Connectors in default"))).to_be_visible()
+    page.goto(f"{served}/portal/environments/default/flows/{flow.json()['id']}/edit")
+    lines = page.locator("textarea[name='call.0.parameters']")
+    page.get_by_role("button", name="List values of form_id for step add").click()
+    page.get_by_role("combobox", name="Values of form_id").select_option(label="Survey")
+    expect(lines).to_have_value("plain = x\nform_id = 7")
+    page.get_by_role("button", name="List values of field for step add").click()  # depends on form_id = 7
+    page.get_by_role("combobox", name="Values of field").select_option(label="Name")
+    expect(lines).to_have_value("plain = x\nform_id = 7\nfield = f1")
+    page.get_by_role("combobox", name="Values of form_id").select_option(label="Order")  # replaces its line
+    expect(lines).to_have_value("plain = x\nform_id = 9\nfield = f1")
+    page.get_by_role("button", name="Save flow").click()
+    expect(page.get_by_role("heading", name="Entries")).to_be_visible()
+    saved = admin.get(f"{ENV}/flows/{flow.json()['id']}").json()["definition"]["steps"][0]["parameters"]
+    assert saved == {"plain": "x", "form_id": 9, "field": "f1"}

@@ -71,6 +71,7 @@ def _out(session, actor, asset: Asset, access) -> schemas.AssetOut:
         next_due_at=asset.next_due_at, enabled=asset.disabled_at is None, definition=service.definition_of(asset, slots, service.reference_names(session, slots)),
         slots=[schemas.SlotOut(**v) for v in service.slot_views(session=session, actor=actor, asset=asset, access=access)],
         subscription=triggers.view(session=session, asset=asset) if asset.kind == KIND_FLOW else None,
+        warnings=triggers.warnings(session=session, asset=asset) if asset.kind == KIND_FLOW else [],
         created_at=asset.created_at, updated_at=asset.updated_at,
     )
 

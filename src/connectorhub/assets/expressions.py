@@ -172,3 +172,8 @@ def evaluate(value: Any, context: dict[str, Any], location: str = "") -> Any:
     if isinstance(value, list):
         return [evaluate(item, context, f"{location}[{index}]") for index, item in enumerate(value)]
     return value
+
+
+# For other checks of a file's expressions (trigger_content's warnings).
+walk = _walk
+root_paths = _root_paths

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from connectorhub.assets import queue, schemas
+from connectorhub.assets import queue, schemas, trigger_content
 from connectorhub.assets.models import (
     JOB_POLL,
     JOB_RUN,
@@ -72,6 +72,8 @@ class TriggerOperation:
     # Where the callback URL goes: ("parameter", name) or ("body", (property, …)).
     notification: tuple[str, Any] | None
     parameters: dict[str, dict[str, Any]]
+    # What the API sends to the callback (x-ms-notification-content), when declared.
+    content: trigger_content.NotificationContent | None = None
 
 
 def _resolve(document: dict[str, Any], value: Any, depth: int = 0) -> Any:
@@ -131,7 +133,7 @@ def trigger_operations_in(document: dict[str, Any]) -> dict[str, TriggerOperatio
                         notification = ("body", path)
             out[operation["operationId"]] = TriggerOperation(
                 operation["operationId"], "batch" if str(mode).lower() == "batch" else "single", notification is not None,
-                notification, parameters,
+                notification, parameters, trigger_content.read(document, item, operation, _resolve),
             )
     return out
 
@@ -273,23 +275,36 @@ def accept_callback(*, session: Session, token: str, body: bytes, headers: dict[
         raise not_found("callback", "this URL")
     delivery = next((headers[k] for k in ("x-ms-client-tracking-id", "x-request-id", "x-delivery-id", "x-github-delivery", "x-event-id") if k in headers), None)
     kept = {k.lower(): v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS}
-    payload = {"body": _parsed(body, kept.get("content-type", "")), "headers": kept}
+    asset = session.get(Asset, subscription.asset_id)
+    operation = _operation_of_file(session, asset) if asset is not None else None
+    shaped_body, shaped_headers = trigger_content.shape(operation.content if operation else None, body, kept)
+    payload = {"body": shaped_body, "headers": shaped_headers}
     return queue.enqueue(
         session=session, kind=JOB_RUN, asset_id=subscription.asset_id, payload={"trigger": payload, "label": "webhook"},
         dedupe=queue.dedupe_key(body, delivery), now=now,
     )
 
 
-def _parsed(body: bytes, content_type: str) -> Any:
-    if not body:
-        return None
-    text = body.decode("utf-8", "replace")
-    if "json" in content_type.lower() or text[:1] in "{[":
-        try:
-            return json.loads(text)
-        except ValueError:
-            pass
-    return text
+def _operation_of_file(session: Session, asset: Asset) -> TriggerOperation | None:
+    trigger = json.loads(asset.definition).get("trigger") or {}
+    slot = session.get(AssetSlot, (asset.id, trigger.get("slot"))) if isinstance(trigger.get("slot"), str) else None
+    connector = session.get(Connector, slot.connector_id) if slot else None
+    return trigger_operations(connector).get(trigger.get("operation")) if connector else None
+
+
+def _delivery_description(session: Session, asset: Asset) -> str:
+    operation = _operation_of_file(session, asset)
+    return operation.content.description if operation and operation.content else ""
+
+
+def warnings(*, session: Session, asset: Asset) -> list[dict[str, str]]:
+    """A connector trigger's warnings for ``flow show``: steps whose expressions read a
+    property of ``trigger.body`` that the delivery's schema does not declare."""
+    definition = json.loads(asset.definition)
+    if (definition.get("trigger") or {}).get("type") != "connector":
+        return []
+    operation = _operation_of_file(session, asset)
+    return trigger_content.body_warnings(operation.content if operation else None, definition.get("steps") or [])
 
 
 def anything_due(*, session: Session, now: dt.datetime | None = None) -> bool:
@@ -339,5 +354,6 @@ def view(*, session: Session, asset: Asset) -> dict[str, Any] | None:
         "kind": subscription.kind, "state": subscription.state, "location": subscription.location,
         "expires_at": subscription.expires_at, "next_at": subscription.next_at,
         "interval_seconds": subscription.interval_seconds, "error": subscription.error or "", "updated_at": subscription.updated_at,
+        "delivery": _delivery_description(session, asset),
         "jobs": queue.jobs_of(session=session, asset_id=asset.id, limit=10),
     }

@@ -28,6 +28,7 @@ class CallbackAccepted(BaseModel):
 @router.post(
     triggers.CALLBACK_PREFIX + "{token}", status_code=status.HTTP_202_ACCEPTED, response_model=CallbackAccepted,
     responses={
+        400: {"description": "The body is not what the trigger's API declares (not JSON when it declares an object or an array): no run"},
         404: {"description": "No subscription issued this callback URL (a forged one, or its flow was deleted)"},
         409: {"description": "The delivery collided with concurrent writes; send it again"},
         413: {"description": "The delivery is over the body limit"},

@@ -75,6 +75,12 @@ def print_run(run: dict[str, Any]) -> None:
 AssetArgument = typer.Argument(..., help="Its id, or its name when no other one you see has that name.")
 
 
+def _warn(asset: dict[str, Any]) -> None:
+    """The findings that do not stop a flow, on standard error."""
+    for warning in asset.get("warnings") or []:
+        err_console.print(f"warning: {warning['location']}: {warning['message']}", highlight=False)
+
+
 def _register(sub: typer.Typer, kind: str) -> None:
     noun = kind
     plural = f"{kind}s"
@@ -101,6 +107,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
             for slot in created["slots"]:
                 if slot["status"] != "bound":
                     err_console.print(f"slot {slot['name']}: {slot['status']}: {slot['detail']}", highlight=False)
+            _warn(created)
 
     @sub.command("update")
     def update(
@@ -116,6 +123,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
             emit_json({"id": updated["id"]})
         else:
             typer.echo(f"Updated {noun} {updated['id']}.")
+            _warn(updated)
 
     @sub.command("list")
     def list_(env: str = EnvOption, as_json: bool = JsonOption):
@@ -142,6 +150,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
             console.print(f"[bold]subscription[/bold]: {subscription['kind']}, {subscription['state']} ({where})", highlight=False)
             if subscription.get("error"):
                 console.print(f"[bold]subscription error[/bold]: {subscription['error']}", highlight=False)
+        _warn(data)
         table(data["slots"], ["name", "connector_id", "connection_id", "status", "your_mode", "your_connection_id", "your_status"], title="Slots")
         for slot in data["slots"]:
             if slot["detail"]:

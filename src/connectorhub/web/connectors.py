@@ -24,7 +24,7 @@ from connectorhub.runtime import request as runtime_request
 from connectorhub.runtime import sign_in
 from connectorhub.sharing import service as sharing
 from connectorhub.web import connector_revisions, page
-from connectorhub.web.page import PAGE, TABS, env_url, portal_page
+from connectorhub.web.page import PAGE, TABS, env_url, plain_error, portal_page
 
 router = APIRouter()
 BASE = "/environments/{env}/connectors"
@@ -230,25 +230,51 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
 
 @router.post(BASE + "/{connector}/operations/{operation_id}/choices", response_class=HTMLResponse)
 @portal_page
-async def operation_choices(request: Request, env: str, connector: str, operation_id: str, parameter: str) -> Response:
+async def operation_choices(request: Request, env: str, connector: str, operation_id: str, parameter: str,
+                            step: int | None = None, slot: int | None = None) -> Response:
     """The Test panel's choices of a parameter whose values an operation lists
     (x-ms-dynamic-values, x-ms-dynamic-list): the same lookup as ``POST
     …/dynamic-values`` and ``connectorhub connection values``, through the connection
-    chosen in the form and with the other values typed there."""
+    chosen in the form and with the other values typed there.
+
+    The flow editor asks the same with ``step`` and ``slot``: the connection is the one
+    chosen in that slot's row, the other values are the step's literal ``NAME = value``
+    lines, and the choices are a list that writes ``NAME = value`` into those lines."""
     ctx = page.context(request)
     form = await page.form_of(request)
-    given = {k: v for k, v in page.named_values(form).items() if v != ""}
+    editor = step is not None and slot is not None
+    if editor:
+        connection = form.get(f"slot.{slot}.connection", "")
+        given = _literal_lines(form.get(f"call.{step}.parameters", ""))
+    else:
+        connection = form.get("connection", "")
+        given = {k: v for k, v in page.named_values(form).items() if v != ""}
     current = str(given.pop(parameter, ""))
+    template = "_editor_choices.html" if editor else "_dynamic_choices.html"
+    shown = {"parameter": parameter, "current": current, "lines": f"call.{step}.parameters"}
     try:
         found = await dynamic.values(
-            request.app.state.runtime, token=ctx.token, env=env, connection=form.get("connection", ""),
+            request.app.state.runtime, token=ctx.token, env=env, connection=connection,
             operation_id=operation_id, parameter=parameter, given=given,
         )
     except ConnectorhubError as error:
         if isinstance(error, Unauthenticated):
             raise
-        return page.render(request, "_dynamic_choices.html", parameter=parameter, current=current, error=error)
-    return page.render(request, "_dynamic_choices.html", parameter=parameter, current=current, values=found["values"], error=None)
+        return page.render(request, template, **shown, error=plain_error(error) if editor else error)
+    return page.render(request, template, **shown, values=found["values"], error=None)
+
+
+def _literal_lines(text: str) -> dict[str, str]:
+    """The literal values of ``NAME = value`` lines (an ``=expression`` is known only at
+    run time; ``==`` starts a literal text that begins with ``=``)."""
+    given: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or value == "" or (value.startswith("=") and not value.startswith("==")):
+            continue
+        given[name] = value[1:] if value.startswith("==") else value
+    return given
 
 
 def _advanced(parameter) -> bool:

@@ -84,6 +84,7 @@ def flow_view(ref: str, runs_cursor: str | None = None) -> page.View:
             "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
             "slots": slots, "runs": runs.items, "runs_next": runs.next_cursor, "runs_paged": bool(runs_cursor),
             "subscription": triggers.view(session=session, asset=found),
+            "trigger_warnings": triggers.warnings(session=session, asset=found),
             "permissions": asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
             "asset_roles": asset_rules.ASSET_ROLES, "slot_modes": asset_rules.SLOT_MODES,
         }

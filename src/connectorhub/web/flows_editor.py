@@ -34,6 +34,8 @@ from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.environments import service as environments
 from connectorhub.errors import ConnectorhubError, InvalidRequest, Unauthenticated
+from connectorhub.runtime import dynamic_spec
+from connectorhub.runtime import request as runtime_request
 from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, env_url, portal_page
@@ -235,6 +237,7 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
             listed.add(connector.id)
     by_id = {c.id: c for c, _ in usable}
     operations: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    definitions: dict[str, dict[str, Any]] = {}
     for slot in rows["slots"]:
         given = slot["connector"]
         # By id, name or title as the file may say; a connector only the owner may use
@@ -245,13 +248,37 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
         if connector is not None:
             slot["connector"] = connector.id
             operations[given] = operations[connector.id] = assets.operations_of(connector)
+            definitions[connector.id] = connector.definition()
     return {
+        "listable": listable(rows, definitions, {c.id for c, _ in mine}),
         "connector_choices": sorted(({"id": c.id, "title": c.title} for c, _ in usable), key=lambda c: c["title"].lower()),
         "connection_choices": sorted(({"id": c.id, "name": c.display_name, "connector_id": c.connector_id} for c, _ in mine),
                                      key=lambda c: c["name"].lower()),
         "operations": operations,
         "slot_connectors": {s["name"]: s["connector"] for s in rows["slots"]},
     }
+
+
+def listable(rows: dict[str, Any], definitions: dict[str, dict[str, Any]], usable_connections: set[str]) -> dict[int, dict[str, Any]]:
+    """Per step row: the parameters whose values its operation lists (x-ms-dynamic-values,
+    x-ms-dynamic-list) when its slot has a connection the editor may use, with the
+    slot's row and connector: what the "List values" buttons ask for."""
+    slots = {s["name"]: (index, s) for index, s in enumerate(rows["slots"])}
+    out: dict[int, dict[str, Any]] = {}
+    for index, call in enumerate(rows["calls"]):
+        slot_index, slot = slots.get(call["slot"], (None, None))
+        definition = definitions.get(slot["connector"]) if slot else None
+        if definition is None or slot["connection"] not in usable_connections or not call["operation"]:
+            continue
+        try:
+            operation = runtime_request.find_operation(definition, call["operation"])
+        except ConnectorhubError:
+            continue
+        names = [p.name for p in operation.parameters
+                 if p.location != "body" and not p.internal and dynamic_spec.has_values(p.definition)]
+        if names:
+            out[index] = {"slot": slot_index, "connector": slot["connector"], "operation": operation.operation_id, "parameters": names}
+    return out
 
 
 # --- pages --------------------------------------------------------------------------------------

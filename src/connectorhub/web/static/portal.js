@@ -15,6 +15,23 @@ document.addEventListener("submit", (event) => {
   location.href = form.dataset.environmentPicker + form.elements.env.value + "/connectors";
 });
 
+// The flow editor's listed values: choosing one writes "NAME = value" into the step's
+// parameter lines (replacing a line of that name, or adding one).
+document.addEventListener("change", (event) => {
+  const select = event.target;
+  if (!select.matches || !select.matches("select[data-parameter-line]") || select.value === "") return;
+  const lines = select.form && select.form.elements.namedItem(select.dataset.lines);
+  if (!lines) return;
+  const name = select.dataset.parameterLine;
+  const line = `${name} = ${select.value}`;
+  const kept = lines.value.split("\n");
+  const at = kept.findIndex((text) => text.split("=")[0].trim() === name && text.includes("="));
+  if (at >= 0) kept[at] = line;
+  else if (kept.length === 1 && kept[0].trim() === "") kept[0] = line;
+  else kept.push(line);
+  lines.value = kept.join("\n");
+});
+
 // A tab loaded in place becomes the selected one.
 document.addEventListener("htmx:afterRequest", (event) => {
   const tab = event.detail.elt;
