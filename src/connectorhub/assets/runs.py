@@ -523,16 +523,24 @@ def claim_due(*, session: Session, now: dt.datetime, limit: int = 50) -> builtin
 
 def prepare_recurrence(*, session: Session, keyring: Keyring, asset_id: str, due_at: dt.datetime) -> PreparedRun | None:
     """A claimed due time runs as the flow's owner; None when the flow has gone."""
-    asset = session.get(Asset, asset_id)
-    if asset is None:
+    found = _flow_as_its_owner(session, asset_id)
+    if found is None:
         return None
-    owner = session.get(User, asset.owner_id)
-    actor = directory.actor_for_user(session=session, user=owner)
-    environment = session.get(Environment, asset.environment_id)
+    asset, actor, environment = found
     return prepare_run(
         session=session, actor=actor, keyring=keyring, environment=environment, kind=KIND_FLOW, ref=asset.id,
         inputs={}, trigger=TRIGGER_RECURRENCE, due_at=due_at,
     )
+
+
+def _flow_as_its_owner(session: Session, asset_id: str) -> tuple[Asset, Actor, Environment] | None:
+    """A flow that runs by itself (a recurrence, a callback, a poll) runs as its owner:
+    the flow, its owner as the actor, its environment; None when the flow has gone."""
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        return None
+    owner = session.get(User, asset.owner_id)
+    return asset, directory.actor_for_user(session=session, user=owner), session.get(Environment, asset.environment_id)
 
 
 def prepare_triggered(
@@ -541,12 +549,10 @@ def prepare_triggered(
     """A run of a connector trigger (a callback or a poll, taken from the queue) runs
     as the flow's owner, with ``trigger.body`` / ``trigger.headers``; None when the flow
     has gone."""
-    asset = session.get(Asset, asset_id)
-    if asset is None:
+    found = _flow_as_its_owner(session, asset_id)
+    if found is None:
         return None
-    owner = session.get(User, asset.owner_id)
-    actor = directory.actor_for_user(session=session, user=owner)
-    environment = session.get(Environment, asset.environment_id)
+    asset, actor, environment = found
     return prepare_run(
         session=session, actor=actor, keyring=keyring, environment=environment, kind=KIND_FLOW, ref=asset.id,
         inputs={}, trigger=label, trigger_data=trigger_data, job=job,

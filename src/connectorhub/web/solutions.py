@@ -164,19 +164,19 @@ async def solution_page(request: Request, env: str, solution: str) -> Response:
     return await page.show(request, env, "solution.html", solution_view(solution))
 
 
-async def _change_component(request: Request, env: str, solution: str, use_case) -> Response:
-    form = await page.form_of(request)
-    kind, ref = form.get("kind", ""), form.get("ref", "").strip()
+async def act_on_solution(request: Request, env: str, solution: str, change, **typed: Any) -> Response:
+    """One use case on a solution in one transaction, then its page: ``change(session,
+    ctx, environment)`` returns what the page says was done; a refusal shows the page as
+    it stands with the refusal and what was ``typed`` (a form's fields, by their name in
+    the template)."""
     ctx = page.context(request)
 
     def apply() -> dict[str, Any]:
         with ctx.transaction() as session:
             values = page.frame(session, ctx, env)
             environment = values["environment"]
-            changed = use_case(session=session, actor=ctx.actor, environment=environment, ref=solution, kind=kind, component_ref=ref)
-            changed["warnings"] = [{**w, "message": plain(w["message"])} for w in changed.get("warnings", [])]
-            changed["action"] = "add" if use_case is solutions.add_component else "remove"
-            return {**values, **solution_view(solution)(session, ctx, environment), "changed": changed}
+            done = change(session, ctx, environment)
+            return {**values, **solution_view(solution)(session, ctx, environment), **done}
 
     try:
         values = await run_in_threadpool(retried(apply))
@@ -184,8 +184,21 @@ async def _change_component(request: Request, env: str, solution: str, use_case)
         if error.status == 401:
             raise
         values = await reread(ctx, env, solution_view(solution))
-        return page.render(request, "solution.html", status=error.status, **values, refused=refusal(error), form=form)
+        return page.render(request, "solution.html", status=error.status, **values, refused=refusal(error), **typed)
     return page.render(request, "solution.html", **values)
+
+
+async def _change_component(request: Request, env: str, solution: str, use_case) -> Response:
+    form = await page.form_of(request)
+    kind, ref = form.get("kind", ""), form.get("ref", "").strip()
+
+    def change(session, ctx, environment) -> dict[str, Any]:
+        changed = use_case(session=session, actor=ctx.actor, environment=environment, ref=solution, kind=kind, component_ref=ref)
+        changed["warnings"] = [{**w, "message": plain(w["message"])} for w in changed.get("warnings", [])]
+        changed["action"] = "add" if use_case is solutions.add_component else "remove"
+        return {"changed": changed}
+
+    return await act_on_solution(request, env, solution, change, form=form)
 
 
 @router.post(BASE + "/{solution}/components", response_class=HTMLResponse)

@@ -25,7 +25,7 @@ from connectorhub.solutions import service as solutions
 from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, portal_page
-from connectorhub.web.solutions import BASE, refusal, reread, solution_view
+from connectorhub.web.solutions import BASE, act_on_solution, refusal, reread
 
 router = APIRouter()
 REFERENCES = "/environments/{env}/connection-references"
@@ -38,27 +38,15 @@ async def update_solution(request: Request, env: str, solution: str) -> Response
     """The same use case as ``solution update --version --display-name``; the solution's
     page follows with what was saved, or the refusal and what was typed."""
     form = await page.form_of(request)
-    ctx = page.context(request)
 
-    def apply() -> dict[str, Any]:
-        with ctx.transaction() as session:
-            values = page.frame(session, ctx, env)
-            environment = values["environment"]
-            found = solutions.update(
-                session=session, actor=ctx.actor, environment=environment, ref=solution,
-                version=form.get("version", "").strip() or None, display_name=form.get("display_name", "").strip() or None,
-            )
-            saved = {"version": found.version, "display_name": found.display_name}
-            return {**values, **solution_view(solution)(session, ctx, environment), "updated": saved}
+    def change(session, ctx, environment) -> dict[str, Any]:
+        found = solutions.update(
+            session=session, actor=ctx.actor, environment=environment, ref=solution,
+            version=form.get("version", "").strip() or None, display_name=form.get("display_name", "").strip() or None,
+        )
+        return {"updated": {"version": found.version, "display_name": found.display_name}}
 
-    try:
-        values = await run_in_threadpool(retried(apply))
-    except ConnectorhubError as error:
-        if error.status == 401:
-            raise
-        values = await reread(ctx, env, solution_view(solution))
-        return page.render(request, "solution.html", status=error.status, **values, refused=refusal(error), settings_form=form)
-    return page.render(request, "solution.html", **values)
+    return await act_on_solution(request, env, solution, change, settings_form=form)
 
 
 def references_view(cursor: str | None) -> page.View:
