@@ -239,7 +239,7 @@ def test_portal_flow_page_checks_values(app, admin, backend, connection):
     browser = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
     assert browser.post("/portal/login", data={"token": ADMIN_TOKEN}, follow_redirects=False).status_code == 303
     shown = browser.get(f"/portal/environments/default/flows/{flow_id}")
-    assert "Check the values of Entries" in shown.text
+    assert "Check values of Entries" in shown.text
     checked = browser.post(f"/portal/environments/default/flows/{flow_id}/check-values")
     assert checked.status_code == 200 and "steps.0.parameters.form_id" in checked.text and "Survey" not in checked.text
     assert "not among the values" in checked.text
