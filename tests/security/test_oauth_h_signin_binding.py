@@ -218,7 +218,7 @@ def test_the_legitimate_sign_in_works_from_the_cli_link_and_from_the_connection_
     assert back.headers["location"] == f"/portal/environments/{created['environment_id']}/connections/{created['id']}"
     assert "connectorhub_oauth_" in back.headers["set-cookie"] and "max-age=0" in back.headers["set-cookie"].lower()
     landed = browser.get(back.headers["location"])
-    assert landed.status_code == 200 and "<strong>connected</strong>" in landed.text
+    assert landed.status_code == 200 and '<strong data-connection-status="connected">connected</strong>' in landed.text
 
     again = new_oauth_connection(app, ADMIN_TOKEN, oauth_properties(provider))
     page = browser.get(f"/portal/environments/default/connections/{again['id']}")

@@ -43,9 +43,16 @@ def install(app: FastAPI) -> None:
     """Serve ``/docs`` and its assets under ``/docs/static`` from the installed packages."""
     app.mount(ASSETS_URL, StaticFiles(packages=_ASSET_PACKAGES), name="docs-static")
 
-    @app.get(DOCS_URL, include_in_schema=False)
-    def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
-        return HTMLResponse(_PAGE.format(
-            title=escape(app.title), assets=escape(root + ASSETS_URL), openapi=escape(root + (app.openapi_url or "")),
-        ))
+    app.add_api_route(DOCS_URL, swagger_ui, methods=["GET"], include_in_schema=False)
+
+
+def swagger_ui(request: Request) -> HTMLResponse:
+    """The Swagger UI page. A module-level function reading ``request.app``, not a closure
+    over the app: FastAPI keeps every endpoint in a process-wide cache, so a closure kept
+    each application (its engine, worker and scheduler) alive for good — in the test
+    suite, one per test, gigabytes by the end."""
+    app = request.app
+    root = request.scope.get("root_path", "").rstrip("/")
+    return HTMLResponse(_PAGE.format(
+        title=escape(app.title), assets=escape(root + ASSETS_URL), openapi=escape(root + (app.openapi_url or "")),
+    ))

@@ -117,7 +117,7 @@ def validate_api_swagger(
     _own_object_id(ctx, oid)  # heavy_context authenticated the caller
     text = translate.text_of(definition, ctx.limits.max_file_bytes)
     service.check_sizes(service.ConnectorFiles(api_definition=text), ctx.limits)  # as create measures it
-    _, _, findings = validation.validate_connector(text, None, certification=enable_certification_rules)
+    _, _, findings = validation.validate_connector(text, None, certification=enable_certification_rules, definition_only=True)
     if validation.has_errors(findings):
         errors = [f for f in findings if f.level == "error"]
         first = errors[0]

@@ -72,10 +72,14 @@ def validate_connector(
     *,
     certification: bool = False,
     independent_publisher: bool = False,
+    definition_only: bool = False,
 ) -> tuple[dict | None, dict | None, list[Finding]]:
     """Parse and structurally validate a connector's files (C1, C3); with
     ``certification`` also run the certification rules (C3's second level, O1), an
     independent publisher's brand colour rule when ``independent_publisher``.
+    ``definition_only``: the caller checks the definition alone (paconn's
+    ``validateApiSwagger`` sends no apiProperties.json), so a missing properties file
+    is not a finding; otherwise, under ``certification``, it is (no brand colour).
 
     Returns the parsed definition and properties (None when a file did not parse
     to a JSON object, or when no properties were given) and all findings.
@@ -101,7 +105,7 @@ def validate_connector(
             definition_size=size,
             independent_publisher=independent_publisher,
         ))
-        if api_properties is None:
+        if api_properties is None and not definition_only:
             findings.extend(missing_properties_findings(independent_publisher=independent_publisher))
     return (
         definition if isinstance(definition, dict) else None,
