@@ -5,7 +5,8 @@ kinds, plus ``run`` (flows: inputs; apps: a form and its inputs)."""
 import functools
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Request, status
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, status
+from starlette.concurrency import run_in_threadpool
 
 from connectorhub.api.context import Context, context
 from connectorhub.assets import enabling, facts, schemas, service, triggers
@@ -19,7 +20,7 @@ from connectorhub.environments import service as environments
 from connectorhub.errors import InvalidRequest, Unavailable
 from connectorhub.pagination import DEFAULT_LIMIT
 from connectorhub.runtime import service as runtime_service
-from connectorhub.runtime import subscriptions
+from connectorhub.runtime import dynamic_check, subscriptions
 from connectorhub.schemas import PageOut
 from connectorhub.transactions import retried
 
@@ -96,18 +97,44 @@ def _switch(enabled: bool):
     return switch
 
 
+CHECK_VALUES = Query(
+    True, description="After saving, check each step's literal values against the list the API answers through the "
+    "step's connection (at most a few seconds; findings are warnings and the flow is saved either way)",
+)
+
+
+async def _with_value_check(request: Request, ctx: Context, env: str, saved: schemas.AssetOut, check: bool) -> schemas.AssetOut:
+    """The saved flow with the value check's findings among its warnings (issue 17,
+    item 3). It runs after the save committed: it calls the APIs, and a use case that
+    calls another system must not be retried whole (:func:`retried`)."""
+    if not check:
+        return saved
+    found = await dynamic_check.check_saved_flow(getattr(request.app.state, "runtime", None), token=ctx.token, env=env, flow=saved.id)
+    return saved.model_copy(update={"warnings": [*saved.warnings, *found]})
+
+
 def _register(kind: str) -> None:
     base = f"/environments/{{env}}/{kind}s"
     one = base + "/{asset}"
     tags = [f"{kind}s"]
 
-    @router.post(base, response_model=schemas.AssetOut, status_code=status.HTTP_201_CREATED, tags=tags, name=f"create_{kind}")
-    @retried
     def create(env: str, body: dict[str, Any] = Body(..., description=f"The {kind} file (docs/flows.md)"), ctx: Context = Depends(context)):
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             asset = service.create(session=session, actor=ctx.actor, environment=environment, kind=kind, data=body)
             return _out(session, ctx.actor, asset, facts.access_for(session=session, actor=ctx.actor, asset=asset))
+
+    created = dict(response_model=schemas.AssetOut, status_code=status.HTTP_201_CREATED, tags=tags, name=f"create_{kind}")
+    if kind == KIND_FLOW:
+        @router.post(base, **created)
+        async def create_flow(request: Request, env: str, body: dict[str, Any] = Body(..., description="The flow file (docs/flows.md)"),
+                              check_values: bool = CHECK_VALUES, ctx: Context = Depends(context)):
+            """Create the flow; its steps' literal values are then checked against the
+            lists the APIs answer (``check_values``), as warnings."""
+            saved = await run_in_threadpool(retried(create), env, body, ctx)
+            return await _with_value_check(request, ctx, env, saved, check_values)
+    else:
+        router.post(base, **created)(retried(create))
 
     @router.get(base, response_model=PageOut[schemas.AssetSummaryOut], tags=tags, name=f"list_{kind}s")
     def list_(env: str, limit: int = DEFAULT_LIMIT, cursor: str | None = None, ctx: Context = Depends(context)):
@@ -125,8 +152,6 @@ def _register(kind: str) -> None:
             found, access = facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset)
             return _out(session, ctx.actor, found, access)
 
-    @router.put(one, response_model=schemas.AssetOut, tags=tags, name=f"update_{kind}")
-    @retried
     def update(env: str, asset: str, body: dict[str, Any] = Body(..., description=f"The whole new {kind} file (docs/flows.md)"),
                ctx: Context = Depends(context)):
         """Replace the file (owner, co-owners, administrators; S5 write in a solution)."""
@@ -134,6 +159,19 @@ def _register(kind: str) -> None:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
             found = service.update(session=session, actor=ctx.actor, environment=environment, kind=kind, ref=asset, data=body)
             return _out(session, ctx.actor, found, facts.access_for(session=session, actor=ctx.actor, asset=found))
+
+    updated = dict(response_model=schemas.AssetOut, tags=tags, name=f"update_{kind}")
+    if kind == KIND_FLOW:
+        @router.put(one, **updated)
+        async def update_flow(request: Request, env: str, asset: str,
+                              body: dict[str, Any] = Body(..., description="The whole new flow file (docs/flows.md)"),
+                              check_values: bool = CHECK_VALUES, ctx: Context = Depends(context)):
+            """Replace the file (owner, co-owners, administrators; S5 write in a solution);
+            the steps' literal values are then checked as on create."""
+            saved = await run_in_threadpool(retried(update), env, asset, body, ctx)
+            return await _with_value_check(request, ctx, env, saved, check_values)
+    else:
+        router.put(one, **updated)(retried(update))
 
     @router.delete(one, response_model=schemas.AssetDeleted, tags=tags, name=f"delete_{kind}")
     @retried

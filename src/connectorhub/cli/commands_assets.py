@@ -84,6 +84,15 @@ def _warn(asset: dict[str, Any]) -> None:
 def _register(sub: typer.Typer, kind: str) -> None:
     noun = kind
     plural = f"{kind}s"
+    # Flows: after saving, the steps' literal values are checked against the APIs' lists
+    # (warnings on stderr); apps have no steps to check, so the option is hidden there.
+    check_values_option = typer.Option(
+        True, "--check-values/--no-check-values", hidden=kind != "flow",
+        help="After saving, check the steps' values against the lists the APIs answer (warnings only; a few seconds at most).",
+    )
+
+    def _check_query(check: bool) -> str:
+        return "" if kind != "flow" or check else "?check_values=false"
 
     def base(env: str) -> str:
         return f"/environments/{env}/{plural}"
@@ -96,10 +105,11 @@ def _register(sub: typer.Typer, kind: str) -> None:
     def create(
         env: str = EnvOption,
         file: Path = typer.Option(..., "--file", "-f", help=f"The {noun} file (docs/flows.md)."),
+        check_values: bool = check_values_option,
         as_json: bool = JsonOption,
     ):
         """Create from a file; prints the id."""
-        created = Client().post(base(env), read_json_file(file, f"the {noun} file"))
+        created = Client().post(base(env) + _check_query(check_values), read_json_file(file, f"the {noun} file"))
         if as_json:
             emit_json({"id": created["id"]})
         else:
@@ -114,11 +124,12 @@ def _register(sub: typer.Typer, kind: str) -> None:
         asset_id: str = AssetArgument,
         env: str = EnvOption,
         file: Path = typer.Option(..., "--file", "-f", help=f"The whole new {noun} file (docs/flows.md)."),
+        check_values: bool = check_values_option,
         as_json: bool = JsonOption,
     ):
         """Replace the file (owner, co-owners, administrators); shares and runs stay."""
         client = Client()
-        updated = client.put(path(client, env, asset_id), read_json_file(file, f"the {noun} file"))
+        updated = client.put(path(client, env, asset_id) + _check_query(check_values), read_json_file(file, f"the {noun} file"))
         if as_json:
             emit_json({"id": updated["id"]})
         else:

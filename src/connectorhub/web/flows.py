@@ -94,10 +94,13 @@ def flow_view(ref: str, runs_cursor: str | None = None) -> page.View:
 
 @router.get(BASE + "/{flow}", response_class=HTMLResponse)
 @portal_page
-async def flow_page(request: Request, env: str, flow: str, runs: str | None = None) -> Response:
+async def flow_page(request: Request, env: str, flow: str, runs: str | None = None, saved: bool = False) -> Response:
     """The flow's page; ``runs`` is the cursor of an older page of runs (a link that works
-    without script)."""
-    return await page.show(request, env, "flow.html", flow_view(flow, runs or None))
+    without script). ``saved``: the editor just saved it, so the page checks the steps'
+    values at once (as ``flow create``/``update`` do, issue 17 item 3)."""
+    shown = flow_view(flow, runs or None)
+    return await page.show(request, env, "flow.html", lambda session, ctx, environment: {
+        **shown(session, ctx, environment), "check_now": saved})
 
 
 # F3 from the flow's page: share with a user or group as user or co-owner with a mode per

@@ -381,7 +381,8 @@ async def post_editor(request: Request, env: str, kind: str, ref: str | None) ->
                 problems = problems + list(refused.extra["errors"])
             if problems:  # raised inside the transaction: it is rolled back
                 raise InvalidRequest(f"The {kind} file has {len(problems)} problem(s).", code=f"{kind.title()}FileNotValid", errors=problems)
-            return env_url(environment, f"{kind}s", made.id)
+            # A saved flow's page checks its values against the APIs' lists at once.
+            return env_url(environment, f"{kind}s", made.id) + ("?saved=1" if kind == assets.KIND_FLOW else "")
 
     def again(error: ConnectorhubError | None) -> dict[str, Any]:
         with ctx.transaction(write=False) as session:
