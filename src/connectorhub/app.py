@@ -15,7 +15,7 @@ from connectorhub.api import docs_page, openapi_document, problems
 from connectorhub.api.boundary import RequestChecks, ResponseGuard
 from connectorhub.api.body_guard import BodyGuard
 from connectorhub.api.context import Services
-from connectorhub.api.heavy import HeavyGate, HeavyWork, known_credential
+from connectorhub.api.heavy import HeavyGate, HeavyWork, known_credential, marked_routes
 from connectorhub.assets import api as assets_api
 from connectorhub.assets import triggers_api
 from connectorhub.assets.scheduler import Scheduler
@@ -88,6 +88,30 @@ class Application(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+# The REST API's routers, under API_PREFIX.
+REST_ROUTERS = (
+    runtime_api.router,
+    directory_api.router,
+    environments_api.router,
+    connectors_api.router,
+    connections_api.router,
+    oauth_api.api_router,
+    sharing_api.router,
+    audit_api.router,
+    secrets_api.router,
+    variables_api.router,
+    security_api.router,
+    assets_api.router,
+    solutions_api.router,
+    certification_api.router,
+)
+# Routers at the root: the OAuth redirect endpoint (no bearer token; the state
+# authenticates it); the incumbent's connector API for the public connector CLI (paconn),
+# at the root as that client builds its addresses (docs/paconn.md); the webhook
+# callbacks (the token in the path authenticates them).
+ROOT_ROUTERS = (oauth_api.router, paconn_api.router, triggers_api.router)
+
+
 def healthz(request: Request):
     """Liveness: the database answers. A module-level function reading ``request.app``,
     not a closure over the engine: FastAPI keeps every endpoint in a process-wide cache,
@@ -149,7 +173,8 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     # gate of heavy requests, then the checks of what the request holds (api.boundary).
     app.add_middleware(RequestChecks, max_body=max_body)
     app.add_middleware(  # before any body is read (M6)
-        HeavyGate, work=app.state.heavy_work, document=app.openapi, cookie=web_page.COOKIE, extra=web_api.HEAVY_ROUTES,
+        HeavyGate, work=app.state.heavy_work, marked=marked_routes([*((r, API_PREFIX) for r in REST_ROUTERS), *((r, "") for r in ROOT_ROUTERS)]),
+        cookie=web_page.COOKIE, extra=web_api.HEAVY_ROUTES,
         known=lambda token: known_credential(services, token),
     )
     app.add_middleware(BodyLimit, max_body=max_body)
@@ -164,32 +189,14 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
 
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["meta"])
 
-    for router in (
-        runtime_api.router,
-        directory_api.router,
-        environments_api.router,
-        connectors_api.router,
-        connections_api.router,
-        oauth_api.api_router,
-        sharing_api.router,
-        audit_api.router,
-        secrets_api.router,
-        variables_api.router,
-        security_api.router,
-        assets_api.router,
-        solutions_api.router,
-        certification_api.router,
-    ):
+    for router in REST_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     # R2: the OAuth redirect endpoint lives outside /api/v1 (no bearer token; the state
     # authenticates it). Set app.state.oauth_sender to route token requests through R5.
     app.state.public_url = settings.public_url
     app.state.oauth_error_page = web_page.error_page  # a browser's callback error is a portal page
-    app.include_router(oauth_api.router)
-    # The incumbent's connector API for the public connector CLI (paconn): at the root,
-    # as that client builds its addresses (docs/paconn.md).
-    app.include_router(paconn_api.router)
-    app.include_router(triggers_api.router)  # webhook callbacks: the token in the path authenticates them
+    for router in ROOT_ROUTERS:
+        app.include_router(router)
     # The maker portal (DESIGN section 8): server-rendered pages over the same services.
     app.mount(web_api.PREFIX + "/static", StaticFiles(directory=web_api.STATIC), name="portal-static")
     app.include_router(web_api.router)

@@ -24,10 +24,10 @@ import hashlib
 import re
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from fastapi import Depends
+from fastapi.routing import APIRoute, APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from connectorhub import transactions
@@ -202,6 +202,20 @@ def _without_body(receive):
     return empty
 
 
+def marked_routes(included: Iterable[tuple[APIRouter, str]]) -> list[tuple[str, str]]:
+    """(method, path template) of the documented REST operations marked :data:`MARK` in
+    ``included`` (each router with the prefix the application includes it under): what
+    /openapi.json marks, read from the routes themselves, since building the whole OpenAPI
+    document for it cost every new application about a second at its first request."""
+    return [
+        (method, prefix + route.path_format)
+        for router, prefix in included
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.include_in_schema and (route.openapi_extra or {}).get(MARK)
+        for method in sorted(route.methods)
+    ]
+
+
 class HeavyGate:
     """Plain ASGI middleware: a heavy request waits for :class:`HeavyWork` to admit its
     caller (the hash of its credential: the Authorization header, or the portal's
@@ -209,37 +223,28 @@ class HeavyGate:
     refusal is a 429 problem with Retry-After. An admitted request's credential is checked
     first (``known``, in its place, so checks never outnumber the workers): one that is no
     one's gives its place back at once and the application answers it without its body,
-    which is never read (a slow body would otherwise hold a worker). The heavy operations are those
-    ``document()`` (/openapi.json) marks with :data:`MARK`, and ``extra`` (method, path
-    template) pairs for routes outside the document: the portal's pages that run the same
-    use cases, and so cost the same."""
+    which is never read (a slow body would otherwise hold a worker). The heavy operations are the
+    (method, path template) pairs ``marked`` (:func:`marked_routes`: the REST
+    operations marked with :data:`MARK`, as /openapi.json shows them), and ``extra``: the
+    portal's pages that run the same use cases, and so cost the same."""
 
     def __init__(
-        self, app, *, work: HeavyWork, document: Callable[[], dict[str, Any]], cookie: str,
+        self, app, *, work: HeavyWork, marked: Iterable[tuple[str, str]], cookie: str,
         extra: tuple[tuple[str, str], ...] = (), known: Callable[[str], bool] | None = None,
     ) -> None:
         self.app = app
         self.work = work
         self.known = known
-        self.document = document
         self.extra = extra
-        self._routes: tuple[tuple[str, re.Pattern[str]], ...] | None = None
+        self._routes = tuple(
+            (verb.upper(), re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"))
+            for verb, template in [*marked, *extra]
+        )
         # Only the session cookie's value names a portal caller: other cookies a client
         # adds or varies must not make it a new caller with a place of its own.
         self._cookie = re.compile(rb"(?:^|;)\s*" + re.escape(cookie.encode()) + rb"=([^;]*)")
 
     def _heavy(self, method: str, path: str) -> bool:
-        if self._routes is None:
-            documented = [
-                (verb, template)
-                for template, item in self.document()["paths"].items()
-                for verb, operation in item.items()
-                if isinstance(operation, dict) and operation.get(MARK)
-            ]
-            self._routes = tuple(
-                (verb.upper(), re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"))
-                for verb, template in [*documented, *self.extra]
-            )
         return any(method == verb and pattern.match(path) for verb, pattern in self._routes)
 
     def _token(self, headers) -> bytes:
