@@ -23,6 +23,9 @@ from fastapi.testclient import TestClient
 
 from test_runtime_backend import ENV, create_connection, swagger
 
+from connectorhub.errors import InvalidRequest
+from connectorhub.web import dynamic_fields
+
 API_KEY = "schema-key-canary-5d1e"
 PROPERTIES = {"properties": {"connectionParameters": {"api_key": {"type": "securestring", "uiDefinition": {"displayName": "API key"}}}}}
 OK = {"200": {"description": "OK"}}
@@ -252,3 +255,45 @@ def test_the_flow_editor_loads_fields_through_the_slot_connection_and_saves_them
     step = admin.get(f"{ENV}/flows/{flow_id}").json()["definition"]["steps"][0]
     assert step["body"] == {"age": "=trigger.inputs.n", "keep": "me", "name": "Ada", "active": False, "meta": {"color": "red"}}
     assert step["parameters"] == {"table": "people"}
+
+
+def test_a_schema_of_any_shape_the_api_answers_is_laid_out_without_failing():
+    """The schema is the API's answer: odd shapes give what can be read, never an error,
+    and a huge one is cut to a bound."""
+    assert dynamic_fields.fields_of({"properties": ["not", "a", "map"]}, None) == []
+    assert dynamic_fields.fields_of("text", {"a": 1}) == []
+    odd = dynamic_fields.fields_of({"required": "name", "properties": {
+        "name": "not a schema", "maybe": {"type": ["null", "integer"]}, "nested": {"properties": {"x": {}}},
+        "codes": {"type": "integer", "enum": [1, 2]}}}, {"nested": {"x": 1}, "codes": 2})
+    assert [(f["name"], f["kind"], f["type"], f["required"], f["value"]) for f in odd] == [
+        ("name", "text", "string", False, ""), ("maybe", "number", "integer", False, ""),
+        ("nested", "json", "json", False, '{"x": 1}'), ("codes", "enum", "json", False, "2")]
+    many = {"properties": {f"f{i}": {"type": "string"} for i in range(5000)}}
+    assert len(dynamic_fields.fields_of(many, None)) == dynamic_fields.MAX_FIELDS
+    deep: dict = {"type": "object", "properties": {}}
+    node = deep
+    for _ in range(10):
+        node["properties"]["in"] = {"type": "object", "properties": {}}
+        node = node["properties"]["in"]
+    tree = dynamic_fields.outline(deep)
+    depth = 0
+    while tree:
+        depth, tree = depth + 1, tree[0]["children"]
+    assert depth == dynamic_fields.MAX_DEPTH
+    assert dynamic_fields.outline({"properties": {"items": {"type": "array", "items": {"properties": {"id": {"type": "integer"}}}}}}) == [
+        {"name": "items", "type": "array", "required": False, "description": "",
+         "children": [{"name": "id", "type": "integer", "required": False, "description": "", "children": []}]}]
+
+
+def test_loaded_fields_are_read_back_by_their_names():
+    form = {"dyn|row|integer|age": "3", "dyn|row/meta|string|a|b": "x", "dyn|row|bogus|z": "1", "dyn||string|q": "",
+            "call.0.dyn|row|string|name": "Ada", "p.table": "t"}
+    assert dynamic_fields.loaded(form) == {"row": {"age": ("integer", "3")}, "row/meta": {"a|b": ("string", "x")}}
+    assert dynamic_fields.loaded(form, "call.0.") == {"row": {"name": ("string", "Ada")}}
+    assert dynamic_fields.typed("2.50", "number", "row", "h") == 2.5 and dynamic_fields.typed("3", "number", "row", "h") == 3
+    assert dynamic_fields.typed(" ", "string", "row", "n") is dynamic_fields.REMOVE
+    assert dynamic_fields.merge(None, "row/meta", [("a", 1)]) == {"meta": {"a": 1}}
+    assert dynamic_fields.merge(None, "row", [("a", dynamic_fields.REMOVE)]) is None
+    with pytest.raises(InvalidRequest) as refused:
+        dynamic_fields.merge({"meta": 3}, "row/meta", [("a", 1)])
+    assert refused.value.code == "DynamicFieldsNotPlaced"
