@@ -147,7 +147,11 @@ class _Backend(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        body = json.dumps({"city": "Oslo", "temperature": 4, "path": self.path}).encode()
+        if self.path.startswith("/api/readings/schema"):  # the schema of a reading, as "Load fields" reads it
+            body = json.dumps({"schema": READING, "answer": {"type": "object", "properties": {
+                "id": {"type": "integer", "description": "The reading's number"}, "city": {"type": "string"}}}}).encode()
+        else:
+            body = json.dumps({"city": "Oslo", "temperature": 4, "path": self.path}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -158,6 +162,13 @@ class _Backend(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
+
+
+READING = {"type": "object", "required": ["city"], "properties": {
+    "city": {"type": "string", "x-ms-summary": "City", "description": "Where the reading was taken"},
+    "temperature": {"type": "number", "description": "Degrees Celsius"},
+    "sky": {"type": "string", "enum": ["clear", "cloudy", "rain"]},
+    "checked": {"type": "boolean"}}}
 
 
 def demo_definition(host: str) -> dict:
@@ -179,7 +190,18 @@ def demo_definition(host: str) -> dict:
                            {"name": "days", "in": "query", "type": "integer",
                             "description": "How many days ahead", "x-ms-summary": "Days"}],
             "responses": {"200": {"description": "The forecast", "schema": {"type": "object", "properties": {
-                "city": {"type": "string"}, "temperature": {"type": "number"}}}}}}}},
+                "city": {"type": "string"}, "temperature": {"type": "number"}}}}}}},
+            # A body whose fields the API describes (x-ms-dynamic-schema): the Test panel's "Load fields".
+            "/readings/schema": {"get": {
+                "operationId": "ReadingSchema", "summary": "The fields of a reading", "x-ms-visibility": "internal",
+                "description": "Describes the fields a reading has.", "parameters": [],
+                "responses": {"200": {"description": "The schema of a reading"}}}},
+            "/readings": {"post": {
+                "operationId": "AddReading", "summary": "Record a reading", "description": "Records a measured temperature.",
+                "parameters": [{"name": "reading", "in": "body", "required": True, "schema": {
+                    "type": "object", "x-ms-dynamic-schema": {"operationId": "ReadingSchema", "value-path": "schema"}}}],
+                "responses": {"200": {"description": "The reading recorded", "schema": {
+                    "x-ms-dynamic-schema": {"operationId": "ReadingSchema", "value-path": "answer"}}}}}}},
     }
 
 

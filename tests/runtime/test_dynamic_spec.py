@@ -83,3 +83,25 @@ def test_a_next_link_keeps_the_origin():
     same = HttpRequest("GET", "https", "api.example.com:443", "", "/items")
     runtime_paging.follow(same, "https://API.example.com/items?p=2")
     assert same.query == [("p", "2")]
+
+
+def test_schema_targets_are_the_body_and_its_properties_an_operation_describes():
+    """What the portal's "Load fields" is offered for: the body, then its properties (a
+    ``$ref`` followed); internal ones and a lookup naming no operation are left out."""
+    lookup = {"operationId": "Lists", "parameters": {"kind": "x"}}
+    swagger = {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "host": "h", "definitions": {
+        "Meta": {"type": "object", "x-ms-dynamic-properties": {**lookup, "itemValuePath": "schema"}}}, "paths": {
+        "/rows": {"post": {"operationId": "Add", "responses": OK, "parameters": [{"name": "row", "in": "body", "schema": {
+            "type": "object", "x-ms-dynamic-schema": lookup, "properties": {
+                "meta": {"$ref": "#/definitions/Meta"},
+                "hidden": {"type": "object", "x-ms-visibility": "internal", "x-ms-dynamic-schema": lookup},
+                "picker": {"type": "object", "x-ms-dynamic-schema": {"capability": "file-picker"}},
+                "plain": {"type": "string"}}}}]}},
+        "/plain": {"post": {"operationId": "Plain", "responses": OK, "parameters": [
+            {"name": "body", "in": "body", "schema": {"type": "object"}}]}},
+        "/none": {"get": {"operationId": "None", "responses": OK, "parameters": []}},
+    }}
+    assert dynamic_spec.schema_targets(swagger, builder.find_operation(swagger, "Add")) == ["row", "row/meta"]
+    assert dynamic_spec.schema_targets(swagger, builder.find_operation(swagger, "Plain")) == []
+    assert dynamic_spec.schema_targets(swagger, builder.find_operation(swagger, "None")) == []
+    assert dynamic_spec.has_schema({"x-ms-dynamic-properties": lookup}) and not dynamic_spec.has_schema({"x-ms-dynamic-schema": {}})

@@ -4,8 +4,9 @@ filled with the same demo data as the screenshots (its ``make_demo``) — at 136
 375×812 against WCAG 2.0 and 2.1, levels A and AA; no serious or critical violation is
 allowed, and a failure lists each one (page, rule, element). A page added to PAGES is
 checked without touching this file. So are a few states after an action: the operation
-test panel and its answer, a refused form's error, a change's notice, the yes and no of
-"why can this user …?". Besides, the keyboard: tabbing through a page reaches
+test panel and its answer, the fields "Load fields" shows and an answer's described
+fields, a refused form's error, a change's notice, the yes and no of "why can this user
+…?". Besides, the keyboard: tabbing through a page reaches
 its links, fields and buttons in order, each with a visible focus ring.
 
 axe-core is the npm package (never a CDN): ``CONNECTORHUB_AXE`` names its ``axe.min.js``,
@@ -154,6 +155,19 @@ def after_actions(page, served: str, demo: dict[str, str], where: str) -> list[s
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#test-result")).to_contain_text("Oslo")
     problems += violations(page, f"an operation's answer at {where}")
+
+    page.goto(base + script.fill("/connectors/{connector}?tab=operations", demo))
+    page.get_by_role("button", name="Test AddReading").click()
+    panel = page.get_by_role("form", name="Test AddReading")
+    panel.get_by_role("button", name="Load fields of reading").click()
+    fields = panel.get_by_role("group", name="Fields of reading", exact=True)
+    expect(fields.get_by_label("City")).to_be_visible()
+    problems += violations(page, f"the fields Load fields shows at {where}")
+    fields.get_by_label("City").fill("Oslo")
+    panel.get_by_role("button", name="Send").click()
+    expect(page.locator("#test-result")).to_contain_text("Fields of the answer")
+    page.locator("#test-result").get_by_text("Fields of the answer").click()
+    problems += violations(page, f"an answer with the fields the API describes at {where}")
 
     page.goto(base)
     new = page.get_by_role("form", name="New environment variable")

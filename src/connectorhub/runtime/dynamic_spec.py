@@ -107,6 +107,28 @@ def has_values(definition: Mapping[str, Any]) -> bool:
     return any(isinstance(definition.get(key), dict) and definition[key].get("operationId") for key in VALUES_KEYS)
 
 
+def has_schema(definition: Mapping[str, Any]) -> bool:
+    """Whether a body, a property or an answer has a schema an operation describes (the
+    portal offers to load its fields)."""
+    return any(isinstance(definition.get(key), dict) and definition[key].get("operationId") for key in SCHEMA_KEYS)
+
+
+def schema_targets(swagger: Mapping[str, Any], operation: Operation) -> list[str]:
+    """The names (for :func:`target_definition`) of ``operation``'s body and the
+    properties of its body, one level down, whose schema an operation describes: what
+    the portal's "Load fields" asks for. The body first; internal ones are left out."""
+    body = operation.body
+    if body is None or body.internal:
+        return []
+    found = [body.name] if has_schema({**body.definition, **(body.schema or {})}) else []
+    properties = resolve_schema(swagger, body.schema or {}).get("properties")
+    for name, node in (properties.items() if isinstance(properties, dict) else ()):
+        node = resolve_schema(swagger, node) | ({k: v for k, v in node.items() if k != "$ref"} if isinstance(node, dict) else {})
+        if has_schema(node) and str(node.get("x-ms-visibility") or "").strip().lower() != "internal":
+            found.append(f"{body.name}/{name}")
+    return found
+
+
 def target_definition(swagger: Mapping[str, Any], operation: Operation, parameter: str) -> Mapping[str, Any]:
     """The object a parameter name points at: a parameter of ``operation`` by its name, or
     a property of its body by path (``body/listId``: the body parameter's name, then

@@ -23,7 +23,7 @@ from connectorhub.runtime import dynamic, dynamic_spec
 from connectorhub.runtime import request as runtime_request
 from connectorhub.runtime import sign_in
 from connectorhub.sharing import service as sharing
-from connectorhub.web import connector_revisions, page
+from connectorhub.web import connector_revisions, dynamic_fields, page
 from connectorhub.web.page import PAGE, TABS, env_url, plain_error, portal_page
 
 router = APIRouter()
@@ -209,7 +209,8 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
 
     def view(session, ctx, environment) -> dict[str, Any]:
         found = connector_facts.get_or_raise(session=session, actor=ctx.actor, environment=environment, ref=connector)
-        operation = runtime_request.find_operation(found.definition(), operation_id)
+        definition = found.definition()
+        operation = runtime_request.find_operation(definition, operation_id)
         mine = connections.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None)
         shown = [p for p in operation.parameters if not p.internal and p.location != "body"]
         return {
@@ -218,6 +219,8 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
             "advanced_parameters": [p for p in shown if _advanced(p)],
             "dynamic": {p.name for p in shown if dynamic_spec.has_values(p.definition)},
             "takes_body": operation.body is not None and not operation.body.internal,
+            "schema_targets": dynamic_spec.schema_targets(definition, operation),
+            "answer_dynamic": dynamic_spec.has_schema(dynamic_spec.response_definition(definition, operation)),
             "connections": [
                 {"id": c.id, "name": c.display_name or c.id, "status": c.status}
                 for c, a in mine.items
@@ -264,6 +267,47 @@ async def operation_choices(request: Request, env: str, connector: str, operatio
     return page.render(request, template, **shown, values=found["values"], error=None)
 
 
+@router.post(BASE + "/{connector}/operations/{operation_id}/fields", response_class=HTMLResponse)
+@portal_page
+async def operation_fields(request: Request, env: str, connector: str, operation_id: str, parameter: str, box: str = "fields",
+                           step: int | None = None, slot: int | None = None) -> Response:
+    """"Load fields": the schema of a body, or of a property of it, that an operation of
+    the connector describes (x-ms-dynamic-schema, x-ms-dynamic-properties) — the same
+    lookup as ``POST …/dynamic-schema`` and ``connectorhub connection schema`` — laid
+    out as inputs, filled from the body's JSON where it has the property.
+
+    Asked by the Test panel (the form's connection, the values typed there and the body
+    textarea) or, with ``step`` and ``slot``, by the flow editor (that slot row's
+    connection, the step's literal ``NAME = value`` lines and its body); the inputs are
+    then named under ``call.N.`` and saved into the step's body."""
+    ctx = page.context(request)
+    form = await page.form_of(request)
+    editor = step is not None and slot is not None
+    if editor:
+        connection = form.get(f"slot.{slot}.connection", "")
+        given: dict[str, Any] = _literal_lines(form.get(f"call.{step}.parameters", ""))
+        body = dynamic_fields.body_of(form.get(f"call.{step}.body", ""))
+    else:
+        connection = form.get("connection", "")
+        given = {k: v for k, v in page.named_values(form).items() if v != ""}
+        body = dynamic_fields.body_of(form.get("body", ""))
+    if body is not None:  # a lookup may name a property of the body (body/field)
+        given.setdefault(parameter.partition("/")[0], body)
+    shown = {"target": parameter, "box": box if box.replace("-", "").isalnum() else "fields",
+             "name_prefix": f"call.{step}." if editor else ""}
+    try:
+        found = await dynamic.schema(
+            request.app.state.runtime, token=ctx.token, env=env, connection=connection,
+            operation_id=operation_id, parameter=parameter, given=given,
+        )
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        return page.render(request, "_dynamic_fields.html", **shown, error=plain_error(error))
+    fields = dynamic_fields.fields_of(found["schema"], dynamic_fields.at_target(body, parameter))
+    return page.render(request, "_dynamic_fields.html", **shown, fields=fields, error=None)
+
+
 def _literal_lines(text: str) -> dict[str, str]:
     """The literal values of ``NAME = value`` lines (an ``=expression`` is known only at
     run time; ``==`` starts a literal text that begins with ``=``)."""
@@ -298,6 +342,9 @@ async def test_operation(request: Request, env: str, connector: str, operation_i
             except ValueError as error:
                 raise InvalidRequest(f"The body is not JSON ({error}); write it as JSON, e.g. {{\"name\": \"value\"}}.",
                                      code="InvokeBodyNotValid") from None
+        for target, fields in dynamic_fields.loaded(form).items():  # "Load fields": they win over the JSON
+            values = [(name, dynamic_fields.typed(text, type_, target, name)) for name, (type_, text) in fields.items()]
+            payload["body"] = dynamic_fields.merge(payload.get("body"), target, values)
         answer = await invoke(
             request.app.state.runtime, token=ctx.token, env=env,
             connection=form.get("connection", ""), operation_id=operation_id, parameters=payload["parameters"],
@@ -309,4 +356,27 @@ async def test_operation(request: Request, env: str, connector: str, operation_i
         return page.render(request, "_error.html", status=error.status, error=error)
     # An upstream answer (possibly hostile) is laid out at most fourfold, never a hundredfold.
     shown = jsontext.lay_out(answer["body"], ensure_ascii=True) if answer["body_encoding"] == "json" else answer["body"]
-    return page.render(request, "_operation_result.html", answer=answer, body=shown)
+    answer_fields, answer_error = None, None
+    if form.get("answer_fields") and answer["status"] < 400:
+        answer_fields, answer_error = await _answer_fields(request, env, form, payload)
+    return page.render(request, "_operation_result.html", answer=answer, body=shown, answer_fields=answer_fields,
+                       answer_error=answer_error)
+
+
+async def _answer_fields(request: Request, env: str, form: dict[str, str], payload: dict[str, Any]) -> tuple[Any, Any]:
+    """The fields of an answer whose schema an operation describes (the same lookup as
+    ``connection schema`` without ``--parameter``), with the values just sent: (outline,
+    None), or (None, the error in plain words) — the answer itself is shown either way."""
+    given = dict(payload["parameters"])
+    if payload.get("body") is not None and form.get("body_name"):
+        given[form["body_name"]] = payload["body"]
+    try:
+        found = await dynamic.schema(
+            request.app.state.runtime, token=page.context(request).token, env=env, connection=form.get("connection", ""),
+            operation_id=request.path_params["operation_id"], parameter=None, given=given,
+        )
+    except ConnectorhubError as error:
+        if isinstance(error, Unauthenticated):
+            raise
+        return None, plain_error(error)
+    return dynamic_fields.outline(found["schema"]), None

@@ -37,7 +37,7 @@ from connectorhub.errors import ConnectorhubError, InvalidRequest, Unauthenticat
 from connectorhub.runtime import dynamic_spec
 from connectorhub.runtime import request as runtime_request
 from connectorhub.transactions import retried
-from connectorhub.web import page
+from connectorhub.web import dynamic_fields, page
 from connectorhub.web.page import PAGE, env_url, portal_page
 from connectorhub.web.page import plain, plain_error
 
@@ -142,12 +142,30 @@ def file_from_rows(kind: str, form: dict[str, str], operations: dict[str, dict[s
         parameters = _parameters(row.get("parameters", ""), known, f"{where}.parameters", problems)
         if parameters:
             call["parameters"] = parameters
-        body = row.get("body", "").strip()
-        if body:
-            call["body"] = _literal(body, "object", f"{where}.body", problems)
+        body = _literal(row["body"].strip(), "object", f"{where}.body", problems) if row.get("body", "").strip() else None
+        body = _with_fields(body, dynamic_fields.loaded(row), f"{where}.body", problems)
+        if body is not None:
+            call["body"] = body
         calls.append(call)
     data[noun] = calls
     return data, problems
+
+
+def _with_fields(body: Any, loaded: dict[str, dict[str, tuple[str, str]]], where: str, problems: list[dict[str, str]]) -> Any:
+    """The step's body with the fields "Load fields" showed (``dyn|TARGET|TYPE|NAME``,
+    :mod:`.dynamic_fields`) put in: each typed as its schema says, an ``=expression``
+    kept as text, an emptied one left out."""
+    for target, fields in loaded.items():
+        values = []
+        for name, (type_, text) in fields.items():
+            text = text.strip()
+            kind = "object" if type_ == "json" else type_
+            values.append((name, dynamic_fields.REMOVE if text == "" else _literal(text, kind, f"{where}.{name}", problems)))
+        try:
+            body = dynamic_fields.merge(body, target, values)
+        except InvalidRequest as refused:
+            problems.append({"location": where, "message": refused.detail})
+    return body
 
 
 def _text(value: Any) -> str:
@@ -261,8 +279,10 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
 
 def listable(rows: dict[str, Any], definitions: dict[str, dict[str, Any]], usable_connections: set[str]) -> dict[int, dict[str, Any]]:
     """Per step row: the parameters whose values its operation lists (x-ms-dynamic-values,
-    x-ms-dynamic-list) when its slot has a connection the editor may use, with the
-    slot's row and connector: what the "List values" buttons ask for."""
+    x-ms-dynamic-list) and the body or body properties whose fields it describes
+    (x-ms-dynamic-schema, x-ms-dynamic-properties: ``fields``) when its slot has a
+    connection the editor may use, with the slot's row and connector: what the "List
+    values" and "Load fields" buttons ask for."""
     slots = {s["name"]: (index, s) for index, s in enumerate(rows["slots"])}
     out: dict[int, dict[str, Any]] = {}
     for index, call in enumerate(rows["calls"]):
@@ -276,8 +296,10 @@ def listable(rows: dict[str, Any], definitions: dict[str, dict[str, Any]], usabl
             continue
         names = [p.name for p in operation.parameters
                  if p.location != "body" and not p.internal and dynamic_spec.has_values(p.definition)]
-        if names:
-            out[index] = {"slot": slot_index, "connector": slot["connector"], "operation": operation.operation_id, "parameters": names}
+        fields = dynamic_spec.schema_targets(definition, operation)
+        if names or fields:
+            out[index] = {"slot": slot_index, "connector": slot["connector"], "operation": operation.operation_id, "parameters": names,
+                          "fields": fields}
     return out
 
 

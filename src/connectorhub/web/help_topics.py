@@ -28,7 +28,8 @@ TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("environments", ("Variable", "Environment", "Subscription", "Sharing", "Org", "Admin", "Platform")),
     ("connections", ("Connection", "OAuth", "Credential", "Credentials", "Secret", "Sign")),
     ("flows-and-apps", ("Flow", "App", "Asset", "Slot", "Run", "Inputs", "Form", "Invoke")),
-    ("connectors", ("Connector", "Operation", "Definition", "Policy", "Revision", "Upstream", "Outbound", "Api", "Parameter", "Parameters")),
+    ("connectors", ("Connector", "Operation", "Definition", "Policy", "Revision", "Upstream", "Outbound", "Api", "Parameter", "Parameters",
+                    "Dynamic")),
     ("limits", ("Large", "Many", "Busy", "Limit", "Capacity", "Deep", "Cursor")),
     ("account", ("Password", "Token", "Session", "Portal", "Email", "Attempts")),
 )
