@@ -101,7 +101,17 @@ def test_the_portal_editor_checks_values_on_the_saved_flow_page(app, admin, back
     location = made.headers["location"]
     assert location.endswith("?saved=1")
     shown = browser.get(location)
-    assert 'hx-trigger="load"' in shown.text and "/check-values" in shown.text
+    assert 'hx-trigger="load"' in shown.text and "/check-values?after_save=1" in shown.text
+    checked = browser.post(location.removesuffix("?saved=1") + "/check-values?after_save=1")
+    assert checked.status_code == 200 and "Saved. Some values could not be confirmed" in checked.text
+    assert "steps.0.parameters.form_id" in checked.text
+    # A flow whose values are all listed says nothing after a save (the manual check says so).
+    good = admin.put(f"{ENV}/flows/{location.removesuffix('?saved=1').rsplit('/', 1)[1]}", json=flow_file(admin, connection, good=7))
+    assert good.status_code == 200
+    quiet = browser.post(location.removesuffix("?saved=1") + "/check-values?after_save=1")
+    assert quiet.status_code == 200 and quiet.text.strip() == ""
+    told = browser.post(location.removesuffix("?saved=1") + "/check-values")
+    assert "Every value that the APIs list is among their values." in told.text
     assert 'hx-trigger="load"' not in browser.get(location.removesuffix("?saved=1")).text
 
 

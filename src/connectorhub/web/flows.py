@@ -192,17 +192,21 @@ async def run_flow(request: Request, env: str, flow: str) -> Response:
 
 @router.post(BASE + "/{flow}/check-values", response_class=HTMLResponse)
 @portal_page
-async def check_values(request: Request, env: str, flow: str) -> Response:
+async def check_values(request: Request, env: str, flow: str, after_save: bool = False) -> Response:
     """The same check as ``flow check-values``: the steps' literal values against the
-    lists the APIs answer through the steps' connections."""
+    lists the APIs answer through the steps' connections. ``after_save``: the check the
+    page runs by itself after the editor saved, as saving through REST or the CLI does
+    (the same time budget; says nothing when nothing is found)."""
     ctx = page.context(request)
+    budget = dynamic_check.SAVE_BUDGET_SECONDS if after_save else None
     try:
-        findings = await dynamic_check.check_flow(request.app.state.runtime, token=ctx.token, env=env, flow=flow)
+        findings = await dynamic_check.check_flow(request.app.state.runtime, token=ctx.token, env=env, flow=flow, budget=budget)
     except ConnectorhubError as error:
         if isinstance(error, Unauthenticated):
             raise
         return page.render(request, "_error.html", status=error.status, error=plain_error(error))
-    return page.render(request, "_flow_check_values.html", findings=[{**f, "message": plain(f["message"])} for f in findings])
+    return page.render(request, "_flow_check_values.html", findings=[{**f, "message": plain(f["message"])} for f in findings],
+                       after_save=after_save)
 
 
 def _recent(ctx, env: str, flow: str, cursor: str | None = None) -> dict[str, Any]:
