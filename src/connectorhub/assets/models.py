@@ -221,5 +221,9 @@ class TriggerSubscription(Base):
     next_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     interval_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     state_data: Mapped[str] = mapped_column(Text, default="{}")  # polling: next Location / watermark
+    # Webhooks: what a delivery carries (x-ms-notification-content, its dynamic schema
+    # resolved), JSON, so a callback does not parse the connector's definition; NULL for
+    # rows recorded before it was kept (the callback reads the definition then).
+    notification: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -36,7 +36,7 @@ from typing import Any
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectorhub.assets import queue, runs, schemas, triggers
+from connectorhub.assets import queue, runs, schemas, trigger_content, triggers
 from connectorhub.assets.facts import get_with_access, slots_of
 from connectorhub.assets.models import (
     JOB_POLL,
@@ -293,6 +293,7 @@ class Worker:
         if prepared is None:
             return await self._in_tx(lambda s: queue.finish(session=s, job=job, worker=self.name, outcome="skipped", detail="The flow or its trigger is gone."))
         environment_id, trigger, operation, usable, previous, token = prepared
+        notification = trigger_content.dumps(operation.content)
         parameters, body = triggers.subscription_request(operation, trigger.parameters, trigger.body, triggers.callback_url(base, token))
         result = await call(usable=usable, environment_id=environment_id, operation_id=operation.operation_id, parameters=parameters, body=body)
         if result.status >= 300:
@@ -310,6 +311,7 @@ class Worker:
                         "owner_id": usable.connection.owner_id, "scope": f"{KIND_FLOW}:{job.asset_id}"})
                 return queue.finish(session=session, job=job, worker=self.name, outcome="succeeded", detail="subscribed after the flow was deleted; unsubscribing", now=now)
             subscription.state, subscription.location, subscription.error = SUB_SUBSCRIBED, location, ""
+            subscription.notification = notification
             subscription.expires_at, subscription.updated_at = expires, now
             subscription.next_at = None
             if expires is not None:
