@@ -8,18 +8,41 @@ turn by turn (``Worker.tick``) except where its loop is what is tested.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
 from backends import Backend
-from conftest import client_for
-from test_triggers import alice, backend, recorded, settings, setup_flow, turn  # noqa: F401 - fixtures
+from conftest import client_for, make_user
+from test_triggers import PROPERTIES, definition, recorded, setup_flow, turn
 
+from connectorhub.assets import trigger_content, trigger_schema
 from connectorhub.assets.models import JOB_DONE, TriggerSubscription
 from connectorhub.connectors.models import Connector
 from connectorhub.transactions import unit_of_work
+
+ENV = "/api/v1/environments/default"
+
+
+@pytest.fixture
+def settings(settings):
+    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",), public_url="http://testserver")
+
+
+@pytest.fixture
+def backend():
+    server = Backend().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def alice(admin):
+    return make_user(admin, "alice@default.test")
 
 ORDER_STEPS = [{"name": "keep", "slot": "events", "operation": "Record", "body": {"id": "=trigger.body.id", "attempt": "=trigger.headers.\"x-attempt\""}}]
 
@@ -30,7 +53,7 @@ def subscribed_callback(app, backend: Backend, path: str = "/typed-hooks") -> st
 
 
 def test_a_callback_shapes_the_delivery_from_the_schema_kept_on_the_subscription_without_reading_the_definition(
-        app, alice, backend, monkeypatch):  # noqa: F811 - fixtures
+        app, alice, backend, monkeypatch):
     @backend.route("POST", "/typed-hooks")
     async def subscribe(request):
         return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}/typed-hooks/7"})
@@ -56,7 +79,7 @@ def test_a_callback_shapes_the_delivery_from_the_schema_kept_on_the_subscription
     assert json.loads(sent.body) == {"id": "o-1", "attempt": 3}  # the declared integer header, converted
 
 
-def test_a_subscription_row_from_before_the_shape_was_kept_reads_it_from_the_definition(app, alice, backend):  # noqa: F811
+def test_a_subscription_row_from_before_the_shape_was_kept_reads_it_from_the_definition(app, alice, backend):
     @backend.route("POST", "/typed-hooks")
     async def subscribe(request):
         return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}/typed-hooks/7"})
@@ -67,4 +90,120 @@ def test_a_subscription_row_from_before_the_shape_was_kept_reads_it_from_the_def
         session.get(TriggerSubscription, flow_id).notification = None
     hook = client_for(app, "nobody")
     assert hook.post(callback, content="id=1", headers={"content-type": "text/plain"}).status_code == 400
-    assert client_for(app, alice).get(f"/api/v1/environments/default/flows/{flow_id}").json()["subscription"]["delivery"] == "The new order"
+    assert client_for(app, alice).get(f"{ENV}/flows/{flow_id}").json()["subscription"]["delivery"] == "The new order"
+
+
+def dynamic_definition(host: str) -> dict:
+    """The local backend's definition with a trigger whose delivery's schema depends on
+    the table it watches (``x-ms-dynamic-schema`` answered by ``TableSchema``)."""
+    document = definition(host)
+    document["paths"]["/table-hooks"] = {
+        "x-ms-notification-content": {"description": "The new row", "schema": {
+            "x-ms-dynamic-schema": {"operationId": "TableSchema", "parameters": {"table": {"parameter": "table"}}, "value-path": "schema"}}},
+        "post": {
+            "operationId": "WhenRowAdded", "summary": "When a row is added", "x-ms-trigger": "single",
+            "parameters": [{"name": "table", "in": "query", "type": "string", "required": True},
+                           {"name": "body", "in": "body", "required": True, "schema": {"$ref": "#/definitions/HookRequest"}}],
+            "responses": {"201": {"description": "Subscribed"}},
+        },
+    }
+    document["paths"]["/schemas"] = {"get": {
+        "operationId": "TableSchema", "summary": "A table's columns", "x-ms-visibility": "internal",
+        "parameters": [{"name": "table", "in": "query", "type": "string", "required": True}],
+        "responses": {"200": {"description": "The schema"}},
+    }}
+    return document
+
+
+def setup_document_flow(app, token: str, document: dict, trigger: dict, steps: list) -> str:
+    client = client_for(app, token)
+    connector = client.post(f"{ENV}/connectors", json={"api_definition": json.dumps(document), "api_properties": json.dumps(PROPERTIES)})
+    assert connector.status_code == 201, connector.text
+    connection = client.post(f"{ENV}/connections", json={"connector": connector.json()["id"], "parameters": {"api_key": "hook-key-0001"}})
+    flow = client.post(f"{ENV}/flows", json={
+        "name": "On row", "trigger": {"type": "connector", "slot": "events", **trigger},
+        "connections": {"events": {"connector": connector.json()["id"], "connection": connection.json()["id"]}}, "steps": steps,
+    })
+    assert flow.status_code == 201, flow.text
+    return flow.json()["id"]
+
+
+ROW_STEPS = [{"name": "keep", "slot": "events", "operation": "Record", "body": {"row": "=trigger.body"}}]
+
+
+def subscribe_job_history(app, token: str, flow_id: str) -> list:
+    jobs = client_for(app, token).get(f"{ENV}/flows/{flow_id}").json()["subscription"]["jobs"]
+    return next(j for j in jobs if j["kind"] == "subscribe")["history"]
+
+
+def test_a_dynamic_schema_in_the_notification_content_is_resolved_through_the_connection_when_subscribing(app, alice, backend):
+    @backend.route("GET", "/schemas")
+    async def table_schema(request):
+        return web.json_response({"schema": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}})
+
+    @backend.route("POST", "/table-hooks")
+    async def subscribe(request):
+        assert recorded(backend, "GET", "/schemas"), "the schema is read before the subscription"
+        return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}/table-hooks/1"})
+
+    flow_id = setup_document_flow(app, alice, dynamic_definition(backend.host), {"operation": "WhenRowAdded", "parameters": {"table": "orders"}}, ROW_STEPS)
+    callback = subscribed_callback(app, backend, "/table-hooks")
+    [lookup] = recorded(backend, "GET", "/schemas")
+    assert lookup.query == [("table", "orders")] and lookup.headers["X-Key"] == "hook-key-0001"  # the trigger's value, the slot's connection
+    with unit_of_work(app.state.services.sessions, write=False) as session:
+        kept = json.loads(session.get(TriggerSubscription, flow_id).notification)
+    assert kept["schema"] == {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+    assert "warning" not in subscribe_job_history(app, alice, flow_id)[-1]
+    hook = client_for(app, "nobody")
+    # The declared schema alone says nothing of the body; the resolved one says object.
+    refused = hook.post(callback, content="id=1", headers={"content-type": "text/plain"})
+    assert refused.status_code == 400 and refused.json()["code"] == "CallbackBodyNotValid"
+    assert hook.post(callback, json={"id": 1, "name": "a"}).status_code == 202
+
+
+def test_a_dynamic_schema_lookup_that_fails_keeps_the_declared_schema_and_warns_in_the_job_history(app, alice, backend, cli):
+    @backend.route("GET", "/schemas")
+    async def table_schema(request):
+        return web.json_response({"error": "no such table"}, status=404)
+
+    @backend.route("POST", "/table-hooks")
+    async def subscribe(request):
+        return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}/table-hooks/1"})
+
+    flow_id = setup_document_flow(app, alice, dynamic_definition(backend.host), {"operation": "WhenRowAdded", "parameters": {"table": "nope"}}, ROW_STEPS)
+    callback = subscribed_callback(app, backend, "/table-hooks")
+    shown = client_for(app, alice).get(f"{ENV}/flows/{flow_id}").json()["subscription"]
+    assert shown["state"] == "subscribed" and shown["error"] == ""
+    [entry] = subscribe_job_history(app, alice, flow_id)
+    assert entry["outcome"] == "succeeded"
+    assert "dynamic schema could not be read ('TableSchema' answered HTTP 404)" in entry["warning"]
+    with unit_of_work(app.state.services.sessions, write=False) as session:
+        kept = json.loads(session.get(TriggerSubscription, flow_id).notification)
+    assert "x-ms-dynamic-schema" in kept["schema"]
+    shown = cli("flow", "show", flow_id, "-e", "default", token=alice)
+    assert "subscription warning: The delivery's dynamic schema could not be read" in shown.stdout, shown.stdout
+    assert client_for(app, "nobody").post(callback, content="plain text", headers={"content-type": "text/plain"}).status_code == 202
+
+
+def test_dynamic_properties_of_the_delivery_are_resolved_one_by_one_and_a_lookup_naming_no_operation_warns():
+    document = dynamic_definition("127.0.0.1:1")
+    content = trigger_content.NotificationContent("", {"type": "object", "properties": {
+        "id": {"type": "string"},
+        "row": {"description": "The row", "x-ms-dynamic-properties": {"operationId": "TableSchema", "parameters": {"table": {"parameter": "table"}}, "itemValuePath": "columns"}},
+    }}, {})
+    asked = []
+
+    async def call(operation_id, parameters, body):
+        asked.append((operation_id, parameters, body))
+        return SimpleNamespace(status=200, body_encoding="json", body={"columns": {"type": "object", "properties": {"n": {"type": "integer"}}}})
+
+    given = trigger_schema.given_values(document, "WhenRowAdded", {"table": "t1"}, {"event": "x"})
+    assert given == {"table": "t1", "body": {"event": "x"}}
+    resolved, warning = asyncio.run(trigger_schema.resolve(content, swagger=document, operation_id="WhenRowAdded", given=given, call=call))
+    assert warning == "" and asked == [("TableSchema", {"table": "t1"}, None)]
+    assert resolved.schema["properties"]["row"] == {"description": "The row", "type": "object", "properties": {"n": {"type": "integer"}}}
+    assert resolved.schema["properties"]["id"] == {"type": "string"}
+
+    picker = trigger_content.NotificationContent("", {"x-ms-dynamic-schema": {"capability": "file-picker"}}, {})
+    kept, warning = asyncio.run(trigger_schema.resolve(picker, swagger=document, operation_id="WhenRowAdded", given=given, call=call))
+    assert kept is picker and "names no operation" in warning

@@ -165,11 +165,12 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
 
 def finish(
     *, session: Session, job: ClaimedJob, worker: str, outcome: str, detail: str = "", run_id: str | None = None,
-    retry: bool = False, retry_after: float | None = None, now: dt.datetime | None = None,
+    retry: bool = False, retry_after: float | None = None, now: dt.datetime | None = None, warning: str = "",
 ) -> str:
-    """Record what this attempt did and end the job (``done`` or ``failed``), or queue it
-    again after :func:`backoff` when ``retry`` and attempts remain. Returns the job's new
-    state. A worker that lost its lease (another took the job) changes nothing."""
+    """Record what this attempt did (``detail``, and a ``warning`` when it has one) and
+    end the job (``done`` or ``failed``), or queue it again after :func:`backoff` when
+    ``retry`` and attempts remain. Returns the job's new state. A worker that lost its
+    lease (another took the job) changes nothing."""
     now = now or utcnow()
     row = session.get(TriggerJob, job.id, populate_existing=True, with_for_update=True)
     if row is None or row.worker != worker or row.state != JOB_RUNNING or row.attempts != job.attempt:
@@ -179,6 +180,8 @@ def finish(
         entry["detail"] = detail
     if run_id:
         entry["run_id"] = run_id
+    if warning:  # the attempt did its work, with a reservation (a dynamic schema not read)
+        entry["warning"] = warning
     if retry and job.attempt < job.max_attempts:
         delay = backoff(job.attempt, retry_after)
         entry["retry_in_seconds"] = delay

@@ -36,7 +36,7 @@ from typing import Any
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectorhub.assets import queue, runs, schemas, trigger_content, triggers
+from connectorhub.assets import queue, runs, schemas, trigger_content, trigger_schema, triggers
 from connectorhub.assets.facts import get_with_access, slots_of
 from connectorhub.assets.models import (
     JOB_POLL,
@@ -293,7 +293,16 @@ class Worker:
         if prepared is None:
             return await self._in_tx(lambda s: queue.finish(session=s, job=job, worker=self.name, outcome="skipped", detail="The flow or its trigger is gone."))
         environment_id, trigger, operation, usable, previous, token = prepared
-        notification = trigger_content.dumps(operation.content)
+        content, warning = operation.content, ""
+        if trigger_schema.declares_dynamic(content):  # before the subscription: its first deliveries use it
+            swagger = usable.connector.definition()
+
+            async def lookup(operation_id: str, parameters: dict[str, Any], body: Any) -> Any:
+                return await call(usable=usable, environment_id=environment_id, operation_id=operation_id, parameters=parameters, body=body)
+
+            given = trigger_schema.given_values(swagger, operation.operation_id, trigger.parameters, trigger.body)
+            content, warning = await trigger_schema.resolve(content, swagger=swagger, operation_id=operation.operation_id, given=given, call=lookup)
+        notification = trigger_content.dumps(content)
         parameters, body = triggers.subscription_request(operation, trigger.parameters, trigger.body, triggers.callback_url(base, token))
         result = await call(usable=usable, environment_id=environment_id, operation_id=operation.operation_id, parameters=parameters, body=body)
         if result.status >= 300:
@@ -322,7 +331,7 @@ class Worker:
                     "location": previous, "connection_id": usable.connection.id, "environment_id": environment_id,
                     "owner_id": usable.connection.owner_id, "scope": f"{KIND_FLOW}:{job.asset_id}"})
             return queue.finish(session=session, job=job, worker=self.name, outcome="succeeded",
-                                detail=f"subscribed; HTTP {result.status}", now=now)
+                                detail=f"subscribed; HTTP {result.status}", warning=warning, now=now)
 
         return await self._in_tx(record)
 
