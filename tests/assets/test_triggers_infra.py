@@ -21,7 +21,7 @@ from conftest import client_for, make_user
 from test_triggers import PROPERTIES, definition, recorded, setup_flow, turn
 
 from connectorhub.assets import trigger_content, trigger_schema
-from connectorhub.assets.models import JOB_DONE, TriggerSubscription
+from connectorhub.assets.models import JOB_DONE, JOB_RUN, TriggerJob, TriggerSubscription
 from connectorhub.connectors.models import Connector
 from connectorhub.transactions import unit_of_work
 
@@ -207,3 +207,42 @@ def test_dynamic_properties_of_the_delivery_are_resolved_one_by_one_and_a_lookup
     picker = trigger_content.NotificationContent("", {"x-ms-dynamic-schema": {"capability": "file-picker"}}, {})
     kept, warning = asyncio.run(trigger_schema.resolve(picker, swagger=document, operation_id="WhenRowAdded", given=given, call=call))
     assert kept is picker and "names no operation" in warning
+
+
+def test_graph_validates_the_callback_url_during_the_subscribe_call_and_the_route_echoes_its_token(app, alice, backend):
+    """Microsoft Graph's handshake: the API POSTs ``?validationToken=…`` to the callback
+    URL before it answers the subscription, and subscribes only when the token comes back
+    as text. The subscribe job committed the URL's hash before calling, so it is known."""
+    checks = []
+
+    def validate(path: str, token: str):
+        return client_for(app, "nobody").post(path, params={"validationToken": token})
+
+    @backend.route("POST", "/hooks")
+    async def subscribe(request):
+        path = urlsplit((await request.json())["callback"]["url"]).path
+        token = "Validation: Testing client application reachability for subscription Request-Id: 4fd0cf05 ü"
+        answer = await asyncio.to_thread(validate, path, token)
+        checks.append((answer.status_code, answer.headers["content-type"], answer.text == token))
+        if answer.status_code != 200 or answer.text != token:
+            return web.json_response({"error": "validation failed"}, status=400)
+        return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}/hooks/9"})
+
+    flow_id = setup_flow(app, alice, backend, {"operation": "WhenCreated"})
+    assert turn(app) == [JOB_DONE]
+    assert checks == [(200, "text/plain; charset=utf-8", True)]
+    assert client_for(app, alice).get(f"{ENV}/flows/{flow_id}").json()["subscription"]["state"] == "subscribed"
+    callback = urlsplit(json.loads(recorded(backend, "POST", "/hooks")[0].body)["callback"]["url"]).path
+
+    hook = client_for(app, "nobody")
+    again = hook.post(callback, params={"validationToken": "abc"}, content=b"")
+    assert again.status_code == 200 and again.text == "abc" and again.headers["x-content-type-options"] == "nosniff"
+    for bad in ("x" * 1025, "line\nbreak", "nul\x00", ""):
+        refused = hook.post(callback, params={"validationToken": bad})
+        assert refused.status_code == 400 and refused.json()["code"] == "ValidationTokenNotValid", refused.text
+        assert bad not in refused.text or bad == ""
+    assert hook.post(callback, params={"validationToken": "x" * 1024}).status_code == 200
+    assert hook.post("/callbacks/" + "A" * 43, params={"validationToken": "abc"}).status_code == 404
+    with unit_of_work(app.state.services.sessions, write=False) as session:
+        assert session.query(TriggerJob).filter(TriggerJob.kind == JOB_RUN).count() == 0  # a validation is no delivery
+    assert turn(app) == []

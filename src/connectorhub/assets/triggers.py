@@ -48,10 +48,12 @@ from connectorhub.assets.models import (
 )
 from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
-from connectorhub.errors import not_found
+from connectorhub.errors import MalformedRequest, not_found
 
 DEFAULT_POLL_SECONDS = 180
 CALLBACK_PREFIX = "/callbacks/"
+# The longest validationToken a callback URL echoes (Graph's are about 200 characters).
+MAX_VALIDATION_TOKEN = 1024
 # A subscription that expires is renewed this long before it does (or at half its life).
 RENEW_BEFORE = dt.timedelta(minutes=10)
 _METHODS = ("get", "put", "post", "delete", "patch")
@@ -284,6 +286,25 @@ def accept_callback(*, session: Session, token: str, body: bytes, headers: dict[
         session=session, kind=JOB_RUN, asset_id=subscription.asset_id, payload={"trigger": payload, "label": "webhook"},
         dedupe=queue.dedupe_key(body, delivery), now=now,
     )
+
+
+def answer_validation(*, session: Session, token: str, validation: str) -> str:
+    """Microsoft Graph's handshake (and some other APIs'): while the subscribe call is in
+    progress, the API POSTs to the callback URL with ``?validationToken=…`` and expects
+    the token back as text within 10 s. The subscribe job commits the URL's hash before
+    it calls the API, so a pending subscription answers too. Returns the text to echo;
+    queues nothing. Not found for a URL no subscription issued; a token that is empty,
+    over :data:`MAX_VALIDATION_TOKEN` characters or holds control characters is refused
+    (echoing it would let anyone put arbitrary bytes in an answer of this host)."""
+    subscription = session.scalar(select(TriggerSubscription).where(TriggerSubscription.token_hash == _token_hash(token)))
+    if subscription is None or subscription.kind != SUB_WEBHOOK:
+        raise not_found("callback", "this URL")
+    if not validation or len(validation) > MAX_VALIDATION_TOKEN or not validation.isprintable():
+        raise MalformedRequest(
+            f"The validationToken query parameter must be 1 to {MAX_VALIDATION_TOKEN} printable characters without "
+            "control characters; this one is not, so it is not echoed.", code="ValidationTokenNotValid",
+        )
+    return validation
 
 
 def _content(session: Session, subscription: TriggerSubscription) -> trigger_content.NotificationContent | None:
