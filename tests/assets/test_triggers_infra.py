@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -20,9 +21,12 @@ from backends import Backend
 from conftest import client_for, make_user
 from test_triggers import PROPERTIES, definition, recorded, setup_flow, turn
 
-from connectorhub.assets import trigger_content, trigger_schema
-from connectorhub.assets.models import JOB_DONE, JOB_RUN, TriggerJob, TriggerSubscription
+from connectorhub.assets import queue, trigger_content, trigger_schema
+from connectorhub.assets.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUN, JOB_RUNNING, TriggerJob, TriggerSubscription
+from connectorhub.config import Settings
 from connectorhub.connectors.models import Connector
+from connectorhub.db import utcnow
+from connectorhub.errors import InvalidRequest
 from connectorhub.transactions import unit_of_work
 
 ENV = "/api/v1/environments/default"
@@ -246,3 +250,49 @@ def test_graph_validates_the_callback_url_during_the_subscribe_call_and_the_rout
     with unit_of_work(app.state.services.sessions, write=False) as session:
         assert session.query(TriggerJob).filter(TriggerJob.kind == JOB_RUN).count() == 0  # a validation is no delivery
     assert turn(app) == []
+
+
+def test_finished_jobs_past_the_retention_are_deleted_in_batches_at_most_hourly_and_runs_keep_their_record(
+        app, alice, backend, monkeypatch):
+    @backend.route("POST", "/hooks")
+    async def subscribe(request):
+        return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}/hooks/1"})
+
+    flow_id = setup_flow(app, alice, backend, {"operation": "WhenCreated"})
+    callback = subscribed_callback(app, backend, "/hooks")
+    assert client_for(app, "nobody").post(callback, json={"n": 1}).status_code == 202
+    assert turn(app) == [JOB_DONE]
+    sessions, worker = app.state.services.sessions, app.state.worker
+    now = utcnow()
+    old = now - worker.retention - dt.timedelta(hours=1)
+    with unit_of_work(sessions) as session:
+        for job in session.query(TriggerJob):  # the subscribe and the run: finished long ago
+            job.finished_at = old
+        made = {}
+        for name, state, finished in [("done", JOB_DONE, old), ("dead", JOB_FAILED, old), ("recent", JOB_DONE, now - dt.timedelta(days=1)),
+                                      ("queued", JOB_QUEUED, None), ("running", JOB_RUNNING, None)]:
+            made[name] = queue.enqueue(session=session, kind=JOB_RUN, asset_id="flow-x", payload={}, now=old - dt.timedelta(days=30))
+            row = session.get(TriggerJob, made[name])
+            row.state, row.finished_at = state, finished
+    monkeypatch.setattr(queue, "CLEANUP_BATCH", 2)  # four to delete: three batches
+    batches = []
+    real = queue.delete_finished
+    monkeypatch.setattr(queue, "delete_finished", lambda **kw: batches.append(kw["limit"]) or real(**kw))
+    monkeypatch.setattr(worker, "_last_cleanup", None)
+    assert worker.cleanup_if_due() == 4 and batches == [2, 2, 2]
+    assert worker.cleanup_if_due() is None  # within the hour: not again
+    with unit_of_work(sessions, write=False) as session:
+        left = {row.id for row in session.query(TriggerJob)}
+    assert left == {made["recent"], made["queued"], made["running"]}
+    runs = client_for(app, alice).get(f"{ENV}/flows/{flow_id}/runs").json()["items"]
+    assert [(r["status"], r["attempt"], bool(r["job_id"])) for r in runs] == [("succeeded", 1, True)]  # the run's own record
+
+
+def test_the_retention_setting_is_at_least_a_day(monkeypatch):
+    monkeypatch.setenv("CONNECTORHUB_JOB_RETENTION_DAYS", "30")
+    assert Settings.from_env(database_url="sqlite://").job_retention_days == 30
+    monkeypatch.setenv("CONNECTORHUB_JOB_RETENTION_DAYS", "0.5")
+    with pytest.raises(InvalidRequest, match="CONNECTORHUB_JOB_RETENTION_DAYS must be at least 1"):
+        Settings.from_env(database_url="sqlite://")
+    monkeypatch.delenv("CONNECTORHUB_JOB_RETENTION_DAYS")
+    assert Settings.from_env(database_url="sqlite://").job_retention_days == 14

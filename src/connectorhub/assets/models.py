@@ -187,6 +187,8 @@ class TriggerJob(Base):
         UniqueConstraint("asset_id", "dedupe_key"),
         # The claim's one query: queued jobs that are due, and running ones whose lease ran out.
         Index("ix_trigger_jobs_state_available", "state", "available_at"),
+        # The hourly cleanup: finished jobs past the retention.
+        Index("ix_trigger_jobs_state_finished", "state", "finished_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ DEFAULT_LEASE = dt.timedelta(seconds=60)
 DEFAULT_MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
+CLEANUP_BATCH = 500  # finished jobs deleted per transaction: short locks on a big table
 
 
 @dataclass
@@ -193,6 +194,20 @@ def finish(
     _note(row, entry)
     session.flush()
     return row.state
+
+
+def delete_finished(*, session: Session, before: dt.datetime, limit: int = CLEANUP_BATCH) -> int:
+    """Delete up to ``limit`` jobs that finished (done or failed) before ``before``;
+    returns how many. Queued and running jobs stay whatever their age. Runs keep their
+    own record (``asset_runs`` names its job and attempt, and reads nothing here)."""
+    ids = session.scalars(
+        select(TriggerJob.id)
+        .where(TriggerJob.state.in_((JOB_DONE, JOB_FAILED)), TriggerJob.finished_at < before)
+        .limit(limit)
+    ).all()
+    if ids:
+        session.execute(delete(TriggerJob).where(TriggerJob.id.in_(ids), TriggerJob.state.in_((JOB_DONE, JOB_FAILED))))
+    return len(ids)
 
 
 def jobs_of(*, session: Session, asset_id: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -63,6 +64,9 @@ log = logging.getLogger("connectorhub.worker")
 
 DEFAULT_POLL_SECONDS = 1.0
 DEFAULT_CONCURRENCY = 8
+DEFAULT_RETENTION = dt.timedelta(days=14)
+CLEANUP_EVERY_SECONDS = 3600.0  # finished jobs are deleted at most this often per worker
+CLEANUP_MAX_BATCHES = 100  # per cleanup: a backlog goes over the next hours, not in one go
 STOP_GRACE_SECONDS = 10.0
 _RETRY_CODES = {"UpstreamTimeout", "UpstreamUnreachable", "TooManyConcurrentCalls"}
 _SEEN_KEPT = 1000  # item hashes a polling trigger without a Location remembers
@@ -155,6 +159,7 @@ class Worker:
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         concurrency: int = DEFAULT_CONCURRENCY,
         lease: dt.timedelta = queue.DEFAULT_LEASE,
+        retention: dt.timedelta = DEFAULT_RETENTION,
         clock: Callable[[], dt.datetime] = utcnow,
         name: str | None = None,
     ) -> None:
@@ -166,6 +171,8 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
         self.lease = lease
+        self.retention = retention
+        self._last_cleanup: float | None = None  # time.monotonic() of the last one
         self.clock = clock
         self.name = name or f"{os.uname().nodename}:{os.getpid()}:{id(self) % 100000}"
         self._loop_task: asyncio.Task | None = None
@@ -200,6 +207,27 @@ class Worker:
         if not self._read(lambda s: queue.anything_due(session=s, now=now)):
             return []
         return self._tx(lambda s: queue.claim(session=s, worker=self.name, now=now, limit=room, lease=self.lease))
+
+    def cleanup(self) -> int:
+        """Delete the jobs that finished (done or failed) longer than the retention ago,
+        :data:`queue.CLEANUP_BATCH` per transaction; returns how many went."""
+        before = self.clock() - self.retention
+        deleted = 0
+        for _ in range(CLEANUP_MAX_BATCHES):
+            gone = self._tx(lambda s: queue.delete_finished(session=s, before=before, limit=queue.CLEANUP_BATCH))
+            deleted += gone
+            if gone < queue.CLEANUP_BATCH:
+                break
+        return deleted
+
+    def cleanup_if_due(self) -> int | None:
+        """:meth:`cleanup` when the last one was :data:`CLEANUP_EVERY_SECONDS` ago (or
+        never, in this worker); None when it is not due."""
+        now = time.monotonic()
+        if self._last_cleanup is not None and now - self._last_cleanup < CLEANUP_EVERY_SECONDS:
+            return None
+        self._last_cleanup = now
+        return self.cleanup()
 
     # --- one job -------------------------------------------------------------------------
 
@@ -439,6 +467,7 @@ class Worker:
                 if self._tasks and clock - last_extend > self.lease.total_seconds() / 3:
                     await anyio.to_thread.run_sync(self._extend)
                     last_extend = clock
+                await anyio.to_thread.run_sync(self.cleanup_if_due)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the loop
