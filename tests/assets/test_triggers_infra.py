@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
+import time
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -19,13 +20,15 @@ import pytest
 from aiohttp import web
 from backends import Backend
 from conftest import client_for, make_user
+from sqlalchemy import event
 from test_triggers import PROPERTIES, definition, recorded, setup_flow, turn
 
 from connectorhub.assets import queue, trigger_content, trigger_schema
 from connectorhub.assets.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUN, JOB_RUNNING, TriggerJob, TriggerSubscription
+from connectorhub.assets.worker import Worker
 from connectorhub.config import Settings
 from connectorhub.connectors.models import Connector
-from connectorhub.db import utcnow
+from connectorhub.db import make_engine, make_session_factory, utcnow
 from connectorhub.errors import InvalidRequest
 from connectorhub.transactions import unit_of_work
 
@@ -296,3 +299,62 @@ def test_the_retention_setting_is_at_least_a_day(monkeypatch):
         Settings.from_env(database_url="sqlite://")
     monkeypatch.delenv("CONNECTORHUB_JOB_RETENTION_DAYS")
     assert Settings.from_env(database_url="sqlite://").job_retention_days == 14
+
+
+def test_on_postgresql_a_job_queued_by_another_connection_wakes_the_worker_long_before_its_poll(app, settings):
+    """LISTEN/NOTIFY: the worker polls every 60 s here, yet a job committed through
+    another engine (another process's connection) is taken within a few seconds."""
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite workers poll (run with --db-url postgresql://…)")
+    services = app.state.services
+    worker = Worker(services.sessions, services.keyring, call_provider=lambda: None, url_provider=lambda: None,
+                    public_url=lambda: None, poll_seconds=60)
+    other = make_engine(settings.database_url)
+    others = make_session_factory(other)
+
+    def state_of(job_id: str) -> str:
+        with unit_of_work(others, write=False) as session:
+            return session.get(TriggerJob, job_id).state
+
+    def enqueue() -> str:
+        with unit_of_work(others) as session:
+            return queue.enqueue(session=session, kind=JOB_RUN, asset_id="no-such-flow", payload={})
+
+    async def scenario() -> float:
+        await worker.start()
+        try:
+            await asyncio.wait_for(worker.listening.wait(), 10)
+            await asyncio.sleep(0.5)  # the first turn (at start) is over: the next is 60 s away
+            started = time.monotonic()
+            job_id = await asyncio.to_thread(enqueue)
+            while await asyncio.to_thread(state_of, job_id) == JOB_QUEUED:
+                assert time.monotonic() - started < 20, "the job waited for the poll"
+                await asyncio.sleep(0.02)
+            return time.monotonic() - started
+        finally:
+            await worker.stop()
+
+    try:
+        waited = asyncio.run(scenario())
+    finally:
+        other.dispose()
+    assert waited < 5, waited
+
+
+def test_enqueue_notifies_only_on_postgresql_and_only_jobs_due_now(app, settings):
+    sessions = app.state.services.sessions
+    statements = []
+    engine = app.state.engine
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with unit_of_work(sessions) as session:
+            queue.enqueue(session=session, kind=JOB_RUN, asset_id="f", payload={})
+            queue.enqueue(session=session, kind=JOB_RUN, asset_id="f", payload={}, available_at=utcnow() + dt.timedelta(minutes=5))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    notified = [s for s in statements if s.startswith("NOTIFY")]
+    assert notified == ([] if settings.database_url.startswith("sqlite") else ["NOTIFY connectorhub_jobs"])

@@ -13,6 +13,9 @@ triggers.
   which makes the select and the update one atomic step; the update also re-checks the
   state (compare-and-set), so a claim is never doubled whatever the store. A running job
   whose lease has run out (its worker died, kill -9) is claimed again.
+- On PostgreSQL, :func:`enqueue` also sends ``NOTIFY connectorhub_jobs`` in the same
+  transaction (delivered at commit): the workers listening wake at once instead of at
+  their next poll (:mod:`.job_listener`).
 - :func:`finish` records what the attempt did (``history``) and ends the job, or puts it
   back with a backoff when the attempt may be retried (429 and 5xx answers).
 
@@ -28,7 +31,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +44,8 @@ DEFAULT_LEASE = dt.timedelta(seconds=60)
 DEFAULT_MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
+# PostgreSQL's notification channel of new jobs (LISTEN/NOTIFY): every worker listens on it.
+CHANNEL = "connectorhub_jobs"
 CLEANUP_BATCH = 500  # finished jobs deleted per transaction: short locks on a big table
 
 
@@ -78,6 +83,7 @@ def enqueue(
     if dedupe is None:
         session.add(job)
         session.flush()
+        _notify(session, job)
         return job.id
     # Keys older than the window stop counting: the same delivery later is a new event.
     session.execute(
@@ -91,7 +97,16 @@ def enqueue(
             session.flush()
     except IntegrityError:
         return None
+    _notify(session, job)
     return job.id
+
+
+def _notify(session: Session, job: TriggerJob) -> None:
+    """PostgreSQL: ``NOTIFY`` in the enqueuing transaction, so the workers listening
+    (:mod:`.job_listener`) hear of the job when it is committed, and never of one rolled
+    back. A job due later is left to the poll. SQLite has no such thing: workers poll."""
+    if job.available_at <= job.created_at and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 def claim(

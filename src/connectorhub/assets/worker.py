@@ -16,6 +16,10 @@ claims jobs (:func:`.queue.claim`) while it has room for them and runs each:
   become ``run`` jobs in the same transaction that keeps the new trigger state and ends
   the poll job, so an item runs once even when a process dies mid-poll.
 
+A turn starts every ``poll_seconds``, at once when this process queued a job, and on
+PostgreSQL at once when any process did (LISTEN/NOTIFY, :mod:`.job_listener`). At most
+once an hour a turn also deletes the jobs finished longer than the retention ago.
+
 Calls reach the runtime through injected callables (``call_provider``: the step caller of
 :func:`connectorhub.assets.api.step_caller`; ``url_provider``: a request to a URL an API
 answered, :func:`connectorhub.runtime.subscriptions.send`).
@@ -37,7 +41,7 @@ from typing import Any
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectorhub.assets import queue, runs, schemas, trigger_content, trigger_schema, triggers
+from connectorhub.assets import job_listener, queue, runs, schemas, trigger_content, trigger_schema, triggers
 from connectorhub.assets.facts import get_with_access, slots_of
 from connectorhub.assets.models import (
     JOB_POLL,
@@ -162,6 +166,7 @@ class Worker:
         retention: dt.timedelta = DEFAULT_RETENTION,
         clock: Callable[[], dt.datetime] = utcnow,
         name: str | None = None,
+        listen: bool = True,
     ) -> None:
         self.sessions = sessions
         self.keyring = keyring
@@ -178,6 +183,9 @@ class Worker:
         self._loop_task: asyncio.Task | None = None
         self._tasks: dict[asyncio.Task, str] = {}
         self._wake: asyncio.Event | None = None
+        # PostgreSQL: woken by NOTIFY as well as by the poll (:mod:`.job_listener`).
+        self._listen_uri = job_listener.conninfo(sessions.kw.get("bind")) if listen else None
+        self.listening = asyncio.Event()  # set while notifications are heard
 
     @property
     def running(self) -> bool:
@@ -453,9 +461,22 @@ class Worker:
         self._tx(lambda s: queue.extend(session=s, job_ids=ids, worker=self.name, lease=self.lease))
 
     async def _loop(self) -> None:
-        self._wake = asyncio.Event()
+        listener = None
+        if self._listen_uri is not None:
+            listener = asyncio.create_task(job_listener.listen(self._listen_uri, self.wake, self.listening), name=f"listener-{self.name}")
+        try:
+            await self._turns()
+        finally:
+            if listener is not None:
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
+
+    async def _turns(self) -> None:
         last_extend = asyncio.get_running_loop().time()
         while True:
+            # Cleared before the turn, not after: a wake-up that comes during the turn
+            # (a notification, a job this process queued) makes the next turn start at once.
+            self._wake.clear()
             try:
                 room = self.concurrency - len(self._tasks)
                 if room > 0:
@@ -472,7 +493,6 @@ class Worker:
                 raise
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the loop
                 log.error("worker turn failed: %s", type(error).__name__)
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except asyncio.TimeoutError:
@@ -485,6 +505,7 @@ class Worker:
 
     async def start(self) -> None:
         if not self.running:
+            self._wake, self.listening = asyncio.Event(), asyncio.Event()  # this event loop's
             self._loop_task = asyncio.create_task(self._loop(), name=f"worker-{self.name}")
 
     async def stop(self) -> None:
