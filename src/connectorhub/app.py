@@ -160,7 +160,7 @@ def create_app(settings: Settings, *, engine=None, keyring=None) -> FastAPI:
     app.state.worker = Worker(
         services.sessions, services.keyring, call_provider=lambda: assets_api.step_caller(app),
         url_provider=lambda: assets_api.url_caller(app), public_url=lambda: app.state.public_url,
-        lease=dt.timedelta(seconds=settings.queue_lease_seconds),
+        lease=dt.timedelta(seconds=settings.queue_lease_seconds), retention=dt.timedelta(days=settings.job_retention_days),
     )
     app.state.engine = engine
     app.state.heavy_work = HeavyWork(workers=settings.heavy_workers, wait=settings.heavy_wait)  # M6, per process

@@ -47,6 +47,7 @@ MIN_ADMIN_TOKEN_LENGTH = 32
 DEFAULT_HEAVY_WORKERS = 2
 DEFAULT_HEAVY_WAIT = 30.0
 DEFAULT_QUEUE_LEASE = 60.0  # seconds
+DEFAULT_JOB_RETENTION_DAYS = 14.0
 # Where the maker portal is served, under the public URL (DESIGN section 8).
 PORTAL_PREFIX = "/portal"
 
@@ -98,6 +99,9 @@ class Settings:
     # The durable trigger queue (issue 17): how long a worker holds a job before another
     # may take it again (a worker that died, kill -9).
     queue_lease_seconds: float = DEFAULT_QUEUE_LEASE
+    # Finished jobs (done or failed) older than this are deleted by the workers; runs keep
+    # their own record. At least a day: a queued delivery's duplicate check reads jobs.
+    job_retention_days: float = DEFAULT_JOB_RETENTION_DAYS
 
     def __post_init__(self) -> None:
         if self.admin_token is not None:
@@ -142,6 +146,7 @@ class Settings:
             heavy_workers=_number_from_env("CONNECTORHUB_HEAVY_WORKERS", DEFAULT_HEAVY_WORKERS, int),
             heavy_wait=_number_from_env("CONNECTORHUB_HEAVY_WAIT", DEFAULT_HEAVY_WAIT, float),
             queue_lease_seconds=_number_from_env("CONNECTORHUB_QUEUE_LEASE", DEFAULT_QUEUE_LEASE, float),
+            job_retention_days=_retention_from_env(),
         )
 
     @property
@@ -160,6 +165,18 @@ def _number_from_env(name: str, default, convert):
     except ValueError:
         kind = "a whole number" if convert is int else "a number"
         raise InvalidRequest(f"{name} must be {kind}; got {raw!r}.", code="SettingInvalid") from None
+
+
+def _retention_from_env() -> float:
+    """``CONNECTORHUB_JOB_RETENTION_DAYS``: at least 1 (the duplicate check of deliveries
+    reads the last minutes' jobs)."""
+    days = _number_from_env("CONNECTORHUB_JOB_RETENTION_DAYS", DEFAULT_JOB_RETENTION_DAYS, float)
+    if not days >= 1:
+        raise InvalidRequest(
+            f"CONNECTORHUB_JOB_RETENTION_DAYS must be at least 1 (days finished trigger jobs are kept); got {days!r}.",
+            code="SettingInvalid",
+        )
+    return days
 
 
 def _public_url_from_env() -> str | None:

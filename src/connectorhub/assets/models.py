@@ -187,6 +187,8 @@ class TriggerJob(Base):
         UniqueConstraint("asset_id", "dedupe_key"),
         # The claim's one query: queued jobs that are due, and running ones whose lease ran out.
         Index("ix_trigger_jobs_state_available", "state", "available_at"),
+        # The hourly cleanup: finished jobs past the retention.
+        Index("ix_trigger_jobs_state_finished", "state", "finished_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -221,5 +223,9 @@ class TriggerSubscription(Base):
     next_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     interval_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     state_data: Mapped[str] = mapped_column(Text, default="{}")  # polling: next Location / watermark
+    # Webhooks: what a delivery carries (x-ms-notification-content, its dynamic schema
+    # resolved), JSON, so a callback does not parse the connector's definition; NULL for
+    # rows recorded before it was kept (the callback reads the definition then).
+    notification: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

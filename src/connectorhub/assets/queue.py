@@ -13,6 +13,9 @@ triggers.
   which makes the select and the update one atomic step; the update also re-checks the
   state (compare-and-set), so a claim is never doubled whatever the store. A running job
   whose lease has run out (its worker died, kill -9) is claimed again.
+- On PostgreSQL, :func:`enqueue` also sends ``NOTIFY connectorhub_jobs`` in the same
+  transaction (delivered at commit): the workers listening wake at once instead of at
+  their next poll (:mod:`.job_listener`).
 - :func:`finish` records what the attempt did (``history``) and ends the job, or puts it
   back with a backoff when the attempt may be retried (429 and 5xx answers).
 
@@ -28,7 +31,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +44,9 @@ DEFAULT_LEASE = dt.timedelta(seconds=60)
 DEFAULT_MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
+# PostgreSQL's notification channel of new jobs (LISTEN/NOTIFY): every worker listens on it.
+CHANNEL = "connectorhub_jobs"
+CLEANUP_BATCH = 500  # finished jobs deleted per transaction: short locks on a big table
 
 
 @dataclass
@@ -77,6 +83,7 @@ def enqueue(
     if dedupe is None:
         session.add(job)
         session.flush()
+        _notify(session, job)
         return job.id
     # Keys older than the window stop counting: the same delivery later is a new event.
     session.execute(
@@ -90,7 +97,16 @@ def enqueue(
             session.flush()
     except IntegrityError:
         return None
+    _notify(session, job)
     return job.id
+
+
+def _notify(session: Session, job: TriggerJob) -> None:
+    """PostgreSQL: ``NOTIFY`` in the enqueuing transaction, so the workers listening
+    (:mod:`.job_listener`) hear of the job when it is committed, and never of one rolled
+    back. A job due later is left to the poll. SQLite has no such thing: workers poll."""
+    if job.available_at <= job.created_at and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 def claim(
@@ -165,11 +181,12 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
 
 def finish(
     *, session: Session, job: ClaimedJob, worker: str, outcome: str, detail: str = "", run_id: str | None = None,
-    retry: bool = False, retry_after: float | None = None, now: dt.datetime | None = None,
+    retry: bool = False, retry_after: float | None = None, now: dt.datetime | None = None, warning: str = "",
 ) -> str:
-    """Record what this attempt did and end the job (``done`` or ``failed``), or queue it
-    again after :func:`backoff` when ``retry`` and attempts remain. Returns the job's new
-    state. A worker that lost its lease (another took the job) changes nothing."""
+    """Record what this attempt did (``detail``, and a ``warning`` when it has one) and
+    end the job (``done`` or ``failed``), or queue it again after :func:`backoff` when
+    ``retry`` and attempts remain. Returns the job's new state. A worker that lost its
+    lease (another took the job) changes nothing."""
     now = now or utcnow()
     row = session.get(TriggerJob, job.id, populate_existing=True, with_for_update=True)
     if row is None or row.worker != worker or row.state != JOB_RUNNING or row.attempts != job.attempt:
@@ -179,6 +196,8 @@ def finish(
         entry["detail"] = detail
     if run_id:
         entry["run_id"] = run_id
+    if warning:  # the attempt did its work, with a reservation (a dynamic schema not read)
+        entry["warning"] = warning
     if retry and job.attempt < job.max_attempts:
         delay = backoff(job.attempt, retry_after)
         entry["retry_in_seconds"] = delay
@@ -190,6 +209,20 @@ def finish(
     _note(row, entry)
     session.flush()
     return row.state
+
+
+def delete_finished(*, session: Session, before: dt.datetime, limit: int = CLEANUP_BATCH) -> int:
+    """Delete up to ``limit`` jobs that finished (done or failed) before ``before``;
+    returns how many. Queued and running jobs stay whatever their age. Runs keep their
+    own record (``asset_runs`` names its job and attempt, and reads nothing here)."""
+    ids = session.scalars(
+        select(TriggerJob.id)
+        .where(TriggerJob.state.in_((JOB_DONE, JOB_FAILED)), TriggerJob.finished_at < before)
+        .limit(limit)
+    ).all()
+    if ids:
+        session.execute(delete(TriggerJob).where(TriggerJob.id.in_(ids), TriggerJob.state.in_((JOB_DONE, JOB_FAILED))))
+    return len(ids)
 
 
 def jobs_of(*, session: Session, asset_id: str, limit: int = 20) -> list[dict[str, Any]]:

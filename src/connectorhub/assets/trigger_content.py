@@ -76,6 +76,21 @@ def read(document: dict[str, Any], item: dict[str, Any], operation: dict[str, An
     return NotificationContent(description, schema, headers)
 
 
+def dumps(content: NotificationContent | None) -> str:
+    """The content as kept on the subscription row (``{}``: the operation declares none)."""
+    if content is None:
+        return "{}"
+    return json.dumps({"description": content.description, "schema": content.schema, "headers": content.headers})
+
+
+def loads(text: str) -> NotificationContent | None:
+    """What :func:`dumps` kept (None: no declared content)."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or not data:
+        return None
+    return NotificationContent(str(data.get("description") or ""), dict(data.get("schema") or {}), dict(data.get("headers") or {}))
+
+
 _JSON_TYPES = {"object": dict, "array": list}
 
 

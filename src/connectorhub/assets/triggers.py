@@ -48,10 +48,12 @@ from connectorhub.assets.models import (
 )
 from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
-from connectorhub.errors import not_found
+from connectorhub.errors import MalformedRequest, not_found
 
 DEFAULT_POLL_SECONDS = 180
 CALLBACK_PREFIX = "/callbacks/"
+# The longest validationToken a callback URL echoes (Graph's are about 200 characters).
+MAX_VALIDATION_TOKEN = 1024
 # A subscription that expires is renewed this long before it does (or at half its life).
 RENEW_BEFORE = dt.timedelta(minutes=10)
 _METHODS = ("get", "put", "post", "delete", "patch")
@@ -234,7 +236,10 @@ def arm(*, session: Session, asset: Asset, spec: schemas.FlowFile, previous: dic
     if operation is None:
         return
     if operation.webhook:
-        session.add(TriggerSubscription(asset_id=asset.id, kind=SUB_WEBHOOK, state=SUB_PENDING, state_data="{}", error="", updated_at=now))
+        session.add(TriggerSubscription(
+            asset_id=asset.id, kind=SUB_WEBHOOK, state=SUB_PENDING, state_data="{}", error="", updated_at=now,
+            notification=trigger_content.dumps(operation.content),
+        ))
         session.flush()
         queue.enqueue(session=session, kind=JOB_SUBSCRIBE, asset_id=asset.id, payload={}, now=now)
     else:
@@ -275,14 +280,42 @@ def accept_callback(*, session: Session, token: str, body: bytes, headers: dict[
         raise not_found("callback", "this URL")
     delivery = next((headers[k] for k in ("x-ms-client-tracking-id", "x-request-id", "x-delivery-id", "x-github-delivery", "x-event-id") if k in headers), None)
     kept = {k.lower(): v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS}
-    asset = session.get(Asset, subscription.asset_id)
-    operation = _operation_of_file(session, asset) if asset is not None else None
-    shaped_body, shaped_headers = trigger_content.shape(operation.content if operation else None, body, kept)
+    shaped_body, shaped_headers = trigger_content.shape(_content(session, subscription), body, kept)
     payload = {"body": shaped_body, "headers": shaped_headers}
     return queue.enqueue(
         session=session, kind=JOB_RUN, asset_id=subscription.asset_id, payload={"trigger": payload, "label": "webhook"},
         dedupe=queue.dedupe_key(body, delivery), now=now,
     )
+
+
+def answer_validation(*, session: Session, token: str, validation: str) -> str:
+    """Microsoft Graph's handshake (and some other APIs'): while the subscribe call is in
+    progress, the API POSTs to the callback URL with ``?validationToken=…`` and expects
+    the token back as text within 10 s. The subscribe job commits the URL's hash before
+    it calls the API, so a pending subscription answers too. Returns the text to echo;
+    queues nothing. Not found for a URL no subscription issued; a token that is empty,
+    over :data:`MAX_VALIDATION_TOKEN` characters or holds control characters is refused
+    (echoing it would let anyone put arbitrary bytes in an answer of this host)."""
+    subscription = session.scalar(select(TriggerSubscription).where(TriggerSubscription.token_hash == _token_hash(token)))
+    if subscription is None or subscription.kind != SUB_WEBHOOK:
+        raise not_found("callback", "this URL")
+    if not validation or len(validation) > MAX_VALIDATION_TOKEN or not validation.isprintable():
+        raise MalformedRequest(
+            f"The validationToken query parameter must be 1 to {MAX_VALIDATION_TOKEN} printable characters without "
+            "control characters; this one is not, so it is not echoed.", code="ValidationTokenNotValid",
+        )
+    return validation
+
+
+def _content(session: Session, subscription: TriggerSubscription) -> trigger_content.NotificationContent | None:
+    """What a delivery carries: as kept on the row when it was recorded or subscribed
+    (parsing the connector's definition on each callback cost up to 9.5 ms on the
+    largest one), else, for a row from before that was kept, read from the definition."""
+    if subscription.notification is not None:
+        return trigger_content.loads(subscription.notification)
+    asset = session.get(Asset, subscription.asset_id)
+    operation = _operation_of_file(session, asset) if asset is not None else None
+    return operation.content if operation else None
 
 
 def _operation_of_file(session: Session, asset: Asset) -> TriggerOperation | None:
@@ -292,9 +325,9 @@ def _operation_of_file(session: Session, asset: Asset) -> TriggerOperation | Non
     return trigger_operations(connector).get(trigger.get("operation")) if connector else None
 
 
-def _delivery_description(session: Session, asset: Asset) -> str:
-    operation = _operation_of_file(session, asset)
-    return operation.content.description if operation and operation.content else ""
+def _delivery_description(session: Session, subscription: TriggerSubscription) -> str:
+    content = _content(session, subscription)
+    return content.description if content else ""
 
 
 def warnings(*, session: Session, asset: Asset) -> list[dict[str, str]]:
@@ -354,6 +387,6 @@ def view(*, session: Session, asset: Asset) -> dict[str, Any] | None:
         "kind": subscription.kind, "state": subscription.state, "location": subscription.location,
         "expires_at": subscription.expires_at, "next_at": subscription.next_at,
         "interval_seconds": subscription.interval_seconds, "error": subscription.error or "", "updated_at": subscription.updated_at,
-        "delivery": _delivery_description(session, asset),
+        "delivery": _delivery_description(session, subscription),
         "jobs": queue.jobs_of(session=session, asset_id=asset.id, limit=10),
     }

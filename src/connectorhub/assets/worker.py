@@ -16,6 +16,10 @@ claims jobs (:func:`.queue.claim`) while it has room for them and runs each:
   become ``run`` jobs in the same transaction that keeps the new trigger state and ends
   the poll job, so an item runs once even when a process dies mid-poll.
 
+A turn starts every ``poll_seconds``, at once when this process queued a job, and on
+PostgreSQL at once when any process did (LISTEN/NOTIFY, :mod:`.job_listener`). At most
+once an hour a turn also deletes the jobs finished longer than the retention ago.
+
 Calls reach the runtime through injected callables (``call_provider``: the step caller of
 :func:`connectorhub.assets.api.step_caller`; ``url_provider``: a request to a URL an API
 answered, :func:`connectorhub.runtime.subscriptions.send`).
@@ -30,13 +34,14 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectorhub.assets import queue, runs, schemas, triggers
+from connectorhub.assets import job_listener, queue, runs, schemas, trigger_content, trigger_schema, triggers
 from connectorhub.assets.facts import get_with_access, slots_of
 from connectorhub.assets.models import (
     JOB_POLL,
@@ -63,6 +68,9 @@ log = logging.getLogger("connectorhub.worker")
 
 DEFAULT_POLL_SECONDS = 1.0
 DEFAULT_CONCURRENCY = 8
+DEFAULT_RETENTION = dt.timedelta(days=14)
+CLEANUP_EVERY_SECONDS = 3600.0  # finished jobs are deleted at most this often per worker
+CLEANUP_MAX_BATCHES = 100  # per cleanup: a backlog goes over the next hours, not in one go
 STOP_GRACE_SECONDS = 10.0
 _RETRY_CODES = {"UpstreamTimeout", "UpstreamUnreachable", "TooManyConcurrentCalls"}
 _SEEN_KEPT = 1000  # item hashes a polling trigger without a Location remembers
@@ -155,8 +163,10 @@ class Worker:
         poll_seconds: float = DEFAULT_POLL_SECONDS,
         concurrency: int = DEFAULT_CONCURRENCY,
         lease: dt.timedelta = queue.DEFAULT_LEASE,
+        retention: dt.timedelta = DEFAULT_RETENTION,
         clock: Callable[[], dt.datetime] = utcnow,
         name: str | None = None,
+        listen: bool = True,
     ) -> None:
         self.sessions = sessions
         self.keyring = keyring
@@ -166,11 +176,16 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
         self.lease = lease
+        self.retention = retention
+        self._last_cleanup: float | None = None  # time.monotonic() of the last one
         self.clock = clock
         self.name = name or f"{os.uname().nodename}:{os.getpid()}:{id(self) % 100000}"
         self._loop_task: asyncio.Task | None = None
         self._tasks: dict[asyncio.Task, str] = {}
         self._wake: asyncio.Event | None = None
+        # PostgreSQL: woken by NOTIFY as well as by the poll (:mod:`.job_listener`).
+        self._listen_uri = job_listener.conninfo(sessions.kw.get("bind")) if listen else None
+        self.listening = asyncio.Event()  # set while notifications are heard
 
     @property
     def running(self) -> bool:
@@ -200,6 +215,27 @@ class Worker:
         if not self._read(lambda s: queue.anything_due(session=s, now=now)):
             return []
         return self._tx(lambda s: queue.claim(session=s, worker=self.name, now=now, limit=room, lease=self.lease))
+
+    def cleanup(self) -> int:
+        """Delete the jobs that finished (done or failed) longer than the retention ago,
+        :data:`queue.CLEANUP_BATCH` per transaction; returns how many went."""
+        before = self.clock() - self.retention
+        deleted = 0
+        for _ in range(CLEANUP_MAX_BATCHES):
+            gone = self._tx(lambda s: queue.delete_finished(session=s, before=before, limit=queue.CLEANUP_BATCH))
+            deleted += gone
+            if gone < queue.CLEANUP_BATCH:
+                break
+        return deleted
+
+    def cleanup_if_due(self) -> int | None:
+        """:meth:`cleanup` when the last one was :data:`CLEANUP_EVERY_SECONDS` ago (or
+        never, in this worker); None when it is not due."""
+        now = time.monotonic()
+        if self._last_cleanup is not None and now - self._last_cleanup < CLEANUP_EVERY_SECONDS:
+            return None
+        self._last_cleanup = now
+        return self.cleanup()
 
     # --- one job -------------------------------------------------------------------------
 
@@ -293,6 +329,16 @@ class Worker:
         if prepared is None:
             return await self._in_tx(lambda s: queue.finish(session=s, job=job, worker=self.name, outcome="skipped", detail="The flow or its trigger is gone."))
         environment_id, trigger, operation, usable, previous, token = prepared
+        content, warning = operation.content, ""
+        if trigger_schema.declares_dynamic(content):  # before the subscription: its first deliveries use it
+            swagger = usable.connector.definition()
+
+            async def lookup(operation_id: str, parameters: dict[str, Any], body: Any) -> Any:
+                return await call(usable=usable, environment_id=environment_id, operation_id=operation_id, parameters=parameters, body=body)
+
+            given = trigger_schema.given_values(swagger, operation.operation_id, trigger.parameters, trigger.body)
+            content, warning = await trigger_schema.resolve(content, swagger=swagger, operation_id=operation.operation_id, given=given, call=lookup)
+        notification = trigger_content.dumps(content)
         parameters, body = triggers.subscription_request(operation, trigger.parameters, trigger.body, triggers.callback_url(base, token))
         result = await call(usable=usable, environment_id=environment_id, operation_id=operation.operation_id, parameters=parameters, body=body)
         if result.status >= 300:
@@ -310,6 +356,7 @@ class Worker:
                         "owner_id": usable.connection.owner_id, "scope": f"{KIND_FLOW}:{job.asset_id}"})
                 return queue.finish(session=session, job=job, worker=self.name, outcome="succeeded", detail="subscribed after the flow was deleted; unsubscribing", now=now)
             subscription.state, subscription.location, subscription.error = SUB_SUBSCRIBED, location, ""
+            subscription.notification = notification
             subscription.expires_at, subscription.updated_at = expires, now
             subscription.next_at = None
             if expires is not None:
@@ -320,7 +367,7 @@ class Worker:
                     "location": previous, "connection_id": usable.connection.id, "environment_id": environment_id,
                     "owner_id": usable.connection.owner_id, "scope": f"{KIND_FLOW}:{job.asset_id}"})
             return queue.finish(session=session, job=job, worker=self.name, outcome="succeeded",
-                                detail=f"subscribed; HTTP {result.status}", now=now)
+                                detail=f"subscribed; HTTP {result.status}", warning=warning, now=now)
 
         return await self._in_tx(record)
 
@@ -414,9 +461,22 @@ class Worker:
         self._tx(lambda s: queue.extend(session=s, job_ids=ids, worker=self.name, lease=self.lease))
 
     async def _loop(self) -> None:
-        self._wake = asyncio.Event()
+        listener = None
+        if self._listen_uri is not None:
+            listener = asyncio.create_task(job_listener.listen(self._listen_uri, self.wake, self.listening), name=f"listener-{self.name}")
+        try:
+            await self._turns()
+        finally:
+            if listener is not None:
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
+
+    async def _turns(self) -> None:
         last_extend = asyncio.get_running_loop().time()
         while True:
+            # Cleared before the turn, not after: a wake-up that comes during the turn
+            # (a notification, a job this process queued) makes the next turn start at once.
+            self._wake.clear()
             try:
                 room = self.concurrency - len(self._tasks)
                 if room > 0:
@@ -428,11 +488,11 @@ class Worker:
                 if self._tasks and clock - last_extend > self.lease.total_seconds() / 3:
                     await anyio.to_thread.run_sync(self._extend)
                     last_extend = clock
+                await anyio.to_thread.run_sync(self.cleanup_if_due)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the loop
                 log.error("worker turn failed: %s", type(error).__name__)
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except asyncio.TimeoutError:
@@ -445,6 +505,7 @@ class Worker:
 
     async def start(self) -> None:
         if not self.running:
+            self._wake, self.listening = asyncio.Event(), asyncio.Event()  # this event loop's
             self._loop_task = asyncio.create_task(self._loop(), name=f"worker-{self.name}")
 
     async def stop(self) -> None:
