@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import sys
 from urllib.parse import quote
 
 import typer
@@ -181,26 +180,6 @@ def reviewers_list(as_json: bool = JsonOption):
     table(items, ["email", "user_id", "added_at"])
 
 
-def _without_line_end(text: str) -> str:
-    return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
-
-
-def _client_secret(secret_file: Path | None) -> str:
-    """The secret from ``--secret-file`` (``-``: standard input), else typed in without
-    echo at a terminal, else read from standard input. Never a command-line argument."""
-    if secret_file is not None and str(secret_file) != "-":
-        try:
-            return _without_line_end(secret_file.read_text(encoding="utf-8-sig"))
-        except FileNotFoundError:
-            raise errors.NotFound(f"secret file '{secret_file}' does not exist.", code="FileNotFound") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise errors.InvalidRequest(f"secret file '{secret_file}' cannot be read ({type(error).__name__}).",
-                                        code="FileNotValid") from None
-    if secret_file is None and parameter_input.stdin_is_terminal():
-        return typer.prompt("Client secret", hide_input=True, confirmation_prompt=True, err=True)
-    return _without_line_end(sys.stdin.read())
-
-
 def _print_secret_status(item: dict[str, Any]) -> None:
     if not item["needed"]:
         _say(f"{item['title']} needs no client secret from the platform: its users connect with their own credentials.")
@@ -223,7 +202,7 @@ def set_secret(
     """Set the platform's OAuth client secret of a public connector (platform
     administrators). Publishing copies no secret; until it is set, signing in is refused.
     The secret is never shown again."""
-    body: dict[str, Any] = {"client_secret": _client_secret(secret_file)}
+    body: dict[str, Any] = {"client_secret": parameter_input.client_secret(secret_file)}
     if parameter is not None:
         body["parameter"] = parameter
     item = Client().put(f"/public-connectors/{quote(connector, safe='')}/client-secret", body)

@@ -19,6 +19,7 @@ from rich.progress import (
 
 from connectorhub import errors
 from connectorhub.cli.app import JsonOption, group
+from connectorhub.cli import parameter_input
 from connectorhub.cli.client import Client
 from connectorhub.cli.output import (
     console,
@@ -100,6 +101,28 @@ def _pick(option: Any, settings: dict[str, Any], key: str, base: Path, *, is_pat
     return candidate if candidate.exists() or key in ("apiDefinition", "apiProperties") else None
 
 
+SecretOption = typer.Option(
+    None, "--secret", help="OAuth 2.0 client secret (write-only). Prefer --secret-file: a command line is seen by other "
+    "users of the machine and kept in shell histories.",
+)
+SecretFileOption = typer.Option(
+    None, "--secret-file", help="Read the OAuth 2.0 client secret from this file ('-': standard input).",
+)
+
+
+def _secret(given: str | None, secret_file: Path | None) -> str | None:
+    """The client secret of ``--secret`` (paconn's flag, kept for its scripts, with a
+    warning) or ``--secret-file``; not both."""
+    if given is not None and secret_file is not None:
+        raise errors.InvalidRequest("Give the client secret once: --secret or --secret-file, not both.", code="SecretGivenTwice")
+    if secret_file is not None:
+        return parameter_input.client_secret(secret_file)
+    if given is not None:
+        err_console.print("warning: a secret on the command line can be seen by other users of this machine and stays in "
+                          "your shell history; use --secret-file next time.", highlight=False)
+    return given
+
+
 def _require_env(env: str | None) -> str:
     if not env:
         raise errors.InvalidRequest("Give the environment with -e/--env (or 'environment' in settings.json).", code="EnvironmentRequired")
@@ -113,11 +136,13 @@ def create(
     api_prop: Path = typer.Option(None, "--api-prop", help="apiProperties.json"),
     icon: Path = typer.Option(None, "--icon", help="icon.png"),
     script: Path = typer.Option(None, "--script", help="script.csx"),
-    secret: str = typer.Option(None, "--secret", help="OAuth 2.0 client secret (write-only)."),
+    secret: str = SecretOption,
+    secret_file: Path = SecretFileOption,
     settings: Path = typer.Option(None, "-s", "--settings", help="settings.json holding the arguments."),
     as_json: bool = JsonOption,
 ):
     """Create a custom connector; prints its id."""
+    secret = _secret(secret, secret_file)
     data, base = _settings(settings)
     env = _require_env(_pick(env, data, "environment", base, is_path=False))
     api_def = _pick(api_def, data, "apiDefinition", base)
@@ -139,12 +164,14 @@ def update(
     api_prop: Path = typer.Option(None, "--api-prop"),
     icon: Path = typer.Option(None, "--icon"),
     script: Path = typer.Option(None, "--script"),
-    secret: str = typer.Option(None, "--secret"),
+    secret: str = SecretOption,
+    secret_file: Path = SecretFileOption,
     settings: Path = typer.Option(None, "-s", "--settings"),
     as_json: bool = JsonOption,
 ):
     """Replace the given files of a connector; a change of any file makes a new revision,
     and the answer says when the change is breaking for its users, and why."""
+    secret = _secret(secret, secret_file)
     data, base = _settings(settings)
     env = _require_env(_pick(env, data, "environment", base, is_path=False))
     cid = _pick(cid, data, "connectorId", base, is_path=False)

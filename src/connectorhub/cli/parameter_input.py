@@ -137,3 +137,25 @@ def ask_named(names: list[str], given: dict[str, str]) -> dict[str, str]:
     for name in names:
         answers[name] = typer.prompt(f"{name}, secret", hide_input=True, err=True)
     return answers
+
+
+def _without_line_end(text: str) -> str:
+    return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+
+
+def client_secret(secret_file: Path | None, *, prompt: bool = True) -> str:
+    """An OAuth client secret from ``--secret-file`` (``-``: standard input), else typed
+    in without echo at a terminal (``prompt``), else read from standard input. Never a
+    command-line argument: those are seen by other users of the machine (``ps``) and
+    kept in shell histories."""
+    if secret_file is not None and str(secret_file) != "-":
+        try:
+            return _without_line_end(secret_file.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            raise errors.NotFound(f"secret file '{secret_file}' does not exist.", code="FileNotFound") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise errors.InvalidRequest(f"secret file '{secret_file}' cannot be read ({type(error).__name__}).",
+                                        code="FileNotValid") from None
+    if secret_file is None and prompt and stdin_is_terminal():
+        return typer.prompt("Client secret", hide_input=True, confirmation_prompt=True, err=True)
+    return _without_line_end(sys.stdin.read())
