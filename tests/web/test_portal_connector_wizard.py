@@ -230,12 +230,15 @@ def test_editing_saves_a_new_revision_and_the_client_secret_never_comes_back(app
     assert f'href="{LIST}/{connector}/wizard">Edit</a>' in browser.get(f"{LIST}/{connector}").text
     page = browser.get(f"{LIST}/{connector}/wizard", params={"step": "security"})
     assert page.status_code == 200 and 'value="Weather"' not in page.text  # Security step: the title travels hidden
-    # A secret typed and then another step: not kept, and not in the page.
+    # A secret typed and then another step: kept sealed, never in the page as itself.
     moved = browser.post(f"{LIST}/{connector}/wizard", data={**carried(page.text), **OAUTH, "client_secret": SECRET, "go": "general"})
-    assert moved.status_code == 200 and SECRET not in moved.text and "was not kept" in moved.text
+    assert moved.status_code == 200 and SECRET not in moved.text and "kept, sealed, until you save" in moved.text
+    assert carried(moved.text).get("sealed_secret")
     page = browser.post(f"{LIST}/{connector}/wizard", data={**carried(moved.text), "go": "security"})
     assert 'value="tides-client"' in page.text and 'value="https://login.example.org/token"' in page.text
-    saved = browser.post(f"{LIST}/{connector}/wizard", data={**carried(page.text), **OAUTH, "client_secret": SECRET, "go": "save"},
+    assert SECRET not in page.text and "kept for the save" in page.text
+    # Saved from the Security step without typing it again: the sealed one is saved.
+    saved = browser.post(f"{LIST}/{connector}/wizard", data={**carried(page.text), **OAUTH, "go": "save"},
                          follow_redirects=False)
     assert saved.status_code == 303, saved.text
     assert saved.headers["location"] == f"{LIST}/{connector}/wizard?step=test&saved=2"
@@ -343,3 +346,35 @@ def test_a_client_secret_typed_for_another_kind_of_security_is_neither_stored_no
     files = admin.get(f"{REST}/{connector}/files").json()
     assert json.loads(files["api_definition"])["securityDefinitions"] == {"api_key": {"type": "apiKey", "in": "header", "name": "X-Key"}}
     assert json.loads(files["api_properties"])["properties"]["connectionParameters"]["api_key"]["type"] == "securestring"
+
+
+def test_a_sealed_client_secret_is_useless_to_another_user_and_dropped_with_oauth(app, admin):
+    """The wizard's sealed client secret (docs/portal.md): another maker who gets hold of
+    the page's sealed value cannot save it into their own connector, nor can its owner
+    into another connector; a draft switched away from OAuth 2.0 saves without it."""
+    connector = oauth_connector(admin)
+    browser = signed_in(app, ADMIN_TOKEN)
+    page = browser.get(f"{LIST}/{connector}/wizard", params={"step": "security"})
+    moved = browser.post(f"{LIST}/{connector}/wizard", data={**carried(page.text), **OAUTH, "client_secret": SECRET, "go": "general"})
+    sealed = carried(moved.text)["sealed_secret"]
+    assert sealed and SECRET not in moved.text
+    # Another maker's new OAuth connector, saved with the stolen sealed value: without it.
+    mallory = signed_in(app, make_user(admin, "mallory@default.test"))
+    blank = mallory.get(f"{LIST}/wizard")
+    security = mallory.post(f"{LIST}/wizard", data={**carried(blank.text), "go": "security"})
+    made = mallory.post(f"{LIST}/wizard", data={**carried(security.text), **OAUTH, "sealed_secret": sealed, "go": "save"},
+                        follow_redirects=False)
+    assert made.status_code == 303, made.text
+    theirs = made.headers["location"].split("/connectors/")[1].split("/")[0]
+    assert stored_secrets(app, theirs) == {}
+    # The same maker, the same sealed value, another connector: not opened there either.
+    other = oauth_connector(admin)
+    page = browser.get(f"{LIST}/{other}/wizard", params={"step": "security"})
+    again = browser.post(f"{LIST}/{other}/wizard", data={**carried(page.text), **OAUTH, "sealed_secret": sealed, "go": "save"},
+                         follow_redirects=False)
+    assert again.status_code == 303 and stored_secrets(app, other) == {}
+    # Switched to no sign-in on the Security step: the sealed secret goes, and the save succeeds.
+    none = browser.post(f"{LIST}/{connector}/wizard", data={**carried(moved.text), "go": "security"})
+    saved = browser.post(f"{LIST}/{connector}/wizard", data={**carried(none.text), "auth": "none", "go": "save"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    assert stored_secrets(app, connector) == {}

@@ -8,7 +8,8 @@ The draft travels in the form: the two documents as JSON text (the definition in
 JSON editor on the Definition step, hidden on the others), an icon or script chosen in
 this wizard as base64. The steps' fields are turned into the documents by the pure
 functions of :mod:`connectorhub.connectors.draft`. The OAuth client secret is never put
-in a page: it is sent only with a save from the Security step (docs/portal.md).
+back into a page: typed on the Security step, it travels to the other steps sealed
+(:mod:`connectorhub.connectors.draft_secret`) and is sent with the save (docs/portal.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException
 
 from connectorhub import jsontext
 from connectorhub.config import DEFAULT_MAX_FILE_BYTES, Limits
-from connectorhub.connectors import browse, draft, validation, wizard
+from connectorhub.connectors import browse, draft, draft_secret, validation, wizard
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.service import ConnectorFiles
 from connectorhub.environments import service as environments
@@ -217,14 +218,34 @@ def _values(session, ctx, environment, *, ref: str | None, step: str, found: Dra
     return values
 
 
+def _oauth(found: Draft) -> bool:
+    """Does the draft sign in with OAuth 2.0 (and so have a client secret to carry)?"""
+    return found.definition is not None and draft.security_of(found.definition, found.properties)["auth"] == "oauth2"
+
+
+def _secret(ctx, environment, ref: str | None, found: Draft, carry: tuple[str, str]) -> str:
+    """The client secret the maker gave: typed on this post's Security step, else the
+    one sealed in the page (for this user, environment and connector); "" when the draft
+    no longer signs in with OAuth 2.0 or there is none."""
+    typed, sealed = carry
+    if not _oauth(found):
+        return ""
+    return typed or draft_secret.open_sealed(
+        ctx.keyring, sealed, user_id=ctx.actor.user_id, environment_id=environment.id, ref=ref) or ""
+
+
 async def _render(request: Request, env: str, *, ref: str | None, step: str, found: Draft, status: int = 200,
-                  **extra: Any) -> Response:
+                  carry: tuple[str, str] = ("", ""), **extra: Any) -> Response:
     ctx = page.context(request)
 
     def load() -> dict[str, Any]:
         with ctx.transaction(write=False) as session:
             values = page.frame(session, ctx, env)
-            values.update(_values(session, ctx, values["environment"], ref=ref, step=step, found=found))
+            environment = values["environment"]
+            values.update(_values(session, ctx, environment, ref=ref, step=step, found=found))
+            secret = _secret(ctx, environment, ref, found, carry)
+            values["sealed_secret"] = draft_secret.seal(
+                ctx.keyring, secret, user_id=ctx.actor.user_id, environment_id=environment.id, ref=ref) if secret else ""
             return values
 
     values = await run_in_threadpool(load)
@@ -340,20 +361,22 @@ async def _step(request: Request, env: str, ref: str | None) -> Response:
     found = _apply(step, fields, ticked, carried)
     if fields.get("format") and found.definition is not None:  # "Lay out the JSON": indented, one member a line
         found.definition_text = _dumps(found.definition)
-    secret = fields.get("client_secret", "") if step == "security" and fields.get("auth") == "oauth2" else ""
+    typed = fields.get("client_secret", "") if step == "security" and fields.get("auth") == "oauth2" else ""
+    carry = (typed, fields.get("sealed_secret", ""))
     if go != "save":
-        notice = ("The client secret you typed was not kept: it is never put back into a page. Type it again on this "
-                  "step and save from here.") if secret else None
-        return await _render(request, env, ref=ref, step=go if go in draft.STEPS else step, found=found, secret_notice=notice)
+        notice = ("The client secret you typed is kept, sealed, until you save (for an hour); it is never shown "
+                  "again.") if typed and _oauth(found) else None
+        return await _render(request, env, ref=ref, step=go if go in draft.STEPS else step, found=found, carry=carry,
+                             secret_notice=notice)
     ctx = page.context(request)
-    files = ConnectorFiles(
-        api_definition=found.definition_text, api_properties=found.properties_text or None,
-        icon=found.icon, script=found.script, secret=secret or None,
-    )
 
     def save() -> str:
         with ctx.transaction() as session:
             environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+            files = ConnectorFiles(
+                api_definition=found.definition_text, api_properties=found.properties_text or None,
+                icon=found.icon, script=found.script, secret=_secret(ctx, environment, ref, found, carry) or None,
+            )
             if ref is None:
                 made = connectors.create(session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment,
                                          files=files, limits=ctx.limits)
@@ -367,7 +390,7 @@ async def _step(request: Request, env: str, ref: str | None) -> Response:
     except (Forbidden, NotFound, Unauthenticated):
         raise  # a page of its own: who may not edit sees no wizard
     except ConnectorhubError as error:
-        return await _render(request, env, ref=ref, step=step, found=found, status=error.status,
+        return await _render(request, env, ref=ref, step=step, found=found, status=error.status, carry=carry,
                              error=error, error_detail=page.plain(error.detail),
                              findings=_error_findings(error))
 
