@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -206,6 +207,17 @@ def test_nested_lookups_stop_at_the_depth_bound_are_made_once_each_and_too_many_
     assert warning == (f"The delivery's schema has more dynamic parts than the {trigger_schema.MAX_LOOKUPS} calls a "
                        "subscription may make to read them; the schema the connector declares is kept.")
     assert not trigger_schema.declares_dynamic(trigger_content.NotificationContent("", nested(trigger_schema.MAX_DEPTH + 1, lookup("x")), {}))
+
+    # $refs that fan out (10 properties, each the same definition again): 10^5 nodes at
+    # the depth bound; the look stops at its node budget, quickly, keeps the schema and says so.
+    document["definitions"]["Fan"] = {"type": "object", "properties": {f"f{i}": {"$ref": "#/definitions/Fan"} for i in range(10)}}
+    fan = trigger_content.NotificationContent("", {"type": "object", "properties": {
+        "fan": {"$ref": "#/definitions/Fan"}, "last": lookup("last")}}, {})
+    started = time.monotonic()
+    assert trigger_schema.declares_dynamic(fan, document)  # so the subscribe job resolves, and warns
+    kept, warning, asked = resolving(fan, document)
+    assert kept is fan and asked == [] and "too large to look through" in warning
+    assert time.monotonic() - started < 5
 
 
 def test_every_corpus_trigger_whose_delivery_holds_a_dynamic_part_is_resolved_at_subscribe_time():

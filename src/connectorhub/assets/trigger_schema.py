@@ -38,14 +38,18 @@ MAX_DEPTH = 5
 # kept (a definition with a dynamic part in each of many properties would otherwise hold
 # the subscription up for as many calls).
 MAX_LOOKUPS = 20
+# Schema nodes looked at per subscription: $refs that fan out (each property referring to
+# a definition with many properties) would otherwise make millions of nodes of a few.
+MAX_NODES = 2000
 # (operation_id, parameters, body) -> the API's answer (``status``, ``body``, ``body_encoding``)
 LookupCall = Callable[[str, dict[str, Any], Any], Awaitable[Any]]
 
 
 def declares_dynamic(content: NotificationContent | None, swagger: Mapping[str, Any] | None = None) -> bool:
     """Whether the content's schema, or a part of it down to :data:`MAX_DEPTH`, is
-    dynamic (``swagger``, when given, lets the look follow ``$ref``)."""
-    return content is not None and _has_dynamic(content.schema, swagger or {}, 0)
+    dynamic (``swagger``, when given, lets the look follow ``$ref``); also when it is too
+    large to look through, so that :func:`resolve` warns of it."""
+    return content is not None and _has_dynamic(content.schema, swagger or {}, 0, [0])
 
 
 def _is_dynamic(node: Any) -> bool:
@@ -68,11 +72,16 @@ def _children(node: Mapping[str, Any]) -> list[tuple[str, str | None, Any]]:
     return out
 
 
-def _has_dynamic(node: Any, swagger: Mapping[str, Any], depth: int) -> bool:
+def _has_dynamic(node: Any, swagger: Mapping[str, Any], depth: int, seen: list[int]) -> bool:
+    seen[0] += 1
+    if seen[0] > MAX_NODES:  # not looked through: resolve() meets the same bound and says so
+        return True
     node = _followed(swagger, node)
     if not isinstance(node, dict):
         return False
-    return _is_dynamic(node) or (depth < MAX_DEPTH and any(_has_dynamic(c, swagger, depth + 1) for _, _, c in _children(node)))
+    return _is_dynamic(node) or (
+        depth < MAX_DEPTH and any(_has_dynamic(c, swagger, depth + 1, seen) for _, _, c in _children(node))
+    )
 
 
 def given_values(swagger: Mapping[str, Any], operation_id: str, parameters: Mapping[str, Any], body: Any) -> dict[str, Any]:
@@ -89,6 +98,10 @@ class _TooManyLookups(Exception):
     pass
 
 
+class _TooLarge(Exception):
+    pass
+
+
 @dataclass
 class _Resolver:
     """One subscription's resolution: the lookups it made (each distinct call once)."""
@@ -98,6 +111,7 @@ class _Resolver:
     given: Mapping[str, Any]
     call: LookupCall
     answers: dict[str, Any] = field(default_factory=dict)
+    nodes: int = 0
 
     async def node(self, node: Mapping[str, Any]) -> dict[str, Any]:
         lookup = dynamic_spec.lookup_of(node, dynamic_spec.SCHEMA_KEYS)
@@ -123,6 +137,9 @@ class _Resolver:
     async def walk(self, node: Any, depth: int) -> Any:
         """The node with its dynamic parts resolved, or the very same node when it has
         none (a ``$ref`` stays a ``$ref`` unless something below it was resolved)."""
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooLarge
         followed = _followed(self.swagger, node)
         if not isinstance(followed, dict):
             return node
@@ -157,13 +174,16 @@ async def resolve(
     """The content with its dynamic schemas and properties resolved, at the top and
     below it (properties of properties, ``items`` of arrays) down to :data:`MAX_DEPTH`,
     and a warning ("" when none): on a failed lookup, or when the schema needs more than
-    :data:`MAX_LOOKUPS` calls, the declared schema is kept whole."""
+    :data:`MAX_LOOKUPS` calls or has more than :data:`MAX_NODES` nodes to look through,
+    the declared schema is kept whole."""
     kept = "the schema the connector declares is kept"
     try:
         resolver = _Resolver(swagger, request.find_operation(swagger, operation_id), given, call)
         schema = await resolver.walk(content.schema, 0)
     except _TooManyLookups:
         return content, _too_many(kept)
+    except _TooLarge:
+        return content, f"The delivery's schema is too large to look through for dynamic parts; {kept}."
     except ConnectorhubError as error:
         return content, f"The delivery's dynamic schema could not be read ({error.detail.rstrip('.')}); {kept}."
     return NotificationContent(content.description, dict(schema), content.headers), ""
