@@ -9,7 +9,6 @@ turn by turn (``Worker.tick``) except where its loop is what is tested.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import time
@@ -19,9 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 from backends import Backend
-from conftest import client_for, make_user
+from conftest import client_for
 from sqlalchemy import event
-from test_triggers import PROPERTIES, definition, recorded, setup_flow, turn
+import test_triggers
+from test_triggers import ENV, PROPERTIES, definition, recorded, setup_flow, turn
 
 from connectorhub.assets import queue, trigger_content, trigger_schema
 from connectorhub.assets.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUN, JOB_RUNNING, TriggerJob, TriggerSubscription
@@ -32,24 +32,9 @@ from connectorhub.db import make_engine, make_session_factory, utcnow
 from connectorhub.errors import InvalidRequest
 from connectorhub.transactions import unit_of_work
 
-ENV = "/api/v1/environments/default"
-
-
-@pytest.fixture
-def settings(settings):
-    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",), public_url="http://testserver")
-
-
-@pytest.fixture
-def backend():
-    server = Backend().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alice(admin):
-    return make_user(admin, "alice@default.test")
+# test_triggers' fixtures (a public URL, the outbound rule that lets the local backend be
+# called, the backend, a maker): pytest finds a fixture by the name it is bound to here.
+settings, backend, alice = test_triggers.settings, test_triggers.backend, test_triggers.alice
 
 ORDER_STEPS = [{"name": "keep", "slot": "events", "operation": "Record", "body": {"id": "=trigger.body.id", "attempt": "=trigger.headers.\"x-attempt\""}}]
 

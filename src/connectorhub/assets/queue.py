@@ -237,6 +237,19 @@ def jobs_of(*, session: Session, asset_id: str, limit: int = 20) -> list[dict[st
     ]
 
 
+def latest_warning(*, session: Session, asset_id: str, kind: str) -> str | None:
+    """The ``warning`` of the latest succeeded attempt of the flow's jobs of ``kind`` (None:
+    it had none, or no such attempt is kept)."""
+    rows = session.scalars(
+        select(TriggerJob.history).where(TriggerJob.asset_id == asset_id, TriggerJob.kind == kind, TriggerJob.state == JOB_DONE)
+        .order_by(TriggerJob.finished_at.desc(), TriggerJob.id.desc()).limit(1)
+    )
+    for history in rows:
+        succeeded = [e for e in json.loads(history or "[]") if e.get("outcome") == "succeeded"]
+        return (succeeded[-1].get("warning") or None) if succeeded else None
+    return None
+
+
 def counts(*, session: Session) -> dict[str, int]:
     """Jobs by state (benchmarks, tests)."""
     out = {JOB_QUEUED: 0, JOB_RUNNING: 0, JOB_DONE: 0, JOB_FAILED: 0}

@@ -134,7 +134,9 @@ class AssetOut(BaseModel):
     slots: list[SlotOut]
     subscription: dict[str, Any] | None = Field(
         None, description="A connector trigger's subscription: kind (webhook or polling), state, the API's Location, "
-        "expiry or next poll, the last error and the latest queued jobs with what each attempt did")
+        "expiry or next poll, the last error, delivery (what a delivery carries), warning (what the latest "
+        "subscription warned of, such as a dynamic delivery schema the API did not answer; null when nothing) "
+        "and the latest queued jobs with what each attempt did")
     warnings: list[dict[str, str]] = Field(
         default_factory=list, description="Findings that do not stop the flow: location, code and message, e.g. a step "
         "reading a property of the trigger's body that the API does not declare")

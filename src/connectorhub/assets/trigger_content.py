@@ -10,9 +10,12 @@ shape of the request the API sends to the callback URL, as the platform reads it
   keeps the text as it came; declared headers of type integer, number or boolean are
   converted (a value that does not convert stays text).
 - :func:`body_warnings` checks the flow's expressions that read ``trigger.body.NAME``
-  against the schema's properties, where the schema says which there are (an object
-  with ``properties``, no ``additionalProperties``, no dynamic schema): an unknown name
-  is a warning (K2: nothing is refused, the API may send more than it declares).
+  (and ``trigger.body.NAME.INNER…``) against the schema's properties, level by level,
+  where the schema says which there are (an object with ``properties``, no
+  ``additionalProperties``, no dynamic schema left unresolved): an unknown name is a
+  warning (K2: nothing is refused, the API may send more than it declares). The schema
+  is the one kept on the subscription row when there is one, so a dynamic schema the
+  API answered at subscribe time is what the steps are checked against.
 """
 
 from __future__ import annotations
@@ -49,13 +52,22 @@ class NotificationContent:
 
     def known_properties(self) -> set[str] | None:
         """The body's property names, or None when the schema does not say them all."""
-        if self.body_type != "object" or any(k in self.schema for k in _DYNAMIC):
-            return None
-        properties = self.schema.get("properties")
-        extra = self.schema.get("additionalProperties")
-        if not isinstance(properties, dict) or not properties or extra not in (None, False):
-            return None
-        return set(properties)
+        return declared_names(self.schema)
+
+
+def declared_names(schema: Any) -> set[str] | None:
+    """The property names an object schema declares, or None when it does not say them
+    all (not an object, no properties, ``additionalProperties``, a dynamic schema left
+    unresolved, a ``$ref``)."""
+    if not isinstance(schema, dict) or any(k in schema for k in _DYNAMIC) or "$ref" in schema:
+        return None
+    kind = schema.get("type")
+    properties = schema.get("properties")
+    if kind not in (None, "object") or not isinstance(properties, dict) or not properties:
+        return None
+    if schema.get("additionalProperties") not in (None, False):
+        return None
+    return set(properties)
 
 
 def read(document: dict[str, Any], item: dict[str, Any], operation: dict[str, Any], resolve) -> NotificationContent | None:
@@ -76,11 +88,21 @@ def read(document: dict[str, Any], item: dict[str, Any], operation: dict[str, An
     return NotificationContent(description, schema, headers)
 
 
-def dumps(content: NotificationContent | None) -> str:
-    """The content as kept on the subscription row (``{}``: the operation declares none)."""
+def dumps(content: NotificationContent | None, warning: str = "") -> str:
+    """The content as kept on the subscription row (``{}``: the operation declares none),
+    with the ``warning`` its resolution gave at the last subscription ("" when none, and
+    when not subscribed yet)."""
     if content is None:
         return "{}"
-    return json.dumps({"description": content.description, "schema": content.schema, "headers": content.headers})
+    return json.dumps({"description": content.description, "schema": content.schema, "headers": content.headers, "warning": warning})
+
+
+def stored_warning(text: str) -> str | None:
+    """The warning :func:`dumps` kept: "" for none, None for a row written before the
+    warning was kept there (or one without content)."""
+    data = json.loads(text)
+    warning = data.get("warning") if isinstance(data, dict) else None
+    return warning if isinstance(warning, str) else None
 
 
 def loads(text: str) -> NotificationContent | None:
@@ -160,12 +182,11 @@ def _converted(value: str, kind: Any) -> Any:
 
 def body_warnings(content: NotificationContent | None, steps: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Warnings ``{"location", "code", "message"}`` for expressions of the ``steps`` that
-    read ``trigger.body.NAME`` where the schema declares no property NAME."""
-    known = content.known_properties() if content else None
-    if known is None:
+    read ``trigger.body.NAME`` (or ``trigger.body.NAME.INNER…``) where the schema declares
+    no such property: each level is checked where its schema says which there are."""
+    if content is None or declared_names(content.schema) is None:
         return []
     warnings: list[dict[str, str]] = []
-    listed = ", ".join(sorted(known))
     for index, step in enumerate(steps):
         for part in ("parameters", "body"):
             for where, expression in expressions.walk(step.get(part), f"steps.{index}.{part}"):
@@ -174,10 +195,32 @@ def body_warnings(content: NotificationContent | None, steps: list[dict[str, Any
                 except jmespath_errors.JMESPathError:
                     continue
                 for path in expressions.root_paths(parsed_expression):
-                    if path[:2] == ["trigger", "body"] and len(path) > 2 and path[2] not in known:
-                        warnings.append({
-                            "location": where, "code": "UnknownTriggerProperty",
-                            "message": f"The expression '{expression}' reads trigger.body.{path[2]}, which the trigger's "
-                                       f"delivery does not declare (it declares {listed}); it will be empty unless the API sends it.",
-                        })
+                    if path[:2] == ["trigger", "body"]:
+                        unknown = _undeclared(content.schema, path[2:])
+                        if unknown is not None:
+                            warnings.append(_unknown_property(where, expression, path, *unknown))
     return warnings
+
+
+def _undeclared(schema: Any, names: list[str]) -> tuple[int, set[str]] | None:
+    """Where ``names`` leaves what ``schema`` declares: the index of the first name no
+    declared property has, and the names declared there; None when every name is
+    declared or a level does not say its names."""
+    for position, name in enumerate(names):
+        known = declared_names(schema)
+        if known is None:
+            return None
+        if name not in known:
+            return position, known
+        schema = schema["properties"][name]
+    return None
+
+
+def _unknown_property(where: str, expression: str, path: list[str], position: int, known: set[str]) -> dict[str, str]:
+    read = ".".join(path[: position + 3])
+    owner = "it declares" if position == 0 else f"{'.'.join(path[: position + 2])} declares"
+    return {
+        "location": where, "code": "UnknownTriggerProperty",
+        "message": f"The expression '{expression}' reads {read}, which the trigger's delivery does not declare "
+                   f"({owner} {', '.join(sorted(known))}); it will be empty unless the API sends it.",
+    }

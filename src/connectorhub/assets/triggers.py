@@ -41,6 +41,7 @@ from connectorhub.assets.models import (
     SUB_ACTIVE,
     SUB_PENDING,
     SUB_POLLING,
+    SUB_SUBSCRIBED,
     SUB_WEBHOOK,
     Asset,
     AssetSlot,
@@ -332,12 +333,32 @@ def _delivery_description(session: Session, subscription: TriggerSubscription) -
 
 def warnings(*, session: Session, asset: Asset) -> list[dict[str, str]]:
     """A connector trigger's warnings for ``flow show``: steps whose expressions read a
-    property of ``trigger.body`` that the delivery's schema does not declare."""
+    property of ``trigger.body`` that the delivery's schema does not declare. The schema
+    is the subscription's when it has one (resolved from the API's dynamic schema at
+    subscribe time), else the one the definition declares."""
     definition = json.loads(asset.definition)
     if (definition.get("trigger") or {}).get("type") != "connector":
         return []
-    operation = _operation_of_file(session, asset)
-    return trigger_content.body_warnings(operation.content if operation else None, definition.get("steps") or [])
+    subscription = session.get(TriggerSubscription, asset.id)
+    if subscription is not None:
+        content = _content(session, subscription)
+    else:
+        operation = _operation_of_file(session, asset)
+        content = operation.content if operation else None
+    return trigger_content.body_warnings(content, definition.get("steps") or [])
+
+
+def _subscribe_warning(session: Session, subscription: TriggerSubscription) -> str | None:
+    """What the latest subscription's reading of the delivery's schema warned of (a
+    dynamic schema not read), or None. Kept on the row with the schema it is about, so
+    it outlives the job's history; a row subscribed before it was kept there reads the
+    latest succeeded subscribe job's history."""
+    if subscription.kind != SUB_WEBHOOK or subscription.state != SUB_SUBSCRIBED:
+        return None
+    stored = trigger_content.stored_warning(subscription.notification) if subscription.notification is not None else None
+    if stored is None:
+        stored = queue.latest_warning(session=session, asset_id=subscription.asset_id, kind=JOB_SUBSCRIBE)
+    return stored or None
 
 
 def anything_due(*, session: Session, now: dt.datetime | None = None) -> bool:
@@ -388,5 +409,6 @@ def view(*, session: Session, asset: Asset) -> dict[str, Any] | None:
         "expires_at": subscription.expires_at, "next_at": subscription.next_at,
         "interval_seconds": subscription.interval_seconds, "error": subscription.error or "", "updated_at": subscription.updated_at,
         "delivery": _delivery_description(session, subscription),
+        "warning": _subscribe_warning(session, subscription),
         "jobs": queue.jobs_of(session=session, asset_id=asset.id, limit=10),
     }

@@ -330,15 +330,15 @@ class Worker:
             return await self._in_tx(lambda s: queue.finish(session=s, job=job, worker=self.name, outcome="skipped", detail="The flow or its trigger is gone."))
         environment_id, trigger, operation, usable, previous, token = prepared
         content, warning = operation.content, ""
-        if trigger_schema.declares_dynamic(content):  # before the subscription: its first deliveries use it
-            swagger = usable.connector.definition()
+        swagger = usable.connector.definition() if content is not None else {}
+        if trigger_schema.declares_dynamic(content, swagger):  # before the subscription: its first deliveries use it
 
             async def lookup(operation_id: str, parameters: dict[str, Any], body: Any) -> Any:
                 return await call(usable=usable, environment_id=environment_id, operation_id=operation_id, parameters=parameters, body=body)
 
             given = trigger_schema.given_values(swagger, operation.operation_id, trigger.parameters, trigger.body)
             content, warning = await trigger_schema.resolve(content, swagger=swagger, operation_id=operation.operation_id, given=given, call=lookup)
-        notification = trigger_content.dumps(content)
+        notification = trigger_content.dumps(content, warning)
         parameters, body = triggers.subscription_request(operation, trigger.parameters, trigger.body, triggers.callback_url(base, token))
         result = await call(usable=usable, environment_id=environment_id, operation_id=operation.operation_id, parameters=parameters, body=body)
         if result.status >= 300:

@@ -162,10 +162,8 @@ def _register(sub: typer.Typer, kind: str) -> None:
             if subscription.get("error"):
                 console.print(f"[bold]subscription error[/bold]: {subscription['error']}", highlight=False)
             # The latest subscription's reservation (a dynamic delivery schema not read).
-            latest = next((j for j in subscription.get("jobs") or [] if j.get("kind") == "subscribe"), None)
-            noted = ((latest or {}).get("history") or [{}])[-1].get("warning")
-            if noted:
-                console.print(f"[bold]subscription warning[/bold]: {noted}", highlight=False)
+            if subscription.get("warning"):
+                console.print(f"[bold]subscription warning[/bold]: {subscription['warning']}", highlight=False)
         _warn(data)
         table(data["slots"], ["name", "connector_id", "connection_id", "status", "your_mode", "your_connection_id", "your_status"], title="Slots")
         for slot in data["slots"]:
