@@ -205,6 +205,9 @@ def test_the_trigger_section_lists_the_calls_to_the_api_refreshes_alone_and_show
     hook = client_for(app, "nobody")
     assert hook.post(callback, json={"item": "a"}, headers={"x-request-id": "d-1", "x-signature": "sig-canary-31"}).status_code == 202
     turn(app)
+    section = browser.get(f"{FLOWS}/{flow_id}/trigger", headers=HTMX).text
+    runs = section[section.index('<div id="runs"'):]
+    assert 'hx-swap-oob="true"' in runs and "webhook" in runs and "succeeded" in runs  # Recent runs come along
     page = browser.get(f"{FLOWS}/{flow_id}").text
     for shown in (page, section):
         assert token not in shown and "sig-canary-31" not in shown

@@ -225,8 +225,17 @@ async def enable_flow(request: Request, env: str, flow: str) -> Response:
 @portal_page
 async def trigger_section(request: Request, env: str, flow: str) -> Response:
     """The Trigger section alone, read again ("Refresh": a pending subscription becoming
-    active, the latest calls to the API)."""
-    return await page.show(request, env, "_flow_trigger.html", trigger_view(flow), whole=False)
+    active, the latest calls to the API), with "Recent runs" out of band."""
+    shown = trigger_view(flow)
+
+    def view(session, ctx, environment) -> dict[str, Any]:
+        values = shown(session, ctx, environment)
+        # The runs the trigger started come along (out of band), newest page.
+        runs = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow,
+                                    limit=RECENT_RUNS, cursor=None)
+        return {**values, "runs": runs.items, "runs_next": runs.next_cursor, "runs_paged": False, "refresh_runs": True}
+
+    return await page.show(request, env, "_flow_trigger.html", view, whole=False)
 
 
 @router.post(BASE + "/{flow}/run", response_class=HTMLResponse)
