@@ -109,6 +109,7 @@ def test_the_editor_offers_only_trigger_operations_and_rows_round_trip_with_the_
     assert stored["definition"]["trigger"] == {"type": "connector", "slot": "events", "operation": "NewItems",
                                                "parameters": {"folder": "inbox"}, "interval": 5, "unit": "minute"}
     assert stored["subscription"]["kind"] == "polling" and stored["subscription"]["interval_seconds"] == 300
+    assert "Asked every</dt><dd>5 minutes</dd>" in browser.get(f"{FLOWS}/{flow_id}").text
 
     # The editor shows the stored trigger in its row; the rows sent back give the same file.
     editor = browser.get(f"{FLOWS}/{flow_id}/edit")
