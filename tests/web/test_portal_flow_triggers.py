@@ -92,7 +92,7 @@ def form_of(page: str) -> dict[str, str]:
     return out
 
 
-def test_the_editor_offers_only_trigger_operations_and_rows_round_trip_with_the_file(app, alice, backend):
+def test_the_editor_offers_only_trigger_operations_and_rows_round_trip_with_the_file(app, alice, backend):  # noqa: F811
     connector, connection = connector_and_connection(client_for(app, alice), backend.host)
     browser = signed_in(app, alice)
     preview = browser.post(FLOWS + "/new", data={**rows(connector, connection), "trigger.operation": "", "action": "preview"})
@@ -131,7 +131,7 @@ def test_the_editor_offers_only_trigger_operations_and_rows_round_trip_with_the_
     assert client_for(app, alice).get(f"{API}/flows/{flow_id}").json()["subscription"]["kind"] == "webhook"
 
 
-def test_a_non_trigger_operation_is_refused_at_the_trigger_row_and_nothing_is_saved(app, alice, backend):
+def test_a_non_trigger_operation_is_refused_at_the_trigger_row_and_nothing_is_saved(app, alice, backend):  # noqa: F811
     connector, connection = connector_and_connection(client_for(app, alice), backend.host)
     browser = signed_in(app, alice)
     refused = browser.post(FLOWS + "/new", data=rows(connector, connection, **{"trigger.operation": "Record", "trigger.parameters": ""}))
@@ -145,7 +145,7 @@ def test_a_non_trigger_operation_is_refused_at_the_trigger_row_and_nothing_is_sa
     assert client_for(app, alice).get(f"{API}/flows").json()["items"] == []
 
 
-def test_a_slot_whose_connector_has_no_trigger_says_so(app, alice, backend):
+def test_a_slot_whose_connector_has_no_trigger_says_so(app, alice, backend):  # noqa: F811
     document = definition(backend.host)
     document["paths"] = {"/record": document["paths"]["/record"]}
     connector, connection = connector_and_connection(client_for(app, alice), backend.host, document)
@@ -155,7 +155,7 @@ def test_a_slot_whose_connector_has_no_trigger_says_so(app, alice, backend):
     assert "The connector of slot events (Events) has no trigger" in row
 
 
-def test_list_values_fills_a_trigger_parameter_through_the_slot_connection(app, alice, backend):
+def test_list_values_fills_a_trigger_parameter_through_the_slot_connection(app, alice, backend):  # noqa: F811
     @backend.route("GET", "/folders")
     async def folders(request):
         return web.json_response({"value": [{"id": "f-1", "name": "Inbox"}, {"id": "f-2", "name": "Archive"}]})
@@ -174,7 +174,7 @@ def test_list_values_fills_a_trigger_parameter_through_the_slot_connection(app, 
     assert '<option value="f-2" selected>' in listed.text
 
 
-def test_the_trigger_section_lists_the_calls_to_the_api_refreshes_alone_and_shows_nothing_secret(app, alice, backend, monkeypatch):
+def test_the_trigger_section_lists_the_calls_to_the_api_refreshes_alone_and_shows_nothing_secret(app, alice, backend, monkeypatch):  # noqa: F811
     answers = iter([web.json_response({"message": "busy"}, status=503),
                     web.json_response({}, status=201, headers={"Location": f"http://{backend.host}/hooks/7"})])
 
@@ -229,7 +229,7 @@ def test_a_callback_token_in_an_apis_answer_is_masked():
     assert web_flows._shown("HTTP 400: bad url https://x.test/callbacks/AbC-12_x3 (R5)") == "HTTP 400: bad url https://x.test/callbacks/…"
 
 
-def test_an_admin_sees_a_failed_poll_in_plain_words(app, admin, backend):
+def test_an_admin_sees_a_failed_poll_in_plain_words(app, admin, backend):  # noqa: F811
     @backend.route("GET", "/items")
     async def poll(request):
         return web.json_response({"message": "nope"}, status=403)

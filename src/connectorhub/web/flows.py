@@ -51,7 +51,8 @@ def _shown(text: Any) -> str:
 
 def trigger_jobs(session, asset_id: str) -> list[dict[str, Any]]:
     """The flow's latest trigger calls for its Trigger section, newest first (a renewal
-    is a subscribe job: the queue keeps no other name for it): what, how it ended, when, and the error or warning of its last attempt, in plain words."""
+    is a subscribe job: the queue keeps no other name for it): what, how it ended, when,
+    and the error or warning of its last attempt, in plain words."""
     out = []
     for job in queue.jobs_of(session=session, asset_id=asset_id, limit=TRIGGER_JOBS_READ):
         if job["kind"] not in JOB_WORDS:

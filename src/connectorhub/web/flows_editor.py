@@ -233,7 +233,8 @@ def rows_from_file(kind: str, data: Any) -> dict[str, Any]:
     recurrence = trigger.get("type") == "recurrence"  # a connector trigger's interval is in its own row
     return {
         "name": data.get("name", ""), "description": data.get("description", ""),
-        "trigger_type": trigger.get("type", "manual"), "interval": trigger.get("interval", "") if recurrence else "", "unit": trigger.get("unit", "minute") if recurrence else "minute",
+        "trigger_type": trigger.get("type", "manual"),
+        "interval": trigger.get("interval", "") if recurrence else "", "unit": trigger.get("unit", "minute") if recurrence else "minute",
         "start": trigger.get("start") or "",
         "connector_trigger": json.dumps(trigger) if trigger.get("type") == "connector" else "",
         "trigger": _connector_rows(trigger),
