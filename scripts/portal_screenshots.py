@@ -21,9 +21,11 @@ cover the router (DESIGN section 8 lists the portal's pages).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -60,7 +62,8 @@ CORPUS_CONNECTORS = ("custom-connectors/Snowflake", "custom-connectors/IdealPost
 @dataclass(frozen=True)
 class Shot:
     """One page: its file name (without .png), what the gallery calls it, its address
-    inside the portal (a route's path with its parameters filled from the demo data), and
+    inside the portal (a route's path with its parameters filled from the demo data;
+    ``{flow@trigger}`` is the route's ``{flow}`` filled with another demo record), and
     whether a phone-sized picture is taken too."""
 
     file: str
@@ -71,7 +74,7 @@ class Shot:
     @property
     def route(self) -> str:
         """The router path this page shows (the address without its query)."""
-        return self.path.split("?", 1)[0]
+        return re.sub(r"\{(\w+)@\w+\}", r"{\1}", self.path.split("?", 1)[0])
 
 
 PAGES: tuple[Shot, ...] = (
@@ -103,6 +106,9 @@ PAGES: tuple[Shot, ...] = (
     Shot("flow-new", "New flow (the editor)", "/environments/{env}/flows/new"),
     Shot("flow-editor", "Flow editor", "/environments/{env}/flows/{ref}/edit", phone=True),
     Shot("run", "A run", "/environments/{env}/flows/{flow}/runs/{run}"),
+    Shot("flow-trigger", "A flow started by an API (its Trigger section and the calls to the API)",
+         "/environments/{env}/flows/{flow@trigger}", phone=True),
+    Shot("flow-trigger-editor", "Flow editor › a connector's trigger", "/environments/{env}/flows/{ref@trigger}/edit"),
     Shot("flow-connect", "A flow › a connection of your own for a slot", "/environments/{env}/flows/{flow}/connect/{slot}"),
     Shot("apps", "Apps", "/environments/{env}/apps"),
     Shot("app", "An app", "/environments/{env}/apps/{app}"),
@@ -132,6 +138,7 @@ SKIPPED: dict[str, str] = {
     "/environments/{env}/connectors/{connector}/operations/{operation_id}": "an operation's test form, loaded in place under Operations",
     "/environments/{env}/connections/{connection}/sign-in": "an OAuth connection's sign-in page (the demo has none)",
     "/environments/{env}/flows/{flow}/runs": "the Recent runs fragment, loaded in place on the flow's page",
+    "/environments/{env}/flows/{flow}/trigger": "the Trigger section, reloaded in place by its Refresh button",
     "/environments/{env}/solutions/{solution}/export": "a zip download",
     "/environments/{env}/solution-import/{key}": "the wizard's later steps, which need an uploaded zip",
     "/environments/{env}/solution-import/{key}/connect/{logical}": "the wizard's sign-in window, which needs an uploaded zip",
@@ -191,6 +198,12 @@ def demo_definition(host: str) -> dict:
                             "description": "How many days ahead", "x-ms-summary": "Days"}],
             "responses": {"200": {"description": "The forecast", "schema": {"type": "object", "properties": {
                 "city": {"type": "string"}, "temperature": {"type": "number"}}}}}}},
+            # A polled trigger (x-ms-trigger, no notification URL): the demo's flow started by an API.
+            "/readings/new": {"get": {
+                "operationId": "NewReadings", "summary": "When a reading is recorded", "x-ms-trigger": "single",
+                "description": "New readings since the last time it was asked.",
+                "parameters": [{"name": "city", "in": "query", "type": "string", "description": "Only readings of this city"}],
+                "responses": {"200": {"description": "The new readings"}}}},
             # A body whose fields the API describes (x-ms-dynamic-schema): the Test panel's "Load fields".
             "/readings/schema": {"get": {
                 "operationId": "ReadingSchema", "summary": "The fields of a reading", "x-ms-visibility": "internal",
@@ -226,6 +239,20 @@ def _corpus_connector(admin: TestClient, env: str, folder: Path) -> None:
         print(f"skipped the sample connector {folder.name}: {made.status_code}", file=sys.stderr)
 
 
+def _work_the_queue(app) -> None:
+    """A few turns of the application's worker (what ``serve`` does every second)."""
+
+    async def turns() -> None:
+        try:
+            for _ in range(3):
+                if not await app.state.worker.tick():
+                    break
+        finally:
+            await app.state.runtime.close()  # this loop's outbound client
+
+    asyncio.run(turns())
+
+
 def make_demo(admin: TestClient, backend_host: str) -> dict[str, str]:
     """The demo data, through the REST API; returns the values the PAGES' paths take."""
     env = "default"
@@ -250,6 +277,14 @@ def make_demo(admin: TestClient, backend_host: str) -> dict[str, str]:
                    "parameters": {"city": "=trigger.inputs.city", "days": 3}}],
     }), "a flow")["id"]
     run = _ok(admin.post(api + f"/flows/{flow}/run", json={"inputs": {"city": "Oslo"}}), "a run")["id"]
+    trigger_flow = _ok(admin.post(api + "/flows", json={
+        "name": "On a new reading", "description": "Reads the forecast of each city a reading is recorded for.",
+        "trigger": {"type": "connector", "slot": "weather", "operation": "NewReadings", "parameters": {"city": "Oslo"},
+                    "interval": 1, "unit": "hour"},
+        "connections": {"weather": {"connector": connector, "connection": connection}},
+        "steps": [{"name": "forecast", "slot": "weather", "operation": "GetForecast", "parameters": {"city": "=trigger.body.city"}}],
+    }), "a flow started by an API")["id"]
+    _work_the_queue(admin.app)  # its first poll, and the run it starts, shown under Trigger and Recent runs
     app = _ok(admin.post(api + "/apps", json={
         "name": "Forecast app", "connections": {"weather": {"connector": connector, "connection": connection}},
         "forms": [{"name": "forecast", "slot": "weather", "operation": "GetForecast"}],
@@ -268,7 +303,7 @@ def make_demo(admin: TestClient, backend_host: str) -> dict[str, str]:
         "environment": env, "connector": connector,
         "readme": "# Weather demo\n\nForecasts for a city.\n\n## Prerequisites\n\nAn API key.\n"}), "a certification submission")["id"]
     return {"env": env, "connector": connector, "connection": connection, "flow": flow,
-            "ref": flow, "run": run, "app": app, "solution": "weather", "role": role, "submission": submission,
+            "ref": flow, "run": run, "flow@trigger": trigger_flow, "ref@trigger": trigger_flow, "app": app, "solution": "weather", "role": role, "submission": submission,
             "table": "flow", "record_id": flow, "slot": "weather", "topic": "sharing",
             "unknown:path": "no/such/page"}
 

@@ -234,7 +234,7 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
 @router.post(BASE + "/{connector}/operations/{operation_id}/choices", response_class=HTMLResponse)
 @portal_page
 async def operation_choices(request: Request, env: str, connector: str, operation_id: str, parameter: str,
-                            step: int | None = None, slot: int | None = None) -> Response:
+                            step: int | None = None, slot: int | None = None, trigger: bool = False) -> Response:
     """The Test panel's choices of a parameter whose values an operation lists
     (x-ms-dynamic-values, x-ms-dynamic-list): the same lookup as ``POST
     …/dynamic-values`` and ``connectorhub connection values``, through the connection
@@ -242,19 +242,22 @@ async def operation_choices(request: Request, env: str, connector: str, operatio
 
     The flow editor asks the same with ``step`` and ``slot``: the connection is the one
     chosen in that slot's row, the other values are the step's literal ``NAME = value``
-    lines, and the choices are a list that writes ``NAME = value`` into those lines."""
+    lines, and the choices are a list that writes ``NAME = value`` into those lines.
+    With ``trigger`` (and ``slot``) it asks for the connector trigger's row the same way
+    (its ``trigger.parameters`` lines)."""
     ctx = page.context(request)
     form = await page.form_of(request)
-    editor = step is not None and slot is not None
+    editor = (step is not None or trigger) and slot is not None
+    lines = "trigger.parameters" if trigger else f"call.{step}.parameters"
     if editor:
         connection = form.get(f"slot.{slot}.connection", "")
-        given = _literal_lines(form.get(f"call.{step}.parameters", ""))
+        given = _literal_lines(form.get(lines, ""))
     else:
         connection = form.get("connection", "")
         given = {k: v for k, v in page.named_values(form).items() if v != ""}
     current = str(given.pop(parameter, ""))
     template = "_editor_choices.html" if editor else "_dynamic_choices.html"
-    shown = {"parameter": parameter, "current": current, "lines": f"call.{step}.parameters"}
+    shown = {"parameter": parameter, "current": current, "lines": lines}
     try:
         found = await dynamic.values(
             request.app.state.runtime, token=ctx.token, env=env, connection=connection,

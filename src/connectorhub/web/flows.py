@@ -6,6 +6,7 @@ are included here, the editor's first so ``…/flows/new`` is not read as a flow
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,6 +17,7 @@ from connectorhub.access import asset_rules, offers
 from connectorhub.assets import api as assets_api
 from connectorhub.assets import enabling
 from connectorhub.assets import facts as asset_facts
+from connectorhub.assets import queue
 from connectorhub.assets import runs as asset_runs
 from connectorhub.assets import service as assets
 from connectorhub.assets import sharing as asset_sharing
@@ -34,6 +36,61 @@ router.include_router(flows_editor.router)
 router.include_router(apps.router)
 BASE = "/environments/{env}/flows"
 RECENT_RUNS = 20
+# The Trigger section lists this many of the flow's latest subscribe, renew, poll and
+# unsubscribe jobs, read from this many latest jobs (runs of deliveries are in "Recent runs").
+TRIGGER_JOBS, TRIGGER_JOBS_READ = 10, 60
+JOB_WORDS = {"subscribe": "Subscribe", "unsubscribe": "Unsubscribe", "poll": "Poll"}
+STATE_WORDS = {"queued": "waiting", "running": "in progress", "done": "done", "failed": "failed"}
+# A callback URL's token is a credential: masked in anything an API's answer put in a job's history.
+_CALLBACK_TOKEN = re.compile(r"/callbacks/[A-Za-z0-9_\-]+")
+
+
+def _shown(text: Any) -> str:
+    return _CALLBACK_TOKEN.sub("/callbacks/…", plain(str(text or "")))
+
+
+def trigger_jobs(session, asset_id: str) -> list[dict[str, Any]]:
+    """The flow's latest trigger calls for its Trigger section, newest first (a renewal
+    is a subscribe job: the queue keeps no other name for it): what, how it ended, when,
+    and the error or warning of its last attempt, in plain words."""
+    out = []
+    for job in queue.jobs_of(session=session, asset_id=asset_id, limit=TRIGGER_JOBS_READ):
+        if job["kind"] not in JOB_WORDS:
+            continue
+        last = job["history"][-1] if job["history"] else {}
+        out.append({
+            "what": JOB_WORDS[job["kind"]], "state": STATE_WORDS.get(job["state"], job["state"]),
+            "failed": job["state"] == "failed", "attempts": job["attempts"],
+            "at": job["finished_at"] or job["created_at"],
+            "detail": _shown(job["error"] or last.get("detail", "")),
+            "warning": _shown(next((entry["warning"] for entry in reversed(job["history"]) if entry.get("warning")), "")),
+            "retry_in": last.get("retry_in_seconds") if job["state"] == "queued" else None,
+        })
+        if len(out) == TRIGGER_JOBS:
+            break
+    return out
+
+
+def trigger_values(session, found) -> dict[str, Any]:
+    """What the Trigger section shows: the subscription (``flow show``'s, never the
+    callback URL), the warnings of the steps against the delivery, the latest jobs."""
+    subscription = triggers.view(session=session, asset=found)
+    if subscription is not None:
+        subscription = {**subscription, "error": _shown(subscription.get("error")),
+                        "warning": _shown(subscription.get("warning"))}
+    return {"subscription": subscription, "trigger_warnings": triggers.warnings(session=session, asset=found),
+            "trigger_jobs": trigger_jobs(session, found.id) if found.trigger_type == "connector" else []}
+
+
+def trigger_view(ref: str) -> page.View:
+    """The Trigger section alone (its "Refresh", and after Enable or Disable)."""
+
+    def view(session, ctx, environment) -> dict[str, Any]:
+        found, access = asset_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref)
+        return {"flow": found, "spec": asset_runs.load_definition(found), "can_edit": asset_rules.can_edit_asset(access),
+                **trigger_values(session, found)}
+
+    return view
 
 
 @router.get(BASE, response_class=HTMLResponse)
@@ -83,8 +140,7 @@ def flow_view(ref: str, runs_cursor: str | None = None) -> page.View:
             "can_edit": asset_rules.can_edit_asset(access),
             "inputs": spec.trigger.inputs if spec.trigger.type == "manual" else {},
             "slots": slots, "runs": runs.items, "runs_next": runs.next_cursor, "runs_paged": bool(runs_cursor),
-            "subscription": triggers.view(session=session, asset=found),
-            "trigger_warnings": triggers.warnings(session=session, asset=found),
+            **trigger_values(session, found),
             "permissions": asset_sharing.permissions(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref),
             "asset_roles": asset_rules.ASSET_ROLES, "slot_modes": asset_rules.SLOT_MODES,
         }
@@ -163,7 +219,24 @@ async def enable_flow(request: Request, env: str, flow: str) -> Response:
     def change(session, ctx, environment) -> None:
         enabling.set_enabled(session=session, actor=ctx.actor, environment=environment, ref=flow, enabled=form.get("enabled") == "true")
 
-    return await page.act(request, env, "_flow_trigger.html", change, flow_view(flow))
+    return await page.act(request, env, "_flow_trigger.html", change, trigger_view(flow))
+
+
+@router.get(BASE + "/{flow}/trigger", response_class=HTMLResponse)
+@portal_page
+async def trigger_section(request: Request, env: str, flow: str) -> Response:
+    """The Trigger section alone, read again ("Refresh": a pending subscription becoming
+    active, the latest calls to the API), with "Recent runs" out of band."""
+    shown = trigger_view(flow)
+
+    def view(session, ctx, environment) -> dict[str, Any]:
+        values = shown(session, ctx, environment)
+        # The runs the trigger started come along (out of band), newest page.
+        runs = asset_runs.list_runs(session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=flow,
+                                    limit=RECENT_RUNS, cursor=None)
+        return {**values, "runs": runs.items, "runs_next": runs.next_cursor, "runs_paged": False, "refresh_runs": True}
+
+    return await page.show(request, env, "_flow_trigger.html", view, whole=False)
 
 
 @router.post(BASE + "/{flow}/run", response_class=HTMLResponse)

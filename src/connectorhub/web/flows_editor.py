@@ -29,6 +29,7 @@ from connectorhub.access import connector_rules, offers
 from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import schemas as asset_schemas
 from connectorhub.assets import service as assets
+from connectorhub.assets import triggers
 from connectorhub.connections import service as connections
 from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
@@ -95,12 +96,7 @@ def file_from_rows(kind: str, form: dict[str, str], operations: dict[str, dict[s
         data["description"] = form["description"].strip()
     if kind == assets.KIND_FLOW:
         if form.get("trigger_type") == "connector":
-            # A connector trigger is edited in the file view; the rows keep it as it is.
-            try:
-                trigger = json.loads(form.get("connector_trigger") or "{}")
-            except ValueError:
-                trigger = {}
-                problems.append({"location": "trigger", "message": "The connector trigger is not valid JSON; edit it in the file view."})
+            trigger = _connector_trigger(form, operations, problems)
         elif form.get("trigger_type") == "recurrence":
             trigger: dict[str, Any] = {"type": "recurrence", "unit": form.get("unit", "")}
             interval = form.get("interval", "").strip()
@@ -151,6 +147,61 @@ def file_from_rows(kind: str, form: dict[str, str], operations: dict[str, dict[s
     return data, problems
 
 
+def _connector_trigger(form: dict[str, str], operations: dict[str, dict[str, dict[str, dict[str, Any]]]],
+                       problems: list[dict[str, str]]) -> dict[str, Any]:
+    """The connector trigger the rows describe (``trigger.slot``, ``trigger.operation``,
+    ``trigger.parameters`` lines, ``trigger.body``, ``trigger.interval`` and ``.unit``).
+    When it says what the file it came from said (``connector_trigger``, kept hidden in
+    the rows), that trigger is kept as it was written: the stored file is compared as
+    written to decide whether to subscribe anew (:func:`.triggers.arm`), and a default
+    the rows fill in (no parameters, the minute) must not look like a change."""
+    try:
+        original = json.loads(form.get("connector_trigger") or "{}")
+    except ValueError:
+        original = {}
+    if "trigger.slot" not in form:  # rows of a page before the trigger's own (or a script): as it was
+        if not isinstance(original, dict) or not original:
+            problems.append({"location": "trigger", "message": "Choose the slot and the operation of the trigger."})
+        return original if isinstance(original, dict) else {}
+    slot_connectors = {r["name"].strip(): r.get("connector", "") for r in _rows(form, "slot")}
+    slot, operation = form.get("trigger.slot", "").strip(), form.get("trigger.operation", "").strip()
+    known = operations.get(slot_connectors.get(slot, ""), {}).get(operation, {})
+    trigger: dict[str, Any] = {"type": "connector", "slot": slot, "operation": operation}
+    parameters = _parameters(form.get("trigger.parameters", ""), known, "trigger.parameters", problems)
+    if parameters:
+        trigger["parameters"] = parameters
+    if form.get("trigger.body", "").strip():
+        trigger["body"] = _literal(form["trigger.body"].strip(), "object", "trigger.body", problems)
+    interval = form.get("trigger.interval", "").strip()
+    if interval:
+        trigger["interval"] = int(interval) if interval.isdigit() else interval
+        trigger["unit"] = form.get("trigger.unit", "minute")
+    return original if isinstance(original, dict) and _same_trigger(original, trigger) else trigger
+
+
+def _same_trigger(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Whether two connector triggers say the same once the file model's defaults are in."""
+    def full(trigger: dict[str, Any]) -> dict[str, Any]:
+        has_interval = trigger.get("interval") is not None
+        return {"type": trigger.get("type"), "slot": trigger.get("slot"), "operation": trigger.get("operation"),
+                "parameters": trigger.get("parameters") or {}, "body": trigger.get("body"), "interval": trigger.get("interval"),
+                "unit": trigger.get("unit", "minute") if has_interval else None}
+    return full(first) == full(second)
+
+
+def _connector_rows(trigger: dict[str, Any]) -> dict[str, Any]:
+    """What the connector trigger's row shows (empty for another trigger)."""
+    connector = trigger.get("type") == "connector"
+    parameters = trigger.get("parameters") if connector and isinstance(trigger.get("parameters"), dict) else {}
+    return {
+        "slot": str(trigger.get("slot") or "") if connector else "", "operation": str(trigger.get("operation") or "") if connector else "",
+        "parameters": "\n".join(f"{k} = {_text(v)}" for k, v in parameters.items()),
+        "body": "" if not connector or trigger.get("body") is None else jsontext.lay_out(trigger["body"]),
+        "interval": "" if not connector or trigger.get("interval") is None else str(trigger["interval"]),
+        "unit": str(trigger.get("unit") or "minute") if connector else "minute",
+    }
+
+
 def _with_fields(body: Any, loaded: dict[str, dict[str, tuple[str, str]]], where: str, problems: list[dict[str, str]]) -> Any:
     """The step's body with the fields "Load fields" showed (``dyn|TARGET|TYPE|NAME``,
     :mod:`.dynamic_fields`) put in: each typed as its schema says, an ``=expression``
@@ -179,11 +230,14 @@ def rows_from_file(kind: str, data: Any) -> dict[str, Any]:
     inputs = trigger.get("inputs") if isinstance(trigger.get("inputs"), dict) else {}
     slots = data.get("connections") if isinstance(data.get("connections"), dict) else {}
     calls = data.get(CALLS[kind]) if isinstance(data.get(CALLS[kind]), list) else []
+    recurrence = trigger.get("type") == "recurrence"  # a connector trigger's interval is in its own row
     return {
         "name": data.get("name", ""), "description": data.get("description", ""),
-        "trigger_type": trigger.get("type", "manual"), "interval": trigger.get("interval", ""), "unit": trigger.get("unit", "minute"),
+        "trigger_type": trigger.get("type", "manual"),
+        "interval": trigger.get("interval", "") if recurrence else "", "unit": trigger.get("unit", "minute") if recurrence else "minute",
         "start": trigger.get("start") or "",
         "connector_trigger": json.dumps(trigger) if trigger.get("type") == "connector" else "",
+        "trigger": _connector_rows(trigger),
         "inputs": [
             {"name": name, "type": spec.get("type", "string"), "required": bool(spec.get("required")),
              "default": "" if spec.get("default") is None else _text(spec["default"]), "description": spec.get("description", "")}
@@ -211,7 +265,7 @@ def place(kind: str, problems: list[dict[str, str]], rows: dict[str, Any]) -> di
     inputs = {i["name"] for i in rows["inputs"]}
     for problem in problems:
         parts = problem.get("location", "").split(".")
-        if parts[:1] == ["trigger"] and len(parts) > 1 and parts[1] in ("manual", "recurrence"):
+        if parts[:1] == ["trigger"] and len(parts) > 1 and parts[1] in ("manual", "recurrence", "connector"):
             parts = parts[:1] + parts[2:]  # the union's tag in the file model's locations
         key = "file"
         if parts[0] in ("name", "description"):
@@ -256,6 +310,7 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
     by_id = {c.id: c for c, _ in usable}
     operations: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     definitions: dict[str, dict[str, Any]] = {}
+    trigger_choices: dict[str, list[dict[str, Any]]] = {}
     for slot in rows["slots"]:
         given = slot["connector"]
         # By id, name or title as the file may say; a connector only the owner may use
@@ -267,14 +322,65 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
             slot["connector"] = connector.id
             operations[given] = operations[connector.id] = assets.operations_of(connector)
             definitions[connector.id] = connector.definition()
+            trigger_choices[connector.id] = trigger_operations(definitions[connector.id])
     return {
         "listable": listable(rows, definitions, {c.id for c, _ in mine}),
+        "trigger_lister": trigger_lister(rows, definitions, {c.id for c, _ in mine}),
+        "trigger_choices": trigger_choices,
+        "connector_titles": {c.id: c.title for c, _ in usable},
         "connector_choices": sorted(({"id": c.id, "title": c.title} for c, _ in usable), key=lambda c: c["title"].lower()),
         "connection_choices": sorted(({"id": c.id, "name": c.display_name, "connector_id": c.connector_id} for c, _ in mine),
                                      key=lambda c: c["name"].lower()),
         "operations": operations,
         "slot_connectors": {s["name"]: s["connector"] for s in rows["slots"]},
     }
+
+
+def trigger_operations(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """The operations a connector trigger may name (``x-ms-trigger``, as
+    :func:`.triggers.trigger_operations_in` reads them), each with its summary, whether
+    the API calls back (webhook) or is asked (polled), and the parameters the maker gives
+    (not the callback URL: the service sets it; not the body: it has its own field)."""
+    summaries = {
+        operation.get("operationId"): operation.get("summary") or ""
+        for item in (definition.get("paths") or {}).values() if isinstance(item, dict)
+        for operation in item.values() if isinstance(operation, dict)
+    }
+    out = []
+    for operation_id, found in sorted(triggers.trigger_operations_in(definition).items()):
+        given = {name: spec for name, spec in found.parameters.items()
+                 if spec.get("in") != "body" and found.notification != ("parameter", name)}
+        out.append({"id": operation_id, "summary": str(summaries.get(operation_id) or operation_id), "webhook": found.webhook,
+                    "mode": found.mode, "parameters": given,
+                    "takes_body": any(spec.get("in") == "body" for spec in found.parameters.values())})
+    return out
+
+
+def trigger_lister(rows: dict[str, Any], definitions: dict[str, dict[str, Any]], usable_connections: set[str]) -> dict[str, Any] | None:
+    """The connector trigger's parameters whose values its operation lists, when its slot
+    has a connection the editor may use: what its "List values" buttons ask for."""
+    if rows.get("trigger_type") != "connector":
+        return None
+    trigger = rows["trigger"]
+    slots = {s["name"]: (index, s) for index, s in enumerate(rows["slots"])}
+    slot_index, slot = slots.get(trigger["slot"], (None, None))
+    found = _lister(slot_index, slot, definitions, usable_connections, trigger["operation"])
+    return found if found and found["parameters"] else None
+
+
+def _lister(slot_index: int | None, slot: dict[str, Any] | None, definitions: dict[str, dict[str, Any]], usable_connections: set[str],
+            operation_id: str) -> dict[str, Any] | None:
+    """What "List values" and "Load fields" ask for one row's operation, or None."""
+    definition = definitions.get(slot["connector"]) if slot else None
+    if definition is None or slot["connection"] not in usable_connections or not operation_id:
+        return None
+    try:
+        operation = runtime_request.find_operation(definition, operation_id)
+    except ConnectorhubError:
+        return None
+    names = [p.name for p in operation.parameters if p.location != "body" and not p.internal and dynamic_spec.has_values(p.definition)]
+    return {"slot": slot_index, "connector": slot["connector"], "operation": operation.operation_id, "parameters": names,
+            "fields": dynamic_spec.schema_targets(definition, operation)}
 
 
 def listable(rows: dict[str, Any], definitions: dict[str, dict[str, Any]], usable_connections: set[str]) -> dict[int, dict[str, Any]]:
@@ -287,19 +393,9 @@ def listable(rows: dict[str, Any], definitions: dict[str, dict[str, Any]], usabl
     out: dict[int, dict[str, Any]] = {}
     for index, call in enumerate(rows["calls"]):
         slot_index, slot = slots.get(call["slot"], (None, None))
-        definition = definitions.get(slot["connector"]) if slot else None
-        if definition is None or slot["connection"] not in usable_connections or not call["operation"]:
-            continue
-        try:
-            operation = runtime_request.find_operation(definition, call["operation"])
-        except ConnectorhubError:
-            continue
-        names = [p.name for p in operation.parameters
-                 if p.location != "body" and not p.internal and dynamic_spec.has_values(p.definition)]
-        fields = dynamic_spec.schema_targets(definition, operation)
-        if names or fields:
-            out[index] = {"slot": slot_index, "connector": slot["connector"], "operation": operation.operation_id, "parameters": names,
-                          "fields": fields}
+        found = _lister(slot_index, slot, definitions, usable_connections, call["operation"])
+        if found and (found["parameters"] or found["fields"]):
+            out[index] = found
     return out
 
 
