@@ -12,6 +12,7 @@ under it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -95,17 +96,23 @@ async def app_page(request: Request, env: str, app: str) -> Response:
     return await page.show(request, env, "app.html", app_view(app))
 
 
-# F3 from the app's page, as from a flow's: the same use cases as ``app share|unshare``.
-page.add_sharing_routes(router, BASE, page.Sharing(
-    template="_flow_share.html",
-    view_for=app_view,
-    share=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.share(
-        session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_APP, ref=ref,
-        principal_kind=kind, principal_ref=principal, role=form.get("role", ""), slot_modes=page.named_values(form)),
-    unshare=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.unshare(
-        session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_APP, ref=ref,
-        principal_kind=kind, principal_ref=principal),
-))
+def sharing(kind: str, view_for: Callable[[str], page.View]) -> page.Sharing:
+    """F3 from a flow's or an app's page, the same use cases as ``flow|app share|unshare``:
+    share with a user or group as user or co-owner with a mode per slot (shared lends the
+    owner's connection, invoker has each user bind their own)."""
+    return page.Sharing(
+        template="_flow_share.html",
+        view_for=view_for,
+        share=lambda session, ctx, environment, ref, principal_kind, principal, form: asset_sharing.share(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=ref,
+            principal_kind=principal_kind, principal_ref=principal, role=form.get("role", ""), slot_modes=page.named_values(form)),
+        unshare=lambda session, ctx, environment, ref, principal_kind, principal, form: asset_sharing.unshare(
+            session=session, actor=ctx.actor, environment=environment, kind=kind, ref=ref,
+            principal_kind=principal_kind, principal_ref=principal),
+    )
+
+
+page.add_sharing_routes(router, BASE, sharing(assets.KIND_APP, app_view))
 
 
 @router.post(BASE + "/{app}/forms/{form}", response_class=HTMLResponse)

@@ -159,18 +159,7 @@ async def flow_page(request: Request, env: str, flow: str, runs: str | None = No
         **shown(session, ctx, environment), "check_now": saved})
 
 
-# F3 from the flow's page: share with a user or group as user or co-owner with a mode per
-# slot (shared lends the owner's connection, invoker has each user bind their own).
-page.add_sharing_routes(router, BASE, page.Sharing(
-    template="_flow_share.html",
-    view_for=flow_view,
-    share=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.share(
-        session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW, ref=ref,
-        principal_kind=kind, principal_ref=principal, role=form.get("role", ""), slot_modes=page.named_values(form)),
-    unshare=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.unshare(
-        session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
-        principal_kind=kind, principal_ref=principal),
-))
+page.add_sharing_routes(router, BASE, apps.sharing(assets.KIND_FLOW, flow_view))
 
 
 @router.post(BASE + "/{flow}/bind", response_class=HTMLResponse)
