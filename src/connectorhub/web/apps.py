@@ -6,7 +6,8 @@ maker fixed are shown, not asked; the others (and the inputs the form's expressi
 and the request body when the operation takes one and the form does not fix it) are
 fields. Sending one is the use case of ``app run ID --form NAME --input k=v``, and the
 answer (each step's status, HTTP status, output, with secrets masked, K2) is shown
-under it.
+under it. The Share section (:func:`sharing`) and a run (:func:`run_asset`) are a
+flow's too: :mod:`.flows` passes its kind.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from connectorhub.access import asset_rules
+from connectorhub.api.context import Context
 from connectorhub.assets import api as assets_api
 from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import runs as asset_runs
@@ -115,23 +117,36 @@ def sharing(kind: str, view_for: Callable[[str], page.View]) -> page.Sharing:
 page.add_sharing_routes(router, BASE, sharing(assets.KIND_APP, app_view))
 
 
+async def run_asset(request: Request, ctx: Context, env: str, kind: str, ref: str, inputs: dict[str, Any], *,
+                    form: str | None = None) -> dict[str, Any]:
+    """Runs a flow, or an app's ``form``, now: the use case of ``flow run`` and ``app run
+    --form`` (a failed run is still a run). Inputs it refuses raise
+    :class:`InvalidRequest`, shown by :func:`run_refused`."""
+
+    def prepare(session):
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        return asset_runs.prepare_run(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=ref,
+            inputs=inputs, form=form,
+        )
+
+    return await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
+
+
+def run_refused(request: Request, error: InvalidRequest) -> Response:
+    """Every problem of the inputs, each with its input."""
+    return page.render(request, "_run_refused.html", status=error.status, error=plain_error(error),
+                       problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
+
+
 @router.post(BASE + "/{app}/forms/{form}", response_class=HTMLResponse)
 @portal_page
 async def run_form(request: Request, env: str, app: str, form: str) -> Response:
     """One form submitted, the same use case as ``app run --form``; its answer below it."""
     ctx = page.context(request)
     values = page.named_values(await page.form_of(request))  # "body": the request body, JSON or text
-
-    def prepare(session):
-        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        return asset_runs.prepare_run(
-            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_APP, ref=app,
-            inputs=values, form=form,
-        )
-
     try:
-        run = await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
+        run = await run_asset(request, ctx, env, assets.KIND_APP, app, values, form=form)
     except InvalidRequest as error:
-        return page.render(request, "_run_refused.html", status=error.status, error=plain_error(error),
-                           problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
+        return run_refused(request, error)
     return page.render(request, "_run.html", run={**run, "error": plain(run["error"] or "")})

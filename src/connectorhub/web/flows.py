@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import asset_rules, offers
-from connectorhub.assets import api as assets_api
 from connectorhub.assets import enabling
 from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import queue
@@ -235,19 +234,10 @@ async def run_flow(request: Request, env: str, flow: str) -> Response:
     run, shown with the error that stopped it)."""
     ctx = page.context(request)
     inputs = page.named_values(await page.form_of(request))
-
-    def prepare(session):
-        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        return asset_runs.prepare_run(
-            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW, ref=flow,
-            inputs=inputs,
-        )
-
     try:
-        run = await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
-    except InvalidRequest as error:  # every problem of the inputs, each with its input
-        return page.render(request, "_run_refused.html", status=error.status, error=plain_error(error),
-                           problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
+        run = await apps.run_asset(request, ctx, env, assets.KIND_FLOW, flow, inputs)
+    except InvalidRequest as error:
+        return apps.run_refused(request, error)
     values = await run_in_threadpool(_recent, ctx, env, flow)
     return page.render(request, "_run.html", run={**run, "error": plain(run["error"] or "")}, refresh_runs=True, **values)
 
