@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectorhub.assets import runs as service
+from connectorhub.assets.background import BackgroundLoop
 from connectorhub.db import utcnow
 from connectorhub.errors import ConnectorhubError
 from connectorhub.secrets.keyring import Keyring
@@ -31,15 +32,18 @@ from connectorhub.transactions import unit_of_work
 log = logging.getLogger("connectorhub.scheduler")
 
 DEFAULT_POLL_SECONDS = 2.0
-STOP_GRACE_SECONDS = 10.0
 
 
-class Scheduler:
-    """Polls for due recurrence flows and runs the ones this process claims.
+class Scheduler(BackgroundLoop):
+    """Polls for due recurrence flows and runs the ones this process claims; ``stop``
+    gives the runs in progress a grace period, then cancels them (they are recorded as
+    interrupted).
 
     ``call_provider`` gives the step caller at run time (the runtime may be wired after
     the scheduler is built); ``clock`` is injectable for tests.
     """
+
+    task_prefix = "scheduler"
 
     def __init__(
         self,
@@ -57,13 +61,11 @@ class Scheduler:
         self.poll_seconds = poll_seconds
         self.clock = clock
         self.name = name or f"pid{os.getpid()}"
-        self._loop_task: asyncio.Task | None = None
         self._runs: set[asyncio.Task] = set()
         self._warned_unavailable = False
 
-    @property
-    def running(self) -> bool:
-        return self._loop_task is not None and not self._loop_task.done()
+    def _in_progress(self) -> set[asyncio.Task]:
+        return self._runs
 
     def _claim(self, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
         with unit_of_work(self.sessions) as session:
@@ -116,24 +118,3 @@ class Scheduler:
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the loop
                 log.error("scheduler poll failed: %s", type(error).__name__)
             await asyncio.sleep(self.poll_seconds)
-
-    async def start(self) -> None:
-        if not self.running:
-            self._loop_task = asyncio.create_task(self._loop(), name=f"scheduler-{self.name}")
-
-    async def stop(self) -> None:
-        """Stop polling; runs in progress get a grace period, then are cancelled (they
-        are recorded as interrupted)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            try:
-                await self._loop_task
-            except asyncio.CancelledError:
-                pass
-            self._loop_task = None
-        if self._runs:
-            _, pending = await asyncio.wait(set(self._runs), timeout=STOP_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)

@@ -42,6 +42,7 @@ import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectorhub.assets import job_listener, queue, runs, schemas, trigger_content, trigger_schema, triggers
+from connectorhub.assets.background import BackgroundLoop
 from connectorhub.assets.facts import get_with_access, slots_of
 from connectorhub.assets.models import (
     JOB_POLL,
@@ -71,7 +72,6 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_RETENTION = dt.timedelta(days=14)
 CLEANUP_EVERY_SECONDS = 3600.0  # finished jobs are deleted at most this often per worker
 CLEANUP_MAX_BATCHES = 100  # per cleanup: a backlog goes over the next hours, not in one go
-STOP_GRACE_SECONDS = 10.0
 _RETRY_CODES = {"UpstreamTimeout", "UpstreamUnreachable", "TooManyConcurrentCalls"}
 _SEEN_KEPT = 1000  # item hashes a polling trigger without a Location remembers
 _EXPIRY_FIELDS = ("expirationDateTime", "expiration", "expiresAt", "expires_at", "expires")
@@ -149,8 +149,12 @@ def _item_hash(item: Any) -> str:
     return hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-class Worker:
-    """Takes jobs from the queue and runs them; see the module's description."""
+class Worker(BackgroundLoop):
+    """Takes jobs from the queue and runs them; see the module's description. ``stop``
+    gives the jobs in progress a grace period, then cancels them (their lease runs out
+    and another worker takes them again)."""
+
+    task_prefix = "worker"
 
     def __init__(
         self,
@@ -180,16 +184,11 @@ class Worker:
         self._last_cleanup: float | None = None  # time.monotonic() of the last one
         self.clock = clock
         self.name = name or f"{os.uname().nodename}:{os.getpid()}:{id(self) % 100000}"
-        self._loop_task: asyncio.Task | None = None
         self._tasks: dict[asyncio.Task, str] = {}
         self._wake: asyncio.Event | None = None
         # PostgreSQL: woken by NOTIFY as well as by the poll (:mod:`.job_listener`).
         self._listen_uri = job_listener.conninfo(sessions.kw.get("bind")) if listen else None
         self.listening = asyncio.Event()  # set while notifications are heard
-
-    @property
-    def running(self) -> bool:
-        return self._loop_task is not None and not self._loop_task.done()
 
     def wake(self) -> None:
         """A job was queued in this process: look now instead of at the next turn."""
@@ -503,24 +502,8 @@ class Worker:
         if self._wake is not None:
             self._wake.set()  # room for another job
 
-    async def start(self) -> None:
-        if not self.running:
-            self._wake, self.listening = asyncio.Event(), asyncio.Event()  # this event loop's
-            self._loop_task = asyncio.create_task(self._loop(), name=f"worker-{self.name}")
+    def _in_progress(self) -> dict[asyncio.Task, str]:
+        return self._tasks
 
-    async def stop(self) -> None:
-        """Stop taking jobs; jobs in progress get a grace period, then are cancelled (their
-        lease runs out and another worker takes them again)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            try:
-                await self._loop_task
-            except asyncio.CancelledError:
-                pass
-            self._loop_task = None
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+    def _before_start(self) -> None:
+        self._wake, self.listening = asyncio.Event(), asyncio.Event()  # this event loop's

@@ -6,18 +6,21 @@ maker fixed are shown, not asked; the others (and the inputs the form's expressi
 and the request body when the operation takes one and the form does not fix it) are
 fields. Sending one is the use case of ``app run ID --form NAME --input k=v``, and the
 answer (each step's status, HTTP status, output, with secrets masked, K2) is shown
-under it.
+under it. The Share section (:func:`sharing`) and a run (:func:`run_asset`) are a
+flow's too: :mod:`.flows` passes its kind.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from connectorhub.access import asset_rules
+from connectorhub.api.context import Context
 from connectorhub.assets import api as assets_api
 from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import runs as asset_runs
@@ -95,17 +98,45 @@ async def app_page(request: Request, env: str, app: str) -> Response:
     return await page.show(request, env, "app.html", app_view(app))
 
 
-# F3 from the app's page, as from a flow's: the same use cases as ``app share|unshare``.
-page.add_sharing_routes(router, BASE, page.Sharing(
-    template="_flow_share.html",
-    view_for=app_view,
-    share=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.share(
-        session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_APP, ref=ref,
-        principal_kind=kind, principal_ref=principal, role=form.get("role", ""), slot_modes=page.named_values(form)),
-    unshare=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.unshare(
-        session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_APP, ref=ref,
-        principal_kind=kind, principal_ref=principal),
-))
+def sharing(kind: str, view_for: Callable[[str], page.View]) -> page.Sharing:
+    """F3 from a flow's or an app's page, the same use cases as ``flow|app share|unshare``:
+    share with a user or group as user or co-owner with a mode per slot (shared lends the
+    owner's connection, invoker has each user bind their own)."""
+    return page.Sharing(
+        template="_flow_share.html",
+        view_for=view_for,
+        share=lambda session, ctx, environment, ref, principal_kind, principal, form: asset_sharing.share(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=ref,
+            principal_kind=principal_kind, principal_ref=principal, role=form.get("role", ""), slot_modes=page.named_values(form)),
+        unshare=lambda session, ctx, environment, ref, principal_kind, principal, form: asset_sharing.unshare(
+            session=session, actor=ctx.actor, environment=environment, kind=kind, ref=ref,
+            principal_kind=principal_kind, principal_ref=principal),
+    )
+
+
+page.add_sharing_routes(router, BASE, sharing(assets.KIND_APP, app_view))
+
+
+async def run_asset(request: Request, ctx: Context, env: str, kind: str, ref: str, inputs: dict[str, Any], *,
+                    form: str | None = None) -> dict[str, Any]:
+    """Runs a flow, or an app's ``form``, now: the use case of ``flow run`` and ``app run
+    --form`` (a failed run is still a run). Inputs it refuses raise
+    :class:`InvalidRequest`, shown by :func:`run_refused`."""
+
+    def prepare(session):
+        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
+        return asset_runs.prepare_run(
+            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=kind, ref=ref,
+            inputs=inputs, form=form,
+        )
+
+    return await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
+
+
+def run_refused(request: Request, error: InvalidRequest) -> Response:
+    """Every problem of the inputs, each with its input."""
+    return page.render(request, "_run_refused.html", status=error.status, error=plain_error(error),
+                       problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
 
 
 @router.post(BASE + "/{app}/forms/{form}", response_class=HTMLResponse)
@@ -114,17 +145,8 @@ async def run_form(request: Request, env: str, app: str, form: str) -> Response:
     """One form submitted, the same use case as ``app run --form``; its answer below it."""
     ctx = page.context(request)
     values = page.named_values(await page.form_of(request))  # "body": the request body, JSON or text
-
-    def prepare(session):
-        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        return asset_runs.prepare_run(
-            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_APP, ref=app,
-            inputs=values, form=form,
-        )
-
     try:
-        run = await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
+        run = await run_asset(request, ctx, env, assets.KIND_APP, app, values, form=form)
     except InvalidRequest as error:
-        return page.render(request, "_run_refused.html", status=error.status, error=plain_error(error),
-                           problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
+        return run_refused(request, error)
     return page.render(request, "_run.html", run={**run, "error": plain(run["error"] or "")})

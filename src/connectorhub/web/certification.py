@@ -97,7 +97,7 @@ async def _review(request: Request, env: str, submission: str, approving: bool) 
     except ConnectorhubError as error:
         if error.status in (401, 404):
             raise
-        values = await _reread(ctx, env, _detail_view(submission))
+        values = await page.reread(ctx, env, _detail_view(submission))
         return page.render(request, "certification_submission.html", status=error.status, **values, error=error, note=note)
     return page.redirect(request, target)
 
@@ -114,16 +114,6 @@ async def approve(request: Request, env: str, submission: str) -> Response:
 async def reject(request: Request, env: str, submission: str) -> Response:
     """Reject with a note, as ``certification reject``."""
     return await _review(request, env, submission, approving=False)
-
-
-async def _reread(ctx, env: str, view: page.View) -> dict[str, Any]:
-    def load() -> dict[str, Any]:
-        with ctx.transaction(write=False) as session:
-            values = page.frame(session, ctx, env)
-            values.update(view(session, ctx, values["environment"]))
-            return values
-
-    return await run_in_threadpool(load)
 
 
 def _submit_view(ref: str) -> page.View:
@@ -161,7 +151,7 @@ async def submit(request: Request, env: str, connector: str) -> Response:
     except ConnectorhubError as error:
         if error.status in (401, 404):
             raise
-        values = await _reread(ctx, env, _submit_view(connector))
+        values = await page.reread(ctx, env, _submit_view(connector))
         return page.render(request, "certification_submit.html", status=error.status, **values, error=error,
                            readme=form.get("readme", ""))
 
@@ -186,5 +176,5 @@ async def set_client_secret(request: Request, env: str, connector: str) -> Respo
     except ConnectorhubError as error:
         if error.status in (401, 404):
             raise
-        values = await _reread(ctx, env, tab_view(connector, "definition"))
+        values = await page.reread(ctx, env, tab_view(connector, "definition"))
         return page.render(request, "connector.html", status=error.status, **values, error=error)

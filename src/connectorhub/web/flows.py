@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from connectorhub.access import asset_rules, offers
-from connectorhub.assets import api as assets_api
 from connectorhub.assets import enabling
 from connectorhub.assets import facts as asset_facts
 from connectorhub.assets import queue
@@ -159,18 +158,7 @@ async def flow_page(request: Request, env: str, flow: str, runs: str | None = No
         **shown(session, ctx, environment), "check_now": saved})
 
 
-# F3 from the flow's page: share with a user or group as user or co-owner with a mode per
-# slot (shared lends the owner's connection, invoker has each user bind their own).
-page.add_sharing_routes(router, BASE, page.Sharing(
-    template="_flow_share.html",
-    view_for=flow_view,
-    share=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.share(
-        session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW, ref=ref,
-        principal_kind=kind, principal_ref=principal, role=form.get("role", ""), slot_modes=page.named_values(form)),
-    unshare=lambda session, ctx, environment, ref, kind, principal, form: asset_sharing.unshare(
-        session=session, actor=ctx.actor, environment=environment, kind=assets.KIND_FLOW, ref=ref,
-        principal_kind=kind, principal_ref=principal),
-))
+page.add_sharing_routes(router, BASE, apps.sharing(assets.KIND_FLOW, flow_view))
 
 
 @router.post(BASE + "/{flow}/bind", response_class=HTMLResponse)
@@ -246,19 +234,10 @@ async def run_flow(request: Request, env: str, flow: str) -> Response:
     run, shown with the error that stopped it)."""
     ctx = page.context(request)
     inputs = page.named_values(await page.form_of(request))
-
-    def prepare(session):
-        environment = environments.get_or_raise(session=session, actor=ctx.actor, ref=env)
-        return asset_runs.prepare_run(
-            session=session, actor=ctx.actor, keyring=ctx.keyring, environment=environment, kind=assets.KIND_FLOW, ref=flow,
-            inputs=inputs,
-        )
-
     try:
-        run = await asset_runs.run(transaction=ctx.transaction, prepare=prepare, call=assets_api.step_caller(request.app))
-    except InvalidRequest as error:  # every problem of the inputs, each with its input
-        return page.render(request, "_run_refused.html", status=error.status, error=plain_error(error),
-                           problems=[{**p, "message": plain(p.get("message", ""))} for p in error.extra.get("errors") or []])
+        run = await apps.run_asset(request, ctx, env, assets.KIND_FLOW, flow, inputs)
+    except InvalidRequest as error:
+        return apps.run_refused(request, error)
     values = await run_in_threadpool(_recent, ctx, env, flow)
     return page.render(request, "_run.html", run={**run, "error": plain(run["error"] or "")}, refresh_runs=True, **values)
 

@@ -92,25 +92,20 @@ async def connect(request: Request, env: str, kind: str, asset: str, slot: str) 
     return page.redirect(request, target)
 
 
-@router.get(PATHS[assets.KIND_FLOW], response_class=HTMLResponse)
-@portal_page
-async def flow_connect_form(request: Request, env: str, flow: str, slot: str, set: str | None = None) -> Response:
-    return await connect_form(request, env, assets.KIND_FLOW, flow, slot, set)
+def add_routes(kind: str) -> None:
+    """The form (GET) and its answer (POST) for a flow's or an app's slot: the same pages,
+    the asset's id read from the path's ``{flow}`` or ``{app}`` (the kind's name)."""
+
+    @router.get(PATHS[kind], response_class=HTMLResponse, name=f"{kind}_connect_form")
+    @portal_page
+    async def form_page(request: Request, env: str, slot: str, set: str | None = None) -> Response:
+        return await connect_form(request, env, kind, request.path_params[kind], slot, set)
+
+    @router.post(PATHS[kind], response_class=HTMLResponse, name=f"{kind}_connect")
+    @portal_page
+    async def submit(request: Request, env: str, slot: str) -> Response:
+        return await connect(request, env, kind, request.path_params[kind], slot)
 
 
-@router.post(PATHS[assets.KIND_FLOW], response_class=HTMLResponse)
-@portal_page
-async def flow_connect(request: Request, env: str, flow: str, slot: str) -> Response:
-    return await connect(request, env, assets.KIND_FLOW, flow, slot)
-
-
-@router.get(PATHS[assets.KIND_APP], response_class=HTMLResponse)
-@portal_page
-async def app_connect_form(request: Request, env: str, app: str, slot: str, set: str | None = None) -> Response:
-    return await connect_form(request, env, assets.KIND_APP, app, slot, set)
-
-
-@router.post(PATHS[assets.KIND_APP], response_class=HTMLResponse)
-@portal_page
-async def app_connect(request: Request, env: str, app: str, slot: str) -> Response:
-    return await connect(request, env, assets.KIND_APP, app, slot)
+for _kind in PATHS:
+    add_routes(_kind)

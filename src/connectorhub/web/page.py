@@ -195,7 +195,13 @@ def frame(session: Session, ctx: Context, env: str) -> dict[str, Any]:
 async def show(request: Request, env: str, template: str, view: View, *, whole: bool = True) -> Response:
     """A page (``whole``: with its frame) or a fragment, read in one read transaction.
     ``template`` may name a value of the view (``"{tab}"``) to pick the fragment."""
-    ctx = context(request)
+    values = await reread(context(request), env, view, whole=whole)
+    return render(request, template.format(**values), **values)
+
+
+async def reread(ctx: Context, env: str, view: View, *, whole: bool = True) -> dict[str, Any]:
+    """``view``'s values (``whole``: with the frame's) read in one read transaction: a
+    page's, or the page shown again under a refusal."""
 
     def load() -> dict[str, Any]:
         with ctx.transaction(write=False) as session:
@@ -206,8 +212,7 @@ async def show(request: Request, env: str, template: str, view: View, *, whole: 
             values.update(view(session, ctx, values["environment"]))
             return values
 
-    values = await run_in_threadpool(load)
-    return render(request, template.format(**values), **values)
+    return await run_in_threadpool(load)
 
 
 async def act(

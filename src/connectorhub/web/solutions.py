@@ -108,18 +108,8 @@ async def create_solution(request: Request, env: str) -> Response:
     except ConnectorhubError as error:
         if error.status == 401:
             raise
-        values = await reread(ctx, env, _list_view(None))
+        values = await page.reread(ctx, env, _list_view(None))
         return page.render(request, "solutions.html", status=error.status, **values, refused=refusal(error), form=form)
-
-
-async def reread(ctx, env: str, view: page.View) -> dict[str, Any]:
-    def load() -> dict[str, Any]:
-        with ctx.transaction(write=False) as session:
-            values = page.frame(session, ctx, env)
-            values.update(view(session, ctx, values["environment"]))
-            return values
-
-    return await run_in_threadpool(load)
 
 
 # --- a solution ----------------------------------------------------------------------------
@@ -183,7 +173,7 @@ async def act_on_solution(request: Request, env: str, solution: str, change, **t
     except ConnectorhubError as error:
         if error.status == 401:
             raise
-        values = await reread(ctx, env, solution_view(solution))
+        values = await page.reread(ctx, env, solution_view(solution))
         return page.render(request, "solution.html", status=error.status, **values, refused=refusal(error), **typed)
     return page.render(request, "solution.html", **values)
 
@@ -236,7 +226,7 @@ async def export_solution(request: Request, env: str, solution: str, managed: bo
     except ConnectorhubError as error:
         if error.status == 401:
             raise
-        values = await reread(ctx, env, solution_view(solution))
+        values = await page.reread(ctx, env, solution_view(solution))
         return page.render(request, "solution.html", status=error.status, **values, refused=refusal(error))
     return Response(data, media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store",
@@ -270,6 +260,6 @@ async def delete_solution(request: Request, env: str, solution: str) -> Response
     except ConnectorhubError as error:
         if error.status == 401:
             raise
-        values = await reread(ctx, env, solution_view(solution))
+        values = await page.reread(ctx, env, solution_view(solution))
         return page.render(request, "solution_delete.html", status=error.status, **values, refused=refusal(error))
     return page.render(request, "solution_deleted.html", **values)

@@ -25,7 +25,7 @@ from connectorhub.solutions import service as solutions
 from connectorhub.transactions import retried
 from connectorhub.web import page
 from connectorhub.web.page import PAGE, portal_page
-from connectorhub.web.solutions import BASE, act_on_solution, refusal, reread
+from connectorhub.web.solutions import BASE, act_on_solution, refusal
 
 router = APIRouter()
 REFERENCES = "/environments/{env}/connection-references"
@@ -96,7 +96,7 @@ async def bind(request: Request, env: str, logical: str) -> Response:
     except ConnectorhubError as error:
         if error.status == 401:
             raise
-        values = await reread(ctx, env, references_view(None))
+        values = await page.reread(ctx, env, references_view(None))
         return page.render(request, "connection_references.html", status=error.status, **values, refused=refusal(error))
-    values = await reread(ctx, env, references_view(None))
+    values = await page.reread(ctx, env, references_view(None))
     return page.render(request, "connection_references.html", **values, bound=bound)
