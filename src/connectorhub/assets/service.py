@@ -233,7 +233,11 @@ def _resolve_slots(
                     decision = asset_rules.decide_connection_scope(connection.scope, None)
                     problems.append({"location": f"{where}.connection", "message": decision.reason})
             except ConnectorhubError as error:
-                problems.append({"location": f"{where}.connection", "message": error.detail})
+                message = error.detail
+                if error.code == "ConnectionNotFound":
+                    # The CLI takes a display name where it is unique; a file keeps ids only.
+                    message += " A flow or app file names a connection by its id (connectorhub connection list -e ENV, or the portal's Connections page, lists them)."
+                problems.append({"location": f"{where}.connection", "message": message})
                 connection = None
         resolved[name] = (connector, connection)
     return resolved, problems

@@ -49,7 +49,7 @@ from connectorhub.assets.models import (
 )
 from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
-from connectorhub.errors import MalformedRequest, not_found
+from connectorhub.errors import MalformedRequest, NotFound
 
 DEFAULT_POLL_SECONDS = 180
 CALLBACK_PREFIX = "/callbacks/"
@@ -271,6 +271,16 @@ def disarm(*, session: Session, asset: Asset, now: dt.datetime | None = None) ->
     session.flush()
 
 
+def _callback_not_found() -> NotFound:
+    """Read by whoever posted to an old URL (often a maker trying it by hand): the
+    generic "not found, or no access" would not say why a URL that worked stops."""
+    return NotFound(
+        "No flow listens at this callback URL: its flow was deleted or disabled, or it subscribed "
+        "again with a new URL (a renewal, enabling it, a changed trigger). Nothing was started.",
+        code="CallbackNotFound",
+    )
+
+
 def accept_callback(*, session: Session, token: str, body: bytes, headers: dict[str, str], now: dt.datetime | None = None) -> str | None:
     """A POST to a callback URL: queue a run with ``trigger.body`` / ``trigger.headers``
     (K3: recorded before the caller is answered). Returns the job id, or None for a
@@ -278,7 +288,7 @@ def accept_callback(*, session: Session, token: str, body: bytes, headers: dict[
     URL no subscription issued (a forged or an old one)."""
     subscription = session.scalar(select(TriggerSubscription).where(TriggerSubscription.token_hash == _token_hash(token)))
     if subscription is None or subscription.kind != SUB_WEBHOOK:
-        raise not_found("callback", "this URL")
+        raise _callback_not_found()
     delivery = next((headers[k] for k in ("x-ms-client-tracking-id", "x-request-id", "x-delivery-id", "x-github-delivery", "x-event-id") if k in headers), None)
     kept = {k.lower(): v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS}
     shaped_body, shaped_headers = trigger_content.shape(_content(session, subscription), body, kept)
@@ -299,7 +309,7 @@ def answer_validation(*, session: Session, token: str, validation: str) -> str:
     (echoing it would let anyone put arbitrary bytes in an answer of this host)."""
     subscription = session.scalar(select(TriggerSubscription).where(TriggerSubscription.token_hash == _token_hash(token)))
     if subscription is None or subscription.kind != SUB_WEBHOOK:
-        raise not_found("callback", "this URL")
+        raise _callback_not_found()
     if not validation or len(validation) > MAX_VALIDATION_TOKEN or not validation.isprintable():
         raise MalformedRequest(
             f"The validationToken query parameter must be 1 to {MAX_VALIDATION_TOKEN} printable characters without "

@@ -69,6 +69,13 @@ def print_run(run: dict[str, Any]) -> None:
         }
         for s in run["steps"]
     ]
+    # What started it: a connector trigger's delivery or item (trigger.body) or a manual
+    # run's inputs, which the table of steps does not show (--json has it whole).
+    inputs = run.get("inputs") or {}
+    if run.get("trigger") in ("webhook", "poll") and "body" in inputs:
+        console.print(f"  trigger body: {_short(inputs['body'], 100)}", highlight=False)
+    elif inputs and run.get("trigger") not in ("webhook", "poll"):
+        console.print(f"  inputs: {_short(inputs, 100)}", highlight=False)
     table(rows, ["step", "status", "http", "ms", "output", "error"])
 
 
@@ -153,12 +160,18 @@ def _register(sub: typer.Typer, kind: str) -> None:
         if as_json:
             emit_json(data)
             return
-        for key in ("id", "name", "owner", "role", "via", "trigger", "next_due_at"):
-            console.print(f"[bold]{key}[/bold]: {data.get(key)}", highlight=False)
+        for key in ("id", "name", "owner", "role", "via", "trigger", "enabled", "next_due_at"):
+            if key in data:  # apps have no trigger to enable
+                console.print(f"[bold]{key}[/bold]: {data.get(key)}", highlight=False)
         subscription = data.get("subscription")
         if subscription:
             where = subscription.get("location") or "no location"
             console.print(f"[bold]subscription[/bold]: {subscription['kind']}, {subscription['state']} ({where})", highlight=False)
+            if subscription["kind"] == "polling" and subscription.get("next_at"):
+                every = f" (every {subscription['interval_seconds']} s)" if subscription.get("interval_seconds") else ""
+                console.print(f"[bold]next poll[/bold]: {subscription['next_at']}{every}", highlight=False)
+            if subscription.get("expires_at"):
+                console.print(f"[bold]expires[/bold]: {subscription['expires_at']} (renewed before)", highlight=False)
             if subscription.get("error"):
                 console.print(f"[bold]subscription error[/bold]: {subscription['error']}", highlight=False)
             # The latest subscription's reservation (a dynamic delivery schema not read).
