@@ -4,13 +4,15 @@
 callback URL answers why nothing listens there; a flow file naming a connection by its
 display name is told to give its id; ``connectorhub worker`` without a public URL warns
 that it cannot subscribe webhooks; the editor's step rows leave out internal and trigger
-operations and, without a slot, say to add one first. Against a local backend; the worker
+operations and, without a slot, say to add one first; the trigger example in
+docs/flows.md validates. Against a local backend; the worker
 is driven turn by turn.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import test_triggers
@@ -20,7 +22,9 @@ from fastapi.testclient import TestClient
 from test_triggers import ENV, PROPERTIES, definition, recorded, setup_flow, turn
 
 from connectorhub import serve as server
+from connectorhub.assets import triggers
 from connectorhub.cli.main import run as cli_run
+from connectorhub.connectors.validation import validate_connector
 from connectorhub.web import flows_editor
 
 # test_triggers' fixtures: pytest finds a fixture by the name it is bound to here.
@@ -37,7 +41,7 @@ def test_flow_show_says_enabled_and_the_next_poll_and_runs_show_the_trigger_body
     turn(app)
     shown = cli("flow", "show", flow_id, "-e", "default", token=alice)
     assert shown.exit_code == 0, shown.stderr
-    assert "enabled: True" in shown.stdout
+    assert "enabled: True" in shown.stdout and "next_due_at" not in shown.stdout  # a recurrence's, not a poll's
     assert "subscription: polling, active" in shown.stdout and "next poll: " in shown.stdout and "(every 300 s)" in shown.stdout
     runs = cli("flow", "runs", flow_id, "-e", "default", token=alice)
     assert runs.exit_code == 0, runs.stderr
@@ -106,3 +110,14 @@ def test_the_editor_offers_steps_without_internal_or_trigger_operations_and_says
     blank = browser.post("/portal/environments/default/flows/new", data={"action": "preview", "name": "x", "trigger_type": "connector"})
     assert blank.status_code == 200
     assert "first add one under <em>Connections</em>" in blank.text
+
+
+def test_the_trigger_example_in_the_flow_docs_validates_and_has_a_webhook_and_a_polled_trigger():
+    text = (Path(__file__).parents[2] / "docs" / "flows.md").read_text(encoding="utf-8")
+    block = text.split("<!-- example: trigger-paths", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    document = {"swagger": "2.0", "info": {"title": "Tasks", "version": "1.0", "description": "Tasks."},
+                "host": "api.tasks.test", "basePath": "/", "schemes": ["https"], "paths": json.loads(block)}
+    _, _, findings = validate_connector(json.dumps(document), None)
+    assert [f for f in findings if f.level == "error"] == []
+    found = triggers.trigger_operations_in(document)
+    assert (found["WhenTaskCreated"].webhook, found["WhenItemAdded"].webhook) == (True, False)

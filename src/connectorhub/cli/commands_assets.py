@@ -161,7 +161,8 @@ def _register(sub: typer.Typer, kind: str) -> None:
             emit_json(data)
             return
         for key in ("id", "name", "owner", "role", "via", "trigger", "enabled", "next_due_at"):
-            if key in data:  # apps have no trigger to enable
+            # Apps have no trigger to enable; only a recurrence has a due time.
+            if key in data and not (key == "next_due_at" and data[key] is None):
                 console.print(f"[bold]{key}[/bold]: {data.get(key)}", highlight=False)
         subscription = data.get("subscription")
         if subscription:
