@@ -5,8 +5,8 @@ callback URL answers why nothing listens there; a flow file naming a connection 
 display name is told to give its id; ``connectorhub worker`` without a public URL warns
 that it cannot subscribe webhooks; the editor's step rows leave out internal and trigger
 operations and, without a slot, say to add one first; the trigger example in
-docs/flows.md validates. Against a local backend; the worker
-is driven turn by turn.
+docs/flows.md validates; ``connection values --param`` without ``=`` says what to write.
+Against a local backend; the worker is driven turn by turn.
 """
 
 from __future__ import annotations
@@ -121,3 +121,9 @@ def test_the_trigger_example_in_the_flow_docs_validates_and_has_a_webhook_and_a_
     assert [f for f in findings if f.level == "error"] == []
     found = triggers.trigger_operations_in(document)
     assert (found["WhenTaskCreated"].webhook, found["WhenItemAdded"].webhook) == (True, False)
+
+
+def test_connection_values_with_a_param_lacking_its_value_says_what_to_write(cli):
+    given = cli("connection", "values", "-e", "default", "any", "--operation", "AddEntry", "--parameter", "field", "--param", "form_id")
+    assert given.exit_code == 1
+    assert "--param item 1 is not of the form NAME=VALUE" in given.stderr and "connection parameter" not in given.stderr
