@@ -5,8 +5,10 @@ callback URL answers why nothing listens there; a flow file naming a connection 
 display name is told to give its id; ``connectorhub worker`` without a public URL warns
 that it cannot subscribe webhooks; the editor's step rows leave out internal and trigger
 operations and, without a slot, say to add one first; the trigger example in
-docs/flows.md validates; ``connection values --param`` without ``=`` says what to write.
-Against a local backend; the worker is driven turn by turn.
+docs/flows.md validates; ``connection values --param`` without ``=`` says what to write; a
+trigger of an unknown type, a wrong unit or an expression in its body is refused at the
+file's own key with what to write. Against a local backend; the worker is driven turn by
+turn.
 """
 
 from __future__ import annotations
@@ -127,3 +129,23 @@ def test_connection_values_with_a_param_lacking_its_value_says_what_to_write(cli
     given = cli("connection", "values", "-e", "default", "any", "--operation", "AddEntry", "--parameter", "field", "--param", "form_id")
     assert given.exit_code == 1
     assert "--param item 1 is not of the form NAME=VALUE" in given.stderr and "connection parameter" not in given.stderr
+
+
+def test_a_trigger_file_with_an_unknown_type_a_wrong_unit_or_an_expression_in_its_body_says_where_and_what(app, alice, backend):
+    client = client_for(app, alice)
+    connector = client.post(f"{ENV}/connectors", json={
+        "api_definition": json.dumps(definition(backend.host)), "api_properties": json.dumps(PROPERTIES)}).json()["id"]
+    steps = [{"name": "keep", "slot": "events", "operation": "Record", "body": {"n": 1}}]
+
+    def problems(trigger: dict) -> list[dict]:
+        answer = client.post(f"{ENV}/flows", json={"name": "T", "trigger": trigger, "connections": {"events": {"connector": connector}}, "steps": steps})
+        assert answer.status_code == 422, answer.text
+        return answer.json()["errors"]
+
+    [unknown] = problems({"type": "webhook", "slot": "events", "operation": "WhenCreated"})
+    assert unknown["location"] == "trigger" and "the types are 'manual', 'recurrence', 'connector'" in unknown["message"]
+    assert "Input tag" not in unknown["message"]
+    [unit] = problems({"type": "connector", "slot": "events", "operation": "NewItems", "interval": 5, "unit": "seconds"})
+    assert unit["location"] == "trigger.unit"  # the file's key, not pydantic's trigger.connector.unit
+    [expression] = problems({"type": "connector", "slot": "events", "operation": "WhenCreated", "body": {"event": "=trigger.time"}})
+    assert expression["location"] == "trigger.body.event" and "expressions are not evaluated" in expression["message"]

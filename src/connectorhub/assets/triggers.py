@@ -171,7 +171,21 @@ def check(spec: schemas.FlowFile, slot_connectors: dict[str, Connector | None]) 
         for name, value in trigger.parameters.items():
             if isinstance(value, str) and value.startswith("=") and not value.startswith("=="):
                 problems.append({"location": f"trigger.parameters.{name}", "message": "Trigger parameters are literal values; expressions are not evaluated here."})
+    # The body too: the subscribe call would send '=…' as text, silently (docs/flows.md).
+    for where in _expressions_in(trigger.body, "trigger.body"):
+        problems.append({"location": where, "message": "The trigger's body is literal values; expressions are not evaluated here."})
     return problems
+
+
+def _expressions_in(value: Any, where: str) -> list[str]:
+    """Where, inside a trigger's literal body, a text starts with a single ``=``."""
+    if isinstance(value, str):
+        return [where] if value.startswith("=") and not value.startswith("==") else []
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _expressions_in(item, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in _expressions_in(item, f"{where}.{index}")]
+    return []
 
 
 def subscription_request(operation: TriggerOperation, parameters: dict[str, Any], body: Any, url: str) -> tuple[dict[str, Any], Any]:
