@@ -115,7 +115,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
         check_values: bool = check_values_option,
         as_json: bool = JsonOption,
     ):
-        """Create from a file; prints the id."""
+        """Create from a file; prints the id. A flow's connector trigger subscribes (webhook) or starts polling at once."""
         created = Client().post(base(env) + _check_query(check_values), read_json_file(file, f"the {noun} file"))
         if as_json:
             emit_json({"id": created["id"]})
@@ -154,7 +154,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("show")
     def show(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
-        """The definition and each slot's status (missing: its connection was deleted)."""
+        """The definition and each slot's status (missing: its connection was deleted); for a flow, whether it is enabled and its trigger's subscription (state, next poll, errors)."""
         client = Client()
         data = client.get(path(client, env, asset_id))
         if as_json:
@@ -242,7 +242,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
         run: str = typer.Option(None, "--run", help="Show only this run (its id)."),
         as_json: bool = JsonOption,
     ):
-        """Runs, newest first: each step's status, duration and output."""
+        """Runs, newest first: what started each (a trigger's body, or the inputs) and each step's status, duration and output."""
         client = Client()
         if run:
             items = [client.get(path(client, env, asset_id, f"/runs/{run}"))]
@@ -348,7 +348,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("delete")
     def delete(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
-        """Delete it with its shares and runs; connections scoped to it go too."""
+        """Delete it with its shares and runs; connections scoped to it go too, and a flow's webhook is unsubscribed."""
         client = Client()
         report = client.delete(path(client, env, asset_id))
         if as_json:
