@@ -5,10 +5,10 @@ callback URL answers why nothing listens there; a flow file naming a connection 
 display name is told to give its id; ``connectorhub worker`` without a public URL warns
 that it cannot subscribe webhooks; the editor's step rows leave out internal and trigger
 operations and, without a slot, say to add one first; the trigger example in
-docs/flows.md validates; ``connection values --param`` without ``=`` says what to write; a
-trigger of an unknown type, a wrong unit or an expression in its body is refused at the
-file's own key with what to write. Against a local backend; the worker is driven turn by
-turn.
+docs/flows.md validates; ``connection values`` and ``invoke`` ``--param`` without ``=``
+say what to write; a trigger of an unknown type, a wrong unit or an expression in its
+body is refused at the file's own key with what to write. Against a local backend; the
+worker is driven turn by turn.
 """
 
 from __future__ import annotations
@@ -125,10 +125,14 @@ def test_the_trigger_example_in_the_flow_docs_validates_and_has_a_webhook_and_a_
     assert (found["WhenTaskCreated"].webhook, found["WhenItemAdded"].webhook) == (True, False)
 
 
-def test_connection_values_with_a_param_lacking_its_value_says_what_to_write(cli):
+def test_values_and_invoke_with_a_param_lacking_its_value_say_what_to_write(cli):
     given = cli("connection", "values", "-e", "default", "any", "--operation", "AddEntry", "--parameter", "field", "--param", "form_id")
     assert given.exit_code == 1
     assert "--param item 1 is not of the form NAME=VALUE" in given.stderr and "connection parameter" not in given.stderr
+    called = cli("invoke", "-e", "default", "--connection", "any", "--operation", "AddEntry", "--param", "list")
+    assert called.exit_code == 1 and "--param item 1 is not of the form NAME=VALUE" in called.stderr
+    twice = cli("invoke", "-e", "default", "--connection", "any", "--operation", "AddEntry", "--param", "a=1", "--param", "a=2")
+    assert twice.exit_code == 1 and "--param a is given more than once" in twice.stderr
 
 
 def test_a_trigger_file_with_an_unknown_type_a_wrong_unit_or_an_expression_in_its_body_says_where_and_what(app, alice, backend):

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from connectorhub import errors
-from connectorhub.cli import names
+from connectorhub.cli import names, parameter_input
 from connectorhub.cli.app import JsonOption
 from connectorhub.cli.client import Client
 from connectorhub.cli.commands_assets import flow_app
@@ -21,25 +20,9 @@ GivenOption = typer.Option(
 )
 
 
-def _given(items: list[str] | None) -> dict[str, str]:
-    """``--param NAME=VALUE`` items: values of the operation's other parameters (not a
-    connection's, whose parser would call them connection parameters). A malformed item
-    is not quoted: it may hold a value someone would rather not see echoed."""
-    out: dict[str, str] = {}
-    for position, item in enumerate(items or [], start=1):
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise errors.InvalidRequest(
-                f"--param item {position} is not of the form NAME=VALUE: name a parameter of the operation and "
-                "its value (--param list=inbox).", code="AssignmentNotValid",
-            )
-        out[name.strip()] = value
-    return out
-
-
 def _post(env: str, connection: str, route: str, operation: str, parameter: str | None, param: list[str] | None) -> dict:
     client = Client()
-    body = {"operation": operation, "parameter": parameter, "parameters": _given(param)}
+    body = {"operation": operation, "parameter": parameter, "parameters": parameter_input.operation_parameters(param)}
     return client.post(f"/environments/{env}/connections/{names.connection_id(client, env, connection)}/{route}", body)
 
 
