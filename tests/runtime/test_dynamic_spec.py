@@ -35,6 +35,9 @@ def test_argument_forms_and_where_they_go():
     with pytest.raises(InvalidRequest) as missing:
         dynamic_spec.arguments(lookup, lists, {}, {}, target="form_id")
     assert missing.value.code == "DynamicValueArgumentMissing" and "event_id" in missing.value.detail
+    # Read in the portal too: it says where to give the value there, not only the CLI's option.
+    assert "in the portal, in the field or the step's parameter lines" in missing.value.detail
+    assert "--param event_id=VALUE" in missing.value.detail
     parameters, _ = dynamic_spec.arguments(lookup, lists, {"body": {"a": 1}}, {"event_id": "dflt"}, target="x")
     assert parameters["kind"] == "dflt"
 

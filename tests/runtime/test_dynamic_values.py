@@ -132,7 +132,10 @@ def test_a_missing_referenced_parameter_is_named(admin, backend, connection):
 def test_body_property_values_and_errors(admin, backend, connection):
     ok = values(admin, connection, operation="AddEntry", parameter="body/list")
     assert ok.json()["values"] == [{"value": "Survey", "title": "Survey"}, {"value": "Order", "title": "Order"}]
-    assert values(admin, connection, operation="AddEntry", parameter="plain").json()["code"] == "NoDynamicValues"
+    plain = values(admin, connection, operation="AddEntry", parameter="plain").json()
+    assert plain["code"] == "NoDynamicValues"
+    # Names those that do have values, so a maker who guessed the wrong one sees the right one.
+    assert "Those of 'AddEntry' that do: " in plain["detail"] and "field" in plain["detail"] and "body/list" in plain["detail"]
     assert values(admin, connection, operation="AddEntry", parameter="nope").json()["code"] == "ParameterNotFound"
     failed = values(admin, connection, operation="AddEntry", parameter="status")
     assert failed.status_code == 422 and failed.json()["code"] == "DynamicLookupFailed"
@@ -147,7 +150,9 @@ def test_dynamic_schema_is_read_from_the_answer(admin, backend, connection):
     got = backend.received[-1]
     assert (got.method, got.path, json.loads(got.body)) == ("POST", "/api/forms/7/schema", {"format": "json"})
     none = admin.post(f"{ENV}/connections/{connection}/dynamic-schema", json={"operation": "ListForms"})
-    assert none.json()["code"] == "NoDynamicSchema"
+    assert none.json()["code"] == "NoDynamicSchema" and "that do" not in none.json()["detail"]
+    wrong = admin.post(f"{ENV}/connections/{connection}/dynamic-schema", json={"operation": "AddEntry", "parameter": "plain"})
+    assert wrong.json()["code"] == "NoDynamicSchema" and "Those of 'AddEntry' that do: body." in wrong.json()["detail"]
 
 
 def test_outbound_rules_apply_to_lookups(admin, backend):

@@ -412,6 +412,14 @@ def test_r1_unknown_operations_are_not_found_with_a_hint():
     with pytest.raises(NotFound) as caught:
         builder.find_operation(doc, "op")
     assert caught.value.code == "OperationNotFound" and "'Op'" in caught.value.detail
+    doc = definition()  # plans are cached per definition object: a new one
+    doc["paths"]["/entries"] = {"post": {"operationId": "AddEntry", "responses": {"200": {"description": "OK"}}}}
+    with pytest.raises(NotFound) as typo:
+        builder.find_operation(doc, "AddEntr")
+    assert "Did you mean 'AddEntry'?" in typo.value.detail and "connectorhub connector show" in typo.value.detail
+    with pytest.raises(NotFound) as unlike:
+        builder.find_operation(doc, "Zzz")
+    assert "Did you mean" not in unlike.value.detail
 
 
 def test_operation_plans_are_cached_per_definition_object():

@@ -76,12 +76,28 @@ def _title(kind: str) -> str:
 # --- files -------------------------------------------------------------------------
 
 
+TRIGGER_TYPES = ("manual", "recurrence", "connector")  # the file's trigger "type"s (schemas.FlowFile)
+
+
 def _problem_message(error: dict[str, Any]) -> str:
+    if error.get("type") == "union_tag_invalid":
+        # pydantic's "Input tag … does not match any of the expected tags" names no fix.
+        return (f"Not a known type; the types are {(error.get('ctx') or {}).get('expected_tags', '')} (a connector's "
+                "webhook or polled trigger is \"connector\"; docs/flows.md).")
     if error.get("type") == "string_pattern_mismatch":
         return f"Must be a name of {schemas.NAME_RULE}."
     if error.get("type") == "extra_forbidden":
         return "Unknown field; remove it or check its spelling (docs/flows.md)."
     return error.get("msg", "")
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    """Where a shape problem is in the file: pydantic puts the trigger's type in the path
+    (``trigger.connector.unit``), which is not a key of the file (``trigger.unit``)."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 2 and parts[0] == "trigger" and parts[1] in TRIGGER_TYPES:
+        del parts[1]
+    return ".".join(parts) or "(file)"
 
 
 def parse_file(kind: str, data: Any) -> schemas.FlowFile | schemas.AppFile:
@@ -94,7 +110,7 @@ def parse_file(kind: str, data: Any) -> schemas.FlowFile | schemas.AppFile:
         return model.model_validate(data)
     except ValidationError as error:
         problems = [
-            {"location": ".".join(str(p) for p in e.get("loc", ())) or "(file)", "message": _problem_message(e)}
+            {"location": _location(e.get("loc", ())), "message": _problem_message(e)}
             for e in error.errors()
         ]
         raise _file_error(kind, problems) from None
@@ -233,7 +249,11 @@ def _resolve_slots(
                     decision = asset_rules.decide_connection_scope(connection.scope, None)
                     problems.append({"location": f"{where}.connection", "message": decision.reason})
             except ConnectorhubError as error:
-                problems.append({"location": f"{where}.connection", "message": error.detail})
+                message = error.detail
+                if error.code == "ConnectionNotFound":
+                    # The CLI takes a display name where it is unique; a file keeps ids only.
+                    message += " A flow or app file names a connection by its id (connectorhub connection list -e ENV, or the portal's Connections page, lists them)."
+                problems.append({"location": f"{where}.connection", "message": message})
                 connection = None
         resolved[name] = (connector, connection)
     return resolved, problems

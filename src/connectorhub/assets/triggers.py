@@ -49,7 +49,7 @@ from connectorhub.assets.models import (
 )
 from connectorhub.connectors.models import Connector
 from connectorhub.db import utcnow
-from connectorhub.errors import MalformedRequest, not_found
+from connectorhub.errors import MalformedRequest, NotFound
 
 DEFAULT_POLL_SECONDS = 180
 CALLBACK_PREFIX = "/callbacks/"
@@ -171,7 +171,21 @@ def check(spec: schemas.FlowFile, slot_connectors: dict[str, Connector | None]) 
         for name, value in trigger.parameters.items():
             if isinstance(value, str) and value.startswith("=") and not value.startswith("=="):
                 problems.append({"location": f"trigger.parameters.{name}", "message": "Trigger parameters are literal values; expressions are not evaluated here."})
+    # The body too: the subscribe call would send '=…' as text, silently (docs/flows.md).
+    for where in _expressions_in(trigger.body, "trigger.body"):
+        problems.append({"location": where, "message": "The trigger's body is literal values; expressions are not evaluated here."})
     return problems
+
+
+def _expressions_in(value: Any, where: str) -> list[str]:
+    """Where, inside a trigger's literal body, a text starts with a single ``=``."""
+    if isinstance(value, str):
+        return [where] if value.startswith("=") and not value.startswith("==") else []
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _expressions_in(item, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in _expressions_in(item, f"{where}.{index}")]
+    return []
 
 
 def subscription_request(operation: TriggerOperation, parameters: dict[str, Any], body: Any, url: str) -> tuple[dict[str, Any], Any]:
@@ -271,6 +285,16 @@ def disarm(*, session: Session, asset: Asset, now: dt.datetime | None = None) ->
     session.flush()
 
 
+def _callback_not_found() -> NotFound:
+    """Read by whoever posted to an old URL (often a maker trying it by hand): the
+    generic "not found, or no access" would not say why a URL that worked stops."""
+    return NotFound(
+        "No flow listens at this callback URL: its flow was deleted or disabled, or it subscribed "
+        "again with a new URL (a renewal, enabling it, a changed trigger). Nothing was started.",
+        code="CallbackNotFound",
+    )
+
+
 def accept_callback(*, session: Session, token: str, body: bytes, headers: dict[str, str], now: dt.datetime | None = None) -> str | None:
     """A POST to a callback URL: queue a run with ``trigger.body`` / ``trigger.headers``
     (K3: recorded before the caller is answered). Returns the job id, or None for a
@@ -278,7 +302,7 @@ def accept_callback(*, session: Session, token: str, body: bytes, headers: dict[
     URL no subscription issued (a forged or an old one)."""
     subscription = session.scalar(select(TriggerSubscription).where(TriggerSubscription.token_hash == _token_hash(token)))
     if subscription is None or subscription.kind != SUB_WEBHOOK:
-        raise not_found("callback", "this URL")
+        raise _callback_not_found()
     delivery = next((headers[k] for k in ("x-ms-client-tracking-id", "x-request-id", "x-delivery-id", "x-github-delivery", "x-event-id") if k in headers), None)
     kept = {k.lower(): v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS}
     shaped_body, shaped_headers = trigger_content.shape(_content(session, subscription), body, kept)
@@ -299,7 +323,7 @@ def answer_validation(*, session: Session, token: str, validation: str) -> str:
     (echoing it would let anyone put arbitrary bytes in an answer of this host)."""
     subscription = session.scalar(select(TriggerSubscription).where(TriggerSubscription.token_hash == _token_hash(token)))
     if subscription is None or subscription.kind != SUB_WEBHOOK:
-        raise not_found("callback", "this URL")
+        raise _callback_not_found()
     if not validation or len(validation) > MAX_VALIDATION_TOKEN or not validation.isprintable():
         raise MalformedRequest(
             f"The validationToken query parameter must be 1 to {MAX_VALIDATION_TOKEN} printable characters without "

@@ -69,6 +69,13 @@ def print_run(run: dict[str, Any]) -> None:
         }
         for s in run["steps"]
     ]
+    # What started it: a connector trigger's delivery or item (trigger.body) or a manual
+    # run's inputs, which the table of steps does not show (--json has it whole).
+    inputs = run.get("inputs") or {}
+    if run.get("trigger") in ("webhook", "poll") and "body" in inputs:
+        console.print(f"  trigger body: {_short(inputs['body'], 100)}", highlight=False)
+    elif inputs and run.get("trigger") not in ("webhook", "poll"):
+        console.print(f"  inputs: {_short(inputs, 100)}", highlight=False)
     table(rows, ["step", "status", "http", "ms", "output", "error"])
 
 
@@ -108,7 +115,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
         check_values: bool = check_values_option,
         as_json: bool = JsonOption,
     ):
-        """Create from a file; prints the id."""
+        """Create from a file; prints the id. A flow's connector trigger subscribes (webhook) or starts polling at once."""
         created = Client().post(base(env) + _check_query(check_values), read_json_file(file, f"the {noun} file"))
         if as_json:
             emit_json({"id": created["id"]})
@@ -147,18 +154,25 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("show")
     def show(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
-        """The definition and each slot's status (missing: its connection was deleted)."""
+        """The definition and each slot's status (missing: its connection was deleted); for a flow, whether it is enabled and its trigger's subscription (state, next poll, errors)."""
         client = Client()
         data = client.get(path(client, env, asset_id))
         if as_json:
             emit_json(data)
             return
-        for key in ("id", "name", "owner", "role", "via", "trigger", "next_due_at"):
-            console.print(f"[bold]{key}[/bold]: {data.get(key)}", highlight=False)
+        for key in ("id", "name", "owner", "role", "via", "trigger", "enabled", "next_due_at"):
+            # Apps have no trigger to enable; only a recurrence has a due time.
+            if key in data and not (key == "next_due_at" and data[key] is None):
+                console.print(f"[bold]{key}[/bold]: {data.get(key)}", highlight=False)
         subscription = data.get("subscription")
         if subscription:
             where = subscription.get("location") or "no location"
             console.print(f"[bold]subscription[/bold]: {subscription['kind']}, {subscription['state']} ({where})", highlight=False)
+            if subscription["kind"] == "polling" and subscription.get("next_at"):
+                every = f" (every {subscription['interval_seconds']} s)" if subscription.get("interval_seconds") else ""
+                console.print(f"[bold]next poll[/bold]: {subscription['next_at']}{every}", highlight=False)
+            if subscription.get("expires_at"):
+                console.print(f"[bold]expires[/bold]: {subscription['expires_at']} (renewed before)", highlight=False)
             if subscription.get("error"):
                 console.print(f"[bold]subscription error[/bold]: {subscription['error']}", highlight=False)
             # The latest subscription's reservation (a dynamic delivery schema not read).
@@ -228,7 +242,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
         run: str = typer.Option(None, "--run", help="Show only this run (its id)."),
         as_json: bool = JsonOption,
     ):
-        """Runs, newest first: each step's status, duration and output."""
+        """Runs, newest first: what started each (a trigger's body, or the inputs) and each step's status, duration and output."""
         client = Client()
         if run:
             items = [client.get(path(client, env, asset_id, f"/runs/{run}"))]
@@ -334,7 +348,7 @@ def _register(sub: typer.Typer, kind: str) -> None:
 
     @sub.command("delete")
     def delete(asset_id: str = AssetArgument, env: str = EnvOption, as_json: bool = JsonOption):
-        """Delete it with its shares and runs; connections scoped to it go too."""
+        """Delete it with its shares and runs; connections scoped to it go too, and a flow's webhook is unsubscribed."""
         client = Client()
         report = client.delete(path(client, env, asset_id))
         if as_json:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import typer
 
-from connectorhub.cli import names
+from connectorhub.cli import names, parameter_input
 from connectorhub.cli.app import JsonOption
 from connectorhub.cli.client import Client
 from connectorhub.cli.commands_assets import flow_app
 from connectorhub.cli.commands_connections import ConnectionArgument, connection_app
 from connectorhub.cli.output import emit_json, table
-from connectorhub.connections.parameters import parse_assignments
 
 OperationOption = typer.Option(..., "--operation", help="The operationId whose parameter is dynamic.")
 GivenOption = typer.Option(
@@ -23,7 +22,7 @@ GivenOption = typer.Option(
 
 def _post(env: str, connection: str, route: str, operation: str, parameter: str | None, param: list[str] | None) -> dict:
     client = Client()
-    body = {"operation": operation, "parameter": parameter, "parameters": parse_assignments(param or [])}
+    body = {"operation": operation, "parameter": parameter, "parameters": parameter_input.operation_parameters(param)}
     return client.post(f"/environments/{env}/connections/{names.connection_id(client, env, connection)}/{route}", body)
 
 

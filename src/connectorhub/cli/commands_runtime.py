@@ -8,10 +8,9 @@ import typer
 
 from connectorhub import errors, jsontext
 from connectorhub.cli.app import EnvOption, JsonOption, app
-from connectorhub.cli import names
+from connectorhub.cli import names, parameter_input
 from connectorhub.cli.client import Client
 from connectorhub.cli.output import console, emit_json
-from connectorhub.connections.parameters import parse_assignments
 
 
 def read_body(body: str | None):
@@ -45,7 +44,7 @@ def invoke(
     as_json: bool = JsonOption,
 ):
     """Call an operation of a connector through a connection. Exits 7 when the API answers an error status."""
-    payload = {"parameters": parse_assignments(param or []), "body": read_body(body)}
+    payload = {"parameters": parameter_input.operation_parameters(param), "body": read_body(body)}
     client = Client()
     result = client.post(f"/environments/{env}/connections/{names.connection_id(client, env, connection)}/invoke/{operation}", payload)
     if as_json:

@@ -13,7 +13,7 @@ import typer
 from connectorhub.api.logs import log_config
 from connectorhub.cli.app import JsonOption, app
 from connectorhub.cli.client import Client, Profile, save_profile
-from connectorhub.cli.output import console, emit_json, show
+from connectorhub.cli.output import console, emit_json, err_console, show
 from connectorhub.config import Settings, pinned_public_url
 
 
@@ -65,13 +65,26 @@ def worker(
     home: Path = typer.Option(None, "--home", help="Data folder (default: $CONNECTORHUB_HOME or ./.connectorhub)."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
 ):
-    """Run flows from the queue (callbacks, polls, retries) and on their schedules, without serving HTTP."""
+    """Run flows from the queue (callbacks, polls, retries) and on their schedules, without serving HTTP.
+
+    Give it the environment serve has: the same database and master key,
+    CONNECTORHUB_PUBLIC_URL (it may be the one that subscribes a webhook, and the API calls
+    back there) and CONNECTORHUB_OUTBOUND_ALLOW (it calls the APIs).
+    """
     # Imported here for the reason serve gives: only the commands that run the service pay for it.
     from connectorhub import serve as server
 
     logging.config.dictConfig(log_config(log_level))
     settings = Settings.from_env(database_url=db, home=home)
     application, _ = server.prepare(settings)
+    if not settings.public_url:
+        # serve pins a loopback default from its own address; a worker has none, so its
+        # subscribe calls would wait for a serve to take them, silently (issue 17).
+        err_console.print(
+            "warning: CONNECTORHUB_PUBLIC_URL is not set: this worker cannot subscribe webhook triggers "
+            "(a serve process takes those). Set it to the URL the APIs reach serve at, as for serve.",
+            highlight=False,
+        )
     console.print("connectorhub worker taking runs from the queue; stop it with Ctrl-C.", highlight=False)
     sys.stdout.flush()
     server.run_worker(application)

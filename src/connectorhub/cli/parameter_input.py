@@ -29,6 +29,25 @@ from connectorhub.connections.parameters import parse_assignments
 FROM_STDIN = "@-"
 
 
+def operation_parameters(items: list[str] | None) -> dict[str, str]:
+    """``--param NAME=VALUE`` items of ``invoke``, ``connection values`` and ``connection
+    schema``: an operation's parameters (not a connection's, which the parser of those
+    would call them). A malformed item is not quoted: it may hold a secret."""
+    out: dict[str, str] = {}
+    for position, item in enumerate(items or [], start=1):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise errors.InvalidRequest(
+                f"--param item {position} is not of the form NAME=VALUE: name a parameter of the operation and "
+                "its value (--param list=inbox).", code="AssignmentNotValid",
+            )
+        if name.strip() in out:
+            raise errors.InvalidRequest(f"--param {name.strip()} is given more than once; give each parameter once.",
+                                        code="AssignmentNotValid")
+        out[name.strip()] = value
+    return out
+
+
 def stdin_is_terminal() -> bool:
     """Someone can answer prompts (tests replace this)."""
     return sys.stdin.isatty()

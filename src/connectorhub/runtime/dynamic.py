@@ -17,11 +17,29 @@ from typing import Any, Mapping
 
 from connectorhub.errors import InvalidRequest
 from connectorhub.runtime import dynamic_spec, invoke, request, service
-from connectorhub.runtime.operation import Operation
+from connectorhub.runtime.operation import Operation, resolve_schema
 
 
 def _defaults(operation: Operation) -> dict[str, Any]:
     return {p.name: p.default for p in operation.parameters if p.has_default}
+
+
+def _which_are(swagger: Mapping[str, Any], operation: Operation, keys: tuple[str, ...]) -> str:
+    """The parameters of ``operation`` (and properties of its body, one level down) that
+    do declare ``keys``, for the refusal of one that does not: "those that do: …"."""
+    names = [p.name for p in operation.parameters]
+    body = operation.body
+    if body is not None:
+        properties = resolve_schema(swagger, body.schema or {}).get("properties")
+        names += [f"{body.name}/{name}" for name in (properties if isinstance(properties, dict) else {})]
+    found = []
+    for name in names:
+        try:
+            if dynamic_spec.lookup_of(dynamic_spec.target_definition(swagger, operation, name), keys) is not None:
+                found.append(name)
+        except InvalidRequest:
+            continue
+    return f" Those of {operation.operation_id!r} that do: {', '.join(found)}." if found else ""
 
 
 async def _lookup_call(
@@ -64,7 +82,8 @@ async def values(
     if lookup is None:
         raise InvalidRequest(
             f"Parameter {parameter!r} of {operation_id!r} has no dynamic values (x-ms-dynamic-values or "
-            "x-ms-dynamic-list); its allowed values, if any, are in the definition.", code="NoDynamicValues",
+            "x-ms-dynamic-list); its allowed values, if any, are in the definition."
+            + _which_are(swagger, operation, dynamic_spec.VALUES_KEYS), code="NoDynamicValues",
         )
     answer = await _lookup_call(rt, token=token, env=env, connection=connection, swagger=swagger, operation=operation,
                                 lookup=lookup, given=given or {}, target=parameter)
@@ -92,8 +111,8 @@ async def schema(
     if lookup is None:
         what = f"Parameter {parameter!r}" if parameter else "The answer"
         raise InvalidRequest(
-            f"{what} of {operation_id!r} has no dynamic schema (x-ms-dynamic-schema or x-ms-dynamic-properties).",
-            code="NoDynamicSchema",
+            f"{what} of {operation_id!r} has no dynamic schema (x-ms-dynamic-schema or x-ms-dynamic-properties)."
+            + _which_are(swagger, operation, dynamic_spec.SCHEMA_KEYS), code="NoDynamicSchema",
         )
     answer = await _lookup_call(rt, token=token, env=env, connection=connection, swagger=swagger, operation=operation,
                                 lookup=lookup, given=given or {}, target=parameter)

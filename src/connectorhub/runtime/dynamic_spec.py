@@ -226,8 +226,11 @@ def arguments(
                 value = defaults.get(argument.reference, MISSING)
             if value is MISSING:
                 raise InvalidRequest(
-                    f"Listing these values needs the value of parameter {argument.reference!r}: give it "
-                    f"(--param {argument.reference}=VALUE).", code="DynamicValueArgumentMissing", parameter=argument.reference,
+                    # Shown by the CLI, the portal's Test panel and editor and the flow checks alike:
+                    # so it names where to give the value in each, not only the CLI's option.
+                    f"Listing these values needs the value of parameter {argument.reference!r} first: give it a value "
+                    f"(in the portal, in the field or the step's parameter lines; in the CLI, --param "
+                    f"{argument.reference}=VALUE).", code="DynamicValueArgumentMissing", parameter=argument.reference,
                 )
         name = argument.name
         head, _, rest = name.partition("/")

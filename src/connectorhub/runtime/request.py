@@ -63,6 +63,7 @@ Decisions (DESIGN is silent):
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -323,9 +324,14 @@ def find_operation(swagger: Mapping[str, Any], operation_id: str) -> Operation:
     if operation_id not in plan.index:
         near = plan.folded.get(str(operation_id).lower(), [])
         hint = f" Did you mean {near[0]!r}? Operation ids are case-sensitive." if near else ""
+        if not near:
+            # A typo ('AddEntr') is the usual cause; name the one close id, as for case.
+            close = difflib.get_close_matches(str(operation_id), list(plan.index), n=1, cutoff=0.8)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
         raise NotFound(
             f"The connector has no operation {operation_id!r}.{hint} "
-            f"It has {len(plan.index)} operations; list them with the connector's Operations view.",
+            f"It has {len(plan.index)} operations; the connector's Operations tab in the portal, or "
+            "connectorhub connector show, lists them.",
             code="OperationNotFound",
         )
     compiled = _compile(plan, operation_id)

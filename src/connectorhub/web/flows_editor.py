@@ -311,6 +311,7 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
     operations: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     definitions: dict[str, dict[str, Any]] = {}
     trigger_choices: dict[str, list[dict[str, Any]]] = {}
+    not_steps: dict[str, set[str]] = {}
     for slot in rows["slots"]:
         given = slot["connector"]
         # By id, name or title as the file may say; a connector only the owner may use
@@ -323,6 +324,7 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
             operations[given] = operations[connector.id] = assets.operations_of(connector)
             definitions[connector.id] = connector.definition()
             trigger_choices[connector.id] = trigger_operations(definitions[connector.id])
+            not_steps[connector.id] = not_step_operations(definitions[connector.id])
     return {
         "listable": listable(rows, definitions, {c.id for c, _ in mine}),
         "trigger_lister": trigger_lister(rows, definitions, {c.id for c, _ in mine}),
@@ -332,8 +334,24 @@ def choices(session, ctx, environment, rows: dict[str, Any], asset=None) -> dict
         "connection_choices": sorted(({"id": c.id, "name": c.display_name, "connector_id": c.connector_id} for c, _ in mine),
                                      key=lambda c: c["name"].lower()),
         "operations": operations,
+        "not_steps": not_steps,
         "slot_connectors": {s["name"]: s["connector"] for s in rows["slots"]},
     }
+
+
+def not_step_operations(definition: dict[str, Any]) -> set[str]:
+    """Operations the step rows do not offer, as the Operations tab does not: internal ones
+    (``x-ms-visibility``; lookups, unsubscribe calls) and triggers (``x-ms-trigger``),
+    which a flow's trigger names. A file that names one still shows it, and saving it is
+    the file check's business, not the rows'."""
+    hidden = set()
+    for item in (definition.get("paths") or {}).values():
+        for operation in (item.values() if isinstance(item, dict) else ()):
+            if isinstance(operation, dict) and isinstance(operation.get("operationId"), str) and (
+                str(operation.get("x-ms-visibility") or "").strip().lower() == "internal" or operation.get("x-ms-trigger")
+            ):
+                hidden.add(operation["operationId"])
+    return hidden
 
 
 def trigger_operations(definition: dict[str, Any]) -> list[dict[str, Any]]:
