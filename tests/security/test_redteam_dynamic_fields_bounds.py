@@ -1,0 +1,62 @@
+"""Red team, "Load fields" (issue 17 item 3; web/dynamic_fields.py): what a hostile API
+answers as a schema, and the field names a user posts back.
+
+- An answer's outline was bounded per level only (200 wide, 3 deep): 200³ = 800,000
+  rows laid out into one page. Now at most ``MAX_OUTLINE`` fields in all.
+- A list of choices (``enum``) was offered whole: an API answering a million values made
+  a million ``<option>``s. Beyond ``MAX_OPTIONS`` the field is typed as text.
+- A posted field name ``dyn|row/a/a/…|string|x`` thousands of levels down built a body
+  too deep to encode: a 500. Such a target is now refused in plain words, nothing sent.
+- Names like ``__proto__``, names holding ``|`` and HTML in titles and descriptions
+  are only text (dictionaries, autoescaped pages): checked to stay so."""
+
+from __future__ import annotations
+
+import html
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
+from test_portal_dynamic_schema import backend, connection, connector, operation_url, settings, signed_in  # noqa: E402,F401
+
+from connectorhub.web import dynamic_fields  # noqa: E402
+
+
+def test_an_answer_outline_is_bounded_in_all():
+    wide = {"properties": {f"p{i}": {"properties": {f"q{j}": {"properties": {f"r{k}": {} for k in range(200)}}
+                                                      for j in range(200)}} for i in range(200)}}
+
+    def count(nodes):
+        return sum(1 + count(n["children"]) for n in nodes)
+
+    assert count(dynamic_fields.outline(wide)) == dynamic_fields.MAX_OUTLINE
+
+
+def test_a_huge_list_of_choices_becomes_a_text_field():
+    schema = {"properties": {"big": {"type": "string", "enum": [str(i) for i in range(dynamic_fields.MAX_OPTIONS + 1)]},
+                             "small": {"type": "string", "enum": ["a", "b"]}}}
+    big, small = dynamic_fields.fields_of(schema, None)
+    assert (big["kind"], big["options"]) == ("text", []) and big["type"] == "string"
+    assert small["kind"] == "enum" and small["options"] == ["a", "b"]
+
+
+def test_strange_property_names_and_html_are_only_text(app, backend, connection, connector):  # noqa: F811
+    schema = {"properties": {"__proto__": {"type": "string", "title": "<script>alert(1)</script>"},
+                             "a|b": {"type": "string", "description": "<img src=x onerror=alert(1)>"}}}
+    fields = dynamic_fields.fields_of(schema, {"__proto__": "kept"})
+    assert [f["name"] for f in fields] == ["__proto__", "a|b"] and fields[0]["value"] == "kept"
+    read = dynamic_fields.loaded({"dyn|row|string|a|b": "x", "dyn|row|string|__proto__": "y"})
+    assert dynamic_fields.merge({}, "row", [(n, t) for n, (_, t) in read["row"].items()]) == {"a|b": "x", "__proto__": "y"}
+
+
+def test_a_posted_target_too_deep_is_refused_not_a_500(app, backend, connection, connector):  # noqa: F811
+    browser = signed_in(app)
+    deep = "row" + "/a" * 5000
+    refused = browser.post(f"{operation_url(connector)}/test", data={
+        "connection": connection, "p.table": "people", f"dyn|{deep}|string|x": "1"})
+    assert refused.status_code == 422, refused.status_code
+    assert 'data-code="DynamicFieldsNotPlaced"' in refused.text and "properties down" in html.unescape(refused.text)
+    assert not [r for r in backend.received if r.method == "POST"]
+    fine = browser.post(f"{operation_url(connector)}/test", data={
+        "connection": connection, "p.table": "people", "dyn|row/meta|string|color": "green"})
+    assert fine.status_code == 200
