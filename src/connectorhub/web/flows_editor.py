@@ -72,7 +72,11 @@ def _literal(text: str, type_: str | None, where: str, problems: list[dict[str, 
     if type_ not in NON_TEXT or text.startswith("="):
         return text
     try:
-        return json.loads(text)
+        # jsontext, not json: text nested thousands deep made json.loads recurse out (a 500).
+        return jsontext.loads(text)
+    except jsontext.JsonRefused as refused:
+        problems.append({"location": where, "message": f"The value is not accepted. {refused}"})
+        return text
     except ValueError:
         problems.append({"location": where, "message": f"'{text}' is not a {type_}; write it as JSON (for example 3, true or [1, 2])."})
         return text
@@ -163,7 +167,7 @@ def _connector_trigger(form: dict[str, str], operations: dict[str, dict[str, dic
     written to decide whether to subscribe anew (:func:`.triggers.arm`), and a default
     the rows fill in (no parameters, the minute) must not look like a change."""
     try:
-        original = json.loads(form.get("connector_trigger") or "{}")
+        original = jsontext.loads(form.get("connector_trigger") or "{}")
     except ValueError:
         original = {}
     if "trigger.slot" not in form:  # rows of a page before the trigger's own (or a script): as it was

@@ -1,8 +1,9 @@
-"""Red team, numbers the portal reads from forms (the flow editor's connector-trigger
+"""Red team, numbers and JSON the portal reads from forms (the flow editor's connector-trigger
 rows, its row indexes; the connector page's revision numbers): ``str.isdigit`` is true of
 "²" and other Unicode digits, which ``int`` refuses, and ``int`` refuses text of more
 than 4,300 digits; either was an unhandled ValueError, a 500. Such text is now read as
-what it is (not a number) and answered in plain words."""
+what it is (not a number) and answered in plain words. JSON typed in the flow editor's
+fields nested thousands deep was a 500 likewise (json.loads recursing out)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,15 @@ def test_a_revision_number_that_is_no_number_is_refused_in_words(app, admin, bad
     browser = revisions_signed_in(app, ADMIN_TOKEN)
     answer = browser.get(page_url(cid), params={"tab": "revisions", "from": bad})
     assert answer.status_code == 200 and 'data-code="RevisionNumberNotValid"' in answer.text
+
+
+@pytest.mark.parametrize("field", ["call.0.body", "trigger.body", "connector_trigger", "call.0.dyn|body|json|x"])
+def test_json_nested_thousands_deep_in_a_form_field_is_refused_in_words(app, alice, backend, field):  # noqa: F811
+    """The editor read these fields with ``json.loads``, which recurses out (RecursionError,
+    a 500) on text nested a few thousand deep; now with the JSON nesting limit."""
+    connector, connection = connector_and_connection(client_for(app, alice), backend.host)
+    browser = signed_in(app, alice)
+    for action in ("preview", "save"):
+        answer = browser.post(FLOWS + "/new", data={**rows(connector, connection), field: "[" * 50_000 + "]" * 50_000,
+                                                    "action": action}, follow_redirects=False)
+        assert answer.status_code in (200, 303, 422), (action, answer.status_code)
