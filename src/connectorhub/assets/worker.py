@@ -287,9 +287,10 @@ class Worker:
             retry_after = _retry_after((failed.get("output") or {}).get("headers"))
 
         def record(session: Session) -> str:
-            runs.finish_run(session=session, prepared=prepared, outcome=outcome)
+            # The job's history gets the run's error as the run record keeps it: masked (K2).
+            kept = runs.finish_run(session=session, prepared=prepared, outcome=outcome)
             return queue.finish(
-                session=session, job=job, worker=self.name, outcome=outcome.status, detail=outcome.error, run_id=prepared.run_id,
+                session=session, job=job, worker=self.name, outcome=outcome.status, detail=kept["error"], run_id=prepared.run_id,
                 retry=retry, retry_after=retry_after, now=self.clock(),
             )
 
