@@ -7,6 +7,8 @@ answers as a schema, and the field names a user posts back.
   a million ``<option>``s. Beyond ``MAX_OPTIONS`` the field is typed as text.
 - A posted field name ``dyn|row/a/a/…|string|x`` thousands of levels down built a body
   too deep to encode: a 500. Such a target is now refused in plain words, nothing sent.
+- A number field of "nan", "inf" or "1e999" was sent as ``NaN``/``Infinity`` (no JSON);
+  refused now.
 - Names like ``__proto__``, names holding ``|`` and HTML in titles and descriptions
   are only text (dictionaries, autoescaped pages): checked to stay so."""
 
@@ -60,3 +62,14 @@ def test_a_posted_target_too_deep_is_refused_not_a_500(app, backend, connection,
     fine = browser.post(f"{operation_url(connector)}/test", data={
         "connection": connection, "p.table": "people", "dyn|row/meta|string|color": "green"})
     assert fine.status_code == 200
+
+
+def test_a_number_field_of_nan_or_infinity_is_refused_not_sent(app, backend, connection, connector):  # noqa: F811
+    """``float`` reads "nan", "inf" and "1e999", which no JSON number is: they were sent to
+    the API as ``NaN``/``Infinity``, a body that is not JSON."""
+    browser = signed_in(app)
+    for text in ("nan", "inf", "-Infinity", "1e999"):
+        refused = browser.post(f"{operation_url(connector)}/test", data={
+            "connection": connection, "p.table": "people", "dyn|row|number|height": text})
+        assert refused.status_code == 422 and 'data-code="DynamicFieldNotValid"' in refused.text, text
+    assert not [r for r in backend.received if r.method == "POST"]

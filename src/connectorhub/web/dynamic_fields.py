@@ -17,6 +17,7 @@ JSON; the API checks what it receives.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Iterable, Mapping
 
 from connectorhub import jsontext
@@ -153,6 +154,9 @@ def typed(text: str, type_: str, target: str, name: str) -> Any:
     if type_ == "number":
         try:
             number = float(text.strip())
+            # "nan", "inf" and "1e999" are floats to Python but no JSON number: they were sent as NaN/Infinity.
+            if not math.isfinite(number):
+                raise ValueError(text)
         except ValueError:
             raise InvalidRequest(f"{where}: {text!r} is not a number; write it e.g. as 3 or 2.5.",
                                  code="DynamicFieldNotValid", field=name) from None
