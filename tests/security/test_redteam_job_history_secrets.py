@@ -2,7 +2,8 @@
 delivery or a poll keeps its error twice, in the run record and in its job's history
 (``flow show``'s ``jobs``, to every user who may read the flow). The run record masks
 the connection's secret values in it (``runs.finish_run``); the job's history got the
-error unmasked. It now gets the run record's text."""
+error unmasked. It now gets the run record's text. And an API's Retry-After of Unicode
+digits failed the job after its run was done, so the flow ran again."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assets"))
 import test_triggers  # noqa: E402
 from test_triggers import ENV, recorded, setup_flow, turn  # noqa: E402
 
-from connectorhub.assets import runs  # noqa: E402
+from connectorhub.assets import runs, worker  # noqa: E402
 from connectorhub.assets.models import JOB_DONE, RUN_FAILED  # noqa: E402
 
 settings, backend, alice = test_triggers.settings, test_triggers.backend, test_triggers.alice
@@ -47,3 +48,12 @@ def test_a_run_error_quoting_the_connection_secret_is_masked_in_the_job_history(
     assert KEY not in shown.text
     run = client_for(app, alice).get(f"{ENV}/flows/{flow_id}/runs").json()["items"][0]
     assert KEY not in json.dumps(run) and "the API refused key" in run["error"]
+
+
+def test_a_retry_after_of_unicode_digits_is_no_retry_after():
+    """An API's ``Retry-After: ²`` made ``float`` raise after the run was done: the job
+    failed "unexpectedly", was queued again and ran the flow again, and the run's record
+    stayed running. It is read as no Retry-After now."""
+    assert worker._retry_after({"retry-after": "²"}) is None
+    assert worker._retry_after({"retry-after": "١٢"}) is None  # Arabic-Indic digits
+    assert worker._retry_after({"retry-after": "12"}) == 12.0

@@ -92,7 +92,9 @@ def _retry_after(headers: Any) -> float | None:
     if value is None:
         return None
     value = str(value).strip()
-    if value.isdigit():
+    # isascii: an API's "²" is a digit to isdigit but not to float; raising here failed the
+    # job after its run was done, so the run was made again and its record left running.
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
