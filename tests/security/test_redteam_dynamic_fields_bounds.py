@@ -73,3 +73,15 @@ def test_a_number_field_of_nan_or_infinity_is_refused_not_sent(app, backend, con
             "connection": connection, "p.table": "people", "dyn|row|number|height": text})
         assert refused.status_code == 422 and 'data-code="DynamicFieldNotValid"' in refused.text, text
     assert not [r for r in backend.received if r.method == "POST"]
+
+
+def test_a_path_of_unicode_or_endless_digits_finds_nothing():
+    """A lookup's value path or a ``$ref`` (the connector author's) of "²" or thousands of
+    digits made ``int`` raise inside the lookup: a 500, or a subscribe job failing
+    "unexpectedly". Such a token finds nothing now."""
+    from connectorhub.runtime import dynamic_spec, operation
+    assert dynamic_spec.read_path({"a": [1, 2]}, "a/²") is dynamic_spec.MISSING
+    assert dynamic_spec.read_path({"a": [1, 2]}, "a/" + "9" * 5000) is dynamic_spec.MISSING
+    assert dynamic_spec.read_path({"a": [1, 2]}, "a/1") == 2
+    assert operation.json_pointer({"a": [1]}, "#/a/²") is operation.MISSING
+    assert operation.json_pointer({"a": [1]}, "#/a/" + "9" * 5000) is operation.MISSING
