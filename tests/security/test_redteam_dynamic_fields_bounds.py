@@ -19,7 +19,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from test_portal_dynamic_schema import backend, connection, connector, operation_url, settings, signed_in  # noqa: E402,F401
+import test_portal_dynamic_schema  # noqa: E402
+from test_portal_dynamic_schema import operation_url, signed_in  # noqa: E402
+
+# test_portal_dynamic_schema's fixtures: pytest finds a fixture by the name it is bound to here.
+settings, backend, connection, connector = test_portal_dynamic_schema.settings, test_portal_dynamic_schema.backend, test_portal_dynamic_schema.connection, test_portal_dynamic_schema.connector
 
 from connectorhub.web import dynamic_fields  # noqa: E402
 
@@ -42,7 +46,7 @@ def test_a_huge_list_of_choices_becomes_a_text_field():
     assert small["kind"] == "enum" and small["options"] == ["a", "b"]
 
 
-def test_strange_property_names_and_html_are_only_text(app, backend, connection, connector):  # noqa: F811
+def test_strange_property_names_and_html_are_only_text(app, backend, connection, connector):
     schema = {"properties": {"__proto__": {"type": "string", "title": "<script>alert(1)</script>"},
                              "a|b": {"type": "string", "description": "<img src=x onerror=alert(1)>"}}}
     fields = dynamic_fields.fields_of(schema, {"__proto__": "kept"})
@@ -51,7 +55,7 @@ def test_strange_property_names_and_html_are_only_text(app, backend, connection,
     assert dynamic_fields.merge({}, "row", [(n, t) for n, (_, t) in read["row"].items()]) == {"a|b": "x", "__proto__": "y"}
 
 
-def test_a_posted_target_too_deep_is_refused_not_a_500(app, backend, connection, connector):  # noqa: F811
+def test_a_posted_target_too_deep_is_refused_not_a_500(app, backend, connection, connector):
     browser = signed_in(app)
     deep = "row" + "/a" * 5000
     refused = browser.post(f"{operation_url(connector)}/test", data={
@@ -64,7 +68,7 @@ def test_a_posted_target_too_deep_is_refused_not_a_500(app, backend, connection,
     assert fine.status_code == 200
 
 
-def test_a_number_field_of_nan_or_infinity_is_refused_not_sent(app, backend, connection, connector):  # noqa: F811
+def test_a_number_field_of_nan_or_infinity_is_refused_not_sent(app, backend, connection, connector):
     """``float`` reads "nan", "inf" and "1e999", which no JSON number is: they were sent to
     the API as ``NaN``/``Infinity``, a body that is not JSON."""
     browser = signed_in(app)

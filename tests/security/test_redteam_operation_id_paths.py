@@ -13,7 +13,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from test_portal_dynamic_schema import backend, definition, settings, signed_in  # noqa: E402,F401
+import test_portal_dynamic_schema  # noqa: E402
+from test_portal_dynamic_schema import definition, signed_in  # noqa: E402
+
+# test_portal_dynamic_schema's fixtures: pytest finds a fixture by the name it is bound to here.
+settings, backend = test_portal_dynamic_schema.settings, test_portal_dynamic_schema.backend
 from test_runtime_backend import ENV  # noqa: E402
 
 from connectorhub.web.page import path_segment  # noqa: E402
@@ -21,7 +25,7 @@ from connectorhub.web.page import path_segment  # noqa: E402
 HOSTILE = "../../../../account/tokens/revoke-all/x"
 
 
-def test_an_operation_id_with_slashes_stays_one_segment(app, admin, backend):  # noqa: F811
+def test_an_operation_id_with_slashes_stays_one_segment(app, admin, backend):
     document = definition(backend.host)
     document["paths"]["/tables/{table}/rows"]["post"]["operationId"] = HOSTILE
     made = admin.post(f"{ENV}/connectors", json={"api_definition": json.dumps(document)})

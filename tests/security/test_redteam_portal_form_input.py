@@ -13,15 +13,17 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-from test_portal_flow_triggers import (  # noqa: E402
-    FLOWS, alice, backend, client_for, connector_and_connection, rows, settings, signed_in,  # noqa: F401
-)
+import test_portal_flow_triggers  # noqa: E402
+from test_portal_flow_triggers import FLOWS, client_for, connector_and_connection, rows, signed_in  # noqa: E402
 from test_portal_connector_revisions import create, page_url  # noqa: E402
 from conftest import ADMIN_TOKEN  # noqa: E402
 
+# test_portal_flow_triggers' fixtures: pytest finds a fixture by the name it is bound to here.
+settings, backend, alice = test_portal_flow_triggers.settings, test_portal_flow_triggers.backend, test_portal_flow_triggers.alice
+
 
 @pytest.mark.parametrize("bad", ["²", "9" * 5000], ids=["unicode digit", "5000 digits"])
-def test_a_trigger_interval_that_is_no_number_is_refused_in_words(app, alice, backend, bad):  # noqa: F811
+def test_a_trigger_interval_that_is_no_number_is_refused_in_words(app, alice, backend, bad):
     connector, connection = connector_and_connection(client_for(app, alice), backend.host)
     browser = signed_in(app, alice)
     for action in ("preview", "save"):
@@ -32,7 +34,7 @@ def test_a_trigger_interval_that_is_no_number_is_refused_in_words(app, alice, ba
 
 
 @pytest.mark.parametrize("index", ["²", "9" * 5000], ids=["unicode digit", "5000 digits"])
-def test_a_row_index_that_is_no_number_is_ignored(app, alice, backend, index):  # noqa: F811
+def test_a_row_index_that_is_no_number_is_ignored(app, alice, backend, index):
     connector, connection = connector_and_connection(client_for(app, alice), backend.host)
     browser = signed_in(app, alice)
     answer = browser.post(FLOWS + "/new", data={**rows(connector, connection), f"slot.{index}.name": "x", "action": "preview"})
@@ -49,7 +51,7 @@ def test_a_revision_number_that_is_no_number_is_refused_in_words(app, admin, bad
 
 
 @pytest.mark.parametrize("field", ["call.0.body", "trigger.body", "connector_trigger", "call.0.dyn|body|json|x"])
-def test_json_nested_thousands_deep_in_a_form_field_is_refused_in_words(app, alice, backend, field):  # noqa: F811
+def test_json_nested_thousands_deep_in_a_form_field_is_refused_in_words(app, alice, backend, field):
     """The editor read these fields with ``json.loads``, which recurses out (RecursionError,
     a 500) on text nested a few thousand deep; now with the JSON nesting limit."""
     connector, connection = connector_and_connection(client_for(app, alice), backend.host)

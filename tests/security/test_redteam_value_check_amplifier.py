@@ -12,14 +12,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
-from test_dynamic_values import backend, connection, settings  # noqa: E402,F401  (fixtures)
+import test_dynamic_values  # noqa: E402
+
+# test_dynamic_values's fixtures: pytest finds a fixture by the name it is bound to here.
+settings, backend, connection = test_dynamic_values.settings, test_dynamic_values.backend, test_dynamic_values.connection
 from test_flow_save_checks_values import flow_file, value_warnings  # noqa: E402
 from test_runtime_backend import ENV  # noqa: E402
 
 from connectorhub.runtime import dynamic_check  # noqa: E402
 
 
-def test_identical_steps_make_one_lookup(admin, backend, connection):  # noqa: F811
+def test_identical_steps_make_one_lookup(admin, backend, connection):
     file = flow_file(admin, connection, **{f"s{i}": 8 for i in range(300)})
     calls = len(backend.received)
     created = admin.post(f"{ENV}/flows", json=file)
@@ -29,7 +32,7 @@ def test_identical_steps_make_one_lookup(admin, backend, connection):  # noqa: F
     assert len(value_warnings(created)) == 300
 
 
-def test_distinct_lookups_stop_at_the_cap_with_a_warning(admin, backend, connection, monkeypatch):  # noqa: F811
+def test_distinct_lookups_stop_at_the_cap_with_a_warning(admin, backend, connection, monkeypatch):
     monkeypatch.setattr(dynamic_check, "MAX_LOOKUPS", 3)
     file = flow_file(admin, connection, **{f"s{i}": 8 for i in range(10)})
     for index, step in enumerate(file["steps"]):  # each lookup differs by another literal it is given

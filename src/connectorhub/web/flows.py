@@ -6,7 +6,6 @@ are included here, the editor's first so ``…/flows/new`` is not read as a flow
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
