@@ -25,6 +25,7 @@ from test_portal_dynamic_schema import operation_url, signed_in  # noqa: E402
 # test_portal_dynamic_schema's fixtures: pytest finds a fixture by the name it is bound to here.
 settings, backend, connection, connector = test_portal_dynamic_schema.settings, test_portal_dynamic_schema.backend, test_portal_dynamic_schema.connection, test_portal_dynamic_schema.connector
 
+from connectorhub.runtime import dynamic_spec, operation  # noqa: E402
 from connectorhub.web import dynamic_fields  # noqa: E402
 
 
@@ -83,7 +84,6 @@ def test_a_path_of_unicode_or_endless_digits_finds_nothing():
     """A lookup's value path or a ``$ref`` (the connector author's) of "²" or thousands of
     digits made ``int`` raise inside the lookup: a 500, or a subscribe job failing
     "unexpectedly". Such a token finds nothing now."""
-    from connectorhub.runtime import dynamic_spec, operation
     assert dynamic_spec.read_path({"a": [1, 2]}, "a/²") is dynamic_spec.MISSING
     assert dynamic_spec.read_path({"a": [1, 2]}, "a/" + "9" * 5000) is dynamic_spec.MISSING
     assert dynamic_spec.read_path({"a": [1, 2]}, "a/1") == 2

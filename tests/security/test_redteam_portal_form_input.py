@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 import test_portal_flow_triggers  # noqa: E402
 from test_portal_flow_triggers import FLOWS, client_for, connector_and_connection, rows, signed_in  # noqa: E402
 from test_portal_connector_revisions import create, page_url  # noqa: E402
+from test_portal_connector_revisions import signed_in as revisions_signed_in  # noqa: E402
 from conftest import ADMIN_TOKEN  # noqa: E402
 
 # test_portal_flow_triggers' fixtures: pytest finds a fixture by the name it is bound to here.
@@ -43,7 +44,6 @@ def test_a_row_index_that_is_no_number_is_ignored(app, alice, backend, index):
 
 @pytest.mark.parametrize("bad", ["²", "9" * 5000], ids=["unicode digit", "5000 digits"])
 def test_a_revision_number_that_is_no_number_is_refused_in_words(app, admin, bad):
-    from test_portal_connector_revisions import signed_in as revisions_signed_in
     cid = create(admin)
     browser = revisions_signed_in(app, ADMIN_TOKEN)
     answer = browser.get(page_url(cid), params={"tab": "revisions", "from": bad})
