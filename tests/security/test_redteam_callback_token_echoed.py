@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
-from conftest import ADMIN_TOKEN, SAME_ORIGIN, client_for
+from conftest import ADMIN_TOKEN, SAME_ORIGIN, client_for, make_user
 from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assets"))
@@ -62,3 +62,21 @@ def test_the_mask_keeps_other_text():
     assert queue.without_callback_tokens("HTTP 400 at /api/callbacks") == "HTTP 400 at /api/callbacks"
     assert queue.without_callback_tokens("x/Callbacks/abc_DEF-1 y") == "x/Callbacks/… y"
     assert queue.without_callback_tokens(None) is None
+
+
+def test_the_trigger_section_of_a_flow_not_shared_is_not_found(app, admin, alice, backend):
+    """``GET …/flows/{id}/trigger`` (the section's Refresh) makes the flow page's access
+    decision: a maker the flow is not shared with gets the same not-found as for an
+    unknown id."""
+    @backend.route("POST", "/hooks")
+    async def subscribe(request):
+        return web.json_response({}, status=201, headers={"Location": f"http://{backend.host}/hooks/9"})
+
+    flow_id = setup_flow(app, alice, backend, {"operation": "WhenCreated"})
+    browser = TestClient(app, raise_server_exceptions=False, headers=SAME_ORIGIN)
+    bob = make_user(admin, "bob@default.test")
+    assert browser.post("/portal/login", data={"token": bob}, follow_redirects=False).status_code == 303
+    hidden = browser.get(f"/portal/environments/default/flows/{flow_id}/trigger")
+    unknown = browser.get("/portal/environments/default/flows/01a24d0000000000000000000000/trigger")
+    assert hidden.status_code == unknown.status_code == 404
+    assert "WhenCreated" not in hidden.text and "hooks" not in hidden.text
