@@ -48,6 +48,7 @@ DEFAULT_HEAVY_WORKERS = 2
 DEFAULT_HEAVY_WAIT = 30.0
 DEFAULT_QUEUE_LEASE = 60.0  # seconds
 DEFAULT_JOB_RETENTION_DAYS = 14.0
+MAX_JOB_RETENTION_DAYS = 36500  # a hundred years
 # Where the maker portal is served, under the public URL (DESIGN section 8).
 PORTAL_PREFIX = "/portal"
 
@@ -171,9 +172,12 @@ def _retention_from_env() -> float:
     """``CONNECTORHUB_JOB_RETENTION_DAYS``: at least 1 (the duplicate check of deliveries
     reads the last minutes' jobs)."""
     days = _number_from_env("CONNECTORHUB_JOB_RETENTION_DAYS", DEFAULT_JOB_RETENTION_DAYS, float)
-    if not days >= 1:
+    # At most MAX_JOB_RETENTION_DAYS: "inf" or millions of days overflowed the date arithmetic
+    # (the start failed with a traceback, or every cleanup did).
+    if not 1 <= days <= MAX_JOB_RETENTION_DAYS:
         raise InvalidRequest(
-            f"CONNECTORHUB_JOB_RETENTION_DAYS must be at least 1 (days finished trigger jobs are kept); got {days!r}.",
+            f"CONNECTORHUB_JOB_RETENTION_DAYS must be from 1 to {MAX_JOB_RETENTION_DAYS} (days finished trigger jobs are "
+            f"kept); got {days!r}.",
             code="SettingInvalid",
         )
     return days

@@ -280,7 +280,7 @@ def test_the_retention_setting_is_at_least_a_day(monkeypatch):
     monkeypatch.setenv("CONNECTORHUB_JOB_RETENTION_DAYS", "30")
     assert Settings.from_env(database_url="sqlite://").job_retention_days == 30
     monkeypatch.setenv("CONNECTORHUB_JOB_RETENTION_DAYS", "0.5")
-    with pytest.raises(InvalidRequest, match="CONNECTORHUB_JOB_RETENTION_DAYS must be at least 1"):
+    with pytest.raises(InvalidRequest, match="CONNECTORHUB_JOB_RETENTION_DAYS must be from 1"):
         Settings.from_env(database_url="sqlite://")
     monkeypatch.delenv("CONNECTORHUB_JOB_RETENTION_DAYS")
     assert Settings.from_env(database_url="sqlite://").job_retention_days == 14

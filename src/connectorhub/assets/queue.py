@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,17 @@ DEFAULT_LEASE = dt.timedelta(seconds=60)
 DEFAULT_MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 300.0
+# A callback URL's secret part (``/callbacks/TOKEN``) as an API may echo it in a Location
+# or an error we keep: plain, JSON-escaped or percent-encoded (once or twice). The token
+# is a credential: whoever holds it starts runs (red team).
+_CALLBACK_TOKEN = re.compile(r"(callbacks(?:/|\\/|%2F|%252F))[A-Za-z0-9_\-]+", re.IGNORECASE)
+
+
+def without_callback_tokens(text: Any) -> Any:
+    """``text`` with any callback URL's token masked (what is not text is kept as is)."""
+    return _CALLBACK_TOKEN.sub(r"\1…", text) if isinstance(text, str) else text
+
+
 # PostgreSQL's notification channel of new jobs (LISTEN/NOTIFY): every worker listens on it.
 CHANNEL = "connectorhub_jobs"
 CLEANUP_BATCH = 500  # finished jobs deleted per transaction: short locks on a big table
@@ -231,8 +243,10 @@ def jobs_of(*, session: Session, asset_id: str, limit: int = 20) -> list[dict[st
         select(TriggerJob).where(TriggerJob.asset_id == asset_id).order_by(TriggerJob.created_at.desc(), TriggerJob.id.desc()).limit(limit)
     )
     return [
-        {"id": r.id, "kind": r.kind, "state": r.state, "attempts": r.attempts, "error": r.error,
-         "created_at": r.created_at, "finished_at": r.finished_at, "history": json.loads(r.history or "[]")}
+        {"id": r.id, "kind": r.kind, "state": r.state, "attempts": r.attempts, "error": without_callback_tokens(r.error),
+         "created_at": r.created_at, "finished_at": r.finished_at,
+         "history": [{k: without_callback_tokens(v) for k, v in entry.items()} if isinstance(entry, dict) else entry
+                     for entry in json.loads(r.history or "[]")]}
         for r in rows
     ]
 

@@ -41,6 +41,10 @@ MAX_LOOKUPS = 20
 # Schema nodes looked at per subscription: $refs that fan out (each property referring to
 # a definition with many properties) would otherwise make millions of nodes of a few.
 MAX_NODES = 2000
+# The resolved schema's size as kept on the subscription row (characters of its JSON):
+# every delivery reads the row, and an answer may be up to the outbound limit (10 MiB)
+# per lookup; a larger one keeps the declared schema with a warning (red team).
+MAX_SCHEMA_CHARS = 1 << 20
 # (operation_id, parameters, body) -> the API's answer (``status``, ``body``, ``body_encoding``)
 LookupCall = Callable[[str, dict[str, Any], Any], Awaitable[Any]]
 
@@ -186,6 +190,8 @@ async def resolve(
         return content, f"The delivery's schema is too large to look through for dynamic parts; {kept}."
     except ConnectorhubError as error:
         return content, f"The delivery's dynamic schema could not be read ({error.detail.rstrip('.')}); {kept}."
+    if schema is not content.schema and len(json.dumps(schema)) > MAX_SCHEMA_CHARS:
+        return content, f"The delivery's schema the API answered is larger than {MAX_SCHEMA_CHARS // 1024} KiB; {kept}."
     return NotificationContent(content.description, dict(schema), content.headers), ""
 
 

@@ -424,15 +424,16 @@ def claim_due(*, session: Session, now: dt.datetime | None = None, limit: int = 
 
 def view(*, session: Session, asset: Asset) -> dict[str, Any] | None:
     """The trigger's subscription state for ``flow show`` and the portal (never the
-    callback URL: it is a credential)."""
+    callback URL: it is a credential, masked wherever an API echoed it)."""
     subscription = session.get(TriggerSubscription, asset.id)
     if subscription is None:
         return None
+    masked = queue.without_callback_tokens  # an API may echo the URL into what it answers
     return {
-        "kind": subscription.kind, "state": subscription.state, "location": subscription.location,
+        "kind": subscription.kind, "state": subscription.state, "location": masked(subscription.location),
         "expires_at": subscription.expires_at, "next_at": subscription.next_at,
-        "interval_seconds": subscription.interval_seconds, "error": subscription.error or "", "updated_at": subscription.updated_at,
+        "interval_seconds": subscription.interval_seconds, "error": masked(subscription.error or ""), "updated_at": subscription.updated_at,
         "delivery": _delivery_description(session, subscription),
-        "warning": _subscribe_warning(session, subscription),
+        "warning": masked(_subscribe_warning(session, subscription)),
         "jobs": queue.jobs_of(session=session, asset_id=asset.id, limit=10),
     }

@@ -92,7 +92,9 @@ def _retry_after(headers: Any) -> float | None:
     if value is None:
         return None
     value = str(value).strip()
-    if value.isdigit():
+    # isascii: an API's "²" is a digit to isdigit but not to float; raising here failed the
+    # job after its run was done, so the run was made again and its record left running.
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -286,9 +288,10 @@ class Worker(BackgroundLoop):
             retry_after = _retry_after((failed.get("output") or {}).get("headers"))
 
         def record(session: Session) -> str:
-            runs.finish_run(session=session, prepared=prepared, outcome=outcome)
+            # The job's history gets the run's error as the run record keeps it: masked (K2).
+            kept = runs.finish_run(session=session, prepared=prepared, outcome=outcome)
             return queue.finish(
-                session=session, job=job, worker=self.name, outcome=outcome.status, detail=outcome.error, run_id=prepared.run_id,
+                session=session, job=job, worker=self.name, outcome=outcome.status, detail=kept["error"], run_id=prepared.run_id,
                 retry=retry, retry_after=retry_after, now=self.clock(),
             )
 

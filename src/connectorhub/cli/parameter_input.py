@@ -162,14 +162,28 @@ def _without_line_end(text: str) -> str:
     return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
 
 
+# The most a client secret file (or standard input) is read of: a secret is a line of
+# text; "--secret-file /dev/zero" or a log file given by mistake was read whole (red team).
+MAX_SECRET_BYTES = 64 * 1024
+
+
+def _too_large(where: str) -> errors.InvalidRequest:
+    return errors.InvalidRequest(f"{where} holds more than {MAX_SECRET_BYTES // 1024} KiB; a client secret is one line of "
+                                 "text: give the file that holds only it.", code="SecretFileTooLarge")
+
+
 def client_secret(secret_file: Path | None, *, prompt: bool = True) -> str:
     """An OAuth client secret from ``--secret-file`` (``-``: standard input), else typed
     in without echo at a terminal (``prompt``), else read from standard input. Never a
     command-line argument: those are seen by other users of the machine (``ps``) and
-    kept in shell histories."""
+    kept in shell histories. At most :data:`MAX_SECRET_BYTES` are read."""
     if secret_file is not None and str(secret_file) != "-":
         try:
-            return _without_line_end(secret_file.read_text(encoding="utf-8-sig"))
+            with secret_file.open("rb") as handle:
+                raw = handle.read(MAX_SECRET_BYTES + 1)
+            if len(raw) > MAX_SECRET_BYTES:
+                raise _too_large(f"secret file '{secret_file}'")
+            return _without_line_end(raw.decode("utf-8-sig"))
         except FileNotFoundError:
             raise errors.NotFound(f"secret file '{secret_file}' does not exist.", code="FileNotFound") from None
         except (OSError, UnicodeDecodeError) as error:
@@ -177,4 +191,7 @@ def client_secret(secret_file: Path | None, *, prompt: bool = True) -> str:
                                         code="FileNotValid") from None
     if secret_file is None and prompt and stdin_is_terminal():
         return typer.prompt("Client secret", hide_input=True, confirmation_prompt=True, err=True)
-    return _without_line_end(sys.stdin.read())
+    text = sys.stdin.read(MAX_SECRET_BYTES + 1)
+    if len(text) > MAX_SECRET_BYTES:
+        raise _too_large("standard input")
+    return _without_line_end(text)

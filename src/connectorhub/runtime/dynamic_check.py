@@ -35,6 +35,9 @@ from connectorhub.runtime import dynamic, dynamic_spec, request, service
 from connectorhub.transactions import transaction
 
 NOT_DYNAMIC = ("NoDynamicValues", "ParameterNotFound")
+# Distinct lookup calls one check makes (red team: a file of thousands of steps made as
+# many calls from one save); the same lookup is made once per check whatever its steps.
+MAX_LOOKUPS = 50
 # How long saving a flow waits for the APIs' lists (seconds).
 SAVE_BUDGET_SECONDS = 10.0
 
@@ -74,29 +77,51 @@ def _lists_values(swagger: dict[str, Any] | None, operation_id: Any, parameter: 
 
 async def _check(rt: service.Runtime, token: str, env: str, flow: str, findings: list[dict[str, Any]]) -> None:
     steps, definitions = await run_in_threadpool(_steps, rt, token, env, flow)
+    # (connection, operation, parameter) -> lists values?; a lookup's key -> its values or error.
+    declared: dict[tuple[str, Any, str], bool] = {}
+    answers: dict[str, dict[str, Any] | ConnectorhubError] = {}
+    unchecked = 0
     for index, step, connection in steps:
+        await asyncio.sleep(0)  # a long file must not hold the event loop past the budget
         parameters = step.get("parameters") if isinstance(step.get("parameters"), dict) else {}
         literals = {k: v for k, v in parameters.items() if not (isinstance(v, str) and v.startswith("="))}
         if connection is None or not literals:
             continue
         for name, value in literals.items():
-            if not _lists_values(definitions.get(connection), step.get("operation"), name):
+            what = (connection, step.get("operation"), name)
+            if what not in declared:
+                declared[what] = _lists_values(definitions.get(connection), step.get("operation"), name)
+            if not declared[what]:
                 continue
             where = f"steps.{index}.parameters.{name}"
-            try:
-                found = await dynamic.values(rt, token=token, env=env, connection=connection, operation_id=step["operation"],
-                                             parameter=name, given=literals)
-            except ConnectorhubError as error:
-                if error.code in NOT_DYNAMIC:
+            key = json.dumps([connection, step["operation"], name, literals], sort_keys=True, default=str)
+            if key not in answers:
+                if len(answers) >= MAX_LOOKUPS:
+                    unchecked += 1
+                    continue
+                try:
+                    answers[key] = await dynamic.values(rt, token=token, env=env, connection=connection,
+                                                        operation_id=step["operation"], parameter=name, given=literals)
+                except ConnectorhubError as error:
+                    answers[key] = error
+            found = answers[key]
+            if isinstance(found, ConnectorhubError):
+                if found.code in NOT_DYNAMIC:
                     continue
                 findings.append({"location": where, "level": "warning", "code": "ValuesNotListed",
-                                 "message": f"The values of '{name}' could not be listed to check {value!r}: {error.detail}"})
+                                 "message": f"The values of '{name}' could not be listed to check {value!r}: {found.detail}"})
                 continue
             listed = {str(v["value"]) for v in found["values"]}
             if str(value) not in listed:
                 shown = ", ".join(sorted(listed)[:10]) or "none"
                 findings.append({"location": where, "level": "warning", "code": "ValueNotListed",
                                  "message": f"{value!r} is not among the values the API lists for '{name}' ({shown})."})
+    if unchecked:
+        findings.append({
+            "location": "steps", "level": "warning", "code": "ValuesNotChecked",
+            "message": f"The steps need more than the {MAX_LOOKUPS} different lookups one check makes, so {unchecked} "
+                       "value(s) were not checked against the APIs' lists.",
+        })
 
 
 async def check_flow(rt: service.Runtime, *, token: str, env: str, flow: str, budget: float | None = None) -> list[dict[str, Any]]:

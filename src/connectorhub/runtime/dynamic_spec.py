@@ -179,7 +179,7 @@ def read_path(document: Any, path: str | None) -> Any:
     for token in path.split("/"):
         if isinstance(node, dict) and token in node:
             node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        elif isinstance(node, list) and token.isascii() and token.isdigit() and len(token) < 10 and int(token) < len(node):
             node = node[int(token)]
         else:
             return MISSING

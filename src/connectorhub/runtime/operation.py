@@ -90,7 +90,7 @@ def json_pointer(document: Mapping[str, Any], ref: str) -> Any:
         token = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and token in node:
             node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        elif isinstance(node, list) and token.isascii() and token.isdigit() and len(token) < 10 and int(token) < len(node):
             node = node[int(token)]
         else:
             return MISSING

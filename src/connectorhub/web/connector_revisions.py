@@ -50,7 +50,8 @@ def _number(query: Mapping[str, str], name: str) -> int | None:
     given = (query.get(name) or "").strip()
     if not given:
         return None
-    if not given.isdigit() or not 1 <= int(given) <= revisions.MAX_NUMBER:
+    # isascii: "²" is a digit to isdigit but not to int; a length bound: int refuses 4,300 digits.
+    if not (given.isascii() and given.isdigit() and len(given) <= 12) or not 1 <= int(given) <= revisions.MAX_NUMBER:
         raise InvalidRequest(f"Revision numbers are whole numbers from 1; got '{given[:20]}'.", code="RevisionNumberNotValid")
     return int(given)
 

@@ -17,6 +17,7 @@ JSON; the API checks what it receives.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Iterable, Mapping
 
 from connectorhub import jsontext
@@ -27,6 +28,16 @@ TYPES = ("string", "integer", "number", "boolean", "json")
 REMOVE = object()  # an emptied field: its property is left out of the body
 MAX_FIELDS = 200  # an answer is the API's: a hostile one may describe thousands of fields
 MAX_DEPTH = 3  # how deep the answer's outline goes
+# Red team: MAX_FIELDS bounded each level only, so an answer's outline could hold 200³
+# fields (800,000 rows, seconds of work and a page of hundreds of megabytes); this many
+# in all, across its levels.
+MAX_OUTLINE = 1000
+# A list offered as choices up to this many values; a longer one (an API may answer
+# millions) is typed as text instead, and the API checks it.
+MAX_OPTIONS = 500
+# How many property names a field's target may go down (``body/a/b``): a posted name of
+# thousands of levels built a body too deep to send (a 500).
+MAX_TARGET_DEPTH = 10
 
 
 def _text(value: Any) -> str:
@@ -60,7 +71,7 @@ def fields_of(schema: Any, current: Any) -> list[dict[str, Any]]:
         if str(spec.get("x-ms-visibility") or "").strip().lower() == "internal":
             continue
         shown_type = _type(spec)
-        enum = spec.get("enum") if isinstance(spec.get("enum"), list) and spec.get("enum") else None
+        enum = spec.get("enum") if isinstance(spec.get("enum"), list) and 0 < len(spec["enum"]) <= MAX_OPTIONS else None
         if enum is not None:
             kind, type_ = "enum", "string" if shown_type == "string" else "json"
         elif shown_type == "boolean":
@@ -86,21 +97,26 @@ def fields_of(schema: Any, current: Any) -> list[dict[str, Any]]:
     return out
 
 
-def outline(schema: Any, depth: int = 0) -> list[dict[str, Any]]:
+def outline(schema: Any, depth: int = 0, budget: list[int] | None = None) -> list[dict[str, Any]]:
     """The fields of an answer's schema as a tree for people: ``{"name", "type",
     "required", "description", "children"}`` (an array's items' fields as its children),
-    at most :data:`MAX_DEPTH` deep and :data:`MAX_FIELDS` wide."""
+    at most :data:`MAX_DEPTH` deep, :data:`MAX_FIELDS` wide and :data:`MAX_OUTLINE` in all
+    (``budget``: what is left of it, shared by the levels)."""
+    budget = budget if budget is not None else [MAX_OUTLINE]
     schema = schema if isinstance(schema, dict) else {}
     properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
     required = schema.get("required") if isinstance(schema.get("required"), list) else []
     out = []
     for name, spec in list(properties.items())[:MAX_FIELDS]:
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
         spec = spec if isinstance(spec, dict) else {}
         inner = spec.get("items") if _type(spec) == "array" and isinstance(spec.get("items"), dict) else spec
         out.append({
             "name": str(name), "type": _type(spec), "required": name in required,
             "description": str(spec.get("description") or spec.get("x-ms-summary") or "").strip(),
-            "children": outline(inner, depth + 1) if depth + 1 < MAX_DEPTH else [],
+            "children": outline(inner, depth + 1, budget) if depth + 1 < MAX_DEPTH else [],
         })
     return out
 
@@ -138,6 +154,9 @@ def typed(text: str, type_: str, target: str, name: str) -> Any:
     if type_ == "number":
         try:
             number = float(text.strip())
+            # "nan", "inf" and "1e999" are floats to Python but no JSON number: they were sent as NaN/Infinity.
+            if not math.isfinite(number):
+                raise ValueError(text)
         except ValueError:
             raise InvalidRequest(f"{where}: {text!r} is not a number; write it e.g. as 3 or 2.5.",
                                  code="DynamicFieldNotValid", field=name) from None
@@ -174,6 +193,9 @@ def merge(body: Any, target: str, values: Iterable[tuple[str, Any]]) -> Any:
     property, the body's other properties stay. A body (or an object on the way) that is
     not a JSON object cannot take fields: ``InvalidRequest``."""
     values = list(values)
+    if len(_path(target)) > MAX_TARGET_DEPTH:
+        raise InvalidRequest(f"The fields' target {target[:80]!r} goes more than {MAX_TARGET_DEPTH} properties down; load "
+                             "the fields again and send them as shown.", code="DynamicFieldsNotPlaced")
     if body is None and all(v is REMOVE for _, v in values):
         return None
     if body is None:

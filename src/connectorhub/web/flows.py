@@ -6,7 +6,6 @@ are included here, the editor's first so ``…/flows/new`` is not read as a flow
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -40,12 +39,11 @@ RECENT_RUNS = 20
 TRIGGER_JOBS, TRIGGER_JOBS_READ = 10, 60
 JOB_WORDS = {"subscribe": "Subscribe", "unsubscribe": "Unsubscribe", "poll": "Poll"}
 STATE_WORDS = {"queued": "waiting", "running": "in progress", "done": "done", "failed": "failed"}
-# A callback URL's token is a credential: masked in anything an API's answer put in a job's history.
-_CALLBACK_TOKEN = re.compile(r"/callbacks/[A-Za-z0-9_\-]+")
 
 
 def _shown(text: Any) -> str:
-    return _CALLBACK_TOKEN.sub("/callbacks/…", plain(str(text or "")))
+    # A callback URL's token is a credential: masked (again, the service did) in what an API put in a job's history.
+    return queue.without_callback_tokens(plain(str(text or "")))
 
 
 def trigger_jobs(session, asset_id: str) -> list[dict[str, Any]]:

@@ -50,12 +50,19 @@ NON_TEXT = {"integer", "number", "boolean", "array", "object"}
 # --- rows <-> file ---------------------------------------------------------------------------
 
 
+def _number(text: str) -> bool:
+    """Whether a form's text is a row index or an interval this page reads as a number:
+    ASCII digits, at most 9 (red team: ``str.isdigit`` is true of "²", which ``int``
+    refuses, and ``int`` refuses more than 4,300 digits; both were a 500)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
+
+
 def _rows(form: dict[str, str], prefix: str) -> list[dict[str, str]]:
     """The ``prefix.N.field`` fields as rows in the order of N; rows without a name are dropped."""
     found: dict[int, dict[str, str]] = {}
     for key, value in form.items():
         parts = key.split(".", 2)
-        if len(parts) == 3 and parts[0] == prefix and parts[1].isdigit():
+        if len(parts) == 3 and parts[0] == prefix and _number(parts[1]):
             found.setdefault(int(parts[1]), {})[parts[2]] = value
     return [row for _, row in sorted(found.items()) if row.get("name", "").strip()]
 
@@ -65,7 +72,11 @@ def _literal(text: str, type_: str | None, where: str, problems: list[dict[str, 
     if type_ not in NON_TEXT or text.startswith("="):
         return text
     try:
-        return json.loads(text)
+        # jsontext, not json: text nested thousands deep made json.loads recurse out (a 500).
+        return jsontext.loads(text)
+    except jsontext.JsonRefused as refused:
+        problems.append({"location": where, "message": f"The value is not accepted. {refused}"})
+        return text
     except ValueError:
         problems.append({"location": where, "message": f"'{text}' is not a {type_}; write it as JSON (for example 3, true or [1, 2])."})
         return text
@@ -100,7 +111,7 @@ def file_from_rows(kind: str, form: dict[str, str], operations: dict[str, dict[s
         elif form.get("trigger_type") == "recurrence":
             trigger: dict[str, Any] = {"type": "recurrence", "unit": form.get("unit", "")}
             interval = form.get("interval", "").strip()
-            trigger["interval"] = int(interval) if interval.isdigit() else interval
+            trigger["interval"] = int(interval) if _number(interval) else interval
             if form.get("start", "").strip():
                 trigger["start"] = form["start"].strip()
         else:
@@ -156,7 +167,7 @@ def _connector_trigger(form: dict[str, str], operations: dict[str, dict[str, dic
     written to decide whether to subscribe anew (:func:`.triggers.arm`), and a default
     the rows fill in (no parameters, the minute) must not look like a change."""
     try:
-        original = json.loads(form.get("connector_trigger") or "{}")
+        original = jsontext.loads(form.get("connector_trigger") or "{}")
     except ValueError:
         original = {}
     if "trigger.slot" not in form:  # rows of a page before the trigger's own (or a script): as it was
@@ -174,7 +185,7 @@ def _connector_trigger(form: dict[str, str], operations: dict[str, dict[str, dic
         trigger["body"] = _literal(form["trigger.body"].strip(), "object", "trigger.body", problems)
     interval = form.get("trigger.interval", "").strip()
     if interval:
-        trigger["interval"] = int(interval) if interval.isdigit() else interval
+        trigger["interval"] = int(interval) if _number(interval) else interval
         trigger["unit"] = form.get("trigger.unit", "minute")
     return original if isinstance(original, dict) and _same_trigger(original, trigger) else trigger
 
@@ -274,7 +285,7 @@ def place(kind: str, problems: list[dict[str, str]], rows: dict[str, Any]) -> di
             key = f"input:{parts[2]}" if len(parts) > 2 and parts[1] == "inputs" and parts[2] in inputs else "trigger"
         elif parts[0] == "connections" and len(parts) > 1:
             key = f"slot:{parts[1]}"
-        elif parts[0] == CALLS[kind] and len(parts) > 1 and parts[1].isdigit():
+        elif parts[0] == CALLS[kind] and len(parts) > 1 and _number(parts[1]):
             key = f"call:{parts[1]}"
         placed.setdefault(key, []).append({"where": ".".join(parts[1:]) if key != "file" else problem.get("location", ""),
                                            "location": problem.get("location", ""), "message": plain(problem.get("message", ""))})

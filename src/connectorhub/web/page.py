@@ -61,6 +61,16 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals.update(prefix=PREFIX, tabs=TABS, env_ref=env_ref, why_link=why_link)
 
 
+def path_segment(value: object) -> str:
+    """One segment of a portal URL from a name a connector's author chose: Jinja's
+    ``urlencode`` keeps ``/``, so an operationId ``../../x`` made a button post to
+    another portal path (red team); every character but the unreserved ones is encoded."""
+    return quote(str(value), safe="")
+
+
+templates.env.filters["segment"] = path_segment
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
