@@ -14,6 +14,7 @@ worker is driven turn by turn.
 from __future__ import annotations
 
 import json
+import logging.config
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -86,6 +87,10 @@ def test_worker_without_a_public_url_warns_that_it_cannot_subscribe_webhooks(mon
     monkeypatch.delenv("CONNECTORHUB_PUBLIC_URL", raising=False)
     monkeypatch.setattr(server, "prepare", lambda settings: (object(), None))
     monkeypatch.setattr(server, "run_worker", lambda application: None)
+    # The command configures logging for a process of its own: here, in the test's process,
+    # that would bind handlers to this test's captured stderr, closed once it ends, and
+    # every later test that logs would print "--- Logging error ---" into its own stderr.
+    monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)
     assert cli_run(["worker", "--home", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert "CONNECTORHUB_PUBLIC_URL is not set" in err and "cannot subscribe webhook triggers" in err

@@ -6,9 +6,10 @@ cost the process, read from /proc/PID/status (VmRSS now, VmHWM the peak).
   a zip bomb inside the zip) are all refused with a 4xx, and the server grows by less
   than 300 MB at its peak. Before the fix one such file took it up by 2 GB.
 - M2: a valid solution of about 1 MB (16 MB unpacked) imported eight times at once
-  stays under the same bound, and the memory comes back: after the imports the process
-  is much closer to where it started than to its peak, and a second round does not add
-  to the first.
+  stays under the same bound, and the memory comes back: after three such rounds the
+  process holds less than 100 MB more than before them (an import that kept its package
+  would hold hundreds), and the later rounds add less than 48 MB to the first (the
+  allocator's arenas for eight threads move by about 32 MB).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from test_serve import Server
 pytestmark = pytest.mark.slow
 
 GROWTH_LIMIT = 300 * MIB
+KEPT_LIMIT = 100 * MIB  # after 24 valid imports (M2)
+ROUND_GROWTH_LIMIT = 48 * MIB  # from the first round's end to the third's
 
 
 @pytest.fixture(scope="module")
@@ -118,13 +121,19 @@ def test_m2_eight_concurrent_valid_imports_stay_bounded_and_give_memory_back(ser
     assert dry_runs(server, [data])[0].status_code == 200  # warm
     before = settle(pid)
     rounds = []
-    for _ in range(2):
+    for _ in range(3):
         answers = dry_runs(server, [data] * 8)
         assert [a.status_code for a in answers] == [200] * 8, [a.text[:200] for a in answers if a.status_code != 200]
         rounds.append(settle(pid))
     peak = memory_of(pid)["VmHWM"] - before
-    kept = rounds[0] - before
-    print(f"valid: before {before / MIB:.0f} MiB, peak +{peak / MIB:.0f} MiB, after +{kept / MIB:.0f} MiB, second round +{(rounds[1] - rounds[0]) / MIB:.0f} MiB")
+    kept = rounds[-1] - before
+    growth = rounds[-1] - rounds[0]
+    print(f"valid: before {before / MIB:.0f} MiB, peak +{peak / MIB:.0f} MiB, after each round "
+          + ", ".join(f"+{(r - before) / MIB:.0f}" for r in rounds) + " MiB")
     assert peak < GROWTH_LIMIT, f"the server grew by {peak / MIB:.0f} MiB at its peak"
-    assert kept < 0.6 * peak, f"{kept / MIB:.0f} MiB of a {peak / MIB:.0f} MiB peak stayed"
-    assert rounds[1] - rounds[0] < 32 * MIB, f"the second round added {(rounds[1] - rounds[0]) / MIB:.0f} MiB"
+    # 24 imports of 15-20 MiB unpacked each went through: an import that held its package
+    # (M2: ~1 GB never given back) would keep hundreds of MiB. What stays is the
+    # allocator's arenas for eight threads, which jump by about 32 MiB from round to round
+    # on this machine whichever round it is, so the bounds are absolute, not a ratio.
+    assert kept < KEPT_LIMIT, f"{kept / MIB:.0f} MiB stayed after three rounds"
+    assert growth < ROUND_GROWTH_LIMIT, f"the second and third rounds added {growth / MIB:.0f} MiB"

@@ -49,7 +49,7 @@ from connectorhub.environments import service as environments
 from connectorhub.secrets.keyring import load_keyring
 from connectorhub.sharing import service as sharing
 
-EXAMPLES = int(os.environ.get("CONNECTORHUB_MODEL_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("CONNECTORHUB_MODEL_EXAMPLES", "20"))  # about 2,900 steps
 STEPS = int(os.environ.get("CONNECTORHUB_MODEL_STEPS", "150"))
 
 ORG1_USERS = ["alice", "bob", "carol", "dave", "erin"]
