@@ -231,6 +231,15 @@ async def operation_form(request: Request, env: str, connector: str, operation_i
     return await page.show(request, env, "_operation_test.html", view, whole=False)
 
 
+def _lookup_inputs(form: dict[str, str], slot: int | None, lines: str) -> tuple[str, dict[str, Any]]:
+    """The connection and the other parameters' values a lookup is made with: from the
+    flow editor (``slot``: that slot row's connection, the ``lines`` field's literal
+    ``NAME = value`` lines), else from the Test panel (its connection, the values typed)."""
+    if slot is not None:
+        return form.get(f"slot.{slot}.connection", ""), _literal_lines(form.get(lines, ""))
+    return form.get("connection", ""), {k: v for k, v in page.named_values(form).items() if v != ""}
+
+
 @router.post(BASE + "/{connector}/operations/{operation_id}/choices", response_class=HTMLResponse)
 @portal_page
 async def operation_choices(request: Request, env: str, connector: str, operation_id: str, parameter: str,
@@ -249,12 +258,7 @@ async def operation_choices(request: Request, env: str, connector: str, operatio
     form = await page.form_of(request)
     editor = (step is not None or trigger) and slot is not None
     lines = "trigger.parameters" if trigger else f"call.{step}.parameters"
-    if editor:
-        connection = form.get(f"slot.{slot}.connection", "")
-        given = _literal_lines(form.get(lines, ""))
-    else:
-        connection = form.get("connection", "")
-        given = {k: v for k, v in page.named_values(form).items() if v != ""}
+    connection, given = _lookup_inputs(form, slot if editor else None, lines)
     current = str(given.pop(parameter, ""))
     template = "_editor_choices.html" if editor else "_dynamic_choices.html"
     shown = {"parameter": parameter, "current": current, "lines": lines}
@@ -286,14 +290,8 @@ async def operation_fields(request: Request, env: str, connector: str, operation
     ctx = page.context(request)
     form = await page.form_of(request)
     editor = step is not None and slot is not None
-    if editor:
-        connection = form.get(f"slot.{slot}.connection", "")
-        given: dict[str, Any] = _literal_lines(form.get(f"call.{step}.parameters", ""))
-        body = dynamic_fields.body_of(form.get(f"call.{step}.body", ""))
-    else:
-        connection = form.get("connection", "")
-        given = {k: v for k, v in page.named_values(form).items() if v != ""}
-        body = dynamic_fields.body_of(form.get("body", ""))
+    connection, given = _lookup_inputs(form, slot if editor else None, f"call.{step}.parameters")
+    body = dynamic_fields.body_of(form.get(f"call.{step}.body" if editor else "body", ""))
     if body is not None:  # a lookup may name a property of the body (body/field)
         given.setdefault(parameter.partition("/")[0], body)
     shown = {"target": parameter, "box": box if box.replace("-", "").isalnum() else "fields",
