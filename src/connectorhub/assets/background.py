@@ -6,9 +6,36 @@ asyncio task of this process (started and stopped in the FastAPI lifespan, or by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import TypeVar
+
+import anyio
+
+T = TypeVar("T")
 
 STOP_GRACE_SECONDS = 10.0
+
+
+async def in_thread(function: Callable[..., T], *args) -> T:
+    """``function(*args)`` in a worker thread; if the awaiting task is cancelled
+    meanwhile, the cancellation waits for the function to end before it goes on.
+
+    A thread cannot be stopped, and ``anyio.to_thread.run_sync`` abandons it when its task
+    is cancelled the asyncio way (``task.cancel()``, which ``stop`` does): the function
+    went on claiming jobs and committing after ``stop`` had returned and the engine was
+    disposed, its claims then waiting out their lease."""
+    call = asyncio.ensure_future(anyio.to_thread.run_sync(function, *args))
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        while not call.done():
+            try:
+                await asyncio.wait({call})
+            except asyncio.CancelledError:
+                continue  # cancelled again: still the thread's end first
+        if not call.cancelled():
+            call.exception()  # retrieved: the cancellation is what this task reports
+        raise
 
 
 class BackgroundLoop:

@@ -20,7 +20,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +29,7 @@ from connectorhub.access.decisions import Actor
 from connectorhub.access.asset_rules import AssetAccess
 from connectorhub.access.enforce import enforce
 from connectorhub.assets import expressions, lending, paging, schemas
+from connectorhub.assets.background import in_thread
 from connectorhub.assets.facts import (
     _slot,
     get_with_access,
@@ -457,7 +457,7 @@ def _in_transaction(transaction: Transaction, work: Callable[[Session], Any]) ->
 async def run(*, transaction: Transaction, prepare: Callable[[Session], PreparedRun], call: CallStep) -> dict[str, Any]:
     """A run as one use case: ``prepare`` in a short transaction, the calls with no
     transaction held, then the record in another transaction. Returns the run."""
-    prepared: PreparedRun = await anyio.to_thread.run_sync(_in_transaction, transaction, prepare)
+    prepared: PreparedRun = await in_thread(_in_transaction, transaction, prepare)
     if prepared.failed:
         return prepared.view
     try:
@@ -468,7 +468,7 @@ async def run(*, transaction: Transaction, prepare: Callable[[Session], Prepared
         interrupted = RunOutcome(RUN_FAILED, [], f"The run was interrupted ({type(error).__name__}).", "RunInterrupted")
         _in_transaction(transaction, lambda s: finish_run(session=s, prepared=prepared, outcome=interrupted))
         raise
-    return await anyio.to_thread.run_sync(_in_transaction, transaction, lambda s: finish_run(session=s, prepared=prepared, outcome=outcome))
+    return await in_thread(_in_transaction, transaction, lambda s: finish_run(session=s, prepared=prepared, outcome=outcome))
 
 
 def list_runs(

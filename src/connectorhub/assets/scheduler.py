@@ -18,12 +18,11 @@ import logging
 import os
 from collections.abc import Callable
 
-import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectorhub.assets import runs as service
-from connectorhub.assets.background import BackgroundLoop
+from connectorhub.assets.background import BackgroundLoop, in_thread
 from connectorhub.db import utcnow
 from connectorhub.errors import ConnectorhubError
 from connectorhub.secrets.keyring import Keyring
@@ -96,7 +95,7 @@ class Scheduler(BackgroundLoop):
                 log.warning("recurrence flows wait: the runtime is not available in this process")
                 self._warned_unavailable = True
             return []
-        claimed = await anyio.to_thread.run_sync(self._claim, self.clock())
+        claimed = await in_thread(self._claim, self.clock())
         return [(item, call) for item in claimed]
 
     async def tick(self) -> list[dict]:

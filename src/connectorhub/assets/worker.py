@@ -38,11 +38,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectorhub.assets import job_listener, queue, runs, schemas, trigger_content, trigger_schema, triggers
-from connectorhub.assets.background import BackgroundLoop
+from connectorhub.assets.background import BackgroundLoop, in_thread
 from connectorhub.assets.facts import get_with_access, slots_of
 from connectorhub.assets.models import (
     JOB_POLL,
@@ -202,7 +201,7 @@ class Worker(BackgroundLoop):
             return work(session)
 
     async def _in_tx(self, work: Callable[[Session], Any]) -> Any:
-        return await anyio.to_thread.run_sync(self._tx, work)
+        return await in_thread(self._tx, work)
 
     def _read(self, work: Callable[[Session], Any]) -> Any:
         with unit_of_work(self.sessions, write=False) as session:
@@ -455,7 +454,7 @@ class Worker(BackgroundLoop):
     async def tick(self) -> list[str]:
         """One turn: queue due polls and renewals, claim what there is room for and run
         it to the end. Returns the jobs' states (tests call this directly)."""
-        claimed = await anyio.to_thread.run_sync(self._claim, self.concurrency)
+        claimed = await in_thread(self._claim, self.concurrency)
         return list(await asyncio.gather(*(self.run_job(job) for job in claimed)))
 
     def _extend(self) -> None:
@@ -482,15 +481,15 @@ class Worker(BackgroundLoop):
             try:
                 room = self.concurrency - len(self._tasks)
                 if room > 0:
-                    for job in await anyio.to_thread.run_sync(self._claim, room):
+                    for job in await in_thread(self._claim, room):
                         task = asyncio.create_task(self.run_job(job), name=f"job-{job.id}")
                         self._tasks[task] = job.id
                         task.add_done_callback(self._done)
                 clock = asyncio.get_running_loop().time()
                 if self._tasks and clock - last_extend > self.lease.total_seconds() / 3:
-                    await anyio.to_thread.run_sync(self._extend)
+                    await in_thread(self._extend)
                     last_extend = clock
-                await anyio.to_thread.run_sync(self.cleanup_if_due)
+                await in_thread(self.cleanup_if_due)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the loop
