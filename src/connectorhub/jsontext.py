@@ -1,6 +1,9 @@
 """The one strict reading of JSON that comes from a client or a file (findings M5, L3).
 
-Python's ``json`` module reads two things the rest of the service cannot carry:
+Python's ``json`` module reads three things the rest of the service cannot carry:
+
+- ``NaN``, ``Infinity`` and ``-Infinity``, which are not JSON (RFC 8259): a client's
+  ``{"days": NaN}`` was saved, shown back as ``null`` and sent on to an API as ``NaN``.
 
 - a *lone surrogate*: ``"\\ud800"`` (an escape of half a UTF-16 pair) or the same code
   point as raw bytes. It becomes a ``str`` that cannot be encoded as UTF-8, so a database
@@ -9,7 +12,7 @@ Python's ``json`` module reads two things the rest of the service cannot carry:
   read, and a document a few hundred levels deep is read but makes any recursive walk
   over it (validation, redaction, serialisation) fail the same way.
 
-:func:`check` refuses both in the raw text without building anything (the request
+:func:`check` refuses them in the raw text without building anything (the request
 boundary, ``api.boundary``, runs it on every JSON body); :func:`loads` reads a document
 with the standard library's meaning and refuses the same. Both raise
 :class:`JsonRefused`, a ``ValueError``, so code that treats a ``ValueError`` as "not
@@ -49,6 +52,8 @@ _ORJSON_UP_TO = 64 * 1024
 _SURROGATE_ESCAPE = re.compile(rb"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
 _LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A NaN or Infinity outside a string (the strings are matched, and so skipped, first).
+_CONSTANTS = re.compile(rb'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
 
 
 class JsonRefused(ValueError):
@@ -68,11 +73,11 @@ class JsonRefused(ValueError):
 
 
 def loads(data: bytes | str, *, locate: bool = True, **options: Any) -> Any:
-    """``data`` read as ``json.loads`` reads it (integers of any size exactly, NaN and
-    Infinity as floats, UTF-8/16/32 bytes), refusing lone surrogates and nesting deeper
-    than :data:`MAX_DEPTH` with :class:`JsonRefused`; malformed text raises
-    ``json.JSONDecodeError`` as before. ``options`` go to ``json.loads`` (e.g.
-    ``parse_constant``). ``locate`` finds the line and column of too deep a nesting
+    """``data`` read as ``json.loads`` reads it (integers of any size exactly, UTF-8/16/32
+    bytes), refusing NaN and Infinity, lone surrogates and nesting deeper than
+    :data:`MAX_DEPTH` with :class:`JsonRefused`; malformed text raises
+    ``json.JSONDecodeError`` as before. ``options`` go to ``json.loads`` (a
+    ``parse_constant`` of the caller's replaces the refusal of NaN and Infinity). ``locate`` finds the line and column of too deep a nesting
     (a scan of the text up to there; the request boundary skips it).
 
     orjson reads a small document (it refuses lone surrogates, NaN and Infinity, so
@@ -94,8 +99,12 @@ def loads(data: bytes | str, *, locate: bool = True, **options: Any) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]
     _check_surrogate_escapes(raw if utf8 else text.encode("utf-8", "surrogatepass"))
+    options.setdefault("parse_constant", _refuse_constant)
     try:
         value = json.loads(text, **options)
+    except _Constant:
+        _check_constants(text.encode("utf-8", "surrogatepass"))
+        raise JsonRefused(_CONSTANT_MESSAGE, code="JsonTextNotValid") from None  # not found again: no place to give
     except RecursionError:
         raise _too_deep(text.encode("utf-8", "surrogatepass"), locate) from None
     _check_depth(raw, locate, utf8=utf8)
@@ -135,6 +144,30 @@ def check(data: bytes, *, locate: bool = False) -> None:
     utf8 = _is_utf8(data)
     _check_surrogate_escapes(data if utf8 else text.encode("utf-8", "surrogatepass"))
     _check_depth(data, locate, utf8=utf8)
+    probe = data if utf8 else text.encode("utf-8")
+    if b"NaN" in probe or b"Infinity" in probe:  # else none is there: the scan is skipped
+        _check_constants(probe)
+
+
+_CONSTANT_MESSAGE = "JSON has no NaN or Infinity; write a number, a string or null instead"
+
+
+class _Constant(Exception):
+    """json.loads met NaN, Infinity or -Infinity."""
+
+
+def _refuse_constant(_name: str) -> Any:
+    raise _Constant
+
+
+def _check_constants(data: bytes) -> None:
+    """Refuse the first NaN, Infinity or -Infinity outside a string of ``data`` (UTF-8),
+    with its line and column."""
+    for match in _CONSTANTS.finditer(data):
+        if match.group(1) is not None:
+            line, column = _line_column(data[: match.start(1)].decode("utf-8", "replace"), None)
+            raise JsonRefused(f"The JSON text holds {match.group(1).decode()} at line {line}, column {column}: {_CONSTANT_MESSAGE}.",
+                              code="JsonTextNotValid", line=line, column=column)
 
 
 def _bytes(data: bytes | str) -> bytes:

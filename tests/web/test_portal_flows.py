@@ -198,3 +198,13 @@ def test_every_control_of_the_flow_and_app_pages_has_a_label(app, admin, echo, e
         unlabelled = [c for c in re.findall(r"<(?:input|select|textarea)\b[^>]*>", text)
                       if 'type="hidden"' not in c and "aria-label=" not in c]
         assert unlabelled == [], (url, unlabelled)
+
+
+def test_the_portal_editor_refuses_one_in_a_step_body_and_in_the_json_view(app, admin, echo, echo_connection):  # noqa: F811
+    connector, connection = echo_connection
+    browser = signed_in(app, ADMIN_TOKEN)
+    in_rows = browser.post(FLOWS + "/new", data=rows(connector, connection, **{"call.0.body": '{"name": NaN}'}))
+    assert in_rows.status_code == 422 and "NaN at line 1, column 10" in in_rows.text and "Nothing was saved" in in_rows.text
+    as_json = browser.post(FLOWS + "/new", data={"action": "save_json", "file": json.dumps({"name": "X"})[:-1] + ', "n": NaN}'})
+    assert as_json.status_code == 422 and "NaN at line 1, column" in as_json.text
+    assert admin.get(f"{API}/flows").json()["items"] == []
