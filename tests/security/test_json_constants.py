@@ -6,7 +6,6 @@ nothing; the same words inside strings are text and stay accepted (connectorhub/
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from test_invoke import backend, echo_connection, settings  # noqa: F401 - the invoke tests' fixtures
