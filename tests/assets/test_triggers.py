@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
+import re
 import threading
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from connectorhub.assets import queue, trigger_content, triggers
 from connectorhub.assets.models import JOB_DONE, JOB_QUEUED, JOB_RUN, JOB_RUNNING, TriggerJob
 from connectorhub.db import utcnow
 from connectorhub.transactions import unit_of_work
+from connectorhub.web import flows as web_flows
 from connectorhub.web import flows_editor
 
 ENV = "/api/v1/environments/default"
@@ -405,7 +407,7 @@ def test_a_disabled_recurrence_does_not_come_due_and_starts_again_when_enabled(a
     assert on["enabled"] is True and on["next_due_at"] is not None
 
 
-def test_a_subscription_the_api_says_expires_is_renewed_before_and_the_old_one_unsubscribed(app, alice, backend):
+def test_a_subscription_the_api_says_expires_is_renewed_before_and_the_old_one_unsubscribed(app, alice, backend, cli):
     hooks = iter(["/hooks/1", "/hooks/2"])
 
     @backend.route("POST", "/hooks")
@@ -433,6 +435,12 @@ def test_a_subscription_the_api_says_expires_is_renewed_before_and_the_old_one_u
     assert shown["location"].endswith("/hooks/2") and shown["state"] == "subscribed"
     assert client_for(app, "x").post(urlsplit(urls[0]).path, json={}).status_code == 404
     assert client_for(app, "x").post(urlsplit(urls[1]).path, json={}).status_code == 202
+    # The calls are told apart in `flow show` (REST and CLI) and the portal's Trigger section.
+    assert [(j["kind"], j["renewal"]) for j in shown["jobs"]] == [("unsubscribe", False), ("subscribe", True), ("subscribe", False)]
+    table = cli("flow", "show", "-e", "default", flow_id, token=alice).stdout.split("Calls to the API")[1].split("Slots")[0]
+    assert re.findall(r"\b(unsubscribe|renew|subscribe)\b", table) == ["unsubscribe", "renew", "subscribe"]
+    with unit_of_work(app.state.services.sessions, write=False) as session:
+        assert [job["what"] for job in web_flows.trigger_jobs(session, flow_id)] == ["Unsubscribe", "Renew", "Subscribe"]
 
 
 def test_the_notification_content_shapes_the_delivery_refuses_a_body_that_is_not_json_and_warns_of_unknown_properties(

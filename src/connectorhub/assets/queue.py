@@ -36,7 +36,7 @@ from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectorhub.assets.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, TriggerJob
+from connectorhub.assets.models import JOB_DONE, JOB_FAILED, JOB_QUEUED, JOB_RUNNING, JOB_SUBSCRIBE, TriggerJob
 from connectorhub.db import utcnow
 from connectorhub.ids import new_id
 
@@ -238,12 +238,14 @@ def delete_finished(*, session: Session, before: dt.datetime, limit: int = CLEAN
 
 
 def jobs_of(*, session: Session, asset_id: str, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest jobs of a flow, newest first, with their history (``flow show``)."""
+    """The latest jobs of a flow, newest first, with their history (``flow show``);
+    ``renewal`` tells a subscribe job that renews a webhook's subscription from the first."""
     rows = session.scalars(
         select(TriggerJob).where(TriggerJob.asset_id == asset_id).order_by(TriggerJob.created_at.desc(), TriggerJob.id.desc()).limit(limit)
     )
     return [
-        {"id": r.id, "kind": r.kind, "state": r.state, "attempts": r.attempts, "error": without_callback_tokens(r.error),
+        {"id": r.id, "kind": r.kind, "renewal": r.kind == JOB_SUBSCRIBE and json.loads(r.payload or "{}").get("renew") is True,
+         "state": r.state, "attempts": r.attempts, "error": without_callback_tokens(r.error),
          "created_at": r.created_at, "finished_at": r.finished_at,
          "history": [{k: without_callback_tokens(v) for k, v in entry.items()} if isinstance(entry, dict) else entry
                      for entry in json.loads(r.history or "[]")]}

@@ -178,6 +178,11 @@ def _register(sub: typer.Typer, kind: str) -> None:
             # The latest subscription's reservation (a dynamic delivery schema not read).
             if subscription.get("warning"):
                 console.print(f"[bold]subscription warning[/bold]: {subscription['warning']}", highlight=False)
+            calls = [{"call": "renew" if job.get("renewal") else job["kind"], "state": job["state"], "attempts": job["attempts"],
+                      "at": job["finished_at"] or job["created_at"], "detail": job["error"] or (job["history"][-1].get("detail", "") if job["history"] else "")}
+                     for job in subscription.get("jobs", []) if job["kind"] != "run"]
+            if calls:  # what the portal's "Calls to the API" lists; the runs are under `flow runs`
+                table(calls, ["call", "state", "attempts", "at", "detail"], title="Calls to the API (newest first)")
         _warn(data)
         table(data["slots"], ["name", "connector_id", "connection_id", "status", "your_mode", "your_connection_id", "your_status"], title="Slots")
         for slot in data["slots"]:

@@ -47,8 +47,8 @@ def _shown(text: Any) -> str:
 
 
 def trigger_jobs(session, asset_id: str) -> list[dict[str, Any]]:
-    """The flow's latest trigger calls for its Trigger section, newest first (a renewal
-    is a subscribe job: the queue keeps no other name for it): what, how it ended, when,
+    """The flow's latest trigger calls for its Trigger section, newest first (a renewal is
+    a subscribe job that says so): what, how it ended, when,
     and the error or warning of its last attempt, in plain words."""
     out = []
     for job in queue.jobs_of(session=session, asset_id=asset_id, limit=TRIGGER_JOBS_READ):
@@ -56,7 +56,7 @@ def trigger_jobs(session, asset_id: str) -> list[dict[str, Any]]:
             continue
         last = job["history"][-1] if job["history"] else {}
         out.append({
-            "what": JOB_WORDS[job["kind"]], "state": STATE_WORDS.get(job["state"], job["state"]),
+            "what": "Renew" if job["renewal"] else JOB_WORDS[job["kind"]], "state": STATE_WORDS.get(job["state"], job["state"]),
             "failed": job["state"] == "failed", "attempts": job["attempts"],
             "at": job["finished_at"] or job["created_at"],
             "detail": _shown(job["error"] or last.get("detail", "")),
