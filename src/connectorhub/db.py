@@ -40,9 +40,13 @@ class UtcDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("naive datetime")
-        return value
+        # SQLite keeps the wall time and drops the offset: 00:00+02:00 read back as
+        # 00:00 UTC, two hours late (a flow's start, an audit filter). Stored as UTC.
+        return value.astimezone(dt.timezone.utc)
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
