@@ -7,11 +7,16 @@ nothing; the same words inside strings are text and stay accepted (connectorhub/
 from __future__ import annotations
 
 
+import base64
+import os
+import tracemalloc
+
 import pytest
 from test_invoke import backend, echo_connection, settings  # noqa: F401 - the invoke tests' fixtures
 
 from boundary_helpers import concrete_path
 from connectorhub import jsontext
+from connectorhub.connectors.validation.parsing import parse_json_document
 
 CONSTANTS = ("NaN", "Infinity", "-Infinity")
 
@@ -66,3 +71,24 @@ def test_a_flow_file_holding_one_is_refused_by_the_cli_with_where_and_nothing_is
     result = cli("flow", "create", "-e", "default", "--file", file)
     assert result.exit_code != 0 and "-Infinity at line 3, column 20" in result.stderr, result
     assert admin.get("/api/v1/environments/default/flows").json()["items"] == []
+
+
+def test_a_long_string_holding_the_word_is_scanned_without_memory_growing_with_it():
+    """Any JSON body whose long string holds the letters NaN (a 4 MB base64 upload holds
+    about ten) is scanned for a bare NaN. A string pattern keeping a backtracking mark per
+    character took 585 MB for 4 MB; the import of a 10 MB solution then held 13 times its
+    size. The same scan finds where a connector file's NaN is, and a too deep nesting."""
+    text = base64.b64encode(os.urandom(3_000_000))
+    body = b'{"package_base64": "' + text + b'", "note": "a\\"b NaN"}'
+    assert body.count(b"NaN") > 1
+    tracemalloc.start()
+    try:
+        jsontext.check(body)
+        _, findings = parse_json_document(body[:-1] + b', "n": NaN}', "apiDefinition.swagger.json")
+        with pytest.raises(jsontext.JsonRefused):
+            jsontext.loads(b'{"s": "' + text + b'", "d": ' + b"[" * 200 + b"]" * 200 + b"}")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [f.code for f in findings] == ["JsonMalformed"] and "NaN" in findings[0].message
+    assert peak < 8 * len(body), f"{peak / len(body):.0f} times the body's size"

@@ -44,7 +44,9 @@ def _reject_constant(name: str) -> Any:
     raise _NonStandardConstant(name)
 
 
-_CONSTANT_SCAN = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
+# Strings as possessive runs: a mark per character of a long string cost a hundred
+# times the file's size in memory (see jsontext._STRING).
+_CONSTANT_SCAN = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|(-?Infinity|NaN)', re.DOTALL)
 
 
 def _line_col(text: str, pos: int) -> tuple[int, int]:
