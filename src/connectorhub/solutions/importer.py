@@ -141,9 +141,10 @@ _PARAMETER_KEYS = ("$ref", "name", "in", "type", "required")
 
 def _calls_outline(definition: dict) -> dict:
     """What checking a flow's or app's calls reads of a definition
-    (``assets.operations_of``): each operation's id and parameters and the shared
-    parameters they refer to. The plan keeps this outline per carried connector instead
-    of the whole parsed document, which is several times the file's size (M2)."""
+    (``assets.operations_of``, and ``triggers.check`` for a connector trigger): each
+    operation's id, parameters and ``x-ms-trigger`` mark and the shared parameters they
+    refer to. The plan keeps this outline per carried connector instead of the whole
+    parsed document, which is several times the file's size (M2)."""
 
     def parameters(given: Any) -> Any:
         if isinstance(given, list):
@@ -160,6 +161,8 @@ def _calls_outline(definition: dict) -> dict:
         for method, operation in item.items():
             if method in _METHODS and isinstance(operation, dict):
                 outline[method] = {"operationId": operation.get("operationId"), "parameters": parameters(operation.get("parameters"))}
+                if "x-ms-trigger" in operation:  # a flow started by it checks its trigger (F1)
+                    outline[method]["x-ms-trigger"] = operation["x-ms-trigger"]
         paths[path] = outline
     return {"info": definition.get("info"), "parameters": parameters(definition.get("parameters")), "paths": paths}
 
