@@ -88,6 +88,7 @@ def test_the_portal_asks_for_the_current_password_and_a_session_proves_nothing_m
     assert refused.status_code == 403 and "CurrentPasswordWrong" in refused.text
     made = bobs.post(f"{ACCOUNT}/tokens", data={"name": "ci", "current_password": PASSWORD})
     assert made.status_code == 200 and "chp_" in made.text and "shown once" in made.text
+    assert "connectorhub login --url" in made.text and "--token TOKEN" in made.text  # and how the CLI uses it
     # A session started from a pasted token, for a user without a password: no token or password from here.
     carols = browser(app)
     carols.post(f"{PORTAL}/login", data={"token": make_user(admin, "carol@default.test")})
