@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 T = TypeVar("T")
 
@@ -45,8 +45,19 @@ def _date_time_text(value: Any) -> Any:
     return value
 
 
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """The same instant in UTC (UTC when no offset is given): what the database stores.
+    An offset that moves it out of the years 1 to 9999 is refused, not a 500."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValueError("the date and time falls outside the years 1 to 9999 once its offset is applied") from None
+
+
 # A date and time given as ISO 8601 text (a query parameter, or a request member marked strict=False).
-DateTimeText = Annotated[dt.datetime, BeforeValidator(_date_time_text)]
+DateTimeText = Annotated[dt.datetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc)]
 
 
 def documented(**keywords: Any) -> dict[str, Any]:

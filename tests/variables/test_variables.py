@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from connectorhub.cli import client as cli_client
 from connectorhub.db import make_engine, make_session_factory
+from connectorhub.directory import service as directory
+from connectorhub.directory.models import User
 from connectorhub.secrets.keyring import load_keyring
 from connectorhub.secrets.models import SecretValue
 from connectorhub.variables import service as variables
@@ -61,7 +63,8 @@ def test_secret_values_are_encrypted_and_never_returned(cli, settings, database_
             ciphertexts = session.scalars(select(SecretValue.ciphertext).where(SecretValue.owner_kind == "envvar")).all()
             assert ciphertexts and all(canary.encode() not in c for c in ciphertexts)
             keyring = load_keyring(settings.home, settings.master_key, create=False)
-            values = variables.effective_values(session=session, keyring=keyring, environment_id=row.environment_id)
+            owner = directory.actor_for_user(session=session, user=session.get(User, row.owner_id))
+            values = variables.effective_values(session=session, keyring=keyring, environment_id=row.environment_id, author=owner)
             assert values == {"backend_token": canary}
     finally:
         engine.dispose()
@@ -78,7 +81,7 @@ def test_effective_values_prefer_the_value_over_the_default(cli, settings, datab
         with make_session_factory(engine)() as session:
             env_id = session.scalar(select(EnvironmentVariable.environment_id))
             keyring = load_keyring(settings.home, settings.master_key, create=False)
-            assert variables.effective_values(session=session, keyring=keyring, environment_id=env_id) == {
+            assert variables.effective_values(session=session, keyring=keyring, environment_id=env_id, author=None) == {
                 "host": "dev.example.com", "path": "/v2",
             }
     finally:

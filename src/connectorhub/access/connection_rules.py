@@ -12,6 +12,7 @@ from connectorhub.access.connector_rules import can_use_connector
 from connectorhub.access.decisions import (
     ALLOW,
     CAN_EDIT,
+    FORBIDDEN,
     INVALID,
     NO_ACCESS,
     NOT_FOUND,
@@ -144,3 +145,28 @@ def decide_connection_unshare(
         return Decision(NOT_FOUND)
     return decide_revoke(CONNECTION_RULES, actor, access, connection.owner_id, principal_kind, principal_id, grant)
 
+
+
+def keeps_stored_secrets(access: Access, changed_settings: Iterable[str]) -> bool:
+    """A6, K2 (red team 2): a connection's stored secrets (API keys, passwords) stay with
+    the settings their owner chose. Anyone else who may edit it (CanEdit, administrators)
+    and changes a setting that is not secret — a host, a tenant, a URL the connector
+    builds from it, so where the secrets are sent — gives the secret parameters again;
+    otherwise they could send the owner's secrets to a server of their choosing without
+    ever reading them."""
+    return access.role == OWNER or not list(changed_settings)
+
+
+def decide_settings_change(access: Access, changed_settings: Iterable[str], signed_in: bool) -> Decision:
+    """A6, R2 with :func:`keeps_stored_secrets`: an OAuth sign-in cannot be given again
+    in the same request, so the settings of a connection signed in with its owner's
+    account are changed only by its owner."""
+    changed = sorted(changed_settings)
+    if keeps_stored_secrets(access, changed) or not signed_in:
+        return ALLOW
+    return Decision(
+        FORBIDDEN,
+        f"This connection is signed in with its owner's account, so only its owner changes {', '.join(changed)} "
+        "(the account's tokens would be sent wherever the new settings point). Ask its owner, or create your own connection.",
+        "ConnectionSettingsOwnerOnly",
+    )

@@ -13,8 +13,9 @@ and nobody acts on a user more powerful than themself):
   administrators are managed only by platform administrators;
 - an organization administrator acts on the identity of the members of their own
   organization who are not administrators: not on a platform administrator's (more
-  power), and not on another organization administrator's (equal power: that would be a
-  lateral takeover, docs/decisions.md);
+  power), not on a certification reviewer's (named by a platform administrator, they
+  publish to every organization: red team 2), and not on another organization
+  administrator's (equal power: that would be a lateral takeover, docs/decisions.md);
 - nobody else acts on anyone else's identity.
 
 Whether the subject is visible at all (another organization: *not found*, A10) is
@@ -54,6 +55,9 @@ class Subject:
     org_id: str
     is_org_admin: bool = False
     is_platform_admin: bool = False
+    # Named by a platform administrator (O1): reviews submissions of every organization
+    # and publishes connectors to all of them, a power beyond any organization's.
+    is_certification_reviewer: bool = False
 
 
 def power(person: Actor | Subject) -> int:
@@ -79,6 +83,13 @@ def may_manage_identity(actor: Actor, subject: Subject) -> Decision:
         return Decision(
             FORBIDDEN,
             "Only a platform administrator can manage the tokens, password or sign-ins of a platform administrator.",
+            "IdentityManagementForbidden",
+        )
+    if subject.is_certification_reviewer:
+        return Decision(
+            FORBIDDEN,
+            "Only a platform administrator can manage the tokens, password or sign-ins of a certification reviewer "
+            "(reviewers publish connectors to every organization).",
             "IdentityManagementForbidden",
         )
     if not (actor.is_org_admin and actor.org_id == subject.org_id):

@@ -125,3 +125,21 @@ def decide_reference_binding(
         )
     return ALLOW
 
+
+
+def decide_adoption(label: str, name: str, may_change: bool) -> Decision:
+    """S3, S4 with R6 and S5 (red team 2): an import finds a component the environment
+    already has under the package's name (an environment variable, a connection
+    reference) and takes it into its solution, setting its value, default or binding.
+    That is changing it, so the importer must be allowed to change it (``may_change``:
+    R6's owner and administrators outside solutions, S5 write inside one); otherwise a
+    maker could take over an administrator's secret variable or rebind someone's
+    reference to their own connection by naming it in a package."""
+    if may_change:
+        return ALLOW
+    return Decision(
+        FORBIDDEN,
+        f"The environment already has the {label} '{name}', and you may not change it. Rename it in the solution, "
+        "or ask its owner or an administrator to import the solution.",
+        "ComponentNotYours",
+    )

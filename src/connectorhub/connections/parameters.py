@@ -517,6 +517,16 @@ def _coerce(spec: ParameterSpec, value: Any, what: str) -> tuple[object | None, 
     return result, None
 
 
+def changed_settings(parameter_set: ParameterSet, given: dict[str, object], existing: ResolvedParameters) -> list[str]:
+    """The parameters that are not secret whose value ``given`` changes (an update):
+    what decides where the connection's secrets are sent (red team 2)."""
+    specs = {spec.name: spec for spec in parameter_set.parameters}
+    return sorted(
+        name for name, value in (given or {}).items()
+        if name in specs and not specs[name].secret and existing.values.get(name) != value
+    )
+
+
 def resolve(
     parameter_set: ParameterSet,
     given: dict[str, object],

@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from connectorhub.access import asset_rules, connection_rules, decisions
 from connectorhub.access.decisions import Access, Actor
+from connectorhub.access.enforce import enforce
 from connectorhub.assets import facts as assets
 from connectorhub.audit import service as audit
 from connectorhub.connections import parameters as params
 from connectorhub.connections.facts import facts, get_with_access, grants_of
 from connectorhub.connections.models import Connection
-from connectorhub.connections.purge import SECRET_OWNER, purge
+from connectorhub.connections.purge import OAUTH_SECRET_OWNER, SECRET_OWNER, purge
 from connectorhub.connectors import facts as connector_facts
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.models import Connector
@@ -235,7 +236,13 @@ def update(
         raise Forbidden("Changing a connection's parameters needs CanEdit on it.", code="ConnectionEditForbidden")
     lock(session, connection, kind="connection", ref=ref, refresh=True)
     chosen = parameter_set_of(session, keyring, connection)
-    resolved = params.resolve(chosen, given, existing=_existing(session, keyring, connection, replacing=given.keys()))
+    existing = _existing(session, keyring, connection, replacing=given.keys())
+    changed = params.changed_settings(chosen, given, existing)
+    signed_in = bool(secret_store.names(session=session, owner_kind=OAUTH_SECRET_OWNER, owner_ids=[connection.id])[connection.id])
+    enforce(connection_rules.decide_settings_change(access, changed, signed_in), "connection", ref)
+    if not connection_rules.keeps_stored_secrets(access, changed):  # given again, or missing (red team 2)
+        existing = params.ResolvedParameters(values=existing.values, secrets={})
+    resolved = params.resolve(chosen, given, existing=existing)
     connection.parameters = json.dumps(resolved.values, sort_keys=True)
     _store_secrets(session, keyring, connection, resolved.secrets)
     if display_name is not None and display_name.strip():

@@ -26,6 +26,8 @@ from connectorhub.access.decisions import Actor
 from connectorhub.connectors import revision_diff
 from connectorhub.connectors.models import Connector, ConnectorRevision
 from connectorhub.db import utcnow
+from connectorhub.directory import service as directory
+from connectorhub.directory.models import User
 from connectorhub.errors import NotFound
 
 KEEP = 100  # revisions kept per connector, the current one included
@@ -149,3 +151,16 @@ def files_at(session: Session, connector: Connector, number: int) -> Files:
         found.icon,
         _unpack(found.script),
     )
+
+
+def definition_author(session: Session, connector: Connector) -> Actor | None:
+    """Who answers for ``connector``'s current definition (R6, red team 2): the user who
+    saved its current revision, else (a revision made by the service itself, or kept
+    from before revisions named their maker) its owner. None when that user is gone.
+    The runtime gives secret environment variables only to definitions whose author
+    may manage them (:func:`connectorhub.access.variable_rules.may_release_secret`)."""
+    made_by = session.scalar(select(ConnectorRevision.created_by).where(
+        ConnectorRevision.connector_id == connector.id, ConnectorRevision.number == connector.revision
+    ))
+    user = session.get(User, made_by or connector.owner_id)
+    return directory.actor_for_user(session=session, user=user) if user is not None else None

@@ -14,12 +14,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import delete, literal, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from connectorhub.access import admin, identity
 from connectorhub.access.decisions import Actor
 from connectorhub.access.enforce import enforce
 from connectorhub.audit import service as audit
+from connectorhub.certification.models import CertificationReviewer
 from connectorhub.db import utcnow
 from connectorhub.directory import throttle
 from connectorhub.directory.models import (
@@ -141,7 +142,11 @@ def token_expires_at(*, session: Session, token: str) -> dt.datetime | None:
 
 
 def subject_of(user: User) -> identity.Subject:
-    return identity.Subject(user.id, user.org_id, user.is_org_admin, user.is_platform_admin)
+    """The facts :mod:`connectorhub.access.identity` decides on; ``user`` is a loaded
+    row, so its own session says whether it is a certification reviewer (O1)."""
+    session = object_session(user)
+    reviewer = session is not None and session.get(CertificationReviewer, user.id) is not None
+    return identity.Subject(user.id, user.org_id, user.is_org_admin, user.is_platform_admin, reviewer)
 
 
 def check_may_manage(*, actor: Actor, user: User) -> None:

@@ -41,7 +41,7 @@ def _authorized(rt: service.Runtime, token: str, env: str, connection: str) -> s
     life = rt.authorizations.ttl
     if token_expires_at is not None:
         life = min(life, (token_expires_at - utcnow()).total_seconds())
-    env_vars = service.environment_values(rt, environment_id) if service.uses_environment_variables(usable.connector) else None
+    env_vars = service.environment_values(rt, environment_id, usable.connector) if service.uses_environment_variables(usable.connector) else None
     secret_use = usage.SecretUse(
         actor, connection_id=usable.connection.id, org_id=usable.connection.org_id, environment_id=environment_id,
         parameters=tuple(sorted(usable.secrets)),

@@ -59,10 +59,10 @@ from multidict import CIMultiDict
 from sqlalchemy.orm import Session
 
 from connectorhub.connections.models import Connection
-from connectorhub.connectors import variable_references
+from connectorhub.connectors import history, variable_references
 from connectorhub.connectors.models import KIND_PUBLIC, Connector
 from connectorhub.environments.models import Environment
-from connectorhub.errors import Conflict, InvalidRequest, NotSupported, UpstreamError
+from connectorhub.errors import Conflict, Forbidden, InvalidRequest, NotSupported, UpstreamError
 from connectorhub.runtime import identity_providers, oauth_templates
 from connectorhub.runtime.http import HttpRequest, HttpResponse
 from connectorhub.secrets import service as secret_store
@@ -186,8 +186,10 @@ class _References:
 
     def __init__(self, session: Session, keyring: Keyring, connection: Connection, texts: list[Any]) -> None:
         names = {name for text in texts for name in variable_references.names_in(text)}
+        connector = session.get(Connector, connection.connector_id) if names else None
         self.values = variables.named_values(
-            session=session, keyring=keyring, environment_id=connection.environment_id, names=names
+            session=session, keyring=keyring, environment_id=connection.environment_id, names=names,
+            author=history.definition_author(session, connector) if connector is not None else None,
         ) if names else {}
         environment = session.get(Environment, connection.environment_id) if names else None
         self.environment = environment.name if environment is not None else connection.environment_id
@@ -203,6 +205,13 @@ class _References:
                 f"does not define. Define it with `connectorhub env-var create {name}{kind} -e {env}`, give it its value "
                 f"with `connectorhub env-var set {name} VALUE -e {env}`, then try again.",
                 code="EnvironmentVariableNotSet", variable=name,
+            )
+        if variable.withheld:
+            raise Forbidden(
+                f"The connector's OAuth {what} refers to the secret environment variable '{name}', which the person "
+                "who last saved the connector's definition may not use. The variable's owner or an administrator of "
+                f"environment '{env}' saves the connector again (or the connector stops using the variable).",
+                code="SecretVariableWithheld", variable=name,
             )
         if secret and variable.type != "secret":
             raise InvalidRequest(

@@ -72,7 +72,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from multidict import CIMultiDict
 
-from connectorhub.errors import InvalidRequest, NotFound, ValidationFailed
+from connectorhub.errors import Forbidden, InvalidRequest, NotFound, ValidationFailed
 from connectorhub.runtime.operation import (
     FORM_TYPES,
     MAX_SCHEMA_DEPTH,
@@ -348,6 +348,14 @@ def _expand(text: str, env_vars: Mapping[str, Any] | None, field_name: str) -> s
     def replace(match: re.Match) -> str:
         name = match.group(2)
         value = (env_vars or {}).get(name)
+        if name in getattr(env_vars, "withheld", ()):
+            raise Forbidden(
+                f"The connector's {field_name} uses the secret environment variable {name!r}, which the person who "
+                "last saved the connector's definition may not use. The variable's owner or an administrator of the "
+                "environment saves the connector again (or the connector stops using the variable).",
+                code="SecretVariableWithheld",
+                variable=name,
+            )
         if value is None or (isinstance(value, str) and not value.strip()):
             raise InvalidRequest(
                 f"The connector's {field_name} uses the environment variable {name!r}, which has no value in this "

@@ -31,6 +31,8 @@ from connectorhub.changes import ChangeWatch, bump_write_epoch
 from connectorhub.changes import read as read_generation
 from connectorhub.connections import service as connections
 from connectorhub.connections.service import UsableConnection
+from connectorhub.connectors import history
+from connectorhub.connectors.models import Connector
 from connectorhub.environments import service as environments
 from connectorhub.runtime import auth, masking, oauth, outbound, paging, policies, request
 from connectorhub.errors import ConnectorhubError, InvalidRequest
@@ -163,9 +165,12 @@ def _result(response: HttpResponse, started: float) -> InvocationResult:
     return InvocationResult(response.status, response.headers, body, encoding, (time.perf_counter() - started) * 1000)
 
 
-def environment_values(rt: Runtime, environment_id: str) -> dict[str, str]:
+def environment_values(rt: Runtime, environment_id: str, connector: Connector) -> dict[str, str]:
+    """R6: the values ``connector``'s definition may carry (secret ones only when its
+    author may use them: red team 2)."""
     with rt.sessions() as session:
-        return variables.effective_values(session=session, keyring=rt.keyring, environment_id=environment_id)
+        author = history.definition_author(session, connector)
+        return variables.effective_values(session=session, keyring=rt.keyring, environment_id=environment_id, author=author)
 
 
 def uses_environment_variables(connector) -> bool:
@@ -271,7 +276,7 @@ async def call(
         raise plan.policies.refusal
     if env_vars is None:  # read off the event loop: it is a database read
         env_vars = (
-            await asyncio.get_running_loop().run_in_executor(None, environment_values, rt, environment_id)
+            await asyncio.get_running_loop().run_in_executor(None, environment_values, rt, environment_id, connector)
             if uses_environment_variables(connector) else {}
         )
     swagger = connector.definition()

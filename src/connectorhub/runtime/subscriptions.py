@@ -37,7 +37,7 @@ async def send(rt: Runtime, *, usable: UsableConnection, environment_id: str, me
     if method not in METHODS:
         raise InvalidRequest(f"Only {', '.join(METHODS)} go to a location an API answered.", code="TriggerLocationInvalid")
     started = time.perf_counter()
-    env_vars = environment_values(rt, environment_id) if uses_environment_variables(usable.connector) else {}
+    env_vars = environment_values(rt, environment_id, usable.connector) if uses_environment_variables(usable.connector) else {}
     absolute, own_host = resolve(usable, url, env_vars)
     parts = urlsplit(absolute)
     outgoing = HttpRequest(

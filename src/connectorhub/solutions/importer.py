@@ -58,7 +58,7 @@ from connectorhub.secrets import service as secret_store
 from connectorhub.secrets.keyring import Keyring
 from connectorhub.security import facts as security
 from connectorhub.solutions import package as pkg
-from connectorhub.solutions import schemas
+from connectorhub.solutions import adoption, schemas
 from connectorhub.solutions import service as solutions
 from connectorhub.solutions.models import (
     KIND_CONNECTION_REFERENCE,
@@ -334,6 +334,9 @@ def _plan_variables(p: _Planning, settings: schemas.DeploymentSettings) -> None:
             existing = p.session.scalar(select(EnvironmentVariable).where(
                 EnvironmentVariable.environment_id == p.environment.id, EnvironmentVariable.schema_name == packaged.schema_name
             ))
+        if existing is not None and (refused := adoption.variable_refusal(p.session, p.actor, p.environment, existing)):
+            plan.problem(where, refused)
+            continue
         if existing is not None and existing.type != packaged.type:
             plan.problem(where, f"The environment's variable '{packaged.schema_name}' is of type {existing.type}; the solution's is "
                                 f"{packaged.type}. Delete or rename one of them.")
@@ -494,6 +497,9 @@ def _plan_references(p: _Planning, settings: schemas.DeploymentSettings) -> None
                 plan.problem(where, f"The environment already has a connection reference '{packaged.logical_name}' for another "
                                     "connector; remove it (or its solution) first.")
                 continue
+        if existing is not None and (refused := adoption.reference_refusal(p.session, p.actor, p.environment, existing)):
+            plan.problem(where, refused)
+            continue
         connector_id = target.existing.id if target.existing else None
         reference = _Reference(packaged, existing, target, "unbound")
         index, entry = entries.pop(packaged.logical_name, (None, None))

@@ -235,19 +235,27 @@ class EnvironmentValues(dict):
     the runtime treats them like credentials (R5: never carried across origins)."""
 
     secret_names: frozenset[str] = frozenset()
+    # Secret variables kept from this connector: its definition's author may not use
+    # them (variable_rules.may_release_secret); a reference to one is refused by name.
+    withheld: frozenset[str] = frozenset()
 
     def secret_values(self) -> set[str]:
         return {self[name] for name in self.secret_names if self.get(name)}
 
 
-def effective_values(*, session: Session, keyring: Keyring, environment_id: str) -> EnvironmentValues:
+def effective_values(*, session: Session, keyring: Keyring, environment_id: str, author: Actor | None) -> EnvironmentValues:
     """R6: every variable's value in the environment, else its default; secrets decrypted
-    for the runtime only."""
+    for the runtime only, and only those ``author`` (who saved the definition that will
+    carry them) may use; the others are named in ``withheld`` and not decrypted."""
     out = EnvironmentValues()
     secret_ids = []
+    withheld = set()
     for variable in session.scalars(select(EnvironmentVariable).where(EnvironmentVariable.environment_id == environment_id)):
         if variable.type == "secret":
-            secret_ids.append(variable)
+            if variable_rules.may_release_secret(author, facts(variable)):
+                secret_ids.append(variable)
+            else:
+                withheld.add(variable.schema_name)
             continue
         effective = variable.value if variable.value is not None else variable.default_value
         if effective is not None:
@@ -258,6 +266,7 @@ def effective_values(*, session: Session, keyring: Keyring, environment_id: str)
         if effective is not None:
             out[variable.schema_name] = effective
     out.secret_names = frozenset(v.schema_name for v in secret_ids)
+    out.withheld = frozenset(withheld)
     return out
 
 
@@ -268,12 +277,16 @@ class NamedValue:
 
     type: str
     value: str | None = field(repr=False)
+    withheld: bool = False  # a secret the definition's author may not use: no value read
 
 
-def named_values(*, session: Session, keyring: Keyring, environment_id: str, names: set[str]) -> dict[str, NamedValue]:
+def named_values(
+    *, session: Session, keyring: Keyring, environment_id: str, names: set[str], author: Actor | None,
+) -> dict[str, NamedValue]:
     """C4, R6: the named variables of the environment (names it does not define are
     absent), each with its value, else its default. Only these secrets are decrypted,
-    for the one use that asked (an OAuth sign-in or token request)."""
+    for the one use that asked (an OAuth sign-in or token request), and only when
+    ``author`` (who saved the connector's definition) may use them; else ``withheld``."""
     out: dict[str, NamedValue] = {}
     if not names:
         return out
@@ -282,6 +295,9 @@ def named_values(*, session: Session, keyring: Keyring, environment_id: str, nam
     )
     for variable in session.scalars(query):
         if variable.type == "secret":
+            if not variable_rules.may_release_secret(author, facts(variable)):
+                out[variable.schema_name] = NamedValue(variable.type, None, withheld=True)
+                continue
             stored = secret_store.read(session=session, keyring=keyring, owner_kind=SECRET_OWNER, owner_id=variable.id)
             effective = stored.get("value", stored.get("default_value"))
         else:
