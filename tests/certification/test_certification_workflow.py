@@ -306,6 +306,13 @@ def test_o1_the_certified_filter_lists_public_connectors_that_passed_certificati
     everything = signed_in(admin.app, fred).get("/portal/environments/fab/connectors").text
     badges = dict(re.findall(r'class="title" href="[^"]*">([^<]+)</a>.*?<span class="badge">([^<]+)</span>', everything, re.S))
     assert badges["Task Notes"] == "Certified" and badges["Copied Notes"] == "Public"
+    # REST and the CLI say it too (they showed both as only "public"): the list, the detail, the table.
+    listed = client_for(admin.app, fred).get("/api/v1/environments/fab/connectors").json()["items"]
+    assert {c["id"]: c["certified"] for c in listed if c["kind"] == "public"} == {certified: True, copied: False}
+    assert client_for(admin.app, fred).get(f"/api/v1/environments/fab/connectors/{certified}").json()["certified"] is True
+    assert client_for(admin.app, fred).get(f"/api/v1/environments/fab/connectors/{copied}").json()["certified"] is False
+    shown = cli("connector", "show", "-e", "default", "-c", certified, token=mia)
+    assert shown.exit_code == 0 and re.search(r"certified:\s*True", shown.stdout), shown.stdout
 
 
 def test_o1_a_connector_without_api_properties_fails_validation_on_submit(admin, cli, people, tmp_path):

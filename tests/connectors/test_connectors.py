@@ -305,6 +305,8 @@ def test_titles_may_repeat_and_an_ambiguous_title_asks_for_the_id(admin):
     response = admin.get("/api/v1/environments/default/connectors/Weather")
     assert response.status_code == 422 and response.json()["code"] == "ConnectorRefAmbiguous"
     assert first["id"] in response.json()["detail"]
+    # Each candidate says what it is (after a certification the public copy has the title too).
+    assert f"{first['id']} (custom, named {first['name']})" in response.json()["detail"]
     assert admin.get(f"/api/v1/environments/default/connectors/{second['name']}").json()["id"] == second["id"]
 
 

@@ -185,6 +185,15 @@ def test_login_stores_a_profile_that_later_commands_use(cli, monkeypatch, tmp_pa
     assert cli("login", "--url", "http://testserver", "--token", "chp_bad-token-000000000").exit_code == 3
 
 
+def test_login_with_an_empty_token_says_so(cli):
+    """`login --token "$(cat FILE)"` of a missing file sent an empty bearer token, which the
+    HTTP library refused: the CLI said it could not reach the server (LocalProtocolError)."""
+    for empty in ("", "  "):
+        refused = cli("login", "--url", "http://testserver", "--token", empty)
+        assert refused.exit_code == 2 and "TokenMissing" in refused.stderr and "is empty" in refused.stderr
+        assert "reach the server" not in refused.stderr
+
+
 def test_a_wrong_token_says_where_a_good_one_comes_from(cli):
     """`login` with a mistyped token was told to run `connectorhub token create`, which needs a good token."""
     refused = cli("whoami", token="not-a-token")

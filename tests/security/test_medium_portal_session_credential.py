@@ -81,6 +81,15 @@ def test_changing_ones_password_or_minting_a_token_needs_the_current_password(ap
     assert carol.put("/api/v1/users/carol@default.test/password", json={"password": PASSWORD}).status_code == 204
 
 
+def test_a_password_prompt_with_nothing_to_read_says_how_to_give_it(app, admin, cli, monkeypatch):
+    """`token create` in a script (standard input at its end, no --password-stdin) ended
+    with exit 2 and no message at all; now it says what is needed and how to give it."""
+    bob = user_with_password(admin, "bob@default.test")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    refused = cli("token", "create", "--name", "ci", token=bob)
+    assert refused.exit_code == 3 and "CurrentPasswordRequired" in refused.stderr and "--password-stdin" in refused.stderr
+
+
 def test_the_portal_asks_for_the_current_password_and_a_session_proves_nothing_more(app, admin):
     user_with_password(admin, "bob@default.test")
     bobs, _ = sign_in(app, "bob@default.test", PASSWORD)
@@ -88,6 +97,7 @@ def test_the_portal_asks_for_the_current_password_and_a_session_proves_nothing_m
     assert refused.status_code == 403 and "CurrentPasswordWrong" in refused.text
     made = bobs.post(f"{ACCOUNT}/tokens", data={"name": "ci", "current_password": PASSWORD})
     assert made.status_code == 200 and "chp_" in made.text and "shown once" in made.text
+    assert "connectorhub login --url" in made.text and "--token TOKEN" in made.text  # and how the CLI uses it
     # A session started from a pasted token, for a user without a password: no token or password from here.
     carols = browser(app)
     carols.post(f"{PORTAL}/login", data={"token": make_user(admin, "carol@default.test")})

@@ -59,6 +59,16 @@ def test_share_list_and_permissions_through_the_cli(app, cli, people):
     assert "alice@default.test" in human.stdout and "CanEdit" in human.stdout
 
 
+def test_a_user_named_without_an_e_mail_address_is_told_how_users_are_named(app, cli, people):
+    """Sharing with "bob" (for bob@default.test), in the portal's "E-mail or group name" box
+    or the CLI: not found, and now why; an unknown address gets the plain answer only."""
+    cid = new_connector(app, people["alice"])
+    refused = cli("connector", "share", "-e", "default", "-c", cid, "--user", "bob", "--role", "CanView", token=people["alice"])
+    assert refused.exit_code == 4 and "UserNotFound" in refused.stderr and "named by their e-mail address" in refused.stderr
+    unknown = cli("connector", "share", "-e", "default", "-c", cid, "--user", "nobody@default.test", "--role", "CanView", token=people["alice"])
+    assert unknown.exit_code == 4 and "e-mail address" not in unknown.stderr
+
+
 def test_organization_sharing_only_allows_use(app, cli, people):
     """A4: the error says that organization sharing only allows use; exit 1 (invalid)."""
     cid = new_connector(app, people["alice"])

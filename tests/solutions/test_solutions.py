@@ -253,8 +253,14 @@ def test_s1_a_flow_on_a_connector_the_maker_may_not_edit_cannot_be_added(app, cl
     flow = post(app, maker, "/environments/dev/flows", forecast_flow(theirs, mine, "Theirs flow"))["id"]
     refused = cli("solution", "add", "Weather", "-e", "dev", "--flow", flow, token=maker)
     assert refused.exit_code == 3 and "SolutionConnectorForbidden" in refused.stderr and "Theirs" in refused.stderr
+    share = f"connectorhub connector share -e dev -c {theirs} --user maker@default.test --role CanEdit"
+    assert "Ask owner@default.test, its owner" in refused.stderr and share in refused.stderr  # who, and the command
     shown = json.loads(ok(cli("solution", "show", "Weather", "-e", "dev", "--json", token=maker)).stdout)
     assert flow not in [c["id"] for c in shown["components"]]  # nothing half written
+    alone = cli("solution", "add", "Weather", "-e", "dev", "--connector", theirs, token=maker)
+    assert alone.exit_code == 3 and "Ask owner@default.test, its owner" in alone.stderr and share in alone.stderr
+    ok(cli(*share.split()[1:], token=owner))  # doing what it says is enough
+    ok(cli("solution", "add", "Weather", "-e", "dev", "--flow", flow, token=maker))
 
 
 # --- S2: export ------------------------------------------------------------------------------
@@ -778,6 +784,8 @@ def test_s5_creating_a_solution_needs_the_create_privilege(admin, cli, maker, de
     """S5: outside the default environment nothing is granted until a role is assigned."""
     carol = make_user(admin, "carol@default.test")
     refused = cli("solution", "create", "Mine", "-e", "dev", "--publisher", "P", "--prefix", "mn", token=carol)
-    assert refused.exit_code == 3 and "SecurityPrivilegeMissing" in refused.stderr and "Environment Maker" in refused.stderr
+    assert refused.exit_code == 3 and "SecurityPrivilegeMissing" in refused.stderr
+    assign = "connectorhub security assign -e dev --role 'Environment Maker' --user carol@default.test"
+    assert assign in refused.stderr  # the whole command, with the environment and the user
     ok(cli("security", "assign", "-e", "dev", "--role", "Environment Maker", "--user", "carol@default.test"))
     ok(cli("solution", "create", "Mine", "-e", "dev", "--publisher", "P", "--prefix", "mn", token=carol))

@@ -113,3 +113,21 @@ def test_restore_makes_a_new_revision_and_a_viewer_is_refused(app, admin):
     assert signed_in(app, carol).get(page_url(cid), params={"tab": "revisions"}).status_code == 404
     assert TestClient(app, headers=SAME_ORIGIN).post(f"{page_url(cid)}/revisions/restore", data={"revision": "1"},
                                                      follow_redirects=False).status_code == 303  # not signed in
+
+
+def test_a_restore_in_the_tab_updates_the_revision_under_the_title(app, admin):
+    """The tab is swapped in place (htmx); the answer also carries, out of band, the lines
+    under the connector's title, which otherwise went on saying the old revision (and the
+    old description) above a table whose current revision was the new one."""
+    cid = create(admin)
+    update(admin, cid, api_definition=changed(remove=_remove_delete))
+    browser = signed_in(app, ADMIN_TOKEN)
+    assert "connector · revision 2 ·" in browser.get(page_url(cid)).text
+
+    restored = browser.post(f"{page_url(cid)}/revisions/restore", data={"revision": "1"}, headers=HTMX)
+    summary = re.search(r'<div id="connector-summary" hx-swap-oob="true">(.*?)</div>', restored.text, re.S)
+    assert summary is not None and "connector · revision 3 ·" in summary.group(1)
+    tab = browser.get(f"{page_url(cid)}?tab=revisions", headers=HTMX).text  # reading the tab swaps nothing else
+    assert "hx-swap-oob" not in tab
+    whole = browser.get(page_url(cid)).text
+    assert whole.count('id="connector-summary"') == 1 and "hx-swap-oob" not in whole

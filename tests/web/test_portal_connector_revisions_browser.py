@@ -63,5 +63,6 @@ def test_a_maker_pages_compares_and_restores_revisions(served, viewport_page, ad
     expect(page.get_by_role("status")).to_contain_text("Restored revision 2: it is now revision 4.")
     assert page.evaluate("window.notReloaded") is True
     expect(page.get_by_role("table", name="Revisions").locator("tbody tr").first).to_contain_text("Restored revision 2")
+    expect(page.locator("#connector-summary")).to_contain_text("revision 4")  # the line under the title too, in place
     fits(page)
     assert page.violations == []

@@ -157,6 +157,34 @@ def test_an_openapi_file_with_an_api_key_gets_the_connection_parameter_to_hold_i
     assert "api_key" in json.dumps(form)
 
 
+def test_the_files_of_a_connector_open_in_the_wizard_with_their_own_api_properties(app, admin):
+    """A maker with a connector's two files (a corpus folder) gives apiProperties.json with
+    the definition: the wizard keeps it as it is (the parameter's label, the publisher and
+    the brand colour), where it used to make one from the security scheme and lose them;
+    a properties file that is no JSON object is refused in plain words, nothing kept."""
+    browser = signed_in(app, ADMIN_TOKEN)
+    folder = CORPUS.parent / "independent-publisher-connectors" / "Abstract IBAN Validator"
+    definition = (folder / "apiDefinition.swagger.json").read_bytes()
+    properties = (folder / "apiProperties.json").read_bytes()
+    page = browser.post(f"{LIST}/wizard/start", files={"openapi_file": ("apiDefinition.swagger.json", definition),
+                                                        "properties_file": ("apiProperties.json", properties)})
+    assert page.status_code == 200, page.text
+    assert carried(page.text)["api_properties"] == properties.decode("utf-8-sig")
+    brand = json.loads(properties)["properties"]["iconBrandColor"]
+    assert f'name="brand_color" value="{brand}"' in page.text  # General shows the file's colour
+    saved = browser.post(f"{LIST}/wizard", data={**carried(page.text), "go": "save"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    connector = saved.headers["location"].split("/connectors/")[1].split("/")[0]
+    stored = json.loads(admin.get(f"{REST}/{connector}/files").json()["api_properties"])
+    assert stored["properties"]["publisher"] == json.loads(properties)["properties"]["publisher"]
+
+    before = rest_count(admin)
+    refused = browser.post(f"{LIST}/wizard/start", files={"openapi_file": ("apiDefinition.swagger.json", definition),
+                                                           "properties_file": ("apiProperties.json", b"[1, 2")})
+    assert refused.status_code == 422 and "apiProperties.json is not a JSON object" in html.unescape(refused.text)
+    assert rest_count(admin) == before
+
+
 def test_an_openapi_file_that_is_not_json_or_not_openapi_2_is_refused_with_its_finding(app, admin):
     browser = signed_in(app, ADMIN_TOKEN)
     before = rest_count(admin)

@@ -331,3 +331,21 @@ def test_every_control_of_the_portal_pages_has_a_label(app, admin):
         unlabelled = [c for c in re.findall(r"<(?:input|select|textarea)\b[^>]*>", text)
                       if 'type="hidden"' not in c and "aria-label=" not in c]
         assert unlabelled == [], (url, unlabelled)
+
+
+def test_the_test_panel_labels_a_parameter_by_its_summary_and_its_name(app, admin):
+    """A Power Platform maker knows a parameter by its x-ms-summary ("Wordpress Site URL");
+    the Test panel showed only its name (WP_SITEURL). Now both: the summary, then the name
+    that `connectorhub invoke --param` takes; a parameter without a summary keeps its name."""
+    definition = json.loads(json.dumps(MINIMAL))
+    definition["paths"]["/forecast/{city}"]["get"]["parameters"] = [
+        {"name": "city", "in": "path", "required": True, "type": "string", "x-ms-summary": "City name"},
+        {"name": "units", "in": "query", "type": "string"},
+    ]
+    made = admin.post("/api/v1/environments/default/connectors", json={"api_definition": json.dumps(definition)})
+    assert made.status_code == 201, made.text
+    connection = admin.post("/api/v1/environments/default/connections", json={"connector": made.json()["id"], "parameters": {}})
+    assert connection.status_code == 201, connection.text
+    form = signed_in(app, ADMIN_TOKEN).get(f"{PORTAL}/environments/default/connectors/{made.json()['id']}/operations/GetForecast",
+                                           headers=HTMX)
+    assert "<label>City name <code>city</code> <span" in form.text and "<label>units <span" in form.text

@@ -152,3 +152,18 @@ def test_a_variable_in_a_solution_offers_what_security_roles_allow(app, admin, b
     assert f"{PAGE}/variables/region/value" in forms_of(page.text) and f"{PAGE}/variables/region/delete" not in forms_of(page.text)
     done = as_bob.post(f"{PAGE}/variables/region/value", data={"value": "eu-west"})
     assert done.status_code == 200 and variable(admin, "region")["value"] == "eu-west"
+
+
+def test_a_new_organizations_administrator_is_sent_to_create_its_first_environment(app, admin):
+    """Home without any environment: an organization administrator (who may create one)
+    lands on the Environments page with its form and a line saying so, not on "Not found"
+    telling them to ask an administrator; a user who may not create one still reads that."""
+    assert admin.post("/api/v1/orgs", json={"name": "fresh"}).status_code == 201
+    boss = make_user(admin, "boss@fresh.test", org="fresh", org_admin=True)
+    home = signed_in(app, boss).get(f"{PORTAL}/", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == f"{PORTAL}/environments"
+    listed = signed_in(app, boss).get(f"{PORTAL}/environments")
+    assert "No environment yet. Create the first one below" in listed.text and 'aria-label="New environment"' in listed.text
+    worker = make_user(admin, "worker@fresh.test", org="fresh")
+    alone = signed_in(app, worker).get(f"{PORTAL}/", follow_redirects=False)
+    assert alone.status_code == 404 and "ask an administrator to add you to one" in alone.text

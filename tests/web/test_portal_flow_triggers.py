@@ -131,6 +131,19 @@ def test_the_editor_offers_only_trigger_operations_and_rows_round_trip_with_the_
     assert client_for(app, alice).get(f"{API}/flows/{flow_id}").json()["subscription"]["kind"] == "webhook"
 
 
+def test_with_one_slot_the_trigger_row_takes_it_at_the_first_update(app, alice, backend):  # noqa: F811
+    """A maker chose "When an API tells", named a slot and pressed Update: the trigger row
+    asked for its slot, then a second Update for the operations; with a single slot, the
+    first Update fills it and lists the slot connector's trigger operations."""
+    connector, connection = connector_and_connection(client_for(app, alice), backend.host)
+    browser = signed_in(app, alice)
+    preview = browser.post(FLOWS + "/new", data={**rows(connector, connection), "trigger.slot": "", "trigger.operation": "",
+                                                  "action": "preview"})
+    row = trigger_row(preview.text)
+    assert re.search(r'<option selected>events</option>', row), row
+    assert "When an item is created (webhook: the API calls back)" in row
+
+
 def test_a_non_trigger_operation_is_refused_at_the_trigger_row_and_nothing_is_saved(app, alice, backend):  # noqa: F811
     connector, connection = connector_and_connection(client_for(app, alice), backend.host)
     browser = signed_in(app, alice)

@@ -112,6 +112,22 @@ def test_adding_a_flow_shows_what_joins_and_the_warnings_and_remove_takes_it_out
     assert "Other" in flows_in(app, maker, "dev")
 
 
+def test_the_add_form_offers_only_connectors_the_maker_may_edit(app, admin, maker, dev):
+    """Adding a connector needs CanEdit; one the maker only uses (CanView) was offered and
+    then refused ("needs CanEdit on it"). Now the form leaves it out; once shared as
+    CanEdit it is offered."""
+    theirs = admin.post("/api/v1/environments/dev/connectors", json={"api_definition": json.dumps(
+        {"swagger": "2.0", "info": {"title": "Theirs", "version": "1"}, "host": "theirs.example.com", "paths": {}})}).json()["id"]
+    share = f"/api/v1/environments/dev/connectors/{theirs}/share"
+    assert admin.post(share, json={"user": "maker@default.test", "role": "CanView"}).status_code == 200
+    browser = signed_in(app, maker)
+    assert browser.post(DEV, data={"unique_name": "Second", "publisher": "Contoso", "prefix": "snd"}).status_code == 200
+    offered = browser.get(f"{DEV}/Second").text
+    assert f'<option value="{dev["weather"]}">Weather</option>' in offered and f'value="{theirs}"' not in offered
+    assert admin.post(share, json={"user": "maker@default.test", "role": "CanEdit"}).status_code == 200
+    assert f'<option value="{theirs}">Theirs</option>' in browser.get(f"{DEV}/Second").text
+
+
 def test_export_downloads_the_zip_and_delete_asks_first(app, maker, dev):
     """S2: managed and unmanaged zips as `solution export` writes them; S4: the delete page
     asks, then the solution is gone (an unmanaged one's components stay)."""

@@ -255,7 +255,7 @@ def list_(
     if as_json:
         emit_json(items)
     else:
-        table(items, ["id", "title", "kind", "role", "via", "revision"])
+        table(items, ["id", "title", "kind", "certified", "role", "via", "revision"])
 
 
 @connector_app.command("show")
@@ -265,7 +265,7 @@ def show_(env: str = typer.Option(..., "-e", "--env"), cid: str = typer.Option(.
     if as_json:
         emit_json(detail)
         return
-    show(detail, False, ["id", "name", "title", "kind", "role", "via", "revision", "host", "base_path", "description", "connection_parameters"])
+    show(detail, False, ["id", "name", "title", "kind", "certified", "role", "via", "revision", "host", "base_path", "description", "connection_parameters"])
     table(detail["operations"], ["operation_id", "method", "path", "summary"], title="Operations")
 
 

@@ -26,10 +26,15 @@ def with_current_password(call: Callable[[str | None], Any], *, from_stdin: bool
     except errors.Forbidden as error:
         if error.code != "CurrentPasswordRequired":
             raise
+        asked = error
     if from_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = typer.prompt("Your current password", hide_input=True, err=True)
+        try:
+            password = typer.prompt("Your current password", hide_input=True, err=True)
+        except (typer.Abort, EOFError):  # nothing to read (a script): it ended with exit 2 and no word
+            raise errors.Forbidden(f"{asked.detail} None was read: type it when asked, in a terminal, or give it on "
+                                   "standard input with --password-stdin.", code="CurrentPasswordRequired") from None
     return call(password)
 
 

@@ -12,7 +12,7 @@ import typer
 
 from connectorhub.api.logs import log_config
 from connectorhub.cli.app import JsonOption, app
-from connectorhub.cli.client import Client, Profile, save_profile
+from connectorhub.cli.client import Client, NotConfigured, Profile, save_profile
 from connectorhub.cli.output import console, emit_json, err_console, show
 from connectorhub.config import Settings, pinned_public_url
 
@@ -97,6 +97,11 @@ def login(
     as_json: bool = JsonOption,
 ):
     """Store a profile for later commands (CONNECTORHUB_URL / CONNECTORHUB_TOKEN override it)."""
+    if not token.strip():  # e.g. --token "$(cat FILE)" of a missing file; sent, it read as an unreachable server
+        raise NotConfigured("The token given with --token is empty. If it came from a file (--token \"$(cat FILE)\"), "
+                            "that file is missing or empty; a token comes from `connectorhub token create`, your "
+                            "account page in the portal, or the admin-token file of the server's data folder.",
+                            code="TokenMissing")
     profile = Profile(url.rstrip("/"), token.strip())
     me = Client(profile).get("/me")
     path = save_profile(profile)

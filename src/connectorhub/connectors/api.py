@@ -36,7 +36,8 @@ def _group_names(session, accesses) -> dict[str, str]:
     return directory.group_names(session=session, group_ids=ids)
 
 
-def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None, group_names: dict[str, str] | None = None) -> schemas.ConnectorOut:
+def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None, group_names: dict[str, str] | None = None,
+         certified: bool = False) -> schemas.ConnectorOut:
     has_icon, has_script = flags if flags is not None else (connector.icon is not None, connector.script is not None)
     return schemas.ConnectorOut(
         id=connector.id,
@@ -50,6 +51,7 @@ def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None, g
         via=_via(access, group_names or {}),
         has_icon=has_icon,
         has_script=has_script,
+        certified=certified,
         created_at=connector.created_at,
         updated_at=connector.updated_at,
     )
@@ -57,7 +59,8 @@ def _out(connector: Connector, access, flags: tuple[bool, bool] | None = None, g
 
 def _detail(connector: Connector, access, session=None) -> schemas.ConnectorDetail:
     names = _group_names(session, [access]) if session is not None else {}
-    return schemas.ConnectorDetail(**_out(connector, access, group_names=names).model_dump(), **service.summary(connector))
+    certified = session is not None and connector.id in browse.certified_ids(session, [connector.id])
+    return schemas.ConnectorDetail(**_out(connector, access, group_names=names, certified=certified).model_dump(), **service.summary(connector))
 
 
 @router.post(BASE, response_model=schemas.ConnectorDetail, status_code=status.HTTP_201_CREATED, openapi_extra=heavy.HEAVY)
@@ -132,7 +135,8 @@ def list_connectors(
             page = service.list(session=session, actor=ctx.actor, environment=environment, limit=limit, cursor=cursor)
         flags = service.flags(session, [c.id for c, _ in page.items])
         names = _group_names(session, [a for _, a in page.items])
-        return PageOut(items=[_out(c, a, flags[c.id], names) for c, a in page.items], next_cursor=page.next_cursor)
+        certified = browse.certified_ids(session, [c.id for c, _ in page.items])
+        return PageOut(items=[_out(c, a, flags[c.id], names, c.id in certified) for c, a in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(BASE + "/{connector}", response_model=schemas.ConnectorDetail)

@@ -101,6 +101,16 @@ def catalog(
     return Page(listed.items, _cursor_of(listed.last, query.sort) if listed.last else None)
 
 
+def certified_ids(session: Session, connector_ids: builtins.list[str]) -> set[str]:
+    """Which of these connectors are public ones an approved certification published (O1):
+    the portal's "Certified", REST's and the CLI's ``certified``."""
+    if not connector_ids:
+        return set()
+    return set(session.scalars(select(CertificationSubmission.public_connector_id).where(
+        CertificationSubmission.state == certification_rules.APPROVED,
+        CertificationSubmission.public_connector_id.in_(bindparam("ids", expanding=True))), {"ids": connector_ids}))
+
+
 def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str, dict[str, Any]]:
     """What a list row shows of each connector's files, without loading its definition or
     its icon: whether it has an icon shown as an image (a PNG or JPEG, :func:`icon_type`,
@@ -110,9 +120,7 @@ def appearance(session: Session, connector_ids: builtins.list[str]) -> dict[str,
     list's Certified kind finds, so its card says so instead of only "Public")."""
     if not connector_ids:
         return {}
-    certified = set(session.scalars(select(CertificationSubmission.public_connector_id).where(
-        CertificationSubmission.state == certification_rules.APPROVED,
-        CertificationSubmission.public_connector_id.in_(bindparam("ids", expanding=True))), {"ids": connector_ids}))
+    certified = certified_ids(session, connector_ids)
     query = select(Connector.id, func.substr(Connector.icon, 1, len(PNG)), Connector.api_properties, Connector.description).where(
         Connector.id.in_(bindparam("ids", expanding=True))
     )

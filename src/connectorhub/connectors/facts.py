@@ -258,9 +258,10 @@ def get_with_access(*, session: Session, actor: Actor, environment: Environment,
         # environment addressed (or a public one), as it did before the peer was there.
         visible = [v for v in visible if v[0].environment_id in (environment.id, None)] or visible
     if len(visible) > 1:
-        ids = ", ".join(c.id for c, _ in visible)
+        # Which is which: after a certification the custom connector and its public copy share the title.
+        ids = "; ".join(f"{c.id} ({c.kind}, named {c.name})" for c, _ in visible)
         raise InvalidRequest(
-            f"Several connectors are titled '{ref}' ({ids}); address one by its id.", code="ConnectorRefAmbiguous"
+            f"Several connectors are titled '{ref}': {ids}. Address one by its id or name.", code="ConnectorRefAmbiguous"
         )
     return visible[0]
 

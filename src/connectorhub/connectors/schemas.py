@@ -62,6 +62,7 @@ class ConnectorOut(BaseModel):
     via: str = Field(description="How the role was obtained: owner, direct, group, organization, public, subscription, admin")
     has_icon: bool
     has_script: bool
+    certified: bool = Field(False, description="A public connector that an approved certification published (kind=certified finds it)")
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -237,7 +237,8 @@ def check_create(*, session: Session, actor: Actor, environment: Environment, ta
     if not security_rules.allowed(user, "create", record, load_tree(session=session, environment=environment)):
         raise Forbidden(
             f"No security role of yours grants create on {table} in environment '{environment.name}'; "
-            "an administrator assigns one (`connectorhub security assign --role 'Environment Maker'`).",
+            f"an administrator assigns one (`connectorhub security assign -e {environment.name} --role 'Environment Maker' "
+            f"--user {actor.email or 'YOUR_EMAIL'}`).",
             code="SecurityPrivilegeMissing",
         )
 

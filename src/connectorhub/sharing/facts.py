@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from connectorhub.directory.models import Group, User
 from connectorhub.environments.models import Environment
-from connectorhub.errors import InvalidRequest, not_found
+from connectorhub.errors import InvalidRequest, NotFound, not_found
 from connectorhub.security import facts as security
 
 
@@ -45,7 +45,11 @@ def resolve_principal(*, session: Session, org_id: str, kind: str, ref: str | No
         user = session.scalar(select(User).where(User.email == ref.strip().lower())) or session.get(User, ref)
         if user is not None and user.org_id == org_id:
             return Principal("user", user.id, user.email)
-        raise not_found("user", ref)
+        refused = not_found("user", ref)
+        if "@" in ref:
+            raise refused
+        # "bob" for bob@example.com: say how users are named.
+        raise NotFound(f"{refused.detail} Users are named by their e-mail address.", code=refused.code)
     if kind == "group" and ref:
         group = session.scalar(select(Group).where(Group.org_id == org_id, Group.name == ref)) or session.get(Group, ref)
         if group is not None and group.org_id == org_id:

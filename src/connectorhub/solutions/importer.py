@@ -122,8 +122,7 @@ class _Plan:
     def problem(self, location: str, message: str, error: ConnectorhubError | None = None) -> None:
         self.problems.append({"location": location, "message": message})
         if self.first_error is None and error is not None:
-            # Kept for its kind only: its traceback would hold this plan (and the whole
-            # package) in a reference cycle after a refused import (M2).
+            # For its kind only: its traceback held the plan and package in a cycle (M2).
             self.first_error = error.with_traceback(None)
 
 
@@ -140,10 +139,10 @@ _PARAMETER_KEYS = ("$ref", "name", "in", "type", "required")
 
 
 def _calls_outline(definition: dict) -> dict:
-    """What checking a flow's or app's calls reads of a definition
-    (``assets.operations_of``): each operation's id and parameters and the shared
-    parameters they refer to. The plan keeps this outline per carried connector instead
-    of the whole parsed document, which is several times the file's size (M2)."""
+    """What checking a flow's or app's calls (and a connector trigger) reads of a
+    definition: each operation's id, parameters and ``x-ms-trigger`` mark, and the shared
+    parameters. The plan keeps this outline, not the parsed document, several times the
+    file's size (M2)."""
 
     def parameters(given: Any) -> Any:
         if isinstance(given, list):
@@ -159,7 +158,8 @@ def _calls_outline(definition: dict) -> dict:
         outline = {"parameters": parameters(item["parameters"])} if "parameters" in item else {}
         for method, operation in item.items():
             if method in _METHODS and isinstance(operation, dict):
-                outline[method] = {"operationId": operation.get("operationId"), "parameters": parameters(operation.get("parameters"))}
+                outline[method] = {"operationId": operation.get("operationId"), "parameters": parameters(operation.get("parameters")),
+                                   **{k: operation[k] for k in ("x-ms-trigger",) if k in operation}}
         paths[path] = outline
     return {"info": definition.get("info"), "parameters": parameters(definition.get("parameters")), "paths": paths}
 
@@ -650,8 +650,7 @@ def _apply(*, session: Session, actor: Actor, keyring: Keyring, environment: Env
             session=session, actor=actor, keyring=keyring, environment=environment, files=files, existing=target.existing,
             name=packaged.name, limits=limits,
         )
-        # The session keeps the connector until the import ends; its parsed documents
-        # are not needed again, and holding every one of them is what made imports big (M2).
+        # Kept by the session until the import ends; its parsed documents made imports big (M2).
         connector._parsed_definition = connector._parsed_properties = None
         if target.existing is None:
             created.add(connector.id)

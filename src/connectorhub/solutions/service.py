@@ -421,6 +421,13 @@ def _audit_reference(session: Session, actor: Actor, reference: ConnectionRefere
     )
 
 
+def _ask_for_edit(session: Session, actor: Actor, environment: Environment, connector: Connector) -> str:
+    """How a maker without CanEdit on a connector gets it: from its owner, by name."""
+    owner = session.scalar(select(User.email).where(User.id == connector.owner_id)) or "its owner"
+    return (f"Ask {owner}, its owner, to share it with you as CanEdit (`connectorhub connector share -e {environment.name} "
+            f"-c {connector.id} --user {actor.email or 'YOUR_EMAIL'} --role CanEdit`)")
+
+
 def _require_connector(session: Session, actor: Actor, environment: Environment, solution: Solution, connector_id: str, what: str,
                        also_added: builtins.list[dict[str, str]]) -> Connector:
     """A custom connector an app or flow uses goes into the solution with it (S1: the
@@ -436,7 +443,7 @@ def _require_connector(session: Session, actor: Actor, environment: Environment,
     if not connector_rules.can_edit_connector(access):
         raise Forbidden(
             f"{what} uses connector '{connector.title}', which the solution must carry; adding it needs CanEdit on it. "
-            "Ask its owner to add it first (`connectorhub solution add … --connector ID`).",
+            f"{_ask_for_edit(session, actor, environment, connector)}, then try again.",
             code="SolutionConnectorForbidden",
         )
     _add_row(session, solution, KIND_CONNECTOR, connector.id)
@@ -522,7 +529,8 @@ def _resolve_component(session: Session, actor: Actor, environment: Environment,
             )
         _refuse_other_environment(connector, environment)
         if not connector_rules.can_edit_connector(access):
-            raise Forbidden("Adding a connector to a solution needs CanEdit on it.", code="SolutionConnectorForbidden")
+            raise Forbidden(f"Adding a connector to a solution needs CanEdit on it. {_ask_for_edit(session, actor, environment, connector)}.",
+                            code="SolutionConnectorForbidden")
         return connector.id, connector.title, connector
     if kind in (KIND_FLOW, KIND_APP):
         asset, access = asset_facts.get_with_access(session=session, actor=actor, environment=environment, kind=kind, ref=ref)

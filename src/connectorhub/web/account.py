@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub.api import context as api_context
 from connectorhub.api.context import Context
 from connectorhub.directory import passwords, sessions, signin
 from connectorhub.access import admin
@@ -65,7 +66,8 @@ async def _act(request: Request, ctx: Context, change, notice: str, *, shows_tok
         if isinstance(error, Unauthenticated):
             raise
         return await _show(request, ctx, status=error.status, error=error)
-    return await _show(request, ctx, notice=notice.format(value=value), created=value if shows_token else None)
+    return await _show(request, ctx, notice=notice.format(value=value), created=value if shows_token else None,
+                       login_url=api_context.public_url(request) or "URL_OF_THIS_SERVER")
 
 
 @router.get(BASE, response_class=HTMLResponse)

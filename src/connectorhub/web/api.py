@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub.access import admin
 from connectorhub.directory import sessions, signin
 from connectorhub.environments import service as environments
 from connectorhub.errors import NotFound, TooManyAttempts, Unauthenticated
@@ -60,6 +61,9 @@ async def home(request: Request) -> Response:
         return env_url(chosen, "connectors") if chosen is not None else None
 
     target = await run_in_threadpool(first_environment)
+    if target is None and admin.decide_create_environment(ctx.actor, ctx.actor.org_id).allowed:
+        # A new organization's administrator: the page where they create its first one.
+        return RedirectResponse(f"{PREFIX}/environments", status_code=303)
     if target is None:
         return page.render(request, "error.html", status=404, me=ctx.actor.email, error=NotFound(
             "You see no environment yet; ask an administrator to add you to one.", code="EnvironmentNotFound"))

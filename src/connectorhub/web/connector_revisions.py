@@ -86,15 +86,16 @@ def values(session, ctx, environment, ref: str, may_edit: bool, query: Mapping[s
     }
 
 
-def _view(ref: str, query: Mapping[str, str], env: str | None = None) -> page.View:
-    """The tab (or, with ``env``, the whole connector page) read again after a restore."""
+def _view(ref: str, query: Mapping[str, str], env: str | None = None, oob_summary: bool = False) -> page.View:
+    """The tab (or, with ``env``, the whole connector page) read again after a restore;
+    ``oob_summary``: with the lines under the title (the new revision) for htmx to swap too."""
 
     def view(session, ctx, environment) -> dict[str, Any]:
         connector, access = connector_facts.get_with_access(session=session, actor=ctx.actor, environment=environment, ref=ref)
         may_edit = connector_rules.can_edit_connector(access)
         shown = {
             "connector": connector, "access": access, "tab": "revisions", "may_edit": may_edit,
-            "may_delete": connector_rules.can_delete_connector(access),
+            "may_delete": connector_rules.can_delete_connector(access), "oob_summary": oob_summary,
             "looks": browse.appearance(session, [connector.id]).get(connector.id, {}),
             **values(session, ctx, environment, ref, may_edit, query),
         }
@@ -122,5 +123,5 @@ async def restore(request: Request, env: str, connector: str) -> Response:
                 "breaking_changes": [page.plain(r) for r in revised.breaking_changes]}
 
     if page.is_htmx(request):
-        return await page.act(request, env, "_tab_revisions.html", change, _view(connector, chosen))
+        return await page.act(request, env, "_tab_revisions.html", change, _view(connector, chosen, oob_summary=True))
     return await page.act(request, env, "connector.html", change, _view(connector, chosen, env))

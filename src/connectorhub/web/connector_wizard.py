@@ -293,13 +293,31 @@ async def start_from_openapi(request: Request, env: str) -> Response:
                 'This is not an OpenAPI 2.0 (Swagger) definition: it needs "swagger": "2.0". Connectors are described '
                 "in OpenAPI 2.0; convert an OpenAPI 3 file first.", code="OpenApiVersionNotSupported")
         definition_text = text.decode("utf-8-sig")
+        properties_text = _uploaded_properties(uploads.get("properties_file"), ctx.limits)
     except ConnectorhubError as error:
         if isinstance(error, Unauthenticated):
             raise
         return await _start_refused(request, env, error, fields.get("openapi_text", ""))
-    derived = draft.derived_properties(parsed)
-    found = Draft(definition_text=definition_text, properties_text=_dumps(derived) if derived is not None else "").parse()
+    if properties_text is None:
+        derived = draft.derived_properties(parsed)
+        properties_text = _dumps(derived) if derived is not None else ""
+    found = Draft(definition_text=definition_text, properties_text=properties_text).parse()
     return await _render(request, env, ref=None, step="general", found=found)
+
+
+def _uploaded_properties(data: bytes | None, limits: Limits) -> str | None:
+    """An apiProperties.json given with the definition, as it is (its parameter labels,
+    publisher and brand colour stay), or None when none was chosen; refused when it is no
+    JSON object."""
+    if not data or not data.strip():
+        return None
+    connectors.check_sizes(ConnectorFiles(api_definition=b"{}", api_properties=data), limits)
+    parsed, problems = validation.parse_json_document(data, validation.API_PROPERTIES_FILE)
+    if problems or not isinstance(parsed, dict):
+        raise InvalidRequest("apiProperties.json is not a JSON object; fix it and try again, or leave it out.",
+                             code=problems[0].code if problems else "ApiPropertiesNotValid",
+                             findings=[f.to_dict() for f in problems])
+    return data.decode("utf-8-sig")
 
 
 async def _start_refused(request: Request, env: str, error: ConnectorhubError, pasted: str) -> Response:

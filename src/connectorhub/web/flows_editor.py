@@ -176,6 +176,9 @@ def _connector_trigger(form: dict[str, str], operations: dict[str, dict[str, dic
         return original if isinstance(original, dict) else {}
     slot_connectors = {r["name"].strip(): r.get("connector", "") for r in _rows(form, "slot")}
     slot, operation = form.get("trigger.slot", "").strip(), form.get("trigger.operation", "").strip()
+    named = [name for name in slot_connectors if name]
+    if not slot and len(named) == 1:  # one slot: the trigger goes through it (one Update less to press)
+        slot = named[0]
     known = operations.get(slot_connectors.get(slot, ""), {}).get(operation, {})
     trigger: dict[str, Any] = {"type": "connector", "slot": slot, "operation": operation}
     parameters = _parameters(form.get("trigger.parameters", ""), known, "trigger.parameters", problems)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from connectorhub.access import connector_rules
 from connectorhub.assets import service as assets
 from connectorhub.connectors import service as connectors
 from connectorhub.connectors.models import KIND_CUSTOM
@@ -119,11 +120,14 @@ def _choices(session, ctx, environment, components: list[dict[str, str]]) -> lis
     """What the add form offers, per kind, through the same lists as ``connector|flow|app|
     env-var list`` and ``solution references`` (what the caller may see; the service still
     decides whether it may be added): the environment's custom connectors, flows, apps,
-    variables and connection references not in the solution yet."""
+    variables and connection references not in the solution yet (connectors: those the
+    caller may edit, as adding one needs)."""
     inside = {c["id"] for c in components} | {c["name"] for c in components}
     found: dict[str, list[tuple[str, str]]] = {}
     mine = connectors.list(session=session, actor=ctx.actor, environment=environment, limit=PAGE, cursor=None).items
-    found["connector"] = [(c.id, c.title) for c, _ in mine if c.kind == KIND_CUSTOM and c.environment_id == environment.id]
+    # Only those the caller may edit: adding one needs CanEdit, so the others were offered only to be refused.
+    found["connector"] = [(c.id, c.title) for c, a in mine
+                          if c.kind == KIND_CUSTOM and c.environment_id == environment.id and connector_rules.can_edit_connector(a)]
     for kind in ("flow", "app"):
         listed = assets.list(session=session, actor=ctx.actor, environment=environment, kind=kind, limit=PAGE, cursor=None).items
         found[kind] = [(a.id, a.name) for a, _ in listed]
