@@ -81,6 +81,7 @@ def test_changing_ones_password_or_minting_a_token_needs_the_current_password(ap
     assert carol.put("/api/v1/users/carol@default.test/password", json={"password": PASSWORD}).status_code == 204
 
 
+@pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")  # standard input here is no terminal
 def test_a_password_prompt_with_nothing_to_read_says_how_to_give_it(app, admin, cli, monkeypatch):
     """`token create` in a script (standard input at its end, no --password-stdin) ended
     with exit 2 and no message at all; now it says what is needed and how to give it."""

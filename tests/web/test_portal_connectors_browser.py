@@ -98,9 +98,10 @@ def test_a_maker_finds_uploads_replaces_downloads_and_deletes_a_connector(served
     page.get_by_label("API definition").set_input_files(str(broken))
     page.get_by_role("button", name="Create connector").click()
     expect(page.get_by_role("list", name="Findings")).to_contain_text("apiDefinition.swagger.json")
-    page.get_by_label("API definition").set_input_files(str(CORPUS / "apiDefinition.swagger.json"))
-    page.get_by_label("API properties").set_input_files(str(CORPUS / "apiProperties.json"))
-    page.get_by_label("Icon").set_input_files(str(CORPUS / "icon.png"))
+    upload = page.get_by_role("form", name="New custom connector")  # the wizard's start form takes properties too
+    upload.get_by_label("API definition").set_input_files(str(CORPUS / "apiDefinition.swagger.json"))
+    upload.get_by_label("API properties").set_input_files(str(CORPUS / "apiProperties.json"))
+    upload.get_by_label("Icon").set_input_files(str(CORPUS / "icon.png"))
     page.get_by_role("button", name="Create connector").click()
     expect(page.get_by_role("heading", name="HVI Vehicle Inspection")).to_be_visible()
     icon = page.locator(".connector-head .icon")
