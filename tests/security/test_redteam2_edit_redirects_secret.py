@@ -8,12 +8,10 @@ connection signed in with OAuth are changed only by its owner.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
-import pytest
-from backends import Backend
 from conftest import client_for, make_user
+from test_invoke import backend, settings  # noqa: F401 - loopback allowed, a local backend
 from runtime_helpers import ENV
 
 from connectorhub.access.connection_rules import decide_settings_change, keeps_stored_secrets
@@ -21,17 +19,6 @@ from connectorhub.access.decisions import CAN_EDIT, OWNER, Access
 
 KEY = "owners-api-key-4b1d"
 
-
-@pytest.fixture
-def settings(settings):
-    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
-
-
-@pytest.fixture
-def backend():
-    server = Backend().start()
-    yield server
-    server.stop()
 
 
 def _connection(owner, host: str) -> str:

@@ -17,23 +17,12 @@ import json
 import pytest
 from backends import Backend
 from conftest import client_for, make_user
+from test_invoke import backend, settings  # noqa: F401 - loopback allowed, a local backend
 from runtime_helpers import ENV, OK
 
 SECRET = "crm-key-7f3a9c1e5b2d"
 PATHS = {"/ping": {"get": {"operationId": "Ping", "responses": OK}}}
 
-
-@pytest.fixture
-def settings(settings):
-    """The maker's 'own server' listens on loopback, which the allow-list opens (R5)."""
-    return dataclasses.replace(settings, outbound_allow=("127.0.0.1",))
-
-
-@pytest.fixture
-def backend():
-    server = Backend().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
